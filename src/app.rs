@@ -1,0 +1,231 @@
+//! The application state shared by every request: the issuer, the verifier, the
+//! identity derived from the public URL, and the admin token.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use crate::clock::SharedClock;
+use crate::did::web::{self, WebIdentity};
+use crate::issue::Issuer;
+use crate::keyring::Keyring;
+use crate::store::Store;
+use crate::verify::Verifier;
+
+/// The bearer token that guards the admin API. `Debug` never prints it.
+#[derive(Clone)]
+pub struct AdminToken {
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl AdminToken {
+    /// Wraps a token.
+    pub fn new(token: &str) -> Self {
+        Self {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    /// Compares in constant time (over fixed-length digests, so the length of the
+    /// presented token leaks nothing either).
+    pub fn matches(&self, presented: &str) -> bool {
+        let d: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        d.ct_eq(&self.digest).into()
+    }
+}
+
+/// Where the admin token came from, for the start-up message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `ACCOLADE_ADMIN_TOKEN`.
+    Environment,
+    /// Read from (or generated into) this file.
+    File(PathBuf),
+}
+
+/// Errors loading the admin token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} is empty")]
+    Empty(PathBuf),
+}
+
+/// The admin token: `ACCOLADE_ADMIN_TOKEN` when set (it wins), otherwise the one in
+/// `<data-dir>/admin-token`, generated (256 random bits, mode 0600) on first start.
+pub fn load_admin_token(
+    env_token: Option<&str>,
+    data_dir: &Path,
+) -> Result<(AdminToken, TokenSource), TokenError> {
+    if let Some(t) = env_token.filter(|t| !t.is_empty()) {
+        return Ok((AdminToken::new(t), TokenSource::Environment));
+    }
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("admin-token");
+    let io = |source| TokenError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let t = s.trim();
+            if t.is_empty() {
+                return Err(TokenError::Empty(path));
+            }
+            Ok((AdminToken::new(t), TokenSource::File(path)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+            let token = crate::jose::b64(bytes);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io)?;
+            f.write_all(token.as_bytes()).map_err(io)?;
+            f.write_all(b"\n").map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Ok((AdminToken::new(&token), TokenSource::File(path)))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Per-client request rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    Off,
+    /// Requests per second per client IP (with a burst of the same size).
+    PerSecond(u32),
+}
+
+impl RateLimit {
+    /// Generous enough that one well-behaved client is never throttled below
+    /// 1,000 requests per second (CONTRACT §1).
+    pub const DEFAULT: RateLimit = RateLimit::PerSecond(2_000);
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(RateLimit::Off);
+        }
+        match s.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(RateLimit::PerSecond(n)),
+            _ => Err(format!(
+                "{s:?}: expected \"off\" or a positive number of requests per second"
+            )),
+        }
+    }
+}
+
+/// Everything a request handler may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub issuer: Issuer,
+    pub verifier: Verifier,
+    pub identity: WebIdentity,
+    pub public_url: url::Url,
+    pub admin_token: AdminToken,
+    pub rate_limit: RateLimit,
+    /// `--allow-http-did-web` exemptions (host:port), for outbound resolution.
+    pub allow_http_did_web: Vec<String>,
+    /// The serialised DID document (keys change only on restart).
+    pub did_document: Arc<Value>,
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(
+        store: Store,
+        keys: Arc<Keyring>,
+        public_url: url::Url,
+        admin_token: AdminToken,
+        clock: SharedClock,
+    ) -> Result<Self, crate::did::Error> {
+        let identity = web::identity_for_url(&public_url)?;
+        let did_document = Arc::new(web::did_document(&identity.did, &keys.published()));
+        let issuer = Issuer::new(
+            store,
+            keys.clone(),
+            identity.did.clone(),
+            public_url.clone(),
+            clock.clone(),
+        );
+        let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone());
+        Ok(Self {
+            issuer,
+            verifier,
+            identity,
+            public_url,
+            admin_token,
+            rate_limit: RateLimit::DEFAULT,
+            allow_http_did_web: Vec::new(),
+            did_document,
+            clock,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_token_matches_only_itself_and_never_prints() {
+        let t = AdminToken::new("s3cret-token");
+        assert!(t.matches("s3cret-token"));
+        assert!(!t.matches("s3cret-tokem"));
+        assert!(!t.matches(""));
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn token_is_generated_once_with_mode_0600_and_env_wins() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, src) = load_admin_token(None, dir.path()).expect("generates");
+        let TokenSource::File(path) = src else {
+            panic!("expected a file");
+        };
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").mode() & 0o777,
+            0o600
+        );
+        let stored = std::fs::read_to_string(&path).expect("read");
+        assert!(a.matches(stored.trim()));
+        let (b, _) = load_admin_token(None, dir.path()).expect("reads");
+        assert!(b.matches(stored.trim()));
+        let (c, src) = load_admin_token(Some("from-env"), dir.path()).expect("env");
+        assert_eq!(src, TokenSource::Environment);
+        assert!(c.matches("from-env") && !c.matches(stored.trim()));
+    }
+
+    #[test]
+    fn rate_limit_parses() {
+        assert_eq!("off".parse::<RateLimit>(), Ok(RateLimit::Off));
+        assert_eq!("500".parse::<RateLimit>(), Ok(RateLimit::PerSecond(500)));
+        assert!("0".parse::<RateLimit>().is_err());
+        assert!("fast".parse::<RateLimit>().is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! In-process issuance throughput, for `accolade bench` and `cargo bench`.
+//!
+//! For each algorithm it measures, single-threaded and in the same run:
+//! - the raw signature rate of the key over a badge-sized JWS signing input, and
+//! - badges fully issued per second: credential built from a stored award, checked
+//!   against the OB 3.0 JSON Schema, claims added, serialised and signed.
+//!
+//! No store writes (no fsync): durable throughput belongs with the status-list work.
+
+use std::time::{Duration, Instant};
+
+use crate::issue::{self, IssuerProfile};
+use crate::jose::jws::CompactJws;
+use crate::jose::{Algorithm, SigningKey};
+use crate::store::{CredentialRecord, CredentialState, Recipient};
+
+/// One algorithm's figures.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    pub alg: Algorithm,
+    /// Raw signatures per second.
+    pub raw_signs_per_sec: f64,
+    /// Badges built, schema-checked and signed per second.
+    pub badges_per_sec: f64,
+    /// Signature verifications per second (of a badge).
+    pub verifies_per_sec: f64,
+}
+
+impl BenchResult {
+    /// Badge rate as a fraction of the raw signature rate.
+    pub fn ratio(&self) -> f64 {
+        self.badges_per_sec / self.raw_signs_per_sec
+    }
+}
+
+fn rate(window: Duration, mut f: impl FnMut()) -> f64 {
+    // Warm up (lazy schema compilation, caches), then count.
+    for _ in 0..20 {
+        f();
+    }
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    while start.elapsed() < window {
+        for _ in 0..16 {
+            f();
+        }
+        n += 16;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A representative award: a real achievement, e-mail and name identifiers, a DID.
+pub fn sample_record() -> CredentialRecord {
+    let id = "https://badges.example.edu/achievements/0b6d3f5e-8a0c-4a43-9b7a-54c1f0e2a9d1";
+    CredentialRecord {
+        id: uuid::Uuid::new_v4(),
+        seq: 1,
+        achievement_id: id.into(),
+        achievement: issue::sample_achievement(id),
+        recipient: Recipient {
+            name: Some("Ada Lovelace".into()),
+            email: Some("ada@example.org".into()),
+            id: Some("did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi".into()),
+        },
+        state: CredentialState::Offered,
+        salt: "6c1f0e2a9d10b6d3".into(),
+        valid_from: "2026-01-01T00:00:00Z".into(),
+        valid_until: Some("2029-01-01T00:00:00Z".into()),
+        tx_code_required: false,
+        approval_required: false,
+        extras: None,
+        issued: vec![],
+        revoked: false,
+        suspended: false,
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+/// Runs the benchmark for one algorithm, `window` per measurement.
+pub fn run(alg: Algorithm, window: Duration) -> Result<BenchResult, issue::Error> {
+    let (key, _) = SigningKey::generate(alg)?;
+    let kid = format!("did:web:badges.example.edu#{}", key.id());
+    let profile = IssuerProfile {
+        name: "Example Academy".into(),
+        url: Some("https://badges.example.edu".into()),
+        ..IssuerProfile::default()
+    }
+    .to_profile("did:web:badges.example.edu");
+    let record = sample_record();
+
+    let sample = issue::sign_badge(
+        &issue::build_credential(&profile, &record, record.recipient.id.as_deref())?,
+        &key,
+        &kid,
+    )?;
+    let signing_input = sample
+        .rsplit_once('.')
+        .map(|(i, _)| i.to_owned())
+        .unwrap_or_default();
+    let mut failed = None;
+
+    let raw = rate(window, || {
+        if let Err(e) = key.sign(signing_input.as_bytes()) {
+            failed = Some(issue::Error::Sign(e));
+        }
+    });
+    let badges = rate(window, || {
+        let r = issue::build_credential(&profile, &record, record.recipient.id.as_deref())
+            .and_then(|c| issue::sign_badge(&c, &key, &kid));
+        if let Err(e) = r {
+            failed = Some(e);
+        }
+    });
+    let verifies = rate(window, || {
+        let ok = CompactJws::parse(&sample).and_then(|j| j.verify(key.public_jwk()));
+        if let Err(e) = ok {
+            failed = Some(issue::Error::Sign(e));
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(BenchResult {
+        alg,
+        raw_signs_per_sec: raw,
+        badges_per_sec: badges,
+        verifies_per_sec: verifies,
+    })
+}

@@ -1,0 +1,48 @@
+//! The command line: `accolade serve | keys | verify | bench`.
+
+pub mod bench;
+pub mod keys;
+pub mod serve;
+pub mod verify;
+
+use clap::{Parser, Subcommand};
+
+/// accolade — an Open Badges 3.0 credential service.
+///
+/// Institutions define achievements and award them; each award becomes a W3C
+/// Verifiable Credential signed as a JWT by the institution's did:web identity, which
+/// anyone can verify against the published DID document.
+#[derive(Debug, Parser)]
+#[command(
+    name = "accolade",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (admin API, verify API, DID document).
+    Serve(serve::ServeArgs),
+    /// Manage the issuer's signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Verify a badge locally: a JWT, a file holding one, or a JSON credential.
+    Verify(verify::VerifyArgs),
+    /// Measure issuance throughput per algorithm against the raw signature rate.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).map(|()| 0),
+        Command::Keys(cmd) => keys::run(cmd).map(|()| 0),
+        Command::Verify(args) => verify::run(args),
+        Command::Bench(args) => bench::run(&args).map(|()| 0),
+    }
+}

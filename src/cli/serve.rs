@@ -1,0 +1,200 @@
+//! `accolade serve`: configuration (flags and `ACCOLADE_*` variables, CONTRACT §1),
+//! start-up checks, and the server loop with graceful shutdown.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::app::{self, AppState, RateLimit, TokenSource};
+use crate::clock::SystemClock;
+use crate::jose::Algorithm;
+use crate::keyring::Keyring;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(long, env = "ACCOLADE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The issuer's public URL: its did:web identity and the base of every id it
+    /// mints. https://badges.example.edu → did:web:badges.example.edu. Defaults to
+    /// <scheme>://<bound address> (an IP literal: local development only).
+    #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// Where the store (sled) and the admin token live.
+    #[arg(long, env = "ACCOLADE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Where the signing keys live (PKCS#8 PEM, mode 0600). A key of --key-alg is
+    /// generated when the directory holds none.
+    #[arg(long, env = "ACCOLADE_KEYS_DIR", default_value = "./keys")]
+    pub keys_dir: PathBuf,
+    /// Algorithm of a generated key: ES256 (P-256), RS256 (RSA 2048) or EdDSA (Ed25519).
+    #[arg(long, env = "ACCOLADE_KEY_ALG", default_value = "ES256")]
+    pub key_alg: Algorithm,
+    /// TLS certificate chain (PEM); serve HTTPS with --tls-key.
+    #[arg(long, env = "ACCOLADE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --tls-cert.
+    #[arg(long, env = "ACCOLADE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// HOST:PORT whose did:web documents and status lists may be fetched over plain
+    /// HTTP from a loopback or private address (local development and tests).
+    /// Repeatable; off by default.
+    #[arg(
+        long = "allow-http-did-web",
+        env = "ACCOLADE_ALLOW_HTTP_DID_WEB",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub allow_http_did_web: Vec<String>,
+    /// Requests per second per client IP, or "off". 429 with Retry-After beyond it.
+    #[arg(long, env = "ACCOLADE_RATE_LIMIT", default_value = "2000", value_parser = parse_rate_limit)]
+    pub rate_limit: RateLimit,
+}
+
+fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
+    s.parse()
+}
+
+impl clap::builder::ValueParserFactory for RateLimit {
+    type Parser = clap::builder::ValueParser;
+    fn value_parser() -> Self::Parser {
+        clap::builder::ValueParser::new(parse_rate_limit)
+    }
+}
+
+fn check_allow_entry(s: &str) -> anyhow::Result<()> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .with_context(|| format!("--allow-http-did-web {s:?}: expected HOST:PORT"))?;
+    anyhow::ensure!(!host.is_empty(), "--allow-http-did-web {s:?}: empty host");
+    port.parse::<u16>()
+        .with_context(|| format!("--allow-http-did-web {s:?}: bad port"))?;
+    Ok(())
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    for a in &args.allow_http_did_web {
+        check_allow_entry(a)?;
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(c, k)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading TLS certificate {} and key {}",
+                            c.display(),
+                            k.display()
+                        )
+                    })?,
+            )
+        }
+        _ => None,
+    };
+    let keys = Keyring::load_or_generate(&args.keys_dir, args.key_alg)
+        .with_context(|| format!("loading signing keys from {}", args.keys_dir.display()))?;
+    let store = Store::open(&args.data_dir)
+        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let env_token = std::env::var("ACCOLADE_ADMIN_TOKEN").ok();
+    let (token, source) = app::load_admin_token(env_token.as_deref(), &args.data_dir)?;
+
+    let listener =
+        TcpListener::bind(args.listen).with_context(|| format!("binding {}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = match args.public_url.clone() {
+        Some(u) => u,
+        None => url::Url::parse(&format!("{scheme}://{bound}"))?,
+    };
+    let mut state = AppState::new(
+        store.clone(),
+        Arc::new(keys),
+        public_url.clone(),
+        token,
+        Arc::new(SystemClock),
+    )
+    .context("deriving the did:web identity from the public URL")?;
+    state.rate_limit = args.rate_limit;
+    state.allow_http_did_web = args.allow_http_did_web.clone();
+
+    if state.identity.ip_literal {
+        tracing::warn!(public_url = %public_url, "the public URL is an IP address; did:web forbids IP addresses, so other verifiers cannot resolve this issuer (local development and tests only)");
+        eprintln!(
+            "warning: public URL {public_url} is an IP literal; did:web forbids IP addresses (use it for local development and tests only)"
+        );
+    }
+    let doc_url = public_url
+        .join(state.identity.document_path.trim_start_matches('/'))
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    eprintln!("issuer DID {} (document at {doc_url})", state.identity.did);
+    eprintln!(
+        "signing key {} ({})",
+        state.issuer.kid_url(),
+        state.issuer.keys().signing_key().algorithm()
+    );
+    match &source {
+        TokenSource::Environment => eprintln!("admin token: from ACCOLADE_ADMIN_TOKEN"),
+        TokenSource::File(p) => eprintln!("admin token: stored in {}", p.display()),
+    }
+
+    let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+    println!("listening on {scheme}://{bound}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    match tls {
+        Some(cfg) => {
+            axum_server::from_tcp_rustls(listener, cfg)
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+    }
+    store.flush().await.context("flushing the store")?;
+    eprintln!("stopped; store flushed");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handle: axum_server::Handle) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("shutting down");
+    handle.graceful_shutdown(Some(Duration::from_secs(10)));
+}

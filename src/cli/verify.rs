@@ -1,0 +1,105 @@
+//! `accolade verify`: verifies a badge locally, with no server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use serde_json::Value;
+
+use crate::clock::SystemClock;
+use crate::did::web::identity_for_url;
+use crate::keyring::Keyring;
+use crate::verify::{Outcome, Verifier};
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A compact JWT, or a file holding a JWT or a JSON credential.
+    pub input: String,
+    /// HOST:PORT whose did:web documents may be fetched over plain HTTP (repeatable).
+    #[arg(
+        long = "allow-http-did-web",
+        env = "ACCOLADE_ALLOW_HTTP_DID_WEB",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub allow_http_did_web: Vec<String>,
+    /// This service's public URL: badges of its DID are checked against --keys-dir.
+    #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// This service's keys directory.
+    #[arg(long, env = "ACCOLADE_KEYS_DIR", default_value = "./keys")]
+    pub keys_dir: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit codes: 0 verified, 1 not verified, 2 input that cannot be examined.
+pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
+    let text = match std::fs::read(&args.input) {
+        Ok(bytes) => {
+            if bytes.starts_with(b"\x89PNG") || bytes.windows(4).take(512).any(|w| w == b"<svg") {
+                eprintln!("baked badge images are not read by this version; pass the JWT");
+                return Ok(2);
+            }
+            String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", args.input))?
+        }
+        Err(_) => args.input.clone(),
+    };
+    let own = match &args.public_url {
+        Some(u) => {
+            let id = identity_for_url(u)?;
+            let ring = Keyring::load(&args.keys_dir)?;
+            Some((id.did, Arc::new(ring)))
+        }
+        None => None,
+    };
+    let verifier = Verifier::new(own, Arc::new(SystemClock));
+    let trimmed = text.trim();
+    let result = if trimmed.starts_with('{') {
+        match serde_json::from_str::<Value>(trimmed) {
+            Ok(v) => {
+                let inner = v.get("credential").cloned().unwrap_or(v);
+                verifier.verify_value(&inner)
+            }
+            Err(e) => {
+                eprintln!("not JSON: {e}");
+                return Ok(2);
+            }
+        }
+    } else {
+        verifier.verify_jwt(trimmed)
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot verify: {e}");
+            return Ok(2);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("verified: {}", if report.verified { "yes" } else { "no" });
+        if let Some(i) = &report.issuer {
+            println!("issuer:   {i}");
+        }
+        for c in &report.checks {
+            let o = match c.outcome {
+                Outcome::Pass => "pass",
+                Outcome::Fail => "FAIL",
+                Outcome::Indeterminate => "indeterminate",
+            };
+            let name = serde_json::to_value(c.check)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match &c.message {
+                Some(m) => println!("  {name:<13} {o:<13} {m}"),
+                None => println!("  {name:<13} {o}"),
+            }
+        }
+    }
+    Ok(if report.verified { 0 } else { 1 })
+}

@@ -1,0 +1,118 @@
+//! `ApiError`: the only HTTP error type. Every domain error maps explicitly to a status
+//! and a stable code; the body is `{"error": code, "message": text}`; a 5xx says only
+//! "internal error" to the client and logs the detail.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::{issue, store, verify};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this route needs \"Authorization: Bearer <admin token>\"",
+        )
+    }
+
+    fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (
+            self.status,
+            Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"accolade-admin\""),
+            );
+        }
+        res
+    }
+}
+
+impl From<issue::Error> for ApiError {
+    fn from(e: issue::Error) -> Self {
+        match &e {
+            issue::Error::Invalid { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            issue::Error::Schema(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "schema_violation",
+                e.to_string(),
+            ),
+            issue::Error::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            issue::Error::Archived(_) => {
+                Self::new(StatusCode::CONFLICT, "achievement_archived", e.to_string())
+            }
+            issue::Error::Build(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_credential",
+                e.to_string(),
+            ),
+            issue::Error::Sign(_) => Self::internal(&e),
+            issue::Error::Store(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> Self {
+        match &e {
+            store::Error::Sled(_) | store::Error::Corrupt(..) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<verify::Error> for ApiError {
+    fn from(e: verify::Error) -> Self {
+        match e {
+            verify::Error::Malformed(m) => {
+                Self::new(StatusCode::BAD_REQUEST, "malformed_credential", m)
+            }
+        }
+    }
+}

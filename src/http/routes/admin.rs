@@ -1,0 +1,423 @@
+//! The admin API (CONTRACT §2). Every route here sits behind the admin bearer token,
+//! and every 2xx answer to a write comes after the store was flushed.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse_json;
+use crate::app::AppState;
+use crate::http::ApiError;
+use crate::issue::{self, AwardRequest, IssuerProfile, RecipientInput};
+use crate::store::{CredentialFilter, CredentialRecord, CredentialState};
+
+// ---- issuer profile ----
+
+fn profile_view(state: &AppState, p: &IssuerProfile) -> Value {
+    let mut v = serde_json::to_value(p).unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), json!(state.issuer.did().as_str()));
+    }
+    v
+}
+
+/// `GET /api/v1/issuer`
+pub async fn get_issuer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let p = state.issuer.profile()?;
+    Ok(Json(profile_view(&state, &p)))
+}
+
+/// `PUT /api/v1/issuer`
+pub async fn put_issuer(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut v: Value = parse_json(&body)?;
+    if let Some(o) = v.as_object_mut() {
+        // A GET-modify-PUT round trip sends the id back; it must be ours.
+        if let Some(id) = o.remove("id")
+            && id.as_str() != Some(state.issuer.did().as_str())
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "id: is the issuer's DID and cannot be changed",
+            ));
+        }
+        o.remove("type");
+    }
+    let input: IssuerProfile = serde_json::from_value(v).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            e.to_string(),
+        )
+    })?;
+    let p = state.issuer.set_profile(input).await?;
+    Ok(Json(profile_view(&state, &p)))
+}
+
+// ---- achievements ----
+
+/// `POST /api/v1/achievements` → 201 with the full Achievement.
+pub async fn create_achievement(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: Value = parse_json(&body)?;
+    let rec = state.issuer.create_achievement(&input).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, rec.achievement.id.clone())],
+        Json(rec.achievement),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AchievementQuery {
+    #[serde(default)]
+    include_archived: Option<bool>,
+}
+
+/// `GET /api/v1/achievements` → `{"achievements": [...]}` (archived ones with
+/// `?include_archived=true`).
+pub async fn list_achievements(
+    State(state): State<AppState>,
+    Query(q): Query<AchievementQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let all = state.issuer.achievements()?;
+    let include = q.include_archived.unwrap_or(false);
+    let items: Vec<Value> = all
+        .into_iter()
+        .filter(|r| include || !r.archived)
+        .map(|r| serde_json::to_value(r.achievement).unwrap_or(Value::Null))
+        .collect();
+    Ok(Json(json!({"achievements": items})))
+}
+
+fn achievement_response(rec: crate::store::AchievementRecord) -> Response {
+    let archived = if rec.archived { "true" } else { "false" };
+    ([("accolade-archived", archived)], Json(rec.achievement)).into_response()
+}
+
+/// `GET /api/v1/achievements/{id}` (full id, percent-encoded, or its last segment).
+pub async fn get_achievement(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(achievement_response(state.issuer.achievement(&id)?))
+}
+
+/// `PUT /api/v1/achievements/{id}`: later awards use the new definition.
+pub async fn update_achievement(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut input: Value = parse_json(&body)?;
+    let rec = state.issuer.achievement(&id)?;
+    // Sending back what GET returned is fine: the id must be this one.
+    if let Some(o) = input.as_object_mut()
+        && o.get("id").and_then(Value::as_str) == Some(rec.achievement.id.as_str())
+    {
+        o.remove("id");
+    }
+    Ok(achievement_response(
+        state.issuer.update_achievement(&id, &input).await?,
+    ))
+}
+
+/// `POST /api/v1/achievements/{id}/archive`
+pub async fn archive_achievement(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(achievement_response(
+        state.issuer.archive_achievement(&id).await?,
+    ))
+}
+
+// ---- awards ----
+
+fn award_view(rec: &CredentialRecord, credential: Option<&str>) -> Value {
+    let mut v = json!({
+        "credential_id": rec.credential_id(),
+        "state": rec.state.as_str(),
+        "achievement_id": rec.achievement_id,
+        "recipient": rec.recipient,
+        "valid_from": rec.valid_from,
+        "tx_code_required": rec.tx_code_required,
+        "approval_required": rec.approval_required,
+        "created_at": rec.created_at,
+    });
+    if let Some(o) = v.as_object_mut() {
+        if let Some(u) = &rec.valid_until {
+            o.insert("valid_until".into(), json!(u));
+        }
+        if let Some(c) = credential {
+            o.insert("credential".into(), json!(c));
+        }
+    }
+    v
+}
+
+/// `POST /api/v1/awards` → 201.
+pub async fn create_award(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: AwardRequest = parse_json(&body)?;
+    let out = state.issuer.award(req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(award_view(&out.record, out.credential.as_deref())),
+    )
+        .into_response())
+}
+
+/// The most rows one batch may hold.
+const MAX_BATCH: usize = 10_000;
+
+/// `POST /api/v1/awards/batch`: `{"awards": [...]}` or CSV
+/// (`achievement_id,name,email,id,valid_until`). Each row succeeds or fails on its
+/// own; the answer lists every row.
+pub async fn create_award_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.starts_with("text/csv") || v.starts_with("application/csv")
+        });
+    let rows: Vec<Result<AwardRequest, String>> = if is_csv {
+        csv_rows(&body)?
+    } else {
+        let v: Value = parse_json(&body)?;
+        let awards = v.get("awards").and_then(Value::as_array).ok_or_else(|| {
+            ApiError::bad_request("send {\"awards\": [ ... ]} or a text/csv body")
+        })?;
+        awards
+            .iter()
+            .map(|a| serde_json::from_value::<AwardRequest>(a.clone()).map_err(|e| e.to_string()))
+            .collect()
+    };
+    if rows.is_empty() {
+        return Err(ApiError::bad_request("the batch has no rows"));
+    }
+    if rows.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("a batch holds at most {MAX_BATCH} rows; split it"),
+        ));
+    }
+    let mut results = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let n = i + 1;
+        let outcome = row
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m))
+            .and_then(|req| state.issuer.award_unflushed(req).map_err(ApiError::from));
+        results.push(match outcome {
+            Ok(out) => {
+                let mut v = award_view(&out.record, out.credential.as_deref());
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("row".into(), json!(n));
+                    o.insert("offer_uri".into(), Value::Null);
+                    o.insert("error".into(), Value::Null);
+                }
+                v
+            }
+            Err(e) => json!({"row": n, "credential_id": null, "error": e.message, "code": e.code}),
+        });
+    }
+    state.issuer.store().flush().await?;
+    Ok(Json(json!({"results": results})))
+}
+
+fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(body);
+    let headers = rdr
+        .headers()
+        .map_err(|e| ApiError::bad_request(format!("CSV header: {e}")))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let Some(ach_col) = col("achievement_id") else {
+        return Err(ApiError::bad_request(
+            "the CSV header must name achievement_id (and name, email, id, valid_until as needed)",
+        ));
+    };
+    let known = [
+        "achievement_id",
+        "name",
+        "email",
+        "id",
+        "valid_until",
+        "valid_from",
+        "delivery",
+    ];
+    if let Some(h) = headers
+        .iter()
+        .find(|h| !known.iter().any(|k| h.eq_ignore_ascii_case(k)))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown CSV column {h:?}; columns are {}",
+            known.join(",")
+        )));
+    }
+    let (name, email, id, until, from, delivery) = (
+        col("name"),
+        col("email"),
+        col("id"),
+        col("valid_until"),
+        col("valid_from"),
+        col("delivery"),
+    );
+    let mut out = Vec::new();
+    for record in rdr.records() {
+        let row = match record {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(Err(format!("CSV: {e}")));
+                continue;
+            }
+        };
+        let get = |c: Option<usize>| {
+            c.and_then(|c| row.get(c))
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
+        };
+        let delivery = match get(delivery).as_deref() {
+            None => None,
+            Some("direct") => Some(issue::Delivery::Direct),
+            Some("offer") => Some(issue::Delivery::Offer),
+            Some(other) => {
+                out.push(Err(format!("delivery {other:?} must be direct or offer")));
+                continue;
+            }
+        };
+        out.push(Ok(AwardRequest {
+            achievement_id: row.get(ach_col).unwrap_or_default().to_owned(),
+            recipient: RecipientInput {
+                name: get(name),
+                email: get(email),
+                id: get(id),
+            },
+            valid_from: get(from),
+            valid_until: get(until),
+            tx_code: None,
+            approval_required: None,
+            delivery,
+            evidence: None,
+            result: None,
+            narrative: None,
+        }));
+    }
+    Ok(out)
+}
+
+// ---- credentials ----
+
+fn credential_view(rec: &CredentialRecord) -> Value {
+    let latest = rec.issued.last();
+    let mut v = award_view(rec, latest.map(|c| c.jwt.as_str()));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("revoked".into(), json!(rec.revoked));
+        o.insert("suspended".into(), json!(rec.suspended));
+        o.insert("updated_at".into(), json!(rec.updated_at));
+        o.insert("copies".into(), json!(rec.issued.len()));
+        if let Some(first) = rec.issued.first() {
+            o.insert("issued_at".into(), json!(first.issued_at));
+        }
+        if let Some(l) = latest {
+            o.insert("kid".into(), json!(l.kid));
+        }
+    }
+    v
+}
+
+/// `GET /api/v1/credentials/{credential_id}`
+pub async fn get_credential(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(credential_view(&state.issuer.credential(&id)?)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CredentialQuery {
+    achievement_id: Option<String>,
+    email: Option<String>,
+    state: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Page size when none is asked for, and the largest page.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+/// `GET /api/v1/credentials?achievement_id=&email=&state=&limit=&cursor=`, newest first.
+pub async fn list_credentials(
+    State(state): State<AppState>,
+    Query(q): Query<CredentialQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
+    let limit = match q.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => return Err(invalid(format!("limit must be 1..={MAX_LIMIT}"))),
+        },
+    };
+    let cursor = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| invalid("cursor is not one this service gave".into()))?,
+        ),
+    };
+    let st = match q.state.as_deref() {
+        None | Some("") => None,
+        Some("offered") => Some(CredentialState::Offered),
+        Some("issued") => Some(CredentialState::Issued),
+        Some(other) => {
+            return Err(invalid(format!(
+                "state {other:?} must be offered or issued"
+            )));
+        }
+    };
+    let achievement_id = match q.achievement_id.as_deref() {
+        None | Some("") => None,
+        Some(a) => Some(match state.issuer.achievement_key(a) {
+            Some(k) => state.issuer.achievement_url(k),
+            None => a.to_owned(),
+        }),
+    };
+    let email = q
+        .email
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .map(|e| e.trim().to_lowercase());
+    let filter = CredentialFilter {
+        achievement_id,
+        email,
+        state: st,
+    };
+    let (items, next) = state.issuer.credentials(&filter, limit, cursor)?;
+    Ok(Json(json!({
+        "credentials": items.iter().map(credential_view).collect::<Vec<_>>(),
+        "next_cursor": next.map(|n| n.to_string()),
+    })))
+}

@@ -1,0 +1,885 @@
+//! Issuance: achievements, awards, and turning an award into a signed badge.
+//!
+//! The signing pipeline for one badge (Open Badges 3.0 §8.2, "JSON Web Token Proof
+//! Format"):
+//! 1. build the AchievementCredential from the stored award, the achievement as it
+//!    was when awarded, and the issuer Profile (`@context` = VCDM 2.0 then OB 3.0.3);
+//! 2. check it against the OB 3.0 JSON Schema and the rules the schema cannot express;
+//! 3. add the registered claims (`iss`, `sub`, `nbf`, `jti`, `exp`);
+//! 4. sign as a compact JWS with header `{alg, kid, typ: "JWT"}` only.
+//!
+//! The second envelope, VC-JOSE-COSE (`typ: vc+jwt`, payload = the credential as is),
+//! is produced by [`sign_vc_jose`] for the W3C VC-API.
+
+pub mod achievements;
+pub mod profile;
+
+use std::sync::Arc;
+
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::clock::{SharedClock, format_seconds, parse_datetime};
+use crate::did::Did;
+use crate::jose::{self, SigningKey, claims, jws};
+use crate::keyring::Keyring;
+use crate::model::schema::{self, Violation};
+use crate::model::{
+    Achievement, AchievementCredential, AchievementSubject, IdentityObject, Image, OB3_CONTEXT,
+    OneOrMany, ProfileRef, VCDM2_CONTEXT, types,
+};
+use crate::store::{
+    self, AchievementRecord, CredentialFilter, CredentialRecord, CredentialState, IssuedCopy,
+    Recipient, Store,
+};
+
+pub use profile::IssuerProfile;
+
+/// What can go wrong issuing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{}", join_violations(.0))]
+    Schema(Vec<Violation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("achievement {0} is archived and cannot be awarded")]
+    Archived(String),
+    #[error("the credential could not be built: {0}")]
+    Build(String),
+    #[error(transparent)]
+    Sign(#[from] jose::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+fn join_violations(v: &[Violation]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &str, message: &str) -> Self {
+        Error::Invalid {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// Checks an absolute http(s) URL.
+pub(crate) fn validate_http_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(format!("{s:?} must be an http(s) URL"));
+    }
+    Ok(u)
+}
+
+/// The longest data URI accepted for an image (the badge carries it in every JWT).
+const MAX_DATA_URI: usize = 256 * 1024;
+
+/// An OB Image from staff input: a URL, a `data:image/...` URI, or an Image object.
+pub(crate) fn image_from_input(v: &Value) -> Result<Image, String> {
+    let (id, caption) = match v {
+        Value::String(s) => (s.clone(), None),
+        Value::Object(o) => {
+            if let Some(t) = o.get("type")
+                && t != "Image"
+            {
+                return Err("\"type\" must be \"Image\"".into());
+            }
+            if let Some(k) = o
+                .keys()
+                .find(|k| !matches!(k.as_str(), "id" | "type" | "caption"))
+            {
+                return Err(format!(
+                    "an Image has only id, type and caption (not {k:?})"
+                ));
+            }
+            let id = o
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or("an Image needs an \"id\" (URL or data URI)")?;
+            let caption = match o.get("caption") {
+                None => None,
+                Some(Value::String(c)) => Some(c.clone()),
+                Some(_) => return Err("\"caption\" must be a string".into()),
+            };
+            (id.to_owned(), caption)
+        }
+        _ => return Err("must be a URL, a data URI or an Image object".into()),
+    };
+    if let Some(rest) = id.strip_prefix("data:") {
+        if !rest.starts_with("image/") {
+            return Err("a data URI image must be data:image/...".into());
+        }
+        if id.len() > MAX_DATA_URI {
+            return Err(format!(
+                "a data URI image may be at most {MAX_DATA_URI} bytes"
+            ));
+        }
+    } else {
+        validate_http_url(&id)?;
+    }
+    Ok(Image {
+        id,
+        type_: "Image".into(),
+        caption,
+    })
+}
+
+/// Trims and lower-cases an e-mail address and checks its shape. Lower-casing keeps
+/// the hashed IdentityObject reproducible whatever case a verifier types.
+pub(crate) fn normalise_email(s: &str) -> Result<String, String> {
+    let e = s.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(e)
+    } else {
+        Err(format!("{s:?} is not an e-mail address"))
+    }
+}
+
+/// The OB 3.0 IdentityHash of an e-mail: `sha256$` + hex(SHA-256(email ‖ salt)).
+pub fn email_identity_hash(email: &str, salt: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(email.as_bytes());
+    h.update(salt.as_bytes());
+    format!("sha256${}", hex::encode(h.finalize()))
+}
+
+/// How an award reaches the earner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Signed at once for `recipient.id`; the response carries the JWT.
+    Direct,
+    /// Offered to the earner's wallet (OpenID4VCI).
+    #[default]
+    Offer,
+}
+
+/// The recipient as the admin API receives it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `POST /api/v1/awards` (CONTRACT §2).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AwardRequest {
+    pub achievement_id: String,
+    pub recipient: RecipientInput,
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    #[serde(default)]
+    pub valid_until: Option<String>,
+    #[serde(default)]
+    pub tx_code: Option<bool>,
+    #[serde(default)]
+    pub approval_required: Option<bool>,
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    /// OB Evidence objects (`type` may be left out).
+    #[serde(default)]
+    pub evidence: Option<Vec<Value>>,
+    /// OB Result objects for the subject (`type` may be left out).
+    #[serde(default)]
+    pub result: Option<Vec<Value>>,
+    /// A narrative of how the recipient earned it.
+    #[serde(default)]
+    pub narrative: Option<String>,
+}
+
+/// What an award produced.
+#[derive(Debug, Clone)]
+pub struct AwardOutcome {
+    pub record: CredentialRecord,
+    /// The compact JWT when the award was delivered directly.
+    pub credential: Option<String>,
+}
+
+/// The issuing service: everything needed to define achievements and award them.
+#[derive(Clone)]
+pub struct Issuer {
+    store: Store,
+    keys: Arc<Keyring>,
+    did: Did,
+    public_url: url::Url,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer")
+            .field("did", &self.did)
+            .field("signing_kid", &self.keys.signing_kid())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The canonical string form of a public URL without a trailing slash.
+fn base(url: &url::Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+impl Issuer {
+    pub fn new(
+        store: Store,
+        keys: Arc<Keyring>,
+        did: Did,
+        public_url: url::Url,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            did,
+            public_url,
+            clock,
+        }
+    }
+
+    /// The issuer DID.
+    pub fn did(&self) -> &Did {
+        &self.did
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &Arc<Keyring> {
+        &self.keys
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn now(&self) -> String {
+        format_seconds(self.clock.now())
+    }
+
+    // ---- profile ----
+
+    /// The issuer profile (the stored one, or the default).
+    pub fn profile(&self) -> Result<IssuerProfile, Error> {
+        match self.store.issuer_profile()? {
+            Some(v) => serde_json::from_value(v).map_err(|e| {
+                Error::Store(store::Error::Corrupt(
+                    "issuer profile".into(),
+                    e.to_string(),
+                ))
+            }),
+            None => Ok(IssuerProfile::default_for(&self.public_url)),
+        }
+    }
+
+    /// Replaces the issuer profile; durable when this returns.
+    pub async fn set_profile(&self, input: IssuerProfile) -> Result<IssuerProfile, Error> {
+        let p = input.validated()?;
+        let v = serde_json::to_value(&p).map_err(|e| Error::Build(e.to_string()))?;
+        self.store.put_issuer_profile(&v)?;
+        self.store.flush().await?;
+        Ok(p)
+    }
+
+    // ---- achievements ----
+
+    /// The id URL of an achievement key.
+    pub fn achievement_url(&self, key: Uuid) -> String {
+        format!("{}/achievements/{key}", base(&self.public_url))
+    }
+
+    /// Finds an achievement key from a full id URL or its last segment.
+    pub fn achievement_key(&self, id: &str) -> Option<Uuid> {
+        let last = id.trim_end_matches('/').rsplit('/').next().unwrap_or(id);
+        let key = Uuid::parse_str(last).ok()?;
+        // A full URL must be ours.
+        if id.contains('/') && id != self.achievement_url(key) {
+            return None;
+        }
+        Some(key)
+    }
+
+    /// Creates an achievement from staff input; durable when this returns.
+    pub async fn create_achievement(&self, input: &Value) -> Result<AchievementRecord, Error> {
+        let key = Uuid::new_v4();
+        let achievement = achievements::achievement_from_input(input, &self.achievement_url(key))?;
+        let now = self.now();
+        let rec = AchievementRecord {
+            key,
+            achievement,
+            archived: false,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.store.put_achievement(&rec)?;
+        self.store.flush().await?;
+        Ok(rec)
+    }
+
+    /// An achievement by id or last segment.
+    pub fn achievement(&self, id: &str) -> Result<AchievementRecord, Error> {
+        self.achievement_key(id)
+            .map(|k| self.store.achievement(k))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| Error::NotFound(format!("achievement {id}")))
+    }
+
+    /// Every achievement, oldest first.
+    pub fn achievements(&self) -> Result<Vec<AchievementRecord>, Error> {
+        Ok(self.store.achievements()?)
+    }
+
+    /// Replaces an achievement's definition. Badges already issued keep what they were
+    /// signed with; later awards use the new definition.
+    pub async fn update_achievement(
+        &self,
+        id: &str,
+        input: &Value,
+    ) -> Result<AchievementRecord, Error> {
+        let mut rec = self.achievement(id)?;
+        rec.achievement =
+            achievements::achievement_from_input(input, &self.achievement_url(rec.key))?;
+        rec.updated_at = self.now();
+        self.store.put_achievement(&rec)?;
+        self.store.flush().await?;
+        Ok(rec)
+    }
+
+    /// Archives an achievement: it stays readable, but no new awards.
+    pub async fn archive_achievement(&self, id: &str) -> Result<AchievementRecord, Error> {
+        let mut rec = self.achievement(id)?;
+        if !rec.archived {
+            rec.archived = true;
+            rec.updated_at = self.now();
+            self.store.put_achievement(&rec)?;
+            self.store.flush().await?;
+        }
+        Ok(rec)
+    }
+
+    // ---- awards ----
+
+    /// Validates an award request and, for direct delivery, signs it; stores the
+    /// record. Not yet durable: callers flush (once per batch).
+    pub fn award_unflushed(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
+        let ach = self.achievement(&req.achievement_id).map_err(|e| match e {
+            Error::NotFound(_) => Error::invalid(
+                "achievement_id",
+                &format!("no achievement {:?}", req.achievement_id),
+            ),
+            other => other,
+        })?;
+        if ach.archived {
+            return Err(Error::Archived(ach.achievement.id));
+        }
+        let recipient = validate_recipient(&req.recipient)?;
+        let delivery = req.delivery.unwrap_or_default();
+        if delivery == Delivery::Direct && recipient.id.is_none() {
+            return Err(Error::invalid(
+                "recipient.id",
+                "direct delivery signs for the recipient's DID: give recipient.id",
+            ));
+        }
+        let now = self.clock.now();
+        let valid_from = match &req.valid_from {
+            None => now,
+            Some(s) => parse_datetime(s).ok_or_else(|| {
+                Error::invalid(
+                    "valid_from",
+                    "must be an RFC 3339 date-time with a time zone",
+                )
+            })?,
+        };
+        let valid_until = match &req.valid_until {
+            None => None,
+            Some(s) => {
+                let t = parse_datetime(s).ok_or_else(|| {
+                    Error::invalid(
+                        "valid_until",
+                        "must be an RFC 3339 date-time with a time zone",
+                    )
+                })?;
+                if t <= now {
+                    return Err(Error::invalid("valid_until", "is in the past"));
+                }
+                if t <= valid_from {
+                    return Err(Error::invalid("valid_until", "must be after valid_from"));
+                }
+                Some(format_seconds(t))
+            }
+        };
+        let extras = award_extras(&req)?;
+        let mut salt = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut salt);
+        let now_s = format_seconds(now);
+        let mut record = CredentialRecord {
+            id: Uuid::new_v4(),
+            seq: self.store.next_seq()?,
+            achievement_id: ach.achievement.id.clone(),
+            achievement: ach.achievement,
+            recipient,
+            state: CredentialState::Offered,
+            salt: hex::encode(salt),
+            valid_from: format_seconds(valid_from),
+            valid_until,
+            tx_code_required: req.tx_code.unwrap_or(true),
+            approval_required: req.approval_required.unwrap_or(false),
+            extras,
+            issued: Vec::new(),
+            revoked: false,
+            suspended: false,
+            created_at: now_s.clone(),
+            updated_at: now_s.clone(),
+        };
+        let mut credential = None;
+        if delivery == Delivery::Direct {
+            let subject = record.recipient.id.clone();
+            let jwt = self.sign_record(&record, subject.as_deref())?;
+            record.issued.push(IssuedCopy {
+                jwt: jwt.clone(),
+                kid: self.kid_url(),
+                issued_at: now_s,
+            });
+            record.state = CredentialState::Issued;
+            credential = Some(jwt);
+        }
+        // Direct awards are stored only after they were signed: a failure leaves nothing.
+        self.store.insert_credential(&record)?;
+        Ok(AwardOutcome { record, credential })
+    }
+
+    /// One award, durable when this returns.
+    pub async fn award(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
+        let out = self.award_unflushed(req)?;
+        self.store.flush().await?;
+        Ok(out)
+    }
+
+    /// The DID URL of the signing key.
+    pub fn kid_url(&self) -> String {
+        format!("{}#{}", self.did, self.keys.signing_kid())
+    }
+
+    /// The issuer Profile as badges carry it.
+    pub fn badge_profile(&self) -> Result<crate::model::Profile, Error> {
+        Ok(self.profile()?.to_profile(self.did.as_str()))
+    }
+
+    /// Builds the credential of a record for `subject_id` (the recipient's DID, or the
+    /// wallet key it is bound to).
+    pub fn build_credential(
+        &self,
+        record: &CredentialRecord,
+        subject_id: Option<&str>,
+    ) -> Result<AchievementCredential, Error> {
+        build_credential(&self.badge_profile()?, record, subject_id)
+    }
+
+    /// Builds, checks and signs the badge of a record.
+    pub fn sign_record(
+        &self,
+        record: &CredentialRecord,
+        subject_id: Option<&str>,
+    ) -> Result<String, Error> {
+        let cred = self.build_credential(record, subject_id)?;
+        sign_badge(&cred, self.keys.signing_key(), &self.kid_url())
+    }
+
+    /// A credential record by id (`urn:uuid:...` or the bare uuid).
+    pub fn credential(&self, id: &str) -> Result<CredentialRecord, Error> {
+        parse_credential_id(id)
+            .map(|u| self.store.credential(u))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| Error::NotFound(format!("credential {id}")))
+    }
+
+    /// A page of credentials, newest first.
+    pub fn credentials(
+        &self,
+        filter: &CredentialFilter,
+        limit: usize,
+        cursor: Option<u64>,
+    ) -> Result<(Vec<CredentialRecord>, Option<u64>), Error> {
+        Ok(self.store.list_credentials(filter, limit, cursor)?)
+    }
+}
+
+/// Parses `urn:uuid:<uuid>` or `<uuid>`.
+pub fn parse_credential_id(id: &str) -> Option<Uuid> {
+    let s = id.strip_prefix("urn:uuid:").unwrap_or(id);
+    Uuid::parse_str(s).ok()
+}
+
+fn validate_recipient(r: &RecipientInput) -> Result<Recipient, Error> {
+    let email = match r.email.as_deref() {
+        None => None,
+        Some(e) => Some(normalise_email(e).map_err(|m| Error::invalid("recipient.email", &m))?),
+    };
+    let id = match r.id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) if s.starts_with("did:") => {
+            let did: Did = s.parse().map_err(|_| {
+                Error::invalid("recipient.id", &format!("{s:?} is not a valid DID"))
+            })?;
+            if did.method() == "key" {
+                crate::did::key::resolve(&did)
+                    .map_err(|e| Error::invalid("recipient.id", &e.to_string()))?;
+            }
+            Some(s.to_owned())
+        }
+        Some(s) => {
+            let u = url::Url::parse(s).map_err(|_| {
+                Error::invalid("recipient.id", &format!("{s:?} is neither a DID nor a URI"))
+            })?;
+            Some(u.to_string())
+        }
+    };
+    if email.is_none() && id.is_none() {
+        return Err(Error::invalid(
+            "recipient",
+            "needs an email or an id (or both)",
+        ));
+    }
+    let name = r
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+        return Err(Error::invalid(
+            "recipient.name",
+            "must be at most 200 characters",
+        ));
+    }
+    Ok(Recipient { name, email, id })
+}
+
+fn award_extras(req: &AwardRequest) -> Result<Option<Value>, Error> {
+    let mut extras = serde_json::Map::new();
+    if let Some(ev) = &req.evidence {
+        let mut out = Vec::new();
+        for (i, e) in ev.iter().enumerate() {
+            let mut e = e
+                .as_object()
+                .cloned()
+                .ok_or_else(|| Error::invalid(&format!("evidence[{i}]"), "must be an object"))?;
+            e.entry("type").or_insert(json!(["Evidence"]));
+            out.push(Value::Object(e));
+        }
+        extras.insert("evidence".into(), Value::Array(out));
+    }
+    if let Some(rs) = &req.result {
+        let mut out = Vec::new();
+        for (i, r) in rs.iter().enumerate() {
+            let mut r = r
+                .as_object()
+                .cloned()
+                .ok_or_else(|| Error::invalid(&format!("result[{i}]"), "must be an object"))?;
+            r.entry("type").or_insert(json!(["Result"]));
+            out.push(Value::Object(r));
+        }
+        extras.insert("result".into(), Value::Array(out));
+    }
+    if let Some(n) = &req.narrative {
+        extras.insert("narrative".into(), json!(n));
+    }
+    Ok((!extras.is_empty()).then_some(Value::Object(extras)))
+}
+
+/// Builds the AchievementCredential of an award (pure: no I/O, no clock).
+pub fn build_credential(
+    issuer: &crate::model::Profile,
+    record: &CredentialRecord,
+    subject_id: Option<&str>,
+) -> Result<AchievementCredential, Error> {
+    let mut identifier = Vec::new();
+    if let Some(email) = &record.recipient.email {
+        identifier.push(IdentityObject {
+            type_: "IdentityObject".into(),
+            hashed: true,
+            identity_hash: email_identity_hash(email, &record.salt),
+            identity_type: "emailAddress".into(),
+            salt: Some(record.salt.clone()),
+        });
+    }
+    if let Some(name) = &record.recipient.name {
+        identifier.push(IdentityObject {
+            type_: "IdentityObject".into(),
+            hashed: false,
+            identity_hash: name.clone(),
+            identity_type: "name".into(),
+            salt: None,
+        });
+    }
+    let extras = record.extras.as_ref().and_then(Value::as_object);
+    let get = |k: &str| extras.and_then(|e| e.get(k)).cloned();
+    let bad = |what: &str, e: serde_json::Error| Error::invalid(what, &e.to_string());
+    let subject = AchievementSubject {
+        id: subject_id.map(str::to_owned),
+        type_: types(&["AchievementSubject"]),
+        activity_end_date: None,
+        activity_start_date: None,
+        credits_earned: None,
+        achievement: Some(Box::new(record.achievement.clone())),
+        identifier: (!identifier.is_empty()).then_some(identifier),
+        image: None,
+        license_number: None,
+        narrative: get("narrative").and_then(|v| v.as_str().map(str::to_owned)),
+        result: get("result")
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| bad("result", e))?,
+        role: None,
+        source: None,
+        term: None,
+        extra: Default::default(),
+    };
+    Ok(AchievementCredential {
+        context: OneOrMany::Many(vec![json!(VCDM2_CONTEXT), json!(OB3_CONTEXT)]),
+        id: record.credential_id(),
+        type_: types(&["VerifiableCredential", "OpenBadgeCredential"]),
+        name: Some(record.achievement.name.clone()),
+        description: None,
+        image: None,
+        awarded_date: Some(record.created_at.clone()),
+        credential_subject: subject,
+        endorsement: None,
+        endorsement_jwt: None,
+        evidence: get("evidence")
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| bad("evidence", e))?,
+        issuer: ProfileRef::Profile(Box::new(issuer.clone())),
+        valid_from: Some(record.valid_from.clone()),
+        valid_until: record.valid_until.clone(),
+        proof: None,
+        credential_schema: None,
+        credential_status: None,
+        refresh_service: None,
+        terms_of_use: None,
+        extra: Default::default(),
+    })
+}
+
+/// The JOSE `typ` of an OB 3.0 §8.2 badge.
+pub const BADGE_TYP: &str = "JWT";
+/// The JOSE `typ` of a VC-JOSE-COSE credential.
+pub const VC_JWT_TYP: &str = "vc+jwt";
+
+/// Steps 2–4 of the pipeline: schema check, claims, signature.
+pub fn sign_badge(
+    cred: &AchievementCredential,
+    key: &SigningKey,
+    kid: &str,
+) -> Result<String, Error> {
+    let mut v = serde_json::to_value(cred).map_err(|e| Error::Build(e.to_string()))?;
+    schema::check_credential(&v).map_err(Error::Schema)?;
+    let map = v
+        .as_object_mut()
+        .ok_or_else(|| Error::Build("credential is not an object".into()))?;
+    claims::add_jwt_claims(map).map_err(|e| Error::Build(e.to_string()))?;
+    let payload = serde_json::to_vec(&v).map_err(|e| Error::Build(e.to_string()))?;
+    Ok(jws::sign_compact(
+        key,
+        Some(kid),
+        Some(BADGE_TYP),
+        &payload,
+    )?)
+}
+
+/// The VC-JOSE-COSE envelope (§3.1.1): header `{alg, kid, typ: "vc+jwt"}`, payload the
+/// credential itself with no claims added.
+pub fn sign_vc_jose(
+    cred: &AchievementCredential,
+    key: &SigningKey,
+    kid: &str,
+) -> Result<String, Error> {
+    let v = serde_json::to_value(cred).map_err(|e| Error::Build(e.to_string()))?;
+    schema::check_credential(&v).map_err(Error::Schema)?;
+    let payload = serde_json::to_vec(&v).map_err(|e| Error::Build(e.to_string()))?;
+    Ok(jws::sign_compact(
+        key,
+        Some(kid),
+        Some(VC_JWT_TYP),
+        &payload,
+    )?)
+}
+
+/// An Achievement for tests and benchmarks.
+pub fn sample_achievement(id: &str) -> Achievement {
+    achievements::achievement_from_input(
+        &json!({
+            "name": "Cloud Architect — Proficiency",
+            "description": "Designs resilient, secure and cost-aware cloud architectures.",
+            "criteria": {"narrative": "Passed the proctored architecture exam and a design review."},
+            "achievementType": "Certification",
+            "tag": ["cloud", "architecture"],
+            "alignment": [{"targetName": "Cloud architecture", "targetUrl": "https://example.org/framework/cloud-arch", "targetType": "CFItem"}],
+            "inLanguage": "en"
+        }),
+        id,
+    )
+    .unwrap_or_else(|e| unreachable!("the sample achievement is valid: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::{Algorithm, jws::CompactJws};
+
+    fn record() -> CredentialRecord {
+        CredentialRecord {
+            id: Uuid::parse_str("6f1c8f39-5a3e-4c58-9a69-2f1b7f2c6a11").expect("uuid"),
+            seq: 1,
+            achievement_id: "https://badges.example.edu/achievements/1".into(),
+            achievement: sample_achievement("https://badges.example.edu/achievements/1"),
+            recipient: Recipient {
+                name: Some("Ada Lovelace".into()),
+                email: Some("ada@example.org".into()),
+                id: Some("did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi".into()),
+            },
+            state: CredentialState::Offered,
+            salt: "00112233".into(),
+            valid_from: "2026-01-01T00:00:00Z".into(),
+            valid_until: Some("2028-01-01T00:00:00Z".into()),
+            tx_code_required: true,
+            approval_required: false,
+            extras: Some(
+                json!({"evidence": [{"type": ["Evidence"], "id": "https://x.example/e/1", "name": "Exam"}]}),
+            ),
+            issued: vec![],
+            revoked: false,
+            suspended: false,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn issuer_profile() -> crate::model::Profile {
+        IssuerProfile {
+            name: "Example Academy".into(),
+            url: Some("https://badges.example.edu".into()),
+            ..Default::default()
+        }
+        .to_profile("did:web:badges.example.edu")
+    }
+
+    #[test]
+    fn email_hash_is_sha256_of_email_and_salt_in_lowercase_hex() {
+        // sha256("ada@example.org" + "salt")
+        let h = email_identity_hash("ada@example.org", "salt");
+        let expected = hex::encode(Sha256::digest(b"ada@example.orgsalt"));
+        assert_eq!(h, format!("sha256${expected}"));
+    }
+
+    #[test]
+    fn signed_badge_has_the_exact_section_8_2_shape() {
+        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+        let cred = build_credential(
+            &issuer_profile(),
+            &record(),
+            record().recipient.id.as_deref(),
+        )
+        .expect("builds");
+        let kid = format!("did:web:badges.example.edu#{}", key.id());
+        let jwt = sign_badge(&cred, &key, &kid).expect("signs");
+        let p = CompactJws::parse(&jwt).expect("parses");
+        let mut header_keys: Vec<&String> = p.header().keys().collect();
+        header_keys.sort();
+        assert_eq!(header_keys, ["alg", "kid", "typ"]);
+        assert_eq!(p.typ(), Some("JWT"));
+        assert_eq!(p.kid(), Some(kid.as_str()));
+        p.verify(key.public_jwk()).expect("verifies");
+        let payload = p.payload_json().expect("json");
+        assert_eq!(payload["@context"], json!([VCDM2_CONTEXT, OB3_CONTEXT]));
+        assert_eq!(payload["iss"], json!("did:web:badges.example.edu"));
+        assert_eq!(payload["sub"], payload["credentialSubject"]["id"]);
+        assert_eq!(
+            payload["jti"],
+            json!("urn:uuid:6f1c8f39-5a3e-4c58-9a69-2f1b7f2c6a11")
+        );
+        assert_eq!(payload["nbf"], json!(1_767_225_600));
+        assert_eq!(payload["exp"], json!(1_830_297_600));
+        assert!(claims::check_jwt_claims(&payload).is_empty());
+        let ids = &payload["credentialSubject"]["identifier"];
+        assert_eq!(ids[0]["identityType"], json!("emailAddress"));
+        assert_eq!(
+            ids[0]["identityHash"],
+            json!(email_identity_hash("ada@example.org", "00112233"))
+        );
+        assert_eq!(ids[1]["identityHash"], json!("Ada Lovelace"));
+        schema::check_credential(&Value::Object(claims::strip_jwt_claims(&payload)))
+            .expect("schema-valid");
+    }
+
+    #[test]
+    fn vc_jose_envelope_is_typed_vc_jwt_and_carries_the_bare_credential() {
+        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let cred = build_credential(&issuer_profile(), &record(), None).expect("builds");
+        let jwt = sign_vc_jose(&cred, &key, "did:web:badges.example.edu#k").expect("signs");
+        let p = CompactJws::parse(&jwt).expect("parses");
+        assert_eq!(p.typ(), Some("vc+jwt"));
+        let payload = p.payload_json().expect("json");
+        assert!(payload.get("iss").is_none() && payload.get("nbf").is_none());
+        assert_eq!(
+            Value::Object(payload),
+            serde_json::to_value(&cred).expect("json")
+        );
+    }
+
+    #[test]
+    fn a_credential_that_breaks_the_schema_is_never_signed() {
+        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+        let mut r = record();
+        r.recipient = Recipient::default();
+        let cred = build_credential(&issuer_profile(), &r, None).expect("builds");
+        let err = sign_badge(&cred, &key, "did:web:x#k").expect_err("refused");
+        assert!(matches!(err, Error::Schema(_)), "{err}");
+    }
+
+    #[test]
+    fn email_normalisation() {
+        assert_eq!(
+            normalise_email(" Ada@Example.ORG ").expect("ok"),
+            "ada@example.org"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@x.org",
+            "ada@",
+            "ada@x",
+            "a b@x.org",
+            "a@b@x.org",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad}");
+        }
+    }
+}

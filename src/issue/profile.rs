@@ -1,0 +1,139 @@
+//! The issuer Profile (OB 3.0 §B.1.4) that every badge names as its `issuer`, and that
+//! OpenID4VCI `display` shows to earners. Staff set its human parts; its `id` is always
+//! the service's DID.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Error, image_from_input, validate_http_url};
+use crate::model::{Profile, types};
+
+/// The editable parts of the issuer Profile (`GET`/`PUT /api/v1/issuer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerProfile {
+    /// Shown on every badge; required.
+    pub name: String,
+    /// The institution's home page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A contact address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Logo: an http(s) URL or a `data:image/...` URI (or an OB Image object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Value>,
+}
+
+impl IssuerProfile {
+    /// The profile used until staff set one: the public URL's host as the name.
+    pub fn default_for(public_url: &url::Url) -> Self {
+        Self {
+            name: public_url.host_str().unwrap_or("accolade").to_owned(),
+            url: Some(public_url.as_str().trim_end_matches('/').to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Checks and normalises staff input.
+    pub fn validated(mut self) -> Result<Self, Error> {
+        self.name = self.name.trim().to_owned();
+        if self.name.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        if self.name.chars().count() > 200 {
+            return Err(Error::invalid("name", "must be at most 200 characters"));
+        }
+        if let Some(u) = &self.url {
+            validate_http_url(u).map_err(|m| Error::invalid("url", &m))?;
+        }
+        if let Some(e) = self.email.take() {
+            self.email = Some(super::normalise_email(&e).map_err(|m| Error::invalid("email", &m))?);
+        }
+        if let Some(img) = self.image.take() {
+            let img = image_from_input(&img).map_err(|m| Error::invalid("image", &m))?;
+            self.image = Some(
+                serde_json::to_value(img).map_err(|e| Error::invalid("image", &e.to_string()))?,
+            );
+        }
+        Ok(self)
+    }
+
+    /// The OB 3.0 Profile for badges: `id` is the issuer DID.
+    pub fn to_profile(&self, did: &str) -> Profile {
+        Profile {
+            id: did.to_owned(),
+            type_: types(&["Profile"]),
+            name: Some(self.name.clone()),
+            url: self.url.clone(),
+            phone: None,
+            description: self.description.clone(),
+            endorsement: None,
+            endorsement_jwt: None,
+            image: self
+                .image
+                .as_ref()
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
+            email: self.email.clone(),
+            address: None,
+            other_identifier: None,
+            official: None,
+            parent_org: None,
+            family_name: None,
+            given_name: None,
+            additional_name: None,
+            patronymic_name: None,
+            honorific_prefix: None,
+            honorific_suffix: None,
+            family_name_prefix: None,
+            date_of_birth: None,
+            extra: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_valid_profile_is_normalised_and_passes_the_profile_schema() {
+        let p: IssuerProfile = serde_json::from_value(json!({
+            "name": "  Example Cloud Academy ",
+            "url": "https://academy.example.com",
+            "email": "Badges@Example.com",
+            "image": "https://academy.example.com/logo.png"
+        }))
+        .expect("parses");
+        let p = p.validated().expect("valid");
+        assert_eq!(p.name, "Example Cloud Academy");
+        assert_eq!(p.email.as_deref(), Some("badges@example.com"));
+        assert_eq!(
+            p.image,
+            Some(json!({"id": "https://academy.example.com/logo.png", "type": "Image"}))
+        );
+        let profile =
+            serde_json::to_value(p.to_profile("did:web:academy.example.com")).expect("json");
+        crate::model::schema::check_profile(&profile).expect("schema-valid");
+    }
+
+    #[test]
+    fn bad_profiles_get_field_messages() {
+        for (body, field) in [
+            (json!({"name": ""}), "name"),
+            (json!({"name": "x", "url": "ftp://x"}), "url"),
+            (json!({"name": "x", "email": "nope"}), "email"),
+            (
+                json!({"name": "x", "image": "javascript:alert(1)"}),
+                "image",
+            ),
+        ] {
+            let p: IssuerProfile = serde_json::from_value(body).expect("parses");
+            let err = p.validated().expect_err("invalid");
+            assert!(err.to_string().starts_with(field), "{err}");
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! Public JSON Web Keys (RFC 7517), parsed once, checked, and ready to verify with.
+//!
+//! A `PublicJwk` only ever holds public parameters: parsing drops nothing silently but
+//! refuses any private member (`d`, `p`, `q`, ...), so a private key can never be
+//! published in a DID document or trusted from a header. Weak or invalid keys (RSA
+//! under 2048 bits, EC points off the curve, Ed25519 points that are not canonical)
+//! are rejected here, at load time.
+
+use std::sync::Arc;
+
+use josekit::jws::JwsVerifier;
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::nid::Nid;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Algorithm, Error, b64, b64_decode};
+
+/// The smallest RSA modulus accepted, in bits (NIST SP 800-131A; OB 3.0 implementations
+/// use 2048).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// The public parameters of a supported key, in their JWK string forms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwkParams {
+    /// `{"kty":"EC","crv":"P-256","x":..,"y":..}`
+    P256 { x: String, y: String },
+    /// `{"kty":"RSA","n":..,"e":..}`
+    Rsa { n: String, e: String },
+    /// `{"kty":"OKP","crv":"Ed25519","x":..}`
+    Ed25519 { x: String },
+}
+
+/// A checked public key that can verify signatures of exactly one algorithm.
+#[derive(Clone)]
+pub struct PublicJwk {
+    params: JwkParams,
+    verifier: Verifier,
+}
+
+#[derive(Clone)]
+enum Verifier {
+    OpenSsl(Arc<dyn JwsVerifier>),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl std::fmt::Debug for PublicJwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicJwk")
+            .field("alg", &self.algorithm())
+            .field("thumbprint", &self.thumbprint())
+            .finish()
+    }
+}
+
+impl PartialEq for PublicJwk {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params
+    }
+}
+
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl PublicJwk {
+    /// Parses and checks a JWK given as JSON. Members other than the key parameters
+    /// (`kid`, `alg`, `use`, `key_ops`, ...) are allowed and ignored, except that an
+    /// `alg` that disagrees with the key type, a `use` other than `sig`, and any private
+    /// member are errors.
+    pub fn from_value(v: &Value) -> Result<Self, Error> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::InvalidKey("a JWK must be a JSON object".into()))?;
+        Self::from_map(obj)
+    }
+
+    /// As [`PublicJwk::from_value`], from an object.
+    pub fn from_map(obj: &Map<String, Value>) -> Result<Self, Error> {
+        if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
+            return Err(Error::InvalidKey(format!(
+                "the JWK carries the private or symmetric member \"{m}\""
+            )));
+        }
+        let s = |name: &str| -> Result<String, Error> {
+            obj.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| Error::InvalidKey(format!("the JWK has no string \"{name}\"")))
+        };
+        let kty = s("kty")?;
+        let params = match kty.as_str() {
+            "EC" => {
+                let crv = s("crv")?;
+                if crv != "P-256" {
+                    return Err(Error::InvalidKey(format!(
+                        "EC curve \"{crv}\" is not supported (P-256 is)"
+                    )));
+                }
+                JwkParams::P256 {
+                    x: s("x")?,
+                    y: s("y")?,
+                }
+            }
+            "RSA" => JwkParams::Rsa {
+                n: s("n")?,
+                e: s("e")?,
+            },
+            "OKP" => {
+                let crv = s("crv")?;
+                if crv != "Ed25519" {
+                    return Err(Error::InvalidKey(format!(
+                        "OKP curve \"{crv}\" is not supported (Ed25519 is)"
+                    )));
+                }
+                JwkParams::Ed25519 { x: s("x")? }
+            }
+            other => {
+                return Err(Error::InvalidKey(format!(
+                    "key type \"{other}\" is not supported (EC, RSA, OKP are)"
+                )));
+            }
+        };
+        let key = Self::from_params(params)?;
+        if let Some(alg) = obj.get("alg")
+            && alg.as_str() != Some(key.algorithm().name())
+        {
+            return Err(Error::InvalidKey(format!(
+                "the JWK says \"alg\": {alg} but the key is for {}",
+                key.algorithm()
+            )));
+        }
+        if let Some(ops) = obj.get("key_ops") {
+            let verifies = ops
+                .as_array()
+                .is_some_and(|a| a.iter().any(|o| o == "verify"));
+            if !verifies {
+                return Err(Error::InvalidKey(format!(
+                    "the JWK's \"key_ops\" {ops} do not include \"verify\""
+                )));
+            }
+        }
+        if let Some(u) = obj.get("use")
+            && u.as_str() != Some("sig")
+        {
+            return Err(Error::InvalidKey(format!(
+                "the JWK says \"use\": {u}, not \"sig\""
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Builds the verifier for checked parameters.
+    pub fn from_params(params: JwkParams) -> Result<Self, Error> {
+        let verifier = match &params {
+            JwkParams::P256 { x, y } => {
+                let xb = b64_decode(x, "JWK x")?;
+                let yb = b64_decode(y, "JWK y")?;
+                if xb.len() != 32 || yb.len() != 32 {
+                    return Err(Error::InvalidKey(
+                        "P-256 coordinates must be 32 bytes each".into(),
+                    ));
+                }
+                check_p256_point(&xb, &yb)?;
+                let jwk = josekit_jwk(&json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}))?;
+                let v = josekit::jws::ES256
+                    .verifier_from_jwk(&jwk)
+                    .map_err(|e| Error::InvalidKey(e.to_string()))?;
+                Verifier::OpenSsl(Arc::new(v))
+            }
+            JwkParams::Rsa { n, e } => {
+                let nb = b64_decode(n, "JWK n")?;
+                let eb = b64_decode(e, "JWK e")?;
+                if nb.first() == Some(&0) {
+                    return Err(Error::InvalidKey(
+                        "RSA modulus has a leading zero byte".into(),
+                    ));
+                }
+                let bits = BigNum::from_slice(&nb)
+                    .map_err(|e| Error::InvalidKey(e.to_string()))?
+                    .num_bits();
+                if usize::try_from(bits).unwrap_or(0) < MIN_RSA_BITS {
+                    return Err(Error::InvalidKey(format!(
+                        "RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
+                    )));
+                }
+                let ev = BigNum::from_slice(&eb).map_err(|e| Error::InvalidKey(e.to_string()))?;
+                if eb.is_empty()
+                    || eb.len() > 4
+                    || !ev.is_odd()
+                    || ev <= BigNum::from_u32(1).map_err(|e| Error::InvalidKey(e.to_string()))?
+                {
+                    return Err(Error::InvalidKey("RSA public exponent is invalid".into()));
+                }
+                let jwk = josekit_jwk(&json!({"kty": "RSA", "n": n, "e": e}))?;
+                let v = josekit::jws::RS256
+                    .verifier_from_jwk(&jwk)
+                    .map_err(|e| Error::InvalidKey(e.to_string()))?;
+                Verifier::OpenSsl(Arc::new(v))
+            }
+            JwkParams::Ed25519 { x } => {
+                let xb: [u8; 32] = b64_decode(x, "JWK x")?
+                    .try_into()
+                    .map_err(|_| Error::InvalidKey("Ed25519 keys are 32 bytes".into()))?;
+                let vk = ed25519_dalek::VerifyingKey::from_bytes(&xb)
+                    .map_err(|_| Error::InvalidKey("not a valid Ed25519 point".into()))?;
+                if vk.is_weak() {
+                    return Err(Error::InvalidKey(
+                        "Ed25519 key is a small-order point".into(),
+                    ));
+                }
+                Verifier::Ed25519(vk)
+            }
+        };
+        Ok(Self { params, verifier })
+    }
+
+    /// A P-256 key from its SEC1 point (compressed or uncompressed), as did:key carries it.
+    pub fn from_p256_sec1(bytes: &[u8]) -> Result<Self, Error> {
+        let group = p256_group()?;
+        let mut ctx = BigNumContext::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let point = openssl::ec::EcPoint::from_bytes(&group, bytes, &mut ctx)
+            .map_err(|_| Error::InvalidKey("not a valid P-256 point".into()))?;
+        let mut x = BigNum::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let mut y = BigNum::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
+        point
+            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+            .map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let (xb, yb) = (pad32(&x)?, pad32(&y)?);
+        Self::from_params(JwkParams::P256 {
+            x: b64(xb),
+            y: b64(yb),
+        })
+    }
+
+    /// An Ed25519 key from its 32 raw bytes.
+    pub fn from_ed25519_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        Self::from_params(JwkParams::Ed25519 { x: b64(bytes) })
+    }
+
+    /// The only algorithm this key verifies; a header `alg` must equal it.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.params {
+            JwkParams::P256 { .. } => Algorithm::ES256,
+            JwkParams::Rsa { .. } => Algorithm::RS256,
+            JwkParams::Ed25519 { .. } => Algorithm::EdDSA,
+        }
+    }
+
+    /// The key parameters.
+    pub fn params(&self) -> &JwkParams {
+        &self.params
+    }
+
+    /// The public JWK as JSON: the required members only, in RFC 7638 order.
+    pub fn to_value(&self) -> Value {
+        match &self.params {
+            JwkParams::P256 { x, y } => json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}),
+            JwkParams::Rsa { n, e } => json!({"e": e, "kty": "RSA", "n": n}),
+            JwkParams::Ed25519 { x } => json!({"crv": "Ed25519", "kty": "OKP", "x": x}),
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn thumbprint(&self) -> String {
+        // RFC 7638 §3: the required members in lexicographic order, no whitespace.
+        let canonical = match &self.params {
+            JwkParams::P256 { x, y } => {
+                format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
+            }
+            JwkParams::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+            JwkParams::Ed25519 { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
+        };
+        b64(Sha256::digest(canonical.as_bytes()))
+    }
+
+    /// Verifies `signature` over `message` with this key's one algorithm.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+        match &self.verifier {
+            Verifier::OpenSsl(v) => v
+                .verify(message, signature)
+                .map_err(|_| Error::BadSignature),
+            Verifier::Ed25519(vk) => {
+                let sig = ed25519_dalek::Signature::from_slice(signature)
+                    .map_err(|_| Error::BadSignature)?;
+                vk.verify_strict(message, &sig)
+                    .map_err(|_| Error::BadSignature)
+            }
+        }
+    }
+}
+
+fn josekit_jwk(v: &Value) -> Result<josekit::jwk::Jwk, Error> {
+    let map = v
+        .as_object()
+        .cloned()
+        .ok_or_else(|| Error::InvalidKey("JWK is not an object".into()))?;
+    josekit::jwk::Jwk::from_map(map).map_err(|e| Error::InvalidKey(e.to_string()))
+}
+
+fn p256_group() -> Result<EcGroup, Error> {
+    EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|e| Error::InvalidKey(e.to_string()))
+}
+
+fn pad32(n: &BigNum) -> Result<Vec<u8>, Error> {
+    n.to_vec_padded(32)
+        .map_err(|e| Error::InvalidKey(e.to_string()))
+}
+
+/// Refuses points that are not on P-256 (invalid-curve attacks) or that are the point
+/// at infinity.
+fn check_p256_point(x: &[u8], y: &[u8]) -> Result<(), Error> {
+    let group = p256_group()?;
+    let bx = BigNum::from_slice(x).map_err(|e| Error::InvalidKey(e.to_string()))?;
+    let by = BigNum::from_slice(y).map_err(|e| Error::InvalidKey(e.to_string()))?;
+    let key = EcKey::from_public_key_affine_coordinates(&group, &bx, &by)
+        .map_err(|_| Error::InvalidKey("the point is not on P-256".into()))?;
+    key.check_key()
+        .map_err(|_| Error::InvalidKey("the point is not a valid P-256 public key".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 7638 §3.1 example key and its thumbprint.
+    const RFC7638_N: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+
+    #[test]
+    fn rfc7638_thumbprint_example_matches() {
+        let jwk = PublicJwk::from_value(&json!({"kty": "RSA", "n": RFC7638_N, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"}))
+            .expect("valid key");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(jwk.algorithm(), Algorithm::RS256);
+    }
+
+    #[test]
+    fn private_members_are_refused() {
+        let err = PublicJwk::from_value(&json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}))
+            .expect_err("private member");
+        assert!(err.to_string().contains("\"d\""));
+        assert!(PublicJwk::from_value(&json!({"kty": "oct", "k": "AAAA"})).is_err());
+    }
+
+    #[test]
+    fn off_curve_p256_point_is_refused() {
+        // x, y of a valid key with y changed in its last byte.
+        let err = PublicJwk::from_value(&json!({"kty": "EC", "crv": "P-256",
+            "x": "KSexBRK64-3c_kZ4KBKLrSkDJpkZ9whgacjE32xzKDg",
+            "y": "x3h5ZOqsAOWSH7FJimD0YGdms9loUAFVjRqXTnNBUT8"}))
+        .expect_err("off curve");
+        assert!(err.to_string().contains("P-256"), "{err}");
+    }
+
+    #[test]
+    fn small_rsa_keys_are_refused() {
+        // A 1024-bit modulus (all 0xff bytes, odd).
+        let n = b64([0xffu8; 128]);
+        let err = PublicJwk::from_value(&json!({"kty": "RSA", "n": n, "e": "AQAB"}))
+            .expect_err("too small");
+        assert!(err.to_string().contains("2048"), "{err}");
+    }
+
+    #[test]
+    fn alg_that_disagrees_with_the_key_type_is_refused() {
+        let err = PublicJwk::from_value(
+            &json!({"kty": "RSA", "n": RFC7638_N, "e": "AQAB", "alg": "HS256"}),
+        )
+        .expect_err("alg mismatch");
+        assert!(err.to_string().contains("HS256"));
+    }
+
+    #[test]
+    fn keys_for_other_operations_are_refused() {
+        let rsa = |extra: Value| {
+            let mut v = json!({"kty": "RSA", "n": RFC7638_N, "e": "AQAB"});
+            for (k, x) in extra.as_object().expect("obj") {
+                v[k] = x.clone();
+            }
+            PublicJwk::from_value(&v)
+        };
+        assert!(rsa(json!({"key_ops": ["encrypt"]})).is_err());
+        assert!(rsa(json!({"use": "enc"})).is_err());
+        assert!(rsa(json!({"key_ops": ["verify"], "use": "sig"})).is_ok());
+    }
+
+    #[test]
+    fn compressed_and_uncompressed_p256_points_give_the_same_key() {
+        let x = hex::decode("2927b10512bae3eddcfe467828128bad2903269919f7086069c8c4df6c732838")
+            .expect("hex");
+        let y = hex::decode("c7787964eaac00e5921fb1498a60f4606766b3d9685001558d1a974e7341513e")
+            .expect("hex");
+        let mut unc = vec![4u8];
+        unc.extend_from_slice(&x);
+        unc.extend_from_slice(&y);
+        let mut comp = vec![if y[31] & 1 == 1 { 3u8 } else { 2u8 }];
+        comp.extend_from_slice(&x);
+        let a = PublicJwk::from_p256_sec1(&unc).expect("uncompressed");
+        let b = PublicJwk::from_p256_sec1(&comp).expect("compressed");
+        assert_eq!(a, b);
+        assert_eq!(
+            a.to_value()["x"],
+            json!("KSexBRK64-3c_kZ4KBKLrSkDJpkZ9whgacjE32xzKDg")
+        );
+    }
+}

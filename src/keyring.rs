@@ -1,0 +1,373 @@
+//! The issuer's signing keys on disk (`--keys-dir`, default `./keys`).
+//!
+//! Layout: one unencrypted PKCS#8 PEM file per key, named `<key id>.pem`, mode 0600;
+//! and `keyring.json`, the public manifest (key id, algorithm, creation time, retired
+//! flag, which key signs). The key id is the RFC 7638 thumbprint of the public key, so
+//! the DID URL `<did>#<key id>` never changes. A private key file that group or others
+//! can read stops the service: keys are the asset worth most.
+//!
+//! Rotation writes a new key and makes it the signing key; older keys stay published
+//! in the DID document so that every badge they signed still verifies. Retiring a key
+//! removes it from the DID document (badges it signed stop verifying) and is refused
+//! for the signing key.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::did::web::PublishedKey;
+use crate::jose::{self, Algorithm, PublicJwk, SigningKey};
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "keyring.json";
+
+/// Key storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to use {path}: mode {mode:o} lets group or others read a private key; run `chmod 600 {path}`"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("{path}: {source}")]
+    Key { path: PathBuf, source: jose::Error },
+    #[error("{path}: the file is named for key {expected} but holds key {found}")]
+    Misnamed {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("{0}: the manifest is not valid JSON: {1}")]
+    Manifest(PathBuf, String),
+    #[error("the keys directory {0} holds no private key")]
+    Empty(PathBuf),
+    #[error("no key with id {0}")]
+    UnknownKey(String),
+    #[error("key {0} is the signing key; rotate first, then retire it")]
+    RetireSigningKey(String),
+    #[error("key generation failed: {0}")]
+    Generate(jose::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One entry of the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// RFC 7638 thumbprint; the fragment of the verification method id.
+    pub kid: String,
+    pub alg: Algorithm,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// Retired keys are kept on disk but no longer published.
+    #[serde(default)]
+    pub retired: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Manifest {
+    /// The key that signs new credentials.
+    signing: Option<String>,
+    /// In creation order.
+    keys: Vec<KeyInfo>,
+}
+
+/// The loaded keys.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    entries: Vec<(KeyInfo, Arc<SigningKey>)>,
+    signing: usize,
+}
+
+impl Keyring {
+    /// Loads the keys in `dir`, creating the directory and generating one key of `alg`
+    /// when it holds no private key file.
+    pub fn load_or_generate(dir: &Path, alg: Algorithm) -> Result<Self, Error> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        if pem_files(dir)?.is_empty() {
+            generate_into(dir, alg)?;
+        }
+        Self::load(dir)
+    }
+
+    /// Loads the keys in `dir`; fails when there are none.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let files = pem_files(dir)?;
+        if files.is_empty() {
+            return Err(Error::Empty(dir.to_owned()));
+        }
+        let mut manifest = read_manifest(dir)?;
+        let mut entries = Vec::new();
+        for path in files {
+            let meta = fs::metadata(&path).map_err(io(&path))?;
+            let mode = meta.mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(Error::Permissions { path, mode });
+            }
+            let pem = fs::read(&path).map_err(io(&path))?;
+            let key = SigningKey::from_pkcs8_pem(&pem).map_err(|source| Error::Key {
+                path: path.clone(),
+                source,
+            })?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if stem != key.id() {
+                return Err(Error::Misnamed {
+                    path,
+                    expected: stem,
+                    found: key.id().to_owned(),
+                });
+            }
+            let info = match manifest.keys.iter().find(|k| k.kid == key.id()) {
+                Some(info) => info.clone(),
+                None => {
+                    // A key file dropped in by hand: adopt it, dated by its mtime.
+                    let created = meta
+                        .modified()
+                        .ok()
+                        .map(time::OffsetDateTime::from)
+                        .unwrap_or_else(time::OffsetDateTime::now_utc);
+                    let info = KeyInfo {
+                        kid: key.id().to_owned(),
+                        alg: key.algorithm(),
+                        created: crate::clock::format_seconds(created),
+                        retired: false,
+                    };
+                    manifest.keys.push(info.clone());
+                    info
+                }
+            };
+            entries.push((info, Arc::new(key)));
+        }
+        // Manifest order is creation order; keys adopted above sort by their date.
+        entries.sort_by(|a, b| {
+            let pos = |kid: &str| manifest.keys.iter().position(|k| k.kid == kid);
+            (a.0.created.as_str(), pos(&a.0.kid)).cmp(&(b.0.created.as_str(), pos(&b.0.kid)))
+        });
+        let signing = manifest
+            .signing
+            .as_deref()
+            .and_then(|kid| entries.iter().position(|(i, _)| i.kid == kid && !i.retired))
+            .or_else(|| entries.iter().rposition(|(i, _)| !i.retired))
+            .unwrap_or(entries.len() - 1);
+        Ok(Self { entries, signing })
+    }
+
+    /// The key that signs new credentials.
+    pub fn signing_key(&self) -> &Arc<SigningKey> {
+        &self.entries[self.signing].1
+    }
+
+    /// Every key with its manifest entry, oldest first.
+    pub fn keys(&self) -> impl Iterator<Item = (&KeyInfo, &Arc<SigningKey>)> {
+        self.entries.iter().map(|(i, k)| (i, k))
+    }
+
+    /// The keys the DID document publishes: every key not retired.
+    pub fn published(&self) -> Vec<PublishedKey> {
+        self.entries
+            .iter()
+            .filter(|(i, _)| !i.retired)
+            .map(|(i, k)| PublishedKey {
+                kid: i.kid.clone(),
+                jwk: k.public_jwk().clone(),
+            })
+            .collect()
+    }
+
+    /// A published key by id.
+    pub fn published_key(&self, kid: &str) -> Option<&PublicJwk> {
+        self.entries
+            .iter()
+            .find(|(i, _)| i.kid == kid && !i.retired)
+            .map(|(_, k)| k.public_jwk())
+    }
+
+    /// The id of the signing key.
+    pub fn signing_kid(&self) -> &str {
+        &self.entries[self.signing].0.kid
+    }
+}
+
+/// Generates a key of `alg` in `dir` and makes it the signing key. Returns its id.
+pub fn rotate(dir: &Path, alg: Algorithm) -> Result<String, Error> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    generate_into(dir, alg)
+}
+
+/// Retires `kid`: it stays on disk but leaves the DID document.
+pub fn retire(dir: &Path, kid: &str) -> Result<(), Error> {
+    let ring = Keyring::load(dir)?;
+    if ring.signing_kid() == kid {
+        return Err(Error::RetireSigningKey(kid.to_owned()));
+    }
+    let mut manifest = manifest_of(&ring);
+    let entry = manifest
+        .keys
+        .iter_mut()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
+    entry.retired = true;
+    write_manifest(dir, &manifest)
+}
+
+fn manifest_of(ring: &Keyring) -> Manifest {
+    Manifest {
+        signing: Some(ring.signing_kid().to_owned()),
+        keys: ring.entries.iter().map(|(i, _)| i.clone()).collect(),
+    }
+}
+
+fn generate_into(dir: &Path, alg: Algorithm) -> Result<String, Error> {
+    let (key, pem) = SigningKey::generate(alg).map_err(Error::Generate)?;
+    let path = dir.join(format!("{}.pem", key.id()));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    // The umask cannot widen 0600, but make the mode explicit all the same.
+    f.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(io(&path))?;
+    f.write_all(&pem).map_err(io(&path))?;
+    f.sync_all().map_err(io(&path))?;
+    let mut manifest = read_manifest(dir)?;
+    manifest.keys.push(KeyInfo {
+        kid: key.id().to_owned(),
+        alg,
+        created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
+        retired: false,
+    });
+    manifest.signing = Some(key.id().to_owned());
+    write_manifest(dir, &manifest)?;
+    Ok(key.id().to_owned())
+}
+
+fn pem_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.extension().is_some_and(|e| e == "pem") && path.is_file() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
+    let path = dir.join(MANIFEST);
+    match fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| Error::Manifest(path.clone(), e.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
+    let path = dir.join(MANIFEST);
+    let tmp = dir.join(format!("{MANIFEST}.tmp"));
+    let bytes = serde_json::to_vec_pretty(manifest)
+        .map_err(|e| Error::Manifest(path.clone(), e.to_string()))?;
+    {
+        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&bytes).map_err(io(&tmp))?;
+        f.write_all(b"\n").map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    fs::rename(&tmp, &path).map_err(io(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_dir_gets_one_key_of_the_requested_algorithm_with_mode_0600() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::EdDSA).expect("loads");
+        assert_eq!(ring.signing_key().algorithm(), Algorithm::EdDSA);
+        let path = dir.path().join(format!("{}.pem", ring.signing_kid()));
+        let mode = fs::metadata(&path).expect("meta").mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Loading again generates nothing new and keeps the id.
+        let again = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        assert_eq!(again.signing_kid(), ring.signing_kid());
+        assert_eq!(again.published().len(), 1);
+    }
+
+    #[test]
+    fn a_readme_alone_does_not_count_as_a_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        fs::write(dir.path().join("README.md"), "keys live here").expect("write");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        assert_eq!(ring.published().len(), 1);
+    }
+
+    #[test]
+    fn a_world_readable_key_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        let path = dir.path().join(format!("{}.pem", ring.signing_kid()));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = Keyring::load(dir.path()).expect_err("refused");
+        assert!(
+            matches!(err, Error::Permissions { mode: 0o644, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("chmod 600"));
+    }
+
+    #[test]
+    fn rotation_switches_the_signer_and_keeps_old_keys_published() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let first = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        let old = first.signing_kid().to_owned();
+        let new = rotate(dir.path(), Algorithm::RS256).expect("rotates");
+        let ring = Keyring::load(dir.path()).expect("loads");
+        assert_eq!(ring.signing_kid(), new);
+        assert_eq!(ring.signing_key().algorithm(), Algorithm::RS256);
+        assert!(ring.published_key(&old).is_some());
+        assert_eq!(ring.published().len(), 2);
+
+        retire(dir.path(), &old).expect("retires");
+        let ring = Keyring::load(dir.path()).expect("loads");
+        assert!(ring.published_key(&old).is_none());
+        assert_eq!(ring.published().len(), 1);
+        assert!(matches!(
+            retire(dir.path(), &new),
+            Err(Error::RetireSigningKey(_))
+        ));
+    }
+
+    #[test]
+    fn a_key_file_named_for_another_key_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        let from = dir.path().join(format!("{}.pem", ring.signing_kid()));
+        fs::rename(&from, dir.path().join("other.pem")).expect("rename");
+        assert!(matches!(
+            Keyring::load(dir.path()),
+            Err(Error::Misnamed { .. })
+        ));
+    }
+}

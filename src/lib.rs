@@ -1,0 +1,24 @@
+//! accolade: an Open Badges 3.0 credential service.
+//!
+//! Institutions describe achievements and award them; each award becomes a W3C
+//! Verifiable Credential signed as a JWT (OB 3.0 §8.2) by the institution's `did:web`
+//! identity, and anyone can verify it against the published DID document.
+//!
+//! # Layout
+//! - [`clock`]: the injected clock and the date formats badges use.
+//! - [`model`]: Open Badges 3.0 types and JSON Schema validation.
+//! - [`jose`]: keys, JWKs, strict compact JWS, credential ↔ JWT claims.
+//! - [`did`]: `Did`/`DidUrl`, did:web derivation and documents, did:key.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod did;
+pub mod http;
+pub mod issue;
+pub mod jose;
+pub mod keyring;
+pub mod model;
+pub mod store;
+pub mod verify;

@@ -1,0 +1,225 @@
+//! Validation against the 1EdTech Open Badges 3.0 AchievementCredential JSON Schema
+//! (draft 2019-09, vendored in `contexts/`, see `contexts/README.md`), plus the rules
+//! the schema cannot express.
+//!
+//! The schema is compiled once. Valid documents take the fast `is_valid` path; only a
+//! failing document pays for collecting readable errors.
+
+use std::sync::LazyLock;
+
+use jsonschema::Validator;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::clock::parse_datetime;
+
+/// The vendored schema, byte for byte.
+pub const ACHIEVEMENT_CREDENTIAL_SCHEMA: &str =
+    include_str!("../../contexts/ob_v3p0_achievementcredential_schema.json");
+
+/// The canonical URL of the schema (for `credentialSchema` and reports).
+pub const ACHIEVEMENT_CREDENTIAL_SCHEMA_URL: &str =
+    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json";
+
+/// The most violations listed for one document.
+const MAX_VIOLATIONS: usize = 20;
+/// The longest message kept for one violation (values such as data URIs can be huge).
+const MAX_MESSAGE: usize = 300;
+
+/// One way a document breaks the schema or the extra rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// JSON Pointer to the offending value (`""` for the document itself).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+fn compile(root_ref: Option<&str>) -> Result<Validator, String> {
+    let mut schema: Value =
+        serde_json::from_str(ACHIEVEMENT_CREDENTIAL_SCHEMA).map_err(|e| e.to_string())?;
+    if let (Some(def), Some(obj)) = (root_ref, schema.as_object_mut()) {
+        // Validate against one class of the schema: keep `$defs`, replace the root.
+        let defs = obj.remove("$defs").unwrap_or(Value::Null);
+        let dialect = obj.remove("$schema").unwrap_or(Value::Null);
+        schema = json!({
+            "$schema": dialect,
+            "$id": format!("urn:accolade:ob3:{def}"),
+            "$ref": format!("#/$defs/{def}"),
+            "$defs": defs,
+        });
+    }
+    jsonschema::draft201909::new(&schema).map_err(|e| e.to_string())
+}
+
+static CREDENTIAL: LazyLock<Result<Validator, String>> = LazyLock::new(|| compile(None));
+static ACHIEVEMENT: LazyLock<Result<Validator, String>> =
+    LazyLock::new(|| compile(Some("Achievement")));
+static PROFILE: LazyLock<Result<Validator, String>> = LazyLock::new(|| compile(Some("Profile")));
+
+fn run(validator: &LazyLock<Result<Validator, String>>, doc: &Value) -> Vec<Violation> {
+    let v = match &**validator {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![Violation {
+                path: String::new(),
+                message: format!("the schema itself failed to compile: {e}"),
+            }];
+        }
+    };
+    if v.is_valid(doc) {
+        return Vec::new();
+    }
+    v.iter_errors(doc)
+        .take(MAX_VIOLATIONS)
+        .map(|e| {
+            let mut message = e.to_string();
+            if message.len() > MAX_MESSAGE {
+                let mut cut = MAX_MESSAGE;
+                while !message.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                message.truncate(cut);
+                message.push('…');
+            }
+            Violation {
+                path: e.instance_path().to_string(),
+                message,
+            }
+        })
+        .collect()
+}
+
+fn rule(path: &str, message: &str) -> Violation {
+    Violation {
+        path: path.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// Checks an AchievementCredential (or OpenBadgeCredential) against the schema and
+/// the rules it cannot express:
+/// - the subject is identified: `credentialSubject` has `id` or a non-empty `identifier`;
+/// - `validFrom`/`validUntil` are date-times with a time zone, `validUntil` not before
+///   `validFrom`.
+pub fn check_credential(doc: &Value) -> Result<(), Vec<Violation>> {
+    let mut out = run(&CREDENTIAL, doc);
+    let subject = doc.get("credentialSubject");
+    let has_id = subject
+        .and_then(|s| s.get("id"))
+        .is_some_and(Value::is_string);
+    let has_identifier = subject
+        .and_then(|s| s.get("identifier"))
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if subject.is_some() && !has_id && !has_identifier {
+        out.push(rule(
+            "/credentialSubject",
+            "the recipient must be identified by \"id\" or \"identifier\"",
+        ));
+    }
+    let from = doc.get("validFrom").and_then(Value::as_str);
+    let until = doc.get("validUntil").and_then(Value::as_str);
+    let from_t = from.and_then(parse_datetime);
+    let until_t = until.and_then(parse_datetime);
+    if from.is_some() && from_t.is_none() {
+        out.push(rule("/validFrom", "is not a date-time with a time zone"));
+    }
+    if until.is_some() && until_t.is_none() {
+        out.push(rule("/validUntil", "is not a date-time with a time zone"));
+    }
+    if let (Some(f), Some(u)) = (from_t, until_t)
+        && u < f
+    {
+        out.push(rule("/validUntil", "is before validFrom"));
+    }
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+/// Checks one Achievement against the schema's `Achievement` class.
+pub fn check_achievement(doc: &Value) -> Result<(), Vec<Violation>> {
+    let out = run(&ACHIEVEMENT, doc);
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+/// Checks one Profile against the schema's `Profile` class.
+pub fn check_profile(doc: &Value) -> Result<(), Vec<Violation>> {
+    let out = run(&PROFILE, doc);
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic() -> Value {
+        serde_json::from_str(include_str!(
+            "../../tests/vectors/examples/ob3_basic_openbadgecredential.json"
+        ))
+        .expect("example parses")
+    }
+
+    #[test]
+    fn the_spec_basic_example_passes() {
+        check_credential(&basic()).expect("valid");
+    }
+
+    #[test]
+    fn a_subject_without_id_or_identifier_fails_the_extra_rule() {
+        let mut doc = basic();
+        doc["credentialSubject"]
+            .as_object_mut()
+            .expect("obj")
+            .remove("id");
+        let errs = check_credential(&doc).expect_err("invalid");
+        assert!(
+            errs.iter().any(|v| v.path == "/credentialSubject"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn schema_errors_name_the_path() {
+        let mut doc = basic();
+        doc["type"] = json!("OpenBadgeCredential");
+        let errs = check_credential(&doc).expect_err("invalid");
+        assert!(errs.iter().any(|v| v.path == "/type"), "{errs:?}");
+    }
+
+    #[test]
+    fn dates_must_have_zones_and_be_ordered() {
+        let mut doc = basic();
+        doc["validFrom"] = json!("2010-01-01T00:00:00");
+        doc["validUntil"] = json!("2009-01-01T00:00:00Z");
+        let errs = check_credential(&doc).expect_err("invalid");
+        assert!(errs.iter().any(|v| v.path == "/validFrom"), "{errs:?}");
+
+        let mut doc = basic();
+        doc["validUntil"] = json!("2009-01-01T00:00:00Z");
+        let errs = check_credential(&doc).expect_err("invalid");
+        assert!(
+            errs.iter().any(|v| v.message.contains("before")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn achievement_class_is_checked_on_its_own() {
+        let a = basic()["credentialSubject"]["achievement"].clone();
+        check_achievement(&a).expect("valid");
+        let mut bad = a;
+        bad.as_object_mut().expect("obj").remove("criteria");
+        let errs = check_achievement(&bad).expect_err("invalid");
+        assert!(errs[0].message.contains("criteria"), "{errs:?}");
+    }
+}

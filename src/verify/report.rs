@@ -1,0 +1,177 @@
+//! The verification report (CONTRACT §4): one entry per check, and a verdict.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A check's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Could not be decided (a key that cannot be resolved, a proof type not supported).
+    Indeterminate,
+}
+
+/// The checks, by their report names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    /// JOSE header rules, key resolution, and the signature itself.
+    Signature,
+    /// The registered JWT claims agree with the credential (OB 3.0 §8.2.4).
+    Claims,
+    /// `validFrom`/`validUntil` (and `nbf`/`exp`) against the clock.
+    Expiry,
+    /// Revocation and suspension.
+    Status,
+    /// The OB 3.0 AchievementCredential JSON Schema and the rules beside it.
+    Schema,
+    /// Whether the issuer is one the verifier knows.
+    IssuerTrust,
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub check: CheckName,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The answer of a verification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// True only when every check except `issuer_trust` passed.
+    pub verified: bool,
+    /// The `issuer_trust` outcome alone: `true`, `false`, or `null` for unknown.
+    pub trusted: Option<bool>,
+    pub checks: Vec<Check>,
+    /// The decoded credential (the JWT payload for JWT badges).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Value>,
+    /// The issuer id as the credential states it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The verification method that verified the signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_method: Option<String>,
+}
+
+impl Report {
+    /// An empty report to fill.
+    pub fn new() -> Self {
+        Self {
+            verified: false,
+            trusted: None,
+            checks: Vec::new(),
+            credential: None,
+            issuer: None,
+            verification_method: None,
+        }
+    }
+
+    /// Adds a check.
+    pub fn push(&mut self, check: CheckName, outcome: Outcome, message: Option<String>) {
+        self.checks.push(Check {
+            check,
+            outcome,
+            message,
+        });
+    }
+
+    pub fn pass(&mut self, check: CheckName) {
+        self.push(check, Outcome::Pass, None);
+    }
+
+    pub fn fail(&mut self, check: CheckName, message: impl Into<String>) {
+        self.push(check, Outcome::Fail, Some(message.into()));
+    }
+
+    pub fn indeterminate(&mut self, check: CheckName, message: impl Into<String>) {
+        self.push(check, Outcome::Indeterminate, Some(message.into()));
+    }
+
+    /// The outcome of a check, if it ran.
+    pub fn outcome(&self, check: CheckName) -> Option<Outcome> {
+        self.checks
+            .iter()
+            .find(|c| c.check == check)
+            .map(|c| c.outcome)
+    }
+
+    /// Computes `verified` and `trusted` from the checks.
+    pub fn finish(mut self) -> Self {
+        let has_signature = self.checks.iter().any(|c| c.check == CheckName::Signature);
+        self.verified = has_signature
+            && self
+                .checks
+                .iter()
+                .filter(|c| c.check != CheckName::IssuerTrust)
+                .all(|c| c.outcome == Outcome::Pass);
+        self.trusted = match self.outcome(CheckName::IssuerTrust) {
+            Some(Outcome::Pass) => Some(true),
+            Some(Outcome::Fail) => Some(false),
+            Some(Outcome::Indeterminate) | None => None,
+        };
+        self
+    }
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_ignores_issuer_trust_but_nothing_else() {
+        let mut r = Report::new();
+        r.pass(CheckName::Signature);
+        r.pass(CheckName::Expiry);
+        r.indeterminate(CheckName::IssuerTrust, "unknown");
+        let r = r.finish();
+        assert!(r.verified);
+        assert_eq!(r.trusted, None);
+
+        let mut r = Report::new();
+        r.pass(CheckName::Signature);
+        r.indeterminate(CheckName::Status, "list unavailable");
+        r.pass(CheckName::IssuerTrust);
+        let r = r.finish();
+        assert!(!r.verified);
+        assert_eq!(r.trusted, Some(true));
+    }
+
+    #[test]
+    fn a_report_without_a_signature_check_is_never_verified() {
+        let mut r = Report::new();
+        r.pass(CheckName::Schema);
+        assert!(!r.finish().verified);
+    }
+
+    #[test]
+    fn serialises_as_the_contract_shape() {
+        let mut r = Report::new();
+        r.pass(CheckName::Signature);
+        r.fail(CheckName::Status, "revoked");
+        r.indeterminate(CheckName::IssuerTrust, "issuer not in registry");
+        let v = serde_json::to_value(r.finish()).expect("json");
+        assert_eq!(v["verified"], serde_json::json!(false));
+        assert_eq!(v["trusted"], serde_json::Value::Null);
+        assert_eq!(
+            v["checks"][0],
+            serde_json::json!({"check": "signature", "outcome": "pass"})
+        );
+        assert_eq!(
+            v["checks"][1],
+            serde_json::json!({"check": "status", "outcome": "fail", "message": "revoked"})
+        );
+        assert_eq!(v["checks"][2]["check"], serde_json::json!("issuer_trust"));
+    }
+}

@@ -1,0 +1,304 @@
+//! The `accolade` binary itself: start-up, key handling, local verification.
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use accolade::jose::Algorithm;
+
+use crate::helpers::*;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_accolade"));
+    c.env_remove("ACCOLADE_PUBLIC_URL")
+        .env_remove("ACCOLADE_KEYS_DIR")
+        .env_remove("ACCOLADE_DATA_DIR")
+        .env("ACCOLADE_LOG", "warn");
+    c
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(dir: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--keys-dir")
+        .arg(dir.join("keys"))
+        .args(extra)
+        .env("ACCOLADE_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {line:?}"))
+        .to_owned();
+    Server { child, base }
+}
+
+/// A minimal HTTP/1.1 GET over a real socket.
+fn http_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_prints_its_address_serves_the_did_document_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut server = spawn(dir.path(), &["--key-alg", "EdDSA"]);
+    assert!(server.base.starts_with("http://127.0.0.1:"));
+    let (status, _) = http_get(&server.base, "/healthz");
+    assert_eq!(status, 200);
+    let (status, body) = http_get(&server.base, "/.well-known/did.json");
+    assert_eq!(status, 200);
+    let port = server.base.rsplit(':').next().expect("port");
+    assert!(
+        body.contains(&format!("did:web:127.0.0.1%3A{port}")),
+        "{body}"
+    );
+    assert!(body.contains("\"crv\":\"Ed25519\""), "{body}");
+    // A key was generated with mode 0600.
+    let pem = std::fs::read_dir(dir.path().join("keys"))
+        .expect("keys dir")
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "pem"))
+        .expect("a generated key");
+    assert_eq!(
+        pem.metadata().expect("meta").permissions().mode() & 0o777,
+        0o600
+    );
+
+    let pid = server.child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            assert!(status.success(), "exit {status:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_refuses_a_key_file_that_others_can_read() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys = dir.path().join("keys");
+    let kid = install_test_key(&keys, Algorithm::ES256);
+    let path = keys.join(format!("{kid}.pem"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--keys-dir")
+        .arg(&keys)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(out.stdout.is_empty(), "never started listening");
+}
+
+#[test]
+fn keys_rotate_and_list() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys = dir.path().join("keys");
+    let first = install_test_key(&keys, Algorithm::ES256);
+    let out = bin()
+        .args(["keys", "rotate", "--alg", "RS256", "--keys-dir"])
+        .arg(&keys)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .args(["keys", "list", "--keys-dir"])
+        .arg(&keys)
+        .output()
+        .expect("run");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains(&first) && listing.contains("published"),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("RS256") && l.ends_with("signing")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn verify_command_exit_codes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A did:key issuer: verifiable offline with no configuration.
+    let issuer = test_signing_key(Algorithm::EdDSA);
+    let did = accolade::did::key::did_key_for(issuer.public_jwk()).expect("did");
+    let mut c: serde_json::Value = serde_json::from_str(include_str!(
+        "../vectors/examples/ob3_basic_openbadgecredential.json"
+    ))
+    .expect("json");
+    c["issuer"]["id"] = serde_json::json!(did.as_str());
+    let mut c = c.as_object().expect("obj").clone();
+    accolade::jose::claims::add_jwt_claims(&mut c).expect("claims");
+    let token = forge(
+        &issuer,
+        r#"{"alg":"EdDSA","typ":"JWT"}"#,
+        &serde_json::Value::Object(c).to_string(),
+    );
+    let file = dir.path().join("badge.jwt");
+    std::fs::write(&file, &token).expect("write");
+
+    let out = bin().arg("verify").arg(&file).output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verified: yes"));
+
+    let out = bin()
+        .args(["verify", "--json", &token])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["verified"], serde_json::json!(true));
+
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let out = bin().args(["verify", &tampered]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = bin().args(["verify", "garbage"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_speaks_https_with_tls_cert_and_key() {
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    use openssl::x509::{X509, X509NameBuilder};
+    use std::io::{Read as _, Write as _};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    // A self-signed certificate for localhost.
+    let key = PKey::from_ec_key(
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                .expect("group"),
+        )
+        .expect("ec"),
+    )
+    .expect("pkey");
+    let mut name = X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("CN", "localhost").expect("cn");
+    let name = name.build();
+    let mut cert = X509::builder().expect("x509");
+    cert.set_version(2).expect("v3");
+    cert.set_subject_name(&name).expect("subject");
+    cert.set_issuer_name(&name).expect("issuer");
+    cert.set_pubkey(&key).expect("pubkey");
+    cert.set_not_before(&Asn1Time::days_from_now(0).expect("t"))
+        .expect("nb");
+    cert.set_not_after(&Asn1Time::days_from_now(1).expect("t"))
+        .expect("na");
+    let san = openssl::x509::extension::SubjectAlternativeName::new()
+        .dns("localhost")
+        .build(&cert.x509v3_context(None, None))
+        .expect("san");
+    cert.append_extension(san).expect("ext");
+    cert.sign(&key, MessageDigest::sha256()).expect("sign");
+    let cert = cert.build();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("tls-key.pem");
+    std::fs::write(&cert_path, cert.to_pem().expect("pem")).expect("write");
+    std::fs::write(&key_path, key.private_key_to_pem_pkcs8().expect("pem")).expect("write");
+
+    let server = spawn(
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert_path.to_str().expect("utf8"),
+            "--tls-key",
+            key_path.to_str().expect("utf8"),
+        ],
+    );
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let addr = server.base.trim_start_matches("https://");
+    let mut builder = SslConnector::builder(SslMethod::tls()).expect("connector");
+    builder.set_verify(SslVerifyMode::NONE);
+    let connector = builder.build();
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut tls = connector.connect("localhost", tcp).expect("TLS handshake");
+    write!(
+        tls,
+        "GET /.well-known/did.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = tls.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("did:web:127.0.0.1%3A"), "{out}");
+}

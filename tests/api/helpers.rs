@@ -1,0 +1,278 @@
+//! Test harness: a fresh app per test (temp store, fixed keys copied with mode 0600,
+//! a fixed clock), driven in-process through the real router.
+
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use accolade::app::{AdminToken, AppState};
+use accolade::clock::FixedClock;
+use accolade::jose::{Algorithm, SigningKey};
+use accolade::keyring::Keyring;
+use accolade::store::Store;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+pub const TOKEN: &str = "test-admin-token";
+/// 2026-11-18T00:00:00Z.
+pub const NOW: i64 = 1_795_046_400;
+pub const PUBLIC_URL: &str = "https://badges.example.edu";
+pub const DID: &str = "did:web:badges.example.edu";
+
+/// The committed test key of an algorithm.
+pub fn vector_key_path(alg: Algorithm) -> PathBuf {
+    let name = match alg {
+        Algorithm::ES256 => "es256.pem",
+        Algorithm::RS256 => "rs256.pem",
+        Algorithm::EdDSA => "eddsa.pem",
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/keys")
+        .join(name)
+}
+
+/// Copies a committed test key into `dir` as `<kid>.pem`, mode 0600.
+pub fn install_test_key(dir: &Path, alg: Algorithm) -> String {
+    use std::io::Write as _;
+    let pem = std::fs::read(vector_key_path(alg)).expect("test key");
+    let key = SigningKey::from_pkcs8_pem(&pem).expect("test key parses");
+    std::fs::create_dir_all(dir).expect("keys dir");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join(format!("{}.pem", key.id())))
+        .expect("write key");
+    f.write_all(&pem).expect("write key");
+    key.id().to_owned()
+}
+
+/// The committed test key itself (to forge tokens in attack tests).
+pub fn test_signing_key(alg: Algorithm) -> SigningKey {
+    SigningKey::from_pkcs8_pem(&std::fs::read(vector_key_path(alg)).expect("key")).expect("parses")
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: Arc<FixedClock>,
+    pub keys_dir: PathBuf,
+    pub store: Store,
+    pub public_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Self::with(Algorithm::ES256, PUBLIC_URL)
+    }
+
+    pub fn with(alg: Algorithm, public_url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let keys_dir = dir.path().join("keys");
+        install_test_key(&keys_dir, alg);
+        let store = Store::open(&dir.path().join("data")).expect("store");
+        let clock = Arc::new(FixedClock::at(NOW));
+        let mut app = Self {
+            router: Router::new(),
+            state: build_state(&keys_dir, store.clone(), public_url, clock.clone()),
+            clock,
+            keys_dir,
+            store,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            _dir: dir,
+        };
+        app.router = accolade::http::router(app.state.clone());
+        app
+    }
+
+    /// Reloads keys as a restart would (same store).
+    pub fn restart(&mut self) {
+        self.state = build_state(
+            &self.keys_dir,
+            self.store.clone(),
+            &self.public_url,
+            self.clock.clone(),
+        );
+        self.router = accolade::http::router(self.state.clone());
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, body)
+    }
+
+    /// A JSON request; `admin` adds the bearer token.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        admin: bool,
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if admin {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(serde_json::to_vec(&v).expect("json")))
+                .expect("request"),
+            None => b.body(Body::empty()).expect("request"),
+        };
+        let (status, _, bytes) = self.send(req).await;
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{path}: body is not JSON: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        (status, v)
+    }
+
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call(method, path, body, true).await
+    }
+
+    pub async fn create_achievement(&self) -> Value {
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                "/api/v1/achievements",
+                Some(sample_achievement_input()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// Awards directly to `did`; returns the award response.
+    pub async fn award_direct(&self, achievement_id: &str, did: &str) -> Value {
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                "/api/v1/awards",
+                Some(json!({
+                    "achievement_id": achievement_id,
+                    "recipient": {"name": "Ada Lovelace", "email": "ada@example.org", "id": did},
+                    "delivery": "direct"
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// Issues one badge and returns its JWT.
+    pub async fn issue_badge(&self) -> String {
+        let a = self.create_achievement().await;
+        let award = self
+            .award_direct(a["id"].as_str().expect("id"), HOLDER_DID)
+            .await;
+        award["credential"].as_str().expect("jwt").to_owned()
+    }
+
+    pub async fn verify(&self, credential: Value) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"credential": credential})),
+            false,
+        )
+        .await
+    }
+}
+
+fn build_state(
+    keys_dir: &Path,
+    store: Store,
+    public_url: &str,
+    clock: Arc<FixedClock>,
+) -> AppState {
+    let keys = Keyring::load(keys_dir).expect("keys");
+    AppState::new(
+        store,
+        Arc::new(keys),
+        url::Url::parse(public_url).expect("url"),
+        AdminToken::new(TOKEN),
+        clock,
+    )
+    .expect("state")
+}
+
+/// The OB 3.0 test-vector key as a holder DID.
+pub const HOLDER_DID: &str = "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi";
+
+pub fn sample_achievement_input() -> Value {
+    json!({
+        "name": "Cloud Practitioner — Knowledge",
+        "description": "Understands core cloud concepts, services, security and pricing.",
+        "criteria": {"narrative": "Passed the Cloud Practitioner knowledge exam with 70% or more."},
+        "achievementType": "Certification",
+        "tags": ["cloud", "knowledge"],
+        "image": "https://badges.example.edu/img/cloud-practitioner.png",
+        "alignment": [{"targetName": "Cloud computing fundamentals", "targetUrl": "https://framework.example.org/cloud/1", "targetType": "CFItem"}],
+        "inLanguage": "en"
+    })
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    accolade::jose::b64(bytes)
+}
+
+pub fn b64d(s: &str) -> Vec<u8> {
+    accolade::jose::b64_decode(s, "test").expect("base64url")
+}
+
+/// Splits a compact JWS into (header JSON, payload JSON, signature bytes).
+pub fn decode_jwt(jwt: &str) -> (Value, Value, Vec<u8>) {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    (
+        serde_json::from_slice(&b64d(parts[0])).expect("header"),
+        serde_json::from_slice(&b64d(parts[1])).expect("payload"),
+        b64d(parts[2]),
+    )
+}
+
+/// Builds a compact JWS from raw header and payload text, signed by `key` over exactly
+/// those bytes (to forge attack tokens).
+pub fn forge(key: &SigningKey, header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let sig = key.sign(input.as_bytes()).expect("sign");
+    format!("{input}.{}", b64(sig))
+}
+
+/// The outcome of a named check in a report.
+pub fn outcome<'a>(report: &'a Value, check: &str) -> Option<&'a str> {
+    report["checks"]
+        .as_array()?
+        .iter()
+        .find(|c| c["check"] == check)
+        .and_then(|c| c["outcome"].as_str())
+}
+
+pub fn message<'a>(report: &'a Value, check: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["check"] == check))
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("")
+}

@@ -1,0 +1,9 @@
+//! The integration test binary: the real router, in process, plus a few tests that run
+//! the `accolade` binary itself.
+
+mod admin;
+mod cli;
+mod helpers;
+mod issuance;
+mod vectors;
+mod verify_security;

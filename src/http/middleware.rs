@@ -29,6 +29,47 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
+/// Bodies of error answers that axum's extractors produce as plain text (a body over
+/// the limit, a malformed query string ...) are rewritten to the JSON error shape
+/// every other error has.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        s if s.is_server_error() => "internal_error",
+        _ => "bad_request",
+    };
+    let message = if status.is_server_error() {
+        "internal error".to_owned()
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "the request body is larger than this route accepts".to_owned()
+    } else {
+        String::from_utf8_lossy(&text).trim().to_owned()
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
 struct Bucket {
     tokens: f64,
     at: Instant,

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, post, put};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -26,39 +27,68 @@ pub const VERIFY_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Body cap for batch awards (JSON or CSV).
 pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
+/// Every admin route: (method, path, handler). The router is built from this table,
+/// and tests walk it to prove that each one demands the admin token.
+fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    use routes::admin as a;
+    vec![
+        (Method::GET, "/api/v1/issuer", get(a::get_issuer)),
+        (Method::PUT, "/api/v1/issuer", put(a::put_issuer)),
+        (
+            Method::POST,
+            "/api/v1/achievements",
+            post(a::create_achievement),
+        ),
+        (
+            Method::GET,
+            "/api/v1/achievements",
+            get(a::list_achievements),
+        ),
+        (
+            Method::GET,
+            "/api/v1/achievements/{id}",
+            get(a::get_achievement),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/achievements/{id}",
+            put(a::update_achievement),
+        ),
+        (
+            Method::POST,
+            "/api/v1/achievements/{id}/archive",
+            post(a::archive_achievement),
+        ),
+        (Method::POST, "/api/v1/awards", post(a::create_award)),
+        (
+            Method::POST,
+            "/api/v1/awards/batch",
+            post(a::create_award_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        ),
+        (Method::GET, "/api/v1/credentials", get(a::list_credentials)),
+        (
+            Method::GET,
+            "/api/v1/credentials/{id}",
+            get(a::get_credential),
+        ),
+    ]
+}
+
+/// The admin routes as (method, path template), for tests and docs.
+pub fn admin_routes() -> Vec<(Method, &'static str)> {
+    admin_table().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
-        .route(
-            "/api/v1/issuer",
-            get(routes::admin::get_issuer).put(routes::admin::put_issuer),
-        )
-        .route(
-            "/api/v1/achievements",
-            post(routes::admin::create_achievement).get(routes::admin::list_achievements),
-        )
-        .route(
-            "/api/v1/achievements/{id}",
-            get(routes::admin::get_achievement).put(routes::admin::update_achievement),
-        )
-        .route(
-            "/api/v1/achievements/{id}/archive",
-            post(routes::admin::archive_achievement),
-        )
-        .route("/api/v1/awards", post(routes::admin::create_award))
-        .route(
-            "/api/v1/awards/batch",
-            post(routes::admin::create_award_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
-        )
-        .route("/api/v1/credentials", get(routes::admin::list_credentials))
-        .route(
-            "/api/v1/credentials/{id}",
-            get(routes::admin::get_credential),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::require_admin,
-        ));
+    let mut admin = Router::new();
+    for (_, path, handler) in admin_table() {
+        admin = admin.route(path, handler);
+    }
+    let admin = admin.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::require_admin,
+    ));
 
     let did_path = if state.identity.base_path.is_empty() {
         "/.well-known/did.json".to_owned()
@@ -82,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::public::not_found)
         .method_not_allowed_fallback(routes::public::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::rate_limit,

@@ -483,3 +483,89 @@ fn fmt_unix(t: i64) -> String {
         .map(crate::clock::format_seconds)
         .unwrap_or_else(|_| t.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::jose::{Algorithm, SigningKey, jws::sign_compact};
+    use serde_json::json;
+
+    fn verifier() -> Verifier {
+        Verifier::new(None, Arc::new(FixedClock::at(1_800_000_000)))
+    }
+
+    fn did_key_badge(key: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+        let did = crate::did::key::did_key_for(key.public_jwk()).expect("did");
+        let mut c: Value = serde_json::from_str(include_str!(
+            "../../tests/vectors/examples/ob3_basic_openbadgecredential.json"
+        ))
+        .expect("example");
+        c["issuer"]["id"] = json!(did.as_str());
+        let mut c = c.as_object().cloned().expect("object");
+        claims::add_jwt_claims(&mut c).expect("claims");
+        edit(&mut c);
+        let kid = format!("{did}#{}", did.method_specific_id());
+        let payload = serde_json::to_vec(&c).expect("json");
+        sign_compact(key, Some(&kid), Some("JWT"), &payload).expect("sign")
+    }
+
+    #[test]
+    fn a_did_key_badge_verifies_offline_without_trust() {
+        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+        let r = verifier()
+            .verify_jwt(&did_key_badge(&key, |_| {}))
+            .expect("report");
+        assert!(r.verified, "{r:?}");
+        assert_eq!(r.trusted, None);
+        assert_eq!(
+            r.outcome(CheckName::IssuerTrust),
+            Some(Outcome::Indeterminate)
+        );
+        assert!(
+            r.verification_method
+                .is_some_and(|vm| vm.starts_with("did:key:zDn"))
+        );
+    }
+
+    #[test]
+    fn our_own_did_without_keys_is_never_trusted_by_a_keyless_verifier() {
+        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let token = did_key_badge(&key, |c| {
+            c.insert("issuer".into(), json!("did:web:badges.example.edu"));
+            c.insert("iss".into(), json!("did:web:badges.example.edu"));
+        });
+        let r = verifier().verify_jwt(&token).expect("report");
+        assert!(!r.verified);
+        assert_eq!(
+            r.outcome(CheckName::Signature),
+            Some(Outcome::Fail),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_credential_status_makes_status_indeterminate() {
+        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let token = did_key_badge(&key, |c| {
+            c.insert(
+                "credentialStatus".into(),
+                json!({"id": "https://x.example/status/1#5", "type": "BitstringStatusListEntry",
+                       "statusPurpose": "revocation", "statusListIndex": "5",
+                       "statusListCredential": "https://x.example/status/1"}),
+            );
+        });
+        let r = verifier().verify_jwt(&token).expect("report");
+        assert_eq!(r.outcome(CheckName::Status), Some(Outcome::Indeterminate));
+        assert!(!r.verified);
+    }
+
+    #[test]
+    fn values_that_are_neither_jwt_nor_credential_are_malformed() {
+        for v in [json!(1), json!(null), json!([]), json!({"a": 1})] {
+            assert!(verifier().verify_value(&v).is_err(), "{v}");
+        }
+        let bad_envelope = json!({"type": "EnvelopedVerifiableCredential", "id": "https://x"});
+        assert!(verifier().verify_value(&bad_envelope).is_err());
+    }
+}

@@ -6,44 +6,20 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// Every admin route and method.
-const ADMIN_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/v1/issuer"),
-    ("PUT", "/api/v1/issuer"),
-    ("POST", "/api/v1/achievements"),
-    ("GET", "/api/v1/achievements"),
-    (
-        "GET",
-        "/api/v1/achievements/00000000-0000-4000-8000-000000000000",
-    ),
-    (
-        "PUT",
-        "/api/v1/achievements/00000000-0000-4000-8000-000000000000",
-    ),
-    (
-        "POST",
-        "/api/v1/achievements/00000000-0000-4000-8000-000000000000/archive",
-    ),
-    ("POST", "/api/v1/awards"),
-    ("POST", "/api/v1/awards/batch"),
-    ("GET", "/api/v1/credentials"),
-    (
-        "GET",
-        "/api/v1/credentials/urn:uuid:00000000-0000-4000-8000-000000000000",
-    ),
-];
-
 #[tokio::test]
 async fn every_admin_route_answers_401_without_or_with_a_wrong_token() {
     let app = TestApp::new();
-    for (method, path) in ADMIN_ROUTES {
+    let routes = accolade::http::admin_routes();
+    assert!(routes.len() >= 11, "{routes:?}");
+    for (method, template) in routes {
+        let path = template.replace("{id}", "urn:uuid:00000000-0000-4000-8000-000000000000");
         for auth in [
             None,
             Some("Bearer wrong-token"),
             Some("Basic dGVzdA=="),
             Some(TOKEN),
         ] {
-            let mut b = Request::builder().method(*method).uri(*path);
+            let mut b = Request::builder().method(method.clone()).uri(&path);
             if let Some(a) = auth {
                 b = b.header(header::AUTHORIZATION, a);
             }
@@ -512,8 +488,20 @@ async fn oversized_bodies_are_refused_with_413() {
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
         .body(Body::from(big))
         .expect("req");
-    let (s, _, _) = app.send(req).await;
+    let (s, _, body) = app.send(req).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = serde_json::from_slice(&body).expect("a JSON error body");
+    assert_eq!(v["error"], json!("payload_too_large"));
+    // A malformed query string gets a JSON error too.
+    let (s, v) = app
+        .admin(
+            Method::GET,
+            "/api/v1/achievements?include_archived=maybe",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], json!("bad_request"));
 }
 
 #[tokio::test]

@@ -134,9 +134,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.allow_http_did_web = args.allow_http_did_web.clone();
 
     if state.identity.ip_literal {
-        tracing::warn!(public_url = %public_url, "the public URL is an IP address; did:web forbids IP addresses, so other verifiers cannot resolve this issuer (local development and tests only)");
         eprintln!(
-            "warning: public URL {public_url} is an IP literal; did:web forbids IP addresses (use it for local development and tests only)"
+            "warning: public URL {public_url} is an IP literal; did:web forbids IP addresses, so verifiers elsewhere cannot resolve this issuer (use it for local development and tests only; set --public-url)"
         );
     }
     let doc_url = public_url

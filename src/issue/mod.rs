@@ -337,6 +337,7 @@ impl Issuer {
         };
         self.store.put_achievement(&rec)?;
         self.store.flush().await?;
+        tracing::info!(achievement = %rec.achievement.id, "achievement created");
         Ok(rec)
     }
 
@@ -470,6 +471,12 @@ impl Issuer {
         }
         // Direct awards are stored only after they were signed: a failure leaves nothing.
         self.store.insert_credential(&record)?;
+        tracing::info!(
+            jti = %record.credential_id(),
+            achievement = %record.achievement_id,
+            state = record.state.as_str(),
+            "award recorded"
+        );
         Ok(AwardOutcome { record, credential })
     }
 

@@ -57,3 +57,44 @@ impl<T> From<Vec<T>> for OneOrMany<T> {
 pub fn types(names: &[&str]) -> OneOrMany<String> {
     OneOrMany::Many(names.iter().map(|s| (*s).to_owned()).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn text() -> impl Strategy<Value = String> {
+        "[ -~\u{e9}\u{4e2d}]{0,24}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any Achievement built from arbitrary text survives JSON and back unchanged,
+        /// including extension members and both forms of `type`.
+        #[test]
+        fn achievements_round_trip_through_json(
+            name in text(), description in text(), narrative in proptest::option::of(text()),
+            tags in proptest::option::of(proptest::collection::vec(text(), 0..4)),
+            credits in proptest::option::of(0u32..1000),
+            ext_key in "[a-z]{1,8}", ext_val in text(), one_type in any::<bool>(),
+        ) {
+            let mut doc = json!({
+                "id": "https://badges.example.edu/achievements/1",
+                "type": if one_type { json!("Achievement") } else { json!(["Achievement"]) },
+                "name": name, "description": description,
+                "criteria": {"narrative": narrative},
+            });
+            if narrative.is_none() {
+                doc["criteria"] = json!({});
+            }
+            if let Some(t) = tags { doc["tag"] = json!(t); }
+            if let Some(c) = credits { doc["creditsAvailable"] = json!(c); }
+            doc[format!("x-{ext_key}")] = json!(ext_val);
+            let typed: Achievement = serde_json::from_value(doc.clone()).expect("parses");
+            let back: Value = serde_json::to_value(&typed).expect("serialises");
+            prop_assert_eq!(back, doc);
+        }
+    }
+}

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 pub const TOKEN: &str = "test-admin-token";
-/// 2026-11-18T00:00:00Z.
+/// 2026-11-19T00:00:00Z.
 pub const NOW: i64 = 1_795_046_400;
 pub const PUBLIC_URL: &str = "https://badges.example.edu";
 pub const DID: &str = "did:web:badges.example.edu";

@@ -5,5 +5,6 @@ mod admin;
 mod cli;
 mod helpers;
 mod issuance;
+mod snapshots;
 mod vectors;
 mod verify_security;

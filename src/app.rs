@@ -108,6 +108,25 @@ pub fn load_admin_token(
     }
 }
 
+/// The file in the data dir that records the public URL the service last ran with,
+/// so that `accolade verify` knows the service's own DID without being told.
+pub const IDENTITY_FILE: &str = "identity.json";
+
+/// Records the public URL (and the DID derived from it) in the data dir.
+pub fn write_identity(data_dir: &Path, public_url: &url::Url, did: &str) -> std::io::Result<()> {
+    let body = serde_json::json!({"public_url": public_url.as_str(), "did": did});
+    let tmp = data_dir.join(format!("{IDENTITY_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{body:#}\n"))?;
+    std::fs::rename(tmp, data_dir.join(IDENTITY_FILE))
+}
+
+/// The public URL recorded by the last `serve` with this data dir, if any.
+pub fn read_identity(data_dir: &Path) -> Option<url::Url> {
+    let bytes = std::fs::read(data_dir.join(IDENTITY_FILE)).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    url::Url::parse(v.get("public_url")?.as_str()?).ok()
+}
+
 /// Per-client request rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateLimit {

@@ -153,9 +153,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         TokenSource::File(p) => eprintln!("admin token: stored in {}", p.display()),
     }
 
+    if let Err(e) = app::write_identity(&args.data_dir, &public_url, state.identity.did.as_str()) {
+        eprintln!(
+            "warning: could not record the identity in {}: {e}",
+            args.data_dir.display()
+        );
+    }
+
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone()));
+    // Signal handlers exist before anyone can see the listening line.
+    let signals = Signals::install()?;
+    tokio::spawn(shutdown_on_signal(signals, handle.clone()));
     println!("listening on {scheme}://{bound}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -178,21 +187,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_on_signal(handle: axum_server::Handle) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+/// SIGINT and SIGTERM streams, registered up front.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
+}
+
+async fn shutdown_on_signal(mut signals: Signals, handle: axum_server::Handle) {
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        _ = signals.int.recv() => {},
+        _ = signals.term.recv() => {},
     }
     eprintln!("shutting down");
     handle.graceful_shutdown(Some(Duration::from_secs(10)));

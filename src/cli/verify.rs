@@ -26,6 +26,10 @@ pub struct VerifyArgs {
     /// This service's public URL: badges of its DID are checked against --keys-dir.
     #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
+    /// This service's data directory: without --public-url, the public URL that
+    /// `serve` last ran with is read from here.
+    #[arg(long, env = "ACCOLADE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
     /// This service's keys directory.
     #[arg(long, env = "ACCOLADE_KEYS_DIR", default_value = "./keys")]
     pub keys_dir: PathBuf,
@@ -47,11 +51,19 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
         }
         Err(_) => args.input.clone(),
     };
-    let own = match &args.public_url {
+    let public_url = args
+        .public_url
+        .clone()
+        .or_else(|| crate::app::read_identity(&args.data_dir));
+    let own = match &public_url {
         Some(u) => {
             let id = identity_for_url(u)?;
-            let ring = Keyring::load(&args.keys_dir)?;
-            Some((id.did, Arc::new(ring)))
+            match Keyring::load(&args.keys_dir) {
+                Ok(ring) => Some((id.did, Arc::new(ring))),
+                // Explicitly told who we are: missing keys are an error.
+                Err(e) if args.public_url.is_some() => return Err(e.into()),
+                Err(_) => None,
+            }
         }
         None => None,
     };

@@ -17,6 +17,8 @@ use crate::jose::jwk::JwkParams;
 
 const ED25519_PREFIX: [u8; 2] = [0xed, 0x01];
 const P256_PREFIX: [u8; 2] = [0x80, 0x24];
+/// Longest method-specific id considered (with room for future key types).
+const MAX_MSID_LEN: usize = 128;
 
 /// Resolves a did:key to its one public key. Accepts the DID or a DID URL whose
 /// fragment is the method-specific id.
@@ -25,6 +27,14 @@ pub fn resolve(did: &Did) -> Result<PublicJwk, Error> {
         return Err(Error::DidKey(format!("{did} is not a did:key")));
     }
     let msid = did.method_specific_id();
+    // Base58 decoding is quadratic in length; the keys supported here encode to at
+    // most 50 characters (P-256: 35 bytes), so anything much longer is not one.
+    if msid.len() > MAX_MSID_LEN {
+        return Err(Error::DidKey(format!(
+            "is {} characters long; no supported key type is that long",
+            msid.len()
+        )));
+    }
     let encoded = msid
         .strip_prefix('z')
         .ok_or_else(|| Error::DidKey("must be multibase base58-btc (z...)".into()))?;
@@ -134,6 +144,7 @@ mod tests {
             "did:key:mABCD",                                             // not base58
             "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme", // secp256k1
             "did:web:example.edu",
+            &format!("did:key:z{}", "2".repeat(1000)), // too long to be a key
         ] {
             let did: Did = s.parse().expect("syntax ok");
             assert!(resolve(&did).is_err(), "{s}");

@@ -81,10 +81,21 @@ fn valid_method_specific_id(s: &str) -> bool {
     true
 }
 
+/// The longest DID accepted. Real DIDs are far shorter; the cap keeps hostile input
+/// from reaching decoders whose cost grows with length.
+pub const MAX_DID_LEN: usize = 2048;
+
 impl FromStr for Did {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() > MAX_DID_LEN {
+            return Err(Error::InvalidDid(format!(
+                "{}... ({} bytes, over {MAX_DID_LEN})",
+                s.chars().take(40).collect::<String>(),
+                s.len()
+            )));
+        }
         let rest = s
             .strip_prefix("did:")
             .ok_or_else(|| Error::InvalidDid(s.to_owned()))?;
@@ -197,6 +208,16 @@ mod tests {
         ] {
             assert!(s.parse::<Did>().is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn overlong_dids_are_refused_before_anything_decodes_them() {
+        let long = format!("did:key:z{}", "2".repeat(MAX_DID_LEN));
+        let err = long.parse::<Did>().expect_err("too long");
+        assert!(
+            err.to_string().len() < 200,
+            "the message does not echo the input"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl ApiError {
         )
     }
 
-    fn internal(detail: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,7 +102,9 @@ impl From<issue::Error> for ApiError {
 impl From<store::Error> for ApiError {
     fn from(e: store::Error) -> Self {
         match &e {
-            store::Error::Sled(_) | store::Error::Corrupt(..) => Self::internal(&e),
+            store::Error::Sled(_) | store::Error::Corrupt(..) | store::Error::Task(_) => {
+                Self::internal(&e)
+            }
         }
     }
 }

@@ -11,6 +11,10 @@ use serde_json::{Map, Value, json};
 use super::{Error, image_from_input};
 use crate::model::{Achievement, is_achievement_type, schema};
 
+/// The largest achievement definition accepted, serialised. Every badge carries it,
+/// so it must leave room under the JWT size verifiers accept.
+pub const MAX_ACHIEVEMENT_BYTES: usize = 512 * 1024;
+
 /// Builds the Achievement with `id` from staff input.
 pub fn achievement_from_input(input: &Value, id: &str) -> Result<Achievement, Error> {
     let Value::Object(input) = input else {
@@ -19,6 +23,15 @@ pub fn achievement_from_input(input: &Value, id: &str) -> Result<Achievement, Er
             "an Achievement must be a JSON object",
         ));
     };
+    let size = serde_json::to_vec(input).map_or(usize::MAX, |v| v.len());
+    if size > MAX_ACHIEVEMENT_BYTES {
+        return Err(Error::invalid(
+            "body",
+            &format!(
+                "the achievement is {size} bytes; at most {MAX_ACHIEVEMENT_BYTES} fit in a badge (put large images at a URL)"
+            ),
+        ));
+    }
     let mut obj: Map<String, Value> = input.clone();
     obj.remove("archived");
     if let Some(given) = obj.remove("id")

@@ -378,8 +378,10 @@ impl Issuer {
             rec.archived = true;
             rec.updated_at = self.now();
             self.store.put_achievement(&rec)?;
-            self.store.flush().await?;
         }
+        // Flush even when nothing changed here: a concurrent archive may have written
+        // the state read above and not be durable yet.
+        self.store.flush().await?;
         Ok(rec)
     }
 
@@ -458,6 +460,12 @@ impl Issuer {
             updated_at: now_s.clone(),
         };
         let mut credential = None;
+        if delivery != Delivery::Direct {
+            // Not signed yet, but it must be signable: check the credential it will
+            // become now, so that a bad award fails here and not in the earner's wallet.
+            let cred = self.build_credential(&record, record.recipient.id.as_deref())?;
+            check_unsigned(&cred)?;
+        }
         if delivery == Delivery::Direct {
             let subject = record.recipient.id.clone();
             let jwt = self.sign_record(&record, subject.as_deref())?;
@@ -706,6 +714,17 @@ pub fn sign_badge(
     key: &SigningKey,
     kid: &str,
 ) -> Result<String, Error> {
+    let payload = badge_payload(cred)?;
+    Ok(jws::sign_compact(
+        key,
+        Some(kid),
+        Some(BADGE_TYP),
+        &payload,
+    )?)
+}
+
+/// Steps 2 and 3: the checked JWT payload of a badge, ready to sign.
+fn badge_payload(cred: &AchievementCredential) -> Result<Vec<u8>, Error> {
     let mut v = serde_json::to_value(cred).map_err(|e| Error::Build(e.to_string()))?;
     schema::check_credential(&v).map_err(Error::Schema)?;
     let map = v
@@ -713,12 +732,28 @@ pub fn sign_badge(
         .ok_or_else(|| Error::Build("credential is not an object".into()))?;
     claims::add_jwt_claims(map).map_err(|e| Error::Build(e.to_string()))?;
     let payload = serde_json::to_vec(&v).map_err(|e| Error::Build(e.to_string()))?;
-    Ok(jws::sign_compact(
-        key,
-        Some(kid),
-        Some(BADGE_TYP),
-        &payload,
-    )?)
+    check_payload_size(&payload)?;
+    Ok(payload)
+}
+
+/// Every check of [`sign_badge`], without the signature: for awards that will be
+/// signed later, so that a bad award fails when it is made.
+pub fn check_unsigned(cred: &AchievementCredential) -> Result<(), Error> {
+    badge_payload(cred).map(|_| ())
+}
+
+/// Refuses to sign what no verifier (ours included) would accept: a JWT over
+/// [`jws::MAX_TOKEN_LEN`].
+fn check_payload_size(payload: &[u8]) -> Result<(), Error> {
+    // base64url grows 4/3; the header and signature need well under 2 KiB.
+    let jwt_len = payload.len().div_ceil(3) * 4 + 2048;
+    if jwt_len > jws::MAX_TOKEN_LEN {
+        return Err(Error::Build(format!(
+            "the signed badge would be about {jwt_len} bytes, over the {} byte limit verifiers apply; shorten the achievement (large data-URI images belong at a URL)",
+            jws::MAX_TOKEN_LEN
+        )));
+    }
+    Ok(())
 }
 
 /// The VC-JOSE-COSE envelope (§3.1.1): header `{alg, kid, typ: "vc+jwt"}`, payload the
@@ -731,6 +766,7 @@ pub fn sign_vc_jose(
     let v = serde_json::to_value(cred).map_err(|e| Error::Build(e.to_string()))?;
     schema::check_credential(&v).map_err(Error::Schema)?;
     let payload = serde_json::to_vec(&v).map_err(|e| Error::Build(e.to_string()))?;
+    check_payload_size(&payload)?;
     Ok(jws::sign_compact(
         key,
         Some(kid),

@@ -211,7 +211,12 @@ fn check_claims(payload: &Map<String, Value>, required: bool) -> Vec<Error> {
         let jti = string_claim(payload, "jti")?;
         let id = payload.get("id").and_then(Value::as_str);
         match (jti, id) {
-            (None, _) => Ok(()),
+            (None, None) => Ok(()),
+            (None, Some(_)) if !required => Ok(()),
+            (None, Some(_)) => Err(Error::Mismatch {
+                claim: "jti",
+                problem: "is missing although the credential has an id".into(),
+            }),
             (Some(j), Some(id)) if j == id => Ok(()),
             (Some(j), id) => Err(Error::Mismatch {
                 claim: "jti",
@@ -344,13 +349,14 @@ mod tests {
     }
 
     #[test]
-    fn missing_iss_and_nbf_fail() {
+    fn missing_iss_nbf_and_jti_fail() {
         let mut c = credential();
         add_jwt_claims(&mut c).expect("adds");
         c.remove("iss");
         c.remove("nbf");
+        c.remove("jti");
         let problems = check_jwt_claims(&c);
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
     }
 
     #[test]
@@ -362,8 +368,8 @@ mod tests {
         assert_eq!(check_present_claims(&c2).len(), 1);
         assert_eq!(
             check_jwt_claims(&c).len(),
-            4,
-            "iss, sub, nbf and exp are required here"
+            5,
+            "iss, sub, nbf, jti and exp are required here"
         );
     }
 

@@ -28,6 +28,8 @@ pub enum Error {
     Sled(#[from] sled::Error),
     #[error("stored record {0} is corrupt: {1}")]
     Corrupt(String, String),
+    #[error("the storage task failed: {0}")]
+    Task(String),
 }
 
 /// The sled cache size. sled's default (1 GiB) is far more than this service needs.
@@ -187,8 +189,15 @@ impl Store {
     }
 
     /// Makes every write so far durable.
+    ///
+    /// sled 0.34's `flush_async` can deadlock when several run at once (sled issues
+    /// #1241 and #1308, fixed only on its unreleased main branch); the blocking
+    /// `flush` on the blocking pool does not, and concurrent callers share its work.
     pub async fn flush(&self) -> Result<(), Error> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| Error::Task(e.to_string()))??;
         Ok(())
     }
 

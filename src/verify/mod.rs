@@ -470,9 +470,16 @@ impl Verifier {
         }
     }
 
+    /// Trust speaks of who signed, so it is only decided for a signature that
+    /// passed: a forgery that names our DID is not "from a trusted issuer".
     fn check_issuer_trust(&self, report: &mut Report) {
+        let signed = report.outcome(CheckName::Signature) == Some(Outcome::Pass);
         match report.issuer.as_deref() {
-            Some(i) if self.is_own(i) => report.pass(CheckName::IssuerTrust),
+            Some(i) if self.is_own(i) && signed => report.pass(CheckName::IssuerTrust),
+            Some(i) if self.is_own(i) => report.indeterminate(
+                CheckName::IssuerTrust,
+                "names this service's DID, but the signature did not verify",
+            ),
             _ => report.indeterminate(CheckName::IssuerTrust, "issuer not in registry"),
         }
     }

@@ -578,3 +578,81 @@ async fn clients_over_the_rate_limit_get_429_with_retry_after() {
     ));
     assert_eq!(app.send(req).await.0, StatusCode::OK);
 }
+
+/// sled 0.34's `flush_async` deadlocks under concurrent writers; the store must not.
+/// The load runs on its own runtime in its own thread, so a deadlock fails this test
+/// after the deadline instead of hanging the run.
+#[test]
+fn many_concurrent_awards_all_land_and_the_server_stays_up() {
+    const N: usize = 400;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(8)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let result = rt.block_on(async {
+            use tower::ServiceExt as _;
+            let app = TestApp::new();
+            let a = app.create_achievement().await;
+            let id = a["id"].as_str().expect("id").to_owned();
+            let mut tasks = Vec::new();
+            for i in 0..N {
+                let router = app.router.clone();
+                let id = id.clone();
+                tasks.push(tokio::spawn(async move {
+                    let body = json!({"achievement_id": id, "recipient": {"email": format!("c{i}@example.org")}});
+                    let req = Request::builder()
+                        .method(Method::POST)
+                        .uri("/api/v1/awards")
+                        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                        .body(Body::from(body.to_string()))
+                        .expect("req");
+                    router.oneshot(req).await.expect("infallible").status()
+                }));
+            }
+            let mut created = 0;
+            for t in tasks {
+                if t.await.expect("task") == StatusCode::CREATED {
+                    created += 1;
+                }
+            }
+            let (_, list) = app.admin(Method::GET, "/api/v1/credentials?limit=500", None).await;
+            (created, list["credentials"].as_array().map_or(0, Vec::len))
+        });
+        let _ = tx.send(result);
+    });
+    let (created, listed) = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("concurrent awards finished (a timeout here means the store deadlocked)");
+    assert_eq!((created, listed), (N, N));
+}
+
+#[tokio::test]
+async fn awards_that_could_never_be_signed_are_refused_when_made() {
+    let app = TestApp::new();
+    let a = app.create_achievement().await;
+    let (s, v) = app
+        .admin(
+            Method::POST,
+            "/api/v1/awards",
+            Some(
+                json!({"achievement_id": a["id"], "recipient": {"email": "a@example.org"},
+                "evidence": [{"id": 5}], "result": [{"value": {}}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (_, list) = app.admin(Method::GET, "/api/v1/credentials", None).await;
+    assert_eq!(list["credentials"], json!([]));
+
+    // An achievement too large to fit in a badge is refused up front.
+    let mut big = sample_achievement_input();
+    big["description"] = json!("x".repeat(600 * 1024));
+    let (s, v) = app
+        .admin(Method::POST, "/api/v1/achievements", Some(big))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().expect("msg").contains("bytes"));
+}

@@ -80,6 +80,71 @@ fn http_get(base: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A minimal HTTP/1.1 POST with the admin token over a real socket.
+fn http_post(base: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    use std::io::{Read as _, Write as _};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let body = body.to_string();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn verify_command_knows_the_services_own_did_from_its_data_dir() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = spawn(dir.path(), &[]);
+    let (s, a) = http_post(
+        &server.base,
+        "/api/v1/achievements",
+        &sample_achievement_input(),
+    );
+    assert_eq!(s, 201, "{a}");
+    let (s, award) = http_post(
+        &server.base,
+        "/api/v1/awards",
+        &serde_json::json!({"achievement_id": a["id"], "delivery": "direct", "recipient": {"id": HOLDER_DID}}),
+    );
+    assert_eq!(s, 201, "{award}");
+    let file = dir.path().join("badge.jwt");
+    std::fs::write(&file, award["credential"].as_str().expect("jwt")).expect("write");
+    drop(server);
+
+    let out = bin()
+        .arg("verify")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--keys-dir")
+        .arg(dir.path().join("keys"))
+        .arg(&file)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("issuer_trust  pass"), "{text}");
+}
+
 #[test]
 fn serve_prints_its_address_serves_the_did_document_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -45,7 +45,7 @@ pub async fn verify_credential(
     ) {
         let text = std::str::from_utf8(&body)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
-        return Ok(Json(state.verifier.verify_jwt(text.trim())?));
+        return run(state, Value::String(text.trim().to_owned())).await;
     }
     if ctype.starts_with("image/") {
         return Err(ApiError::new(
@@ -54,7 +54,15 @@ pub async fn verify_credential(
             "baked badge images are not read by this version; send the JWT",
         ));
     }
-    let req: VerifyRequest = super::parse_json(&body)?;
+    let req: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "malformed_request",
+            format!(
+                "send {{\"credential\": \"<compact JWT>\"}} or {{\"credential\": {{...}}}}: {e}"
+            ),
+        )
+    })?;
     if req.presentation.is_some() {
         return Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -70,5 +78,15 @@ pub async fn verify_credential(
                 "send {\"credential\": \"<compact JWT>\"} or {\"credential\": {...}}",
             )
         })?;
-    Ok(Json(state.verifier.verify_value(&credential)?))
+    run(state, credential).await
+}
+
+/// Verification is CPU work (signatures, schema): it runs on the blocking pool so a
+/// burst of verifications never stalls the async workers serving other requests.
+async fn run(state: AppState, credential: Value) -> Result<Json<Report>, ApiError> {
+    let verifier = state.verifier.clone();
+    let report = tokio::task::spawn_blocking(move || verifier.verify_value(&credential))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
+    Ok(Json(report))
 }

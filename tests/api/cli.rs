@@ -54,16 +54,19 @@ fn spawn(dir: &std::path::Path, extra: &[&str]) -> Server {
     Server { child, base }
 }
 
-/// A minimal HTTP/1.1 GET over a real socket.
-fn http_get(base: &str, path: &str) -> (u16, String) {
+/// One HTTP/1.1 exchange over a real socket (the admin token rides along); returns
+/// the status and the body text.
+fn http(base: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, String) {
     use std::io::{Read as _, Write as _};
     let addr = base.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
+    let body = body.map(ToString::to_string).unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("write");
     let mut out = String::new();
@@ -80,34 +83,15 @@ fn http_get(base: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// A minimal HTTP/1.1 POST with the admin token over a real socket.
+fn http_get(base: &str, path: &str) -> (u16, String) {
+    http(base, "GET", path, None)
+}
+
 fn http_post(base: &str, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-    use std::io::{Read as _, Write as _};
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let body = body.to_string();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let (status, text) = http(base, "POST", path, Some(body));
     (
         status,
-        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
 }
 

@@ -460,15 +460,8 @@ impl Issuer {
             updated_at: now_s.clone(),
         };
         let mut credential = None;
-        if delivery != Delivery::Direct {
-            // Not signed yet, but it must be signable: check the credential it will
-            // become now, so that a bad award fails here and not in the earner's wallet.
-            let cred = self.build_credential(&record, record.recipient.id.as_deref())?;
-            check_unsigned(&cred)?;
-        }
         if delivery == Delivery::Direct {
-            let subject = record.recipient.id.clone();
-            let jwt = self.sign_record(&record, subject.as_deref())?;
+            let jwt = self.sign_record(&record, record.recipient.id.as_deref())?;
             record.issued.push(IssuedCopy {
                 jwt: jwt.clone(),
                 kid: self.kid_url(),
@@ -476,6 +469,11 @@ impl Issuer {
             });
             record.state = CredentialState::Issued;
             credential = Some(jwt);
+        } else {
+            // Not signed yet, but it must be signable: check the credential it will
+            // become now, so that a bad award fails here and not in the earner's wallet.
+            let cred = self.build_credential(&record, record.recipient.id.as_deref())?;
+            check_unsigned(&cred)?;
         }
         // Direct awards are stored only after they were signed: a failure leaves nothing.
         self.store.insert_credential(&record)?;
@@ -714,7 +712,7 @@ pub fn sign_badge(
     key: &SigningKey,
     kid: &str,
 ) -> Result<String, Error> {
-    let payload = badge_payload(cred)?;
+    let payload = checked_payload(cred, true)?;
     Ok(jws::sign_compact(
         key,
         Some(kid),
@@ -723,14 +721,17 @@ pub fn sign_badge(
     )?)
 }
 
-/// Steps 2 and 3: the checked JWT payload of a badge, ready to sign.
-fn badge_payload(cred: &AchievementCredential) -> Result<Vec<u8>, Error> {
+/// Steps 2 and 3: the schema-checked JWS payload of a credential, ready to sign; with
+/// the OB 3.0 §8.2.4 claims added when `add_claims` (VC-JOSE-COSE adds none).
+fn checked_payload(cred: &AchievementCredential, add_claims: bool) -> Result<Vec<u8>, Error> {
     let mut v = serde_json::to_value(cred).map_err(|e| Error::Build(e.to_string()))?;
     schema::check_credential(&v).map_err(Error::Schema)?;
-    let map = v
-        .as_object_mut()
-        .ok_or_else(|| Error::Build("credential is not an object".into()))?;
-    claims::add_jwt_claims(map).map_err(|e| Error::Build(e.to_string()))?;
+    if add_claims {
+        let map = v
+            .as_object_mut()
+            .ok_or_else(|| Error::Build("credential is not an object".into()))?;
+        claims::add_jwt_claims(map).map_err(|e| Error::Build(e.to_string()))?;
+    }
     let payload = serde_json::to_vec(&v).map_err(|e| Error::Build(e.to_string()))?;
     check_payload_size(&payload)?;
     Ok(payload)
@@ -739,7 +740,7 @@ fn badge_payload(cred: &AchievementCredential) -> Result<Vec<u8>, Error> {
 /// Every check of [`sign_badge`], without the signature: for awards that will be
 /// signed later, so that a bad award fails when it is made.
 pub fn check_unsigned(cred: &AchievementCredential) -> Result<(), Error> {
-    badge_payload(cred).map(|_| ())
+    checked_payload(cred, true).map(|_| ())
 }
 
 /// Refuses to sign what no verifier (ours included) would accept: a JWT over
@@ -763,10 +764,7 @@ pub fn sign_vc_jose(
     key: &SigningKey,
     kid: &str,
 ) -> Result<String, Error> {
-    let v = serde_json::to_value(cred).map_err(|e| Error::Build(e.to_string()))?;
-    schema::check_credential(&v).map_err(Error::Schema)?;
-    let payload = serde_json::to_vec(&v).map_err(|e| Error::Build(e.to_string()))?;
-    check_payload_size(&payload)?;
+    let payload = checked_payload(cred, false)?;
     Ok(jws::sign_compact(
         key,
         Some(kid),

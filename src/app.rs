@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::clock::SharedClock;
 use crate::did::web::{self, WebIdentity};
-use crate::issue::Issuer;
+use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::Keyring;
 use crate::store::Store;
 use crate::verify::Verifier;
@@ -173,25 +173,60 @@ pub struct AppState {
     pub clock: SharedClock,
 }
 
+/// Why the state could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the public URL has no did:web identity: {0}")]
+    Did(#[from] crate::did::Error),
+    #[error("opening the issuer: {0}")]
+    Issuer(#[from] crate::issue::Error),
+}
+
 impl AppState {
-    /// Assembles the state.
+    /// Assembles the state with the default status configuration.
     pub fn new(
         store: Store,
         keys: Arc<Keyring>,
         public_url: url::Url,
         admin_token: AdminToken,
         clock: SharedClock,
-    ) -> Result<Self, crate::did::Error> {
+    ) -> Result<Self, StateError> {
+        Self::with_status(
+            store,
+            keys,
+            public_url,
+            admin_token,
+            clock,
+            StatusConfig::default(),
+        )
+    }
+
+    /// Assembles the state: opens the issuer over the store (rebuilding the status
+    /// lists and burning awards a crash left unsigned).
+    pub fn with_status(
+        store: Store,
+        keys: Arc<Keyring>,
+        public_url: url::Url,
+        admin_token: AdminToken,
+        clock: SharedClock,
+        status: StatusConfig,
+    ) -> Result<Self, StateError> {
         let identity = web::identity_for_url(&public_url)?;
         let did_document = Arc::new(web::did_document(&identity.did, &keys.published()));
-        let issuer = Issuer::new(
+        let issuer = Issuer::open(
             store,
             keys.clone(),
             identity.did.clone(),
             public_url.clone(),
             clock.clone(),
-        );
-        let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone());
+            status,
+        )?;
+        let burned = issuer.recover()?;
+        if burned > 0 {
+            tracing::warn!(burned, "awards left unsigned by a crash were burned");
+        }
+        let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
+            .with_issuer(issuer.clone());
         Ok(Self {
             issuer,
             verifier,

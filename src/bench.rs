@@ -72,6 +72,7 @@ pub fn sample_record() -> CredentialRecord {
         issued: vec![],
         revoked: false,
         suspended: false,
+        status: None,
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
     }

@@ -9,6 +9,11 @@
 //! - [`model`]: Open Badges 3.0 types and JSON Schema validation.
 //! - [`jose`]: keys, JWKs, strict compact JWS, credential ↔ JWT claims.
 //! - [`did`]: `Did`/`DidUrl`, did:web derivation and documents, did:key.
+//! - [`store`]: sled trees behind typed accessors, grouped flushes.
+//! - [`status`]: Bitstring Status Lists: slots, bits, publication.
+//! - [`issue`]: achievements, awards, signing, revocation and suspension.
+//! - [`verify`]: the verification pipeline and its report.
+//! - [`http`], [`cli`]: the thin outer layers.
 
 pub mod app;
 pub mod bench;
@@ -20,5 +25,6 @@ pub mod issue;
 pub mod jose;
 pub mod keyring;
 pub mod model;
+pub mod status;
 pub mod store;
 pub mod verify;

@@ -11,8 +11,10 @@ use clap::Args;
 
 use crate::app::{self, AppState, RateLimit, TokenSource};
 use crate::clock::SystemClock;
+use crate::issue::StatusConfig;
 use crate::jose::Algorithm;
 use crate::keyring::Keyring;
+use crate::status::BadgePurposes;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -54,6 +56,24 @@ pub struct ServeArgs {
     /// Requests per second per client IP, or "off". 429 with Retry-After beyond it.
     #[arg(long, env = "ACCOLADE_RATE_LIMIT", default_value = "2000", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
+    /// Which status entries each badge carries: "revocation" (one object, the Open
+    /// Badges 3.0 form) or "revocation,suspension" (an array, as VCDM 2.0 allows; strict
+    /// OB 3.0 schema validators reject it). Suspension is enforced by this service's
+    /// own verifier and pages either way.
+    #[arg(long, env = "ACCOLADE_STATUS_PURPOSES", default_value = "revocation")]
+    pub status_purposes: BadgePurposes,
+    /// How long verifiers may cache a status list, in seconds: the list's `ttl` (in
+    /// milliseconds) and its Cache-Control max-age.
+    #[arg(long, env = "ACCOLADE_STATUS_TTL", default_value_t = crate::status::DEFAULT_TTL_SECONDS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub status_ttl: u64,
+}
+
+impl clap::builder::ValueParserFactory for BadgePurposes {
+    type Parser = clap::builder::ValueParser;
+    fn value_parser() -> Self::Parser {
+        clap::builder::ValueParser::new(|s: &str| s.parse::<BadgePurposes>())
+    }
 }
 
 fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
@@ -122,14 +142,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(u) => u,
         None => url::Url::parse(&format!("{scheme}://{bound}"))?,
     };
-    let mut state = AppState::new(
+    let mut state = AppState::with_status(
         store.clone(),
         Arc::new(keys),
         public_url.clone(),
         token,
         Arc::new(SystemClock),
+        StatusConfig {
+            purposes: args.status_purposes.clone(),
+            ttl_seconds: args.status_ttl,
+        },
     )
-    .context("deriving the did:web identity from the public URL")?;
+    .context("starting the issuer")?;
     state.rate_limit = args.rate_limit;
     state.allow_http_did_web = args.allow_http_did_web.clone();
 
@@ -147,6 +171,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "signing key {} ({})",
         state.issuer.kid_url(),
         state.issuer.keys().signing_key().algorithm()
+    );
+    eprintln!(
+        "status lists: {} so far; badges carry {} entries",
+        state.issuer.status_lists().list_count(),
+        args.status_purposes
+            .as_slice()
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
     );
     match &source {
         TokenSource::Environment => eprintln!("admin token: from ACCOLADE_ADMIN_TOKEN"),

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use crate::clock::SystemClock;
 use crate::did::web::identity_for_url;
+use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::Keyring;
+use crate::store::Store;
 use crate::verify::{Outcome, Verifier};
 
 #[derive(Debug, Args)]
@@ -67,7 +69,31 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
         }
         None => None,
     };
-    let verifier = Verifier::new(own, Arc::new(SystemClock));
+    let clock: crate::clock::SharedClock = Arc::new(SystemClock);
+    let mut verifier = Verifier::new(own.clone(), clock.clone());
+    // The service's own lists and awards, read straight from its store when the
+    // service is not running (sled allows one process at a time).
+    if let (Some((did, keys)), Some(url)) = (&own, &public_url)
+        && args.data_dir.join("db").exists()
+    {
+        match Store::open(&args.data_dir) {
+            Ok(store) => match Issuer::open(
+                store,
+                keys.clone(),
+                did.clone(),
+                url.clone(),
+                clock,
+                StatusConfig::default(),
+            ) {
+                Ok(issuer) => verifier = verifier.with_issuer(issuer),
+                Err(e) => eprintln!("warning: reading the status lists: {e}"),
+            },
+            Err(_) => eprintln!(
+                "note: the store in {} is in use (is the service running?), so its status lists are not read here; POST the badge to /api/v1/verify for a live answer",
+                args.data_dir.display()
+            ),
+        }
+    }
     let trimmed = text.trim();
     let result = if trimmed.starts_with('{') {
         match serde_json::from_str::<Value>(trimmed) {

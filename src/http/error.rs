@@ -93,8 +93,12 @@ impl From<issue::Error> for ApiError {
                 "invalid_credential",
                 e.to_string(),
             ),
-            issue::Error::Sign(_) => Self::internal(&e),
-            issue::Error::Store(_) => Self::internal(&e),
+            issue::Error::Conflict(_) => {
+                Self::new(StatusCode::CONFLICT, "credential_revoked", e.to_string())
+            }
+            issue::Error::Sign(_) | issue::Error::Store(_) | issue::Error::Status(_) => {
+                Self::internal(&e)
+            }
         }
     }
 }
@@ -102,9 +106,14 @@ impl From<issue::Error> for ApiError {
 impl From<store::Error> for ApiError {
     fn from(e: store::Error) -> Self {
         match &e {
-            store::Error::Sled(_) | store::Error::Corrupt(..) | store::Error::Task(_) => {
-                Self::internal(&e)
+            store::Error::Missing(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
+            store::Error::Refused(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            store::Error::Sled(_)
+            | store::Error::Corrupt(..)
+            | store::Error::Task(_)
+            | store::Error::SlotTaken { .. } => Self::internal(&e),
         }
     }
 }

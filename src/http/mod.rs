@@ -71,6 +71,31 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/credentials/{id}",
             get(a::get_credential),
         ),
+        (
+            Method::POST,
+            "/api/v1/credentials/{id}/revoke",
+            post(a::revoke_credential),
+        ),
+        (
+            Method::POST,
+            "/api/v1/credentials/{id}/suspend",
+            post(a::suspend_credential),
+        ),
+        (
+            Method::POST,
+            "/api/v1/credentials/{id}/unsuspend",
+            post(a::unsuspend_credential),
+        ),
+        (
+            Method::GET,
+            "/api/v1/credentials/{id}/audit",
+            get(a::credential_audit),
+        ),
+        (
+            Method::POST,
+            "/api/v1/credentials/revoke",
+            post(a::revoke_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        ),
     ]
 }
 
@@ -101,6 +126,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/achievements/{id}",
             get(routes::public::get_public_achievement),
+        )
+        .route(
+            "/status/{purpose}/{list}",
+            get(routes::public::get_status_list),
         )
         .route(
             "/api/v1/verify",

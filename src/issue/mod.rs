@@ -13,6 +13,7 @@
 
 pub mod achievements;
 pub mod profile;
+pub mod revoke;
 
 use std::sync::Arc;
 
@@ -31,9 +32,10 @@ use crate::model::{
     Achievement, AchievementCredential, AchievementSubject, IdentityObject, Image, OB3_CONTEXT,
     OneOrMany, ProfileRef, VCDM2_CONTEXT, types,
 };
+use crate::status::{BadgePurposes, StatusLists, StatusUrls};
 use crate::store::{
-    self, AchievementRecord, CredentialFilter, CredentialRecord, CredentialState, IssuedCopy,
-    Recipient, Store,
+    self, AchievementRecord, AuditEvent, CredentialFilter, CredentialRecord, CredentialState,
+    IssuedCopy, Recipient, Store,
 };
 
 pub use profile::IssuerProfile;
@@ -55,6 +57,11 @@ pub enum Error {
     Sign(#[from] jose::Error),
     #[error(transparent)]
     Store(#[from] store::Error),
+    #[error(transparent)]
+    Status(#[from] crate::status::Error),
+    /// The credential's state forbids the change (suspending a revoked badge).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 fn join_violations(v: &[Violation]) -> String {
@@ -221,6 +228,24 @@ pub struct AwardOutcome {
     pub credential: Option<String>,
 }
 
+/// How badges carry and publish their status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusConfig {
+    /// The purposes each badge has an entry for (`--status-purposes`).
+    pub purposes: BadgePurposes,
+    /// How long verifiers may cache a list: `ttl` (ms) and `Cache-Control` (s).
+    pub ttl_seconds: u64,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        Self {
+            purposes: BadgePurposes::default(),
+            ttl_seconds: crate::status::DEFAULT_TTL_SECONDS,
+        }
+    }
+}
+
 /// The issuing service: everything needed to define achievements and award them.
 #[derive(Clone)]
 pub struct Issuer {
@@ -229,6 +254,17 @@ pub struct Issuer {
     did: Did,
     public_url: url::Url,
     clock: SharedClock,
+    status: Arc<StatusLists>,
+    status_urls: StatusUrls,
+    status_config: StatusConfig,
+}
+
+/// An award recorded in the store (with its status slot) and not yet answered.
+#[derive(Debug)]
+pub struct RecordedAward {
+    record: CredentialRecord,
+    /// For direct delivery: the checked JWS payload, signed once the record is durable.
+    payload: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -246,20 +282,67 @@ fn base(url: &url::Url) -> String {
 }
 
 impl Issuer {
-    pub fn new(
+    /// Opens the issuer over its store and rebuilds the status lists from it. The
+    /// service then calls [`Issuer::recover`]; read-only users (`accolade verify`)
+    /// do not.
+    pub fn open(
         store: Store,
         keys: Arc<Keyring>,
         did: Did,
         public_url: url::Url,
         clock: SharedClock,
-    ) -> Self {
-        Self {
+        status_config: StatusConfig,
+    ) -> Result<Self, Error> {
+        let status = Arc::new(StatusLists::load(&store)?);
+        let me = Self {
+            status_urls: StatusUrls::new(&public_url),
             store,
             keys,
             did,
             public_url,
             clock,
+            status,
+            status_config,
+        };
+        Ok(me)
+    }
+
+    /// Burns the awards a crash left recorded but unsigned. They were never answered,
+    /// so nobody holds them; they are removed, and their status slots stay taken so
+    /// they are never handed out again. Returns how many there were.
+    pub fn recover(&self) -> Result<usize, Error> {
+        let ids = self.store.pending_ids()?;
+        for id in &ids {
+            self.store.burn_pending(
+                *id,
+                &AuditEvent {
+                    at: self.now(),
+                    action: "burn".into(),
+                    actor: "system".into(),
+                    reason: Some("recorded but not signed before the service stopped".into()),
+                },
+            )?;
+            tracing::warn!(jti = %format!("urn:uuid:{id}"), "unsigned award from before a crash burned");
         }
+        if !ids.is_empty() {
+            self.store.flush_blocking()?;
+        }
+        Ok(ids.len())
+    }
+
+    /// The status lists.
+    pub fn status_lists(&self) -> &Arc<StatusLists> {
+        &self.status
+    }
+
+    /// The URLs of the published lists.
+    pub fn status_urls(&self) -> &StatusUrls {
+        &self.status_urls
+    }
+
+    /// How badges carry their status.
+    pub fn status_config(&self) -> &StatusConfig {
+        &self.status_config
     }
 
     /// The issuer DID.
@@ -387,9 +470,10 @@ impl Issuer {
 
     // ---- awards ----
 
-    /// Validates an award request and, for direct delivery, signs it; stores the
-    /// record. Not yet durable: callers flush (once per batch).
-    pub fn award_unflushed(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
+    /// Step 1 of an award: validates the request, takes a status slot and writes the
+    /// record; a direct award is marked pending. Nothing is signed yet and nothing is
+    /// durable: flush, then [`Issuer::complete_award`].
+    pub fn record_award(&self, req: AwardRequest) -> Result<RecordedAward, Error> {
         let ach = self.achievement(&req.achievement_id).map_err(|e| match e {
             Error::NotFound(_) => Error::invalid(
                 "achievement_id",
@@ -442,7 +526,7 @@ impl Issuer {
         let now_s = format_seconds(now);
         let mut record = CredentialRecord {
             id: Uuid::new_v4(),
-            seq: self.store.next_seq()?,
+            seq: 0,
             achievement_id: ach.achievement.id.clone(),
             achievement: ach.achievement,
             recipient,
@@ -456,27 +540,62 @@ impl Issuer {
             issued: Vec::new(),
             revoked: false,
             suspended: false,
+            status: None,
             created_at: now_s.clone(),
-            updated_at: now_s.clone(),
+            updated_at: now_s,
         };
+        // A slot reserved here and not written (the checks below fail) is never used.
+        record.status = Some(self.status.allocate());
+        // Every check of the badge it will become, before anything is written: a bad
+        // award fails here, not in the earner's wallet.
+        let cred = self.build_credential(&record, record.recipient.id.as_deref())?;
+        let payload = checked_payload(&cred, true)?;
+        record.seq = self.store.next_seq()?;
+        let direct = delivery == Delivery::Direct;
+        let payload = direct.then_some(payload);
+        self.store.insert_credential(&record, direct)?;
+        Ok(RecordedAward { record, payload })
+    }
+
+    /// Step 2, once the recorded award is durable: a direct award is signed and marked
+    /// issued (flush again before answering); an offered one is returned as it is.
+    pub fn complete_award(&self, recorded: RecordedAward) -> Result<AwardOutcome, Error> {
+        let RecordedAward {
+            mut record,
+            payload,
+        } = recorded;
         let mut credential = None;
-        if delivery == Delivery::Direct {
-            let jwt = self.sign_record(&record, record.recipient.id.as_deref())?;
+        if let Some(payload) = payload {
+            let signed = jws::sign_compact(
+                self.keys.signing_key(),
+                Some(&self.kid_url()),
+                Some(BADGE_TYP),
+                &payload,
+            );
+            let jwt = match signed {
+                Ok(j) => j,
+                Err(e) => {
+                    self.store.burn_pending(
+                        record.id,
+                        &AuditEvent {
+                            at: self.now(),
+                            action: "burn".into(),
+                            actor: "system".into(),
+                            reason: Some(format!("signing failed: {e}")),
+                        },
+                    )?;
+                    return Err(e.into());
+                }
+            };
             record.issued.push(IssuedCopy {
                 jwt: jwt.clone(),
                 kid: self.kid_url(),
-                issued_at: now_s,
+                issued_at: self.now(),
             });
             record.state = CredentialState::Issued;
+            self.store.complete_pending(&record)?;
             credential = Some(jwt);
-        } else {
-            // Not signed yet, but it must be signable: check the credential it will
-            // become now, so that a bad award fails here and not in the earner's wallet.
-            let cred = self.build_credential(&record, record.recipient.id.as_deref())?;
-            check_unsigned(&cred)?;
         }
-        // Direct awards are stored only after they were signed: a failure leaves nothing.
-        self.store.insert_credential(&record)?;
         tracing::info!(
             jti = %record.credential_id(),
             achievement = %record.achievement_id,
@@ -486,11 +605,45 @@ impl Issuer {
         Ok(AwardOutcome { record, credential })
     }
 
-    /// One award, durable when this returns.
+    /// One award, durable when this returns: record (slot and pending mark), flush,
+    /// sign, mark issued, flush.
     pub async fn award(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
-        let out = self.award_unflushed(req)?;
+        let recorded = self.record_award(req)?;
+        if recorded.payload.is_some() {
+            self.store.flush().await?;
+        }
+        let out = self.complete_award(recorded)?;
         self.store.flush().await?;
         Ok(out)
+    }
+
+    /// Many awards, each succeeding or failing on its own, with two flushes in all.
+    pub async fn award_batch(
+        &self,
+        reqs: Vec<Result<AwardRequest, Error>>,
+    ) -> Result<Vec<Result<AwardOutcome, Error>>, Error> {
+        let recorded: Vec<Result<RecordedAward, Error>> = reqs
+            .into_iter()
+            .map(|r| r.and_then(|r| self.record_award(r)))
+            .collect();
+        if recorded
+            .iter()
+            .any(|r| r.as_ref().is_ok_and(|r| r.payload.is_some()))
+        {
+            self.store.flush().await?;
+        }
+        let out = recorded
+            .into_iter()
+            .map(|r| r.and_then(|r| self.complete_award(r)))
+            .collect();
+        self.store.flush().await?;
+        Ok(out)
+    }
+
+    /// The award pipeline without any flush, for measuring what durability costs.
+    pub fn award_in_memory(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
+        let recorded = self.record_award(req)?;
+        self.complete_award(recorded)
     }
 
     /// The DID URL of the signing key.
@@ -510,7 +663,13 @@ impl Issuer {
         record: &CredentialRecord,
         subject_id: Option<&str>,
     ) -> Result<AchievementCredential, Error> {
-        build_credential(&self.badge_profile()?, record, subject_id)
+        let mut cred = build_credential(&self.badge_profile()?, record, subject_id)?;
+        if let Some(slot) = record.status {
+            let entries = self.status_urls.entries(slot, &self.status_config.purposes);
+            cred.credential_status =
+                Some(serde_json::from_value(entries).map_err(|e| Error::Build(e.to_string()))?);
+        }
+        Ok(cred)
     }
 
     /// Builds, checks and signs the badge of a record.
@@ -818,6 +977,7 @@ mod tests {
             issued: vec![],
             revoked: false,
             suspended: false,
+            status: None,
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
         }

@@ -7,19 +7,35 @@
 //! - `credentials`: credential uuid (16 bytes) → [`CredentialRecord`] (JSON).
 //! - `credentials_by_seq`: sequence number (u64 big-endian) → credential uuid; the
 //!   newest-first listing walks this tree backwards, and its key is the cursor.
+//! - `status_slots`: status slot (list u32, index u32, big-endian) → the credential uuid
+//!   it was given to. Written with the award in one transaction and never removed, so a
+//!   slot is never handed out twice, across crashes too.
+//! - `status_bits`: purpose tag (1 byte) + slot → empty: the set bits of every list.
+//! - `pending`: credential uuid → empty, for awards recorded but not yet signed; what is
+//!   left here after a crash is burned on the next start.
+//! - `audit`: credential uuid + sequence (u64) → [`AuditEvent`]: who revoked, suspended
+//!   or unsuspended what, when and why. Never published.
+//! - `status_published`: purpose tag + list → the last signed list, reused after a
+//!   restart when nothing changed.
 //!
 //! sled makes nothing durable until a flush; every write path that answers a client
 //! calls [`Store::flush`] before it acknowledges (CONTRACT §2: a 2xx to a write is
-//! durable).
+//! durable). Concurrent flush requests are grouped: one fsync serves every request
+//! that arrived before it started.
+
+mod flush;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use uuid::Uuid;
 
 use crate::model::Achievement;
+use crate::status::{StatusPurpose, StatusSlot};
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +46,26 @@ pub enum Error {
     Corrupt(String, String),
     #[error("the storage task failed: {0}")]
     Task(String),
+    #[error("credential {0} not found")]
+    Missing(Uuid),
+    /// An update function declined the change (the record's state forbids it).
+    #[error("{0}")]
+    Refused(String),
+    #[error("status slot {list}/{index} is already taken")]
+    SlotTaken { list: u32, index: u32 },
+}
+
+impl From<TransactionError<Error>> for Error {
+    fn from(e: TransactionError<Error>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(s) => Error::Sled(s),
+        }
+    }
+}
+
+fn abort(e: Error) -> ConflictableTransactionError<Error> {
+    ConflictableTransactionError::Abort(e)
 }
 
 /// The sled cache size. sled's default (1 GiB) is far more than this service needs.
@@ -119,8 +155,49 @@ pub struct CredentialRecord {
     pub revoked: bool,
     #[serde(default)]
     pub suspended: bool,
+    /// The award's status list slot (the same in every purpose's family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusSlot>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A staff action on a credential, kept for the record and never published.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: String,
+    /// `revoke`, `suspend`, `unsuspend`, `burn`.
+    pub action: String,
+    /// Who did it (as the admin request said), or `system`.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A bit to set or clear together with a record change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitWrite {
+    pub purpose: StatusPurpose,
+    pub slot: StatusSlot,
+    pub value: bool,
+}
+
+/// What a record change decided.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Bits to write with the record.
+    pub bits: Vec<BitWrite>,
+    /// The audit event to keep, if any.
+    pub audit: Option<AuditEvent>,
+}
+
+/// The last signed copy of a list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PublishedList {
+    /// What was signed: a digest of the bits and everything else in the credential
+    /// that can change (key, ttl).
+    pub digest: String,
+    pub jwt: String,
 }
 
 impl CredentialRecord {
@@ -159,6 +236,12 @@ pub struct Store {
     achievements: sled::Tree,
     credentials: sled::Tree,
     by_seq: sled::Tree,
+    slots: sled::Tree,
+    bits: sled::Tree,
+    pending: sled::Tree,
+    audit: sled::Tree,
+    published: sled::Tree,
+    flusher: Arc<flush::GroupFlush>,
 }
 
 const PROFILE_KEY: &[u8] = b"issuer_profile";
@@ -184,21 +267,28 @@ impl Store {
             achievements: db.open_tree("achievements")?,
             credentials: db.open_tree("credentials")?,
             by_seq: db.open_tree("credentials_by_seq")?,
+            slots: db.open_tree("status_slots")?,
+            bits: db.open_tree("status_bits")?,
+            pending: db.open_tree("pending")?,
+            audit: db.open_tree("audit")?,
+            published: db.open_tree("status_published")?,
+            flusher: Arc::new(flush::GroupFlush::start(db.clone())?),
             db,
         })
     }
 
     /// Makes every write so far durable.
     ///
-    /// sled 0.34's `flush_async` can deadlock when several run at once (sled issues
-    /// #1241 and #1308, fixed only on its unreleased main branch); the blocking
-    /// `flush` on the blocking pool does not, and concurrent callers share its work.
+    /// Requests are grouped: a dedicated thread runs one blocking `flush` for every
+    /// request that arrived before it started. (sled 0.34's `flush_async` can deadlock
+    /// when several run at once, sled issues #1241 and #1308.)
     pub async fn flush(&self) -> Result<(), Error> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| Error::Task(e.to_string()))??;
-        Ok(())
+        self.flusher.flush().await
+    }
+
+    /// How many fsyncs the grouped flusher has run (benchmarks and tests).
+    pub fn flush_count(&self) -> u64 {
+        self.flusher.count()
     }
 
     /// Makes every write so far durable, blocking (shutdown paths).
@@ -254,27 +344,178 @@ impl Store {
         Ok(self.db.generate_id()?)
     }
 
-    /// Stores a new credential record and its listing entry atomically.
-    pub fn insert_credential(&self, rec: &CredentialRecord) -> Result<(), Error> {
+    /// Stores a new credential record, its listing entry and its status slot in one
+    /// transaction; `pending` marks it as recorded but not yet signed. Fails (and
+    /// writes nothing) if the slot was ever given to another credential.
+    pub fn insert_credential(&self, rec: &CredentialRecord, pending: bool) -> Result<(), Error> {
         let value = encode("credential", rec)?;
-        (&self.credentials, &self.by_seq)
-            .transaction(|(creds, seq)| {
-                creds.insert(rec.id.as_bytes().as_slice(), value.as_slice())?;
-                seq.insert(&rec.seq.to_be_bytes(), rec.id.as_bytes().as_slice())?;
+        let id = rec.id.as_bytes().as_slice();
+        (&self.credentials, &self.by_seq, &self.slots, &self.pending)
+            .transaction(|(creds, seq, slots, pend)| {
+                if let Some(slot) = rec.status {
+                    if slots.get(slot.key())?.is_some() {
+                        return Err(abort(Error::SlotTaken {
+                            list: slot.list,
+                            index: slot.index,
+                        }));
+                    }
+                    slots.insert(&slot.key(), id)?;
+                }
+                creds.insert(id, value.as_slice())?;
+                seq.insert(&rec.seq.to_be_bytes(), id)?;
+                if pending {
+                    pend.insert(id, &[])?;
+                }
                 Ok(())
             })
-            .map_err(|e: sled::transaction::TransactionError<()>| match e {
-                sled::transaction::TransactionError::Storage(s) => Error::Sled(s),
-                sled::transaction::TransactionError::Abort(()) => {
-                    Error::Corrupt("credential".into(), "transaction aborted".into())
-                }
-            })
+            .map_err(Error::from)
     }
 
-    /// Replaces an existing credential record.
-    pub fn update_credential(&self, rec: &CredentialRecord) -> Result<(), Error> {
-        self.credentials
-            .insert(rec.id.as_bytes(), encode("credential", rec)?)?;
+    /// Replaces a pending record with its signed form and clears the pending mark.
+    pub fn complete_pending(&self, rec: &CredentialRecord) -> Result<(), Error> {
+        let value = encode("credential", rec)?;
+        let id = rec.id.as_bytes().as_slice();
+        (&self.credentials, &self.pending)
+            .transaction(|(creds, pend)| {
+                creds.insert(id, value.as_slice())?;
+                pend.remove(id)?;
+                Ok(())
+            })
+            .map_err(Error::from)
+    }
+
+    /// Awards recorded but never signed (left by a crash).
+    pub fn pending_ids(&self) -> Result<Vec<Uuid>, Error> {
+        self.pending
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k?;
+                Uuid::from_slice(&k).map_err(|e| Error::Corrupt("pending".into(), e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Abandons a pending award: the record and its listing entry go, its status slot
+    /// stays taken forever, and the audit log says why.
+    pub fn burn_pending(&self, id: Uuid, event: &AuditEvent) -> Result<(), Error> {
+        let audit_key = self.audit_key(id)?;
+        let event = encode("audit event", event)?;
+        let idb = id.as_bytes().as_slice();
+        (&self.credentials, &self.by_seq, &self.pending, &self.audit)
+            .transaction(|(creds, seq, pend, audit)| {
+                if let Some(bytes) = creds.remove(idb)? {
+                    let rec: CredentialRecord = decode("credential", &bytes).map_err(abort)?;
+                    seq.remove(&rec.seq.to_be_bytes())?;
+                }
+                pend.remove(idb)?;
+                audit.insert(audit_key.as_slice(), event.as_slice())?;
+                Ok(())
+            })
+            .map_err(Error::from)
+    }
+
+    fn audit_key(&self, id: Uuid) -> Result<Vec<u8>, Error> {
+        let mut key = id.as_bytes().to_vec();
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        Ok(key)
+    }
+
+    /// Changes a credential record atomically: `f` sees the current record (it may
+    /// run more than once under contention) and returns `Ok(None)` to leave it alone,
+    /// `Ok(Some(change))` to write the record with the change's bits and audit event,
+    /// or `Err` to abort. Returns the record as it now is and whether it was written.
+    pub fn update_credential<F>(&self, id: Uuid, f: F) -> Result<(CredentialRecord, bool), Error>
+    where
+        F: Fn(&mut CredentialRecord) -> Result<Option<Change>, Error>,
+    {
+        let audit_key = self.audit_key(id)?;
+        let idb = id.as_bytes().as_slice();
+        (&self.credentials, &self.bits, &self.audit)
+            .transaction(|(creds, bits, audit)| {
+                let bytes = creds.get(idb)?.ok_or_else(|| abort(Error::Missing(id)))?;
+                let mut rec: CredentialRecord = decode("credential", &bytes).map_err(abort)?;
+                let Some(change) = f(&mut rec).map_err(abort)? else {
+                    return Ok((rec, false));
+                };
+                creds.insert(idb, encode("credential", &rec).map_err(abort)?)?;
+                for b in &change.bits {
+                    let key = b.slot.bit_key(b.purpose);
+                    if b.value {
+                        bits.insert(&key, &[])?;
+                    } else {
+                        bits.remove(&key)?;
+                    }
+                }
+                if let Some(e) = &change.audit {
+                    audit.insert(
+                        audit_key.as_slice(),
+                        encode("audit event", e).map_err(abort)?,
+                    )?;
+                }
+                Ok((rec, true))
+            })
+            .map_err(Error::from)
+    }
+
+    /// The audit events of a credential, oldest first.
+    pub fn audit_events(&self, id: Uuid) -> Result<Vec<AuditEvent>, Error> {
+        self.audit
+            .scan_prefix(id.as_bytes())
+            .values()
+            .map(|v| decode("audit event", &v?))
+            .collect()
+    }
+
+    /// Every status slot ever taken (keys of `status_slots`).
+    pub fn status_slot_keys(&self) -> impl Iterator<Item = Result<sled::IVec, Error>> + '_ {
+        self.slots.iter().keys().map(|k| k.map_err(Error::from))
+    }
+
+    /// The credential a slot was given to.
+    pub fn slot_owner(&self, slot: StatusSlot) -> Result<Option<Uuid>, Error> {
+        self.slots
+            .get(slot.key())?
+            .map(|v| Uuid::from_slice(&v).map_err(|e| Error::Corrupt("slot".into(), e.to_string())))
+            .transpose()
+    }
+
+    /// Every set status bit (keys of `status_bits`).
+    pub fn status_bit_keys(&self) -> impl Iterator<Item = Result<sled::IVec, Error>> + '_ {
+        self.bits.iter().keys().map(|k| k.map_err(Error::from))
+    }
+
+    fn published_key(purpose: StatusPurpose, list: u32) -> [u8; 5] {
+        let mut k = [0u8; 5];
+        k[0] = purpose.tag();
+        k[1..].copy_from_slice(&list.to_be_bytes());
+        k
+    }
+
+    /// The last signed copy of a list.
+    pub fn published_list(
+        &self,
+        purpose: StatusPurpose,
+        list: u32,
+    ) -> Result<Option<PublishedList>, Error> {
+        self.published
+            .get(Self::published_key(purpose, list))?
+            .map(|b| decode("published list", &b))
+            .transpose()
+    }
+
+    /// Keeps the last signed copy of a list (no flush: losing it only costs a
+    /// signature).
+    pub fn put_published_list(
+        &self,
+        purpose: StatusPurpose,
+        list: u32,
+        p: &PublishedList,
+    ) -> Result<(), Error> {
+        self.published.insert(
+            Self::published_key(purpose, list),
+            encode("published list", p)?,
+        )?;
         Ok(())
     }
 
@@ -374,6 +615,7 @@ mod tests {
             issued: vec![],
             revoked: false,
             suspended: false,
+            status: None,
             created_at: "2024-01-01T00:00:00Z".into(),
             updated_at: "2024-01-01T00:00:00Z".into(),
         }
@@ -386,7 +628,7 @@ mod tests {
         let mut ids = vec![];
         for i in 0..5 {
             let r = record(&store, if i % 2 == 0 { "a@x.org" } else { "b@x.org" });
-            store.insert_credential(&r).expect("insert");
+            store.insert_credential(&r, false).expect("insert");
             ids.push(r.id);
         }
         let all = CredentialFilter::default();
@@ -418,7 +660,7 @@ mod tests {
         let r = {
             let store = Store::open(dir.path()).expect("open");
             let r = record(&store, "a@x.org");
-            store.insert_credential(&r).expect("insert");
+            store.insert_credential(&r, false).expect("insert");
             store.flush_blocking().expect("flush");
             r
         };

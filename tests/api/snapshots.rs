@@ -28,6 +28,8 @@ async fn decoded_badge_snapshot() {
         ".credentialSubject.achievement.id" => "[achievement id]",
         ".credentialSubject.identifier[0].identityHash" => "[hash]",
         ".credentialSubject.identifier[0].salt" => "[salt]",
+        ".credentialStatus.id" => "[status entry id]",
+        ".credentialStatus.statusListIndex" => "[random index]",
     });
 }
 

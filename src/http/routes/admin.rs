@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use super::parse_json;
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::issue::revoke::{ActionContext, StatusAction};
 use crate::issue::{self, AwardRequest, IssuerProfile, RecipientInput};
+use crate::status::StatusPurpose;
 use crate::store::{CredentialFilter, CredentialRecord, CredentialState};
 
 // ---- issuer profile ----
@@ -220,26 +222,33 @@ pub async fn create_award_batch(
             format!("a batch holds at most {MAX_BATCH} rows; split it"),
         ));
     }
-    let mut results = Vec::with_capacity(rows.len());
-    for (i, row) in rows.into_iter().enumerate() {
-        let n = i + 1;
-        let outcome = row
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m))
-            .and_then(|req| state.issuer.award_unflushed(req).map_err(ApiError::from));
-        results.push(match outcome {
-            Ok(out) => {
-                let mut v = award_view(&out.record, out.credential.as_deref());
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("row".into(), json!(n));
-                    o.insert("offer_uri".into(), Value::Null);
-                    o.insert("error".into(), Value::Null);
+    let reqs = rows
+        .into_iter()
+        .map(|r| r.map_err(|m| issue::Error::invalid("row", &m)))
+        .collect();
+    let outcomes = state.issuer.award_batch(reqs).await?;
+    let results: Vec<Value> = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, outcome)| {
+            let n = i + 1;
+            match outcome {
+                Ok(out) => {
+                    let mut v = award_view(&out.record, out.credential.as_deref());
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("row".into(), json!(n));
+                        o.insert("offer_uri".into(), Value::Null);
+                        o.insert("error".into(), Value::Null);
+                    }
+                    v
                 }
-                v
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    json!({"row": n, "credential_id": null, "error": e.message, "code": e.code})
+                }
             }
-            Err(e) => json!({"row": n, "credential_id": null, "error": e.message, "code": e.code}),
-        });
-    }
-    state.issuer.store().flush().await?;
+        })
+        .collect();
     Ok(Json(json!({"results": results})))
 }
 
@@ -329,10 +338,25 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
 
 // ---- credentials ----
 
-fn credential_view(rec: &CredentialRecord) -> Value {
+fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
     let latest = rec.issued.last();
     let mut v = award_view(rec, latest.map(|c| c.jwt.as_str()));
     if let Some(o) = v.as_object_mut() {
+        if let Some(slot) = rec.status {
+            // Every family, whether or not badges carry its entry.
+            let urls = state.issuer.status_urls();
+            let entries: Vec<Value> = StatusPurpose::ALL
+                .iter()
+                .map(|p| {
+                    json!({
+                        "status_purpose": p.as_str(),
+                        "status_list_credential": urls.list_url(*p, slot.list),
+                        "status_list_index": slot.index.to_string(),
+                    })
+                })
+                .collect();
+            o.insert("status".into(), json!(entries));
+        }
         o.insert("revoked".into(), json!(rec.revoked));
         o.insert("suspended".into(), json!(rec.suspended));
         o.insert("updated_at".into(), json!(rec.updated_at));
@@ -352,7 +376,132 @@ pub async fn get_credential(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(credential_view(&state.issuer.credential(&id)?)))
+    Ok(Json(credential_view(
+        &state,
+        &state.issuer.credential(&id)?,
+    )))
+}
+
+/// The body of revoke and suspend: `{"reason": "...", "actor": "..."}`, both optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+fn status_body(body: &[u8]) -> Result<ActionContext, ApiError> {
+    let b: StatusBody = if body.iter().all(u8::is_ascii_whitespace) {
+        StatusBody::default()
+    } else {
+        parse_json(body)?
+    };
+    Ok(ActionContext {
+        reason: b.reason,
+        actor: b.actor,
+    })
+}
+
+async fn status_action(
+    state: &AppState,
+    id: &str,
+    action: StatusAction,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
+    let ctx = status_body(body)?;
+    let rec = state.issuer.change_status(id, action, &ctx).await?;
+    Ok(Json(credential_view(state, &rec)))
+}
+
+/// `POST /api/v1/credentials/{credential_id}/revoke` `{"reason"}`: permanent; 200 also
+/// when already revoked.
+pub async fn revoke_credential(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    status_action(&state, &id, StatusAction::Revoke, &body).await
+}
+
+/// `POST /api/v1/credentials/{credential_id}/suspend` `{"reason"}`: 409 when revoked.
+pub async fn suspend_credential(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    status_action(&state, &id, StatusAction::Suspend, &body).await
+}
+
+/// `POST /api/v1/credentials/{credential_id}/unsuspend`: 409 when revoked.
+pub async fn unsuspend_credential(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    status_action(&state, &id, StatusAction::Unsuspend, &body).await
+}
+
+/// `POST /api/v1/credentials/revoke`:
+/// `{"credential_ids": [...], "reason": "...", "actor": "..."}` → one result per id, in
+/// order; each succeeds or fails on its own.
+pub async fn revoke_batch(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        credential_ids: Vec<String>,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        actor: Option<String>,
+    }
+    let b: Batch = parse_json(&body)?;
+    if b.credential_ids.is_empty() {
+        return Err(ApiError::bad_request("credential_ids is empty"));
+    }
+    if b.credential_ids.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("a batch holds at most {MAX_BATCH} ids; split it"),
+        ));
+    }
+    let ctx = ActionContext {
+        reason: b.reason,
+        actor: b.actor,
+    };
+    let outcomes = state.issuer.revoke_batch(&b.credential_ids, &ctx).await?;
+    let results: Vec<Value> = b
+        .credential_ids
+        .iter()
+        .zip(outcomes)
+        .map(|(id, r)| match r {
+            Ok(rec) => {
+                json!({"credential_id": rec.credential_id(), "revoked": true, "error": null})
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                json!({"credential_id": id, "revoked": false, "error": e.message, "code": e.code})
+            }
+        })
+        .collect();
+    Ok(Json(json!({"results": results})))
+}
+
+/// `GET /api/v1/credentials/{credential_id}/audit` → `{"events": [...]}`: who revoked,
+/// suspended or unsuspended it, when and why (never published).
+pub async fn credential_audit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let events = state.issuer.audit_events(&id)?;
+    Ok(Json(
+        json!({"credential_id": state.issuer.credential(&id)?.credential_id(), "events": events}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -417,7 +566,7 @@ pub async fn list_credentials(
     };
     let (items, next) = state.issuer.credentials(&filter, limit, cursor)?;
     Ok(Json(json!({
-        "credentials": items.iter().map(credential_view).collect::<Vec<_>>(),
+        "credentials": items.iter().map(|r| credential_view(&state, r)).collect::<Vec<_>>(),
         "next_cursor": next.map(|n| n.to_string()),
     })))
 }

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::status::StatusPurpose;
 
 /// `GET /healthz`: 200 while the service serves.
 pub async fn healthz() -> impl IntoResponse {
@@ -35,6 +36,51 @@ pub async fn get_public_achievement(
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=60")],
         Json(rec.achievement),
+    )
+        .into_response())
+}
+
+/// `GET /status/{purpose}/{list}`: a BitstringStatusListCredential as a compact JWS
+/// (`application/vc+jwt`), with an ETag (304 on `If-None-Match`) and a `max-age` equal
+/// to the list's `ttl`. Served from cached bytes until the list changes.
+pub async fn get_status_list(
+    State(state): State<AppState>,
+    Path((purpose, list)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (Ok(purpose), Some(list)) = (
+        purpose.parse::<StatusPurpose>(),
+        list.parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1 && !list.starts_with('0')),
+    ) else {
+        return Err(ApiError::not_found("no such status list"));
+    };
+    let issuer = state.issuer.clone();
+    let published = tokio::task::spawn_blocking(move || issuer.published_list(purpose, list))
+        .await
+        .map_err(|e| ApiError::internal(&e))??
+        .ok_or_else(|| ApiError::not_found("no such status list"))?;
+    let max_age = state.issuer.status_config().ttl_seconds;
+    let cache = format!("public, max-age={max_age}");
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == published.etag);
+    let common = [
+        (header::ETAG, published.etag.clone()),
+        (header::CACHE_CONTROL, cache),
+    ];
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    Ok((
+        common,
+        [(header::CONTENT_TYPE, "application/vc+jwt")],
+        published.jwt.clone(),
     )
         .into_response())
 }

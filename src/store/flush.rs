@@ -1,0 +1,146 @@
+//! Group commit: one thread runs sled's blocking `flush` (write-out plus fsync) on
+//! behalf of every request that arrived before the flush began.
+//!
+//! A request remembers the number of the next flush to *start*; any flush that starts
+//! after the request was made covers every write the requester made before asking.
+//! While one fsync runs, the requests that pile up are all served by the next one, so
+//! N concurrent writers cost about two fsyncs, not N.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use super::Error;
+
+#[derive(Debug, Default)]
+struct State {
+    /// The highest flush number some request waits for.
+    requested: u64,
+    /// Flushes begun so far (the number of the latest one).
+    started: u64,
+    stop: bool,
+}
+
+/// The outcome of the latest flush: its number and any error.
+type Done = (u64, Option<String>);
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    done: tokio::sync::watch::Sender<Done>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The handle the store keeps; dropping it stops the thread.
+#[derive(Debug)]
+pub(super) struct GroupFlush {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GroupFlush {
+    /// Starts the flushing thread for `db`.
+    pub(super) fn start(db: sled::Db) -> Result<Self, Error> {
+        let (done, _) = tokio::sync::watch::channel((0, None));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            done,
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("store-flush".into())
+            .spawn(move || run(&worker, &db))
+            .map_err(|e| Error::Task(format!("starting the flush thread: {e}")))?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits until a flush that began after this call has finished.
+    pub(super) async fn flush(&self) -> Result<(), Error> {
+        let mut rx = self.shared.done.subscribe();
+        let target = {
+            let mut st = self.shared.lock();
+            let target = st.started + 1;
+            st.requested = st.requested.max(target);
+            target
+        };
+        self.shared.wake.notify_one();
+        let seen = rx
+            .wait_for(|(n, _)| *n >= target)
+            .await
+            .map_err(|_| Error::Task("the flush thread stopped".into()))?;
+        match &seen.1 {
+            None => Ok(()),
+            Some(e) => Err(Error::Task(format!("flushing the store: {e}"))),
+        }
+    }
+
+    /// Flushes run so far.
+    pub(super) fn count(&self) -> u64 {
+        self.shared.done.borrow().0
+    }
+}
+
+impl Drop for GroupFlush {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(h) = self.thread.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(shared: &Shared, db: &sled::Db) {
+    loop {
+        let number = {
+            let mut st = shared.lock();
+            while st.requested <= st.started && !st.stop {
+                st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+            if st.requested <= st.started {
+                // Stopping, and nobody waits.
+                return;
+            }
+            st.started += 1;
+            st.started
+        };
+        let result = db.flush().err().map(|e| e.to_string());
+        shared.done.send_replace((number, result));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_flushes_and_all_complete() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = sled::Config::new().path(dir.path()).open().expect("db");
+        let g = Arc::new(GroupFlush::start(db.clone()).expect("start"));
+        let mut tasks = Vec::new();
+        for i in 0..200u32 {
+            let g = g.clone();
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.insert(i.to_be_bytes(), &[1]).expect("insert");
+                g.flush().await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join").expect("flushed");
+        }
+        assert!(g.count() >= 1);
+        assert!(g.count() < 200, "{} flushes for 200 requests", g.count());
+        drop(g);
+    }
+}

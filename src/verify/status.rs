@@ -1,0 +1,346 @@
+//! The `status` check: Bitstring Status List v1.0 §3.2 "Validate Algorithm", for every
+//! `credentialStatus` entry of a credential.
+//!
+//! - Entries are BitstringStatusListEntry objects (§2.1); another status method, a
+//!   purpose other than `revocation`/`suspension` that could invalidate the credential,
+//!   or a `statusSize` other than 1 is `indeterminate`, never `pass`. `refresh` and
+//!   `message` entries do not bear on validity and are skipped.
+//! - Our own lists are read locally, straight from the live bits. Other lists are
+//!   fetched through a [`StatusListFetcher`]; a list that cannot be had is
+//!   `indeterminate` (§3.5 STATUS_RETRIEVAL_ERROR).
+//! - A fetched list must be a compact JWS typed `vc+jwt` (a badge, typed `JWT`, is never
+//!   accepted as a list), signed by a key of the *badge's* issuer (stricter than §3.2,
+//!   which leaves issuer validation to the use case: a list from someone else could
+//!   revoke or clear badges it has no say over), whose `type` includes
+//!   BitstringStatusListCredential, whose `statusPurpose` includes the entry's (§3.2
+//!   step 5), whose `id`, when present, is the URL it came from, and which is within its
+//!   validity period.
+//! - The expanded list must hold at least 131,072 entries (§3.2 step 9,
+//!   STATUS_LIST_LENGTH_ERROR) and the index must fall inside it (§3.2 step 10,
+//!   RANGE_ERROR): a truncated list or an out-of-range index fails, and is never read
+//!   as "not revoked".
+//! - For badges of this service, the award's own state is consulted too, so a
+//!   suspension is enforced even when the badge carries only a revocation entry.
+
+use serde_json::{Map, Value};
+
+use super::{CheckName, KeyLookup, LEEWAY_SECONDS, Report, VC_JOSE_POLICY, Verifier, fmt_unix};
+use crate::clock::parse_datetime;
+use crate::jose::claims;
+use crate::jose::jws::CompactJws;
+use crate::status::{Bitstring, LIST_SIZE, MAX_COMPRESSED, MAX_EXPANDED, StatusSlot};
+
+/// Gets the status list credential at a URL (its body, a compact JWS).
+pub trait StatusListFetcher: Send + Sync {
+    /// The body at `url`, or why it could not be had.
+    fn fetch(&self, url: &str) -> Result<String, String>;
+}
+
+/// A fetcher that reaches nothing: lists of other issuers stay `indeterminate`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFetch;
+
+impl StatusListFetcher for NoFetch {
+    fn fetch(&self, _url: &str) -> Result<String, String> {
+        Err("fetching status lists of other hosts is not available in this configuration".into())
+    }
+}
+
+/// What one entry said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// The bit is clear.
+    Clear(&'static str),
+    /// The bit is set: the credential is revoked or suspended.
+    Set(&'static str),
+    Fail(String),
+    Indeterminate(String),
+    /// The entry does not bear on validity.
+    Skip,
+}
+
+fn purpose_name(p: &str) -> Option<&'static str> {
+    match p {
+        "revocation" => Some("revocation"),
+        "suspension" => Some("suspension"),
+        _ => None,
+    }
+}
+
+fn state_word(purpose: &str) -> &'static str {
+    if purpose == "revocation" {
+        "revoked"
+    } else {
+        "suspended"
+    }
+}
+
+fn has_type(v: Option<&Value>, t: &str) -> bool {
+    match v {
+        Some(Value::String(s)) => s == t,
+        Some(Value::Array(a)) => a.iter().any(|x| x == t),
+        _ => false,
+    }
+}
+
+impl Verifier {
+    pub(super) fn check_status(&self, credential: &Map<String, Value>, report: &mut Report) {
+        let entries: Vec<&Value> = match credential.get("credentialStatus") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(v) => vec![v],
+        };
+        let issuer = claims::issuer_id(credential);
+        let own_record = match (&self.issuer, issuer) {
+            (Some(iss), Some(i)) if self.is_own(i) => credential
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| iss.credential(id).ok()),
+            _ => None,
+        };
+        if entries.is_empty() && own_record.is_none() {
+            return;
+        }
+        if credential
+            .get("credentialStatus")
+            .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty))
+        {
+            report.fail(CheckName::Status, "credentialStatus is an empty array");
+            return;
+        }
+        let mut fails = Vec::new();
+        let mut unknown = Vec::new();
+        let mut seen = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let label = if entries.len() > 1 {
+                format!("credentialStatus[{i}]")
+            } else {
+                "credentialStatus".to_owned()
+            };
+            match self.check_entry(e, issuer) {
+                Entry::Clear(p) => seen.push(p),
+                Entry::Set(p) => {
+                    seen.push(p);
+                    fails.push(state_word(p).to_owned());
+                }
+                Entry::Fail(m) => fails.push(format!("{label}: {m}")),
+                Entry::Indeterminate(m) => unknown.push(format!("{label}: {m}")),
+                Entry::Skip => {}
+            }
+        }
+        if let Some(rec) = own_record {
+            for (flag, purpose) in [(rec.revoked, "revocation"), (rec.suspended, "suspension")] {
+                let word = state_word(purpose).to_owned();
+                if flag && !fails.contains(&word) {
+                    fails.push(word);
+                }
+            }
+        }
+        if !fails.is_empty() {
+            fails.extend(unknown);
+            report.fail(CheckName::Status, fails.join("; "));
+        } else if !unknown.is_empty() {
+            report.indeterminate(CheckName::Status, unknown.join("; "));
+        } else {
+            report.pass(CheckName::Status);
+        }
+    }
+
+    fn check_entry(&self, e: &Value, badge_issuer: Option<&str>) -> Entry {
+        let Some(e) = e.as_object() else {
+            return Entry::Fail("a status entry must be an object".into());
+        };
+        let ty = e.get("type").and_then(Value::as_str).unwrap_or("(none)");
+        if ty != "BitstringStatusListEntry" {
+            return Entry::Indeterminate(format!("the status method {ty:?} is not supported"));
+        }
+        let Some(purpose) = e.get("statusPurpose").and_then(Value::as_str) else {
+            return Entry::Fail("statusPurpose must be a string".into());
+        };
+        let Some(purpose) = purpose_name(purpose) else {
+            return match purpose {
+                "refresh" | "message" => Entry::Skip,
+                other => Entry::Indeterminate(format!("unknown status purpose {other:?}")),
+            };
+        };
+        let index = match e.get("statusListIndex") {
+            Some(Value::String(s))
+                if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                s.parse::<u64>().unwrap_or(u64::MAX)
+            }
+            _ => {
+                return Entry::Fail(
+                    "statusListIndex must be a non-negative integer written as a base-10 string"
+                        .into(),
+                );
+            }
+        };
+        match e.get("statusSize") {
+            None => {}
+            Some(v) if v.as_u64() == Some(1) => {}
+            Some(v) => {
+                return Entry::Indeterminate(format!(
+                    "statusSize {v} is not supported for {purpose} (only 1)"
+                ));
+            }
+        }
+        let Some(url) = e.get("statusListCredential").and_then(Value::as_str) else {
+            return Entry::Fail("statusListCredential must be a URL".into());
+        };
+        if crate::issue::validate_http_url(url).is_err() {
+            return Entry::Fail(format!(
+                "statusListCredential {url:?} is not an http(s) URL"
+            ));
+        }
+        let Some(badge_issuer) = badge_issuer else {
+            return Entry::Fail("the credential names no issuer".into());
+        };
+
+        // Our own lists, read locally.
+        if let Some(iss) = &self.issuer
+            && let Some((list_purpose, list)) = iss.status_urls().parse(url)
+        {
+            if list_purpose.as_str() != purpose {
+                return Entry::Fail(format!(
+                    "the entry's purpose is {purpose}, but {url} is a {list_purpose} list"
+                ));
+            }
+            if badge_issuer != iss.did().as_str() {
+                return Entry::Fail(format!(
+                    "the status list belongs to {}, not to the credential's issuer {badge_issuer}",
+                    iss.did()
+                ));
+            }
+            if index >= u64::from(LIST_SIZE) {
+                return Entry::Fail(format!(
+                    "statusListIndex {index} is outside the list ({LIST_SIZE} entries)"
+                ));
+            }
+            let slot = StatusSlot {
+                list,
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+            };
+            return match iss.status_lists().get(list_purpose, slot) {
+                None => Entry::Fail(format!("there is no status list {url}")),
+                Some(true) => Entry::Set(purpose),
+                Some(false) => Entry::Clear(purpose),
+            };
+        }
+
+        match self.fetcher.fetch(url) {
+            Err(m) => {
+                Entry::Indeterminate(format!("the status list {url} could not be retrieved: {m}"))
+            }
+            Ok(body) => self.check_list(&body, url, purpose, index, badge_issuer),
+        }
+    }
+
+    /// §3.2 steps 4–10 on a fetched list credential.
+    fn check_list(
+        &self,
+        body: &str,
+        url: &str,
+        purpose: &'static str,
+        index: u64,
+        badge_issuer: &str,
+    ) -> Entry {
+        let body = body.trim();
+        if body.starts_with('{') {
+            return Entry::Indeterminate(
+                "status lists secured with embedded proofs are not verified by this version; only vc+jwt".into(),
+            );
+        }
+        let jws = match CompactJws::parse(body) {
+            Ok(j) => j,
+            Err(e) => return Entry::Fail(format!("the status list is not a compact JWS: {e}")),
+        };
+        if let Err(e) = jws.check_header(&VC_JOSE_POLICY) {
+            return Entry::Fail(format!("the status list's header: {e}"));
+        }
+        let payload = match jws.payload_json() {
+            Ok(p) => p,
+            Err(e) => return Entry::Fail(format!("the status list's payload: {e}")),
+        };
+        let list_issuer = claims::issuer_id(&payload).unwrap_or_default();
+        if list_issuer != badge_issuer {
+            return Entry::Fail(format!(
+                "the status list was issued by {list_issuer:?}, not by the credential's issuer {badge_issuer}"
+            ));
+        }
+        match self.resolve_key(list_issuer, &jws, None) {
+            KeyLookup::Found(key, _) => {
+                if let Err(e) = jws.verify(&key) {
+                    return Entry::Fail(format!("the status list's signature: {e}"));
+                }
+            }
+            KeyLookup::Fail(m) => return Entry::Fail(format!("the status list's signature: {m}")),
+            KeyLookup::Indeterminate(m) => {
+                return Entry::Indeterminate(format!("the status list's signature: {m}"));
+            }
+        }
+        if !has_type(payload.get("type"), "BitstringStatusListCredential") {
+            return Entry::Fail("the status list is not a BitstringStatusListCredential".into());
+        }
+        if let Some(id) = payload.get("id")
+            && id.as_str() != Some(url)
+        {
+            return Entry::Fail(format!(
+                "the status list's id {id} is not the URL it came from"
+            ));
+        }
+        let now = self.clock.now().unix_timestamp();
+        let when = |k: &str| {
+            payload
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(parse_datetime)
+        };
+        if let Some(t) = when("validUntil")
+            && now - LEEWAY_SECONDS > t.unix_timestamp()
+        {
+            return Entry::Indeterminate(format!(
+                "the status list expired at {}",
+                fmt_unix(t.unix_timestamp())
+            ));
+        }
+        if let Some(t) = when("validFrom")
+            && now + LEEWAY_SECONDS < t.unix_timestamp()
+        {
+            return Entry::Indeterminate(format!(
+                "the status list is not valid before {}",
+                fmt_unix(t.unix_timestamp())
+            ));
+        }
+        let Some(subject) = payload.get("credentialSubject").and_then(Value::as_object) else {
+            return Entry::Fail("the status list has no credentialSubject".into());
+        };
+        if !has_type(subject.get("type"), "BitstringStatusList") {
+            return Entry::Fail("the status list's subject is not a BitstringStatusList".into());
+        }
+        if !has_type(subject.get("statusPurpose"), purpose) {
+            return Entry::Fail(format!("the status list is not a {purpose} list"));
+        }
+        let Some(encoded) = subject.get("encodedList").and_then(Value::as_str) else {
+            return Entry::Fail("the status list has no encodedList".into());
+        };
+        let bits = match Bitstring::decode(encoded, MAX_COMPRESSED, MAX_EXPANDED) {
+            Ok(b) => b,
+            Err(e) => return Entry::Fail(format!("the status list: {e}")),
+        };
+        if bits.len() < LIST_SIZE as usize {
+            return Entry::Fail(format!(
+                "the status list has {} entries, fewer than the {LIST_SIZE} a list must have",
+                bits.len()
+            ));
+        }
+        match usize::try_from(index).ok().and_then(|i| bits.get(i)) {
+            None => Entry::Fail(format!(
+                "statusListIndex {index} is outside the list ({} entries)",
+                bits.len()
+            )),
+            Some(true) => Entry::Set(purpose),
+            Some(false) => Entry::Clear(purpose),
+        }
+    }
+}

@@ -3,14 +3,20 @@
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
+    let cli = accolade::cli::Cli::parse();
+    // The service logs what it does; one-shot commands only what goes wrong.
+    let default = if matches!(cli.command, accolade::cli::Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ACCOLADE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = accolade::cli::Cli::parse();
     match accolade::cli::run(cli) {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {

@@ -14,6 +14,9 @@ pub struct BenchArgs {
     /// Only this algorithm (default: ES256, RS256 and EdDSA).
     #[arg(long, value_parser = clap::value_parser!(Algorithm))]
     pub alg: Option<Algorithm>,
+    /// Concurrent clients for the durability figures.
+    #[arg(long, default_value_t = 128)]
+    pub clients: usize,
 }
 
 impl clap::builder::ValueParserFactory for Algorithm {
@@ -49,6 +52,31 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     println!(
         "(one thread; badges/s = build + OB 3.0 schema check + claims + serialise + sign, no store writes)"
+    );
+    println!();
+    let s = crate::bench::status::run(args.clients.clamp(1, 4096), window)?;
+    println!(
+        "status list publish (131,072 entries, 1 % revoked, GZIP + base64url, no signature): {:.0} µs, {} bytes",
+        s.publish_micros, s.encoded_len
+    );
+    println!(
+        "awards with {} concurrent clients (ES256, direct delivery, real store):",
+        s.clients
+    );
+    println!(
+        "  in memory (no flush)   {:>10.0} /s",
+        s.in_memory_awards_per_sec
+    );
+    println!(
+        "  durable (2 flushes)    {:>10.0} /s   ratio {:.2}   {} awards, {} fsyncs",
+        s.durable_awards_per_sec,
+        s.durable_awards_per_sec / s.in_memory_awards_per_sec,
+        s.awards,
+        s.award_flushes
+    );
+    println!(
+        "revocations, durable     {:>10.0} /s",
+        s.durable_revocations_per_sec
     );
     Ok(())
 }

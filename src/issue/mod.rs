@@ -267,6 +267,13 @@ pub struct RecordedAward {
     payload: Option<Vec<u8>>,
 }
 
+impl RecordedAward {
+    /// The record as written.
+    pub fn record(&self) -> &CredentialRecord {
+        &self.record
+    }
+}
+
 impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Issuer")

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use accolade::app::{AdminToken, AppState};
 use accolade::clock::FixedClock;
+use accolade::issue::StatusConfig;
 use accolade::jose::{Algorithm, SigningKey};
 use accolade::keyring::Keyring;
 use accolade::store::Store;
@@ -63,6 +64,7 @@ pub struct TestApp {
     pub keys_dir: PathBuf,
     pub store: Store,
     pub public_url: String,
+    pub status: StatusConfig,
     _dir: tempfile::TempDir,
 }
 
@@ -72,6 +74,22 @@ impl TestApp {
     }
 
     pub fn with(alg: Algorithm, public_url: &str) -> Self {
+        Self::configured(alg, public_url, StatusConfig::default())
+    }
+
+    /// Badges carry entries for both purposes (`--status-purposes revocation,suspension`).
+    pub fn with_suspension_entries() -> Self {
+        Self::configured(
+            Algorithm::ES256,
+            PUBLIC_URL,
+            StatusConfig {
+                purposes: "revocation,suspension".parse().expect("purposes"),
+                ..StatusConfig::default()
+            },
+        )
+    }
+
+    pub fn configured(alg: Algorithm, public_url: &str, status: StatusConfig) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
         let keys_dir = dir.path().join("keys");
         install_test_key(&keys_dir, alg);
@@ -79,11 +97,18 @@ impl TestApp {
         let clock = Arc::new(FixedClock::at(NOW));
         let mut app = Self {
             router: Router::new(),
-            state: build_state(&keys_dir, store.clone(), public_url, clock.clone()),
+            state: build_state(
+                &keys_dir,
+                store.clone(),
+                public_url,
+                clock.clone(),
+                status.clone(),
+            ),
             clock,
             keys_dir,
             store,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            status,
             _dir: dir,
         };
         app.router = accolade::http::router(app.state.clone());
@@ -97,6 +122,7 @@ impl TestApp {
             self.store.clone(),
             &self.public_url,
             self.clock.clone(),
+            self.status.clone(),
         );
         self.router = accolade::http::router(self.state.clone());
     }
@@ -205,14 +231,16 @@ fn build_state(
     store: Store,
     public_url: &str,
     clock: Arc<FixedClock>,
+    status: StatusConfig,
 ) -> AppState {
     let keys = Keyring::load(keys_dir).expect("keys");
-    AppState::new(
+    AppState::with_status(
         store,
         Arc::new(keys),
         url::Url::parse(public_url).expect("url"),
         AdminToken::new(TOKEN),
         clock,
+        status,
     )
     .expect("state")
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Verifies a compact JWS with OpenSSL directly from a JWK (no accolade code).
-fn openssl_verify(jwt: &str, jwk: &Value) -> bool {
+pub(crate) fn openssl_verify(jwt: &str, jwk: &Value) -> bool {
     let (input, sig) = jwt.rsplit_once('.').expect("jws");
     let sig = b64d(sig);
     let field = |k: &str| b64d(jwk[k].as_str().expect("jwk member"));
@@ -61,7 +61,7 @@ fn openssl_verify(jwt: &str, jwk: &Value) -> bool {
     }
 }
 
-async fn did_document(app: &TestApp) -> Value {
+pub(crate) async fn did_document(app: &TestApp) -> Value {
     let (s, doc) = app
         .call(Method::GET, "/.well-known/did.json", None, false)
         .await;
@@ -70,7 +70,7 @@ async fn did_document(app: &TestApp) -> Value {
 }
 
 /// The JWK of the verification method `kid` names, found the way any resolver would.
-fn key_for_kid<'a>(doc: &'a Value, kid: &str) -> &'a Value {
+pub(crate) fn key_for_kid<'a>(doc: &'a Value, kid: &str) -> &'a Value {
     assert!(
         doc["assertionMethod"]
             .as_array()

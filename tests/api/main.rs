@@ -6,5 +6,6 @@ mod cli;
 mod helpers;
 mod issuance;
 mod snapshots;
+mod status;
 mod vectors;
 mod verify_security;

@@ -5,7 +5,9 @@
 //! - badges fully issued per second: credential built from a stored award, checked
 //!   against the OB 3.0 JSON Schema, claims added, serialised and signed.
 //!
-//! No store writes (no fsync): durable throughput belongs with the status-list work.
+//! No store writes (no fsync) here; [`status`] measures durability and status lists.
+
+pub mod status;
 
 use std::time::{Duration, Instant};
 

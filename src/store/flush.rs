@@ -99,8 +99,22 @@ impl Drop for GroupFlush {
     }
 }
 
+/// Under load (the previous flush ended moments ago) the thread lingers this long
+/// before starting the next one, so that more requests share it.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(800);
+
 fn run(shared: &Shared, db: &sled::Db) {
+    let mut last_end: Option<std::time::Instant> = None;
     loop {
+        {
+            let mut st = shared.lock();
+            while st.requested <= st.started && !st.stop {
+                st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        if last_end.is_some_and(|t| t.elapsed() < LINGER * 2) {
+            std::thread::sleep(LINGER);
+        }
         let number = {
             let mut st = shared.lock();
             while st.requested <= st.started && !st.stop {
@@ -114,6 +128,7 @@ fn run(shared: &Shared, db: &sled::Db) {
             st.started
         };
         let result = db.flush().err().map(|e| e.to_string());
+        last_end = Some(std::time::Instant::now());
         shared.done.send_replace((number, result));
     }
 }

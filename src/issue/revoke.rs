@@ -95,30 +95,29 @@ impl Issuer {
         };
         // The lock orders this change with every other bit change, and the memory copy
         // is updated only after the store accepted the change.
+        let (purpose, value) = match action {
+            StatusAction::Revoke => (StatusPurpose::Revocation, true),
+            StatusAction::Suspend => (StatusPurpose::Suspension, true),
+            StatusAction::Unsuspend => (StatusPurpose::Suspension, false),
+        };
         let mut lists = self.status.lock();
         let result = self.store.update_credential(uuid, |rec| {
-            let (purpose, value) = match action {
-                StatusAction::Revoke => {
-                    if rec.revoked {
-                        return Ok(None);
-                    }
-                    rec.revoked = true;
-                    (StatusPurpose::Revocation, true)
+            if purpose == StatusPurpose::Revocation {
+                if rec.revoked {
+                    return Ok(None);
                 }
-                StatusAction::Suspend | StatusAction::Unsuspend => {
-                    if rec.revoked {
-                        return Err(crate::store::Error::Refused(
-                            "the credential is revoked; revocation is permanent".into(),
-                        ));
-                    }
-                    let want = action == StatusAction::Suspend;
-                    if rec.suspended == want {
-                        return Ok(None);
-                    }
-                    rec.suspended = want;
-                    (StatusPurpose::Suspension, want)
+                rec.revoked = true;
+            } else {
+                if rec.revoked {
+                    return Err(crate::store::Error::Refused(
+                        "the credential is revoked; revocation is permanent".into(),
+                    ));
                 }
-            };
+                if rec.suspended == value {
+                    return Ok(None);
+                }
+                rec.suspended = value;
+            }
             rec.updated_at.clone_from(&now);
             let bits = rec
                 .status
@@ -143,11 +142,7 @@ impl Issuer {
             Err(e) => return Err(e.into()),
         };
         if written && let Some(slot) = rec.status {
-            match action {
-                StatusAction::Revoke => lists.apply(StatusPurpose::Revocation, slot, true),
-                StatusAction::Suspend => lists.apply(StatusPurpose::Suspension, slot, true),
-                StatusAction::Unsuspend => lists.apply(StatusPurpose::Suspension, slot, false),
-            }
+            lists.apply(purpose, slot, value);
         }
         drop(lists);
         if written {

@@ -50,7 +50,7 @@ impl StatusListFetcher for NoFetch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entry {
     /// The bit is clear.
-    Clear(&'static str),
+    Clear,
     /// The bit is set: the credential is revoked or suspended.
     Set(&'static str),
     Fail(String),
@@ -110,7 +110,6 @@ impl Verifier {
         }
         let mut fails = Vec::new();
         let mut unknown = Vec::new();
-        let mut seen = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             let label = if entries.len() > 1 {
                 format!("credentialStatus[{i}]")
@@ -118,14 +117,10 @@ impl Verifier {
                 "credentialStatus".to_owned()
             };
             match self.check_entry(e, issuer) {
-                Entry::Clear(p) => seen.push(p),
-                Entry::Set(p) => {
-                    seen.push(p);
-                    fails.push(state_word(p).to_owned());
-                }
+                Entry::Clear | Entry::Skip => {}
+                Entry::Set(p) => fails.push(state_word(p).to_owned()),
                 Entry::Fail(m) => fails.push(format!("{label}: {m}")),
                 Entry::Indeterminate(m) => unknown.push(format!("{label}: {m}")),
-                Entry::Skip => {}
             }
         }
         if let Some(rec) = own_record {
@@ -224,7 +219,7 @@ impl Verifier {
             return match iss.status_lists().get(list_purpose, slot) {
                 None => Entry::Fail(format!("there is no status list {url}")),
                 Some(true) => Entry::Set(purpose),
-                Some(false) => Entry::Clear(purpose),
+                Some(false) => Entry::Clear,
             };
         }
 
@@ -340,7 +335,7 @@ impl Verifier {
                 bits.len()
             )),
             Some(true) => Entry::Set(purpose),
-            Some(false) => Entry::Clear(purpose),
+            Some(false) => Entry::Clear,
         }
     }
 }

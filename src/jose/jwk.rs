@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use josekit::jws::JwsVerifier;
 use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey};
+use openssl::ec::EcGroup;
 use openssl::nid::Nid;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -42,6 +42,10 @@ pub struct PublicJwk {
 #[derive(Clone)]
 enum Verifier {
     OpenSsl(Arc<dyn JwsVerifier>),
+    /// ES256 through OpenSSL's ECDSA directly: building an EVP key from DER costs
+    /// more than the verification itself under OpenSSL 3, and holder keys are new on
+    /// every OpenID4VCI request.
+    P256(openssl::ec::EcKey<openssl::pkey::Public>),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -160,12 +164,7 @@ impl PublicJwk {
                         "P-256 coordinates must be 32 bytes each".into(),
                     ));
                 }
-                check_p256_point(&xb, &yb)?;
-                let jwk = josekit_jwk(&json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}))?;
-                let v = josekit::jws::ES256
-                    .verifier_from_jwk(&jwk)
-                    .map_err(|e| Error::InvalidKey(e.to_string()))?;
-                Verifier::OpenSsl(Arc::new(v))
+                Verifier::P256(p256_key(&xb, &yb)?)
             }
             JwkParams::Rsa { n, e } => {
                 let nb = b64_decode(n, "JWK n")?;
@@ -216,14 +215,14 @@ impl PublicJwk {
 
     /// A P-256 key from its SEC1 point (compressed or uncompressed), as did:key carries it.
     pub fn from_p256_sec1(bytes: &[u8]) -> Result<Self, Error> {
-        let group = p256_group()?;
+        let group = p256()?;
         let mut ctx = BigNumContext::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
-        let point = openssl::ec::EcPoint::from_bytes(&group, bytes, &mut ctx)
+        let point = openssl::ec::EcPoint::from_bytes(group, bytes, &mut ctx)
             .map_err(|_| Error::InvalidKey("not a valid P-256 point".into()))?;
         let mut x = BigNum::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
         let mut y = BigNum::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
         point
-            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+            .affine_coordinates(group, &mut x, &mut y, &mut ctx)
             .map_err(|e| Error::InvalidKey(e.to_string()))?;
         let (xb, yb) = (pad32(&x)?, pad32(&y)?);
         Self::from_params(JwkParams::P256 {
@@ -260,17 +259,21 @@ impl PublicJwk {
         }
     }
 
-    /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
-    pub fn thumbprint(&self) -> String {
-        // RFC 7638 §3: the required members in lexicographic order, no whitespace.
-        let canonical = match &self.params {
+    /// The key's required members in lexicographic order with no whitespace
+    /// (RFC 7638 §3): the input of the thumbprint, and the JSON of a did:jwk.
+    pub fn canonical_json(&self) -> String {
+        match &self.params {
             JwkParams::P256 { x, y } => {
                 format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
             }
             JwkParams::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
             JwkParams::Ed25519 { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
-        };
-        b64(Sha256::digest(canonical.as_bytes()))
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn thumbprint(&self) -> String {
+        b64(Sha256::digest(self.canonical_json().as_bytes()))
     }
 
     /// Verifies `signature` over `message` with this key's one algorithm.
@@ -279,6 +282,20 @@ impl PublicJwk {
             Verifier::OpenSsl(v) => v
                 .verify(message, signature)
                 .map_err(|_| Error::BadSignature),
+            Verifier::P256(key) => {
+                // JWS ES256 signatures are R ‖ S, 32 bytes each (RFC 7518 §3.4).
+                if signature.len() != 64 {
+                    return Err(Error::BadSignature);
+                }
+                let r = BigNum::from_slice(&signature[..32]).map_err(|_| Error::BadSignature)?;
+                let s = BigNum::from_slice(&signature[32..]).map_err(|_| Error::BadSignature)?;
+                let sig = openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+                    .map_err(|_| Error::BadSignature)?;
+                match sig.verify(&Sha256::digest(message), key) {
+                    Ok(true) => Ok(()),
+                    _ => Err(Error::BadSignature),
+                }
+            }
             Verifier::Ed25519(vk) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature)
                     .map_err(|_| Error::BadSignature)?;
@@ -306,16 +323,37 @@ fn pad32(n: &BigNum) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::InvalidKey(e.to_string()))
 }
 
-/// Refuses points that are not on P-256 (invalid-curve attacks) or that are the point
-/// at infinity.
-fn check_p256_point(x: &[u8], y: &[u8]) -> Result<(), Error> {
-    let group = p256_group()?;
-    let bx = BigNum::from_slice(x).map_err(|e| Error::InvalidKey(e.to_string()))?;
-    let by = BigNum::from_slice(y).map_err(|e| Error::InvalidKey(e.to_string()))?;
-    let key = EcKey::from_public_key_affine_coordinates(&group, &bx, &by)
-        .map_err(|_| Error::InvalidKey("the point is not on P-256".into()))?;
-    key.check_key()
-        .map_err(|_| Error::InvalidKey("the point is not a valid P-256 public key".into()))
+/// The P-256 group, built once.
+fn p256() -> Result<&'static EcGroup, Error> {
+    static GROUP: std::sync::OnceLock<EcGroup> = std::sync::OnceLock::new();
+    if let Some(g) = GROUP.get() {
+        return Ok(g);
+    }
+    let g = p256_group()?;
+    Ok(GROUP.get_or_init(|| g))
+}
+
+/// A P-256 public key from its coordinates, refusing points that are not on the curve
+/// (invalid-curve attacks). A point given by affine coordinates is never the point at
+/// infinity, and P-256 has cofactor 1, so every such point on the curve generates the
+/// prime-order group: the on-curve test is the whole public-key validation (SEC 1
+/// §3.2.2.1, NIST SP 800-56A §5.6.2.3.4), without OpenSSL's `EC_KEY_check_key` scalar
+/// multiplication by the order.
+fn p256_key(x: &[u8], y: &[u8]) -> Result<openssl::ec::EcKey<openssl::pkey::Public>, Error> {
+    let group = p256()?;
+    let err = |e: openssl::error::ErrorStack| Error::InvalidKey(e.to_string());
+    let bx = BigNum::from_slice(x).map_err(err)?;
+    let by = BigNum::from_slice(y).map_err(err)?;
+    let mut ctx = BigNumContext::new().map_err(err)?;
+    let mut point = openssl::ec::EcPoint::new(group).map_err(err)?;
+    let on_curve = point
+        .set_affine_coordinates_gfp(group, &bx, &by, &mut ctx)
+        .is_ok()
+        && point.is_on_curve(group, &mut ctx).unwrap_or(false);
+    if !on_curve {
+        return Err(Error::InvalidKey("the point is not on P-256".into()));
+    }
+    openssl::ec::EcKey::from_public_key(group, &point).map_err(err)
 }
 
 #[cfg(test)]

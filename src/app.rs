@@ -161,6 +161,8 @@ impl std::str::FromStr for RateLimit {
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub issuer: Issuer,
+    /// The OpenID4VCI endpoints' side of the issuer.
+    pub oid4vci: crate::oid4vci::Oid4vci,
     pub verifier: Verifier,
     pub identity: WebIdentity,
     pub public_url: url::Url,
@@ -228,6 +230,7 @@ impl AppState {
         let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
             .with_issuer(issuer.clone());
         Ok(Self {
+            oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
             issuer,
             verifier,
             identity,

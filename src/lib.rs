@@ -12,6 +12,7 @@
 //! - [`store`]: sled trees behind typed accessors, grouped flushes.
 //! - [`status`]: Bitstring Status Lists: slots, bits, publication.
 //! - [`issue`]: achievements, awards, signing, revocation and suspension.
+//! - [`oid4vci`]: OpenID4VCI: metadata, tokens, nonces, proofs, the credential endpoint.
 //! - [`verify`]: the verification pipeline and its report.
 //! - [`http`], [`cli`]: the thin outer layers.
 
@@ -25,6 +26,8 @@ pub mod issue;
 pub mod jose;
 pub mod keyring;
 pub mod model;
+pub mod oid4vci;
+pub mod qr;
 pub mod status;
 pub mod store;
 pub mod verify;

@@ -5,8 +5,10 @@
 //! - badges fully issued per second: credential built from a stored award, checked
 //!   against the OB 3.0 JSON Schema, claims added, serialised and signed.
 //!
-//! No store writes (no fsync) here; [`status`] measures durability and status lists.
+//! No store writes (no fsync) here; [`status`] measures durability and status lists,
+//! [`claim`] OpenID4VCI claim flows.
 
+pub mod claim;
 pub mod status;
 
 use std::time::{Duration, Instant};
@@ -75,6 +77,7 @@ pub fn sample_record() -> CredentialRecord {
         revoked: false,
         suspended: false,
         status: None,
+        wallet: Default::default(),
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-01T00:00:00Z".into(),
     }

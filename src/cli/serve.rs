@@ -194,6 +194,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
+    eprintln!(
+        "OpenID4VCI: metadata at {}/.well-known/openid-credential-issuer",
+        state.issuer.identifier()
+    );
+    tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
+
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     // Signal handlers exist before anyone can see the listening line.
@@ -244,4 +250,19 @@ async fn shutdown_on_signal(mut signals: Signals, handle: axum_server::Handle) {
     }
     eprintln!("shutting down");
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
+}
+
+/// Drops expired OpenID4VCI nonces and tokens once a minute.
+async fn sweep_wallet_state(oid4vci: crate::oid4vci::Oid4vci) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let o = oid4vci.clone();
+        match tokio::task::spawn_blocking(move || o.sweep()).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired nonces and tokens swept"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired nonces and tokens failed"),
+            Err(e) => tracing::warn!(error = %e, "the sweep task failed"),
+        }
+    }
 }

@@ -1,10 +1,11 @@
 //! Decentralized identifiers: the `Did` and `DidUrl` types, did:web for our own
-//! identity, did:key for holders and simple issuers.
+//! identity, did:key and did:jwk for holders and simple issuers.
 //!
 //! Specs: W3C DID Core 1.0 §3.1 (syntax, <https://www.w3.org/TR/did-core/#did-syntax>),
 //! did:web method (<https://w3c-ccg.github.io/did-method-web/>), did:key method
 //! v0.7 (<https://w3c-ccg.github.io/did-method-key/>).
 
+pub mod jwk;
 pub mod key;
 pub mod web;
 
@@ -22,6 +23,8 @@ pub enum Error {
     InvalidWebUrl { url: String, reason: String },
     #[error("did:key {0}")]
     DidKey(String),
+    #[error("did:jwk {0}")]
+    DidJwk(String),
 }
 
 /// A syntactically valid DID (`did:<method>:<method-specific-id>`), DID Core §3.1.

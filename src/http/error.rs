@@ -96,6 +96,9 @@ impl From<issue::Error> for ApiError {
             issue::Error::Conflict(_) => {
                 Self::new(StatusCode::CONFLICT, "credential_revoked", e.to_string())
             }
+            issue::Error::WrongState(_) => {
+                Self::new(StatusCode::CONFLICT, "invalid_state", e.to_string())
+            }
             issue::Error::Sign(_) | issue::Error::Store(_) | issue::Error::Status(_) => {
                 Self::internal(&e)
             }
@@ -113,7 +116,8 @@ impl From<store::Error> for ApiError {
             store::Error::Sled(_)
             | store::Error::Corrupt(..)
             | store::Error::Task(_)
-            | store::Error::SlotTaken { .. } => Self::internal(&e),
+            | store::Error::SlotTaken { .. }
+            | store::Error::NonceRejected => Self::internal(&e),
         }
     }
 }
@@ -124,6 +128,17 @@ impl From<verify::Error> for ApiError {
             verify::Error::Malformed(m) => {
                 Self::new(StatusCode::BAD_REQUEST, "malformed_credential", m)
             }
+        }
+    }
+}
+
+impl From<crate::oid4vci::Error> for ApiError {
+    /// For admin routes that run wallet-side steps (approval issues a waiting request).
+    fn from(e: crate::oid4vci::Error) -> Self {
+        match e {
+            crate::oid4vci::Error::Issue(e) => e.into(),
+            crate::oid4vci::Error::Store(e) => e.into(),
+            other => Self::new(StatusCode::CONFLICT, "invalid_state", other.to_string()),
         }
     }
 }

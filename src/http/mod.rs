@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::app::AppState;
+use crate::oid4vci::metadata::{AS_WELL_KNOWN, ISSUER_WELL_KNOWN, paths};
 
 /// Default request body cap.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -64,6 +65,16 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::POST,
             "/api/v1/awards/batch",
             post(a::create_award_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/api/v1/awards/{id}/reoffer",
+            post(a::reoffer_award),
+        ),
+        (
+            Method::POST,
+            "/api/v1/awards/{id}/approve",
+            post(a::approve_award),
         ),
         (Method::GET, "/api/v1/credentials", get(a::list_credentials)),
         (
@@ -131,6 +142,28 @@ pub fn router(state: AppState) -> Router {
             "/status/{purpose}/{list}",
             get(routes::public::get_status_list),
         )
+        // Draft 13 appends the well-known segment to the issuer identifier; with no
+        // path in the public URL this is also the 1.0 location.
+        .route(
+            &format!("/.well-known/{ISSUER_WELL_KNOWN}"),
+            get(routes::oid4vci::issuer_metadata),
+        )
+        .route(
+            &format!("/.well-known/{AS_WELL_KNOWN}"),
+            get(routes::oid4vci::authorization_server_metadata),
+        )
+        .route(
+            &format!("{}/{{id}}", paths::OFFERS),
+            get(routes::oid4vci::get_offer),
+        )
+        .route(paths::TOKEN, post(routes::oid4vci::token))
+        .route(paths::NONCE, post(routes::oid4vci::nonce))
+        .route(paths::CREDENTIAL, post(routes::oid4vci::credential))
+        .route(paths::DEFERRED, post(routes::oid4vci::deferred))
+        .route(paths::NOTIFICATION, post(routes::oid4vci::notification))
+        .route("/claim/{id}", get(routes::claim::claim_page))
+        .route("/claim/{id}/qr.svg", get(routes::claim::claim_qr_svg))
+        .route("/claim/{id}/qr.png", get(routes::claim::claim_qr_png))
         .route(
             "/api/v1/verify",
             post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
@@ -153,8 +186,20 @@ pub fn router(state: AppState) -> Router {
     if state.identity.base_path.is_empty() {
         app
     } else {
+        // OpenID4VCI 1.0 §12.2.2 and RFC 8414 §3 put the well-known segment between
+        // the host and the path; draft 13 appended it (served inside `app`).
+        let base = &state.identity.base_path;
         Router::new()
-            .nest(&state.identity.base_path, app)
+            .route(
+                &format!("/.well-known/{ISSUER_WELL_KNOWN}{base}"),
+                get(routes::oid4vci::issuer_metadata),
+            )
+            .route(
+                &format!("/.well-known/{AS_WELL_KNOWN}{base}"),
+                get(routes::oid4vci::authorization_server_metadata),
+            )
+            .with_state(state.clone())
+            .nest(base, app)
             .fallback(routes::public::not_found)
     }
 }

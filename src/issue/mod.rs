@@ -12,6 +12,7 @@
 //! is produced by [`sign_vc_jose`] for the W3C VC-API.
 
 pub mod achievements;
+pub mod offers;
 pub mod profile;
 pub mod revoke;
 
@@ -62,6 +63,9 @@ pub enum Error {
     /// The credential's state forbids the change (suspending a revoked badge).
     #[error("{0}")]
     Conflict(String),
+    /// The award's delivery state forbids the request (re-offering an issued badge).
+    #[error("{0}")]
+    WrongState(String),
 }
 
 fn join_violations(v: &[Violation]) -> String {
@@ -371,6 +375,22 @@ impl Issuer {
         format_seconds(self.clock.now())
     }
 
+    /// The current time as records store it (RFC 3339, seconds).
+    pub fn now_string(&self) -> String {
+        self.now()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The public URL without a trailing slash: the OpenID4VCI Credential Issuer
+    /// Identifier.
+    pub fn identifier(&self) -> String {
+        base(&self.public_url)
+    }
+
     // ---- profile ----
 
     /// The issuer profile (the stored one, or the default).
@@ -548,6 +568,7 @@ impl Issuer {
             revoked: false,
             suspended: false,
             status: None,
+            wallet: Default::default(),
             created_at: now_s.clone(),
             updated_at: now_s,
         };
@@ -559,6 +580,13 @@ impl Issuer {
         let payload = checked_payload(&cred, true)?;
         record.seq = self.store.next_seq()?;
         let direct = delivery == Delivery::Direct;
+        if !direct {
+            record.wallet.offer = Some(self.new_offer());
+            record.wallet.claim_id = Some(offers::random_id(16));
+            if record.tx_code_required {
+                record.wallet.tx_code = Some(offers::new_tx_code());
+            }
+        }
         let payload = direct.then_some(payload);
         self.store.insert_credential(&record, direct)?;
         Ok(RecordedAward { record, payload })
@@ -594,11 +622,9 @@ impl Issuer {
                     return Err(e.into());
                 }
             };
-            record.issued.push(IssuedCopy {
-                jwt: jwt.clone(),
-                kid: self.kid_url(),
-                issued_at: self.now(),
-            });
+            let mut copy = IssuedCopy::new(jwt.clone(), self.kid_url(), self.now());
+            copy.subject.clone_from(&record.recipient.id);
+            record.issued.push(copy);
             record.state = CredentialState::Issued;
             self.store.complete_pending(&record)?;
             credential = Some(jwt);
@@ -689,13 +715,16 @@ impl Issuer {
         sign_badge(&cred, self.keys.signing_key(), &self.kid_url())
     }
 
-    /// A credential record by id (`urn:uuid:...` or the bare uuid).
+    /// A credential record by id (`urn:uuid:...` or the bare uuid). The id of a
+    /// batch copy finds the award it belongs to.
     pub fn credential(&self, id: &str) -> Result<CredentialRecord, Error> {
-        parse_credential_id(id)
-            .map(|u| self.store.credential(u))
-            .transpose()?
-            .flatten()
-            .ok_or_else(|| Error::NotFound(format!("credential {id}")))
+        let not_found = || Error::NotFound(format!("credential {id}"));
+        let uuid = parse_credential_id(id).ok_or_else(not_found)?;
+        if let Some(rec) = self.store.credential(uuid)? {
+            return Ok(rec);
+        }
+        let award = self.store.copy_owner(uuid)?.ok_or_else(not_found)?;
+        self.store.credential(award)?.ok_or_else(not_found)
     }
 
     /// A page of credentials, newest first.
@@ -985,6 +1014,7 @@ mod tests {
             revoked: false,
             suspended: false,
             status: None,
+            wallet: Default::default(),
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
         }

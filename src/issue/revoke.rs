@@ -2,8 +2,9 @@
 //!
 //! - Revoke is permanent and idempotent; revoking an offered award also ends its offer.
 //! - Suspend and unsuspend are reversible and idempotent; both refuse a revoked badge.
-//! - One award may have several signed copies; they share the award's status slot, so
-//!   one change covers them all.
+//! - One award may have several signed copies (a wallet's batch request), each with
+//!   its own status slot; one change sets or clears every copy's bit.
+//! - Revoking an offered award also ends its offer: the code is refused from then on.
 //! - Each change writes the record, the list bit and an audit event in one store
 //!   transaction while the lists are locked, so concurrent changes in one list never
 //!   lose each other; the caller flushes before answering.
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Error, Issuer, VC_JWT_TYP, parse_credential_id};
+use super::{Error, Issuer, VC_JWT_TYP};
 use crate::jose::jws;
 use crate::status::{Published, StatusPurpose};
 use crate::store::{AuditEvent, BitWrite, Change, CredentialRecord, PublishedList};
@@ -84,8 +85,8 @@ impl Issuer {
         ctx: &ActionContext,
     ) -> Result<CredentialRecord, Error> {
         let (reason, actor) = ctx.checked()?;
-        let uuid =
-            parse_credential_id(id).ok_or_else(|| Error::NotFound(format!("credential {id}")))?;
+        // A batch copy's id stands for its award: one action covers every copy.
+        let uuid = self.credential(id)?.id;
         let now = self.now();
         let event = AuditEvent {
             at: now.clone(),
@@ -107,6 +108,7 @@ impl Issuer {
                     return Ok(None);
                 }
                 rec.revoked = true;
+                rec.wallet.offer = None;
             } else {
                 if rec.revoked {
                     return Err(crate::store::Error::Refused(
@@ -120,13 +122,13 @@ impl Issuer {
             }
             rec.updated_at.clone_from(&now);
             let bits = rec
-                .status
+                .slots()
+                .into_iter()
                 .map(|slot| BitWrite {
                     purpose,
                     slot,
                     value,
                 })
-                .into_iter()
                 .collect();
             Ok(Some(Change {
                 bits,
@@ -141,8 +143,10 @@ impl Issuer {
             Err(crate::store::Error::Refused(msg)) => return Err(Error::Conflict(msg)),
             Err(e) => return Err(e.into()),
         };
-        if written && let Some(slot) = rec.status {
-            lists.apply(purpose, slot, value);
+        if written {
+            for slot in rec.slots() {
+                lists.apply(purpose, slot, value);
+            }
         }
         drop(lists);
         if written {

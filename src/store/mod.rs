@@ -17,6 +17,12 @@
 //!   or unsuspended what, when and why. Never published.
 //! - `status_published`: purpose tag + list → the last signed list, reused after a
 //!   restart when nothing changed.
+//! - `oid4vci`: OpenID4VCI state, by one-byte prefix: `c` pre-authorized code, `o`
+//!   offer id, `l` claim page id, `x` transaction id, `m` notification id → award
+//!   uuid; `n` nonce → expiry (i64 big-endian); `t` SHA-256 of an access or refresh
+//!   token → [`TokenGrant`]. The award record is the source of truth: an index entry
+//!   whose award no longer holds that code or offer is stale and refused.
+//! - `credential_copies`: the credential uuid of a batch copy → its award's uuid.
 //!
 //! sled makes nothing durable until a flush; every write path that answers a client
 //! calls [`Store::flush`] before it acknowledges (CONTRACT §2: a 2xx to a write is
@@ -53,6 +59,9 @@ pub enum Error {
     Refused(String),
     #[error("status slot {list}/{index} is already taken")]
     SlotTaken { list: u32, index: u32 },
+    /// A nonce was unknown, already used, or expired.
+    #[error("the nonce is unknown, used or expired")]
+    NonceRejected,
 }
 
 impl From<TransactionError<Error>> for Error {
@@ -125,6 +134,182 @@ pub struct IssuedCopy {
     /// The DID URL of the key that signed it.
     pub kid: String,
     pub issued_at: String,
+    /// The copy's own credential id when it is not the award's (the second and later
+    /// badges of a wallet's batch request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+    /// The copy's own status slot when it is not the award's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusSlot>,
+    /// `credentialSubject.id` of the copy (the wallet key it is bound to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The OpenID4VCI `notification_id` the wallet was given with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
+}
+
+impl IssuedCopy {
+    /// A copy signed for the award itself (its id and slot).
+    pub fn new(jwt: String, kid: String, issued_at: String) -> Self {
+        Self {
+            jwt,
+            kid,
+            issued_at,
+            id: None,
+            status: None,
+            subject: None,
+            notification_id: None,
+        }
+    }
+}
+
+/// A pre-authorized-code offer (OpenID4VCI 1.0 §4.1.1): the code, and the id under
+/// which the offer object is served by reference.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OfferState {
+    /// The id in `credential_offer_uri`.
+    pub id: String,
+    /// The pre-authorized code.
+    pub code: String,
+    /// Unix seconds after which neither the offer nor its code is accepted.
+    pub expires_at: i64,
+    pub created_at: String,
+}
+
+/// A wallet's credential request waiting for the issuer's approval (deferred
+/// issuance, OpenID4VCI 1.0 §9).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeferredRequest {
+    pub transaction_id: String,
+    /// The holder DIDs from the wallet's proofs, one badge each.
+    pub holders: Vec<String>,
+    pub configuration_id: String,
+    pub requested_at: String,
+    /// Whether the wallet has collected the badges.
+    #[serde(default)]
+    pub delivered: bool,
+    /// The wallet spoke the draft-13 dialect (answers follow it).
+    #[serde(default)]
+    pub draft13: bool,
+}
+
+/// What a wallet reported at the notification endpoint (OpenID4VCI 1.0 §11).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WalletEvent {
+    /// `credential_accepted`, `credential_failure` or `credential_deleted`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub notification_id: String,
+    pub at: String,
+}
+
+/// Everything about an award's delivery to a wallet.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WalletState {
+    /// The live offer; `None` once its code was used, when it was killed, or for
+    /// direct awards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<OfferState>,
+    /// The award's transaction code, when it asks for one. Fresh offers minted from
+    /// the claim page reuse it; an admin re-offer replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_code: Option<String>,
+    /// Wrong transaction codes so far; at five, no offer is accepted or minted until
+    /// an admin re-offers.
+    #[serde(default)]
+    pub tx_code_failures: u8,
+    /// The id in the claim page URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_id: Option<String>,
+    /// An `approval_required` award has been approved.
+    #[serde(default)]
+    pub approved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<DeferredRequest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<WalletEvent>,
+}
+
+/// What an OpenID4VCI access (or refresh) token buys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The award it was issued for.
+    pub award: Uuid,
+    /// The credential configurations the offer granted.
+    pub configuration_ids: Vec<String>,
+    /// `credential_identifiers` given in the token response's `authorization_details`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_identifiers: Vec<CredentialIdentifier>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// A refresh token (accepted only at the token endpoint).
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+/// A `credential_identifier` handed out in a token response, and what it stands for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CredentialIdentifier {
+    pub id: String,
+    pub configuration_id: String,
+}
+
+/// The OpenID4VCI index entries (tree `oid4vci`); each maps a secret or id the wallet
+/// holds to the award it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletKey {
+    /// A pre-authorized code.
+    Code(String),
+    /// The id of an offer served by reference.
+    Offer(String),
+    /// The id in a claim page URL.
+    Claim(String),
+    /// A deferred issuance `transaction_id`.
+    Transaction(String),
+    /// A `notification_id`.
+    Notification(String),
+}
+
+impl WalletKey {
+    fn bytes(&self) -> Vec<u8> {
+        let (tag, s) = match self {
+            WalletKey::Code(s) => (b'c', s),
+            WalletKey::Offer(s) => (b'o', s),
+            WalletKey::Claim(s) => (b'l', s),
+            WalletKey::Transaction(s) => (b'x', s),
+            WalletKey::Notification(s) => (b'm', s),
+        };
+        let mut k = Vec::with_capacity(1 + s.len());
+        k.push(tag);
+        k.extend_from_slice(s.as_bytes());
+        k
+    }
+}
+
+/// A write that goes with an award change in [`Store::update_wallet`].
+#[derive(Debug, Clone)]
+pub enum WalletOp {
+    /// Points an index entry at the award.
+    Link(WalletKey),
+    /// Removes an index entry.
+    Unlink(WalletKey),
+    /// Removes an index entry that must exist: the whole change fails with
+    /// [`Error::Refused`] if another change took it first (single use).
+    Take(WalletKey),
+    /// Stores a token grant under the SHA-256 of the token.
+    PutToken([u8; 32], TokenGrant),
+    /// Removes a token grant.
+    RemoveToken([u8; 32]),
+    /// Consumes a nonce; the whole change fails with [`Error::NonceRejected`] if it is
+    /// unknown, already used or expired at `now` (unix seconds).
+    TakeNonce { nonce: String, now: i64 },
+    /// Takes a status slot for the award (a batch copy); fails with
+    /// [`Error::SlotTaken`] if it was ever given out.
+    TakeSlot(StatusSlot),
+    /// Records a copy's credential id as belonging to the award.
+    Copy(Uuid),
 }
 
 /// An award and everything needed to (re)issue it.
@@ -158,6 +343,9 @@ pub struct CredentialRecord {
     /// The award's status list slot (the same in every purpose's family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusSlot>,
+    /// Offers, transaction code, deferred request and wallet notifications.
+    #[serde(default)]
+    pub wallet: WalletState,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -191,6 +379,53 @@ pub struct Change {
     pub audit: Option<AuditEvent>,
 }
 
+/// What an award change in [`Store::update_wallet`] decided.
+#[derive(Debug, Clone)]
+pub struct WalletChange<T> {
+    /// Whether the record itself changed.
+    pub write: bool,
+    pub ops: Vec<WalletOp>,
+    pub audit: Option<AuditEvent>,
+    /// Handed back to the caller.
+    pub value: T,
+}
+
+impl<T> WalletChange<T> {
+    /// Nothing to write.
+    pub fn none(value: T) -> Self {
+        Self {
+            write: false,
+            ops: Vec::new(),
+            audit: None,
+            value,
+        }
+    }
+
+    /// The record changed, with these index writes.
+    pub fn write(ops: Vec<WalletOp>, value: T) -> Self {
+        Self {
+            write: true,
+            ops,
+            audit: None,
+            value,
+        }
+    }
+}
+
+fn nonce_key(nonce: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + nonce.len());
+    k.push(b'n');
+    k.extend_from_slice(nonce.as_bytes());
+    k
+}
+
+fn token_key(hash: &[u8; 32]) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = b't';
+    k[1..].copy_from_slice(hash);
+    k
+}
+
 /// The last signed copy of a list.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PublishedList {
@@ -204,6 +439,14 @@ impl CredentialRecord {
     /// `urn:uuid:<id>`.
     pub fn credential_id(&self) -> String {
         format!("urn:uuid:{}", self.id)
+    }
+
+    /// Every status slot of the award: its own and those of its batch copies.
+    pub fn slots(&self) -> Vec<StatusSlot> {
+        self.status
+            .into_iter()
+            .chain(self.issued.iter().filter_map(|c| c.status))
+            .collect()
     }
 }
 
@@ -241,6 +484,8 @@ pub struct Store {
     pending: sled::Tree,
     audit: sled::Tree,
     published: sled::Tree,
+    wallet: sled::Tree,
+    copies: sled::Tree,
     flusher: Arc<flush::GroupFlush>,
 }
 
@@ -272,6 +517,8 @@ impl Store {
             pending: db.open_tree("pending")?,
             audit: db.open_tree("audit")?,
             published: db.open_tree("status_published")?,
+            wallet: db.open_tree("oid4vci")?,
+            copies: db.open_tree("credential_copies")?,
             flusher: Arc::new(flush::GroupFlush::start(db.clone())?),
             db,
         })
@@ -350,8 +597,32 @@ impl Store {
     pub fn insert_credential(&self, rec: &CredentialRecord, pending: bool) -> Result<(), Error> {
         let value = encode("credential", rec)?;
         let id = rec.id.as_bytes().as_slice();
-        (&self.credentials, &self.by_seq, &self.slots, &self.pending)
-            .transaction(|(creds, seq, slots, pend)| {
+        let links: Vec<Vec<u8>> = [
+            rec.wallet
+                .offer
+                .as_ref()
+                .map(|o| WalletKey::Code(o.code.clone())),
+            rec.wallet
+                .offer
+                .as_ref()
+                .map(|o| WalletKey::Offer(o.id.clone())),
+            rec.wallet.claim_id.clone().map(WalletKey::Claim),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|k| k.bytes())
+        .collect();
+        (
+            &self.credentials,
+            &self.by_seq,
+            &self.slots,
+            &self.pending,
+            &self.wallet,
+        )
+            .transaction(|(creds, seq, slots, pend, wallet)| {
+                for k in &links {
+                    wallet.insert(k.as_slice(), id)?;
+                }
                 if let Some(slot) = rec.status {
                     if slots.get(slot.key())?.is_some() {
                         return Err(abort(Error::SlotTaken {
@@ -456,6 +727,157 @@ impl Store {
                 Ok((rec, true))
             })
             .map_err(Error::from)
+    }
+
+    /// Changes an award and its OpenID4VCI state atomically: `f` sees the current
+    /// record (it may run more than once under contention) and returns what to write.
+    /// `f` must not touch the store: sled blocks plain reads while a transaction is
+    /// open, so a read from inside `f` would never return.
+    /// Any [`WalletOp`] that cannot apply aborts the whole change. Returns the record
+    /// as it now is and `f`'s value.
+    pub fn update_wallet<T, F>(&self, id: Uuid, f: F) -> Result<(CredentialRecord, T), Error>
+    where
+        F: Fn(&mut CredentialRecord) -> Result<WalletChange<T>, Error>,
+    {
+        let audit_key = self.audit_key(id)?;
+        let idb = id.as_bytes().as_slice();
+        (
+            &self.credentials,
+            &self.wallet,
+            &self.slots,
+            &self.copies,
+            &self.audit,
+        )
+            .transaction(|(creds, wallet, slots, copies, audit)| {
+                let bytes = creds.get(idb)?.ok_or_else(|| abort(Error::Missing(id)))?;
+                let mut rec: CredentialRecord = decode("credential", &bytes).map_err(abort)?;
+                let change = f(&mut rec).map_err(abort)?;
+                for op in &change.ops {
+                    match op {
+                        WalletOp::Link(k) => {
+                            wallet.insert(k.bytes(), idb)?;
+                        }
+                        WalletOp::Unlink(k) => {
+                            wallet.remove(k.bytes())?;
+                        }
+                        WalletOp::Take(k) => {
+                            if wallet.remove(k.bytes())?.is_none() {
+                                return Err(abort(Error::Refused("already used".into())));
+                            }
+                        }
+                        WalletOp::PutToken(hash, grant) => {
+                            wallet.insert(
+                                token_key(hash).as_slice(),
+                                encode("token", grant).map_err(abort)?,
+                            )?;
+                        }
+                        WalletOp::RemoveToken(hash) => {
+                            wallet.remove(token_key(hash).as_slice())?;
+                        }
+                        WalletOp::TakeNonce { nonce, now } => {
+                            let expiry = wallet
+                                .remove(nonce_key(nonce))?
+                                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                                .map(i64::from_be_bytes);
+                            if expiry.is_none_or(|e| e < *now) {
+                                return Err(abort(Error::NonceRejected));
+                            }
+                        }
+                        WalletOp::TakeSlot(slot) => {
+                            if slots.get(slot.key())?.is_some() {
+                                return Err(abort(Error::SlotTaken {
+                                    list: slot.list,
+                                    index: slot.index,
+                                }));
+                            }
+                            slots.insert(&slot.key(), idb)?;
+                        }
+                        WalletOp::Copy(copy) => {
+                            copies.insert(copy.as_bytes().as_slice(), idb)?;
+                        }
+                    }
+                }
+                if change.write {
+                    creds.insert(idb, encode("credential", &rec).map_err(abort)?)?;
+                }
+                if let Some(e) = &change.audit {
+                    audit.insert(
+                        audit_key.as_slice(),
+                        encode("audit event", e).map_err(abort)?,
+                    )?;
+                }
+                Ok((rec, change.value))
+            })
+            .map_err(Error::from)
+    }
+
+    /// The award an OpenID4VCI index entry points at.
+    pub fn wallet_lookup(&self, key: &WalletKey) -> Result<Option<Uuid>, Error> {
+        self.wallet
+            .get(key.bytes())?
+            .map(|v| {
+                Uuid::from_slice(&v).map_err(|e| Error::Corrupt("oid4vci".into(), e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// Whether an index entry exists.
+    pub fn wallet_has(&self, key: &WalletKey) -> Result<bool, Error> {
+        Ok(self.wallet.contains_key(key.bytes())?)
+    }
+
+    /// Removes a stale index entry.
+    pub fn wallet_unlink(&self, key: &WalletKey) -> Result<(), Error> {
+        self.wallet.remove(key.bytes())?;
+        Ok(())
+    }
+
+    /// Stores a fresh nonce (not flushed: a nonce lost in a crash is merely unknown
+    /// afterwards, which the wallet recovers from by asking for another).
+    pub fn put_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), Error> {
+        self.wallet
+            .insert(nonce_key(nonce), &expires_at.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The grant stored under a token's SHA-256.
+    pub fn token_grant(&self, hash: &[u8; 32]) -> Result<Option<TokenGrant>, Error> {
+        self.wallet
+            .get(token_key(hash))?
+            .map(|b| decode("token", &b))
+            .transpose()
+    }
+
+    /// The award a batch copy belongs to.
+    pub fn copy_owner(&self, copy: Uuid) -> Result<Option<Uuid>, Error> {
+        self.copies
+            .get(copy.as_bytes())?
+            .map(|v| Uuid::from_slice(&v).map_err(|e| Error::Corrupt("copy".into(), e.to_string())))
+            .transpose()
+    }
+
+    /// Drops expired nonces and tokens. Returns how many went.
+    pub fn sweep_wallet(&self, now: i64) -> Result<usize, Error> {
+        let mut gone = 0;
+        for prefix in [b'n', b't'] {
+            for item in self.wallet.scan_prefix([prefix]) {
+                let (k, v) = item?;
+                let expires_at = if prefix == b'n' {
+                    <[u8; 8]>::try_from(v.as_ref())
+                        .map(i64::from_be_bytes)
+                        .unwrap_or(0)
+                } else {
+                    decode::<TokenGrant>("token", &v)
+                        .map(|g| g.expires_at)
+                        .unwrap_or(0)
+                };
+                if expires_at < now {
+                    self.wallet.remove(k)?;
+                    gone += 1;
+                }
+            }
+        }
+        Ok(gone)
     }
 
     /// The audit events of a credential, oldest first.
@@ -616,6 +1038,7 @@ mod tests {
             revoked: false,
             suspended: false,
             status: None,
+            wallet: Default::default(),
             created_at: "2024-01-01T00:00:00Z".into(),
             updated_at: "2024-01-01T00:00:00Z".into(),
         }

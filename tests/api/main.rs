@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod helpers;
 mod issuance;
+mod oid4vci;
 mod snapshots;
 mod status;
 mod vectors;

@@ -34,12 +34,12 @@ fn expand(encoded: &str) -> Vec<u8> {
 }
 
 /// Bit `i` in spec order: index 0 is the most significant bit of byte 0.
-fn bit(bytes: &[u8], i: usize) -> u8 {
+pub(crate) fn bit(bytes: &[u8], i: usize) -> u8 {
     (bytes[i / 8] >> (7 - i % 8)) & 1
 }
 
 /// GETs a list as any verifier would; returns (header, payload, expanded bits).
-async fn fetch_list(app: &TestApp, url: &str) -> (Value, Value, Vec<u8>) {
+pub(crate) async fn fetch_list(app: &TestApp, url: &str) -> (Value, Value, Vec<u8>) {
     let path = url.strip_prefix(PUBLIC_URL).expect("our URL");
     let (s, headers, body) = app
         .send(Request::get(path).body(Body::empty()).expect("req"))

@@ -146,7 +146,7 @@ pub async fn archive_achievement(
 
 // ---- awards ----
 
-fn award_view(rec: &CredentialRecord, credential: Option<&str>) -> Value {
+fn award_view(state: &AppState, rec: &CredentialRecord, credential: Option<&str>) -> Value {
     let mut v = json!({
         "credential_id": rec.credential_id(),
         "state": rec.state.as_str(),
@@ -164,6 +164,38 @@ fn award_view(rec: &CredentialRecord, credential: Option<&str>) -> Value {
         if let Some(c) = credential {
             o.insert("credential".into(), json!(c));
         }
+        if let Some(offer) = state.issuer.offer_live(rec) {
+            o.insert("offer_uri".into(), json!(state.issuer.offer_uri(offer)));
+            o.insert(
+                "offer_expires_at".into(),
+                json!(crate::clock::format_seconds(
+                    time::OffsetDateTime::from_unix_timestamp(offer.expires_at)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                )),
+            );
+        }
+        if let Some(c) = state.issuer.claim_url(rec) {
+            o.insert("claim_url".into(), json!(c));
+        }
+        if rec.approval_required {
+            o.insert("approved".into(), json!(rec.wallet.approved));
+            o.insert(
+                "wallet_requested".into(),
+                json!(rec.wallet.deferred.is_some()),
+            );
+        }
+    }
+    v
+}
+
+/// An award as a write returns it: the view, plus the transaction code (shown only
+/// here, for the admin to pass on to the earner).
+fn award_answer(state: &AppState, rec: &CredentialRecord, credential: Option<&str>) -> Value {
+    let mut v = award_view(state, rec, credential);
+    if let (Some(o), Some(tx)) = (v.as_object_mut(), &rec.wallet.tx_code)
+        && rec.state == crate::store::CredentialState::Offered
+    {
+        o.insert("tx_code".into(), json!(tx));
     }
     v
 }
@@ -177,7 +209,7 @@ pub async fn create_award(
     let out = state.issuer.award(req).await?;
     Ok((
         StatusCode::CREATED,
-        Json(award_view(&out.record, out.credential.as_deref())),
+        Json(award_answer(&state, &out.record, out.credential.as_deref())),
     )
         .into_response())
 }
@@ -234,10 +266,10 @@ pub async fn create_award_batch(
             let n = i + 1;
             match outcome {
                 Ok(out) => {
-                    let mut v = award_view(&out.record, out.credential.as_deref());
+                    let mut v = award_answer(&state, &out.record, out.credential.as_deref());
                     if let Some(o) = v.as_object_mut() {
                         o.insert("row".into(), json!(n));
-                        o.insert("offer_uri".into(), Value::Null);
+                        o.entry("offer_uri").or_insert(Value::Null);
                         o.insert("error".into(), Value::Null);
                     }
                     v
@@ -340,7 +372,7 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
 
 fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
     let latest = rec.issued.last();
-    let mut v = award_view(rec, latest.map(|c| c.jwt.as_str()));
+    let mut v = award_view(state, rec, latest.map(|c| c.jwt.as_str()));
     if let Some(o) = v.as_object_mut() {
         if let Some(slot) = rec.status {
             // Every family, whether or not badges carry its entry.
@@ -361,6 +393,25 @@ fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
         o.insert("suspended".into(), json!(rec.suspended));
         o.insert("updated_at".into(), json!(rec.updated_at));
         o.insert("copies".into(), json!(rec.issued.len()));
+        let urls = state.issuer.status_urls();
+        let badges: Vec<Value> = rec
+            .issued
+            .iter()
+            .map(|c| {
+                let slot = c.status.or(rec.status);
+                json!({
+                    "id": c.id.map_or_else(|| rec.credential_id(), |u| format!("urn:uuid:{u}")),
+                    "subject": c.subject,
+                    "issued_at": c.issued_at,
+                    "status_list_index": slot.map(|s| s.index.to_string()),
+                    "revocation_list": slot.map(|s| urls.list_url(StatusPurpose::Revocation, s.list)),
+                })
+            })
+            .collect();
+        o.insert("badges".into(), json!(badges));
+        if !rec.wallet.events.is_empty() {
+            o.insert("wallet_events".into(), json!(rec.wallet.events));
+        }
         if let Some(first) = rec.issued.first() {
             o.insert("issued_at".into(), json!(first.issued_at));
         }
@@ -569,4 +620,24 @@ pub async fn list_credentials(
         "credentials": items.iter().map(|r| credential_view(&state, r)).collect::<Vec<_>>(),
         "next_cursor": next.map(|n| n.to_string()),
     })))
+}
+
+/// `POST /api/v1/awards/{credential_id}/reoffer`: a fresh offer (and transaction
+/// code) for an award not yet in a wallet.
+pub async fn reoffer_award(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = state.issuer.reoffer(&id).await?;
+    Ok(Json(award_answer(&state, &rec, None)))
+}
+
+/// `POST /api/v1/awards/{credential_id}/approve`: releases an `approval_required`
+/// award; a waiting wallet collects it at the deferred endpoint.
+pub async fn approve_award(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = state.oid4vci.approve(&id).await?;
+    Ok(Json(credential_view(&state, &rec)))
 }

@@ -1,6 +1,8 @@
 //! Route handlers, one file per audience.
 
 pub mod admin;
+pub mod claim;
+pub mod oid4vci;
 pub mod public;
 pub mod verify;
 

@@ -1,0 +1,269 @@
+//! Offers: how an award that is not delivered directly reaches the earner's wallet.
+//!
+//! Every offered award gets a pre-authorized-code Credential Offer (OpenID4VCI 1.0
+//! §4.1.1, the same shape in draft 13): `credential_issuer`, `credential_configuration_ids`
+//! and a `urn:ietf:params:oauth:grant-type:pre-authorized_code` grant carrying the code
+//! and, when the award asks for one, a `tx_code` description (numeric, six digits). The
+//! offer is passed by reference (`credential_offer_uri`, §4.1.3) inside an
+//! `openid-credential-offer://` link, and can also be fetched by value.
+//!
+//! Lifetimes: the code and its offer live [`OFFER_TTL_SECONDS`]. The claim page URL
+//! lives as long as the award: opened after the offer expired, it mints a fresh one
+//! with the same transaction code. Five wrong transaction codes lock the award's offers
+//! until an admin re-offers, which also replaces the transaction code, so guessing
+//! cannot go on by minting new offers.
+
+use rand::Rng as _;
+use serde_json::{Value, json};
+
+use super::{Error, Issuer, base};
+use crate::jose::b64;
+use crate::store::{
+    CredentialRecord, CredentialState, OfferState, WalletChange, WalletKey, WalletOp,
+};
+
+/// How long a pre-authorized code and its offer are accepted.
+pub const OFFER_TTL_SECONDS: i64 = 15 * 60;
+/// Wrong transaction codes that kill an offer.
+pub const MAX_TX_CODE_FAILURES: u8 = 5;
+/// Digits in a transaction code.
+pub const TX_CODE_LENGTH: usize = 6;
+/// The credential configuration every offer grants: OB 3.0 §8.2 JWTs (`jwt_vc_json`).
+pub const CONFIG_JWT_VC_JSON: &str = "OpenBadgeCredential_jwt_vc_json";
+/// The same badge described with its `@context` (`jwt_vc_json-ld`).
+pub const CONFIG_JWT_VC_JSON_LD: &str = "OpenBadgeCredential_jwt_vc_json-ld";
+/// The pre-authorized code grant type (OpenID4VCI 1.0 §4.1.1).
+pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+
+/// `bytes` random bytes as base64url: codes, tokens, nonces and ids.
+pub fn random_id(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::thread_rng().fill(b.as_mut_slice());
+    b64(b)
+}
+
+/// A uniformly random numeric transaction code.
+pub fn new_tx_code() -> String {
+    let mut rng = rand::thread_rng();
+    (0..TX_CODE_LENGTH)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
+/// Where an award stands for its claim page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimState {
+    /// An offer is live.
+    Open,
+    /// The badge is in a wallet.
+    Issued,
+    /// The award was revoked.
+    Revoked,
+    /// Too many wrong transaction codes; an admin must re-offer.
+    Locked,
+    /// A wallet asked and the issuer has not approved yet.
+    AwaitingApproval,
+}
+
+/// An award as its claim page shows it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub record: CredentialRecord,
+    pub state: ClaimState,
+}
+
+impl Issuer {
+    /// A fresh offer for an award.
+    pub(crate) fn new_offer(&self) -> OfferState {
+        OfferState {
+            id: random_id(16),
+            code: random_id(32),
+            expires_at: self.clock.now().unix_timestamp() + OFFER_TTL_SECONDS,
+            created_at: self.now(),
+        }
+    }
+
+    /// The URL the offer object is served at (`credential_offer_uri`).
+    pub fn offer_url(&self, offer: &OfferState) -> String {
+        format!("{}/oid4vci/offers/{}", base(&self.public_url), offer.id)
+    }
+
+    /// The `openid-credential-offer://` link of an offer, by reference.
+    pub fn offer_uri(&self, offer: &OfferState) -> String {
+        let mut u = url::Url::parse("openid-credential-offer://")
+            .unwrap_or_else(|e| unreachable!("a constant URL parses: {e}"));
+        u.query_pairs_mut()
+            .append_pair("credential_offer_uri", &self.offer_url(offer));
+        u.to_string()
+    }
+
+    /// The claim page of an award.
+    pub fn claim_url(&self, rec: &CredentialRecord) -> Option<String> {
+        rec.wallet
+            .claim_id
+            .as_ref()
+            .map(|c| format!("{}/claim/{c}", base(&self.public_url)))
+    }
+
+    /// The Credential Offer object (OpenID4VCI 1.0 §4.1.1).
+    pub fn credential_offer(&self, rec: &CredentialRecord, offer: &OfferState) -> Value {
+        let mut grant = json!({"pre-authorized_code": offer.code});
+        if rec.wallet.tx_code.is_some() {
+            grant["tx_code"] = json!({
+                "input_mode": "numeric",
+                "length": TX_CODE_LENGTH,
+                "description": "Enter the code the issuer sent you with this badge",
+            });
+        }
+        json!({
+            "credential_issuer": base(&self.public_url),
+            "credential_configuration_ids": [CONFIG_JWT_VC_JSON],
+            "grants": {PRE_AUTHORIZED_GRANT: grant},
+        })
+    }
+
+    /// The award's offer if it is live now: not expired, and its code not yet spent
+    /// (a spent code's index entry is gone; the record is not rewritten for it).
+    pub(crate) fn offer_live<'a>(&self, rec: &'a CredentialRecord) -> Option<&'a OfferState> {
+        let now = self.clock.now().unix_timestamp();
+        rec.wallet.offer.as_ref().filter(|o| {
+            o.expires_at > now
+                && !rec.revoked
+                && rec.state == CredentialState::Offered
+                && self
+                    .store
+                    .wallet_has(&WalletKey::Code(o.code.clone()))
+                    .unwrap_or(false)
+        })
+    }
+
+    /// The offer object served at `credential_offer_uri`, while it is live.
+    pub fn offer_by_id(&self, id: &str) -> Result<Value, Error> {
+        let not_found = || {
+            Error::NotFound(
+                "credential offer (it may have expired: open the claim link again)".into(),
+            )
+        };
+        let key = WalletKey::Offer(id.to_owned());
+        let award = self.store.wallet_lookup(&key)?.ok_or_else(not_found)?;
+        let rec = self.store.credential(award)?.ok_or_else(not_found)?;
+        match self.offer_live(&rec) {
+            Some(o) if o.id == id => Ok(self.credential_offer(&rec, o)),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// An admin's re-offer: a fresh offer and, when the award asks for one, a fresh
+    /// transaction code; earlier offers and wrong-code counts are forgotten. Durable
+    /// when this returns.
+    pub async fn reoffer(&self, id: &str) -> Result<CredentialRecord, Error> {
+        let award = self.credential(id)?.id;
+        let offer = self.new_offer();
+        let now = self.now();
+        let (rec, ()) = self
+            .store
+            .update_wallet(award, |rec| {
+                if rec.revoked {
+                    return Err(crate::store::Error::Refused(
+                        "the award is revoked; it cannot be offered again".into(),
+                    ));
+                }
+                if rec.state != CredentialState::Offered {
+                    return Err(crate::store::Error::Refused(
+                        "the award was delivered directly or is already in a wallet".into(),
+                    ));
+                }
+                let mut ops = replace_offer(rec, &offer);
+                if rec.wallet.claim_id.is_none() {
+                    let c = random_id(16);
+                    ops.push(WalletOp::Link(WalletKey::Claim(c.clone())));
+                    rec.wallet.claim_id = Some(c);
+                }
+                if rec.tx_code_required {
+                    rec.wallet.tx_code = Some(new_tx_code());
+                }
+                rec.wallet.tx_code_failures = 0;
+                rec.updated_at.clone_from(&now);
+                Ok(WalletChange::write(ops, ()))
+            })
+            .map_err(state_error)?;
+        self.store.flush().await?;
+        tracing::info!(jti = %rec.credential_id(), "award re-offered");
+        Ok(rec)
+    }
+
+    /// The award behind a claim page, with a live offer when it can have one: an
+    /// expired or used offer is replaced (same transaction code). Durable when this
+    /// returns.
+    pub async fn claim(&self, claim_id: &str) -> Result<Claim, Error> {
+        let not_found = || Error::NotFound("claim link".into());
+        let key = WalletKey::Claim(claim_id.to_owned());
+        let award = self.store.wallet_lookup(&key)?.ok_or_else(not_found)?;
+        let offer = self.new_offer();
+        let now = self.clock.now().unix_timestamp();
+        let stamp = self.now();
+        // Whether the current offer's code is unspent, read before the change: sled
+        // allows no plain reads while a transaction is open. An offer another request
+        // replaced in between counts as live.
+        let current = self.store.credential(award)?.ok_or_else(not_found)?;
+        let checked = current.wallet.offer.as_ref().map(|o| o.code.clone());
+        let unspent = match &checked {
+            Some(code) => self.store.wallet_has(&WalletKey::Code(code.clone()))?,
+            None => false,
+        };
+        let (record, state) = self
+            .store
+            .update_wallet(award, |rec| {
+                if rec.wallet.claim_id.as_deref() != Some(claim_id) {
+                    return Err(crate::store::Error::Missing(award));
+                }
+                let state = if rec.revoked {
+                    ClaimState::Revoked
+                } else if rec.state == CredentialState::Issued {
+                    ClaimState::Issued
+                } else if rec.wallet.deferred.is_some() {
+                    ClaimState::AwaitingApproval
+                } else if rec.wallet.tx_code_failures >= MAX_TX_CODE_FAILURES {
+                    ClaimState::Locked
+                } else {
+                    ClaimState::Open
+                };
+                let live = rec.wallet.offer.as_ref().is_some_and(|o| {
+                    o.expires_at > now && (checked.as_deref() != Some(o.code.as_str()) || unspent)
+                });
+                if state != ClaimState::Open || live {
+                    return Ok(WalletChange::none(state));
+                }
+                let ops = replace_offer(rec, &offer);
+                rec.updated_at.clone_from(&stamp);
+                Ok(WalletChange::write(ops, state))
+            })
+            .map_err(|e| match e {
+                crate::store::Error::Missing(_) => not_found(),
+                other => other.into(),
+            })?;
+        self.store.flush().await?;
+        Ok(Claim { record, state })
+    }
+}
+
+/// Puts `offer` in place of the record's current one; returns the index writes.
+fn replace_offer(rec: &mut CredentialRecord, offer: &OfferState) -> Vec<WalletOp> {
+    let mut ops = Vec::new();
+    if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
+        ops.push(WalletOp::Unlink(WalletKey::Code(old.code)));
+        ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
+    }
+    ops.push(WalletOp::Link(WalletKey::Code(offer.code.clone())));
+    ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
+    ops
+}
+
+/// Maps a refused store change to the issuer's conflict error.
+pub(crate) fn state_error(e: crate::store::Error) -> Error {
+    match e {
+        crate::store::Error::Refused(m) => Error::WrongState(m),
+        crate::store::Error::Missing(id) => Error::NotFound(format!("credential urn:uuid:{id}")),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,1105 @@
+//! OpenID for Verifiable Credential Issuance: the pre-authorized code flow, in the
+//! OpenID4VCI 1.0 dialect and in the draft-13 dialect that deployed wallets still speak.
+//!
+//! The flow, with the sections it follows (1.0 unless said otherwise):
+//! 1. The wallet opens an offer (§4.1, built in [`crate::issue::offers`]) and reads
+//!    the issuer and authorization server metadata ([`metadata`], §12.2, §12.3).
+//! 2. Token endpoint (§6): the pre-authorized code (with `tx_code` when the offer
+//!    asked for one) buys an access token for exactly that award. The code is single
+//!    use: the award change that spends it is one store transaction, so of many
+//!    concurrent requests one wins. Five wrong transaction codes kill the offer; the
+//!    comparison runs in constant time. Access tokens live [`ACCESS_TOKEN_TTL`]
+//!    seconds. The response also carries `c_nonce` (draft 13 §6.2).
+//! 3. Nonce endpoint (§7): a fresh, single-use `c_nonce`, kept server-side for
+//!    [`NONCE_TTL`] seconds.
+//! 4. Credential endpoint (§8; draft 13 §7): the wallet proves possession of its key
+//!    ([`proof`]); the badge is built from the server-side award alone and bound to
+//!    that key (`credentialSubject.id` = the holder DID). A request that carries
+//!    `format` is answered in the draft-13 dialect, any other in the 1.0 dialect.
+//!    Several proofs (1.0 `proofs.jwt[]`) give several badges, each with its own id
+//!    and status slot, all recorded under the award.
+//! 5. Deferred endpoint (§9; draft 13 §9) for awards that need approval, and the
+//!    notification endpoint (§11; draft 13 §10).
+//!
+//! Durability: every spent code or nonce, every issued badge and every wrong
+//! transaction code is flushed (grouped) before the answer, so a `kill -9` never
+//! re-accepts what was used.
+
+pub mod metadata;
+pub mod proof;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+use uuid::Uuid;
+
+use crate::issue::offers::{
+    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, MAX_TX_CODE_FAILURES, PRE_AUTHORIZED_GRANT,
+    random_id,
+};
+use crate::issue::{self, Issuer};
+use crate::store::{
+    self, CredentialIdentifier, CredentialRecord, CredentialState, DeferredRequest, IssuedCopy,
+    TokenGrant, WalletChange, WalletEvent, WalletKey, WalletOp,
+};
+
+/// Access token lifetime, seconds.
+pub const ACCESS_TOKEN_TTL: i64 = 300;
+/// Refresh token lifetime (awards that wait for approval), seconds.
+pub const REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
+/// `c_nonce` lifetime, seconds.
+pub const NONCE_TTL: i64 = 300;
+/// The most proofs (badges) one credential request may carry (`batch_size`).
+pub const BATCH_SIZE: usize = 10;
+/// Seconds a wallet should wait between deferred requests.
+pub const DEFERRED_INTERVAL: i64 = 60;
+
+/// Which protocol version a request speaks; answers follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenID4VCI 1.0.
+    V1,
+    /// OpenID4VCI draft 13.
+    Draft13,
+}
+
+/// What the token, credential, deferred and notification endpoints answer with when
+/// they refuse. Each variant is an error code of OAuth 2.0 (RFC 6749 §5.2, RFC 6750
+/// §3.1) or OpenID4VCI (1.0 §8.3.1.2, §9.3, §11.3; draft 13 §7.3.1.2, §9.3).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
+    InvalidCredentialRequest(String),
+    #[error("{0}")]
+    UnknownCredentialConfiguration(String),
+    #[error("{0}")]
+    UnknownCredentialIdentifier(String),
+    #[error("{0}")]
+    UnsupportedCredentialFormat(String),
+    #[error("{0}")]
+    UnsupportedCredentialType(String),
+    #[error("{0}")]
+    InvalidProof(String),
+    #[error("{0}")]
+    InvalidNonce(String),
+    #[error("{0}")]
+    InvalidEncryptionParameters(String),
+    #[error("{0}")]
+    CredentialRequestDenied(String),
+    #[error("{0}")]
+    InvalidTransactionId(String),
+    /// Draft 13's answer while a deferred badge waits for approval.
+    #[error("the badge is waiting for the issuer's approval")]
+    IssuancePending,
+    #[error("{0}")]
+    InvalidNotificationId(String),
+    #[error("{0}")]
+    InvalidNotificationRequest(String),
+    #[error(transparent)]
+    Issue(#[from] issue::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl Error {
+    /// The protocol's error code (`None` for internal failures).
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::InvalidGrant(_) => "invalid_grant",
+            Error::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Error::InvalidToken(_) => "invalid_token",
+            Error::InsufficientScope(_) => "insufficient_scope",
+            Error::InvalidCredentialRequest(_) => "invalid_credential_request",
+            Error::UnknownCredentialConfiguration(_) => "unknown_credential_configuration",
+            Error::UnknownCredentialIdentifier(_) => "unknown_credential_identifier",
+            Error::UnsupportedCredentialFormat(_) => "unsupported_credential_format",
+            Error::UnsupportedCredentialType(_) => "unsupported_credential_type",
+            Error::InvalidProof(_) => "invalid_proof",
+            Error::InvalidNonce(_) => "invalid_nonce",
+            Error::InvalidEncryptionParameters(_) => "invalid_encryption_parameters",
+            Error::CredentialRequestDenied(_) => "credential_request_denied",
+            Error::InvalidTransactionId(_) => "invalid_transaction_id",
+            Error::IssuancePending => "issuance_pending",
+            Error::InvalidNotificationId(_) => "invalid_notification_id",
+            Error::InvalidNotificationRequest(_) => "invalid_notification_request",
+            Error::Issue(_) | Error::Store(_) => return None,
+        })
+    }
+}
+
+/// A token endpoint request (form fields, RFC 6749 §4.5 and OpenID4VCI §6.1).
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub pre_authorized_code: Option<String>,
+    pub tx_code: Option<String>,
+    pub refresh_token: Option<String>,
+    /// RFC 9396 `authorization_details`, as the JSON text the form carried.
+    pub authorization_details: Option<String>,
+}
+
+/// An answer of the credential or deferred endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// 200, or 202 for a deferred badge.
+    pub status: u16,
+    pub body: Value,
+}
+
+/// A fresh nonce.
+#[derive(Debug, Clone)]
+pub struct Nonce {
+    pub value: String,
+    pub expires_in: i64,
+}
+
+/// The OpenID4VCI side of the issuer.
+#[derive(Debug, Clone)]
+pub struct Oid4vci {
+    issuer: Issuer,
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The configurations this issuer supports.
+pub const CONFIGURATIONS: [&str; 2] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD];
+
+impl Oid4vci {
+    pub fn new(issuer: Issuer) -> Self {
+        Self { issuer }
+    }
+
+    /// The issuer behind it.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The Credential Issuer Identifier: the public URL without a trailing slash.
+    pub fn identifier(&self) -> String {
+        self.issuer.identifier()
+    }
+
+    fn now(&self) -> i64 {
+        self.issuer.clock().now().unix_timestamp()
+    }
+
+    fn store(&self) -> &store::Store {
+        self.issuer.store()
+    }
+
+    /// Drops expired nonces and tokens (the service runs this once a minute).
+    pub fn sweep(&self) -> Result<usize, Error> {
+        Ok(self.store().sweep_wallet(self.now())?)
+    }
+
+    // ---- nonce endpoint ----
+
+    /// A fresh `c_nonce` (1.0 §7.2).
+    pub fn nonce(&self) -> Result<Nonce, Error> {
+        let value = random_id(32);
+        self.store().put_nonce(&value, self.now() + NONCE_TTL)?;
+        Ok(Nonce {
+            value,
+            expires_in: NONCE_TTL,
+        })
+    }
+
+    // ---- token endpoint ----
+
+    /// The token endpoint (1.0 §6): the pre-authorized code grant and, for awards that
+    /// wait for approval, the refresh token grant.
+    pub async fn token(&self, req: &TokenRequest) -> Result<Value, Error> {
+        match req.grant_type.as_deref() {
+            Some(PRE_AUTHORIZED_GRANT) => self.pre_authorized(req).await,
+            Some("refresh_token") => self.refresh(req).await,
+            Some(other) => Err(Error::UnsupportedGrantType(format!(
+                "grant_type {other:?} is not supported; use {PRE_AUTHORIZED_GRANT}"
+            ))),
+            None => Err(Error::InvalidRequest("grant_type is missing".into())),
+        }
+    }
+
+    async fn pre_authorized(&self, req: &TokenRequest) -> Result<Value, Error> {
+        let code = req
+            .pre_authorized_code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::InvalidRequest("pre-authorized_code is missing".into()))?;
+        let bad_code =
+            || Error::InvalidGrant("the pre-authorized code is unknown, used or expired".into());
+        if code.len() > 256 {
+            return Err(bad_code());
+        }
+        let requested = parse_authorization_details(req.authorization_details.as_deref())?;
+        let key = WalletKey::Code(code.to_owned());
+        let award = self.store().wallet_lookup(&key)?.ok_or_else(bad_code)?;
+        let now = self.now();
+        let access = random_id(32);
+        let refresh = random_id(32);
+        let identifiers: Vec<CredentialIdentifier> = requested
+            .iter()
+            .map(|c| CredentialIdentifier {
+                id: random_id(16),
+                configuration_id: c.clone(),
+            })
+            .collect();
+        let stamp = self.issuer.now_string();
+        let result = self.store().update_wallet(award, |rec| {
+            let offer_ok = rec.wallet.offer.as_ref().is_some_and(|o| {
+                bool::from(o.code.as_bytes().ct_eq(code.as_bytes())) && o.expires_at > now
+            });
+            if !offer_ok || rec.revoked || rec.state != CredentialState::Offered {
+                return Ok(WalletChange {
+                    write: false,
+                    ops: vec![WalletOp::Unlink(key.clone())],
+                    audit: None,
+                    value: Err(bad_code()),
+                });
+            }
+            match (rec.wallet.tx_code.as_deref(), req.tx_code.as_deref()) {
+                (Some(_), _) if rec.wallet.tx_code_failures >= MAX_TX_CODE_FAILURES => {
+                    return Ok(WalletChange::none(Err(Error::InvalidGrant(
+                        "too many wrong transaction codes; ask the issuer for a new offer".into(),
+                    ))));
+                }
+                (Some(_), None) => {
+                    return Ok(WalletChange::none(Err(Error::InvalidRequest(
+                        "this offer needs the tx_code the issuer sent".into(),
+                    ))));
+                }
+                (Some(expected), Some(given)) => {
+                    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+                        rec.wallet.tx_code_failures += 1;
+                        rec.updated_at.clone_from(&stamp);
+                        let left = MAX_TX_CODE_FAILURES.saturating_sub(rec.wallet.tx_code_failures);
+                        let mut ops = Vec::new();
+                        if left == 0
+                            && let Some(o) = rec.wallet.offer.take()
+                        {
+                            ops.push(WalletOp::Unlink(WalletKey::Code(o.code)));
+                            ops.push(WalletOp::Unlink(WalletKey::Offer(o.id)));
+                        }
+                        let msg = if left == 0 {
+                            "wrong tx_code; the offer is now dead".to_owned()
+                        } else {
+                            format!("wrong tx_code ({left} tries left)")
+                        };
+                        return Ok(WalletChange::write(ops, Err(Error::InvalidGrant(msg))));
+                    }
+                }
+                (None, Some(_)) => {
+                    return Ok(WalletChange::none(Err(Error::InvalidRequest(
+                        "this offer has no transaction code; send none".into(),
+                    ))));
+                }
+                (None, None) => {}
+            }
+            // Spending the code is taking its index entry: of concurrent requests,
+            // one takes it and the others' changes abort. The record keeps the offer
+            // (now dead: its code is gone) and is not rewritten.
+            let mut ops = vec![WalletOp::Take(key.clone())];
+            if let Some(o) = &rec.wallet.offer {
+                ops.push(WalletOp::Unlink(WalletKey::Offer(o.id.clone())));
+            }
+            ops.push(WalletOp::PutToken(
+                token_hash(&access),
+                TokenGrant {
+                    award: rec.id,
+                    configuration_ids: vec![CONFIG_JWT_VC_JSON.to_owned()],
+                    credential_identifiers: identifiers.clone(),
+                    expires_at: now + ACCESS_TOKEN_TTL,
+                    refresh: false,
+                },
+            ));
+            if rec.approval_required {
+                ops.push(WalletOp::PutToken(
+                    token_hash(&refresh),
+                    TokenGrant {
+                        award: rec.id,
+                        configuration_ids: vec![CONFIG_JWT_VC_JSON.to_owned()],
+                        credential_identifiers: identifiers.clone(),
+                        expires_at: now + REFRESH_TOKEN_TTL,
+                        refresh: true,
+                    },
+                ));
+            }
+            Ok(WalletChange {
+                write: false,
+                ops,
+                audit: None,
+                value: Ok(()),
+            })
+        });
+        let (rec, outcome) = match result {
+            Ok(r) => r,
+            Err(store::Error::Refused(_)) => return Err(bad_code()),
+            Err(e) => return Err(e.into()),
+        };
+        // Durable before answering: a spent code, and a wrong tx_code too.
+        self.store().flush().await?;
+        outcome?;
+        if requested.iter().any(|c| c != CONFIG_JWT_VC_JSON) {
+            // Unreachable: parse_authorization_details refuses the others.
+            return Err(Error::InvalidRequest("authorization_details".into()));
+        }
+        tracing::info!(jti = %rec.credential_id(), "pre-authorized code exchanged");
+        self.token_response(
+            &access,
+            rec.approval_required.then_some(&refresh),
+            &identifiers,
+        )
+    }
+
+    async fn refresh(&self, req: &TokenRequest) -> Result<Value, Error> {
+        let bad = || Error::InvalidGrant("the refresh token is unknown, used or expired".into());
+        let token = req
+            .refresh_token
+            .as_deref()
+            .ok_or_else(|| Error::InvalidRequest("refresh_token is missing".into()))?;
+        let old = token_hash(token);
+        let grant = self.store().token_grant(&old)?.ok_or_else(bad)?;
+        let now = self.now();
+        if !grant.refresh || grant.expires_at <= now {
+            return Err(bad());
+        }
+        let access = random_id(32);
+        let refresh = random_id(32);
+        let (_, outcome) = self.store().update_wallet(grant.award, |rec| {
+            if rec.revoked {
+                return Ok(WalletChange::none(Err(bad())));
+            }
+            let ops = vec![
+                WalletOp::RemoveToken(old),
+                WalletOp::PutToken(
+                    token_hash(&access),
+                    TokenGrant {
+                        expires_at: now + ACCESS_TOKEN_TTL,
+                        refresh: false,
+                        ..grant.clone()
+                    },
+                ),
+                WalletOp::PutToken(
+                    token_hash(&refresh),
+                    TokenGrant {
+                        expires_at: now + REFRESH_TOKEN_TTL,
+                        ..grant.clone()
+                    },
+                ),
+            ];
+            Ok(WalletChange {
+                write: false,
+                ops,
+                audit: None,
+                value: Ok(()),
+            })
+        })?;
+        self.store().flush().await?;
+        outcome?;
+        self.token_response(&access, Some(&refresh), &grant.credential_identifiers)
+    }
+
+    fn token_response(
+        &self,
+        access: &str,
+        refresh: Option<&String>,
+        identifiers: &[CredentialIdentifier],
+    ) -> Result<Value, Error> {
+        let nonce = self.nonce()?;
+        let mut body = json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_TTL,
+            "c_nonce": nonce.value,
+            "c_nonce_expires_in": nonce.expires_in,
+        });
+        if let Some(r) = refresh {
+            body["refresh_token"] = json!(r);
+        }
+        if !identifiers.is_empty() {
+            body["authorization_details"] = identifiers
+                .iter()
+                .map(|i| {
+                    json!({
+                        "type": "openid_credential",
+                        "credential_configuration_id": i.configuration_id,
+                        "credential_identifiers": [i.id],
+                    })
+                })
+                .collect();
+        }
+        Ok(body)
+    }
+
+    /// The grant behind a Bearer access token (RFC 6750 §2.1).
+    pub fn authenticate(&self, token: Option<&str>) -> Result<TokenGrant, Error> {
+        let token =
+            token.ok_or_else(|| Error::InvalidToken("an access token is required".into()))?;
+        let grant = self
+            .store()
+            .token_grant(&token_hash(token))?
+            .filter(|g| !g.refresh && g.expires_at > self.now())
+            .ok_or_else(|| Error::InvalidToken("the access token is unknown or expired".into()))?;
+        Ok(grant)
+    }
+
+    // ---- credential endpoint ----
+
+    /// The credential endpoint (1.0 §8; draft 13 §7). Errors come back with the
+    /// dialect the request spoke, so the caller can shape them.
+    pub async fn credential(
+        &self,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<Answer, (Dialect, Error)> {
+        let dialect = if body.get("format").is_some() {
+            Dialect::Draft13
+        } else {
+            Dialect::V1
+        };
+        self.credential_inner(token, body, dialect)
+            .await
+            .map_err(|e| (dialect, e))
+    }
+
+    async fn credential_inner(
+        &self,
+        token: Option<&str>,
+        body: &Value,
+        dialect: Dialect,
+    ) -> Result<Answer, Error> {
+        let grant = self.authenticate(token)?;
+        let obj = body.as_object().ok_or_else(|| {
+            Error::InvalidCredentialRequest("the request body must be a JSON object".into())
+        })?;
+        if obj.contains_key("credential_response_encryption") {
+            return Err(Error::InvalidEncryptionParameters(
+                "credential response encryption is not supported (the metadata offers none)".into(),
+            ));
+        }
+        let (configuration_id, proofs) = match dialect {
+            Dialect::V1 => parse_v1_request(obj, &grant)?,
+            Dialect::Draft13 => parse_draft13_request(obj, &grant)?,
+        };
+        let rec = self
+            .store()
+            .credential(grant.award)?
+            .ok_or_else(|| Error::CredentialRequestDenied("the award no longer exists".into()))?;
+        refuse_unless_claimable(&rec)?;
+        let audience = self.identifier();
+        let now = self.now();
+        let mut holders = Vec::with_capacity(proofs.len());
+        let mut nonce: Option<String> = None;
+        for (i, jwt) in proofs.iter().enumerate() {
+            let p = proof::verify_proof(jwt, &audience, now)
+                .map_err(|e| Error::InvalidProof(label(i, proofs.len(), &e.0)))?;
+            let n = p.nonce.clone().ok_or_else(|| {
+                Error::InvalidProof(label(
+                    i,
+                    proofs.len(),
+                    "the proof has no nonce; get a c_nonce from the nonce endpoint",
+                ))
+            })?;
+            if nonce.as_ref().is_some_and(|first| *first != n) {
+                return Err(Error::InvalidProof(
+                    "every proof of one request must carry the same c_nonce".into(),
+                ));
+            }
+            nonce = Some(n);
+            let holder = match rec.recipient.id.as_deref() {
+                Some(named) if proof::key_matches_did(&p.key, named) => named.to_owned(),
+                Some(named) => {
+                    return Err(Error::InvalidProof(label(
+                        i,
+                        proofs.len(),
+                        &format!(
+                            "this badge was awarded to {named}; the proof is signed by another key ({})",
+                            p.holder
+                        ),
+                    )));
+                }
+                None => p.holder.to_string(),
+            };
+            holders.push(holder);
+        }
+        let nonce = nonce.ok_or_else(|| Error::InvalidProof("no proof was sent".into()))?;
+        if rec.approval_required && !rec.wallet.approved {
+            return self
+                .defer(&rec, holders, configuration_id, nonce, dialect)
+                .await;
+        }
+        let (rec, copies) = self.issue_copies(&rec, &holders, Some(nonce)).await?;
+        tracing::info!(jti = %rec.credential_id(), copies = copies.len(), "badge claimed by a wallet");
+        Ok(self.issued_answer(&copies, dialect))
+    }
+
+    fn issued_answer(&self, copies: &[IssuedCopy], dialect: Dialect) -> Answer {
+        let notification_id = copies.first().and_then(|c| c.notification_id.clone());
+        let body = match dialect {
+            Dialect::V1 => json!({
+                "credentials": copies.iter().map(|c| json!({"credential": c.jwt})).collect::<Vec<_>>(),
+                "notification_id": notification_id,
+            }),
+            Dialect::Draft13 => {
+                let mut b = json!({
+                    "credential": copies.first().map(|c| c.jwt.clone()),
+                    "notification_id": notification_id,
+                });
+                if let Ok(n) = self.nonce() {
+                    b["c_nonce"] = json!(n.value);
+                    b["c_nonce_expires_in"] = json!(n.expires_in);
+                }
+                b
+            }
+        };
+        Answer { status: 200, body }
+    }
+
+    /// Records a wallet's request for an award that waits for approval (1.0 §8.3:
+    /// 202 with `transaction_id`).
+    async fn defer(
+        &self,
+        rec: &CredentialRecord,
+        holders: Vec<String>,
+        configuration_id: String,
+        nonce: String,
+        dialect: Dialect,
+    ) -> Result<Answer, Error> {
+        let transaction_id = random_id(24);
+        let now = self.now();
+        let stamp = self.issuer.now_string();
+        let request = DeferredRequest {
+            transaction_id: transaction_id.clone(),
+            holders,
+            configuration_id,
+            requested_at: stamp.clone(),
+            delivered: false,
+            draft13: dialect == Dialect::Draft13,
+        };
+        let (rec, ()) = self
+            .store()
+            .update_wallet(rec.id, |r| {
+                claimable(r)?;
+                r.wallet.deferred = Some(request.clone());
+                r.updated_at.clone_from(&stamp);
+                Ok(WalletChange::write(
+                    vec![
+                        WalletOp::TakeNonce {
+                            nonce: nonce.clone(),
+                            now,
+                        },
+                        WalletOp::Link(WalletKey::Transaction(transaction_id.clone())),
+                    ],
+                    (),
+                ))
+            })
+            .map_err(wallet_error)?;
+        self.store().flush().await?;
+        tracing::info!(jti = %rec.credential_id(), "wallet request deferred until approval");
+        let mut body = json!({"transaction_id": transaction_id});
+        match dialect {
+            Dialect::V1 => body["interval"] = json!(DEFERRED_INTERVAL),
+            Dialect::Draft13 => {
+                let n = self.nonce()?;
+                body["c_nonce"] = json!(n.value);
+                body["c_nonce_expires_in"] = json!(n.expires_in);
+            }
+        }
+        Ok(Answer { status: 202, body })
+    }
+
+    /// Signs one badge per holder and records them under the award in one store
+    /// change (spending `nonce`, if given), then flushes. The first badge takes the
+    /// award's own id and status slot; the others get their own.
+    async fn issue_copies(
+        &self,
+        rec: &CredentialRecord,
+        holders: &[String],
+        nonce: Option<String>,
+    ) -> Result<(CredentialRecord, Vec<IssuedCopy>), Error> {
+        let award = rec.id;
+        let notification_id = random_id(16);
+        let stamp = self.issuer.now_string();
+        let kid = self.issuer.kid_url();
+        let mut copies = Vec::with_capacity(holders.len());
+        let mut ops = Vec::new();
+        for (i, holder) in holders.iter().enumerate() {
+            let mut this = rec.clone();
+            let (id, slot) = if i == 0 {
+                (None, None)
+            } else {
+                let id = Uuid::new_v4();
+                let slot = self.issuer.status_lists().allocate();
+                this.id = id;
+                this.status = Some(slot);
+                ops.push(WalletOp::TakeSlot(slot));
+                ops.push(WalletOp::Copy(id));
+                (Some(id), Some(slot))
+            };
+            let jwt = self.issuer.sign_record(&this, Some(holder))?;
+            copies.push(IssuedCopy {
+                id,
+                status: slot,
+                subject: Some(holder.clone()),
+                notification_id: Some(notification_id.clone()),
+                ..IssuedCopy::new(jwt, kid.clone(), stamp.clone())
+            });
+        }
+        if let Some(n) = nonce {
+            ops.push(WalletOp::TakeNonce {
+                nonce: n,
+                now: self.now(),
+            });
+        }
+        ops.push(WalletOp::Link(WalletKey::Notification(notification_id)));
+        let (rec, ()) = self
+            .store()
+            .update_wallet(award, |r| {
+                claimable(r)?;
+                let mut ops = ops.clone();
+                if let Some(o) = r.wallet.offer.take() {
+                    ops.push(WalletOp::Unlink(WalletKey::Code(o.code)));
+                    ops.push(WalletOp::Unlink(WalletKey::Offer(o.id)));
+                }
+                r.issued.extend(copies.iter().cloned());
+                r.state = CredentialState::Issued;
+                r.updated_at.clone_from(&stamp);
+                Ok(WalletChange::write(ops, ()))
+            })
+            .map_err(wallet_error)?;
+        self.store().flush().await?;
+        Ok((rec, copies))
+    }
+
+    /// Approves an award made with `approval_required`; a wallet request waiting for
+    /// it is issued now and collected at the deferred endpoint. Durable when this
+    /// returns.
+    pub async fn approve(&self, id: &str) -> Result<CredentialRecord, Error> {
+        let rec = self.issuer.credential(id)?;
+        if rec.revoked {
+            return Err(issue::Error::WrongState("the award is revoked".into()).into());
+        }
+        let stamp = self.issuer.now_string();
+        let (rec, ()) = self
+            .store()
+            .update_wallet(rec.id, |r| {
+                if r.wallet.approved {
+                    return Ok(WalletChange::none(()));
+                }
+                r.wallet.approved = true;
+                r.updated_at.clone_from(&stamp);
+                Ok(WalletChange::write(Vec::new(), ()))
+            })
+            .map_err(|e| Error::Issue(issue::offers::state_error(e)))?;
+        let rec = match &rec.wallet.deferred {
+            Some(d) if rec.state == CredentialState::Offered && !rec.revoked => {
+                let holders = d.holders.clone();
+                self.issue_copies(&rec, &holders, None).await?.0
+            }
+            _ => {
+                self.store().flush().await?;
+                rec
+            }
+        };
+        tracing::info!(jti = %rec.credential_id(), "award approved");
+        Ok(rec)
+    }
+
+    // ---- deferred endpoint ----
+
+    /// The deferred credential endpoint (1.0 §9; draft 13 §9).
+    pub async fn deferred(
+        &self,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<Answer, (Dialect, Error)> {
+        let tid = body.get("transaction_id").and_then(Value::as_str);
+        // The dialect is the one the wallet used when it was deferred.
+        let dialect = match tid
+            .map(|t| {
+                self.store()
+                    .wallet_lookup(&WalletKey::Transaction(t.to_owned()))
+            })
+            .transpose()
+        {
+            Ok(Some(Some(award))) => match self.store().credential(award) {
+                Ok(Some(r)) if r.wallet.deferred.as_ref().is_some_and(|d| d.draft13) => {
+                    Dialect::Draft13
+                }
+                _ => Dialect::V1,
+            },
+            _ => Dialect::V1,
+        };
+        self.deferred_inner(token, tid)
+            .await
+            .map_err(|e| (dialect, e))
+    }
+
+    async fn deferred_inner(
+        &self,
+        token: Option<&str>,
+        tid: Option<&str>,
+    ) -> Result<Answer, Error> {
+        let grant = self.authenticate(token)?;
+        let tid =
+            tid.ok_or_else(|| Error::InvalidCredentialRequest("transaction_id is missing".into()))?;
+        let unknown =
+            || Error::InvalidTransactionId("unknown or already used transaction_id".into());
+        let award = self
+            .store()
+            .wallet_lookup(&WalletKey::Transaction(tid.to_owned()))?
+            .filter(|a| *a == grant.award)
+            .ok_or_else(unknown)?;
+        let rec = self.store().credential(award)?.ok_or_else(unknown)?;
+        let d = rec
+            .wallet
+            .deferred
+            .clone()
+            .filter(|d| d.transaction_id == tid && !d.delivered)
+            .ok_or_else(unknown)?;
+        if rec.revoked {
+            return Err(Error::CredentialRequestDenied(
+                "the award was revoked".into(),
+            ));
+        }
+        if rec.state != CredentialState::Issued {
+            return if d.draft13 {
+                Err(Error::IssuancePending)
+            } else {
+                Ok(Answer {
+                    status: 202,
+                    body: json!({"transaction_id": tid, "interval": DEFERRED_INTERVAL}),
+                })
+            };
+        }
+        let stamp = self.issuer.now_string();
+        let (rec, ()) = self.store().update_wallet(award, |r| {
+            if let Some(d) = r.wallet.deferred.as_mut() {
+                d.delivered = true;
+            }
+            r.updated_at.clone_from(&stamp);
+            Ok(WalletChange::write(
+                vec![WalletOp::Unlink(WalletKey::Transaction(tid.to_owned()))],
+                (),
+            ))
+        })?;
+        self.store().flush().await?;
+        let copies: Vec<IssuedCopy> = rec
+            .issued
+            .iter()
+            .filter(|c| c.subject.as_ref().is_some_and(|s| d.holders.contains(s)))
+            .cloned()
+            .collect();
+        let dialect = if d.draft13 {
+            Dialect::Draft13
+        } else {
+            Dialect::V1
+        };
+        Ok(self.issued_answer(&copies, dialect))
+    }
+
+    // ---- notification endpoint ----
+
+    /// The notification endpoint (1.0 §11): records what the wallet did with the
+    /// badge on the award. Idempotent.
+    pub async fn notify(&self, token: Option<&str>, body: &Value) -> Result<(), Error> {
+        let grant = self.authenticate(token)?;
+        let bad = |m: &str| Error::InvalidNotificationRequest(m.to_owned());
+        let nid = body
+            .get("notification_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("notification_id is missing"))?;
+        let event = body
+            .get("event")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("event is missing"))?;
+        if !matches!(
+            event,
+            "credential_accepted" | "credential_failure" | "credential_deleted"
+        ) {
+            return Err(bad(
+                "event must be credential_accepted, credential_failure or credential_deleted",
+            ));
+        }
+        let description = match body.get("event_description") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.chars().count() <= 1000 && s.is_ascii() => Some(s.clone()),
+            Some(_) => {
+                return Err(bad(
+                    "event_description must be ASCII text of at most 1000 characters",
+                ));
+            }
+        };
+        let award = self
+            .store()
+            .wallet_lookup(&WalletKey::Notification(nid.to_owned()))?
+            .filter(|a| *a == grant.award)
+            .ok_or_else(|| Error::InvalidNotificationId("unknown notification_id".into()))?;
+        let stamp = self.issuer.now_string();
+        self.store().update_wallet(award, |r| {
+            if r.wallet
+                .events
+                .iter()
+                .any(|e| e.notification_id == nid && e.event == event)
+            {
+                return Ok(WalletChange::none(()));
+            }
+            r.wallet.events.push(WalletEvent {
+                event: event.to_owned(),
+                description: description.clone(),
+                notification_id: nid.to_owned(),
+                at: stamp.clone(),
+            });
+            Ok(WalletChange::write(Vec::new(), ()))
+        })?;
+        self.store().flush().await?;
+        tracing::info!(event, "wallet notification recorded");
+        Ok(())
+    }
+}
+
+fn label(i: usize, n: usize, m: &str) -> String {
+    if n > 1 {
+        format!("proofs.jwt[{i}]: {m}")
+    } else {
+        m.to_owned()
+    }
+}
+
+/// Why an award cannot be claimed now, as the store change sees it.
+fn claimable(r: &CredentialRecord) -> Result<(), store::Error> {
+    if r.revoked {
+        return Err(store::Error::Refused("the badge was revoked".into()));
+    }
+    if r.suspended {
+        return Err(store::Error::Refused("the badge is suspended".into()));
+    }
+    if r.state != CredentialState::Offered {
+        return Err(store::Error::Refused(
+            "the badge was already issued to a wallet".into(),
+        ));
+    }
+    if r.wallet.deferred.is_some() && !r.wallet.approved {
+        return Err(store::Error::Refused(
+            "the badge was already requested; collect it at the deferred endpoint".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn refuse_unless_claimable(r: &CredentialRecord) -> Result<(), Error> {
+    if r.wallet.deferred.is_some() && r.wallet.approved {
+        return Err(Error::CredentialRequestDenied(
+            "the badge was already requested; collect it at the deferred endpoint".into(),
+        ));
+    }
+    claimable(r).map_err(wallet_error)
+}
+
+fn wallet_error(e: store::Error) -> Error {
+    match e {
+        store::Error::Refused(m) => Error::CredentialRequestDenied(m),
+        store::Error::NonceRejected => {
+            Error::InvalidNonce("the c_nonce is unknown, used or expired; get a fresh one".into())
+        }
+        other => Error::Store(other),
+    }
+}
+
+/// RFC 9396 `authorization_details` in a token request: only `openid_credential`
+/// entries for configurations the offers grant.
+fn parse_authorization_details(s: Option<&str>) -> Result<Vec<String>, Error> {
+    let Some(s) = s else {
+        return Ok(Vec::new());
+    };
+    let bad = |m: &str| Error::InvalidRequest(format!("authorization_details: {m}"));
+    let v: Value = serde_json::from_str(s).map_err(|_| bad("is not JSON"))?;
+    let items = v.as_array().ok_or_else(|| bad("must be an array"))?;
+    if items.is_empty() || items.len() > 4 {
+        return Err(bad("must hold one to four entries"));
+    }
+    items
+        .iter()
+        .map(|i| {
+            if i.get("type").and_then(Value::as_str) != Some("openid_credential") {
+                return Err(bad("each entry's type must be openid_credential"));
+            }
+            match i.get("credential_configuration_id").and_then(Value::as_str) {
+                Some(CONFIG_JWT_VC_JSON) => Ok(CONFIG_JWT_VC_JSON.to_owned()),
+                Some(other) => Err(bad(&format!(
+                    "the offer does not grant credential_configuration_id {other:?}"
+                ))),
+                None => Err(bad("each entry needs a credential_configuration_id")),
+            }
+        })
+        .collect()
+}
+
+/// The proofs of a request: `proofs: {jwt: [...]}` (1.0) or `proof: {proof_type:
+/// "jwt", jwt}` (draft 13, also accepted from 1.0 wallets that still send it).
+fn parse_proofs(obj: &serde_json::Map<String, Value>) -> Result<Vec<String>, Error> {
+    let missing = || Error::InvalidProof("the request carries no proof of possession".into());
+    let bad = |m: &str| Error::InvalidCredentialRequest(m.to_owned());
+    match (obj.get("proofs"), obj.get("proof")) {
+        (Some(_), Some(_)) => Err(bad("send proofs or proof, not both")),
+        (None, None) => Err(missing()),
+        (Some(p), None) => {
+            let p = p
+                .as_object()
+                .ok_or_else(|| bad("proofs must be an object"))?;
+            if p.len() != 1 {
+                return Err(bad("proofs must hold exactly one proof type"));
+            }
+            let jwts = p.get("jwt").ok_or_else(|| {
+                Error::InvalidProof("only the jwt proof type is supported".into())
+            })?;
+            let jwts = jwts
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| bad("proofs.jwt must be a non-empty array"))?;
+            if jwts.len() > BATCH_SIZE {
+                return Err(bad(&format!(
+                    "at most {BATCH_SIZE} proofs per request (batch_size)"
+                )));
+            }
+            jwts.iter()
+                .map(|j| {
+                    j.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("each proofs.jwt entry must be a string"))
+                })
+                .collect()
+        }
+        (None, Some(p)) => {
+            if p.get("proof_type").and_then(Value::as_str) != Some("jwt") {
+                return Err(Error::InvalidProof(
+                    "proof.proof_type must be \"jwt\"".into(),
+                ));
+            }
+            let jwt = p
+                .get("jwt")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::InvalidProof("proof.jwt must be a string".into()))?;
+            Ok(vec![jwt.to_owned()])
+        }
+    }
+}
+
+fn parse_v1_request(
+    obj: &serde_json::Map<String, Value>,
+    grant: &TokenGrant,
+) -> Result<(String, Vec<String>), Error> {
+    let bad = |m: &str| Error::InvalidCredentialRequest(m.to_owned());
+    let config = match (
+        obj.get("credential_configuration_id"),
+        obj.get("credential_identifier"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "send credential_configuration_id or credential_identifier, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(bad(
+                "the request needs credential_configuration_id (or credential_identifier)",
+            ));
+        }
+        (Some(c), None) => {
+            let c = c
+                .as_str()
+                .ok_or_else(|| bad("credential_configuration_id must be a string"))?;
+            if !grant.credential_identifiers.is_empty() {
+                return Err(bad(
+                    "the token response gave credential_identifiers: use credential_identifier",
+                ));
+            }
+            if !CONFIGURATIONS.contains(&c) {
+                return Err(Error::UnknownCredentialConfiguration(format!(
+                    "unknown credential_configuration_id {c:?}"
+                )));
+            }
+            granted(grant, c)?
+        }
+        (None, Some(i)) => {
+            let i = i
+                .as_str()
+                .ok_or_else(|| bad("credential_identifier must be a string"))?;
+            grant
+                .credential_identifiers
+                .iter()
+                .find(|ci| ci.id == i)
+                .map(|ci| ci.configuration_id.clone())
+                .ok_or_else(|| {
+                    Error::UnknownCredentialIdentifier(format!(
+                        "unknown credential_identifier {i:?}"
+                    ))
+                })?
+        }
+    };
+    Ok((config, parse_proofs(obj)?))
+}
+
+fn parse_draft13_request(
+    obj: &serde_json::Map<String, Value>,
+    grant: &TokenGrant,
+) -> Result<(String, Vec<String>), Error> {
+    let format = obj
+        .get("format")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let config = match format {
+        "jwt_vc_json" => CONFIG_JWT_VC_JSON,
+        "jwt_vc_json-ld" => CONFIG_JWT_VC_JSON_LD,
+        other => {
+            return Err(Error::UnsupportedCredentialFormat(format!(
+                "format {other:?} is not offered; jwt_vc_json is"
+            )));
+        }
+    };
+    let types = obj
+        .get("credential_definition")
+        .and_then(|d| d.get("type"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            Error::InvalidCredentialRequest(
+                "credential_definition.type is required with format".into(),
+            )
+        })?;
+    if !types.iter().any(|t| t == "OpenBadgeCredential") {
+        return Err(Error::UnsupportedCredentialType(
+            "credential_definition.type must include OpenBadgeCredential".into(),
+        ));
+    }
+    if let Some(p) = obj.get("proofs")
+        && obj.get("proof").is_none()
+    {
+        let _ = p;
+        return Err(Error::InvalidCredentialRequest(
+            "a draft-13 request (with format) carries one proof in proof".into(),
+        ));
+    }
+    Ok((granted(grant, config)?, parse_proofs(obj)?))
+}
+
+fn granted(grant: &TokenGrant, config: &str) -> Result<String, Error> {
+    if grant.configuration_ids.iter().any(|c| c == config) {
+        Ok(config.to_owned())
+    } else {
+        Err(Error::InsufficientScope(format!(
+            "the access token does not grant {config}; the offer granted {}",
+            grant.configuration_ids.join(", ")
+        )))
+    }
+}

@@ -157,9 +157,21 @@ impl std::str::FromStr for RateLimit {
     }
 }
 
-/// Everything a request handler may need.
+/// Everything a request handler may need, behind one `Arc`: axum clones the state
+/// for every request, so a clone must be one reference count.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone, Debug)]
+pub struct Services {
     pub issuer: Issuer,
     /// The OpenID4VCI endpoints' side of the issuer.
     pub oid4vci: crate::oid4vci::Oid4vci,
@@ -229,7 +241,7 @@ impl AppState {
         }
         let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
             .with_issuer(issuer.clone());
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
             issuer,
             verifier,
@@ -240,7 +252,17 @@ impl AppState {
             allow_http_did_web: Vec::new(),
             did_document,
             clock,
-        })
+        })))
+    }
+
+    /// Sets the per-client rate limit.
+    pub fn set_rate_limit(&mut self, limit: RateLimit) {
+        Arc::make_mut(&mut self.0).rate_limit = limit;
+    }
+
+    /// Sets the hosts exempt from the HTTPS rule for did:web resolution.
+    pub fn set_allow_http_did_web(&mut self, hosts: Vec<String>) {
+        Arc::make_mut(&mut self.0).allow_http_did_web = hosts;
     }
 }
 

@@ -2,6 +2,12 @@
 
 use clap::Parser as _;
 
+/// mimalloc instead of the system allocator: the service allocates many short-lived
+/// buffers from many threads (JSON, JWTs, store values), where glibc's malloc spent
+/// about a seventh of the CPU of an OpenID4VCI claim flow.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = accolade::cli::Cli::parse();
     // The service logs what it does; one-shot commands only what goes wrong.

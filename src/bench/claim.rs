@@ -149,7 +149,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
         Arc::new(SystemClock),
         StatusConfig::default(),
     )?;
-    state.rate_limit = RateLimit::Off;
+    state.set_rate_limit(RateLimit::Off);
     let issuer = state.issuer.clone();
     let aud = issuer.identifier();
     let router = crate::http::router(state);
@@ -166,7 +166,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
             .await?;
         // Offers for both phases, made before the clock starts.
         // Enough for both phases at well over the rates seen on a 2-core machine.
-        let needed = (window.as_secs_f64() * 8_000.0) as usize + 4 * wallets;
+        let needed = (window.as_secs_f64() * 14_000.0) as usize + 4 * wallets;
         let mut pending = Vec::with_capacity(needed);
         while pending.len() < needed {
             let reqs = (0..2000)

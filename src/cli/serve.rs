@@ -154,8 +154,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .context("starting the issuer")?;
-    state.rate_limit = args.rate_limit;
-    state.allow_http_did_web = args.allow_http_did_web.clone();
+    state.set_rate_limit(args.rate_limit);
+    state.set_allow_http_did_web(args.allow_http_did_web.clone());
 
     if state.identity.ip_literal {
         eprintln!(

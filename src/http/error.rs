@@ -116,8 +116,7 @@ impl From<store::Error> for ApiError {
             store::Error::Sled(_)
             | store::Error::Corrupt(..)
             | store::Error::Task(_)
-            | store::Error::SlotTaken { .. }
-            | store::Error::NonceRejected => Self::internal(&e),
+            | store::Error::SlotTaken { .. } => Self::internal(&e),
         }
     }
 }

@@ -107,8 +107,8 @@ fn take(ip: IpAddr, per_second: u32) -> Result<(), f64> {
 
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.
 /// In-process requests without a peer address (tests) are not limited.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let RateLimit::PerSecond(n) = state.rate_limit
+pub async fn rate_limit(State(limit): State<RateLimit>, req: Request, next: Next) -> Response {
+    if let RateLimit::PerSecond(n) = limit
         && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
         && let Err(wait) = take(addr.ip(), n)
     {

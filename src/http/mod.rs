@@ -173,17 +173,9 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .fallback(routes::public::not_found)
         .method_not_allowed_fallback(routes::public::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(middleware::json_errors))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::rate_limit,
-        ))
-        .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
-        .layer(TraceLayer::new_for_http())
         .with_state(state.clone());
 
-    if state.identity.base_path.is_empty() {
+    let app = if state.identity.base_path.is_empty() {
         app
     } else {
         // OpenID4VCI 1.0 §12.2.2 and RFC 8414 §3 put the well-known segment between
@@ -201,5 +193,20 @@ pub fn router(state: AppState) -> Router {
             .with_state(state.clone())
             .nest(base, app)
             .fallback(routes::public::not_found)
-    }
+    };
+
+    // The layers every request passes, wrapped once around the whole router rather
+    // than around each route: axum clones a route's layer stack for every request.
+    // Outermost first.
+    let service = tower::ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
+        .layer(axum::middleware::from_fn_with_state(
+            state.rate_limit,
+            middleware::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .service(app);
+    Router::new().fallback_service(service)
 }

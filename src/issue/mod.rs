@@ -261,6 +261,7 @@ pub struct Issuer {
     status: Arc<StatusLists>,
     status_urls: StatusUrls,
     status_config: StatusConfig,
+    profile_cache: Arc<std::sync::RwLock<Option<IssuerProfile>>>,
 }
 
 /// An award recorded in the store (with its status slot) and not yet answered.
@@ -314,6 +315,7 @@ impl Issuer {
             clock,
             status,
             status_config,
+            profile_cache: Arc::default(),
         };
         Ok(me)
     }
@@ -393,24 +395,47 @@ impl Issuer {
 
     // ---- profile ----
 
-    /// The issuer profile (the stored one, or the default).
+    /// The issuer profile (the stored one, or the default), read from the store once
+    /// and then kept in memory: every badge carries it.
     pub fn profile(&self) -> Result<IssuerProfile, Error> {
-        match self.store.issuer_profile()? {
+        if let Some(p) = self
+            .profile_cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Ok(p.clone());
+        }
+        let mut cache = self
+            .profile_cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let p = match self.store.issuer_profile()? {
             Some(v) => serde_json::from_value(v).map_err(|e| {
                 Error::Store(store::Error::Corrupt(
                     "issuer profile".into(),
                     e.to_string(),
                 ))
-            }),
-            None => Ok(IssuerProfile::default_for(&self.public_url)),
-        }
+            })?,
+            None => IssuerProfile::default_for(&self.public_url),
+        };
+        *cache = Some(p.clone());
+        Ok(p)
     }
 
     /// Replaces the issuer profile; durable when this returns.
     pub async fn set_profile(&self, input: IssuerProfile) -> Result<IssuerProfile, Error> {
         let p = input.validated()?;
         let v = serde_json::to_value(&p).map_err(|e| Error::Build(e.to_string()))?;
-        self.store.put_issuer_profile(&v)?;
+        {
+            // Store and cache change together, so no reader caches the old profile.
+            let mut cache = self
+                .profile_cache
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            self.store.put_issuer_profile(&v)?;
+            *cache = Some(p.clone());
+        }
         self.store.flush().await?;
         Ok(p)
     }

@@ -122,8 +122,9 @@ impl Issuer {
         })
     }
 
-    /// The award's offer if it is live now: not expired, and its code not yet spent
-    /// (a spent code's index entry is gone; the record is not rewritten for it).
+    /// The award's offer if it is live now: not expired, and its code neither spent
+    /// (a spent code's index entry is gone; the record is not rewritten for it) nor
+    /// killed by wrong transaction codes.
     pub(crate) fn offer_live<'a>(&self, rec: &'a CredentialRecord) -> Option<&'a OfferState> {
         let now = self.clock.now().unix_timestamp();
         rec.wallet.offer.as_ref().filter(|o| {
@@ -132,8 +133,10 @@ impl Issuer {
                 && rec.state == CredentialState::Offered
                 && self
                     .store
-                    .wallet_has(&WalletKey::Code(o.code.clone()))
-                    .unwrap_or(false)
+                    .code_entry(&o.code)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| e.failures < MAX_TX_CODE_FAILURES)
         })
     }
 
@@ -173,7 +176,7 @@ impl Issuer {
                         "the award was delivered directly or is already in a wallet".into(),
                     ));
                 }
-                let mut ops = replace_offer(rec, &offer);
+                let mut ops = replace_offer(rec, &offer, 0);
                 if rec.wallet.claim_id.is_none() {
                     let c = random_id(16);
                     ops.push(WalletOp::Link(WalletKey::Claim(c.clone())));
@@ -182,7 +185,6 @@ impl Issuer {
                 if rec.tx_code_required {
                     rec.wallet.tx_code = Some(new_tx_code());
                 }
-                rec.wallet.tx_code_failures = 0;
                 rec.updated_at.clone_from(&now);
                 Ok(WalletChange::write(ops, ()))
             })
@@ -202,39 +204,45 @@ impl Issuer {
         let offer = self.new_offer();
         let now = self.clock.now().unix_timestamp();
         let stamp = self.now();
-        // Whether the current offer's code is unspent, read before the change: sled
-        // allows no plain reads while a transaction is open. An offer another request
-        // replaced in between counts as live.
+        // The current offer's code entry, read before the change: sled allows no plain
+        // reads while a transaction is open. An offer another request replaced in
+        // between counts as live.
         let current = self.store.credential(award)?.ok_or_else(not_found)?;
         let checked = current.wallet.offer.as_ref().map(|o| o.code.clone());
-        let unspent = match &checked {
-            Some(code) => self.store.wallet_has(&WalletKey::Code(code.clone()))?,
-            None => false,
+        let entry = match &checked {
+            Some(code) => self.store.code_entry(code)?,
+            None => None,
         };
+        let unspent = entry.is_some();
+        let failures = entry.map_or(0, |e| e.failures);
         let (record, state) = self
             .store
             .update_wallet(award, |rec| {
                 if rec.wallet.claim_id.as_deref() != Some(claim_id) {
                     return Err(crate::store::Error::Missing(award));
                 }
+                let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
                 let state = if rec.revoked {
                     ClaimState::Revoked
                 } else if rec.state == CredentialState::Issued {
                     ClaimState::Issued
                 } else if rec.wallet.deferred.is_some() {
                     ClaimState::AwaitingApproval
-                } else if rec.wallet.tx_code_failures >= MAX_TX_CODE_FAILURES {
+                } else if same && failures >= MAX_TX_CODE_FAILURES {
                     ClaimState::Locked
                 } else {
                     ClaimState::Open
                 };
-                let live = rec.wallet.offer.as_ref().is_some_and(|o| {
-                    o.expires_at > now && (checked.as_deref() != Some(o.code.as_str()) || unspent)
-                });
+                let live = rec
+                    .wallet
+                    .offer
+                    .as_ref()
+                    .is_some_and(|o| o.expires_at > now && (!same || unspent));
                 if state != ClaimState::Open || live {
                     return Ok(WalletChange::none(state));
                 }
-                let ops = replace_offer(rec, &offer);
+                // The fresh offer inherits the wrong tries made against this one.
+                let ops = replace_offer(rec, &offer, if same { failures } else { 0 });
                 rec.updated_at.clone_from(&stamp);
                 Ok(WalletChange::write(ops, state))
             })
@@ -247,14 +255,18 @@ impl Issuer {
     }
 }
 
-/// Puts `offer` in place of the record's current one; returns the index writes.
-fn replace_offer(rec: &mut CredentialRecord, offer: &OfferState) -> Vec<WalletOp> {
+/// Puts `offer` in place of the record's current one, its code starting with
+/// `failures` wrong tries; returns the index writes.
+fn replace_offer(rec: &mut CredentialRecord, offer: &OfferState, failures: u8) -> Vec<WalletOp> {
     let mut ops = Vec::new();
     if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
         ops.push(WalletOp::Unlink(WalletKey::Code(old.code)));
         ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
     }
-    ops.push(WalletOp::Link(WalletKey::Code(offer.code.clone())));
+    ops.push(WalletOp::LinkCode {
+        code: offer.code.clone(),
+        failures,
+    });
     ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
     ops
 }

@@ -40,7 +40,7 @@ use crate::issue::offers::{
 use crate::issue::{self, Issuer};
 use crate::store::{
     self, CredentialIdentifier, CredentialRecord, CredentialState, DeferredRequest, IssuedCopy,
-    TokenGrant, WalletChange, WalletEvent, WalletKey, WalletOp,
+    RecordVersion, TokenGrant, WalletChange, WalletEvent, WalletKey, WalletOp,
 };
 
 /// Access token lifetime, seconds.
@@ -244,9 +244,57 @@ impl Oid4vci {
             return Err(bad_code());
         }
         let requested = parse_authorization_details(req.authorization_details.as_deref())?;
-        let key = WalletKey::Code(code.to_owned());
-        let award = self.store().wallet_lookup(&key)?.ok_or_else(bad_code)?;
         let now = self.now();
+        // Every step below is a plain read or a single-key compare-and-swap on the
+        // code's index entry, which holds the award and the wrong tries so far: the
+        // swap that removes it spends the code, and of concurrent requests exactly
+        // one makes it. (No sled transaction: those run under one process-wide lock.)
+        let rec = loop {
+            let entry = self.store().code_entry(code)?.ok_or_else(bad_code)?;
+            let rec = self.store().credential(entry.award)?.ok_or_else(bad_code)?;
+            let offer_ok = rec.wallet.offer.as_ref().is_some_and(|o| {
+                bool::from(o.code.as_bytes().ct_eq(code.as_bytes())) && o.expires_at > now
+            });
+            if !offer_ok || rec.revoked || rec.state != CredentialState::Offered {
+                return Err(bad_code());
+            }
+            match (rec.wallet.tx_code.as_deref(), req.tx_code.as_deref()) {
+                (Some(_), _) if entry.failures >= MAX_TX_CODE_FAILURES => {
+                    return Err(Error::InvalidGrant(
+                        "too many wrong transaction codes; ask the issuer for a new offer".into(),
+                    ));
+                }
+                (Some(_), None) => {
+                    return Err(Error::InvalidRequest(
+                        "this offer needs the tx_code the issuer sent".into(),
+                    ));
+                }
+                (Some(expected), Some(given))
+                    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) =>
+                {
+                    if !self.store().code_failed(code, &entry)? {
+                        continue;
+                    }
+                    // Durable before answering: a crash must not forget a wrong try.
+                    self.store().flush().await?;
+                    let left = MAX_TX_CODE_FAILURES.saturating_sub(entry.failures + 1);
+                    return Err(Error::InvalidGrant(if left == 0 {
+                        "wrong tx_code; the offer is now dead".to_owned()
+                    } else {
+                        format!("wrong tx_code ({left} tries left)")
+                    }));
+                }
+                (None, Some(_)) => {
+                    return Err(Error::InvalidRequest(
+                        "this offer has no transaction code; send none".into(),
+                    ));
+                }
+                _ => {}
+            }
+            if self.store().spend_code(code, &entry)? {
+                break rec;
+            }
+        };
         let access = random_id(32);
         let refresh = random_id(32);
         let identifiers: Vec<CredentialIdentifier> = requested
@@ -256,105 +304,30 @@ impl Oid4vci {
                 configuration_id: c.clone(),
             })
             .collect();
-        let stamp = self.issuer.now_string();
-        let result = self.store().update_wallet(award, |rec| {
-            let offer_ok = rec.wallet.offer.as_ref().is_some_and(|o| {
-                bool::from(o.code.as_bytes().ct_eq(code.as_bytes())) && o.expires_at > now
-            });
-            if !offer_ok || rec.revoked || rec.state != CredentialState::Offered {
-                return Ok(WalletChange {
-                    write: false,
-                    ops: vec![WalletOp::Unlink(key.clone())],
-                    audit: None,
-                    value: Err(bad_code()),
-                });
-            }
-            match (rec.wallet.tx_code.as_deref(), req.tx_code.as_deref()) {
-                (Some(_), _) if rec.wallet.tx_code_failures >= MAX_TX_CODE_FAILURES => {
-                    return Ok(WalletChange::none(Err(Error::InvalidGrant(
-                        "too many wrong transaction codes; ask the issuer for a new offer".into(),
-                    ))));
-                }
-                (Some(_), None) => {
-                    return Ok(WalletChange::none(Err(Error::InvalidRequest(
-                        "this offer needs the tx_code the issuer sent".into(),
-                    ))));
-                }
-                (Some(expected), Some(given)) => {
-                    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
-                        rec.wallet.tx_code_failures += 1;
-                        rec.updated_at.clone_from(&stamp);
-                        let left = MAX_TX_CODE_FAILURES.saturating_sub(rec.wallet.tx_code_failures);
-                        let mut ops = Vec::new();
-                        if left == 0
-                            && let Some(o) = rec.wallet.offer.take()
-                        {
-                            ops.push(WalletOp::Unlink(WalletKey::Code(o.code)));
-                            ops.push(WalletOp::Unlink(WalletKey::Offer(o.id)));
-                        }
-                        let msg = if left == 0 {
-                            "wrong tx_code; the offer is now dead".to_owned()
-                        } else {
-                            format!("wrong tx_code ({left} tries left)")
-                        };
-                        return Ok(WalletChange::write(ops, Err(Error::InvalidGrant(msg))));
-                    }
-                }
-                (None, Some(_)) => {
-                    return Ok(WalletChange::none(Err(Error::InvalidRequest(
-                        "this offer has no transaction code; send none".into(),
-                    ))));
-                }
-                (None, None) => {}
-            }
-            // Spending the code is taking its index entry: of concurrent requests,
-            // one takes it and the others' changes abort. The record keeps the offer
-            // (now dead: its code is gone) and is not rewritten.
-            let mut ops = vec![WalletOp::Take(key.clone())];
-            if let Some(o) = &rec.wallet.offer {
-                ops.push(WalletOp::Unlink(WalletKey::Offer(o.id.clone())));
-            }
-            ops.push(WalletOp::PutToken(
-                token_hash(&access),
-                TokenGrant {
-                    award: rec.id,
-                    configuration_ids: vec![CONFIG_JWT_VC_JSON.to_owned()],
-                    credential_identifiers: identifiers.clone(),
-                    expires_at: now + ACCESS_TOKEN_TTL,
-                    refresh: false,
-                },
-            ));
-            if rec.approval_required {
-                ops.push(WalletOp::PutToken(
-                    token_hash(&refresh),
-                    TokenGrant {
-                        award: rec.id,
-                        configuration_ids: vec![CONFIG_JWT_VC_JSON.to_owned()],
-                        credential_identifiers: identifiers.clone(),
-                        expires_at: now + REFRESH_TOKEN_TTL,
-                        refresh: true,
-                    },
-                ));
-            }
-            Ok(WalletChange {
-                write: false,
-                ops,
-                audit: None,
-                value: Ok(()),
-            })
-        });
-        let (rec, outcome) = match result {
-            Ok(r) => r,
-            Err(store::Error::Refused(_)) => return Err(bad_code()),
-            Err(e) => return Err(e.into()),
+        let grant = TokenGrant {
+            award: rec.id,
+            configuration_ids: vec![CONFIG_JWT_VC_JSON.to_owned()],
+            credential_identifiers: identifiers.clone(),
+            expires_at: now + ACCESS_TOKEN_TTL,
+            refresh: false,
         };
-        // Durable before answering: a spent code, and a wrong tx_code too.
-        self.store().flush().await?;
-        outcome?;
-        if requested.iter().any(|c| c != CONFIG_JWT_VC_JSON) {
-            // Unreachable: parse_authorization_details refuses the others.
-            return Err(Error::InvalidRequest("authorization_details".into()));
+        self.store().put_token(&token_hash(&access), &grant)?;
+        if rec.approval_required {
+            self.store().put_token(
+                &token_hash(&refresh),
+                &TokenGrant {
+                    expires_at: now + REFRESH_TOKEN_TTL,
+                    refresh: true,
+                    ..grant
+                },
+            )?;
         }
+        if let Some(o) = &rec.wallet.offer {
+            self.store()
+                .wallet_unlink(&WalletKey::Offer(o.id.clone()))?;
+        }
+        // Durable before answering: the spent code with the token it bought.
+        self.store().flush().await?;
         tracing::info!(jti = %rec.credential_id(), "pre-authorized code exchanged");
         self.token_response(
             &access,
@@ -375,39 +348,32 @@ impl Oid4vci {
         if !grant.refresh || grant.expires_at <= now {
             return Err(bad());
         }
+        let revoked = self
+            .store()
+            .credential(grant.award)?
+            .is_none_or(|r| r.revoked);
+        // Rotation: the old refresh token is single use.
+        if revoked || !self.store().take_token(&old)? {
+            return Err(bad());
+        }
         let access = random_id(32);
         let refresh = random_id(32);
-        let (_, outcome) = self.store().update_wallet(grant.award, |rec| {
-            if rec.revoked {
-                return Ok(WalletChange::none(Err(bad())));
-            }
-            let ops = vec![
-                WalletOp::RemoveToken(old),
-                WalletOp::PutToken(
-                    token_hash(&access),
-                    TokenGrant {
-                        expires_at: now + ACCESS_TOKEN_TTL,
-                        refresh: false,
-                        ..grant.clone()
-                    },
-                ),
-                WalletOp::PutToken(
-                    token_hash(&refresh),
-                    TokenGrant {
-                        expires_at: now + REFRESH_TOKEN_TTL,
-                        ..grant.clone()
-                    },
-                ),
-            ];
-            Ok(WalletChange {
-                write: false,
-                ops,
-                audit: None,
-                value: Ok(()),
-            })
-        })?;
+        self.store().put_token(
+            &token_hash(&access),
+            &TokenGrant {
+                expires_at: now + ACCESS_TOKEN_TTL,
+                refresh: false,
+                ..grant.clone()
+            },
+        )?;
+        self.store().put_token(
+            &token_hash(&refresh),
+            &TokenGrant {
+                expires_at: now + REFRESH_TOKEN_TTL,
+                ..grant.clone()
+            },
+        )?;
         self.store().flush().await?;
-        outcome?;
         self.token_response(&access, Some(&refresh), &grant.credential_identifiers)
     }
 
@@ -493,9 +459,9 @@ impl Oid4vci {
             Dialect::V1 => parse_v1_request(obj, &grant)?,
             Dialect::Draft13 => parse_draft13_request(obj, &grant)?,
         };
-        let rec = self
+        let (version, rec) = self
             .store()
-            .credential(grant.award)?
+            .credential_versioned(grant.award)?
             .ok_or_else(|| Error::CredentialRequestDenied("the award no longer exists".into()))?;
         refuse_unless_claimable(&rec)?;
         let audience = self.identifier();
@@ -540,7 +506,9 @@ impl Oid4vci {
                 .defer(&rec, holders, configuration_id, nonce, dialect)
                 .await;
         }
-        let (rec, copies) = self.issue_copies(&rec, &holders, Some(nonce)).await?;
+        let (rec, copies) = self
+            .issue_copies(Some(version), rec, &holders, Some(nonce))
+            .await?;
         tracing::info!(jti = %rec.credential_id(), copies = copies.len(), "badge claimed by a wallet");
         Ok(self.issued_answer(&copies, dialect))
     }
@@ -577,8 +545,8 @@ impl Oid4vci {
         nonce: String,
         dialect: Dialect,
     ) -> Result<Answer, Error> {
+        self.spend_nonce(&nonce)?;
         let transaction_id = random_id(24);
-        let now = self.now();
         let stamp = self.issuer.now_string();
         let request = DeferredRequest {
             transaction_id: transaction_id.clone(),
@@ -588,22 +556,15 @@ impl Oid4vci {
             delivered: false,
             draft13: dialect == Dialect::Draft13,
         };
+        self.store()
+            .link(&WalletKey::Transaction(transaction_id.clone()), rec.id)?;
         let (rec, ()) = self
             .store()
-            .update_wallet(rec.id, |r| {
+            .cas_credential(rec.id, |r| {
                 claimable(r)?;
                 r.wallet.deferred = Some(request.clone());
                 r.updated_at.clone_from(&stamp);
-                Ok(WalletChange::write(
-                    vec![
-                        WalletOp::TakeNonce {
-                            nonce: nonce.clone(),
-                            now,
-                        },
-                        WalletOp::Link(WalletKey::Transaction(transaction_id.clone())),
-                    ],
-                    (),
-                ))
+                Ok((true, ()))
             })
             .map_err(wallet_error)?;
         self.store().flush().await?;
@@ -620,35 +581,51 @@ impl Oid4vci {
         Ok(Answer { status: 202, body })
     }
 
-    /// Signs one badge per holder and records them under the award in one store
-    /// change (spending `nonce`, if given), then flushes. The first badge takes the
-    /// award's own id and status slot; the others get their own.
+    /// Consumes a `c_nonce` (single use: a plain single-key remove).
+    fn spend_nonce(&self, nonce: &str) -> Result<(), Error> {
+        if nonce.len() <= 256 && self.store().take_nonce(nonce, self.now())? {
+            Ok(())
+        } else {
+            Err(Error::InvalidNonce(
+                "the c_nonce is unknown, used or expired; get a fresh one".into(),
+            ))
+        }
+    }
+
+    /// Signs one badge per holder and records them under the award, then flushes
+    /// (with the spent nonce, if any). The first badge takes the award's own id and
+    /// status slot; the others get their own. The award changes by compare-and-swap:
+    /// a concurrent revocation or claim makes this one fail, never both succeed.
     async fn issue_copies(
         &self,
-        rec: &CredentialRecord,
+        version: Option<RecordVersion>,
+        rec: CredentialRecord,
         holders: &[String],
         nonce: Option<String>,
     ) -> Result<(CredentialRecord, Vec<IssuedCopy>), Error> {
+        if let Some(n) = &nonce {
+            self.spend_nonce(n)?;
+        }
         let award = rec.id;
         let notification_id = random_id(16);
         let stamp = self.issuer.now_string();
         let kid = self.issuer.kid_url();
         let mut copies = Vec::with_capacity(holders.len());
-        let mut ops = Vec::new();
         for (i, holder) in holders.iter().enumerate() {
-            let mut this = rec.clone();
-            let (id, slot) = if i == 0 {
-                (None, None)
+            let (id, slot, jwt) = if i == 0 {
+                (None, None, self.issuer.sign_record(&rec, Some(holder))?)
             } else {
                 let id = Uuid::new_v4();
                 let slot = self.issuer.status_lists().allocate();
+                let mut this = rec.clone();
                 this.id = id;
                 this.status = Some(slot);
-                ops.push(WalletOp::TakeSlot(slot));
-                ops.push(WalletOp::Copy(id));
-                (Some(id), Some(slot))
+                (
+                    Some(id),
+                    Some(slot),
+                    self.issuer.sign_record(&this, Some(holder))?,
+                )
             };
-            let jwt = self.issuer.sign_record(&this, Some(holder))?;
             copies.push(IssuedCopy {
                 id,
                 status: slot,
@@ -657,26 +634,27 @@ impl Oid4vci {
                 ..IssuedCopy::new(jwt, kid.clone(), stamp.clone())
             });
         }
-        if let Some(n) = nonce {
-            ops.push(WalletOp::TakeNonce {
-                nonce: n,
-                now: self.now(),
-            });
+        // Slots and ids of the extra copies first: if the award change then fails,
+        // they stay taken and unused, which is harmless.
+        for c in &copies {
+            if let (Some(id), Some(slot)) = (c.id, c.status) {
+                self.store().take_copy_slot(slot, id, award)?;
+            }
         }
-        ops.push(WalletOp::Link(WalletKey::Notification(notification_id)));
+        self.store()
+            .link(&WalletKey::Notification(notification_id.clone()), award)?;
+        // The offer's code was spent at the token endpoint (its index entry is gone);
+        // the record lets go of it now.
+        let seed = version.map(|v| (v, rec));
         let (rec, ()) = self
             .store()
-            .update_wallet(award, |r| {
+            .cas_credential_from(award, seed, |r| {
                 claimable(r)?;
-                let mut ops = ops.clone();
-                if let Some(o) = r.wallet.offer.take() {
-                    ops.push(WalletOp::Unlink(WalletKey::Code(o.code)));
-                    ops.push(WalletOp::Unlink(WalletKey::Offer(o.id)));
-                }
+                r.wallet.offer = None;
                 r.issued.extend(copies.iter().cloned());
                 r.state = CredentialState::Issued;
                 r.updated_at.clone_from(&stamp);
-                Ok(WalletChange::write(ops, ()))
+                Ok((true, ()))
             })
             .map_err(wallet_error)?;
         self.store().flush().await?;
@@ -706,7 +684,7 @@ impl Oid4vci {
         let rec = match &rec.wallet.deferred {
             Some(d) if rec.state == CredentialState::Offered && !rec.revoked => {
                 let holders = d.holders.clone();
-                self.issue_copies(&rec, &holders, None).await?.0
+                self.issue_copies(None, rec, &holders, None).await?.0
             }
             _ => {
                 self.store().flush().await?;
@@ -911,9 +889,6 @@ fn refuse_unless_claimable(r: &CredentialRecord) -> Result<(), Error> {
 fn wallet_error(e: store::Error) -> Error {
     match e {
         store::Error::Refused(m) => Error::CredentialRequestDenied(m),
-        store::Error::NonceRejected => {
-            Error::InvalidNonce("the c_nonce is unknown, used or expired; get a fresh one".into())
-        }
         other => Error::Store(other),
     }
 }

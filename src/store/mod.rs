@@ -17,11 +17,18 @@
 //!   or unsuspended what, when and why. Never published.
 //! - `status_published`: purpose tag + list → the last signed list, reused after a
 //!   restart when nothing changed.
-//! - `oid4vci`: OpenID4VCI state, by one-byte prefix: `c` pre-authorized code, `o`
+//! - `oid4vci`: OpenID4VCI state, by one-byte prefix: `c` pre-authorized code → award
+//!   uuid and the wrong transaction codes tried (one byte, absent when none); `o`
 //!   offer id, `l` claim page id, `x` transaction id, `m` notification id → award
 //!   uuid; `n` nonce → expiry (i64 big-endian); `t` SHA-256 of an access or refresh
 //!   token → [`TokenGrant`]. The award record is the source of truth: an index entry
-//!   whose award no longer holds that code or offer is stale and refused.
+//!   whose award no longer holds that code or offer is stale and refused. A spent
+//!   code is one whose entry is gone; the record still names it until the badge is
+//!   issued or a new offer replaces it.
+//!
+//! sled 0.34 runs every transaction under one process-wide lock that every plain
+//! read and write also takes, so the OpenID4VCI hot path (codes, nonces, tokens,
+//! issuing) uses single-key compare-and-swap and removes instead.
 //! - `credential_copies`: the credential uuid of a batch copy → its award's uuid.
 //!
 //! sled makes nothing durable until a flush; every write path that answers a client
@@ -59,9 +66,6 @@ pub enum Error {
     Refused(String),
     #[error("status slot {list}/{index} is already taken")]
     SlotTaken { list: u32, index: u32 },
-    /// A nonce was unknown, already used, or expired.
-    #[error("the nonce is unknown, used or expired")]
-    NonceRejected,
 }
 
 impl From<TransactionError<Error>> for Error {
@@ -213,13 +217,10 @@ pub struct WalletState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<OfferState>,
     /// The award's transaction code, when it asks for one. Fresh offers minted from
-    /// the claim page reuse it; an admin re-offer replaces it.
+    /// the claim page reuse it (and inherit the count of wrong tries, kept in the
+    /// code's index entry); an admin re-offer replaces it and starts the count anew.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tx_code: Option<String>,
-    /// Wrong transaction codes so far; at five, no offer is accepted or minted until
-    /// an admin re-offers.
-    #[serde(default)]
-    pub tx_code_failures: u8,
     /// The id in the claim page URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_id: Option<String>,
@@ -293,23 +294,11 @@ impl WalletKey {
 pub enum WalletOp {
     /// Points an index entry at the award.
     Link(WalletKey),
+    /// Points a pre-authorized code at the award, with the wrong transaction codes
+    /// already tried against the award's earlier offers.
+    LinkCode { code: String, failures: u8 },
     /// Removes an index entry.
     Unlink(WalletKey),
-    /// Removes an index entry that must exist: the whole change fails with
-    /// [`Error::Refused`] if another change took it first (single use).
-    Take(WalletKey),
-    /// Stores a token grant under the SHA-256 of the token.
-    PutToken([u8; 32], TokenGrant),
-    /// Removes a token grant.
-    RemoveToken([u8; 32]),
-    /// Consumes a nonce; the whole change fails with [`Error::NonceRejected`] if it is
-    /// unknown, already used or expired at `now` (unix seconds).
-    TakeNonce { nonce: String, now: i64 },
-    /// Takes a status slot for the award (a batch copy); fails with
-    /// [`Error::SlotTaken`] if it was ever given out.
-    TakeSlot(StatusSlot),
-    /// Records a copy's credential id as belonging to the award.
-    Copy(Uuid),
 }
 
 /// An award and everything needed to (re)issue it.
@@ -385,7 +374,6 @@ pub struct WalletChange<T> {
     /// Whether the record itself changed.
     pub write: bool,
     pub ops: Vec<WalletOp>,
-    pub audit: Option<AuditEvent>,
     /// Handed back to the caller.
     pub value: T,
 }
@@ -396,7 +384,6 @@ impl<T> WalletChange<T> {
         Self {
             write: false,
             ops: Vec::new(),
-            audit: None,
             value,
         }
     }
@@ -406,10 +393,32 @@ impl<T> WalletChange<T> {
         Self {
             write: true,
             ops,
-            audit: None,
             value,
         }
     }
+}
+
+/// A pre-authorized code's index entry: the award's uuid, then (when not zero) the
+/// number of wrong transaction codes tried.
+fn code_value(award: Uuid, failures: u8) -> Vec<u8> {
+    let mut v = award.as_bytes().to_vec();
+    if failures > 0 {
+        v.push(failures);
+    }
+    v
+}
+
+/// The stored bytes of a record as it was read: what a compare-and-swap expects.
+#[derive(Debug, Clone)]
+pub struct RecordVersion(sled::IVec);
+
+/// A pre-authorized code as its index entry stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeEntry {
+    pub award: Uuid,
+    /// Wrong transaction codes tried so far.
+    pub failures: u8,
+    raw: sled::IVec,
 }
 
 fn nonce_key(nonce: &str) -> Vec<u8> {
@@ -729,26 +738,20 @@ impl Store {
             .map_err(Error::from)
     }
 
-    /// Changes an award and its OpenID4VCI state atomically: `f` sees the current
-    /// record (it may run more than once under contention) and returns what to write.
-    /// `f` must not touch the store: sled blocks plain reads while a transaction is
-    /// open, so a read from inside `f` would never return.
-    /// Any [`WalletOp`] that cannot apply aborts the whole change. Returns the record
-    /// as it now is and `f`'s value.
+    /// Changes an award and its OpenID4VCI index entries in one transaction (the
+    /// rarer paths: re-offers, claim pages, approvals, deferred collection,
+    /// notifications). `f` sees the current record (it may run more than once) and
+    /// returns what to write. `f` must not touch the store: sled runs the whole
+    /// transaction under a process-wide lock that plain reads also take, so a read
+    /// from inside `f` would never return. Returns the record as it now is and `f`'s
+    /// value.
     pub fn update_wallet<T, F>(&self, id: Uuid, f: F) -> Result<(CredentialRecord, T), Error>
     where
         F: Fn(&mut CredentialRecord) -> Result<WalletChange<T>, Error>,
     {
-        let audit_key = self.audit_key(id)?;
         let idb = id.as_bytes().as_slice();
-        (
-            &self.credentials,
-            &self.wallet,
-            &self.slots,
-            &self.copies,
-            &self.audit,
-        )
-            .transaction(|(creds, wallet, slots, copies, audit)| {
+        (&self.credentials, &self.wallet)
+            .transaction(|(creds, wallet)| {
                 let bytes = creds.get(idb)?.ok_or_else(|| abort(Error::Missing(id)))?;
                 let mut rec: CredentialRecord = decode("credential", &bytes).map_err(abort)?;
                 let change = f(&mut rec).map_err(abort)?;
@@ -757,58 +760,175 @@ impl Store {
                         WalletOp::Link(k) => {
                             wallet.insert(k.bytes(), idb)?;
                         }
-                        WalletOp::Unlink(k) => {
-                            wallet.remove(k.bytes())?;
-                        }
-                        WalletOp::Take(k) => {
-                            if wallet.remove(k.bytes())?.is_none() {
-                                return Err(abort(Error::Refused("already used".into())));
-                            }
-                        }
-                        WalletOp::PutToken(hash, grant) => {
+                        WalletOp::LinkCode { code, failures } => {
                             wallet.insert(
-                                token_key(hash).as_slice(),
-                                encode("token", grant).map_err(abort)?,
+                                WalletKey::Code(code.clone()).bytes(),
+                                code_value(id, *failures).as_slice(),
                             )?;
                         }
-                        WalletOp::RemoveToken(hash) => {
-                            wallet.remove(token_key(hash).as_slice())?;
-                        }
-                        WalletOp::TakeNonce { nonce, now } => {
-                            let expiry = wallet
-                                .remove(nonce_key(nonce))?
-                                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                                .map(i64::from_be_bytes);
-                            if expiry.is_none_or(|e| e < *now) {
-                                return Err(abort(Error::NonceRejected));
-                            }
-                        }
-                        WalletOp::TakeSlot(slot) => {
-                            if slots.get(slot.key())?.is_some() {
-                                return Err(abort(Error::SlotTaken {
-                                    list: slot.list,
-                                    index: slot.index,
-                                }));
-                            }
-                            slots.insert(&slot.key(), idb)?;
-                        }
-                        WalletOp::Copy(copy) => {
-                            copies.insert(copy.as_bytes().as_slice(), idb)?;
+                        WalletOp::Unlink(k) => {
+                            wallet.remove(k.bytes())?;
                         }
                     }
                 }
                 if change.write {
                     creds.insert(idb, encode("credential", &rec).map_err(abort)?)?;
                 }
-                if let Some(e) = &change.audit {
-                    audit.insert(
-                        audit_key.as_slice(),
-                        encode("audit event", e).map_err(abort)?,
-                    )?;
-                }
                 Ok((rec, change.value))
             })
             .map_err(Error::from)
+    }
+
+    /// A pre-authorized code's index entry.
+    pub fn code_entry(&self, code: &str) -> Result<Option<CodeEntry>, Error> {
+        let Some(raw) = self.wallet.get(WalletKey::Code(code.to_owned()).bytes())? else {
+            return Ok(None);
+        };
+        let award = raw
+            .get(..16)
+            .and_then(|b| Uuid::from_slice(b).ok())
+            .ok_or_else(|| Error::Corrupt("code entry".into(), "too short".into()))?;
+        let failures = raw.get(16).copied().unwrap_or(0);
+        Ok(Some(CodeEntry {
+            award,
+            failures,
+            raw,
+        }))
+    }
+
+    /// Counts one more wrong transaction code against a code, if its entry is still
+    /// as `seen` (a single-key compare-and-swap, no transaction). `false` means it
+    /// changed meanwhile: read it again.
+    pub fn code_failed(&self, code: &str, seen: &CodeEntry) -> Result<bool, Error> {
+        let new = code_value(seen.award, seen.failures.saturating_add(1));
+        Ok(self
+            .wallet
+            .compare_and_swap(
+                WalletKey::Code(code.to_owned()).bytes(),
+                Some(&seen.raw),
+                Some(new),
+            )?
+            .is_ok())
+    }
+
+    /// Spends a code: removes its entry if it is still as `seen`. Of concurrent
+    /// callers one gets `true`.
+    pub fn spend_code(&self, code: &str, seen: &CodeEntry) -> Result<bool, Error> {
+        Ok(self
+            .wallet
+            .compare_and_swap(
+                WalletKey::Code(code.to_owned()).bytes(),
+                Some(&seen.raw),
+                None as Option<&[u8]>,
+            )?
+            .is_ok())
+    }
+
+    /// Stores a token grant under the SHA-256 of the token.
+    pub fn put_token(&self, hash: &[u8; 32], grant: &TokenGrant) -> Result<(), Error> {
+        self.wallet
+            .insert(token_key(hash), encode("token", grant)?)?;
+        Ok(())
+    }
+
+    /// Removes a token grant; `true` if it was there (single use for refresh tokens).
+    pub fn take_token(&self, hash: &[u8; 32]) -> Result<bool, Error> {
+        Ok(self.wallet.remove(token_key(hash))?.is_some())
+    }
+
+    /// Points an index entry at an award (no transaction).
+    pub fn link(&self, key: &WalletKey, award: Uuid) -> Result<(), Error> {
+        self.wallet
+            .insert(key.bytes(), award.as_bytes().as_slice())?;
+        Ok(())
+    }
+
+    /// Consumes a nonce: `true` if it existed and had not expired at `now`. A
+    /// single-key remove, so of concurrent callers at most one gets `true`.
+    pub fn take_nonce(&self, nonce: &str, now: i64) -> Result<bool, Error> {
+        let expiry = self
+            .wallet
+            .remove(nonce_key(nonce))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes);
+        Ok(expiry.is_some_and(|e| e >= now))
+    }
+
+    /// Gives a status slot to an award's batch copy, failing if it was ever given
+    /// out, and records the copy's id as the award's.
+    pub fn take_copy_slot(&self, slot: StatusSlot, copy: Uuid, award: Uuid) -> Result<(), Error> {
+        let idb = award.as_bytes().as_slice();
+        if self
+            .slots
+            .compare_and_swap(slot.key(), None as Option<&[u8]>, Some(idb))?
+            .is_err()
+        {
+            return Err(Error::SlotTaken {
+                list: slot.list,
+                index: slot.index,
+            });
+        }
+        self.copies.insert(copy.as_bytes().as_slice(), idb)?;
+        Ok(())
+    }
+
+    /// Changes a credential record by compare-and-swap, without a transaction (sled
+    /// runs every transaction under one process-wide lock; the hot OpenID4VCI path
+    /// avoids them). `f` sees the current record and returns whether to write it; on
+    /// a concurrent change it runs again on the new record.
+    pub fn cas_credential<T, F>(&self, id: Uuid, f: F) -> Result<(CredentialRecord, T), Error>
+    where
+        F: FnMut(&mut CredentialRecord) -> Result<(bool, T), Error>,
+    {
+        self.cas_credential_from(id, None, f)
+    }
+
+    /// A credential record with the version [`Store::cas_credential_from`] compares
+    /// against.
+    pub fn credential_versioned(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(RecordVersion, CredentialRecord)>, Error> {
+        self.credentials
+            .get(id.as_bytes())?
+            .map(|b| Ok((RecordVersion(b.clone()), decode("credential", &b)?)))
+            .transpose()
+    }
+
+    /// [`Store::cas_credential`] starting from a record read earlier (saving a read
+    /// and a decode when nothing changed since).
+    pub fn cas_credential_from<T, F>(
+        &self,
+        id: Uuid,
+        mut seed: Option<(RecordVersion, CredentialRecord)>,
+        mut f: F,
+    ) -> Result<(CredentialRecord, T), Error>
+    where
+        F: FnMut(&mut CredentialRecord) -> Result<(bool, T), Error>,
+    {
+        let idb = id.as_bytes().as_slice();
+        loop {
+            let (old, mut rec) = match seed.take() {
+                Some((RecordVersion(old), rec)) => (old, rec),
+                None => {
+                    let old = self.credentials.get(idb)?.ok_or(Error::Missing(id))?;
+                    let rec: CredentialRecord = decode("credential", &old)?;
+                    (old, rec)
+                }
+            };
+            let (write, value) = f(&mut rec)?;
+            if !write {
+                return Ok((rec, value));
+            }
+            let new = encode("credential", &rec)?;
+            if self
+                .credentials
+                .compare_and_swap(idb, Some(&old), Some(new))?
+                .is_ok()
+            {
+                return Ok((rec, value));
+            }
+        }
     }
 
     /// The award an OpenID4VCI index entry points at.
@@ -819,11 +939,6 @@ impl Store {
                 Uuid::from_slice(&v).map_err(|e| Error::Corrupt("oid4vci".into(), e.to_string()))
             })
             .transpose()
-    }
-
-    /// Whether an index entry exists.
-    pub fn wallet_has(&self, key: &WalletKey) -> Result<bool, Error> {
-        Ok(self.wallet.contains_key(key.bytes())?)
     }
 
     /// Removes a stale index entry.
@@ -1089,5 +1204,102 @@ mod tests {
         };
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(store.credential(r.id).expect("get"), Some(r));
+    }
+
+    #[test]
+    fn a_code_counts_wrong_tries_and_is_spent_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let mut r = record(&store, "a@x.org");
+        r.wallet.offer = Some(OfferState {
+            id: "offer-1".into(),
+            code: "code-1".into(),
+            expires_at: 10,
+            created_at: "2024-01-01T00:00:00Z".into(),
+        });
+        store.insert_credential(&r, false).expect("insert");
+        let e = store
+            .code_entry("code-1")
+            .expect("read")
+            .expect("linked at insert");
+        assert_eq!((e.award, e.failures), (r.id, 0));
+        assert!(store.code_failed("code-1", &e).expect("cas"));
+        // A stale view loses: the entry changed under it.
+        assert!(!store.code_failed("code-1", &e).expect("cas"));
+        assert!(!store.spend_code("code-1", &e).expect("cas"));
+        let e = store
+            .code_entry("code-1")
+            .expect("read")
+            .expect("still there");
+        assert_eq!(e.failures, 1);
+        assert!(store.spend_code("code-1", &e).expect("cas"));
+        assert!(!store.spend_code("code-1", &e).expect("cas"), "spent once");
+        assert!(store.code_entry("code-1").expect("read").is_none());
+    }
+
+    #[test]
+    fn nonces_are_single_use_and_expire() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        store.put_nonce("n1", 100).expect("put");
+        store.put_nonce("n2", 100).expect("put");
+        assert!(store.take_nonce("n1", 100).expect("take"));
+        assert!(!store.take_nonce("n1", 100).expect("take"), "used");
+        assert!(!store.take_nonce("n2", 101).expect("take"), "expired");
+        assert!(!store.take_nonce("never", 0).expect("take"));
+        store.put_nonce("n3", 50).expect("put");
+        store.put_nonce("n4", 500).expect("put");
+        assert_eq!(store.sweep_wallet(100).expect("sweep"), 1);
+        assert!(
+            store.take_nonce("n4", 100).expect("take"),
+            "unexpired ones stay"
+        );
+    }
+
+    #[test]
+    fn compare_and_swap_changes_see_each_other() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let r = record(&store, "a@x.org");
+        store.insert_credential(&r, false).expect("insert");
+        let (version, _) = store
+            .credential_versioned(r.id)
+            .expect("read")
+            .expect("there");
+        // A change made after the read above...
+        store
+            .cas_credential(r.id, |rec| {
+                rec.revoked = true;
+                Ok((true, ()))
+            })
+            .expect("cas");
+        // ...is seen by a change that started from the older read: its first try
+        // fails the comparison and it runs again on the current record.
+        let mut seen = Vec::new();
+        let (now, ()) = store
+            .cas_credential_from(r.id, Some((version, r)), |rec| {
+                seen.push(rec.revoked);
+                rec.suspended = true;
+                Ok((true, ()))
+            })
+            .expect("cas");
+        assert_eq!(seen, [false, true]);
+        assert!(now.revoked && now.suspended);
+    }
+
+    #[test]
+    fn a_copy_slot_is_given_out_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let award = Uuid::new_v4();
+        let slot = StatusSlot { list: 1, index: 7 };
+        let copy = Uuid::new_v4();
+        store.take_copy_slot(slot, copy, award).expect("free");
+        assert_eq!(store.slot_owner(slot).expect("owner"), Some(award));
+        assert_eq!(store.copy_owner(copy).expect("copy"), Some(award));
+        assert!(matches!(
+            store.take_copy_slot(slot, Uuid::new_v4(), award),
+            Err(Error::SlotTaken { .. })
+        ));
     }
 }

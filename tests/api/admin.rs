@@ -539,7 +539,8 @@ async fn a_public_url_with_a_path_serves_everything_under_it() {
 async fn clients_over_the_rate_limit_get_429_with_retry_after() {
     use axum::extract::ConnectInfo;
     let mut app = TestApp::new();
-    app.state.rate_limit = accolade::app::RateLimit::PerSecond(5);
+    app.state
+        .set_rate_limit(accolade::app::RateLimit::PerSecond(5));
     app.router = accolade::http::router(app.state.clone());
     let client: std::net::SocketAddr = "198.51.100.23:40000".parse().expect("addr");
     let mut statuses = vec![];

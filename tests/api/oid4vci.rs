@@ -1262,3 +1262,54 @@ async fn token_endpoint_errors_are_oauth_shaped() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+#[tokio::test]
+async fn two_wallets_racing_for_one_award_get_one_badge_between_them() {
+    let app = TestApp::new();
+    // The first wallet redeems the offer; the claim page then mints a second offer
+    // (the first code is spent), which a second wallet redeems.
+    let (award, token1, _) = redeemed(&app, json!({"tx_code": false})).await;
+    let claim = award["claim_url"]
+        .as_str()
+        .expect("claim")
+        .strip_prefix(PUBLIC_URL)
+        .expect("ours")
+        .to_owned();
+    let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = award["credential_id"].as_str().expect("id");
+    let (_, view) = app
+        .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
+        .await;
+    let (s, t2) = app.redeem(&code_of(&app.offer(&view).await), None).await;
+    assert_eq!(s, StatusCode::OK, "{t2}");
+    let token2 = t2["access_token"].as_str().expect("token").to_owned();
+    let mut tasks = Vec::new();
+    for token in [token1, token2] {
+        let router = app.router.clone();
+        let wallet = Wallet::new(Algorithm::ES256);
+        let nonce = app.nonce().await;
+        let body = json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}});
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt as _;
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/oid4vci/credential")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                .expect("req");
+            router.oneshot(req).await.expect("infallible").status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST]);
+    let (_, view) = app
+        .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(view["copies"], 1);
+}

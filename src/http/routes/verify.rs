@@ -84,7 +84,7 @@ pub async fn verify_credential(
 /// Verification is CPU work (signatures, schema): it runs on the blocking pool so a
 /// burst of verifications never stalls the async workers serving other requests.
 async fn run(state: AppState, credential: Value) -> Result<Json<Report>, ApiError> {
-    let verifier = state.verifier;
+    let verifier = state.verifier.clone();
     let report = tokio::task::spawn_blocking(move || verifier.verify_value(&credential))
         .await
         .map_err(|e| ApiError::internal(&e))??;

@@ -97,6 +97,18 @@ impl Issuer {
         u.to_string()
     }
 
+    /// The `openid-credential-offer://` link carrying the offer by value
+    /// (`credential_offer`, §4.1.2), for wallets or channels that cannot fetch it.
+    pub fn offer_uri_by_value(&self, rec: &CredentialRecord, offer: &OfferState) -> String {
+        let mut u = url::Url::parse("openid-credential-offer://")
+            .unwrap_or_else(|e| unreachable!("a constant URL parses: {e}"));
+        u.query_pairs_mut().append_pair(
+            "credential_offer",
+            &self.credential_offer(rec, offer).to_string(),
+        );
+        u.to_string()
+    }
+
     /// The claim page of an award.
     pub fn claim_url(&self, rec: &CredentialRecord) -> Option<String> {
         rec.wallet
@@ -157,7 +169,8 @@ impl Issuer {
     }
 
     /// An admin's re-offer: a fresh offer and, when the award asks for one, a fresh
-    /// transaction code; earlier offers and wrong-code counts are forgotten. Durable
+    /// transaction code. Earlier offers, their wrong-code counts, the tokens they
+    /// bought and any wallet request waiting for approval are all dropped. Durable
     /// when this returns.
     pub async fn reoffer(&self, id: &str) -> Result<CredentialRecord, Error> {
         let award = self.credential(id)?.id;
@@ -176,7 +189,16 @@ impl Issuer {
                         "the award was delivered directly or is already in a wallet".into(),
                     ));
                 }
-                let mut ops = replace_offer(rec, &offer, 0);
+                let mut ops = Vec::new();
+                if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
+                    ops.push(WalletOp::Unlink(WalletKey::Code(old.code)));
+                    ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
+                }
+                ops.push(WalletOp::LinkCode(offer.code.clone()));
+                ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
+                if let Some(d) = rec.wallet.deferred.take() {
+                    ops.push(WalletOp::Unlink(WalletKey::Transaction(d.transaction_id)));
+                }
                 if rec.wallet.claim_id.is_none() {
                     let c = random_id(16);
                     ops.push(WalletOp::Link(WalletKey::Claim(c.clone())));
@@ -185,6 +207,7 @@ impl Issuer {
                 if rec.tx_code_required {
                     rec.wallet.tx_code = Some(new_tx_code());
                 }
+                rec.wallet.generation = rec.wallet.generation.wrapping_add(1);
                 rec.updated_at.clone_from(&now);
                 Ok(WalletChange::write(ops, ()))
             })
@@ -194,81 +217,89 @@ impl Issuer {
         Ok(rec)
     }
 
+    /// Where an award stands for its claim page, from a plain read.
+    fn claim_state(&self, rec: &CredentialRecord) -> Result<(ClaimState, bool), Error> {
+        let state = if rec.revoked {
+            ClaimState::Revoked
+        } else if rec.state == CredentialState::Issued {
+            ClaimState::Issued
+        } else if rec.wallet.deferred.is_some() {
+            ClaimState::AwaitingApproval
+        } else {
+            ClaimState::Open
+        };
+        let now = self.clock.now().unix_timestamp();
+        let (state, live) = match (&rec.wallet.offer, state) {
+            (Some(o), ClaimState::Open) => match self.store.code_entry(&o.code)? {
+                Some(e) if e.failures >= MAX_TX_CODE_FAILURES && rec.wallet.tx_code.is_some() => {
+                    (ClaimState::Locked, false)
+                }
+                Some(_) => (ClaimState::Open, o.expires_at > now),
+                None => (ClaimState::Open, false),
+            },
+            (_, s) => (s, false),
+        };
+        Ok((state, live))
+    }
+
     /// The award behind a claim page, with a live offer when it can have one: an
-    /// expired or used offer is replaced (same transaction code). Durable when this
-    /// returns.
+    /// expired or used offer is replaced (same transaction code, and the wrong tries
+    /// made against it carry over). A page view that changes nothing writes nothing;
+    /// one that mints an offer is durable when this returns.
     pub async fn claim(&self, claim_id: &str) -> Result<Claim, Error> {
         let not_found = || Error::NotFound("claim link".into());
         let key = WalletKey::Claim(claim_id.to_owned());
         let award = self.store.wallet_lookup(&key)?.ok_or_else(not_found)?;
+        let record = self.store.credential(award)?.ok_or_else(not_found)?;
+        if record.wallet.claim_id.as_deref() != Some(claim_id) {
+            return Err(not_found());
+        }
+        let (state, live) = self.claim_state(&record)?;
+        if state != ClaimState::Open || live {
+            return Ok(Claim { record, state });
+        }
+        let checked = record.wallet.offer.as_ref().map(|o| o.code.clone());
         let offer = self.new_offer();
-        let now = self.clock.now().unix_timestamp();
         let stamp = self.now();
-        // The current offer's code entry, read before the change: sled allows no plain
-        // reads while a transaction is open. An offer another request replaced in
-        // between counts as live.
-        let current = self.store.credential(award)?.ok_or_else(not_found)?;
-        let checked = current.wallet.offer.as_ref().map(|o| o.code.clone());
-        let entry = match &checked {
-            Some(code) => self.store.code_entry(code)?,
-            None => None,
+        let minted = self.store.update_wallet(award, |rec| {
+            let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
+            if rec.revoked
+                || rec.state != CredentialState::Offered
+                || rec.wallet.deferred.is_some()
+                || !same
+            {
+                // Changed since the read above (another page view minted already).
+                return Ok(WalletChange::none(false));
+            }
+            let mut ops = vec![WalletOp::RelinkCode {
+                old: checked.clone(),
+                new: offer.code.clone(),
+                max_failures: MAX_TX_CODE_FAILURES,
+            }];
+            if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
+                ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
+            }
+            ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
+            rec.updated_at.clone_from(&stamp);
+            Ok(WalletChange::write(ops, true))
+        });
+        let record = match minted {
+            Ok((rec, true)) => {
+                self.store.flush().await?;
+                rec
+            }
+            Ok((rec, false)) => rec,
+            Err(crate::store::Error::Refused(_)) => {
+                return Ok(Claim {
+                    record,
+                    state: ClaimState::Locked,
+                });
+            }
+            Err(e) => return Err(e.into()),
         };
-        let unspent = entry.is_some();
-        let failures = entry.map_or(0, |e| e.failures);
-        let (record, state) = self
-            .store
-            .update_wallet(award, |rec| {
-                if rec.wallet.claim_id.as_deref() != Some(claim_id) {
-                    return Err(crate::store::Error::Missing(award));
-                }
-                let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
-                let state = if rec.revoked {
-                    ClaimState::Revoked
-                } else if rec.state == CredentialState::Issued {
-                    ClaimState::Issued
-                } else if rec.wallet.deferred.is_some() {
-                    ClaimState::AwaitingApproval
-                } else if same && failures >= MAX_TX_CODE_FAILURES {
-                    ClaimState::Locked
-                } else {
-                    ClaimState::Open
-                };
-                let live = rec
-                    .wallet
-                    .offer
-                    .as_ref()
-                    .is_some_and(|o| o.expires_at > now && (!same || unspent));
-                if state != ClaimState::Open || live {
-                    return Ok(WalletChange::none(state));
-                }
-                // The fresh offer inherits the wrong tries made against this one.
-                let ops = replace_offer(rec, &offer, if same { failures } else { 0 });
-                rec.updated_at.clone_from(&stamp);
-                Ok(WalletChange::write(ops, state))
-            })
-            .map_err(|e| match e {
-                crate::store::Error::Missing(_) => not_found(),
-                other => other.into(),
-            })?;
-        self.store.flush().await?;
+        let (state, _) = self.claim_state(&record)?;
         Ok(Claim { record, state })
     }
-}
-
-/// Puts `offer` in place of the record's current one, its code starting with
-/// `failures` wrong tries; returns the index writes.
-fn replace_offer(rec: &mut CredentialRecord, offer: &OfferState, failures: u8) -> Vec<WalletOp> {
-    let mut ops = Vec::new();
-    if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
-        ops.push(WalletOp::Unlink(WalletKey::Code(old.code)));
-        ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
-    }
-    ops.push(WalletOp::LinkCode {
-        code: offer.code.clone(),
-        failures,
-    });
-    ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
-    ops
 }
 
 /// Maps a refused store change to the issuer's conflict error.

@@ -4,7 +4,8 @@
 //! - Suspend and unsuspend are reversible and idempotent; both refuse a revoked badge.
 //! - One award may have several signed copies (a wallet's batch request), each with
 //!   its own status slot; one change sets or clears every copy's bit.
-//! - Revoking an offered award also ends its offer: the code is refused from then on.
+//! - Revoking an offered award also ends its offer: the code's index entry goes in the
+//!   same transaction, so the code is refused from then on.
 //! - Each change writes the record, the list bit and an audit event in one store
 //!   transaction while the lists are locked, so concurrent changes in one list never
 //!   lose each other; the caller flushes before answering.
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use super::{Error, Issuer, VC_JWT_TYP};
 use crate::jose::jws;
 use crate::status::{Published, StatusPurpose};
-use crate::store::{AuditEvent, BitWrite, Change, CredentialRecord, PublishedList};
+use crate::store::{AuditEvent, BitWrite, Change, CredentialRecord, PublishedList, WalletKey};
 
 /// The longest reason or actor kept.
 pub const MAX_REASON_CHARS: usize = 1000;
@@ -103,12 +104,16 @@ impl Issuer {
         };
         let mut lists = self.status.lock();
         let result = self.store.update_credential(uuid, |rec| {
+            let mut unlink = Vec::new();
             if purpose == StatusPurpose::Revocation {
                 if rec.revoked {
                     return Ok(None);
                 }
                 rec.revoked = true;
-                rec.wallet.offer = None;
+                if let Some(o) = rec.wallet.offer.take() {
+                    unlink.push(WalletKey::Code(o.code));
+                    unlink.push(WalletKey::Offer(o.id));
+                }
             } else {
                 if rec.revoked {
                     return Err(crate::store::Error::Refused(
@@ -133,6 +138,7 @@ impl Issuer {
             Ok(Some(Change {
                 bits,
                 audit: Some(event.clone()),
+                unlink,
             }))
         });
         let (rec, written) = match result {

@@ -333,13 +333,25 @@ fn p256() -> Result<&'static EcGroup, Error> {
     Ok(GROUP.get_or_init(|| g))
 }
 
-/// A P-256 public key from its coordinates, refusing points that are not on the curve
-/// (invalid-curve attacks). A point given by affine coordinates is never the point at
-/// infinity, and P-256 has cofactor 1, so every such point on the curve generates the
-/// prime-order group: the on-curve test is the whole public-key validation (SEC 1
-/// §3.2.2.1, NIST SP 800-56A §5.6.2.3.4), without OpenSSL's `EC_KEY_check_key` scalar
-/// multiplication by the order.
+/// The P-256 field prime p, big-endian.
+const P256_P: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+];
+
+/// A P-256 public key from its coordinates, validated as NIST SP 800-56A §5.6.2.3.4
+/// (SEC 1 §3.2.2.1) asks: each coordinate a field element (below p; OpenSSL would
+/// silently reduce a larger one, giving one key two encodings), and the point on the
+/// curve (invalid-curve attacks). A point given by affine coordinates is never the
+/// point at infinity, and P-256 has cofactor 1, so no scalar multiplication by the
+/// order (OpenSSL's `EC_KEY_check_key`) is needed.
 fn p256_key(x: &[u8], y: &[u8]) -> Result<openssl::ec::EcKey<openssl::pkey::Public>, Error> {
+    // 32-byte big-endian strings compare as numbers.
+    if x.len() != 32 || y.len() != 32 || x >= &P256_P[..] || y >= &P256_P[..] {
+        return Err(Error::InvalidKey(
+            "a P-256 coordinate is not a field element (at least p)".into(),
+        ));
+    }
     let group = p256()?;
     let err = |e: openssl::error::ErrorStack| Error::InvalidKey(e.to_string());
     let bx = BigNum::from_slice(x).map_err(err)?;
@@ -442,5 +454,35 @@ mod tests {
             a.to_value()["x"],
             json!("KSexBRK64-3c_kZ4KBKLrSkDJpkZ9whgacjE32xzKDg")
         );
+    }
+
+    #[test]
+    fn p256_coordinates_at_or_above_p_are_refused() {
+        let (k, _) = crate::jose::SigningKey::generate(Algorithm::ES256).expect("key");
+        let JwkParams::P256 { x, y } = k.public_jwk().params().clone() else {
+            unreachable!("an ES256 key is P-256")
+        };
+        assert!(
+            PublicJwk::from_params(JwkParams::P256 {
+                x: x.clone(),
+                y: y.clone()
+            })
+            .is_ok()
+        );
+        // x + p names the same point modulo p: a second encoding of one key.
+        let xb = BigNum::from_slice(&b64_decode(&x, "x").expect("b64")).expect("bn");
+        let p = BigNum::from_slice(&P256_P).expect("p");
+        let mut shifted = BigNum::new().expect("bn");
+        shifted.checked_add(&xb, &p).expect("add");
+        let bytes = shifted.to_vec();
+        if bytes.len() == 32 {
+            let r = PublicJwk::from_params(JwkParams::P256 {
+                x: b64(&bytes),
+                y: y.clone(),
+            });
+            assert!(r.is_err(), "x + p must not load");
+        }
+        let r = PublicJwk::from_params(JwkParams::P256 { x: b64(P256_P), y });
+        assert!(r.is_err(), "x = p must not load");
     }
 }

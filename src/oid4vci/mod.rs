@@ -6,10 +6,11 @@
 //!    the issuer and authorization server metadata ([`metadata`], §12.2, §12.3).
 //! 2. Token endpoint (§6): the pre-authorized code (with `tx_code` when the offer
 //!    asked for one) buys an access token for exactly that award. The code is single
-//!    use: the award change that spends it is one store transaction, so of many
-//!    concurrent requests one wins. Five wrong transaction codes kill the offer; the
-//!    comparison runs in constant time. Access tokens live [`ACCESS_TOKEN_TTL`]
-//!    seconds. The response also carries `c_nonce` (draft 13 §6.2).
+//!    use: it is spent by a compare-and-swap that removes its index entry, so of many
+//!    concurrent requests one wins. Five wrong transaction codes (counted in the same
+//!    entry) kill the offer; the comparison runs in constant time. Access tokens live
+//!    [`ACCESS_TOKEN_TTL`] seconds and die early if an admin re-offers. The response
+//!    also carries `c_nonce` (draft 13 §6.2).
 //! 3. Nonce endpoint (§7): a fresh, single-use `c_nonce`, kept server-side for
 //!    [`NONCE_TTL`] seconds.
 //! 4. Credential endpoint (§8; draft 13 §7): the wallet proves possession of its key
@@ -74,6 +75,9 @@ pub enum Error {
     InvalidGrant(String),
     #[error("{0}")]
     UnsupportedGrantType(String),
+    /// RFC 9396 §5.
+    #[error("{0}")]
+    InvalidAuthorizationDetails(String),
     #[error("{0}")]
     InvalidToken(String),
     #[error("{0}")]
@@ -118,6 +122,7 @@ impl Error {
             Error::InvalidRequest(_) => "invalid_request",
             Error::InvalidGrant(_) => "invalid_grant",
             Error::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Error::InvalidAuthorizationDetails(_) => "invalid_authorization_details",
             Error::InvalidToken(_) => "invalid_token",
             Error::InsufficientScope(_) => "insufficient_scope",
             Error::InvalidCredentialRequest(_) => "invalid_credential_request",
@@ -310,6 +315,7 @@ impl Oid4vci {
             credential_identifiers: identifiers.clone(),
             expires_at: now + ACCESS_TOKEN_TTL,
             refresh: false,
+            generation: rec.wallet.generation,
         };
         self.store().put_token(&token_hash(&access), &grant)?;
         if rec.approval_required {
@@ -348,12 +354,12 @@ impl Oid4vci {
         if !grant.refresh || grant.expires_at <= now {
             return Err(bad());
         }
-        let revoked = self
+        let dead = self
             .store()
             .credential(grant.award)?
-            .is_none_or(|r| r.revoked);
+            .is_none_or(|r| r.revoked || r.wallet.generation != grant.generation);
         // Rotation: the old refresh token is single use.
-        if revoked || !self.store().take_token(&old)? {
+        if dead || !self.store().take_token(&old)? {
             return Err(bad());
         }
         let access = random_id(32);
@@ -463,7 +469,8 @@ impl Oid4vci {
             .store()
             .credential_versioned(grant.award)?
             .ok_or_else(|| Error::CredentialRequestDenied("the award no longer exists".into()))?;
-        refuse_unless_claimable(&rec)?;
+        check_generation(&grant, &rec)?;
+        claimable(&rec, Issuing::Wallet).map_err(wallet_error)?;
         let audience = self.identifier();
         let now = self.now();
         let mut holders = Vec::with_capacity(proofs.len());
@@ -501,13 +508,52 @@ impl Oid4vci {
             holders.push(holder);
         }
         let nonce = nonce.ok_or_else(|| Error::InvalidProof("no proof was sent".into()))?;
+        let mut keys = std::collections::HashSet::new();
+        if !holders.iter().all(|h| keys.insert(h)) {
+            return Err(Error::InvalidProof(
+                "two proofs name the same key; each badge of a batch needs its own key".into(),
+            ));
+        }
+        self.spend_nonce(&nonce)?;
+        let result = self
+            .claim_spent(version, rec, holders, configuration_id, dialect)
+            .await;
+        if result.is_err() {
+            // The nonce is spent whatever happened next; make that durable too.
+            self.store().flush().await?;
+        }
+        result
+    }
+
+    /// The credential request once its proofs checked out and its nonce is spent:
+    /// defer it (awards that wait for approval) or issue.
+    async fn claim_spent(
+        &self,
+        version: RecordVersion,
+        rec: CredentialRecord,
+        holders: Vec<String>,
+        configuration_id: String,
+        dialect: Dialect,
+    ) -> Result<Answer, Error> {
+        let mut version = Some(version);
+        let mut rec = rec;
         if rec.approval_required && !rec.wallet.approved {
-            return self
-                .defer(&rec, holders, configuration_id, nonce, dialect)
-                .await;
+            match self
+                .defer(&rec, &holders, configuration_id, dialect)
+                .await?
+            {
+                Some(answer) => return Ok(answer),
+                None => {
+                    // Approved between the read and the deferral: issue now.
+                    version = None;
+                    rec = self.store().credential(rec.id)?.ok_or_else(|| {
+                        Error::CredentialRequestDenied("the award no longer exists".into())
+                    })?;
+                }
+            }
         }
         let (rec, copies) = self
-            .issue_copies(Some(version), rec, &holders, Some(nonce))
+            .issue_copies(version, rec, &holders, Issuing::Wallet)
             .await?;
         tracing::info!(jti = %rec.credential_id(), copies = copies.len(), "badge claimed by a wallet");
         Ok(self.issued_answer(&copies, dialect))
@@ -536,37 +582,45 @@ impl Oid4vci {
     }
 
     /// Records a wallet's request for an award that waits for approval (1.0 §8.3:
-    /// 202 with `transaction_id`).
+    /// 202 with `transaction_id`). `None` if the award was approved meanwhile: the
+    /// caller issues at once instead.
     async fn defer(
         &self,
         rec: &CredentialRecord,
-        holders: Vec<String>,
+        holders: &[String],
         configuration_id: String,
-        nonce: String,
         dialect: Dialect,
-    ) -> Result<Answer, Error> {
-        self.spend_nonce(&nonce)?;
+    ) -> Result<Option<Answer>, Error> {
         let transaction_id = random_id(24);
         let stamp = self.issuer.now_string();
         let request = DeferredRequest {
             transaction_id: transaction_id.clone(),
-            holders,
+            holders: holders.to_vec(),
             configuration_id,
             requested_at: stamp.clone(),
             delivered: false,
             draft13: dialect == Dialect::Draft13,
         };
+        // The index entry first: if the award change fails, it points nowhere useful.
         self.store()
             .link(&WalletKey::Transaction(transaction_id.clone()), rec.id)?;
-        let (rec, ()) = self
+        let (rec, deferred) = self
             .store()
             .cas_credential(rec.id, |r| {
-                claimable(r)?;
+                claimable(r, Issuing::Wallet)?;
+                if r.wallet.approved {
+                    return Ok((false, false));
+                }
                 r.wallet.deferred = Some(request.clone());
                 r.updated_at.clone_from(&stamp);
-                Ok((true, ()))
+                Ok((true, true))
             })
             .map_err(wallet_error)?;
+        if !deferred {
+            self.store()
+                .wallet_unlink(&WalletKey::Transaction(transaction_id))?;
+            return Ok(None);
+        }
         self.store().flush().await?;
         tracing::info!(jti = %rec.credential_id(), "wallet request deferred until approval");
         let mut body = json!({"transaction_id": transaction_id});
@@ -578,7 +632,7 @@ impl Oid4vci {
                 body["c_nonce_expires_in"] = json!(n.expires_in);
             }
         }
-        Ok(Answer { status: 202, body })
+        Ok(Some(Answer { status: 202, body }))
     }
 
     /// Consumes a `c_nonce` (single use: a plain single-key remove).
@@ -592,20 +646,17 @@ impl Oid4vci {
         }
     }
 
-    /// Signs one badge per holder and records them under the award, then flushes
-    /// (with the spent nonce, if any). The first badge takes the award's own id and
-    /// status slot; the others get their own. The award changes by compare-and-swap:
-    /// a concurrent revocation or claim makes this one fail, never both succeed.
+    /// Signs one badge per holder and records them under the award, then flushes.
+    /// The first badge takes the award's own id and status slot; the others get
+    /// their own. The award changes by compare-and-swap: a concurrent revocation or
+    /// claim makes this one fail, never both succeed.
     async fn issue_copies(
         &self,
         version: Option<RecordVersion>,
         rec: CredentialRecord,
         holders: &[String],
-        nonce: Option<String>,
+        issuing: Issuing,
     ) -> Result<(CredentialRecord, Vec<IssuedCopy>), Error> {
-        if let Some(n) = &nonce {
-            self.spend_nonce(n)?;
-        }
         let award = rec.id;
         let notification_id = random_id(16);
         let stamp = self.issuer.now_string();
@@ -649,7 +700,7 @@ impl Oid4vci {
         let (rec, ()) = self
             .store()
             .cas_credential_from(award, seed, |r| {
-                claimable(r)?;
+                claimable(r, issuing)?;
                 r.wallet.offer = None;
                 r.issued.extend(copies.iter().cloned());
                 r.state = CredentialState::Issued;
@@ -681,10 +732,25 @@ impl Oid4vci {
                 Ok(WalletChange::write(Vec::new(), ()))
             })
             .map_err(|e| Error::Issue(issue::offers::state_error(e)))?;
+        let id = rec.id;
         let rec = match &rec.wallet.deferred {
             Some(d) if rec.state == CredentialState::Offered && !rec.revoked => {
                 let holders = d.holders.clone();
-                self.issue_copies(None, rec, &holders, None).await?.0
+                match self
+                    .issue_copies(None, rec, &holders, Issuing::Approval)
+                    .await
+                {
+                    Ok((rec, _)) => rec,
+                    Err(e) => {
+                        // The approval itself is recorded either way.
+                        self.store().flush().await?;
+                        match self.store().credential(id)? {
+                            // A concurrent approval issued it: same outcome.
+                            Some(r) if r.state == CredentialState::Issued => r,
+                            _ => return Err(e),
+                        }
+                    }
+                }
             }
             _ => {
                 self.store().flush().await?;
@@ -741,6 +807,7 @@ impl Oid4vci {
             .filter(|a| *a == grant.award)
             .ok_or_else(unknown)?;
         let rec = self.store().credential(award)?.ok_or_else(unknown)?;
+        check_generation(&grant, &rec)?;
         let d = rec
             .wallet
             .deferred
@@ -763,16 +830,24 @@ impl Oid4vci {
             };
         }
         let stamp = self.issuer.now_string();
-        let (rec, ()) = self.store().update_wallet(award, |r| {
-            if let Some(d) = r.wallet.deferred.as_mut() {
-                d.delivered = true;
-            }
-            r.updated_at.clone_from(&stamp);
-            Ok(WalletChange::write(
-                vec![WalletOp::Unlink(WalletKey::Transaction(tid.to_owned()))],
-                (),
-            ))
-        })?;
+        let (rec, ()) = self
+            .store()
+            .update_wallet(award, |r| {
+                match r.wallet.deferred.as_mut() {
+                    // Collected once: a concurrent second collection loses here.
+                    Some(d) if d.transaction_id == tid && !d.delivered => d.delivered = true,
+                    _ => return Err(store::Error::Refused("collected".into())),
+                }
+                r.updated_at.clone_from(&stamp);
+                Ok(WalletChange::write(
+                    vec![WalletOp::Unlink(WalletKey::Transaction(tid.to_owned()))],
+                    (),
+                ))
+            })
+            .map_err(|e| match e {
+                store::Error::Refused(_) => unknown(),
+                other => other.into(),
+            })?;
         self.store().flush().await?;
         let copies: Vec<IssuedCopy> = rec
             .issued
@@ -780,6 +855,11 @@ impl Oid4vci {
             .filter(|c| c.subject.as_ref().is_some_and(|s| d.holders.contains(s)))
             .cloned()
             .collect();
+        if copies.is_empty() {
+            return Err(Error::CredentialRequestDenied(
+                "the badge went to another wallet request".into(),
+            ));
+        }
         let dialect = if d.draft13 {
             Dialect::Draft13
         } else {
@@ -827,6 +907,9 @@ impl Oid4vci {
             .ok_or_else(|| Error::InvalidNotificationId("unknown notification_id".into()))?;
         let stamp = self.issuer.now_string();
         self.store().update_wallet(award, |r| {
+            if r.wallet.generation != grant.generation {
+                return Ok(WalletChange::none(()));
+            }
             if r.wallet
                 .events
                 .iter()
@@ -856,8 +939,17 @@ fn label(i: usize, n: usize, m: &str) -> String {
     }
 }
 
-/// Why an award cannot be claimed now, as the store change sees it.
-fn claimable(r: &CredentialRecord) -> Result<(), store::Error> {
+/// Which issuance a store change is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Issuing {
+    /// A wallet's credential request.
+    Wallet,
+    /// An admin's approval of a deferred request.
+    Approval,
+}
+
+/// Why an award cannot be issued now, as the store change sees it.
+fn claimable(r: &CredentialRecord, issuing: Issuing) -> Result<(), store::Error> {
     if r.revoked {
         return Err(store::Error::Refused("the badge was revoked".into()));
     }
@@ -869,21 +961,26 @@ fn claimable(r: &CredentialRecord) -> Result<(), store::Error> {
             "the badge was already issued to a wallet".into(),
         ));
     }
-    if r.wallet.deferred.is_some() && !r.wallet.approved {
-        return Err(store::Error::Refused(
+    match (issuing, &r.wallet.deferred) {
+        (Issuing::Wallet, Some(_)) => Err(store::Error::Refused(
             "the badge was already requested; collect it at the deferred endpoint".into(),
-        ));
+        )),
+        (Issuing::Approval, None) => Err(store::Error::Refused(
+            "no wallet request is waiting for approval".into(),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-fn refuse_unless_claimable(r: &CredentialRecord) -> Result<(), Error> {
-    if r.wallet.deferred.is_some() && r.wallet.approved {
-        return Err(Error::CredentialRequestDenied(
-            "the badge was already requested; collect it at the deferred endpoint".into(),
-        ));
+/// Tokens bought with an offer an admin has since replaced buy nothing.
+fn check_generation(grant: &TokenGrant, rec: &CredentialRecord) -> Result<(), Error> {
+    if grant.generation == rec.wallet.generation {
+        Ok(())
+    } else {
+        Err(Error::InvalidToken(
+            "the offer this token was bought with has been replaced".into(),
+        ))
     }
-    claimable(r).map_err(wallet_error)
 }
 
 fn wallet_error(e: store::Error) -> Error {
@@ -899,7 +996,7 @@ fn parse_authorization_details(s: Option<&str>) -> Result<Vec<String>, Error> {
     let Some(s) = s else {
         return Ok(Vec::new());
     };
-    let bad = |m: &str| Error::InvalidRequest(format!("authorization_details: {m}"));
+    let bad = |m: &str| Error::InvalidAuthorizationDetails(format!("authorization_details: {m}"));
     let v: Value = serde_json::from_str(s).map_err(|_| bad("is not JSON"))?;
     let items = v.as_array().ok_or_else(|| bad("must be an array"))?;
     if items.is_empty() || items.len() > 4 {

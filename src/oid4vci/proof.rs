@@ -13,9 +13,9 @@
 //!   [`IAT_MAX_AGE`] seconds old and no more than [`IAT_MAX_AHEAD`] ahead, and an `exp`,
 //!   if any, has not passed.
 //!
-//! The `nonce` is returned to the caller, which consumes it in the same store change
-//! that issues the badge. Nothing here keys on signature bytes, so the high-S twin of
-//! a replayed ECDSA proof carries the same spent nonce and fails the same way.
+//! The `nonce` is returned to the caller, which consumes it (single use) before it
+//! issues the badge. Nothing here keys on signature bytes, so the high-S twin of a
+//! replayed ECDSA proof carries the same spent nonce and fails the same way.
 
 use serde_json::Value;
 
@@ -103,13 +103,13 @@ pub fn verify_proof(jwt: &str, audience: &str, now: i64) -> Result<ProvenKey, Pr
         .get("iat")
         .and_then(Value::as_i64)
         .ok_or_else(|| refuse("the proof needs iat as a number of seconds"))?;
-    if iat < now - IAT_MAX_AGE {
+    if iat < now.saturating_sub(IAT_MAX_AGE) {
         return Err(refuse(format!(
             "the proof was made {}s ago; at most {IAT_MAX_AGE}s is accepted",
-            now - iat
+            now.saturating_sub(iat)
         )));
     }
-    if iat > now + IAT_MAX_AHEAD {
+    if iat > now.saturating_add(IAT_MAX_AHEAD) {
         return Err(refuse("the proof's iat is in the future"));
     }
     if let Some(exp) = claims.get("exp") {
@@ -329,6 +329,14 @@ mod tests {
                 ),
             ),
             ("no iat", sign(&k, h(json!({})), json!({"aud": AUD}))),
+            (
+                "iat at i64::MIN",
+                sign(&k, h(json!({})), json!({"aud": AUD, "iat": i64::MIN})),
+            ),
+            (
+                "iat at i64::MAX",
+                sign(&k, h(json!({})), json!({"aud": AUD, "iat": i64::MAX})),
+            ),
             (
                 "expired",
                 sign(

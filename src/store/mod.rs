@@ -231,6 +231,10 @@ pub struct WalletState {
     pub deferred: Option<DeferredRequest>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<WalletEvent>,
+    /// Bumped by every admin re-offer: tokens bought with an earlier offer stop
+    /// working.
+    #[serde(default)]
+    pub generation: u32,
 }
 
 /// What an OpenID4VCI access (or refresh) token buys.
@@ -248,6 +252,9 @@ pub struct TokenGrant {
     /// A refresh token (accepted only at the token endpoint).
     #[serde(default)]
     pub refresh: bool,
+    /// The award's offer generation when the token was bought.
+    #[serde(default)]
+    pub generation: u32,
 }
 
 /// A `credential_identifier` handed out in a token response, and what it stands for.
@@ -294,9 +301,17 @@ impl WalletKey {
 pub enum WalletOp {
     /// Points an index entry at the award.
     Link(WalletKey),
-    /// Points a pre-authorized code at the award, with the wrong transaction codes
-    /// already tried against the award's earlier offers.
-    LinkCode { code: String, failures: u8 },
+    /// Points a pre-authorized code at the award with no wrong tries counted.
+    LinkCode(String),
+    /// Replaces the award's pre-authorized code `old` (if any) with `new`, carrying
+    /// over the wrong tries counted against it, read inside the transaction so no
+    /// concurrent try is lost. Fails with [`Error::Refused`] if `old` already has
+    /// `max_failures`.
+    RelinkCode {
+        old: Option<String>,
+        new: String,
+        max_failures: u8,
+    },
     /// Removes an index entry.
     Unlink(WalletKey),
 }
@@ -366,6 +381,8 @@ pub struct Change {
     pub bits: Vec<BitWrite>,
     /// The audit event to keep, if any.
     pub audit: Option<AuditEvent>,
+    /// OpenID4VCI index entries to remove with it (a revoked award's offer).
+    pub unlink: Vec<WalletKey>,
 }
 
 /// What an award change in [`Store::update_wallet`] decided.
@@ -711,14 +728,17 @@ impl Store {
     {
         let audit_key = self.audit_key(id)?;
         let idb = id.as_bytes().as_slice();
-        (&self.credentials, &self.bits, &self.audit)
-            .transaction(|(creds, bits, audit)| {
+        (&self.credentials, &self.bits, &self.audit, &self.wallet)
+            .transaction(|(creds, bits, audit, wallet)| {
                 let bytes = creds.get(idb)?.ok_or_else(|| abort(Error::Missing(id)))?;
                 let mut rec: CredentialRecord = decode("credential", &bytes).map_err(abort)?;
                 let Some(change) = f(&mut rec).map_err(abort)? else {
                     return Ok((rec, false));
                 };
                 creds.insert(idb, encode("credential", &rec).map_err(abort)?)?;
+                for k in &change.unlink {
+                    wallet.remove(k.bytes())?;
+                }
                 for b in &change.bits {
                     let key = b.slot.bit_key(b.purpose);
                     if b.value {
@@ -760,10 +780,29 @@ impl Store {
                         WalletOp::Link(k) => {
                             wallet.insert(k.bytes(), idb)?;
                         }
-                        WalletOp::LinkCode { code, failures } => {
+                        WalletOp::LinkCode(code) => {
+                            wallet.insert(WalletKey::Code(code.clone()).bytes(), idb)?;
+                        }
+                        WalletOp::RelinkCode {
+                            old,
+                            new,
+                            max_failures,
+                        } => {
+                            let failures = match old {
+                                Some(o) => wallet
+                                    .remove(WalletKey::Code(o.clone()).bytes())?
+                                    .and_then(|v| v.get(16).copied())
+                                    .unwrap_or(0),
+                                None => 0,
+                            };
+                            if failures >= *max_failures {
+                                return Err(abort(Error::Refused(
+                                    "too many wrong transaction codes".into(),
+                                )));
+                            }
                             wallet.insert(
-                                WalletKey::Code(code.clone()).bytes(),
-                                code_value(id, *failures).as_slice(),
+                                WalletKey::Code(new.clone()).bytes(),
+                                code_value(id, failures).as_slice(),
                             )?;
                         }
                         WalletOp::Unlink(k) => {

@@ -327,6 +327,16 @@ async fn a_wallet_claims_a_badge_in_the_1_0_dialect() {
             .starts_with(&format!("{PUBLIC_URL}/claim/"))
     );
     let offer = app.offer(&award).await;
+    // The same offer by value.
+    let by_value =
+        url::Url::parse(award["offer_uri_by_value"].as_str().expect("by value")).expect("uri");
+    let inline = by_value
+        .query_pairs()
+        .find(|(k, _)| k == "credential_offer")
+        .expect("credential_offer")
+        .1
+        .into_owned();
+    assert_eq!(serde_json::from_str::<Value>(&inline).expect("json"), offer);
     assert_eq!(offer["credential_issuer"], PUBLIC_URL);
     assert_eq!(offer["credential_configuration_ids"], json!([CONFIG]));
     let grant = &offer["grants"][PRE_AUTH];
@@ -437,7 +447,7 @@ async fn a_wallet_claims_a_badge_in_the_draft_13_dialect_with_a_jwk_proof() {
     assert_eq!(report["verified"], true, "{report}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_code_under_50_concurrent_token_requests_gives_exactly_one_token() {
     let app = TestApp::new();
     let award = app.award_offer(json!({"tx_code": false})).await;
@@ -1263,7 +1273,7 @@ async fn token_endpoint_errors_are_oauth_shaped() {
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_wallets_racing_for_one_award_get_one_badge_between_them() {
     let app = TestApp::new();
     // The first wallet redeems the offer; the claim page then mints a second offer
@@ -1312,4 +1322,155 @@ async fn two_wallets_racing_for_one_award_get_one_badge_between_them() {
         .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
         .await;
     assert_eq!(view["copies"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_request_racing_an_approval_never_leaves_the_award_stuck() {
+    let app = TestApp::new();
+    for _ in 0..20 {
+        let (award, token, _) =
+            redeemed(&app, json!({"approval_required": true, "tx_code": false})).await;
+        let id = award["credential_id"].as_str().expect("id").to_owned();
+        let wallet = Wallet::new(Algorithm::ES256);
+        let nonce = app.nonce().await;
+        let body = json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}});
+        let wallet_req = {
+            let router = app.router.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                use tower::ServiceExt as _;
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri("/oid4vci/credential")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&body).expect("json")))
+                    .expect("req");
+                let res = router.oneshot(req).await.expect("infallible");
+                let status = res.status();
+                let bytes = http_body_util::BodyExt::collect(res.into_body())
+                    .await
+                    .expect("body")
+                    .to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<Value>(&bytes).expect("json"),
+                )
+            })
+        };
+        let (s, _) = app
+            .admin(Method::POST, &format!("/api/v1/awards/{id}/approve"), None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, r) = wallet_req.await.expect("task");
+        let (_, view) = app
+            .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
+            .await;
+        assert_eq!(view["state"], "issued", "stuck: wallet got {s} {r}");
+        if s == StatusCode::ACCEPTED {
+            let tid = r["transaction_id"].as_str().expect("tid");
+            let (s, r) = app
+                .bearer_post("/oid4vci/deferred", &token, json!({"transaction_id": tid}))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+        } else {
+            assert_eq!(s, StatusCode::OK, "{r}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reoffer_cuts_off_tokens_bought_with_the_old_offer() {
+    let app = TestApp::new();
+    let (award, token, _) = redeemed(&app, json!({"tx_code": false})).await;
+    let id = award["credential_id"].as_str().expect("id");
+    let (s, _) = app
+        .admin(Method::POST, &format!("/api/v1/awards/{id}/reoffer"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let wallet = Wallet::new(Algorithm::ES256);
+    let nonce = app.nonce().await;
+    let (s, _, r) = app
+        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_may_not_name_one_key_twice() {
+    let app = TestApp::new();
+    let (_, token, _) = redeemed(&app, json!({})).await;
+    let wallet = Wallet::new(Algorithm::ES256);
+    let nonce = app.nonce().await;
+    let p = wallet.proof(&nonce);
+    let twin = high_s_twin(&p);
+    let (s, _, r) = app
+        .credential(
+            &token,
+            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [p, twin]}}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_proof")),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_tries_carry_over_to_the_offers_the_claim_page_mints() {
+    let app = TestApp::new();
+    let award = app.award_offer(json!({})).await;
+    let tx = award["tx_code"].as_str().expect("tx");
+    let wrong = if tx == "000000" { "111111" } else { "000000" };
+    let claim = award["claim_url"]
+        .as_str()
+        .expect("claim")
+        .strip_prefix(PUBLIC_URL)
+        .expect("ours")
+        .to_owned();
+    let code = code_of(&app.offer(&award).await);
+    for _ in 0..3 {
+        app.redeem(&code, Some(wrong)).await;
+    }
+    // Viewing the page while the offer is live writes nothing.
+    let flushes = app.store.flush_count();
+    let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.store.flush_count(), flushes);
+    // After expiry the page mints a new offer, which inherits the three tries.
+    app.clock.advance(15 * 60 + 1);
+    let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = award["credential_id"].as_str().expect("id");
+    let (_, view) = app
+        .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
+        .await;
+    let fresh = code_of(&app.offer(&view).await);
+    assert_ne!(fresh, code);
+    let (_, v) = app.redeem(&fresh, Some(wrong)).await;
+    assert!(
+        v["error_description"]
+            .as_str()
+            .expect("desc")
+            .contains("1 tries left"),
+        "{v}"
+    );
+    let (_, v) = app.redeem(&fresh, Some(wrong)).await;
+    assert!(
+        v["error_description"]
+            .as_str()
+            .expect("desc")
+            .contains("dead"),
+        "{v}"
+    );
+    let (s, v) = app.redeem(&fresh, Some(tx)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }

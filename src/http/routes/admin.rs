@@ -167,6 +167,10 @@ fn award_view(state: &AppState, rec: &CredentialRecord, credential: Option<&str>
         if let Some(offer) = state.issuer.offer_live(rec) {
             o.insert("offer_uri".into(), json!(state.issuer.offer_uri(offer)));
             o.insert(
+                "offer_uri_by_value".into(),
+                json!(state.issuer.offer_uri_by_value(rec, offer)),
+            );
+            o.insert(
                 "offer_expires_at".into(),
                 json!(crate::clock::format_seconds(
                     time::OffsetDateTime::from_unix_timestamp(offer.expires_at)

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Crash harness: kill -9 the service while it issues and revokes, and check that
-nothing acknowledged was lost and no status-list index was handed out twice.
+"""Crash harness: kill -9 the service while it issues, revokes and hands badges to
+wallets, and check that nothing acknowledged was lost, no status-list index was
+handed out twice, and no spent OpenID4VCI code or nonce is accepted again.
 
 Each cycle:
   1. start `accolade serve` on a fixed port, data and keys in one directory;
-  2. run concurrent clients that award badges (direct delivery) and revoke some of
-     the ones they received;
+  2. run concurrent clients that award badges (direct delivery), revoke some of
+     the ones they received, and claim offered awards as a wallet would (token
+     endpoint with the pre-authorized code, nonce endpoint, credential endpoint with
+     an Ed25519 proof signed by the `openssl` command);
   3. SIGKILL the service at a random moment;
   4. restart it and check, against everything acknowledged in all cycles so far:
      - every badge a client received exists, issued, with the status entry its JWT
@@ -13,9 +16,12 @@ Each cycle:
      - no two credentials in the store share a status index;
      - every acknowledged revocation is set in the published list (decoded here:
        base64url, gunzip, bit 0 = most significant bit of byte 0) and shown by the
-       admin API; badges never revoked are clear.
+       admin API; badges never revoked are clear;
+     - every pre-authorized code that bought a token is refused (invalid_grant);
+       a sample of the nonces that bought a badge are refused (invalid_nonce) in a
+       fresh, otherwise valid request; every claimed award is issued.
 
-Standard library only. Usage:
+Standard library only, plus the `openssl` command for the wallet's proofs. Usage:
   python3 conformance/crash_harness.py --binary target/release/accolade --cycles 50
 Exit status 0 when every cycle passed.
 """
@@ -35,9 +41,13 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 TOKEN = "crash-harness-admin-token"
+PRE_AUTH = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+CONFIG = "OpenBadgeCredential_jwt_vc_json"
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 HOLDER = "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
 
 
@@ -117,19 +127,135 @@ def decode_list(jwt):
     return gzip.decompress(raw)
 
 
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def base58btc(data):
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+class Wallet:
+    """An Ed25519 holder key (made and used through the openssl command)."""
+
+    def __init__(self, workdir):
+        self.key = os.path.join(workdir, "wallet-ed25519.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.key],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", self.key, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        msid = "z" + base58btc(b"\xed\x01" + der[-32:])
+        self.did = f"did:key:{msid}"
+        self.kid = f"{self.did}#{msid}"
+
+    def proof(self, aud, nonce):
+        header = b64url(json.dumps({"alg": "EdDSA", "typ": "openid4vci-proof+jwt",
+                                    "kid": self.kid}).encode())
+        claims = b64url(json.dumps({"aud": aud, "iat": int(time.time()),
+                                    "nonce": nonce}).encode())
+        signing_input = f"{header}.{claims}".encode()
+        # OpenSSL 3.0's one-shot Ed25519 signing reads its input from a file.
+        with tempfile.NamedTemporaryFile(dir=os.path.dirname(self.key)) as f:
+            f.write(signing_input)
+            f.flush()
+            sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", self.key,
+                                  "-rawin", "-in", f.name],
+                                 check=True, capture_output=True).stdout
+        return f"{header}.{claims}.{b64url(sig)}"
+
+
+def post_form(base, path, fields, timeout=10):
+    data = urllib.parse.urlencode(fields).encode()
+    req = urllib.request.Request(base + path, data=data, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def post_json(base, path, body, bearer=None, timeout=10):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    if bearer:
+        req.add_header("Authorization", f"Bearer {bearer}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def offer_code(award):
+    """The pre-authorized code of an award's offer (carried inline by value)."""
+    q = urllib.parse.urlparse(award["offer_uri_by_value"]).query
+    offer = json.loads(urllib.parse.parse_qs(q)["credential_offer"][0])
+    return offer["grants"][PRE_AUTH]["pre-authorized_code"]
+
+
+def offered_award(base, achievement):
+    """An offered award (no tx_code) and a token for it, or None."""
+    s, body = call(base, "POST", "/api/v1/awards",
+                   {"achievement_id": achievement, "tx_code": False,
+                    "recipient": {"email": "wallet@example.org"}})
+    if s != 201:
+        return None
+    award = json.loads(body)
+    code = offer_code(award)
+    s, body = post_form(base, "/oid4vci/token",
+                        {"grant_type": PRE_AUTH, "pre-authorized_code": code})
+    if s != 200:
+        return None
+    return award["credential_id"], code, json.loads(body)["access_token"]
+
+
+def claim(base, achievement, wallet, ledger):
+    got = offered_award(base, achievement)
+    if got is None:
+        return
+    cid, code, token = got
+    with ledger.lock:
+        ledger.spent_codes.add(code)
+    s, body = post_json(base, "/oid4vci/nonce", {})
+    if s != 200:
+        return
+    nonce = json.loads(body)["c_nonce"]
+    s, body = post_json(base, "/oid4vci/credential",
+                        {"credential_configuration_id": CONFIG,
+                         "proofs": {"jwt": [wallet.proof(base, nonce)]}}, bearer=token)
+    if s == 200:
+        jwt = json.loads(body)["credentials"][0]["credential"]
+        assert jwt_payload(jwt)["sub"] == wallet.did
+        with ledger.lock:
+            ledger.spent_nonces.append(nonce)
+            ledger.claimed.add(cid)
+
+
 class Ledger:
-    """What clients were told: acknowledged awards and revocations."""
+    """What clients were told: acknowledged awards, revocations and claims."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.awards = {}        # credential_id -> (list url, index)
         self.revoked = set()    # acknowledged revocations
         self.attempted = set()  # revocations sent (acknowledged or not)
+        self.spent_codes = set()  # pre-authorized codes that bought a token
+        self.spent_nonces = []    # nonces that bought a badge
+        self.claimed = set()      # awards a wallet received
 
 
-def client(base, achievement, ledger, stop, rng):
+def client(base, achievement, ledger, stop, rng, wallet):
     while not stop.is_set():
         try:
+            if wallet and rng.random() < 0.15:
+                claim(base, achievement, wallet, ledger)
+                continue
             if ledger.awards and rng.random() < 0.3:
                 with ledger.lock:
                     candidates = [c for c in ledger.awards if c not in ledger.attempted]
@@ -151,12 +277,37 @@ def client(base, achievement, ledger, stop, rng):
                 entry = status_entry(jwt_payload(award["credential"]))
                 with ledger.lock:
                     ledger.awards[award["credential_id"]] = entry
-        except (OSError, urllib.error.URLError, ValueError):
+        except (OSError, urllib.error.URLError, ValueError, KeyError):
             # The service died under us: nothing was acknowledged.
             time.sleep(0.01)
 
 
-def check(base, ledger):
+def check_wallet_state(base, ledger, stored, achievement, wallet, rng):
+    """Spent codes and nonces stay spent; claimed awards stay issued."""
+    problems = []
+    for code in sorted(ledger.spent_codes):
+        s, body = post_form(base, "/oid4vci/token",
+                            {"grant_type": PRE_AUTH, "pre-authorized_code": code})
+        if s == 200 or json.loads(body).get("error") != "invalid_grant":
+            problems.append(f"a spent pre-authorized code was accepted again: {s} {body[:120]!r}")
+    for cid in ledger.claimed:
+        got = stored.get(cid)
+        if got is None or got[1] != "issued":
+            problems.append(f"claimed award {cid} is {got[1] if got else 'gone'}")
+    for nonce in rng.sample(ledger.spent_nonces, min(3, len(ledger.spent_nonces))):
+        got = offered_award(base, achievement)
+        if got is None:
+            problems.append("could not make an award to test a spent nonce with")
+            continue
+        s, body = post_json(base, "/oid4vci/credential",
+                            {"credential_configuration_id": CONFIG,
+                             "proofs": {"jwt": [wallet.proof(base, nonce)]}}, bearer=got[2])
+        if s == 200 or json.loads(body).get("error") != "invalid_nonce":
+            problems.append(f"a spent nonce was accepted again: {s} {body[:120]!r}")
+    return problems
+
+
+def check(base, ledger, achievement, wallet, rng):
     problems = []
     # Every credential in the store, by walking the listing.
     stored, cursor = {}, None
@@ -207,6 +358,8 @@ def check(base, ledger):
             problems.append(f"acknowledged revocation of {cid} missing from {url}")
         if cid not in ledger.attempted and b != 0:
             problems.append(f"{cid} was never revoked but its bit is set")
+    if wallet:
+        problems += check_wallet_state(base, ledger, stored, achievement, wallet, rng)
     return problems, len(stored), lost
 
 
@@ -219,6 +372,8 @@ def main():
     ap.add_argument("--max-run", type=float, default=1.5, help="seconds before the kill, at most")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument("--no-wallet", action="store_true",
+                    help="leave out the OpenID4VCI claims (no openssl command needed)")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -226,6 +381,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="accolade-crash-")
     print(f"crash harness: {args.cycles} cycles, {args.clients} clients, seed {seed}, dir {workdir}")
     svc = Service(binary, workdir, free_port(), [])
+    wallet = None if args.no_wallet else Wallet(workdir)
     ledger = Ledger()
     failures = 0
     lost = 0
@@ -239,9 +395,9 @@ def main():
         for cycle in range(1, args.cycles + 1):
             stop = threading.Event()
             threads = [threading.Thread(target=client, args=(svc.base, achievement, ledger, stop,
-                                                             random.Random(rng.random())))
+                                                             random.Random(rng.random()), wallet))
                        for _ in range(args.clients)]
-            before = (len(ledger.awards), len(ledger.revoked))
+            before = (len(ledger.awards), len(ledger.revoked), len(ledger.claimed))
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(args.min_run, args.max_run))
@@ -250,10 +406,11 @@ def main():
             for t in threads:
                 t.join()
             svc.start()
-            problems, stored, lost = check(svc.base, ledger)
+            problems, stored, lost = check(svc.base, ledger, achievement, wallet, rng)
             failures += bool(problems)
             print(f"cycle {cycle:3}: +{len(ledger.awards) - before[0]:4} badges "
-                  f"+{len(ledger.revoked) - before[1]:3} revocations acknowledged; "
+                  f"+{len(ledger.revoked) - before[1]:3} revocations "
+                  f"+{len(ledger.claimed) - before[2]:3} wallet claims acknowledged; "
                   f"{len(ledger.awards)} badges, {len(ledger.revoked)} revoked, {stored} stored; "
                   + ("OK" if not problems else "FAIL"))
             for p in problems[:20]:
@@ -266,8 +423,9 @@ def main():
         if not args.keep and failures == 0:
             shutil.rmtree(workdir, ignore_errors=True)
     slots = list(ledger.awards.values())
-    print(f"summary: {args.cycles} kill -9 cycles, {len(ledger.awards)} badges and "
-          f"{len(ledger.revoked)} revocations acknowledged, "
+    print(f"summary: {args.cycles} kill -9 cycles, {len(ledger.awards)} badges, "
+          f"{len(ledger.revoked)} revocations and {len(ledger.claimed)} wallet claims "
+          f"acknowledged ({len(ledger.spent_codes)} spent codes re-tried), "
           f"lost badges {lost}, duplicated indices {len(slots) - len(set(slots))}, "
           f"failed cycles {failures}")
     return 1 if failures else 0

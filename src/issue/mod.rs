@@ -213,6 +213,11 @@ pub struct AwardRequest {
     pub approval_required: Option<bool>,
     #[serde(default)]
     pub delivery: Option<Delivery>,
+    /// For offers: the OpenID4VCI credential configuration to grant
+    /// (`OpenBadgeCredential_jwt_vc_json`, the default, or
+    /// `OpenBadgeCredential_jwt_vc_json-ld`).
+    #[serde(default)]
+    pub credential_configuration_id: Option<String>,
     /// OB Evidence objects (`type` may be left out).
     #[serde(default)]
     pub evidence: Option<Vec<Value>>,
@@ -606,6 +611,17 @@ impl Issuer {
         record.seq = self.store.next_seq()?;
         let direct = delivery == Delivery::Direct;
         if !direct {
+            if let Some(c) = &req.credential_configuration_id {
+                if !offers::CONFIGURATIONS.contains(&c.as_str()) {
+                    return Err(Error::invalid(
+                        "credential_configuration_id",
+                        &format!("must be one of {}", offers::CONFIGURATIONS.join(", ")),
+                    ));
+                }
+                if c != offers::CONFIG_JWT_VC_JSON {
+                    record.wallet.configuration_id = Some(c.clone());
+                }
+            }
             record.wallet.offer = Some(self.new_offer());
             record.wallet.claim_id = Some(offers::random_id(16));
             if record.tx_code_required {

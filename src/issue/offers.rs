@@ -28,10 +28,13 @@ pub const OFFER_TTL_SECONDS: i64 = 15 * 60;
 pub const MAX_TX_CODE_FAILURES: u8 = 5;
 /// Digits in a transaction code.
 pub const TX_CODE_LENGTH: usize = 6;
-/// The credential configuration every offer grants: OB 3.0 §8.2 JWTs (`jwt_vc_json`).
+/// The credential configuration offers grant by default: OB 3.0 §8.2 JWTs
+/// (`jwt_vc_json`).
 pub const CONFIG_JWT_VC_JSON: &str = "OpenBadgeCredential_jwt_vc_json";
 /// The same badge described with its `@context` (`jwt_vc_json-ld`).
 pub const CONFIG_JWT_VC_JSON_LD: &str = "OpenBadgeCredential_jwt_vc_json-ld";
+/// Every configuration the issuer metadata lists; an award's offers grant one.
+pub const CONFIGURATIONS: [&str; 2] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD];
 /// The pre-authorized code grant type (OpenID4VCI 1.0 §4.1.1).
 pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
@@ -129,7 +132,7 @@ impl Issuer {
         }
         json!({
             "credential_issuer": base(&self.public_url),
-            "credential_configuration_ids": [CONFIG_JWT_VC_JSON],
+            "credential_configuration_ids": [rec.wallet.configuration()],
             "grants": {PRE_AUTHORIZED_GRANT: grant},
         })
     }

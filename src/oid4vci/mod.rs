@@ -35,8 +35,8 @@ use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
 use crate::issue::offers::{
-    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, MAX_TX_CODE_FAILURES, PRE_AUTHORIZED_GRANT,
-    random_id,
+    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIGURATIONS, MAX_TX_CODE_FAILURES,
+    PRE_AUTHORIZED_GRANT, random_id,
 };
 use crate::issue::{self, Issuer};
 use crate::store::{
@@ -179,9 +179,6 @@ fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The configurations this issuer supports.
-pub const CONFIGURATIONS: [&str; 2] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD];
-
 impl Oid4vci {
     pub fn new(issuer: Issuer) -> Self {
         Self { issuer }
@@ -263,6 +260,11 @@ impl Oid4vci {
             if !offer_ok || rec.revoked || rec.state != CredentialState::Offered {
                 return Err(bad_code());
             }
+            if let Some(c) = requested.iter().find(|c| *c != rec.wallet.configuration()) {
+                return Err(Error::InvalidAuthorizationDetails(format!(
+                    "authorization_details: the offer does not grant {c:?}"
+                )));
+            }
             match (rec.wallet.tx_code.as_deref(), req.tx_code.as_deref()) {
                 (Some(_), _) if entry.failures >= MAX_TX_CODE_FAILURES => {
                     return Err(Error::InvalidGrant(
@@ -311,7 +313,7 @@ impl Oid4vci {
             .collect();
         let grant = TokenGrant {
             award: rec.id,
-            configuration_ids: vec![CONFIG_JWT_VC_JSON.to_owned()],
+            configuration_ids: vec![rec.wallet.configuration().to_owned()],
             credential_identifiers: identifiers.clone(),
             expires_at: now + ACCESS_TOKEN_TTL,
             refresh: false,
@@ -1009,9 +1011,9 @@ fn parse_authorization_details(s: Option<&str>) -> Result<Vec<String>, Error> {
                 return Err(bad("each entry's type must be openid_credential"));
             }
             match i.get("credential_configuration_id").and_then(Value::as_str) {
-                Some(CONFIG_JWT_VC_JSON) => Ok(CONFIG_JWT_VC_JSON.to_owned()),
+                Some(c) if CONFIGURATIONS.contains(&c) => Ok(c.to_owned()),
                 Some(other) => Err(bad(&format!(
-                    "the offer does not grant credential_configuration_id {other:?}"
+                    "unknown credential_configuration_id {other:?}"
                 ))),
                 None => Err(bad("each entry needs a credential_configuration_id")),
             }

@@ -235,6 +235,19 @@ pub struct WalletState {
     /// working.
     #[serde(default)]
     pub generation: u32,
+    /// The credential configuration the offers grant, when not the default
+    /// (`OpenBadgeCredential_jwt_vc_json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration_id: Option<String>,
+}
+
+impl WalletState {
+    /// The credential configuration the award's offers grant.
+    pub fn configuration(&self) -> &str {
+        self.configuration_id
+            .as_deref()
+            .unwrap_or(crate::issue::offers::CONFIG_JWT_VC_JSON)
+    }
 }
 
 /// What an OpenID4VCI access (or refresh) token buys.

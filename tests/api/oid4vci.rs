@@ -1474,3 +1474,52 @@ async fn wrong_tries_carry_over_to_the_offers_the_claim_page_mints() {
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
 }
+
+#[tokio::test]
+async fn an_award_can_offer_the_json_ld_configuration_instead() {
+    let app = TestApp::new();
+    let (s, v) = app
+        .admin(
+            Method::POST,
+            "/api/v1/awards",
+            Some(
+                json!({"achievement_id": app.create_achievement().await["id"],
+                        "recipient": {"email": "x@example.org"},
+                        "credential_configuration_id": "UniversityDegree"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let award = app
+        .award_offer(json!({"credential_configuration_id": "OpenBadgeCredential_jwt_vc_json-ld"}))
+        .await;
+    let offer = app.offer(&award).await;
+    assert_eq!(
+        offer["credential_configuration_ids"],
+        json!(["OpenBadgeCredential_jwt_vc_json-ld"])
+    );
+    let (s, t) = app
+        .redeem(&code_of(&offer), award["tx_code"].as_str())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let token = t["access_token"].as_str().expect("token").to_owned();
+    let wallet = Wallet::new(Algorithm::ES256);
+    let nonce = app.nonce().await;
+    // Not the configuration this offer granted.
+    let (s, _, _) = app
+        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Draft 13 names it by format.
+    let (s, _, r) = app
+        .credential(
+            &token,
+            json!({"format": "jwt_vc_json-ld",
+                   "credential_definition": {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential", "OpenBadgeCredential"]},
+                   "proof": {"proof_type": "jwt", "jwt": wallet.proof(&nonce)}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, p, _) = decode_jwt(r["credential"].as_str().expect("jwt"));
+    assert_eq!(p["sub"], wallet.did);
+}

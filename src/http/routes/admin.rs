@@ -364,6 +364,7 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
             tx_code: None,
             approval_required: None,
             delivery,
+            credential_configuration_id: None,
             evidence: None,
             result: None,
             narrative: None,

@@ -91,17 +91,29 @@ class Service:
             self.proc.wait(timeout=30)
 
 
-def call(base, method, path, body=None, timeout=10):
-    data = None if body is None else json.dumps(body).encode()
+def request(base, method, path, body=None, form=None, bearer=None, timeout=10):
+    """One HTTP request: a JSON `body` or a `form`; returns (status, body bytes)."""
+    if form is not None:
+        data, ctype = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+    elif body is not None:
+        data, ctype = json.dumps(body).encode(), "application/json"
+    else:
+        data, ctype = None, None
     req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {TOKEN}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
+    if bearer:
+        req.add_header("Authorization", f"Bearer {bearer}")
+    if ctype:
+        req.add_header("Content-Type", ctype)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+def call(base, method, path, body=None, timeout=10):
+    """An admin API request."""
+    return request(base, method, path, body=body, bearer=TOKEN, timeout=timeout)
 
 
 def jwt_payload(jwt):
@@ -169,29 +181,6 @@ class Wallet:
         return f"{header}.{claims}.{b64url(sig)}"
 
 
-def post_form(base, path, fields, timeout=10):
-    data = urllib.parse.urlencode(fields).encode()
-    req = urllib.request.Request(base + path, data=data, method="POST")
-    req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def post_json(base, path, body, bearer=None, timeout=10):
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
-    req.add_header("Content-Type", "application/json")
-    if bearer:
-        req.add_header("Authorization", f"Bearer {bearer}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
 def offer_code(award):
     """The pre-authorized code of an award's offer (carried inline by value)."""
     q = urllib.parse.urlparse(award["offer_uri_by_value"]).query
@@ -208,11 +197,18 @@ def offered_award(base, achievement):
         return None
     award = json.loads(body)
     code = offer_code(award)
-    s, body = post_form(base, "/oid4vci/token",
-                        {"grant_type": PRE_AUTH, "pre-authorized_code": code})
+    s, body = request(base, "POST", "/oid4vci/token",
+                      form={"grant_type": PRE_AUTH, "pre-authorized_code": code})
     if s != 200:
         return None
     return award["credential_id"], code, json.loads(body)["access_token"]
+
+
+def credential_request(base, wallet, nonce, token):
+    """A 1.0 credential request with one proof carrying `nonce`."""
+    return request(base, "POST", "/oid4vci/credential", bearer=token,
+                   body={"credential_configuration_id": CONFIG,
+                         "proofs": {"jwt": [wallet.proof(base, nonce)]}})
 
 
 def claim(base, achievement, wallet, ledger):
@@ -222,13 +218,11 @@ def claim(base, achievement, wallet, ledger):
     cid, code, token = got
     with ledger.lock:
         ledger.spent_codes.add(code)
-    s, body = post_json(base, "/oid4vci/nonce", {})
+    s, body = request(base, "POST", "/oid4vci/nonce")
     if s != 200:
         return
     nonce = json.loads(body)["c_nonce"]
-    s, body = post_json(base, "/oid4vci/credential",
-                        {"credential_configuration_id": CONFIG,
-                         "proofs": {"jwt": [wallet.proof(base, nonce)]}}, bearer=token)
+    s, body = credential_request(base, wallet, nonce, token)
     if s == 200:
         jwt = json.loads(body)["credentials"][0]["credential"]
         assert jwt_payload(jwt)["sub"] == wallet.did
@@ -286,8 +280,8 @@ def check_wallet_state(base, ledger, stored, achievement, wallet, rng):
     """Spent codes and nonces stay spent; claimed awards stay issued."""
     problems = []
     for code in sorted(ledger.spent_codes):
-        s, body = post_form(base, "/oid4vci/token",
-                            {"grant_type": PRE_AUTH, "pre-authorized_code": code})
+        s, body = request(base, "POST", "/oid4vci/token",
+                      form={"grant_type": PRE_AUTH, "pre-authorized_code": code})
         if s == 200 or json.loads(body).get("error") != "invalid_grant":
             problems.append(f"a spent pre-authorized code was accepted again: {s} {body[:120]!r}")
     for cid in ledger.claimed:
@@ -299,9 +293,7 @@ def check_wallet_state(base, ledger, stored, achievement, wallet, rng):
         if got is None:
             problems.append("could not make an award to test a spent nonce with")
             continue
-        s, body = post_json(base, "/oid4vci/credential",
-                            {"credential_configuration_id": CONFIG,
-                             "proofs": {"jwt": [wallet.proof(base, nonce)]}}, bearer=got[2])
+        s, body = credential_request(base, wallet, nonce, got[2])
         if s == 200 or json.loads(body).get("error") != "invalid_nonce":
             problems.append(f"a spent nonce was accepted again: {s} {body[:120]!r}")
     return problems

@@ -128,10 +128,7 @@ async fn flow(router: &Router, aud: &str, w: &Wallet, p: &Pending) -> anyhow::Re
 
 /// Runs the claim benchmark with `wallets` concurrent wallets, `window` per phase.
 pub fn run(wallets: usize, window: Duration) -> anyhow::Result<ClaimBench> {
-    let dir = std::env::temp_dir().join(format!("accolade-bench-{}", uuid::Uuid::new_v4()));
-    let result = run_in(&dir, wallets, window);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    super::in_scratch_dir(|dir| run_in(dir, wallets, window))
 }
 
 fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Result<ClaimBench> {
@@ -158,11 +155,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
         .build()?;
     rt.block_on(async move {
         let ach = issuer
-            .create_achievement(&json!({
-                "name": "Cloud Architect — Proficiency",
-                "description": "Designs resilient cloud architectures.",
-                "criteria": {"narrative": "Passed the proctored exam."}
-            }))
+            .create_achievement(&super::bench_achievement())
             .await?;
         // Offers for both phases, made before the clock starts.
         // Enough for both phases at well over the rates seen on a 2-core machine.

@@ -53,6 +53,25 @@ fn rate(window: Duration, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Runs `f` with a fresh scratch directory (store and keys), removed afterwards.
+pub(crate) fn in_scratch_dir<T>(
+    f: impl FnOnce(&std::path::Path) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let dir = std::env::temp_dir().join(format!("accolade-bench-{}", uuid::Uuid::new_v4()));
+    let result = f(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The achievement the store benchmarks award (staff input).
+pub(crate) fn bench_achievement() -> serde_json::Value {
+    serde_json::json!({
+        "name": "Cloud Architect — Proficiency",
+        "description": "Designs resilient cloud architectures.",
+        "criteria": {"narrative": "Passed the proctored exam."}
+    })
+}
+
 /// A representative award: a real achievement, e-mail and name identifiers, a DID.
 pub fn sample_record() -> CredentialRecord {
     let id = "https://badges.example.edu/achievements/0b6d3f5e-8a0c-4a43-9b7a-54c1f0e2a9d1";

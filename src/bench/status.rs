@@ -42,10 +42,7 @@ pub struct StatusBench {
 /// Runs the status benchmark with `clients` concurrent tasks, `window` per phase.
 pub fn run(clients: usize, window: Duration) -> anyhow::Result<StatusBench> {
     let (publish_micros, encoded_len) = publish_time();
-    let dir = std::env::temp_dir().join(format!("accolade-bench-{}", uuid::Uuid::new_v4()));
-    let result = run_in(&dir, clients, window, publish_micros, encoded_len);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    super::in_scratch_dir(|dir| run_in(dir, clients, window, publish_micros, encoded_len))
 }
 
 fn publish_time() -> (f64, usize) {
@@ -94,11 +91,7 @@ fn run_in(
         .build()?;
     rt.block_on(async {
         let ach = issuer
-            .create_achievement(&json!({
-                "name": "Cloud Architect — Proficiency",
-                "description": "Designs resilient cloud architectures.",
-                "criteria": {"narrative": "Passed the proctored exam."}
-            }))
+            .create_achievement(&super::bench_achievement())
             .await?;
         let req = move || -> AwardRequest {
             serde_json::from_value(json!({

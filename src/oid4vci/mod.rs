@@ -772,43 +772,49 @@ impl Oid4vci {
         body: &Value,
     ) -> Result<Answer, (Dialect, Error)> {
         let tid = body.get("transaction_id").and_then(Value::as_str);
-        // The dialect is the one the wallet used when it was deferred.
-        let dialect = match tid
-            .map(|t| {
-                self.store()
-                    .wallet_lookup(&WalletKey::Transaction(t.to_owned()))
-            })
-            .transpose()
-        {
-            Ok(Some(Some(award))) => match self.store().credential(award) {
-                Ok(Some(r)) if r.wallet.deferred.as_ref().is_some_and(|d| d.draft13) => {
-                    Dialect::Draft13
-                }
-                _ => Dialect::V1,
-            },
+        // The request names no dialect: answer in the one the wallet used when it
+        // was deferred.
+        let found = match tid {
+            Some(t) => self.deferred_award(t),
+            None => Ok(None),
+        };
+        let dialect = match &found {
+            Ok(Some(r)) if r.wallet.deferred.as_ref().is_some_and(|d| d.draft13) => {
+                Dialect::Draft13
+            }
             _ => Dialect::V1,
         };
-        self.deferred_inner(token, tid)
-            .await
-            .map_err(|e| (dialect, e))
+        let result = match found {
+            Ok(found) => self.deferred_inner(token, tid, found).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| (dialect, e))
+    }
+
+    /// The award a `transaction_id` points at.
+    fn deferred_award(&self, tid: &str) -> Result<Option<CredentialRecord>, Error> {
+        match self
+            .store()
+            .wallet_lookup(&WalletKey::Transaction(tid.to_owned()))?
+        {
+            Some(award) => Ok(self.store().credential(award)?),
+            None => Ok(None),
+        }
     }
 
     async fn deferred_inner(
         &self,
         token: Option<&str>,
         tid: Option<&str>,
+        found: Option<CredentialRecord>,
     ) -> Result<Answer, Error> {
         let grant = self.authenticate(token)?;
         let tid =
             tid.ok_or_else(|| Error::InvalidCredentialRequest("transaction_id is missing".into()))?;
         let unknown =
             || Error::InvalidTransactionId("unknown or already used transaction_id".into());
-        let award = self
-            .store()
-            .wallet_lookup(&WalletKey::Transaction(tid.to_owned()))?
-            .filter(|a| *a == grant.award)
-            .ok_or_else(unknown)?;
-        let rec = self.store().credential(award)?.ok_or_else(unknown)?;
+        let rec = found.filter(|r| r.id == grant.award).ok_or_else(unknown)?;
+        let award = rec.id;
         check_generation(&grant, &rec)?;
         let d = rec
             .wallet

@@ -993,7 +993,7 @@ impl Store {
             .transpose()
     }
 
-    /// Removes a stale index entry.
+    /// Removes an index entry.
     pub fn wallet_unlink(&self, key: &WalletKey) -> Result<(), Error> {
         self.wallet.remove(key.bytes())?;
         Ok(())

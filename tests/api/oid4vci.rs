@@ -174,6 +174,11 @@ impl TestApp {
     }
 }
 
+/// A 1.0 credential request with one proof.
+fn claim_body(proof: impl AsRef<str>) -> Value {
+    json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [proof.as_ref()]}})
+}
+
 fn code_of(offer: &Value) -> String {
     offer["grants"][PRE_AUTH]["pre-authorized_code"]
         .as_str()
@@ -357,10 +362,7 @@ async fn a_wallet_claims_a_badge_in_the_1_0_dialect() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let (s, h, r) = app
-        .credential(
-            token,
-            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}),
-        )
+        .credential(token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(h.get(header::CACHE_CONTROL).expect("cc"), "no-store");
@@ -398,10 +400,7 @@ async fn a_wallet_claims_a_badge_in_the_1_0_dialect() {
     // The token bought one badge: asking again is refused.
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(
-            token,
-            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}),
-        )
+        .credential(token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(r["error"], "credential_request_denied", "{r}");
@@ -570,11 +569,10 @@ async fn a_replayed_nonce_or_its_high_s_twin_gets_invalid_nonce() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let proof = wallet.proof(&nonce);
-    let body = |p: &str| json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [p]}});
-    let (s, _, r) = app.credential(&token, body(&proof)).await;
+    let (s, _, r) = app.credential(&token, claim_body(&proof)).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     // The same proof again, for another award the wallet holds a token for.
-    let (s, _, r) = app.credential(&token2, body(&proof)).await;
+    let (s, _, r) = app.credential(&token2, claim_body(&proof)).await;
     assert_eq!(
         (s, r["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_nonce")),
@@ -583,7 +581,7 @@ async fn a_replayed_nonce_or_its_high_s_twin_gets_invalid_nonce() {
     // Its high-S twin: s' = n - s is an equally valid ECDSA signature.
     let twin = high_s_twin(&proof);
     assert_ne!(twin, proof);
-    let (s, _, r) = app.credential(&token2, body(&twin)).await;
+    let (s, _, r) = app.credential(&token2, claim_body(&twin)).await;
     assert_eq!(
         (s, r["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_nonce")),
@@ -592,7 +590,7 @@ async fn a_replayed_nonce_or_its_high_s_twin_gets_invalid_nonce() {
     // A nonce we never issued, and in the draft-13 dialect the same error is
     // invalid_proof with a fresh c_nonce.
     let (s, _, r) = app
-        .credential(&token2, body(&wallet.proof("made-up")))
+        .credential(&token2, claim_body(wallet.proof("made-up")))
         .await;
     assert_eq!(
         (s, r["error"].as_str()),
@@ -614,7 +612,9 @@ async fn a_replayed_nonce_or_its_high_s_twin_gets_invalid_nonce() {
     assert!(r["c_nonce"].is_string(), "{r}");
     // And the fresh c_nonce works.
     let fresh = r["c_nonce"].as_str().expect("nonce");
-    let (s, _, r) = app.credential(&token2, body(&wallet.proof(fresh))).await;
+    let (s, _, r) = app
+        .credential(&token2, claim_body(wallet.proof(fresh)))
+        .await;
     assert_eq!(s, StatusCode::OK, "{r}");
 }
 
@@ -713,12 +713,7 @@ async fn bad_proofs_get_invalid_proof() {
     ];
     for (name, make) in &cases {
         let nonce = app.nonce().await;
-        let (s, _, r) = app
-            .credential(
-                &token,
-                json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [make(&nonce)]}}),
-            )
-            .await;
+        let (s, _, r) = app.credential(&token, claim_body(make(&nonce))).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {r}");
         assert_eq!(r["error"], "invalid_proof", "{name}: {r}");
     }
@@ -733,7 +728,7 @@ async fn bad_proofs_get_invalid_proof() {
     // None of these spent the award: a good proof still works.
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .credential(&token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
 }
@@ -750,7 +745,7 @@ async fn an_award_for_a_named_did_goes_only_to_that_key() {
     .await;
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [thief.proof(&nonce)]}}))
+        .credential(&token, claim_body(thief.proof(&nonce)))
         .await;
     assert_eq!(
         (s, r["error"].as_str()),
@@ -759,7 +754,7 @@ async fn an_award_for_a_named_did_goes_only_to_that_key() {
     );
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [owner.proof(&nonce)]}}))
+        .credential(&token, claim_body(owner.proof(&nonce)))
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let (_, p, _) = decode_jwt(r["credentials"][0]["credential"].as_str().expect("jwt"));
@@ -849,7 +844,7 @@ async fn access_tokens_and_codes_expire() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .credential(&token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(
         (s, r["error"].as_str()),
@@ -893,7 +888,7 @@ async fn access_tokens_and_codes_expire() {
     let token = t["access_token"].as_str().expect("token");
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof_at(&nonce, NOW + 301 + 901)]}}))
+        .credential(token, claim_body(wallet.proof_at(&nonce, NOW + 301 + 901)))
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let (s, _, _) = app
@@ -1065,7 +1060,7 @@ async fn revoking_an_offered_award_kills_its_offer_and_token() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .credential(&token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(
         (s, r["error"].as_str()),
@@ -1089,12 +1084,7 @@ async fn spent_codes_and_nonces_stay_spent_across_a_restart() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let proof = wallet.proof(&nonce);
-    let (s, _, _) = app
-        .credential(
-            &token,
-            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [proof]}}),
-        )
-        .await;
+    let (s, _, _) = app.credential(&token, claim_body(&proof)).await;
     assert_eq!(s, StatusCode::OK);
     app.restart();
     let (s, v) = app.redeem(&code, None).await;
@@ -1103,12 +1093,7 @@ async fn spent_codes_and_nonces_stay_spent_across_a_restart() {
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     let (_, token2, _) = redeemed(&app, json!({"tx_code": false})).await;
-    let (s, _, r) = app
-        .credential(
-            &token2,
-            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [proof]}}),
-        )
-        .await;
+    let (s, _, r) = app.credential(&token2, claim_body(proof)).await;
     assert_eq!(
         (s, r["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_nonce"))
@@ -1132,7 +1117,7 @@ async fn an_award_that_needs_approval_is_deferred_until_an_admin_approves() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .credential(&token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
     let tid = r["transaction_id"]
@@ -1299,7 +1284,7 @@ async fn two_wallets_racing_for_one_award_get_one_badge_between_them() {
         let router = app.router.clone();
         let wallet = Wallet::new(Algorithm::ES256);
         let nonce = app.nonce().await;
-        let body = json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}});
+        let body = claim_body(wallet.proof(&nonce));
         tasks.push(tokio::spawn(async move {
             use tower::ServiceExt as _;
             let req = Request::builder()
@@ -1333,7 +1318,7 @@ async fn a_wallet_request_racing_an_approval_never_leaves_the_award_stuck() {
         let id = award["credential_id"].as_str().expect("id").to_owned();
         let wallet = Wallet::new(Algorithm::ES256);
         let nonce = app.nonce().await;
-        let body = json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}});
+        let body = claim_body(wallet.proof(&nonce));
         let wallet_req = {
             let router = app.router.clone();
             let token = token.clone();
@@ -1391,7 +1376,7 @@ async fn a_reoffer_cuts_off_tokens_bought_with_the_old_offer() {
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
     let (s, _, r) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .credential(&token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(
         (s, r["error"].as_str()),
@@ -1507,7 +1492,7 @@ async fn an_award_can_offer_the_json_ld_configuration_instead() {
     let nonce = app.nonce().await;
     // Not the configuration this offer granted.
     let (s, _, _) = app
-        .credential(&token, json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}))
+        .credential(&token, claim_body(wallet.proof(&nonce)))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Draft 13 names it by format.

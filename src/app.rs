@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::did::web::{self, WebIdentity};
 use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::Keyring;
+use crate::net::{AllowedHost, Outbound};
 use crate::store::Store;
 use crate::verify::Verifier;
 
@@ -181,7 +182,7 @@ pub struct Services {
     pub admin_token: AdminToken,
     pub rate_limit: RateLimit,
     /// `--allow-http-did-web` exemptions (host:port), for outbound resolution.
-    pub allow_http_did_web: Vec<String>,
+    pub allow_http_did_web: Vec<AllowedHost>,
     /// The serialised DID document (keys change only on restart).
     pub did_document: Arc<Value>,
     pub clock: SharedClock,
@@ -240,7 +241,8 @@ impl AppState {
             tracing::warn!(burned, "awards left unsigned by a crash were burned");
         }
         let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
-            .with_issuer(issuer.clone());
+            .with_issuer(issuer.clone())
+            .with_fetcher(Arc::new(Outbound::new([])));
         Ok(Self(Arc::new(Services {
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
             issuer,
@@ -260,9 +262,20 @@ impl AppState {
         Arc::make_mut(&mut self.0).rate_limit = limit;
     }
 
-    /// Sets the hosts exempt from the HTTPS rule for did:web resolution.
-    pub fn set_allow_http_did_web(&mut self, hosts: Vec<String>) {
-        Arc::make_mut(&mut self.0).allow_http_did_web = hosts;
+    /// Sets the hosts exempt from the outbound rules (`--allow-http-did-web`): the
+    /// verifier gets a fresh client and empty caches.
+    pub fn set_allow_http_did_web(&mut self, hosts: Vec<AllowedHost>) {
+        let outbound = Outbound::new(hosts.iter().cloned());
+        let services = Arc::make_mut(&mut self.0);
+        services.allow_http_did_web = hosts;
+        services.verifier = services.verifier.clone().with_fetcher(Arc::new(outbound));
+    }
+
+    /// Replaces how the verifier reaches other hosts (tests: stub fetchers, private
+    /// roots, short cache lifetimes).
+    pub fn set_remote(&mut self, remote: Arc<crate::verify::Remote>) {
+        let services = Arc::make_mut(&mut self.0);
+        services.verifier = services.verifier.clone().with_remote(remote);
     }
 }
 

@@ -17,6 +17,7 @@
 //! - [`http`], [`cli`]: the thin outer layers.
 
 pub mod app;
+pub mod bake;
 pub mod bench;
 pub mod cli;
 pub mod clock;
@@ -26,6 +27,7 @@ pub mod issue;
 pub mod jose;
 pub mod keyring;
 pub mod model;
+pub mod net;
 pub mod oid4vci;
 pub mod qr;
 pub mod status;

@@ -52,7 +52,7 @@ pub struct ServeArgs {
         value_delimiter = ',',
         value_name = "HOST:PORT"
     )]
-    pub allow_http_did_web: Vec<String>,
+    pub allow_http_did_web: Vec<crate::net::AllowedHost>,
     /// Requests per second per client IP, or "off". 429 with Retry-After beyond it.
     #[arg(long, env = "ACCOLADE_RATE_LIMIT", default_value = "2000", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
@@ -80,21 +80,18 @@ fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
     s.parse()
 }
 
+impl clap::builder::ValueParserFactory for crate::net::AllowedHost {
+    type Parser = clap::builder::ValueParser;
+    fn value_parser() -> Self::Parser {
+        clap::builder::ValueParser::new(|s: &str| s.parse::<crate::net::AllowedHost>())
+    }
+}
+
 impl clap::builder::ValueParserFactory for RateLimit {
     type Parser = clap::builder::ValueParser;
     fn value_parser() -> Self::Parser {
         clap::builder::ValueParser::new(parse_rate_limit)
     }
-}
-
-fn check_allow_entry(s: &str) -> anyhow::Result<()> {
-    let (host, port) = s
-        .rsplit_once(':')
-        .with_context(|| format!("--allow-http-did-web {s:?}: expected HOST:PORT"))?;
-    anyhow::ensure!(!host.is_empty(), "--allow-http-did-web {s:?}: empty host");
-    port.parse::<u16>()
-        .with_context(|| format!("--allow-http-did-web {s:?}: bad port"))?;
-    Ok(())
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -106,9 +103,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    for a in &args.allow_http_did_web {
-        check_allow_entry(a)?;
-    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();

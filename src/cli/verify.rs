@@ -11,20 +11,27 @@ use crate::did::web::identity_for_url;
 use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::Keyring;
 use crate::store::Store;
-use crate::verify::{Outcome, Verifier};
+use crate::verify::{Options, Outcome, Verifier};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A compact JWT, or a file holding a JWT or a JSON credential.
+    /// A compact JWT, or a file holding a JWT, a JSON credential (or an
+    /// EnvelopedVerifiableCredential, or `{"credential": ...}`), or a baked PNG or SVG
+    /// badge. `-` reads standard input.
     pub input: String,
-    /// HOST:PORT whose did:web documents may be fetched over plain HTTP (repeatable).
+    /// HOST:PORT exempt from the outbound rules: its did:web documents, keys and status
+    /// lists may be fetched over plain HTTP from a loopback or private address
+    /// (repeatable; local development and tests).
     #[arg(
         long = "allow-http-did-web",
         env = "ACCOLADE_ALLOW_HTTP_DID_WEB",
         value_delimiter = ',',
         value_name = "HOST:PORT"
     )]
-    pub allow_http_did_web: Vec<String>,
+    pub allow_http_did_web: Vec<crate::net::AllowedHost>,
+    /// Also check that the badge was issued to this e-mail address.
+    #[arg(long, value_name = "EMAIL")]
+    pub recipient_email: Option<String>,
     /// This service's public URL: badges of its DID are checked against --keys-dir.
     #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
@@ -42,16 +49,45 @@ pub struct VerifyArgs {
 
 /// Exit codes: 0 verified, 1 not verified, 2 input that cannot be examined.
 pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
-    let text = match std::fs::read(&args.input) {
-        Ok(bytes) => {
-            if bytes.starts_with(b"\x89PNG") || bytes.windows(4).take(512).any(|w| w == b"<svg") {
-                eprintln!("baked badge images are not read by this version; pass the JWT");
-                return Ok(2);
-            }
-            String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", args.input))?
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(verify(args))
+}
+
+/// What the input is.
+enum Input {
+    Text(String),
+    Image(crate::bake::ImageKind, Vec<u8>),
+}
+
+fn read_input(arg: &str) -> anyhow::Result<Input> {
+    let bytes = if arg == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+        b
+    } else {
+        match std::fs::read(arg) {
+            Ok(b) => b,
+            // Not a file: the argument is the JWT itself.
+            Err(_) => return Ok(Input::Text(arg.to_owned())),
         }
-        Err(_) => args.input.clone(),
+    };
+    if let Some(kind) = crate::bake::sniff(&bytes) {
+        return Ok(Input::Image(kind, bytes));
+    }
+    String::from_utf8(bytes)
+        .map(Input::Text)
+        .map_err(|_| anyhow::anyhow!("{arg} is neither text nor a PNG or SVG image"))
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
+    let input = match read_input(&args.input) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("cannot verify: {e}");
+            return Ok(2);
+        }
     };
     let public_url = args
         .public_url
@@ -70,7 +106,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let clock: crate::clock::SharedClock = Arc::new(SystemClock);
-    let mut verifier = Verifier::new(own.clone(), clock.clone());
+    let outbound = crate::net::Outbound::new(args.allow_http_did_web.iter().cloned());
+    let mut verifier = Verifier::new(own.clone(), clock.clone()).with_fetcher(Arc::new(outbound));
     // The service's own lists and awards, read straight from its store when the
     // service is not running (sled allows one process at a time).
     if let (Some((did, keys)), Some(url)) = (&own, &public_url)
@@ -94,20 +131,32 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
             ),
         }
     }
-    let trimmed = text.trim();
-    let result = if trimmed.starts_with('{') {
-        match serde_json::from_str::<Value>(trimmed) {
-            Ok(v) => {
-                let inner = v.get("credential").cloned().unwrap_or(v);
-                verifier.verify_value(&inner)
-            }
-            Err(e) => {
-                eprintln!("not JSON: {e}");
-                return Ok(2);
+    let opts = Options {
+        recipient_email: args.recipient_email.clone(),
+    };
+    let result = match &input {
+        Input::Image(kind, bytes) => verifier.verify_baked(*kind, bytes, &opts).await,
+        Input::Text(text) => {
+            let trimmed = text.trim();
+            if trimmed.starts_with('{') {
+                match serde_json::from_str::<Value>(trimmed) {
+                    Ok(v) => {
+                        let inner = v
+                            .get("credential")
+                            .or_else(|| v.get("verifiableCredential"))
+                            .cloned()
+                            .unwrap_or(v);
+                        verifier.verify_value_with(&inner, &opts).await
+                    }
+                    Err(e) => {
+                        eprintln!("not JSON: {e}");
+                        return Ok(2);
+                    }
+                }
+            } else {
+                verifier.verify_jwt_with(trimmed, &opts).await
             }
         }
-    } else {
-        verifier.verify_jwt(trimmed)
     };
     let report = match result {
         Ok(r) => r,

@@ -26,7 +26,12 @@ pub fn resolve(did: &Did) -> Result<PublicJwk, Error> {
     if did.method() != "key" {
         return Err(Error::DidKey(format!("{did} is not a did:key")));
     }
-    let msid = did.method_specific_id();
+    from_multibase(did.method_specific_id())
+}
+
+/// Decodes a Multikey `publicKeyMultibase` value (base58-btc, multicodec-prefixed
+/// Ed25519 or P-256 key) — the same text as a did:key's method-specific id.
+pub fn from_multibase(msid: &str) -> Result<PublicJwk, Error> {
     // Base58 decoding is quadratic in length; the keys supported here encode to at
     // most 50 characters (P-256: 35 bytes), so anything much longer is not one.
     if msid.len() > MAX_MSID_LEN {

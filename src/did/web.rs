@@ -84,6 +84,47 @@ pub fn identity_for_url(url: &Url) -> Result<WebIdentity, Error> {
     })
 }
 
+/// The URL of a did:web DID's document (did:web §3.2 "Read"): the method-specific
+/// id's `:` become `/`, a percent-encoded port colon (`%3A`) is decoded, `https://` is
+/// prepended, `/.well-known` is appended when there is no path, then `/did.json`.
+pub fn document_url(did: &Did) -> Result<Url, Error> {
+    let bad = |reason: &str| Error::InvalidDid(format!("{did}: {reason}"));
+    if did.method() != "web" {
+        return Err(bad("not a did:web"));
+    }
+    let mut parts = did.method_specific_id().split(':');
+    let authority = parts.next().unwrap_or_default();
+    let authority = match authority.to_ascii_lowercase().split_once("%3a") {
+        Some((host, port)) => {
+            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("the port is not a number"));
+            }
+            format!("{host}:{port}")
+        }
+        None => authority.to_owned(),
+    };
+    if authority.is_empty() || authority.contains('%') {
+        return Err(bad("the host is not a domain name"));
+    }
+    let mut path = String::new();
+    for seg in parts {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(bad("the path has an empty or dot segment"));
+        }
+        path.push('/');
+        path.push_str(seg);
+    }
+    if path.is_empty() {
+        path.push_str("/.well-known");
+    }
+    let url = Url::parse(&format!("https://{authority}{path}/did.json"))
+        .map_err(|_| bad("the host or path does not form a URL"))?;
+    if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("the host or path does not form a URL"));
+    }
+    Ok(url)
+}
+
 /// Percent-encodes what a DID method-specific id cannot hold literally (`:` above
 /// all, and anything outside idchar). Existing `%XX` escapes are kept.
 fn pct_encode_segment(seg: &str) -> String {
@@ -217,6 +258,49 @@ mod tests {
                 identity_for_url(&Url::parse(u).expect("url")).is_err(),
                 "{u}"
             );
+        }
+    }
+
+    #[test]
+    fn document_urls_follow_the_read_rules() {
+        let url = |d: &str| document_url(&d.parse().expect("did")).map(|u| u.to_string());
+        assert_eq!(
+            url("did:web:w3c-ccg.github.io").as_deref(),
+            Ok("https://w3c-ccg.github.io/.well-known/did.json")
+        );
+        assert_eq!(
+            url("did:web:w3c-ccg.github.io:user:alice").as_deref(),
+            Ok("https://w3c-ccg.github.io/user/alice/did.json")
+        );
+        assert_eq!(
+            url("did:web:example.com%3A3000:user:alice").as_deref(),
+            Ok("https://example.com:3000/user/alice/did.json")
+        );
+        assert_eq!(
+            url("did:web:127.0.0.1%3a8080").as_deref(),
+            Ok("https://127.0.0.1:8080/.well-known/did.json")
+        );
+        for d in [
+            "did:key:z6Mk",
+            "did:web:example.com%3Ax",
+            "did:web:ex%2Fample.com",
+            "did:web:example.com:..:x",
+            "did:web:example.com%3A99999999",
+        ] {
+            assert!(url(d).is_err(), "{d}");
+        }
+        // Every identity the service derives maps back to where it serves the document.
+        for u in [
+            "https://badges.example.edu",
+            "https://example.edu/a/b",
+            "http://127.0.0.1:8080",
+        ] {
+            let parsed = Url::parse(u).expect("url");
+            let id = identity_for_url(&parsed).expect("identity");
+            let doc = document_url(&id.did).expect("document url");
+            assert_eq!(doc.path(), id.document_path);
+            assert_eq!(doc.host_str(), parsed.host_str());
+            assert_eq!(doc.port(), parsed.port());
         }
     }
 

@@ -23,7 +23,7 @@ use crate::oid4vci::metadata::{AS_WELL_KNOWN, ISSUER_WELL_KNOWN, paths};
 
 /// Default request body cap.
 pub const BODY_LIMIT: usize = 1024 * 1024;
-/// Body cap for the verify API (badges with embedded images, baked images later).
+/// Body cap for the verify APIs (badges with embedded images, baked images).
 pub const VERIFY_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Body cap for batch awards (JSON or CSV).
 pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -104,6 +104,11 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (
             Method::POST,
+            "/credentials/issue",
+            post(routes::vcapi::issue),
+        ),
+        (
+            Method::POST,
             "/api/v1/credentials/revoke",
             post(a::revoke_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
@@ -167,6 +172,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/verify",
             post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        )
+        .route(
+            "/credentials/verify",
+            post(routes::vcapi::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        )
+        .route(
+            "/presentations/verify",
+            post(routes::vcapi::verify_presentation)
+                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
         );
 
     let app = admin

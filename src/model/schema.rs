@@ -66,6 +66,8 @@ static CREDENTIAL: LazyLock<Result<Validator, String>> = LazyLock::new(|| compil
 static ACHIEVEMENT: LazyLock<Result<Validator, String>> =
     LazyLock::new(|| compile(Some("Achievement")));
 static PROFILE: LazyLock<Result<Validator, String>> = LazyLock::new(|| compile(Some("Profile")));
+static ENDORSEMENT: LazyLock<Result<Validator, String>> =
+    LazyLock::new(|| compile(Some("EndorsementCredential")));
 
 fn run(validator: &LazyLock<Result<Validator, String>>, doc: &Value) -> Vec<Violation> {
     let v = match &**validator {
@@ -184,6 +186,12 @@ pub fn check_credential(doc: &Value) -> Result<(), Vec<Violation>> {
 /// Checks one Achievement against the schema's `Achievement` class.
 pub fn check_achievement(doc: &Value) -> Result<(), Vec<Violation>> {
     let out = run(&ACHIEVEMENT, doc);
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+/// Checks an EndorsementCredential against the schema's `EndorsementCredential` class.
+pub fn check_endorsement(doc: &Value) -> Result<(), Vec<Violation>> {
+    let out = run(&ENDORSEMENT, doc);
     if out.is_empty() { Ok(()) } else { Err(out) }
 }
 

@@ -29,6 +29,16 @@ pub enum CheckName {
     Schema,
     /// Whether the issuer is one the verifier knows.
     IssuerTrust,
+    /// The badge names the e-mail address the caller supplied.
+    Recipient,
+    /// Every endorsement the badge carries verifies.
+    Endorsements,
+    /// A presentation's nonce is the challenge the verifier set.
+    Nonce,
+    /// A presentation is addressed to the verifier.
+    Audience,
+    /// Every credential in a presentation is about its holder.
+    HolderBinding,
 }
 
 /// One check.
@@ -57,6 +67,9 @@ pub struct Report {
     /// The verification method that verified the signature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<String>,
+    /// One report per endorsement, when the badge carries any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub endorsements: Vec<Report>,
 }
 
 impl Report {
@@ -69,6 +82,7 @@ impl Report {
             credential: None,
             issuer: None,
             verification_method: None,
+            endorsements: Vec::new(),
         }
     }
 

@@ -6,8 +6,9 @@
 //!   or a `statusSize` other than 1 is `indeterminate`, never `pass`. `refresh` and
 //!   `message` entries do not bear on validity and are skipped.
 //! - Our own lists are read locally, straight from the live bits. Other lists are
-//!   fetched through a [`StatusListFetcher`]; a list that cannot be had is
-//!   `indeterminate` (§3.5 STATUS_RETRIEVAL_ERROR).
+//!   fetched through the verifier's [`super::Remote`] (the hardened client), verified
+//!   and decoded once, and cached for their `ttl` (§2.2) up to the positive TTL; a list
+//!   that cannot be had is `indeterminate` (§3.5 STATUS_RETRIEVAL_ERROR).
 //! - A fetched list must be a compact JWS typed `vc+jwt` (a badge, typed `JWT`, is never
 //!   accepted as a list), signed by a key of the *badge's* issuer (stricter than §3.2,
 //!   which leaves issuer validation to the use case: a list from someone else could
@@ -24,27 +25,16 @@
 
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::remote::{Failure, RemoteList};
 use super::{CheckName, KeyLookup, LEEWAY_SECONDS, Report, VC_JOSE_POLICY, Verifier, fmt_unix};
 use crate::clock::parse_datetime;
 use crate::jose::claims;
 use crate::jose::jws::CompactJws;
+use crate::net::Kind;
 use crate::status::{Bitstring, LIST_SIZE, MAX_COMPRESSED, MAX_EXPANDED, StatusSlot};
-
-/// Gets the status list credential at a URL (its body, a compact JWS).
-pub trait StatusListFetcher: Send + Sync {
-    /// The body at `url`, or why it could not be had.
-    fn fetch(&self, url: &str) -> Result<String, String>;
-}
-
-/// A fetcher that reaches nothing: lists of other issuers stay `indeterminate`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoFetch;
-
-impl StatusListFetcher for NoFetch {
-    fn fetch(&self, _url: &str) -> Result<String, String> {
-        Err("fetching status lists of other hosts is not available in this configuration".into())
-    }
-}
 
 /// What one entry said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +65,10 @@ fn state_word(purpose: &str) -> &'static str {
     }
 }
 
-fn has_type(v: Option<&Value>, t: &str) -> bool {
-    match v {
-        Some(Value::String(s)) => s == t,
-        Some(Value::Array(a)) => a.iter().any(|x| x == t),
-        _ => false,
-    }
-}
+use super::has_type;
 
 impl Verifier {
-    pub(super) fn check_status(&self, credential: &Map<String, Value>, report: &mut Report) {
+    pub(super) async fn check_status(&self, credential: &Map<String, Value>, report: &mut Report) {
         let entries: Vec<&Value> = match credential.get("credentialStatus") {
             None => Vec::new(),
             Some(Value::Array(a)) => a.iter().collect(),
@@ -116,7 +100,7 @@ impl Verifier {
             } else {
                 "credentialStatus".to_owned()
             };
-            match self.check_entry(e, issuer) {
+            match self.check_entry(e, issuer).await {
                 Entry::Clear | Entry::Skip => {}
                 Entry::Set(p) => fails.push(state_word(p).to_owned()),
                 Entry::Fail(m) => fails.push(format!("{label}: {m}")),
@@ -141,7 +125,7 @@ impl Verifier {
         }
     }
 
-    fn check_entry(&self, e: &Value, badge_issuer: Option<&str>) -> Entry {
+    async fn check_entry(&self, e: &Value, badge_issuer: Option<&str>) -> Entry {
         let Some(e) = e.as_object() else {
             return Entry::Fail("a status entry must be an object".into());
         };
@@ -223,116 +207,180 @@ impl Verifier {
             };
         }
 
-        match self.fetcher.fetch(url) {
-            Err(m) => {
-                Entry::Indeterminate(format!("the status list {url} could not be retrieved: {m}"))
-            }
-            Ok(body) => self.check_list(&body, url, purpose, index, badge_issuer),
-        }
+        let list = match self.remote_list(url).await {
+            Ok(l) => l,
+            Err(f) if f.definite => return Entry::Fail(f.message),
+            Err(f) => return Entry::Indeterminate(f.message),
+        };
+        self.judge(&list, purpose, index, badge_issuer)
     }
 
-    /// §3.2 steps 4–10 on a fetched list credential.
-    fn check_list(
+    /// A fetched, verified and decoded list, from the cache when it is fresh.
+    async fn remote_list(&self, url: &str) -> Result<Arc<RemoteList>, Failure> {
+        let remote = self.remote.clone();
+        let ttls = remote.ttls;
+        remote
+            .lists
+            .get(url, || async {
+                let body = match remote.fetch(url, Kind::StatusList).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return (
+                            Err(Failure::unknown(format!(
+                                "the status list {url} could not be retrieved: {e}"
+                            ))),
+                            ttls.negative,
+                        );
+                    }
+                };
+                let Ok(text) = std::str::from_utf8(&body) else {
+                    return (
+                        Err(Failure::fail("the status list is not UTF-8 text")),
+                        ttls.negative,
+                    );
+                };
+                match self.load_list(text, url).await {
+                    Ok((list, ttl)) => {
+                        let keep = ttl.map_or(ttls.positive, |t| t.min(ttls.positive));
+                        (Ok(Arc::new(list)), keep)
+                    }
+                    Err(f) => (Err(f), ttls.negative),
+                }
+            })
+            .await
+    }
+
+    /// §3.2 steps 4–9 on a fetched list credential: its form, signature, type, id and
+    /// length. Returns the list and its `ttl`.
+    async fn load_list(
         &self,
         body: &str,
         url: &str,
-        purpose: &'static str,
-        index: u64,
-        badge_issuer: &str,
-    ) -> Entry {
+    ) -> Result<(RemoteList, Option<Duration>), Failure> {
         let body = body.trim();
         if body.starts_with('{') {
-            return Entry::Indeterminate(
-                "status lists secured with embedded proofs are not verified by this version; only vc+jwt".into(),
-            );
-        }
-        let jws = match CompactJws::parse(body) {
-            Ok(j) => j,
-            Err(e) => return Entry::Fail(format!("the status list is not a compact JWS: {e}")),
-        };
-        if let Err(e) = jws.check_header(&VC_JOSE_POLICY) {
-            return Entry::Fail(format!("the status list's header: {e}"));
-        }
-        let payload = match jws.payload_json() {
-            Ok(p) => p,
-            Err(e) => return Entry::Fail(format!("the status list's payload: {e}")),
-        };
-        let list_issuer = claims::issuer_id(&payload).unwrap_or_default();
-        if list_issuer != badge_issuer {
-            return Entry::Fail(format!(
-                "the status list was issued by {list_issuer:?}, not by the credential's issuer {badge_issuer}"
+            return Err(Failure::unknown(
+                "status lists secured with embedded proofs are not verified by this version; only vc+jwt",
             ));
         }
-        match self.resolve_key(list_issuer, &jws, None) {
-            KeyLookup::Found(key, _) => {
-                if let Err(e) = jws.verify(&key) {
-                    return Entry::Fail(format!("the status list's signature: {e}"));
-                }
+        let jws = CompactJws::parse(body)
+            .map_err(|e| Failure::fail(format!("the status list is not a compact JWS: {e}")))?;
+        jws.check_header(&VC_JOSE_POLICY)
+            .map_err(|e| Failure::fail(format!("the status list's header: {e}")))?;
+        let payload = jws
+            .payload_json()
+            .map_err(|e| Failure::fail(format!("the status list's payload: {e}")))?;
+        let issuer = claims::issuer_id(&payload).unwrap_or_default().to_owned();
+        match self.resolve_key(&issuer, &jws, None).await {
+            KeyLookup::Found(key, _) => jws
+                .verify(&key)
+                .map_err(|e| Failure::fail(format!("the status list's signature: {e}")))?,
+            KeyLookup::Fail(m) => {
+                return Err(Failure::fail(format!("the status list's signature: {m}")));
             }
-            KeyLookup::Fail(m) => return Entry::Fail(format!("the status list's signature: {m}")),
             KeyLookup::Indeterminate(m) => {
-                return Entry::Indeterminate(format!("the status list's signature: {m}"));
+                return Err(Failure::unknown(format!(
+                    "the status list's signature: {m}"
+                )));
             }
         }
         if !has_type(payload.get("type"), "BitstringStatusListCredential") {
-            return Entry::Fail("the status list is not a BitstringStatusListCredential".into());
+            return Err(Failure::fail(
+                "the status list is not a BitstringStatusListCredential",
+            ));
         }
         if let Some(id) = payload.get("id")
             && id.as_str() != Some(url)
         {
-            return Entry::Fail(format!(
+            return Err(Failure::fail(format!(
                 "the status list's id {id} is not the URL it came from"
-            ));
+            )));
         }
-        let now = self.clock.now().unix_timestamp();
         let when = |k: &str| {
             payload
                 .get(k)
                 .and_then(Value::as_str)
                 .and_then(parse_datetime)
+                .map(|t| t.unix_timestamp())
         };
-        if let Some(t) = when("validUntil")
-            && now - LEEWAY_SECONDS > t.unix_timestamp()
-        {
-            return Entry::Indeterminate(format!(
-                "the status list expired at {}",
-                fmt_unix(t.unix_timestamp())
+        let Some(subject) = payload.get("credentialSubject").and_then(Value::as_object) else {
+            return Err(Failure::fail("the status list has no credentialSubject"));
+        };
+        if !has_type(subject.get("type"), "BitstringStatusList") {
+            return Err(Failure::fail(
+                "the status list's subject is not a BitstringStatusList",
             ));
         }
-        if let Some(t) = when("validFrom")
-            && now + LEEWAY_SECONDS < t.unix_timestamp()
+        let purposes: Vec<String> = match subject.get("statusPurpose") {
+            Some(Value::String(p)) => vec![p.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let Some(encoded) = subject.get("encodedList").and_then(Value::as_str) else {
+            return Err(Failure::fail("the status list has no encodedList"));
+        };
+        let bits = Bitstring::decode(encoded, MAX_COMPRESSED, MAX_EXPANDED)
+            .map_err(|e| Failure::fail(format!("the status list: {e}")))?;
+        if bits.len() < LIST_SIZE as usize {
+            return Err(Failure::fail(format!(
+                "the status list has {} entries, fewer than the {LIST_SIZE} a list must have",
+                bits.len()
+            )));
+        }
+        // §2.2: `ttl` in milliseconds, a hint for when to fetch again.
+        let ttl = subject
+            .get("ttl")
+            .and_then(Value::as_u64)
+            .map(|ms| Duration::from_millis(ms.max(1_000)));
+        let list = RemoteList {
+            issuer,
+            purposes,
+            bits,
+            valid_from: when("validFrom"),
+            valid_until: when("validUntil"),
+        };
+        Ok((list, ttl))
+    }
+
+    /// §3.2 steps 5 and 10 for one entry against a loaded list.
+    fn judge(
+        &self,
+        list: &RemoteList,
+        purpose: &'static str,
+        index: u64,
+        badge_issuer: &str,
+    ) -> Entry {
+        if list.issuer != badge_issuer {
+            return Entry::Fail(format!(
+                "the status list was issued by {:?}, not by the credential's issuer {badge_issuer}",
+                list.issuer
+            ));
+        }
+        let now = self.clock.now().unix_timestamp();
+        if let Some(t) = list.valid_until
+            && now - LEEWAY_SECONDS > t
+        {
+            return Entry::Indeterminate(format!("the status list expired at {}", fmt_unix(t)));
+        }
+        if let Some(t) = list.valid_from
+            && now + LEEWAY_SECONDS < t
         {
             return Entry::Indeterminate(format!(
                 "the status list is not valid before {}",
-                fmt_unix(t.unix_timestamp())
+                fmt_unix(t)
             ));
         }
-        let Some(subject) = payload.get("credentialSubject").and_then(Value::as_object) else {
-            return Entry::Fail("the status list has no credentialSubject".into());
-        };
-        if !has_type(subject.get("type"), "BitstringStatusList") {
-            return Entry::Fail("the status list's subject is not a BitstringStatusList".into());
-        }
-        if !has_type(subject.get("statusPurpose"), purpose) {
+        if !list.purposes.iter().any(|p| p == purpose) {
             return Entry::Fail(format!("the status list is not a {purpose} list"));
         }
-        let Some(encoded) = subject.get("encodedList").and_then(Value::as_str) else {
-            return Entry::Fail("the status list has no encodedList".into());
-        };
-        let bits = match Bitstring::decode(encoded, MAX_COMPRESSED, MAX_EXPANDED) {
-            Ok(b) => b,
-            Err(e) => return Entry::Fail(format!("the status list: {e}")),
-        };
-        if bits.len() < LIST_SIZE as usize {
-            return Entry::Fail(format!(
-                "the status list has {} entries, fewer than the {LIST_SIZE} a list must have",
-                bits.len()
-            ));
-        }
-        match usize::try_from(index).ok().and_then(|i| bits.get(i)) {
+        match usize::try_from(index).ok().and_then(|i| list.bits.get(i)) {
             None => Entry::Fail(format!(
                 "statusListIndex {index} is outside the list ({} entries)",
-                bits.len()
+                list.bits.len()
             )),
             Some(true) => Entry::Set(purpose),
             Some(false) => Entry::Clear,

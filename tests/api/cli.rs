@@ -351,3 +351,61 @@ fn serve_speaks_https_with_tls_cert_and_key() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.contains("did:web:127.0.0.1%3A"), "{out}");
 }
+
+#[test]
+fn verify_command_reads_baked_png_and_svg_badges() {
+    use accolade::jose::{Algorithm, SigningKey};
+    let dir = tempfile::tempdir().expect("tmp");
+    let (k, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+    let did = accolade::did::key::did_key_for(k.public_jwk()).expect("did");
+    let mut c: serde_json::Value = serde_json::from_str(include_str!(
+        "../vectors/examples/ob3_basic_openbadgecredential.json"
+    ))
+    .expect("example");
+    c["issuer"]["id"] = serde_json::json!(did.as_str());
+    let mut m = c.as_object().cloned().expect("object");
+    accolade::jose::claims::add_jwt_claims(&mut m).expect("claims");
+    let kid = format!("{did}#{}", did.method_specific_id());
+    let jwt = accolade::jose::jws::sign_compact(
+        &k,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&m).expect("json"),
+    )
+    .expect("sign");
+    let mut png_bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png_bytes, 1, 1);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.add_itxt_chunk("openbadgecredential".into(), jwt.clone())
+            .expect("itxt");
+        let mut w = enc.write_header().expect("header");
+        w.write_image_data(&[0]).expect("data");
+    }
+    let svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:ob="https://purl.imsglobal.org/ob/v3p0"><ob:credential verify="{jwt}"/></svg>"#
+    );
+    let files = [("badge.png", png_bytes), ("badge.svg", svg.into_bytes())];
+    for (name, bytes) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let out = bin()
+            .arg("verify")
+            .arg("--data-dir")
+            .arg(dir.path().join("none"))
+            .arg(&path)
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name}: {text}");
+        assert!(text.contains("verified: yes"), "{text}");
+    }
+    let broken = dir.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n\0\0").expect("write");
+    let out = bin().arg("verify").arg(&broken).output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unreadable image cannot be examined"
+    );
+}

@@ -127,6 +127,34 @@ impl TestApp {
         self.router = accolade::http::router(self.state.clone());
     }
 
+    /// An app served on a real socket at `http://127.0.0.1:<port>`, its public URL.
+    pub async fn listening(alg: Algorithm) -> (Self, std::net::SocketAddr) {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        std_listener.set_nonblocking(true).expect("nonblocking");
+        let addr = std_listener.local_addr().expect("addr");
+        let app = Self::with(alg, &format!("http://{addr}"));
+        let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+        });
+        (app, addr)
+    }
+
+    /// Exempts `hosts` (HOST:PORT) from the outbound rules, as `--allow-http-did-web`.
+    pub fn allow_http_did_web(&mut self, hosts: &[String]) {
+        let hosts = hosts
+            .iter()
+            .map(|h| h.parse().expect("HOST:PORT"))
+            .collect();
+        self.state.set_allow_http_did_web(hosts);
+        self.router = accolade::http::router(self.state.clone());
+    }
+
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();

@@ -7,7 +7,9 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use accolade::jose::{Algorithm, SigningKey};
-use accolade::verify::{StatusListFetcher, Verifier};
+use accolade::net::{FetchError, Kind};
+use accolade::verify::remote::BoxFuture;
+use accolade::verify::{Fetch, Verifier};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
@@ -563,13 +565,19 @@ async fn a_pending_award_left_by_a_crash_is_burned_and_its_slot_never_reused() {
 /// Serves fixed bodies by URL, as a remote host would.
 struct Fixed(Vec<(String, Result<String, String>)>);
 
-impl StatusListFetcher for Fixed {
-    fn fetch(&self, url: &str) -> Result<String, String> {
-        self.0
+impl Fetch for Fixed {
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+        _kind: Kind,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, FetchError>> {
+        let found = self
+            .0
             .iter()
             .find(|(u, _)| u == url)
             .map(|(_, r)| r.clone())
-            .unwrap_or_else(|| Err("404".into()))
+            .unwrap_or_else(|| Err("404".into()));
+        Box::pin(async move { found.map(bytes::Bytes::from).map_err(FetchError::Connect) })
     }
 }
 
@@ -626,18 +634,18 @@ fn remote_list(issuer: &str, bytes: usize, set: &[usize], edit: impl FnOnce(&mut
     v
 }
 
-fn verify_remote(badge: &str, body: Result<String, String>) -> (String, String) {
+async fn verify_remote(badge: &str, body: Result<String, String>) -> (String, String) {
     let verifier = Verifier::new(None, Arc::new(accolade::clock::FixedClock::at(NOW)))
         .with_fetcher(Arc::new(Fixed(vec![(REMOTE_LIST.to_owned(), body)])));
-    let r = serde_json::to_value(verifier.verify_jwt(badge).expect("report")).expect("json");
+    let r = serde_json::to_value(verifier.verify_jwt(badge).await.expect("report")).expect("json");
     (
         outcome(&r, "status").expect("status check").to_owned(),
         message(&r, "status").to_owned(),
     )
 }
 
-#[test]
-fn other_issuers_lists_are_checked_strictly() {
+#[tokio::test]
+async fn other_issuers_lists_are_checked_strictly() {
     let key = test_signing_key(Algorithm::ES256);
     let other = test_signing_key(Algorithm::EdDSA);
     let me = did_key(&key);
@@ -650,9 +658,12 @@ fn other_issuers_lists_are_checked_strictly() {
         ))
     };
 
-    assert_eq!(verify_remote(&badge, list(&[1, 94_566, 94_568])).0, "pass");
     assert_eq!(
-        verify_remote(&badge, list(&[94_567])),
+        verify_remote(&badge, list(&[1, 94_566, 94_568])).await.0,
+        "pass"
+    );
+    assert_eq!(
+        verify_remote(&badge, list(&[94_567])).await,
         ("fail".into(), "revoked".into())
     );
 
@@ -738,16 +749,16 @@ fn other_issuers_lists_are_checked_strictly() {
         ),
     ];
     for (what, body, want, text) in cases {
-        let (o, m) = verify_remote(&badge, body);
+        let (o, m) = verify_remote(&badge, body).await;
         assert_eq!(o, want, "{what}: {m}");
         assert!(m.contains(text), "{what}: {m}");
     }
 
     // An index past the end of a (long enough) list is an error, never "not revoked".
     let far = remote_badge(&key, "131072");
-    let (o, m) = verify_remote(&far, list(&[]));
+    let (o, m) = verify_remote(&far, list(&[])).await;
     assert_eq!(o, "fail");
     assert!(m.contains("outside the list"), "{m}");
     let bad_index = remote_badge(&key, "-1");
-    assert_eq!(verify_remote(&bad_index, list(&[])).0, "fail");
+    assert_eq!(verify_remote(&bad_index, list(&[])).await.0, "fail");
 }

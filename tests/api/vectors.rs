@@ -179,3 +179,29 @@ fn every_open_badges_example_passes_the_schema_except_the_single_proof_vector() 
         }
     }
 }
+
+/// Every compact Wycheproof JWS case sent to the verify API: never verified, never a
+/// 5xx. (The cryptographic verdicts are checked above; here the whole pipeline must
+/// stay standing on hostile tokens.)
+#[tokio::test]
+async fn wycheproof_jws_cases_through_the_verify_api_never_verify_or_5xx() {
+    let app = crate::helpers::TestApp::new();
+    let doc = load("wycheproof/json_web_signature_test.json");
+    let mut sent = 0;
+    for group in doc["testGroups"].as_array().expect("groups") {
+        for t in group["tests"].as_array().expect("tests") {
+            let Some(token) = t["jws"].as_str() else {
+                continue;
+            };
+            let (s, r) = app.verify(Value::String(token.to_owned())).await;
+            assert!(
+                s == axum::http::StatusCode::OK || s == axum::http::StatusCode::BAD_REQUEST,
+                "tcId {}: {s} {r}",
+                t["tcId"]
+            );
+            assert_ne!(r["verified"], Value::Bool(true), "tcId {}", t["tcId"]);
+            sent += 1;
+        }
+    }
+    assert!(sent >= 350, "{sent}");
+}

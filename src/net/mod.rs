@@ -1,0 +1,475 @@
+//! The one hardened outbound HTTP client: every DID document, status list and `kid` URL
+//! the verifier reaches goes through [`Outbound::get`].
+//!
+//! The rules (SECURITY.md "Outbound fetches", CONTRACT §1):
+//! - HTTPS only, with certificates checked against the Mozilla roots (`webpki-roots`)
+//!   and the host name sent as SNI.
+//! - IP-literal hosts are refused, and so is every host that resolves to an address
+//!   that is not globally routable ([`addr::is_public`]): loopback, private, link-local,
+//!   CGNAT, multicast and the rest. A host with any such address is refused outright.
+//! - The socket connects to an address that was checked, never to a name resolved a
+//!   second time, so a DNS answer that changes between check and use (rebinding)
+//!   cannot redirect the request.
+//! - Redirects are not followed: a 3xx is an error naming the status.
+//! - Deadlines: 2 s for resolution and connection, 5 s for the whole exchange
+//!   (including TLS and the body). A server that trickles bytes is cut off at 5 s, and
+//!   the wait happens on an async task: nothing else waits for it.
+//! - Bodies are capped per kind ([`Kind`]) and read no further than the cap.
+//! - At most [`MAX_CONCURRENT`] fetches run at once; waiting for a slot counts against
+//!   the 5 s.
+//!
+//! `--allow-http-did-web HOST:PORT` exempts exactly that host and port from the scheme,
+//! address and IP-literal rules, for local development and tests.
+//!
+//! Caching sits above this client, in the verifier, where parsed and checked results
+//! are kept (see `verify::remote`).
+
+pub mod addr;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::header;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout_at};
+use url::{Host, Url};
+
+/// Deadline for name resolution plus the TCP connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Deadline for the whole exchange, from asking for a slot to the last body byte.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Fetches in flight at once, across the process.
+pub const MAX_CONCURRENT: usize = 256;
+
+/// What is being fetched: decides the body cap and the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A DID document: 256 KB.
+    DidDocument,
+    /// A status list credential. The encoded list is capped at 64 KB compressed (and
+    /// 2 MiB expanded) by the decoder; base64url twice over plus the JWS frame stays
+    /// well under 160 KiB.
+    StatusList,
+    /// A JWK (or JWK Set) named by an HTTPS `kid`: 64 KiB.
+    Jwk,
+}
+
+impl Kind {
+    /// The largest body accepted.
+    pub fn cap(self) -> usize {
+        match self {
+            Kind::DidDocument => 256 * 1024,
+            Kind::StatusList => 160 * 1024,
+            Kind::Jwk => 64 * 1024,
+        }
+    }
+
+    fn accept(self) -> &'static str {
+        match self {
+            Kind::DidDocument => "application/did+json, application/did+ld+json, application/json",
+            Kind::StatusList => {
+                "application/vc+jwt, application/jwt, application/vc+ld+json, application/json"
+            }
+            Kind::Jwk => "application/jwk+json, application/jwk-set+json, application/json",
+        }
+    }
+}
+
+/// Why a fetch did not produce a body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("refused by the outbound rules: {0}")]
+    Refused(String),
+    #[error("{0} is not a usable URL")]
+    BadUrl(String),
+    #[error("could not resolve {0}")]
+    Dns(String),
+    #[error("could not connect to {0}")]
+    Connect(String),
+    #[error("TLS with {host} failed: {reason}")]
+    Tls { host: String, reason: String },
+    #[error("timed out after {0}")]
+    Timeout(&'static str),
+    #[error("the server answered {0}")]
+    Status(u16),
+    #[error("the server answered {0}, a redirect, which is not followed")]
+    Redirect(u16),
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("HTTP error: {0}")]
+    Http(String),
+}
+
+/// A host and port exempt from the outbound rules (`--allow-http-did-web`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AllowedHost {
+    host: String,
+    port: u16,
+}
+
+impl std::str::FromStr for AllowedHost {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, port) = s
+            .trim()
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{s:?} is not HOST:PORT"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("{s:?}: the port is not a number"))?;
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return Err(format!("{s:?}: not a host name or address"));
+        }
+        Ok(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The client. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbound {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    allowed: HashSet<AllowedHost>,
+    tls: tokio_rustls::TlsConnector,
+    slots: Semaphore,
+    user_agent: String,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("allowed", &self.inner.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Outbound {
+    /// A client trusting the Mozilla roots, exempting `allowed` hosts.
+    pub fn new(allowed: impl IntoIterator<Item = AllowedHost>) -> Self {
+        Self::with_roots(allowed, Vec::new())
+    }
+
+    /// Like [`Outbound::new`], also trusting `extra_roots` (a private CA).
+    pub fn with_roots(
+        allowed: impl IntoIterator<Item = AllowedHost>,
+        extra_roots: Vec<CertificateDer<'static>>,
+    ) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for c in extra_roots {
+            if let Err(e) = roots.add(c) {
+                tracing::warn!("ignoring an extra root certificate: {e}");
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            .unwrap_or_else(|e| unreachable!("ring supports the default versions: {e}"));
+        Self {
+            inner: Arc::new(Inner {
+                allowed: allowed.into_iter().collect(),
+                tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+                slots: Semaphore::new(MAX_CONCURRENT),
+                user_agent: format!("accolade/{}", env!("CARGO_PKG_VERSION")),
+            }),
+        }
+    }
+
+    /// Whether `host:port` is exempt from the rules.
+    pub fn is_allowed(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.inner.allowed.contains(&AllowedHost {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// The URL a did:web document is read from (did:web §3.2 "Read"): HTTPS, or plain
+    /// HTTP for an allowed host.
+    pub fn did_web_url(&self, did: &crate::did::Did) -> Result<Url, crate::did::Error> {
+        let mut url = crate::did::web::document_url(did)?;
+        if let Some(host) = url.host_str()
+            && self.is_allowed(host, url.port_or_known_default().unwrap_or(443))
+        {
+            let port = url.port_or_known_default();
+            let _ = url.set_scheme("http");
+            let _ = url.set_port(port.filter(|p| *p != 80));
+        }
+        Ok(url)
+    }
+
+    /// GETs `url` under every rule above and returns its body.
+    pub async fn get(&self, url: &str, kind: Kind) -> Result<Bytes, FetchError> {
+        let deadline = Instant::now() + TOTAL_TIMEOUT;
+        match timeout_at(deadline, self.get_inner(url, kind, deadline)).await {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout("5 s")),
+        }
+    }
+
+    async fn get_inner(
+        &self,
+        raw: &str,
+        kind: Kind,
+        deadline: Instant,
+    ) -> Result<Bytes, FetchError> {
+        let url = Url::parse(raw).map_err(|_| FetchError::BadUrl(short(raw)))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(FetchError::Refused(
+                "URLs with credentials are not fetched".into(),
+            ));
+        }
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            s => {
+                return Err(FetchError::Refused(format!(
+                    "the scheme {s:?} is not fetched"
+                )));
+            }
+        };
+        let host = url.host().ok_or_else(|| FetchError::BadUrl(short(raw)))?;
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if https { 443 } else { 80 });
+        let host_text = url.host_str().unwrap_or_default().to_owned();
+        let allowed = self.is_allowed(&host_text, port);
+        if !allowed {
+            if !https {
+                return Err(FetchError::Refused(format!(
+                    "{host_text}:{port}: only HTTPS is fetched (plain HTTP needs --allow-http-did-web {host_text}:{port})"
+                )));
+            }
+            if !matches!(host, Host::Domain(_)) {
+                return Err(FetchError::Refused(format!(
+                    "{host_text} is an IP address; did:web and outbound fetches need a host name"
+                )));
+            }
+        }
+
+        let _slot = self
+            .inner
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
+
+        let connect_deadline = (Instant::now() + CONNECT_TIMEOUT).min(deadline);
+        let addrs: Vec<SocketAddr> = match host {
+            Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+            Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+            Host::Domain(d) => {
+                let found = timeout_at(connect_deadline, tokio::net::lookup_host((d, port)))
+                    .await
+                    .map_err(|_| FetchError::Timeout("2 s resolving the host"))?
+                    .map_err(|_| FetchError::Dns(d.to_owned()))?;
+                found.take(16).collect()
+            }
+        };
+        if addrs.is_empty() {
+            return Err(FetchError::Dns(host_text));
+        }
+        if !allowed && let Some(bad) = addrs.iter().find(|a| !addr::is_public(a.ip())) {
+            return Err(FetchError::Refused(format!(
+                "{host_text} resolves to {}, which is not a public address",
+                bad.ip()
+            )));
+        }
+        let tcp = connect_any(&addrs, connect_deadline, &host_text).await?;
+        let _ = tcp.set_nodelay(true);
+
+        if https {
+            let name = ServerName::try_from(
+                host_text
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+            )
+            .map_err(|_| FetchError::BadUrl(short(raw)))?;
+            let tls = self
+                .inner
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| FetchError::Tls {
+                    host: host_text.clone(),
+                    reason: e.to_string(),
+                })?;
+            exchange(tls, &url, kind, &self.inner.user_agent).await
+        } else {
+            exchange(tcp, &url, kind, &self.inner.user_agent).await
+        }
+    }
+}
+
+async fn connect_any(
+    addrs: &[SocketAddr],
+    deadline: Instant,
+    host: &str,
+) -> Result<TcpStream, FetchError> {
+    for a in addrs {
+        match timeout_at(deadline, TcpStream::connect(a)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(_)) => continue,
+            Err(_) => return Err(FetchError::Timeout("2 s connecting")),
+        }
+    }
+    Err(FetchError::Connect(host.to_owned()))
+}
+
+/// One HTTP/1.1 GET on an open connection.
+async fn exchange<S>(io: S, url: &Url, kind: Kind, user_agent: &str) -> Result<Bytes, FetchError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| FetchError::Http(e.to_string()))?;
+    // The connection task ends with the exchange: the sender is dropped below.
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let host_header = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let req = hyper::Request::get(path)
+        .header(header::HOST, host_header)
+        .header(header::ACCEPT, kind.accept())
+        .header(header::USER_AGENT, user_agent)
+        .header(header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| FetchError::Http(e.to_string()))?;
+    let result = async {
+        let res = send
+            .send_request(req)
+            .await
+            .map_err(|e| FetchError::Http(e.to_string()))?;
+        let status = res.status();
+        if status.is_redirection() {
+            return Err(FetchError::Redirect(status.as_u16()));
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status(status.as_u16()));
+        }
+        let cap = kind.cap();
+        if let Some(len) = res
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && len > cap as u64
+        {
+            return Err(FetchError::TooLarge(cap));
+        }
+        let mut body = res.into_body();
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| FetchError::Http(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                if out.len() + data.len() > cap {
+                    return Err(FetchError::TooLarge(cap));
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(out))
+    }
+    .await;
+    drop(send);
+    driver.abort();
+    result
+}
+
+fn short(s: &str) -> String {
+    if s.len() <= 120 {
+        format!("{s:?}")
+    } else {
+        let cut = (0..=120)
+            .rev()
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
+        format!("{:?}…", &s[..cut])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_http_ip_literals_and_private_hosts_are_refused_before_connecting() {
+        let out = Outbound::new([]);
+        for (url, needle) in [
+            ("http://example.com/x", "only HTTPS"),
+            ("https://127.0.0.1/x", "IP address"),
+            ("https://[::1]/x", "IP address"),
+            ("https://10.0.0.1/x", "IP address"),
+            ("https://localhost:1/x", "not a public address"),
+            ("ftp://example.com/x", "scheme"),
+            ("https://u:p@example.com/x", "credentials"),
+        ] {
+            let e = out.get(url, Kind::DidDocument).await.expect_err(url);
+            assert!(e.to_string().contains(needle), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_parse_and_match_exactly() {
+        let a: AllowedHost = "LocalHost:8080".parse().expect("host:port");
+        let v6: AllowedHost = "[::1]:9000".parse().expect("v6");
+        let out = Outbound::new([a, v6]);
+        assert!(out.is_allowed("localhost", 8080));
+        assert!(!out.is_allowed("localhost", 8081));
+        assert!(!out.is_allowed("127.0.0.1", 8080));
+        assert!(out.is_allowed("[::1]", 9000));
+        assert!("localhost".parse::<AllowedHost>().is_err());
+        assert!("host:port".parse::<AllowedHost>().is_err());
+        assert!("a/b:1".parse::<AllowedHost>().is_err());
+    }
+
+    #[test]
+    fn did_web_documents_of_allowed_hosts_are_read_over_http() {
+        let out = Outbound::new(["127.0.0.1:8080".parse().expect("allowed")]);
+        let did = "did:web:127.0.0.1%3A8080".parse().expect("did");
+        assert_eq!(
+            out.did_web_url(&did).expect("url").as_str(),
+            "http://127.0.0.1:8080/.well-known/did.json"
+        );
+        let other = "did:web:127.0.0.1%3A8081".parse().expect("did");
+        assert_eq!(
+            out.did_web_url(&other).expect("url").as_str(),
+            "https://127.0.0.1:8081/.well-known/did.json"
+        );
+    }
+}

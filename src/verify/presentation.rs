@@ -1,0 +1,402 @@
+//! Verifying a presentation: a holder's envelope around badges.
+//!
+//! Forms accepted:
+//! - a VP-JWT: VCDM 1.1 §6.3.1 (the presentation in the `vp` claim, `iss` = holder,
+//!   `nonce`, `aud`) or VC-JOSE-COSE §3.2 (`typ: vp+jwt`, the payload *is* the
+//!   presentation, `holder`);
+//! - an `EnvelopedVerifiablePresentation` (VCDM 2.0 §4.13) whose `id` is a
+//!   `data:application/vp+jwt,` URL;
+//! - a JSON `VerifiablePresentation`: an embedded Data Integrity proof is
+//!   `indeterminate` (not verified by this version), no proof fails — unless the
+//!   caller says the presentation is unsigned (W3C VC-API's `presentation` member),
+//!   in which case only its credentials are judged.
+//!
+//! The presentation's own checks: `signature` (the holder's key, resolved like an
+//! issuer's: did:key, did:jwk, did:web), `nonce` and `audience` when the caller
+//! expects them (VC-API `options.challenge` and `options.domain`), `expiry` when the
+//! JWT carries `exp`/`nbf`, and `holder_binding`: every credential's
+//! `credentialSubject.id` is the holder. Each credential gets the full badge pipeline.
+//! `verified` is true only when every presentation check passes and every credential
+//! is verified.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{
+    Check, CheckName, Error, KeyLookup, LEEWAY_SECONDS, Outcome, Report, Verifier, has_type,
+};
+use crate::jose::jws::{CompactJws, HeaderPolicy};
+use crate::jose::{PublicJwk, claims};
+
+/// The most credentials verified in one presentation.
+pub const MAX_CREDENTIALS: usize = 16;
+
+/// VP-JWT headers: VC-JOSE-COSE `vp+jwt`, or a VCDM 1.1 `JWT`.
+pub const VP_POLICY: HeaderPolicy = HeaderPolicy {
+    allowed: &["kid", "jwk", "typ", "cty"],
+    typ: &[None, Some("JWT"), Some("vp+jwt")],
+    typ_label: "\"vp+jwt\", \"JWT\" or absent",
+};
+
+/// What the caller expects of the presentation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresentationOptions {
+    /// The nonce the holder must have signed (`nonce` claim).
+    pub challenge: Option<String>,
+    /// The audience the holder must have named (`aud`).
+    pub domain: Option<String>,
+    /// The presentation is expected to carry no proof (VC-API `presentation`).
+    pub unsigned: bool,
+}
+
+/// The answer for a presentation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PresentationReport {
+    pub verified: bool,
+    /// The holder, as the presentation names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// The presentation's own checks.
+    pub checks: Vec<Check>,
+    /// One report per credential, in order.
+    pub credentials: Vec<Report>,
+    /// The decoded presentation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presentation: Option<Value>,
+}
+
+impl PresentationReport {
+    fn push(&mut self, check: CheckName, outcome: Outcome, message: Option<String>) {
+        self.checks.push(Check {
+            check,
+            outcome,
+            message,
+        });
+    }
+
+    fn pass(&mut self, check: CheckName) {
+        self.push(check, Outcome::Pass, None);
+    }
+
+    fn fail(&mut self, check: CheckName, m: impl Into<String>) {
+        self.push(check, Outcome::Fail, Some(m.into()));
+    }
+
+    fn finish(mut self) -> Self {
+        self.verified = !(self.checks.is_empty() && self.credentials.is_empty())
+            && self.checks.iter().all(|c| c.outcome == Outcome::Pass)
+            && self.credentials.iter().all(|r| r.verified);
+        self
+    }
+}
+
+impl Verifier {
+    /// Verifies a presentation in any of the accepted forms.
+    pub async fn verify_presentation(
+        &self,
+        v: &Value,
+        opts: &PresentationOptions,
+    ) -> Result<PresentationReport, Error> {
+        match v {
+            Value::String(s) => self.verify_vp_jwt(s.trim(), opts).await,
+            Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiablePresentation") => {
+                let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+                let jwt = ["data:application/vp+jwt,", "data:application/jwt,"]
+                    .iter()
+                    .find_map(|p| id.strip_prefix(p))
+                    .ok_or_else(|| {
+                        Error::Malformed(
+                            "an EnvelopedVerifiablePresentation's id must be data:application/vp+jwt,<jwt>"
+                                .into(),
+                        )
+                    })?;
+                self.verify_vp_jwt(jwt, opts).await
+            }
+            Value::Object(o) => self.verify_vp_json(o, opts).await,
+            _ => Err(Error::Malformed(
+                "a presentation is a VP-JWT string or a JSON presentation object".into(),
+            )),
+        }
+    }
+
+    async fn verify_vp_jwt(
+        &self,
+        token: &str,
+        opts: &PresentationOptions,
+    ) -> Result<PresentationReport, Error> {
+        let jws = CompactJws::parse(token)
+            .map_err(|e| Error::Malformed(format!("not a compact JWS: {e}")))?;
+        let payload = jws
+            .payload_json()
+            .map_err(|e| Error::Malformed(format!("not a JWT presentation: {e}")))?;
+        // VCDM 1.1 keeps the presentation in `vp`; VC-JOSE-COSE makes it the payload.
+        let vp = match payload.get("vp") {
+            Some(Value::Object(vp)) => vp.clone(),
+            Some(_) => {
+                return Err(Error::Malformed(
+                    "the \"vp\" claim must be an object".into(),
+                ));
+            }
+            None => payload.clone(),
+        };
+        if !has_type(vp.get("type"), "VerifiablePresentation") {
+            return Err(Error::Malformed(
+                "not a presentation: its type does not include VerifiablePresentation".into(),
+            ));
+        }
+        let mut report = PresentationReport {
+            verified: false,
+            holder: None,
+            checks: Vec::new(),
+            credentials: Vec::new(),
+            presentation: Some(Value::Object(payload.clone())),
+        };
+        let iss = payload.get("iss").and_then(Value::as_str);
+        let holder = match vp.get("holder") {
+            Some(Value::String(h)) => Some(h.as_str()),
+            Some(Value::Object(h)) => h.get("id").and_then(Value::as_str),
+            _ => None,
+        };
+        let holder = match (iss, holder) {
+            (Some(i), Some(h)) if i != h => {
+                report.fail(
+                    CheckName::Signature,
+                    format!("\"iss\" ({i}) and the presentation's holder ({h}) disagree"),
+                );
+                None
+            }
+            (Some(i), _) => Some(i.to_owned()),
+            (None, Some(h)) => Some(h.to_owned()),
+            (None, None) => {
+                report.fail(CheckName::Signature, "the presentation names no holder");
+                None
+            }
+        };
+        report.holder.clone_from(&holder);
+        if let Some(holder) = &holder {
+            self.check_holder_signature(&jws, holder, &mut report).await;
+        }
+        check_nonce_and_audience(&payload, opts, &mut report);
+        self.check_vp_times(&payload, &mut report);
+        self.check_credentials(&vp, holder.as_deref(), &mut report)
+            .await?;
+        Ok(report.finish())
+    }
+
+    async fn check_holder_signature(
+        &self,
+        jws: &CompactJws,
+        holder: &str,
+        report: &mut PresentationReport,
+    ) {
+        if let Err(e) = jws.check_header(&VP_POLICY) {
+            report.fail(CheckName::Signature, e.to_string());
+            return;
+        }
+        let embedded = match jws.header().get("jwk").map(PublicJwk::from_value) {
+            None => None,
+            Some(Ok(k)) => Some(k),
+            Some(Err(e)) => {
+                report.fail(CheckName::Signature, format!("embedded jwk: {e}"));
+                return;
+            }
+        };
+        match self.resolve_key(holder, jws, embedded.as_ref()).await {
+            KeyLookup::Found(key, _) => {
+                if let Some(e) = &embedded
+                    && e.thumbprint() != key.thumbprint()
+                {
+                    report.fail(
+                        CheckName::Signature,
+                        "the embedded jwk is not the holder's key",
+                    );
+                    return;
+                }
+                match jws.verify(&key) {
+                    Ok(()) => report.pass(CheckName::Signature),
+                    Err(e) => report.fail(CheckName::Signature, e.to_string()),
+                }
+            }
+            KeyLookup::Fail(m) => report.fail(CheckName::Signature, m),
+            KeyLookup::Indeterminate(m) => {
+                report.push(CheckName::Signature, Outcome::Indeterminate, Some(m));
+            }
+        }
+    }
+
+    fn check_vp_times(&self, payload: &Map<String, Value>, report: &mut PresentationReport) {
+        let now = self.clock.now().unix_timestamp();
+        let num = |k: &str| payload.get(k).map(|v| v.as_f64().map(|f| f.floor() as i64));
+        let (exp, nbf) = (num("exp"), num("nbf"));
+        if exp.is_none() && nbf.is_none() {
+            return;
+        }
+        match (exp, nbf) {
+            (Some(None), _) | (_, Some(None)) => {
+                report.fail(CheckName::Expiry, "exp and nbf must be NumericDates");
+            }
+            (Some(Some(e)), _) if now - LEEWAY_SECONDS > e => {
+                report.fail(CheckName::Expiry, "the presentation has expired");
+            }
+            (_, Some(Some(n))) if now + LEEWAY_SECONDS < n => {
+                report.fail(CheckName::Expiry, "the presentation is not valid yet");
+            }
+            _ => report.pass(CheckName::Expiry),
+        }
+    }
+
+    async fn verify_vp_json(
+        &self,
+        vp: &Map<String, Value>,
+        opts: &PresentationOptions,
+    ) -> Result<PresentationReport, Error> {
+        if !has_type(vp.get("type"), "VerifiablePresentation") {
+            return Err(Error::Malformed(
+                "not a presentation: its type does not include VerifiablePresentation".into(),
+            ));
+        }
+        let holder = match vp.get("holder") {
+            Some(Value::String(h)) => Some(h.clone()),
+            Some(Value::Object(h)) => h.get("id").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        let mut report = PresentationReport {
+            verified: false,
+            holder: holder.clone(),
+            checks: Vec::new(),
+            credentials: Vec::new(),
+            presentation: Some(Value::Object(vp.clone())),
+        };
+        match (vp.get("proof"), opts.unsigned) {
+            (Some(_), _) => report.push(
+                CheckName::Signature,
+                Outcome::Indeterminate,
+                Some("embedded Data Integrity proofs are not verified by this version".into()),
+            ),
+            (None, false) => report.fail(
+                CheckName::Signature,
+                "the presentation carries no proof; send it as a VP-JWT",
+            ),
+            (None, true) => {}
+        }
+        if opts.challenge.is_some() || opts.domain.is_some() {
+            if vp.get("proof").is_none() {
+                report.fail(
+                    CheckName::Nonce,
+                    "an unsigned presentation cannot prove the challenge or domain",
+                );
+            } else {
+                report.push(
+                    CheckName::Nonce,
+                    Outcome::Indeterminate,
+                    Some("the challenge sits in a Data Integrity proof, which is not verified by this version".into()),
+                );
+            }
+        }
+        // Without a holder proof there is no holder to bind to.
+        let bind_to = if opts.unsigned {
+            None
+        } else {
+            holder.as_deref()
+        };
+        self.check_credentials(vp, bind_to, &mut report).await?;
+        if report.checks.is_empty() && report.credentials.is_empty() {
+            report.fail(
+                CheckName::Signature,
+                "the presentation holds no credentials",
+            );
+        }
+        Ok(report.finish())
+    }
+
+    /// Verifies every credential of `vp` and, when `holder` is known, that each one
+    /// is about the holder.
+    async fn check_credentials(
+        &self,
+        vp: &Map<String, Value>,
+        holder: Option<&str>,
+        report: &mut PresentationReport,
+    ) -> Result<(), Error> {
+        let creds: Vec<&Value> = match vp.get("verifiableCredential") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(v) => vec![v],
+        };
+        if creds.len() > MAX_CREDENTIALS {
+            return Err(Error::Malformed(format!(
+                "a presentation may hold at most {MAX_CREDENTIALS} credentials; it holds {}",
+                creds.len()
+            )));
+        }
+        let mut unbound = Vec::new();
+        for (i, c) in creds.iter().enumerate() {
+            let r = match self.verify_value(c).await {
+                Ok(r) => r,
+                Err(Error::Malformed(m)) => {
+                    return Err(Error::Malformed(format!("verifiableCredential[{i}]: {m}")));
+                }
+            };
+            if let Some(h) = holder {
+                let subject = r
+                    .credential
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .and_then(|p| {
+                        p.get("vc")
+                            .and_then(Value::as_object)
+                            .and_then(claims::subject_id)
+                            .or_else(|| claims::subject_id(p))
+                            .or_else(|| p.get("sub").and_then(Value::as_str))
+                    })
+                    .map(str::to_owned);
+                if subject.as_deref() != Some(h) {
+                    unbound.push(format!(
+                        "verifiableCredential[{i}] is about {}, not the holder",
+                        subject.as_deref().unwrap_or("no identified subject")
+                    ));
+                }
+            }
+            report.credentials.push(r);
+        }
+        if holder.is_some() && !creds.is_empty() {
+            if unbound.is_empty() {
+                report.pass(CheckName::HolderBinding);
+            } else {
+                report.fail(CheckName::HolderBinding, unbound.join("; "));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_nonce_and_audience(
+    payload: &Map<String, Value>,
+    opts: &PresentationOptions,
+    report: &mut PresentationReport,
+) {
+    if let Some(want) = &opts.challenge {
+        match payload.get("nonce").and_then(Value::as_str) {
+            Some(n) if n == want => report.pass(CheckName::Nonce),
+            Some(_) => report.fail(
+                CheckName::Nonce,
+                "the presentation's nonce is not the challenge",
+            ),
+            None => report.fail(CheckName::Nonce, "the presentation has no nonce"),
+        }
+    }
+    if let Some(want) = &opts.domain {
+        let ok = match payload.get("aud") {
+            Some(Value::String(a)) => a == want,
+            Some(Value::Array(a)) => a.iter().any(|x| x == want.as_str()),
+            _ => false,
+        };
+        if ok {
+            report.pass(CheckName::Audience);
+        } else {
+            report.fail(
+                CheckName::Audience,
+                "the presentation is not addressed to this audience",
+            );
+        }
+    }
+}

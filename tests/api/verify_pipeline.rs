@@ -1,0 +1,584 @@
+//! The verification pipeline beyond the JOSE rows: the credential forms (VCDM 1.1 `vc`
+//! claim, did:jwk issuers), the recipient and endorsement checks, baked images through
+//! `POST /api/v1/verify`, and the W3C VC-API routes.
+
+use accolade::jose::jws::sign_compact;
+use accolade::jose::{Algorithm, SigningKey};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::helpers::*;
+
+fn key(alg: Algorithm) -> SigningKey {
+    SigningKey::generate(alg).expect("key").0
+}
+
+fn did_key_of(k: &SigningKey) -> (String, String) {
+    let did = accolade::did::key::did_key_for(k.public_jwk()).expect("did");
+    let kid = format!("{did}#{}", did.method_specific_id());
+    (did.to_string(), kid)
+}
+
+fn example(name: &str) -> Map<String, Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/examples")
+        .join(name);
+    serde_json::from_slice::<Value>(&std::fs::read(path).expect("example"))
+        .expect("json")
+        .as_object()
+        .cloned()
+        .expect("object")
+}
+
+/// An OB 3.0 JWT badge of a did:key issuer, after `edit` on the credential.
+fn did_key_badge(k: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let (did, kid) = did_key_of(k);
+    let mut c = example("ob3_basic_openbadgecredential.json");
+    c["issuer"]["id"] = json!(did);
+    edit(&mut c);
+    accolade::jose::claims::add_jwt_claims(&mut c).expect("claims");
+    sign_compact(
+        k,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&c).expect("json"),
+    )
+    .expect("sign")
+}
+
+async fn post_raw(app: &TestApp, path: &str, ctype: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, ctype)
+        .body(Body::from(body))
+        .expect("request");
+    let (s, _, bytes) = app.send(req).await;
+    (s, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_vcdm_1_1_jwt_with_a_vc_claim_verifies_and_its_claims_must_agree() {
+    let app = TestApp::new();
+    let k = key(Algorithm::EdDSA);
+    let (did, kid) = did_key_of(&k);
+    let make = |edit: &dyn Fn(&mut Value)| {
+        let mut payload = json!({
+            "iss": did, "sub": "did:example:ebfeb1f712ebc6f1c276e12ec21",
+            "nbf": 1_262_304_000, "jti": "urn:uuid:91537dba-56cb-11ec-bf63-0242ac130002",
+            "vc": {
+                "@context": ["https://www.w3.org/2018/credentials/v1",
+                             "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+                "type": ["VerifiableCredential", "OpenBadgeCredential"],
+                "issuer": {"id": did, "type": ["Profile"], "name": "Example Corp"},
+                "name": "Teamwork Badge",
+                "credentialSubject": {"type": ["AchievementSubject"], "achievement": {
+                    "id": "https://example.com/achievements/teamwork", "type": ["Achievement"],
+                    "name": "Teamwork", "description": "Works in teams.",
+                    "criteria": {"narrative": "Nominated by peers."}}}
+            }
+        });
+        edit(&mut payload);
+        sign_compact(
+            &k,
+            Some(&kid),
+            Some("JWT"),
+            &serde_json::to_vec(&payload).expect("json"),
+        )
+        .expect("sign")
+    };
+    let (s, r) = app.verify(json!(make(&|_| {}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["verified"], true, "{r}");
+    for check in ["signature", "claims", "expiry", "schema"] {
+        assert_eq!(outcome(&r, check), Some("pass"), "{check}: {r}");
+    }
+    // A `vc` that states a different id than `jti` is a claims failure.
+    let (_, r) = app
+        .verify(json!(make(&|p| p["vc"]["id"] = json!("urn:uuid:other"))))
+        .await;
+    assert_eq!(outcome(&r, "claims"), Some("fail"), "{r}");
+    // An expirationDate in the past fails expiry.
+    let (_, r) = app
+        .verify(json!(make(&|p| p["exp"] = json!(1_300_000_000))))
+        .await;
+    assert_eq!(outcome(&r, "expiry"), Some("fail"), "{r}");
+}
+
+#[tokio::test]
+async fn a_did_jwk_issuer_verifies_offline() {
+    let app = TestApp::new();
+    let k = key(Algorithm::ES256);
+    let did = accolade::did::jwk::did_jwk_for(k.public_jwk());
+    let mut c = example("ob3_basic_openbadgecredential.json");
+    c["issuer"]["id"] = json!(did.as_str());
+    accolade::jose::claims::add_jwt_claims(&mut c).expect("claims");
+    let payload = serde_json::to_vec(&c).expect("json");
+    let good = sign_compact(&k, Some(&format!("{did}#0")), Some("JWT"), &payload).expect("sign");
+    let (_, r) = app.verify(json!(good)).await;
+    assert_eq!(r["verified"], true, "{r}");
+    let bad = sign_compact(&k, Some(&format!("{did}#1")), Some("JWT"), &payload).expect("sign");
+    let (_, r) = app.verify(json!(bad)).await;
+    assert_eq!(outcome(&r, "signature"), Some("fail"), "{r}");
+}
+
+#[tokio::test]
+async fn the_recipient_check_compares_the_hashed_email_when_asked() {
+    let app = TestApp::new();
+    let jwt = app.issue_badge().await; // awarded to ada@example.org
+    let ask = |email: &str| json!({"credential": jwt, "recipient": {"email": email}});
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(ask("ada@example.org")),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(outcome(&r, "recipient"), Some("pass"), "{r}");
+    assert_eq!(r["verified"], true);
+    let (_, r) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(ask("Ada@Example.org")),
+            false,
+        )
+        .await;
+    assert_eq!(outcome(&r, "recipient"), Some("pass"), "{r}");
+    let (_, r) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(ask("mallory@example.org")),
+            false,
+        )
+        .await;
+    assert_eq!(outcome(&r, "recipient"), Some("fail"), "{r}");
+    assert_eq!(
+        r["verified"], false,
+        "a badge of someone else is not verified for them"
+    );
+    // Without the question the check is left out.
+    let (_, r) = app.verify(json!(jwt)).await;
+    assert_eq!(outcome(&r, "recipient"), None);
+    // A typo in the request is a 400, not a silently skipped check.
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"credential": jwt, "recipient_email": "x"})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+fn endorsement_jwt(endorser: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let (did, kid) = did_key_of(endorser);
+    let mut e = example("ob3_endorsementcredential.json");
+    e["issuer"]["id"] = json!(did);
+    e.remove("credentialStatus");
+    e.remove("refreshService");
+    edit(&mut e);
+    accolade::jose::claims::add_jwt_claims(&mut e).expect("claims");
+    sign_compact(
+        endorser,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&e).expect("json"),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn endorsements_are_verified_and_a_bad_one_fails_the_badge() {
+    let app = TestApp::new();
+    let issuer = key(Algorithm::ES256);
+    let endorser = key(Algorithm::EdDSA);
+    let good = endorsement_jwt(&endorser, |_| {});
+    let badge = did_key_badge(&issuer, |c| {
+        c["credentialSubject"]["achievement"]
+            .as_object_mut()
+            .expect("achievement")
+            .insert("endorsementJwt".into(), json!([good]));
+    });
+    let (_, r) = app.verify(json!(badge)).await;
+    assert_eq!(outcome(&r, "endorsements"), Some("pass"), "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["endorsements"][0]["verified"], true);
+
+    // A forged endorsement (signed by someone other than its stated issuer).
+    let forged = {
+        let other = key(Algorithm::EdDSA);
+        let (did, _) = did_key_of(&endorser);
+        let mut e = example("ob3_endorsementcredential.json");
+        e["issuer"]["id"] = json!(did);
+        e.remove("credentialStatus");
+        accolade::jose::claims::add_jwt_claims(&mut e).expect("claims");
+        let kid = format!("{did}#{}", did.trim_start_matches("did:key:"));
+        sign_compact(
+            &other,
+            Some(&kid),
+            Some("JWT"),
+            &serde_json::to_vec(&e).expect("json"),
+        )
+        .expect("sign")
+    };
+    let badge = did_key_badge(&issuer, |c| {
+        c.insert("endorsementJwt".into(), json!([good, forged]));
+    });
+    let (_, r) = app.verify(json!(badge)).await;
+    assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{r}");
+    assert!(
+        message(&r, "endorsements").contains("endorsementJwt[1]"),
+        "{r}"
+    );
+    assert_eq!(r["verified"], false);
+
+    // An expired endorsement fails too; an embedded Data Integrity one is undecided.
+    let expired = endorsement_jwt(&endorser, |e| {
+        e.insert("validUntil".into(), json!("2020-01-01T00:00:00Z"));
+    });
+    let mut di = example("ob3_endorsementcredential.json");
+    di.insert("proof".into(), json!([{"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofValue": "z1"}]));
+    let badge = did_key_badge(&issuer, |c| {
+        c.insert("endorsementJwt".into(), json!([expired]));
+        c.insert("endorsement".into(), json!([di]));
+    });
+    let (_, r) = app.verify(json!(badge)).await;
+    assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{r}");
+    assert!(message(&r, "endorsements").contains("expiry"), "{r}");
+    let badge = did_key_badge(&issuer, |c| {
+        c.insert(
+            "endorsement".into(),
+            json!([example("ob3_endorsementcredential.json")]),
+        );
+    });
+    let (_, r) = app.verify(json!(badge)).await;
+    assert_eq!(
+        outcome(&r, "endorsements"),
+        Some("fail"),
+        "an endorsement without a proof: {r}"
+    );
+}
+
+/// A PNG with an `iTXt` chunk, written by the `png` crate.
+fn baked_png(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, 2, 2);
+        enc.set_color(png::ColorType::Rgb);
+        enc.add_itxt_chunk("openbadgecredential".into(), text.into())
+            .expect("itxt");
+        let mut w = enc.write_header().expect("header");
+        w.write_image_data(&[200u8; 12]).expect("data");
+    }
+    out
+}
+
+#[tokio::test]
+async fn baked_png_and_svg_badges_verify_through_the_api() {
+    let app = TestApp::new();
+    let jwt = app.issue_badge().await;
+    let (s, r) = post_raw(&app, "/api/v1/verify", "image/png", baked_png(&jwt)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["trusted"], true);
+
+    let svg = format!(
+        r#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0" width="10" height="10"><openbadges:credential verify="{jwt}"/><circle r="5"/></svg>"#
+    );
+    let (s, r) = post_raw(&app, "/api/v1/verify", "image/svg+xml", svg.into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+
+    // Recognised by its bytes when sent without a content type.
+    let (s, r) = post_raw(
+        &app,
+        "/api/v1/verify",
+        "application/octet-stream",
+        baked_png(&jwt),
+    )
+    .await;
+    assert_eq!(
+        (s, r["verified"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{r}"
+    );
+
+    // A tampered credential inside an intact image is examined and fails.
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
+    parts[2] = b64([7u8; 64]);
+    let (s, r) = post_raw(
+        &app,
+        "/api/v1/verify",
+        "image/png",
+        baked_png(&parts.join(".")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(outcome(&r, "signature"), Some("fail"), "{r}");
+
+    // Broken or empty images cannot be examined: 400 with an error body.
+    let png = baked_png(&jwt);
+    for (ctype, body) in [
+        ("image/png", png[..png.len() / 2].to_vec()),
+        ("image/png", baked_png("not a credential")),
+        (
+            "image/svg+xml",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+        ),
+        ("image/svg+xml", b"<svg".to_vec()),
+    ] {
+        let (s, r) = post_raw(&app, "/api/v1/verify", ctype, body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{ctype}: {r}");
+        assert!(r["message"].is_string(), "{r}");
+    }
+    let (s, _) = post_raw(&app, "/api/v1/verify", "image/gif", b"GIF89a".to_vec()).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn vc_api_issues_an_enveloped_credential_that_verifies() {
+    let app = TestApp::new();
+    let a = app.create_achievement().await;
+    let request = json!({
+        "credential": {
+            "@context": ["https://www.w3.org/ns/credentials/v2",
+                         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "issuer": DID,
+            "credentialSubject": {"id": HOLDER_DID, "type": ["AchievementSubject"],
+                                  "achievement": {"id": a["id"]}}
+        }
+    });
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/credentials/issue",
+            Some(request.clone()),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = app
+        .admin(Method::POST, "/credentials/issue", Some(request.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let vc = &v["verifiableCredential"];
+    assert_eq!(vc["type"], "EnvelopedVerifiableCredential");
+    let id = vc["id"].as_str().expect("id");
+    let jwt = id
+        .strip_prefix("data:application/vc+jwt,")
+        .expect("data URL");
+    let (_, p, _) = decode_jwt(jwt);
+    assert_eq!(p["sub"], HOLDER_DID);
+    assert_eq!(p["credentialSubject"]["achievement"]["id"], a["id"]);
+    // It is an award like any other: listed, and revocable.
+    let (s, _) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/credentials/{}", p["jti"].as_str().expect("jti")),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/credentials/verify",
+            Some(json!({"verifiableCredential": vc})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true);
+    assert_eq!(r["errors"], json!([]));
+    assert!(
+        r["checks"]
+            .as_array()
+            .is_some_and(|c| c.contains(&json!("signature"))),
+        "{r}"
+    );
+
+    // Refused input: another issuer, unknown options, members that would be dropped.
+    let mut other = request.clone();
+    other["credential"]["issuer"] = json!("did:web:elsewhere.example");
+    let (s, _) = app
+        .admin(Method::POST, "/credentials/issue", Some(other))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let mut opt = request.clone();
+    opt["options"] = json!({"frobnicate": true});
+    let (s, e) = app
+        .admin(Method::POST, "/credentials/issue", Some(opt))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let mut extra = request.clone();
+    extra["credential"]["name"] = json!("My own name");
+    let (s, e) = app
+        .admin(Method::POST, "/credentials/issue", Some(extra))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.contains("name")),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn vc_api_verify_answers_4xx_for_a_credential_that_does_not_verify() {
+    let app = TestApp::new();
+    let jwt = app.issue_badge().await;
+    let cid = decode_jwt(&jwt).1["jti"].as_str().expect("jti").to_owned();
+    let (s, _) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/credentials/{cid}/revoke"),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let env = json!({"@context": "https://www.w3.org/ns/credentials/v2",
+        "type": "EnvelopedVerifiableCredential", "id": format!("data:application/vc+jwt,{jwt}")});
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/credentials/verify",
+            Some(json!({"verifiableCredential": env, "options": {"returnCredential": true}})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(r["verified"], false);
+    assert_eq!(r["errors"][0]["detail"], "revoked", "{r}");
+    assert!(r["problemDetails"][0]["type"].is_string());
+    assert_eq!(r["credential"]["jti"], cid.as_str());
+    for bad in [
+        json!({}),
+        json!({"verifiableCredential": 5}),
+        json!({"verifiableCredential": env, "options": {"nope": 1}}),
+        json!({"credential": env}),
+    ] {
+        let (s, _) = app
+            .call(
+                Method::POST,
+                "/credentials/verify",
+                Some(bad.clone()),
+                false,
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+/// A VP-JWT (VCDM 1.1 form) by `holder` around `credentials`.
+fn vp_jwt(holder: &SigningKey, credentials: &[&str], nonce: &str, aud: &str) -> String {
+    let (did, kid) = did_key_of(holder);
+    let payload = json!({"iss": did, "nonce": nonce, "aud": aud, "nbf": NOW - 10, "exp": NOW + 300,
+        "vp": {"@context": ["https://www.w3.org/2018/credentials/v1"], "type": ["VerifiablePresentation"],
+               "verifiableCredential": credentials}});
+    sign_compact(
+        holder,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&payload).expect("json"),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential() {
+    let app = TestApp::new();
+    let holder = key(Algorithm::EdDSA);
+    let (holder_did, _) = did_key_of(&holder);
+    let a = app.create_achievement().await;
+    let award = app
+        .award_direct(a["id"].as_str().expect("id"), &holder_did)
+        .await;
+    let badge = award["credential"].as_str().expect("jwt").to_owned();
+    let ask = |vp: String, challenge: &str| json!({"verifiablePresentation": vp, "options": {"challenge": challenge, "domain": "https://employer.example"}});
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/presentations/verify",
+            Some(ask(
+                vp_jwt(&holder, &[&badge], "n-1", "https://employer.example"),
+                "n-1",
+            )),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["credentialResults"][0]["verified"], true);
+
+    // Wrong nonce, wrong audience, another signer, a badge of someone else: 200, not verified.
+    let other = key(Algorithm::EdDSA);
+    let someone_elses = app.issue_badge().await;
+    let cases = [
+        (
+            vp_jwt(&holder, &[&badge], "n-2", "https://employer.example"),
+            "nonce",
+        ),
+        (
+            vp_jwt(&holder, &[&badge], "n-1", "https://elsewhere.example"),
+            "audience",
+        ),
+        (
+            vp_jwt(&other, &[&badge], "n-1", "https://employer.example"),
+            "holder_binding",
+        ),
+        (
+            vp_jwt(
+                &holder,
+                &[&someone_elses],
+                "n-1",
+                "https://employer.example",
+            ),
+            "holder_binding",
+        ),
+    ];
+    for (vp, failing) in cases {
+        let (s, r) = app
+            .call(
+                Method::POST,
+                "/presentations/verify",
+                Some(ask(vp, "n-1")),
+                false,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["verified"], false, "{failing}: {r}");
+        let checks = r["presentationResult"]["checks"]
+            .as_array()
+            .expect("checks");
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["check"] == failing && c["outcome"] == "fail"),
+            "{failing}: {r}"
+        );
+    }
+    // An unsigned presentation: only its credentials are judged.
+    let unsigned = json!({"presentation": {"@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"], "verifiableCredential": [badge]}});
+    let (s, r) = app
+        .call(Method::POST, "/presentations/verify", Some(unsigned), false)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/presentations/verify",
+            Some(json!({"verifiablePresentation": "x.y"})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

@@ -6,10 +6,11 @@
 //!   against the OB 3.0 JSON Schema, claims added, serialised and signed.
 //!
 //! No store writes (no fsync) here; [`status`] measures durability and status lists,
-//! [`claim`] OpenID4VCI claim flows.
+//! [`claim`] OpenID4VCI claim flows, [`verify`] verifying another issuer's badges.
 
 pub mod claim;
 pub mod status;
+pub mod verify;
 
 use std::time::{Duration, Instant};
 

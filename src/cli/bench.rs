@@ -23,6 +23,12 @@ pub struct BenchArgs {
     /// Only the OpenID4VCI claim figures (with the raw ES256 rates they compare to).
     #[arg(long)]
     pub claims_only: bool,
+    /// Concurrent clients of /api/v1/verify for the verification figures.
+    #[arg(long, default_value_t = 64)]
+    pub verifiers: usize,
+    /// Only the verification figures.
+    #[arg(long)]
+    pub verify_only: bool,
 }
 
 impl clap::builder::ValueParserFactory for Algorithm {
@@ -45,11 +51,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.claims_only {
         return claims(args, window, None);
     }
+    if args.verify_only {
+        return verifications(args, window, &algs);
+    }
     println!(
         "{:<6} {:>14} {:>16} {:>8} {:>14}",
         "alg", "raw signs/s", "badges/s", "ratio", "verifies/s"
     );
-    for alg in algs {
+    for &alg in &algs {
         let r = crate::bench::run(alg, window)?;
         if alg == Algorithm::ES256 {
             es256 = Some(r.clone());
@@ -92,7 +101,37 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         s.durable_revocations_per_sec
     );
     println!();
-    claims(args, window, es256)
+    claims(args, window, es256)?;
+    println!();
+    verifications(args, window, &algs)
+}
+
+fn verifications(args: &BenchArgs, window: Duration, algs: &[Algorithm]) -> anyhow::Result<()> {
+    let clients = args.verifiers.clamp(1, 4096);
+    println!(
+        "Verifying another issuer's badges (did:web document and status list fetched over HTTP once, then cached; parse, signature, claims, expiry, status, schema, trust):"
+    );
+    println!(
+        "{:<6} {:>14} {:>18} {:>7} {:>16} {:>24}",
+        "alg", "raw verifies/s", "pipeline/s 1 thr", "ratio", "API /s", "API p50 / p99 at half"
+    );
+    for alg in algs {
+        let v = crate::bench::verify::run(*alg, clients, window)?;
+        println!(
+            "{:<6} {:>14.0} {:>18.0} {:>7.2} {:>16.0} {:>12.2} / {:.2} ms",
+            v.alg.name(),
+            v.raw_verifies_per_sec,
+            v.pipeline_per_sec,
+            v.ratio(),
+            v.api_per_sec,
+            v.p50_ms,
+            v.p99_ms
+        );
+    }
+    println!(
+        "(raw and pipeline on one thread; API: POST /api/v1/verify through the router in process, {clients} concurrent clients on every core; latency open loop at half the API rate)"
+    );
+    Ok(())
 }
 
 fn claims(

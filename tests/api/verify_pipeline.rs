@@ -582,3 +582,57 @@ async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+async fn from_client(app: &TestApp, ip: &str, path: &str) -> (StatusCode, Option<String>) {
+    let client: std::net::SocketAddr = format!("{ip}:40000").parse().expect("addr");
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .expect("req");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(client));
+    let (s, h, _) = app.send(req).await;
+    let retry = h
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (s, retry)
+}
+
+#[tokio::test]
+async fn verify_endpoints_are_rate_limited_per_client_with_a_generous_default() {
+    // The default lets a client burst well past 1,000 requests before any refusal.
+    let app = TestApp::new();
+    for i in 0..1_500 {
+        let path = [
+            "/api/v1/verify",
+            "/credentials/verify",
+            "/presentations/verify",
+        ][i % 3];
+        let (s, _) = from_client(&app, "203.0.113.77", path).await;
+        assert_ne!(s, StatusCode::TOO_MANY_REQUESTS, "request {i}");
+    }
+    let mut app = TestApp::new();
+    app.state
+        .set_rate_limit(accolade::app::RateLimit::PerSecond(3));
+    app.router = accolade::http::router(app.state.clone());
+    for path in [
+        "/api/v1/verify",
+        "/credentials/verify",
+        "/presentations/verify",
+    ] {
+        let ip = match path {
+            "/api/v1/verify" => "203.0.113.78",
+            "/credentials/verify" => "203.0.113.79",
+            _ => "203.0.113.80",
+        };
+        let mut last = (StatusCode::OK, None);
+        for _ in 0..5 {
+            last = from_client(&app, ip, path).await;
+        }
+        assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert_eq!(last.1.as_deref(), Some("1"), "{path}");
+    }
+}

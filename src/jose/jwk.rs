@@ -20,6 +20,9 @@ use super::{Algorithm, Error, b64, b64_decode};
 /// The smallest RSA modulus accepted, in bits (NIST SP 800-131A; OB 3.0 implementations
 /// use 2048).
 pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted, in bits: bigger keys only make verification slow
+/// (a cost a forger could impose on the verifier).
+pub const MAX_RSA_BITS: usize = 8192;
 
 /// The public parameters of a supported key, in their JWK string forms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +183,11 @@ impl PublicJwk {
                 if usize::try_from(bits).unwrap_or(0) < MIN_RSA_BITS {
                     return Err(Error::InvalidKey(format!(
                         "RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
+                    )));
+                }
+                if usize::try_from(bits).unwrap_or(usize::MAX) > MAX_RSA_BITS {
+                    return Err(Error::InvalidKey(format!(
+                        "RSA key has {bits} bits; at most {MAX_RSA_BITS} are accepted"
                     )));
                 }
                 let ev = BigNum::from_slice(&eb).map_err(|e| Error::InvalidKey(e.to_string()))?;
@@ -411,6 +419,10 @@ mod tests {
         let err = PublicJwk::from_value(&json!({"kty": "RSA", "n": n, "e": "AQAB"}))
             .expect_err("too small");
         assert!(err.to_string().contains("2048"), "{err}");
+        let n = b64([0xffu8; 1025]);
+        let err = PublicJwk::from_value(&json!({"kty": "RSA", "n": n, "e": "AQAB"}))
+            .expect_err("too large");
+        assert!(err.to_string().contains("8192"), "{err}");
     }
 
     #[test]

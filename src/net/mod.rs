@@ -15,8 +15,9 @@
 //!   (including TLS and the body). A server that trickles bytes is cut off at 5 s, and
 //!   the wait happens on an async task: nothing else waits for it.
 //! - Bodies are capped per kind ([`Kind`]) and read no further than the cap.
-//! - At most [`MAX_CONCURRENT`] fetches run at once; waiting for a slot counts against
-//!   the 5 s.
+//! - At most [`MAX_CONCURRENT`] fetches run at once, [`MAX_PER_HOST`] to one host
+//!   name, and [`MAX_LOOKUPS`] name lookups; waiting for a slot counts against the
+//!   deadlines, so a host that is slow on purpose ties up its own slots, not others'.
 //!
 //! `--allow-http-did-web HOST:PORT` exempts exactly that host and port from the scheme,
 //! address and IP-literal rules, for local development and tests.
@@ -26,9 +27,9 @@
 
 pub mod addr;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,7 +48,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Deadline for the whole exchange, from asking for a slot to the last body byte.
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Fetches in flight at once, across the process.
-pub const MAX_CONCURRENT: usize = 256;
+pub const MAX_CONCURRENT: usize = 1024;
+/// Fetches in flight at once to one host name.
+pub const MAX_PER_HOST: usize = 8;
+/// Name lookups in flight at once. Each holds a blocking thread (the system
+/// resolver cannot be cancelled), so they are bounded apart from the fetches.
+pub const MAX_LOOKUPS: usize = 64;
+/// The longest URL fetched.
+pub const MAX_URL: usize = 2048;
 
 /// What is being fetched: decides the body cap and the `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +114,8 @@ pub enum FetchError {
     TooLarge(usize),
     #[error("HTTP error: {0}")]
     Http(String),
+    #[error("not fetched: {0}")]
+    Limit(String),
 }
 
 /// A host and port exempt from the outbound rules (`--allow-http-did-web`).
@@ -157,6 +167,8 @@ struct Inner {
     allowed: HashSet<AllowedHost>,
     tls: tokio_rustls::TlsConnector,
     slots: Semaphore,
+    lookups: Arc<Semaphore>,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
     user_agent: String,
 }
 
@@ -196,6 +208,8 @@ impl Outbound {
                 allowed: allowed.into_iter().collect(),
                 tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
                 slots: Semaphore::new(MAX_CONCURRENT),
+                lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
+                per_host: Mutex::new(HashMap::new()),
                 user_agent: format!("accolade/{}", env!("CARGO_PKG_VERSION")),
             }),
         }
@@ -239,6 +253,12 @@ impl Outbound {
         kind: Kind,
         deadline: Instant,
     ) -> Result<Bytes, FetchError> {
+        if raw.len() > MAX_URL {
+            return Err(FetchError::BadUrl(format!(
+                "a URL of {} bytes (at most {MAX_URL} are fetched)",
+                raw.len()
+            )));
+        }
         let url = Url::parse(raw).map_err(|_| FetchError::BadUrl(short(raw)))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(FetchError::Refused(
@@ -268,11 +288,16 @@ impl Outbound {
             }
             if !matches!(host, Host::Domain(_)) {
                 return Err(FetchError::Refused(format!(
-                    "{host_text} is an IP address; did:web and outbound fetches need a host name"
+                    "{host_text} is an IP address; did:web and outbound fetches need a host name (for local development: --allow-http-did-web {host_text}:{port})"
                 )));
             }
         }
 
+        let host_slots = self.host_slots(&host_text);
+        let _host_slot = host_slots
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
         let _slot = self
             .inner
             .slots
@@ -284,20 +309,16 @@ impl Outbound {
         let addrs: Vec<SocketAddr> = match host {
             Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
             Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-            Host::Domain(d) => {
-                let found = timeout_at(connect_deadline, tokio::net::lookup_host((d, port)))
-                    .await
-                    .map_err(|_| FetchError::Timeout("2 s resolving the host"))?
-                    .map_err(|_| FetchError::Dns(d.to_owned()))?;
-                found.take(16).collect()
-            }
+            Host::Domain(d) => timeout_at(connect_deadline, self.lookup(d.to_owned(), port))
+                .await
+                .map_err(|_| FetchError::Timeout("2 s resolving the host"))??,
         };
         if addrs.is_empty() {
             return Err(FetchError::Dns(host_text));
         }
         if !allowed && let Some(bad) = addrs.iter().find(|a| !addr::is_public(a.ip())) {
             return Err(FetchError::Refused(format!(
-                "{host_text} resolves to {}, which is not a public address",
+                "{host_text} resolves to {}, which is not a public address (for local development: --allow-http-did-web {host_text}:{port})",
                 bad.ip()
             )));
         }
@@ -325,6 +346,45 @@ impl Outbound {
         } else {
             exchange(tcp, &url, kind, &self.inner.user_agent).await
         }
+    }
+}
+
+impl Outbound {
+    /// The slots of one host name; the table forgets hosts nobody is fetching from.
+    fn host_slots(&self, host: &str) -> Arc<Semaphore> {
+        let mut map = self
+            .inner
+            .per_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() > 4 * MAX_CONCURRENT {
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        map.entry(host.to_ascii_lowercase())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_PER_HOST)))
+            .clone()
+    }
+
+    /// Resolves a name with the system resolver on a blocking thread, holding a lookup
+    /// slot until that thread is done (even when the caller has given up).
+    async fn lookup(&self, host: String, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
+        let permit = self
+            .inner
+            .lookups
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
+        let name = host.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let r = std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port))
+                .map(|a| a.take(16).collect::<Vec<_>>());
+            drop(permit);
+            r
+        })
+        .await
+        .map_err(|_| FetchError::Dns(host.clone()))?;
+        found.map_err(|_| FetchError::Dns(host))
     }
 }
 

@@ -56,9 +56,18 @@
 //!    (`endorsement`, `endorsementJwt` on the credential, its achievement or its
 //!    issuer): each is verified through steps 1–6 against the EndorsementCredential
 //!    schema (OB 3.0 §9.1 "Verify Endorsements"; endorsements of endorsements are not
-//!    followed) and reported beside the badge's checks.
+//!    followed), its `credentialSubject.id` must be the id of what it sits on, and it
+//!    is reported beside the badge's checks.
 //!
 //! `verified` is true only when every check but `issuer_trust` passes.
+//!
+//! Limits, so that no badge can make the verifier work for someone else: URLs named by
+//! a credential whose signature did not verify are never fetched (its status is
+//! `indeterminate`, its endorsements are not looked at); at most
+//! [`status::MAX_ENTRIES`] status entries, [`MAX_ENDORSEMENTS`] endorsements and,
+//! without a `kid`, [`MAX_CANDIDATES`] keys are tried; one verification starts at most
+//! [`remote::FETCHES_PER_VERIFICATION`] fetches, none after
+//! [`remote::FETCH_WINDOW`].
 
 pub mod presentation;
 pub mod recipient;
@@ -66,12 +75,13 @@ pub mod remote;
 pub mod report;
 pub mod status;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 pub use presentation::{PresentationOptions, PresentationReport};
-pub use remote::{Fetch, NoFetch, Remote, Ttls};
+pub use remote::{Fetch, NoFetch, Relationship, Remote, Ttls};
 pub use report::{Check, CheckName, Outcome, Report};
 
 use crate::clock::{SharedClock, parse_datetime};
@@ -85,7 +95,10 @@ use crate::model::schema;
 pub const LEEWAY_SECONDS: i64 = 60;
 
 /// The most endorsements verified for one badge; more are `indeterminate`.
-pub const MAX_ENDORSEMENTS: usize = 16;
+pub const MAX_ENDORSEMENTS: usize = 8;
+
+/// Without a `kid`, the most keys of the issuer tried against the signature.
+pub const MAX_CANDIDATES: usize = 4;
 
 /// The VCDM 1.1 base context.
 const VCDM1_CONTEXT: &str = "https://www.w3.org/2018/credentials/v1";
@@ -222,7 +235,7 @@ impl Verifier {
 
     /// As [`Verifier::verify_jwt`], with options.
     pub async fn verify_jwt_with(&self, token: &str, opts: &Options) -> Result<Report, Error> {
-        self.run_jwt(token, Subject::Badge, opts).await
+        remote::with_budget(self.run_jwt(token, Subject::Badge, opts)).await
     }
 
     /// Verifies a JSON credential.
@@ -236,7 +249,7 @@ impl Verifier {
         obj: &Map<String, Value>,
         opts: &Options,
     ) -> Result<Report, Error> {
-        self.run_json(obj, Subject::Badge, opts).await
+        remote::with_budget(self.run_json(obj, Subject::Badge, opts)).await
     }
 
     /// Verifies the credential baked into a PNG or SVG image.
@@ -246,7 +259,12 @@ impl Verifier {
         bytes: &[u8],
         opts: &Options,
     ) -> Result<Report, Error> {
-        match crate::bake::extract(kind, bytes) {
+        // Walking a large image (CRCs, inflation) is CPU work: off the async workers.
+        let owned = bytes.to_vec();
+        let extracted = tokio::task::spawn_blocking(move || crate::bake::extract(kind, &owned))
+            .await
+            .map_err(|e| Error::Malformed(format!("the image could not be read: {e}")))?;
+        match extracted {
             Ok(crate::bake::Baked::Jwt(jwt)) => self.verify_jwt_with(&jwt, opts).await,
             Ok(crate::bake::Baked::Json(v)) => self.verify_value_with(&v, opts).await,
             Err(e) => Err(Error::Malformed(format!("the image: {e}"))),
@@ -293,13 +311,15 @@ impl Verifier {
         // The credential, and the payload whose claims are compared with it.
         let (credential, claim_view) = match form {
             Form::Vcdm11 => match vcdm11_view(&payload) {
-                Ok(v) => v,
+                Ok((c, v)) => (Value::Object(c), Cow::Owned(v)),
                 Err(m) => return Err(Error::Malformed(m)),
             },
-            Form::Ob3 | Form::VcJose => (claims::strip_jwt_claims(&payload), payload.clone()),
+            Form::Ob3 | Form::VcJose => (
+                Value::Object(claims::strip_jwt_claims(&payload)),
+                Cow::Borrowed(&payload),
+            ),
         };
         let mut report = Report::new();
-        report.credential = Some(Value::Object(payload.clone()));
         report.issuer = claims::issuer_id(&claim_view)
             .or_else(|| payload.get("iss").and_then(Value::as_str))
             .map(str::to_owned);
@@ -333,6 +353,8 @@ impl Verifier {
         // 4–9.
         self.rest(&credential, Some(&payload), subject, opts, &mut report)
             .await;
+        drop(claim_view);
+        report.credential = Some(Value::Object(payload));
         Ok(report.finish())
     }
 
@@ -377,26 +399,29 @@ impl Verifier {
         // credential, not its proof container.
         let mut credential = obj.clone();
         credential.remove("proof");
+        let credential = Value::Object(credential);
         self.rest(&credential, None, subject, opts, &mut report)
             .await;
         Ok(report.finish())
     }
 
-    /// Steps 4–9.
+    /// Steps 4–9, on the credential (a JSON object).
     async fn rest(
         &self,
-        credential: &Map<String, Value>,
+        document: &Value,
         jwt: Option<&Map<String, Value>>,
         subject: Subject,
         opts: &Options,
         report: &mut Report,
     ) {
+        let empty = Map::new();
+        let credential = document.as_object().unwrap_or(&empty);
         // 4. Expiry.
         self.check_expiry(credential, jwt, report);
         // 5. Status.
         self.check_status(credential, report).await;
         // 6. Schema.
-        check_schema(credential, subject, report);
+        check_schema(document, subject, report);
         if subject == Subject::Endorsement {
             return;
         }
@@ -458,7 +483,15 @@ impl Verifier {
                 }
             },
         };
-        match self.resolve_key(issuer, jws, embedded.as_ref()).await {
+        match self
+            .resolve_key(
+                issuer,
+                jws,
+                embedded.as_ref(),
+                Relationship::AssertionMethod,
+            )
+            .await
+        {
             KeyLookup::Found(key, vm) => {
                 if let Some(e) = embedded
                     && e.thumbprint() != key.thumbprint()
@@ -488,6 +521,7 @@ impl Verifier {
         issuer: &str,
         jws: &CompactJws,
         embedded: Option<&PublicJwk>,
+        rel: Relationship,
     ) -> KeyLookup {
         if issuer.starts_with("https://") || issuer.starts_with("http://") {
             return self.resolve_url_key(issuer, jws, embedded).await;
@@ -575,14 +609,14 @@ impl Verifier {
                 Err(f) if f.definite => KeyLookup::Fail(f.message),
                 Err(f) => KeyLookup::Indeterminate(f.message),
                 Ok(doc) => match kid {
-                    Some(u) => match doc.assertion_key(&u.to_string()) {
+                    Some(u) => match doc.key_for(&u.to_string(), rel) {
                         Ok(k) => KeyLookup::Found(Box::new(k.clone()), u.to_string()),
                         Err(m) => KeyLookup::Fail(m),
                     },
                     None => pick_key(
                         jws,
                         embedded,
-                        doc.assertion_keys().map(|(id, k)| (id.to_owned(), k)),
+                        doc.keys_for(rel).map(|(id, k)| (id.to_owned(), k)),
                     ),
                 },
             },
@@ -619,6 +653,15 @@ impl Verifier {
                 "kid {:?} is not on the issuer's origin {}",
                 short(kid),
                 issuer_url.origin().ascii_serialization()
+            ));
+        }
+        // On a shared host (one origin, many publishers by path), a key elsewhere on
+        // the origin proves nothing: it must sit under the issuer's own directory.
+        let issuer_dir = &issuer_url.path()[..=issuer_url.path().rfind('/').unwrap_or(0)];
+        if !kid_url.path().starts_with(issuer_dir) {
+            return KeyLookup::Indeterminate(format!(
+                "kid {:?} is on the issuer's host but outside its path {issuer_dir}; on a shared host that does not show the key is the issuer's",
+                short(kid)
             ));
         }
         match self.remote.jwk_at(kid).await {
@@ -698,10 +741,17 @@ impl Verifier {
         if found.is_empty() {
             return;
         }
+        if report.outcome(CheckName::Signature) != Some(Outcome::Pass) {
+            report.indeterminate(
+                CheckName::Endorsements,
+                "not checked: the badge's signature did not verify",
+            );
+            return;
+        }
         let none = Options::default();
         let mut fails = Vec::new();
         let mut unknown = Vec::new();
-        for (i, (place, e)) in found.iter().enumerate() {
+        for (i, (place, endorsed, e)) in found.iter().enumerate() {
             if i == MAX_ENDORSEMENTS {
                 unknown.push(format!(
                     "{} endorsements; only the first {MAX_ENDORSEMENTS} are verified",
@@ -716,13 +766,31 @@ impl Verifier {
                 Value::Object(o) => Box::pin(self.run_json(o, Subject::Endorsement, &none)).await,
                 _ => Err(Error::Malformed("neither a JWT nor a credential".into())),
             };
-            let r = match r {
+            let mut r = match r {
                 Ok(r) => r,
                 Err(Error::Malformed(m)) => {
                     fails.push(format!("{place}: {m}"));
                     continue;
                 }
             };
+            // An endorsement speaks of what it sits on (OB 3.0 EndorsementSubject.id).
+            let subject = r
+                .credential
+                .as_ref()
+                .and_then(Value::as_object)
+                .and_then(claims::subject_id)
+                .map(str::to_owned);
+            if subject.as_deref() != endorsed.as_deref() {
+                r.fail(
+                    CheckName::Claims,
+                    format!(
+                        "it endorses {}, not {}",
+                        subject.as_deref().unwrap_or("no identified subject"),
+                        endorsed.as_deref().unwrap_or("an unidentified document")
+                    ),
+                );
+                r = r.finish();
+            }
             let by = r
                 .issuer
                 .clone()
@@ -776,6 +844,7 @@ fn pick_key<'a>(
             Some(e) => k.thumbprint() == e.thumbprint(),
             None => Some(k.algorithm().name()) == jws.alg(),
         })
+        .take(MAX_CANDIDATES)
         .collect();
     if embedded.is_some() && candidates.is_empty() {
         return KeyLookup::Fail(
@@ -865,14 +934,15 @@ fn vcdm11_view(payload: &Map<String, Value>) -> Result<(Credential, Credential),
 }
 
 /// Step 6. A VCDM 1.1 credential is judged under the VCDM 2.0 names.
-fn check_schema(credential: &Map<String, Value>, subject: Subject, report: &mut Report) {
-    let mut doc = credential.clone();
-    let v1 = doc
+fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
+    let v1 = document
         .get("@context")
         .and_then(Value::as_array)
         .and_then(|a| a.first())
         .is_some_and(|c| c == VCDM1_CONTEXT);
-    if v1 {
+    let mapped;
+    let doc = if v1 && let Some(credential) = document.as_object() {
+        let mut doc = credential.clone();
         if let Some(Value::Array(ctx)) = doc.get_mut("@context")
             && let Some(first) = ctx.first_mut()
         {
@@ -886,11 +956,14 @@ fn check_schema(credential: &Map<String, Value>, subject: Subject, report: &mut 
                 doc.entry(new.to_owned()).or_insert(v);
             }
         }
-    }
-    let doc = Value::Object(doc);
+        mapped = Value::Object(doc);
+        &mapped
+    } else {
+        document
+    };
     let result = match subject {
-        Subject::Badge => schema::check_credential(&doc),
-        Subject::Endorsement => schema::check_endorsement(&doc),
+        Subject::Badge => schema::check_credential(doc),
+        Subject::Endorsement => schema::check_endorsement(doc),
     };
     match result {
         Ok(()) => report.pass(CheckName::Schema),
@@ -904,11 +977,13 @@ fn check_schema(credential: &Map<String, Value>, subject: Subject, report: &mut 
     }
 }
 
-/// The endorsements a badge carries, with where each sits.
-fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Value)> {
+/// The endorsements a badge carries: where each sits, the id of what it sits on (the
+/// credential, its achievement or its issuer), and the endorsement.
+fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Option<String>, Value)> {
     let mut out = Vec::new();
     let mut collect = |holder: Option<&Map<String, Value>>, place: &str| {
         let Some(h) = holder else { return };
+        let id = h.get("id").and_then(Value::as_str).map(str::to_owned);
         for key in ["endorsement", "endorsementJwt"] {
             let items: Vec<&Value> = match h.get(key) {
                 Some(Value::Array(a)) => a.iter().collect(),
@@ -916,7 +991,7 @@ fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Value)> {
                 None => Vec::new(),
             };
             for (i, v) in items.into_iter().enumerate() {
-                out.push((format!("{place}{key}[{i}]"), v.clone()));
+                out.push((format!("{place}{key}[{i}]"), id.clone(), v.clone()));
             }
         }
     };

@@ -23,7 +23,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{
-    Check, CheckName, Error, KeyLookup, LEEWAY_SECONDS, Outcome, Report, Verifier, has_type,
+    Check, CheckName, Error, KeyLookup, LEEWAY_SECONDS, Outcome, Relationship, Report, Verifier,
+    has_type,
 };
 use crate::jose::jws::{CompactJws, HeaderPolicy};
 use crate::jose::{PublicJwk, claims};
@@ -93,6 +94,14 @@ impl PresentationReport {
 impl Verifier {
     /// Verifies a presentation in any of the accepted forms.
     pub async fn verify_presentation(
+        &self,
+        v: &Value,
+        opts: &PresentationOptions,
+    ) -> Result<PresentationReport, Error> {
+        super::remote::with_budget(self.presentation(v, opts)).await
+    }
+
+    async fn presentation(
         &self,
         v: &Value,
         opts: &PresentationOptions,
@@ -201,7 +210,10 @@ impl Verifier {
                 return;
             }
         };
-        match self.resolve_key(holder, jws, embedded.as_ref()).await {
+        match self
+            .resolve_key(holder, jws, embedded.as_ref(), Relationship::Authentication)
+            .await
+        {
             KeyLookup::Found(key, _) => {
                 if let Some(e) = &embedded
                     && e.thumbprint() != key.thumbprint()

@@ -18,9 +18,11 @@
 //!   signs credentials only when listed under `assertionMethod`; weak or malformed keys
 //!   are rejected on load and named when a `kid` points at them.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,66 @@ use crate::status::Bitstring;
 
 /// Most entries per cache.
 pub const MAX_ENTRIES: usize = 8192;
+/// Longest key (URL or DID) cached; longer ones are looked up every time.
+pub const MAX_KEY: usize = 2048;
+/// Bytes of decoded status lists loaded before the list cache is emptied.
+pub const LIST_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Fetches one verification may start (badge, its status lists, its endorsements).
+pub const FETCHES_PER_VERIFICATION: usize = 24;
+/// How long after a verification starts it may still start fetches.
+pub const FETCH_WINDOW: Duration = Duration::from_secs(10);
+
+/// What one verification may still fetch.
+struct Budget {
+    left: Cell<usize>,
+    until: Instant,
+}
+
+tokio::task_local! {
+    static BUDGET: Budget;
+}
+
+/// Runs one verification under the per-verification fetch limits (a nested call
+/// shares the outer one's).
+pub async fn with_budget<F: Future>(f: F) -> F::Output {
+    if BUDGET.try_with(|_| ()).is_ok() {
+        return f.await;
+    }
+    let budget = Budget {
+        left: Cell::new(FETCHES_PER_VERIFICATION),
+        until: Instant::now() + FETCH_WINDOW,
+    };
+    BUDGET.scope(budget, f).await
+}
+
+fn take_budget() -> Result<(), FetchError> {
+    BUDGET
+        .try_with(|b| {
+            if Instant::now() > b.until {
+                Err(FetchError::Limit(format!(
+                    "this verification has been fetching for more than {} s",
+                    FETCH_WINDOW.as_secs()
+                )))
+            } else if b.left.get() == 0 {
+                Err(FetchError::Limit(format!(
+                    "this verification already made {FETCHES_PER_VERIFICATION} fetches"
+                )))
+            } else {
+                b.left.set(b.left.get() - 1);
+                Ok(())
+            }
+        })
+        .unwrap_or(Ok(()))
+}
+
+/// How long to keep a failed fetch: refusals and limits are decided locally, so they
+/// are not kept (keeping them would only let callers churn the cache).
+pub(super) fn failure_ttl(e: &FetchError, ttls: Ttls) -> Duration {
+    match e {
+        FetchError::Refused(_) | FetchError::BadUrl(_) | FetchError::Limit(_) => Duration::ZERO,
+        _ => ttls.negative,
+    }
+}
 
 /// A boxed future, for the object-safe [`Fetch`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -124,29 +186,53 @@ type Stamped<V> = (Result<V, Failure>, Instant);
 /// A TTL cache with one load per key at a time.
 pub struct Cache<V> {
     map: Mutex<HashMap<String, Arc<OnceCell<Stamped<V>>>>>,
+    /// Bytes loaded since the cache was last emptied, for caches with a budget.
+    weight: AtomicUsize,
+    budget: Option<(Weigher<V>, usize)>,
 }
+
+/// How many bytes a cached value holds.
+type Weigher<V> = fn(&V) -> usize;
 
 impl<V> Default for Cache<V> {
     fn default() -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
+            weight: AtomicUsize::new(0),
+            budget: None,
         }
     }
 }
 
 impl<V: Clone> Cache<V> {
+    /// A cache emptied whenever more than `bytes` (as `weigh` counts them) have been
+    /// loaded into it since it was last emptied.
+    pub fn with_budget(weigh: Weigher<V>, bytes: usize) -> Self {
+        Self {
+            budget: Some((weigh, bytes)),
+            ..Self::default()
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Stamped<V>>>>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The cached value for `key`, or the result of `load` (value and how long to
-    /// keep it), shared with every concurrent caller for the same key.
+    /// keep it), shared with every concurrent caller for the same key. A zero
+    /// lifetime keeps nothing; keys longer than [`MAX_KEY`] are never cached.
     pub async fn get<F, Fut>(&self, key: &str, load: F) -> Result<V, Failure>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = (Result<V, Failure>, Duration)>,
     {
+        if key.len() > MAX_KEY {
+            return load().await.0;
+        }
         let cell = {
-            let mut map = self
-                .map
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map = self.lock();
             let now = Instant::now();
             let live = |c: &Arc<OnceCell<Stamped<V>>>| c.get().is_none_or(|(_, exp)| *exp > now);
             match map.get(key) {
@@ -164,21 +250,44 @@ impl<V: Clone> Cache<V> {
                 }
             }
         };
-        let (result, _) = cell
+        let mut loaded_here = false;
+        let (result, expires) = cell
             .get_or_init(|| async {
+                loaded_here = true;
                 let (r, ttl) = load().await;
                 (r, Instant::now() + ttl)
             })
             .await;
+        if loaded_here {
+            if *expires <= Instant::now() {
+                let mut map = self.lock();
+                if map.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                    map.remove(key);
+                }
+            } else if let (Some((weigh, budget)), Ok(v)) = (self.budget, result) {
+                let total = self.weight.fetch_add(weigh(v), Ordering::Relaxed) + weigh(v);
+                if total > budget {
+                    self.clear();
+                }
+            }
+        }
         result.clone()
     }
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+        self.lock().clear();
+        self.weight.store(0, Ordering::Relaxed);
+    }
+
+    /// How many keys are held (fresh or not).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -195,6 +304,24 @@ pub struct RemoteList {
     pub valid_until: Option<i64>,
 }
 
+/// What a key may be used for (DID Core §5.3 verification relationships).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relationship {
+    /// `assertionMethod`: issuing credentials.
+    AssertionMethod,
+    /// `authentication`: proving control, as a holder presenting credentials does.
+    Authentication,
+}
+
+impl Relationship {
+    pub fn name(self) -> &'static str {
+        match self {
+            Relationship::AssertionMethod => "assertionMethod",
+            Relationship::Authentication => "authentication",
+        }
+    }
+}
+
 /// One verification method of a resolved DID document.
 #[derive(Debug, Clone)]
 pub struct Method {
@@ -202,7 +329,21 @@ pub struct Method {
     pub key: Result<PublicJwk, String>,
     /// Listed under `assertionMethod`.
     pub assertion: bool,
+    /// Listed under `authentication`.
+    pub authentication: bool,
 }
+
+impl Method {
+    fn has(&self, rel: Relationship) -> bool {
+        match rel {
+            Relationship::AssertionMethod => self.assertion,
+            Relationship::Authentication => self.authentication,
+        }
+    }
+}
+
+/// The most verification methods read from one document.
+pub const MAX_METHODS: usize = 32;
 
 /// A resolved, checked DID document: its verification methods by absolute id.
 #[derive(Debug, Clone)]
@@ -212,8 +353,9 @@ pub struct DidDoc {
 }
 
 impl DidDoc {
-    /// Reads a DID document for `did`: the `id` must be `did`, method ids may be
-    /// relative (`#key-1`), `assertionMethod` may reference or embed methods.
+    /// Reads a DID document for `did`: the `id` must be `did`; method ids may be
+    /// relative (`#key-1`) and must be `<did>#<fragment>`; `assertionMethod` and
+    /// `authentication` may reference or embed methods.
     pub fn parse(did: &Did, v: &Value) -> Result<Self, Failure> {
         let Some(doc) = v.as_object() else {
             return Err(Failure::fail("the DID document is not a JSON object"));
@@ -228,12 +370,15 @@ impl DidDoc {
             }
             None => return Err(Failure::fail("the DID document has no id")),
         }
-        let absolute = |id: &str| {
-            if id.starts_with('#') {
+        let prefix = format!("{did}#");
+        // A method id of this DID (absolute), or None for anything else.
+        let absolute = |id: &str| -> Option<String> {
+            let abs = if id.starts_with('#') {
                 format!("{did}{id}")
             } else {
                 id.to_owned()
-            }
+            };
+            (abs.len() > prefix.len() && abs.starts_with(&prefix)).then_some(abs)
         };
         let load = |m: &serde_json::Map<String, Value>| -> Result<PublicJwk, String> {
             if let Some(c) = m.get("controller").and_then(Value::as_str)
@@ -249,56 +394,49 @@ impl DidDoc {
             }
             Err("it has neither publicKeyJwk nor publicKeyMultibase".into())
         };
-        let mut methods = HashMap::new();
-        let mut embedded_assertions = Vec::new();
-        for m in doc
-            .get("verificationMethod")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        let array = |name: &str| {
+            doc.get(name)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().take(MAX_METHODS).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let mut methods: HashMap<String, Method> = HashMap::new();
+        for m in array("verificationMethod") {
             let Some(obj) = m.as_object() else { continue };
-            let Some(id) = obj.get("id").and_then(Value::as_str) else {
+            let Some(id) = obj.get("id").and_then(Value::as_str).and_then(absolute) else {
                 continue;
             };
             methods.insert(
-                absolute(id),
+                id,
                 Method {
                     key: load(obj),
                     assertion: false,
+                    authentication: false,
                 },
             );
         }
-        for a in doc
-            .get("assertionMethod")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            match a {
-                Value::String(r) => embedded_assertions.push((absolute(r), None)),
-                Value::Object(obj) => {
-                    if let Some(id) = obj.get("id").and_then(Value::as_str) {
-                        embedded_assertions.push((absolute(id), Some(load(obj))));
-                    }
+        for rel in [Relationship::AssertionMethod, Relationship::Authentication] {
+            for entry in array(rel.name()) {
+                let (id, embedded) = match entry {
+                    Value::String(r) => (absolute(r), None),
+                    Value::Object(obj) => (
+                        obj.get("id").and_then(Value::as_str).and_then(absolute),
+                        Some(load(obj)),
+                    ),
+                    _ => (None, None),
+                };
+                let Some(id) = id else { continue };
+                if let Some(key) = embedded {
+                    methods.entry(id.clone()).or_insert(Method {
+                        key,
+                        assertion: false,
+                        authentication: false,
+                    });
                 }
-                _ => {}
-            }
-        }
-        for (id, key) in embedded_assertions {
-            match key {
-                Some(key) => {
-                    methods.insert(
-                        id,
-                        Method {
-                            key,
-                            assertion: true,
-                        },
-                    );
-                }
-                None => {
-                    if let Some(m) = methods.get_mut(&id) {
-                        m.assertion = true;
+                if let Some(m) = methods.get_mut(&id) {
+                    match rel {
+                        Relationship::AssertionMethod => m.assertion = true,
+                        Relationship::Authentication => m.authentication = true,
                     }
                 }
             }
@@ -309,12 +447,13 @@ impl DidDoc {
         })
     }
 
-    /// The key of `vm_id` when it may sign credentials.
-    pub fn assertion_key(&self, vm_id: &str) -> Result<&PublicJwk, String> {
+    /// The key of `vm_id` when it is listed under `rel`.
+    pub fn key_for(&self, vm_id: &str, rel: Relationship) -> Result<&PublicJwk, String> {
         match self.methods.get(vm_id) {
-            None => Err(format!("the issuer's DID document has no key {vm_id}")),
-            Some(m) if !m.assertion => Err(format!(
-                "{vm_id} is not listed under assertionMethod, so it cannot sign credentials"
+            None => Err(format!("the DID document has no key {vm_id}")),
+            Some(m) if !m.has(rel) => Err(format!(
+                "{vm_id} is not listed under {}, so it cannot be used here",
+                rel.name()
             )),
             Some(Method { key: Err(e), .. }) => Err(format!(
                 "{vm_id} was rejected when the document was loaded: {e}"
@@ -323,11 +462,11 @@ impl DidDoc {
         }
     }
 
-    /// Every usable assertion key, by id.
-    pub fn assertion_keys(&self) -> impl Iterator<Item = (&str, &PublicJwk)> {
+    /// Every usable key listed under `rel`, by id.
+    pub fn keys_for(&self, rel: Relationship) -> impl Iterator<Item = (&str, &PublicJwk)> {
         self.methods
             .iter()
-            .filter_map(|(id, m)| match (&m.key, m.assertion) {
+            .filter_map(move |(id, m)| match (&m.key, m.has(rel)) {
                 (Ok(k), true) => Some((id.as_str(), k)),
                 _ => None,
             })
@@ -358,7 +497,10 @@ impl Remote {
             ttls,
             documents: Cache::default(),
             jwks: Cache::default(),
-            lists: Cache::default(),
+            lists: Cache::with_budget(
+                |l: &Arc<RemoteList>| l.bits.len() / 8 + 256,
+                LIST_CACHE_BYTES,
+            ),
         }
     }
 
@@ -374,8 +516,9 @@ impl Remote {
         self.lists.clear();
     }
 
-    /// The body at `url` (uncached).
+    /// The body at `url` (uncached), counted against the verification's budget.
     pub async fn fetch(&self, url: &str, kind: Kind) -> Result<Bytes, FetchError> {
+        take_budget()?;
         self.fetch.fetch(url, kind).await
     }
 
@@ -388,14 +531,15 @@ impl Remote {
                     Ok(u) => u,
                     Err(e) => return (Err(Failure::fail(e.to_string())), ttls.negative),
                 };
-                let body = match self.fetch.fetch(url.as_str(), Kind::DidDocument).await {
+                let body = match self.fetch(url.as_str(), Kind::DidDocument).await {
                     Ok(b) => b,
                     Err(e) => {
+                        let ttl = failure_ttl(&e, ttls);
                         return (
                             Err(Failure::unknown(format!(
                                 "the DID document at {url} could not be retrieved: {e}"
                             ))),
-                            ttls.negative,
+                            ttl,
                         );
                     }
                 };
@@ -421,14 +565,15 @@ impl Remote {
         let ttls = self.ttls;
         self.jwks
             .get(url, || async move {
-                let body = match self.fetch.fetch(url, Kind::Jwk).await {
+                let body = match self.fetch(url, Kind::Jwk).await {
                     Ok(b) => b,
                     Err(e) => {
+                        let ttl = failure_ttl(&e, ttls);
                         return (
                             Err(Failure::unknown(format!(
                                 "the key at {url} could not be retrieved: {e}"
                             ))),
-                            ttls.negative,
+                            ttl,
                         );
                     }
                 };
@@ -502,19 +647,32 @@ mod tests {
                 {"id": "#e", "type": "JsonWebKey2020", "publicKeyJwk": jwk}],
             "authentication": ["#b"]});
         let d = DidDoc::parse(&did(), &doc).expect("parses");
-        assert!(d.assertion_key("did:web:issuer.example#a").is_ok());
-        assert!(d.assertion_key("did:web:issuer.example#e").is_ok());
-        assert!(d.assertion_key("did:web:issuer.example#mk").is_ok());
-        let e = d.assertion_key("did:web:issuer.example#b").expect_err("b");
+        let am = Relationship::AssertionMethod;
+        let key = |id: &str, rel| d.key_for(&format!("did:web:issuer.example#{id}"), rel);
+        assert!(key("a", am).is_ok());
+        assert!(key("e", am).is_ok());
+        assert!(key("mk", am).is_ok());
+        let e = key("b", am).expect_err("b");
         assert!(e.contains("assertionMethod"), "{e}");
-        let e = d.assertion_key("did:web:issuer.example#c").expect_err("c");
+        assert!(key("b", Relationship::Authentication).is_ok());
+        assert!(key("a", Relationship::Authentication).is_err());
+        let e = key("c", am).expect_err("c");
         assert!(e.contains("controller"), "{e}");
-        let e = d
-            .assertion_key("did:web:issuer.example#weak")
-            .expect_err("weak");
+        let e = key("weak", am).expect_err("weak");
         assert!(e.contains("rejected"), "{e}");
-        assert!(d.assertion_key("did:web:issuer.example#zz").is_err());
-        assert_eq!(d.assertion_keys().count(), 3);
+        assert!(key("zz", am).is_err());
+        assert_eq!(d.keys_for(am).count(), 3);
+
+        // Methods that name another DID, or no fragment, are not this document's.
+        let foreign = json!({"id": "did:web:issuer.example",
+            "verificationMethod": [
+                {"id": "did:web:victim.example#k", "type": "JsonWebKey2020", "publicKeyJwk": jwk},
+                {"id": "did:web:issuer.example", "type": "JsonWebKey2020", "publicKeyJwk": jwk},
+                {"id": "did:web:issuer.example#", "type": "JsonWebKey2020", "publicKeyJwk": jwk}],
+            "assertionMethod": ["did:web:victim.example#k", "did:web:issuer.example",
+                {"id": "did:web:victim.example#e", "type": "JsonWebKey2020", "publicKeyJwk": jwk}]});
+        let d = DidDoc::parse(&did(), &foreign).expect("parses");
+        assert_eq!(d.methods.len(), 0, "{d:?}");
 
         let other = json!({"id": "did:web:evil.example", "verificationMethod": []});
         let f = DidDoc::parse(&did(), &other).expect_err("wrong id");
@@ -589,5 +747,57 @@ mod tests {
         let _ = fresh.did_web(&d).await;
         let _ = fresh.did_web(&d).await;
         assert_eq!(fetch.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn one_verification_may_start_only_so_many_fetches() {
+        let outcome = with_budget(async {
+            let ok = (0..FETCHES_PER_VERIFICATION)
+                .filter(|_| take_budget().is_ok())
+                .count();
+            // A nested verification (an endorsement) shares the budget.
+            let nested = with_budget(async { take_budget() }).await;
+            (ok, nested)
+        })
+        .await;
+        assert_eq!(outcome.0, FETCHES_PER_VERIFICATION);
+        assert!(
+            matches!(outcome.1, Err(FetchError::Limit(_))),
+            "{:?}",
+            outcome.1
+        );
+        // Outside any verification there is no limit (library callers).
+        assert!(take_budget().is_ok());
+    }
+
+    #[tokio::test]
+    async fn refusals_are_not_kept_and_a_weighted_cache_empties_past_its_budget() {
+        let cache: Cache<u32> = Cache::default();
+        let r = cache
+            .get("https://10.0.0.1/x", || async {
+                (Err(Failure::unknown("refused")), Duration::ZERO)
+            })
+            .await;
+        assert!(r.is_err());
+        assert!(cache.is_empty(), "a zero-lifetime result is not kept");
+        let long = "x".repeat(MAX_KEY + 1);
+        let _ = cache
+            .get(&long, || async { (Ok(1), Duration::from_secs(60)) })
+            .await;
+        assert!(cache.is_empty(), "overlong keys are not kept");
+
+        let weighted: Cache<u32> = Cache::with_budget(|v| *v as usize, 100);
+        for (i, w) in [40u32, 40, 10].iter().enumerate() {
+            let _ = weighted
+                .get(&format!("k{i}"), || async {
+                    (Ok(*w), Duration::from_secs(60))
+                })
+                .await;
+        }
+        assert_eq!(weighted.len(), 3);
+        let _ = weighted
+            .get("k3", || async { (Ok(20), Duration::from_secs(60)) })
+            .await;
+        assert!(weighted.is_empty(), "110 bytes loaded past a budget of 100");
     }
 }

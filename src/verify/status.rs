@@ -67,6 +67,9 @@ fn state_word(purpose: &str) -> &'static str {
 
 use super::has_type;
 
+/// The most status entries checked for one credential.
+pub const MAX_ENTRIES: usize = 8;
+
 impl Verifier {
     pub(super) async fn check_status(&self, credential: &Map<String, Value>, report: &mut Report) {
         let entries: Vec<&Value> = match credential.get("credentialStatus") {
@@ -92,6 +95,19 @@ impl Verifier {
             report.fail(CheckName::Status, "credentialStatus is an empty array");
             return;
         }
+        if entries.len() > MAX_ENTRIES {
+            report.indeterminate(
+                CheckName::Status,
+                format!(
+                    "the credential has {} status entries; at most {MAX_ENTRIES} are checked",
+                    entries.len()
+                ),
+            );
+            return;
+        }
+        // URLs named by a credential whose signature did not verify are the sender's,
+        // not the issuer's: they are not fetched.
+        let may_fetch = report.outcome(CheckName::Signature) == Some(super::Outcome::Pass);
         let mut fails = Vec::new();
         let mut unknown = Vec::new();
         for (i, e) in entries.iter().enumerate() {
@@ -100,7 +116,7 @@ impl Verifier {
             } else {
                 "credentialStatus".to_owned()
             };
-            match self.check_entry(e, issuer).await {
+            match self.check_entry(e, issuer, may_fetch).await {
                 Entry::Clear | Entry::Skip => {}
                 Entry::Set(p) => fails.push(state_word(p).to_owned()),
                 Entry::Fail(m) => fails.push(format!("{label}: {m}")),
@@ -125,7 +141,7 @@ impl Verifier {
         }
     }
 
-    async fn check_entry(&self, e: &Value, badge_issuer: Option<&str>) -> Entry {
+    async fn check_entry(&self, e: &Value, badge_issuer: Option<&str>, may_fetch: bool) -> Entry {
         let Some(e) = e.as_object() else {
             return Entry::Fail("a status entry must be an object".into());
         };
@@ -207,6 +223,11 @@ impl Verifier {
             };
         }
 
+        if !may_fetch {
+            return Entry::Indeterminate(format!(
+                "{url} was not fetched: the credential's signature did not verify"
+            ));
+        }
         let list = match self.remote_list(url).await {
             Ok(l) => l,
             Err(f) if f.definite => return Entry::Fail(f.message),
@@ -225,11 +246,12 @@ impl Verifier {
                 let body = match remote.fetch(url, Kind::StatusList).await {
                     Ok(b) => b,
                     Err(e) => {
+                        let ttl = super::remote::failure_ttl(&e, ttls);
                         return (
                             Err(Failure::unknown(format!(
                                 "the status list {url} could not be retrieved: {e}"
                             ))),
-                            ttls.negative,
+                            ttl,
                         );
                     }
                 };
@@ -271,7 +293,10 @@ impl Verifier {
             .payload_json()
             .map_err(|e| Failure::fail(format!("the status list's payload: {e}")))?;
         let issuer = claims::issuer_id(&payload).unwrap_or_default().to_owned();
-        match self.resolve_key(&issuer, &jws, None).await {
+        match self
+            .resolve_key(&issuer, &jws, None, super::Relationship::AssertionMethod)
+            .await
+        {
             KeyLookup::Found(key, _) => jws
                 .verify(&key)
                 .map_err(|e| Failure::fail(format!("the status list's signature: {e}")))?,

@@ -521,7 +521,7 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
     let k = key();
     let jwk = serde_json::to_vec(&k.public_jwk().to_value()).expect("jwk");
     let server = RawServer::start(Arc::new(move |path: &str| {
-        if path == "/keys/1" {
+        if path == "/issuers/keys/1" || path == "/shared/keys/1" {
             respond("200 OK", "application/jwk+json", &jwk)
         } else {
             respond("404 Not Found", "text/plain", b"")
@@ -533,15 +533,17 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
     let origin = format!("http://localhost:{}", server.port());
     let issuer = format!("{origin}/issuers/1");
 
-    let (_, r) = app
-        .verify(json!(badge_of(
-            &k,
-            &issuer,
-            Some(&format!("{origin}/keys/1"))
-        )))
-        .await;
+    let kid = format!("{origin}/issuers/keys/1");
+    let (_, r) = app.verify(json!(badge_of(&k, &issuer, Some(&kid)))).await;
     assert_eq!(r["verified"], true, "{r}");
-    assert_eq!(r["verification_method"], format!("{origin}/keys/1"));
+    assert_eq!(r["verification_method"], kid);
+    // On the issuer's host but outside its directory (a shared host): not proof.
+    let shared = format!("{origin}/shared/keys/1");
+    let (_, r) = app
+        .verify(json!(badge_of(&k, &issuer, Some(&shared))))
+        .await;
+    assert_eq!(outcome(&r, "signature"), Some("indeterminate"), "{r}");
+    assert!(message(&r, "signature").contains("outside its path"), "{r}");
     // A kid on another origin cannot speak for the issuer.
     let (_, r) = app
         .verify(json!(badge_of(
@@ -554,11 +556,7 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
     assert!(message(&r, "signature").contains("origin"), "{r}");
     // Signed by another key than the one the issuer publishes.
     let (_, r) = app
-        .verify(json!(badge_of(
-            &key(),
-            &issuer,
-            Some(&format!("{origin}/keys/1"))
-        )))
+        .verify(json!(badge_of(&key(), &issuer, Some(&kid))))
         .await;
     assert_eq!(outcome(&r, "signature"), Some("fail"), "{r}");
     // A bare embedded jwk cannot be tied to the issuer.
@@ -580,4 +578,77 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
     let (_, r) = app.verify(json!(token)).await;
     assert_eq!(outcome(&r, "signature"), Some("indeterminate"), "{r}");
     assert_eq!(r["verified"], false);
+}
+
+/// A did:key badge (offline key) whose status entries point at `lists`.
+fn badge_with_lists(k: &SigningKey, lists: &[String], sign_with: &SigningKey) -> String {
+    let holder = accolade::did::key::did_key_for(k.public_jwk()).expect("did");
+    let mut c: Value = serde_json::from_str(include_str!(
+        "../vectors/examples/ob3_basic_openbadgecredential.json"
+    ))
+    .expect("example");
+    c["issuer"]["id"] = json!(holder.as_str());
+    let entries: Vec<Value> = lists
+        .iter()
+        .map(|l| {
+            json!({"id": format!("{l}#5"), "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation", "statusListIndex": "5", "statusListCredential": l})
+        })
+        .collect();
+    c["credentialStatus"] = json!(entries);
+    let mut m = c.as_object().cloned().expect("object");
+    accolade::jose::claims::add_jwt_claims(&mut m).expect("claims");
+    let kid = format!("{holder}#{}", holder.method_specific_id());
+    sign_compact(
+        sign_with,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&m).expect("json"),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn status_urls_are_fetched_only_for_genuine_badges_and_only_so_many() {
+    let k = key();
+    let server = RawServer::start(Arc::new(|_: &str| {
+        respond("404 Not Found", "text/plain", b"")
+    }))
+    .await;
+    let mut app = TestApp::new();
+    app.allow_http_did_web(&[server.allowed()]);
+    let url = |i: usize| format!("http://localhost:{}/lists/{i}", server.port());
+
+    // A forged badge names status URLs: none is fetched.
+    let lists: Vec<String> = (0..3).map(url).collect();
+    let (_, r) = app
+        .verify(json!(badge_with_lists(&k, &lists, &key())))
+        .await;
+    assert_eq!(outcome(&r, "signature"), Some("fail"));
+    assert_eq!(outcome(&r, "status"), Some("indeterminate"), "{r}");
+    assert!(message(&r, "status").contains("not fetched"), "{r}");
+    assert_eq!(server.hits(), 0);
+
+    // A genuine one with too many entries: none is fetched either.
+    let lists: Vec<String> = (0..9).map(url).collect();
+    let (_, r) = app.verify(json!(badge_with_lists(&k, &lists, &k))).await;
+    assert_eq!(outcome(&r, "signature"), Some("pass"));
+    assert!(message(&r, "status").contains("at most 8"), "{r}");
+    assert_eq!(server.hits(), 0);
+
+    // Eight are fetched (and each failure reported).
+    let lists: Vec<String> = (0..8).map(url).collect();
+    let (_, r) = app.verify(json!(badge_with_lists(&k, &lists, &k))).await;
+    assert_eq!(outcome(&r, "status"), Some("indeterminate"), "{r}");
+    assert_eq!(server.hits(), 8);
+
+    // An HTTPS list on a name that resolves to loopback is refused after DNS.
+    let app = TestApp::new();
+    let lists = vec![format!("https://localhost:{}/lists/x", server.port())];
+    let (_, r) = app.verify(json!(badge_with_lists(&k, &lists, &k))).await;
+    assert!(
+        message(&r, "status").contains("not a public address"),
+        "{r}"
+    );
+    assert_eq!(server.hits(), 8);
 }

@@ -176,16 +176,26 @@ async fn the_recipient_check_compares_the_hashed_email_when_asked() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
-fn endorsement_jwt(endorser: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+/// The achievement id of the basic example badge, which the endorsements endorse.
+const ENDORSED: &str = "https://example.com/achievements/21st-century-skills/teamwork";
+
+/// An endorsement of `subject` by `endorser`, signed as a JWT by `signer`.
+fn endorsement(
+    endorser: &SigningKey,
+    signer: &SigningKey,
+    subject: &str,
+    edit: impl FnOnce(&mut Map<String, Value>),
+) -> String {
     let (did, kid) = did_key_of(endorser);
     let mut e = example("ob3_endorsementcredential.json");
     e["issuer"]["id"] = json!(did);
+    e["credentialSubject"]["id"] = json!(subject);
     e.remove("credentialStatus");
     e.remove("refreshService");
     edit(&mut e);
     accolade::jose::claims::add_jwt_claims(&mut e).expect("claims");
     sign_compact(
-        endorser,
+        signer,
         Some(&kid),
         Some("JWT"),
         &serde_json::to_vec(&e).expect("json"),
@@ -193,76 +203,102 @@ fn endorsement_jwt(endorser: &SigningKey, edit: impl FnOnce(&mut Map<String, Val
     .expect("sign")
 }
 
+/// A badge of `issuer` whose achievement carries `endorsements` under `key`.
+fn endorsed_badge(issuer: &SigningKey, key: &str, endorsements: Value) -> String {
+    did_key_badge(issuer, |c| {
+        c["credentialSubject"]["achievement"]
+            .as_object_mut()
+            .expect("achievement")
+            .insert(key.to_owned(), endorsements);
+    })
+}
+
 #[tokio::test]
 async fn endorsements_are_verified_and_a_bad_one_fails_the_badge() {
     let app = TestApp::new();
     let issuer = key(Algorithm::ES256);
     let endorser = key(Algorithm::EdDSA);
-    let good = endorsement_jwt(&endorser, |_| {});
-    let badge = did_key_badge(&issuer, |c| {
-        c["credentialSubject"]["achievement"]
-            .as_object_mut()
-            .expect("achievement")
-            .insert("endorsementJwt".into(), json!([good]));
-    });
-    let (_, r) = app.verify(json!(badge)).await;
+    let good = endorsement(&endorser, &endorser, ENDORSED, |_| {});
+    let (_, r) = app
+        .verify(json!(endorsed_badge(
+            &issuer,
+            "endorsementJwt",
+            json!([good])
+        )))
+        .await;
     assert_eq!(outcome(&r, "endorsements"), Some("pass"), "{r}");
     assert_eq!(r["verified"], true, "{r}");
     assert_eq!(r["endorsements"][0]["verified"], true);
 
-    // A forged endorsement (signed by someone other than its stated issuer).
-    let forged = {
-        let other = key(Algorithm::EdDSA);
-        let (did, _) = did_key_of(&endorser);
-        let mut e = example("ob3_endorsementcredential.json");
-        e["issuer"]["id"] = json!(did);
-        e.remove("credentialStatus");
-        accolade::jose::claims::add_jwt_claims(&mut e).expect("claims");
-        let kid = format!("{did}#{}", did.trim_start_matches("did:key:"));
-        sign_compact(
-            &other,
-            Some(&kid),
-            Some("JWT"),
-            &serde_json::to_vec(&e).expect("json"),
-        )
-        .expect("sign")
-    };
-    let badge = did_key_badge(&issuer, |c| {
-        c.insert("endorsementJwt".into(), json!([good, forged]));
-    });
-    let (_, r) = app.verify(json!(badge)).await;
-    assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{r}");
-    assert!(
-        message(&r, "endorsements").contains("endorsementJwt[1]"),
-        "{r}"
-    );
-    assert_eq!(r["verified"], false);
-
-    // An expired endorsement fails too; an embedded Data Integrity one is undecided.
-    let expired = endorsement_jwt(&endorser, |e| {
-        e.insert("validUntil".into(), json!("2020-01-01T00:00:00Z"));
-    });
-    let mut di = example("ob3_endorsementcredential.json");
-    di.insert("proof".into(), json!([{"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofValue": "z1"}]));
-    let badge = did_key_badge(&issuer, |c| {
-        c.insert("endorsementJwt".into(), json!([expired]));
-        c.insert("endorsement".into(), json!([di]));
-    });
-    let (_, r) = app.verify(json!(badge)).await;
-    assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{r}");
-    assert!(message(&r, "endorsements").contains("expiry"), "{r}");
-    let badge = did_key_badge(&issuer, |c| {
-        c.insert(
-            "endorsement".into(),
-            json!([example("ob3_endorsementcredential.json")]),
+    let cases = [
+        (
+            "forged: signed by someone other than its stated issuer",
+            endorsement(&endorser, &key(Algorithm::EdDSA), ENDORSED, |_| {}),
+            "signature",
+        ),
+        (
+            "a genuine endorsement of something else, moved onto this badge",
+            endorsement(
+                &endorser,
+                &endorser,
+                "https://example.com/achievements/other",
+                |_| {},
+            ),
+            "endorses https://example.com/achievements/other",
+        ),
+        (
+            "expired",
+            endorsement(&endorser, &endorser, ENDORSED, |e| {
+                e.insert("validUntil".into(), json!("2020-01-01T00:00:00Z"));
+            }),
+            "expiry",
+        ),
+    ];
+    for (what, bad, needle) in cases {
+        let badge = endorsed_badge(&issuer, "endorsementJwt", json!([good, bad]));
+        let (_, r) = app.verify(json!(badge)).await;
+        assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{what}: {r}");
+        let m = message(&r, "endorsements");
+        assert!(
+            m.contains("endorsementJwt[1]") && m.contains(needle),
+            "{what}: {m}"
         );
-    });
-    let (_, r) = app.verify(json!(badge)).await;
-    assert_eq!(
-        outcome(&r, "endorsements"),
-        Some("fail"),
-        "an endorsement without a proof: {r}"
+        assert_eq!(r["verified"], false, "{what}");
+    }
+
+    // A Data Integrity endorsement cannot be decided by this version; one with no
+    // proof at all fails.
+    let mut di = example("ob3_endorsementcredential.json");
+    di["credentialSubject"]["id"] = json!(ENDORSED);
+    di.remove("credentialStatus");
+    let unsigned = di.clone();
+    di.insert(
+        "proof".into(),
+        json!([{"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofValue": "z1"}]),
     );
+    let (_, r) = app
+        .verify(json!(endorsed_badge(&issuer, "endorsement", json!([di]))))
+        .await;
+    assert_eq!(outcome(&r, "endorsements"), Some("indeterminate"), "{r}");
+    assert_eq!(r["verified"], false);
+    let (_, r) = app
+        .verify(json!(endorsed_badge(
+            &issuer,
+            "endorsement",
+            json!([unsigned])
+        )))
+        .await;
+    assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{r}");
+
+    // Endorsements of a badge whose own signature fails are not looked at.
+    let mut parts: Vec<String> = endorsed_badge(&issuer, "endorsementJwt", json!([good]))
+        .split('.')
+        .map(str::to_owned)
+        .collect();
+    parts[2] = b64([1u8; 64]);
+    let (_, r) = app.verify(json!(parts.join("."))).await;
+    assert_eq!(outcome(&r, "signature"), Some("fail"));
+    assert_eq!(outcome(&r, "endorsements"), Some("indeterminate"), "{r}");
 }
 
 /// A PNG with an `iTXt` chunk, written by the `png` crate.
@@ -634,5 +670,122 @@ async fn verify_endpoints_are_rate_limited_per_client_with_a_generous_default() 
         }
         assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{path}");
         assert_eq!(last.1.as_deref(), Some("1"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_presentation_must_be_signed_by_the_holder_it_names() {
+    let app = TestApp::new();
+    let holder = key(Algorithm::ES256);
+    let (holder_did, holder_kid) = did_key_of(&holder);
+    let a = app.create_achievement().await;
+    let award = app
+        .award_direct(a["id"].as_str().expect("id"), &holder_did)
+        .await;
+    let badge = award["credential"].as_str().expect("jwt").to_owned();
+    let payload = json!({"iss": holder_did, "nonce": "n-9", "aud": "https://employer.example",
+        "vp": {"@context": ["https://www.w3.org/2018/credentials/v1"],
+               "type": ["VerifiablePresentation"], "verifiableCredential": [badge]}});
+    let body = serde_json::to_vec(&payload).expect("json");
+    let ask = |vp: String| json!({"presentation": vp, "nonce": "n-9", "audience": "https://employer.example"});
+
+    // Through /api/v1/verify: verified, with the badge's own report.
+    let good = sign_compact(&holder, Some(&holder_kid), Some("JWT"), &body).expect("sign");
+    let (s, r) = app
+        .call(Method::POST, "/api/v1/verify", Some(ask(good)), false)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["trusted"], true, "our own badge");
+    assert_eq!(r["holder"], holder_did.as_str());
+    assert_eq!(r["credentials"][0]["verified"], true);
+
+    // Claims the holder's kid, signed by another key.
+    let other = key(Algorithm::ES256);
+    let forged = sign_compact(&other, Some(&holder_kid), Some("JWT"), &body).expect("sign");
+    let (_, r) = app
+        .call(Method::POST, "/api/v1/verify", Some(ask(forged)), false)
+        .await;
+    assert_eq!(r["verified"], false);
+    let sig = r["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["check"] == "signature"))
+        .cloned()
+        .expect("signature check");
+    assert_eq!(sig["outcome"], "fail", "{r}");
+
+    // An embedded jwk that is not the holder's key.
+    let header = json!({"alg": "ES256", "kid": holder_kid, "jwk": other.public_jwk().to_value()});
+    let input = format!("{}.{}", b64(header.to_string()), b64(&body));
+    let sig = other.sign(input.as_bytes()).expect("sign");
+    let (_, r) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(ask(format!("{input}.{}", b64(sig)))),
+            false,
+        )
+        .await;
+    assert_eq!(r["verified"], false, "{r}");
+
+    // nonce and audience without a presentation are refused.
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"credential": badge, "nonce": "x"})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn vc_api_issue_refuses_what_the_badge_would_not_carry() {
+    let app = TestApp::new();
+    let a = app.create_achievement().await;
+    let base = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2",
+                     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": {"id": DID, "type": "Profile"},
+        "credentialSubject": {"id": HOLDER_DID, "type": "AchievementSubject",
+                              "achievement": {"id": a["id"], "type": "Achievement", "name": a["name"]}}
+    });
+    let (s, v) = app
+        .admin(
+            Method::POST,
+            "/credentials/issue",
+            Some(json!({"credential": base})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "members that agree are fine: {v}");
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 4] = [
+        ("issuer name", |c| {
+            c["issuer"]["name"] = json!("Someone Else");
+        }),
+        ("achievement name", |c| {
+            c["credentialSubject"]["achievement"]["name"] = json!("Another Badge");
+        }),
+        ("subject type", |c| {
+            c["credentialSubject"]["type"] = json!("Person");
+        }),
+        ("an unknown option", |_| {}),
+    ];
+    for (what, edit) in cases {
+        let mut cred = base.clone();
+        edit(&mut cred);
+        let mut body = json!({"credential": cred});
+        if what == "an unknown option" {
+            body["options"] = json!({"checks": ["proof"]});
+        }
+        let (s, e) = app
+            .admin(Method::POST, "/credentials/issue", Some(body))
+            .await;
+        assert!(
+            s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::BAD_REQUEST,
+            "{what}: {s} {e}"
+        );
     }
 }

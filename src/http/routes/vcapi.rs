@@ -19,8 +19,10 @@
 //!
 //! Verification answers carry the VC-API result members — `verified`, `problemDetails`
 //! (RFC 9457 objects with `type`, `title`, `detail`), and the earlier `checks`,
-//! `warnings`, `errors` — beside this service's own per-check report. Unknown options
-//! are an error (VC-API "Handling Unknown Options and Data").
+//! `warnings`, `errors` — beside this service's own per-check report (`report`).
+//! `returnResults` and `returnProblemDetails` are accepted; results and problem
+//! details are always returned. `returnCredential` adds the decoded credential. Unknown
+//! options are an error (VC-API "Handling Unknown Options and Data").
 
 use axum::Json;
 use axum::body::Bytes;
@@ -195,7 +197,16 @@ fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest
     let issuer = match cred.get("issuer") {
         None => None,
         Some(Value::String(s)) => Some(s.as_str()),
-        Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
+        Some(Value::Object(o)) => {
+            let extra = extra_members(o, &["id", "type"]);
+            if !extra.is_empty() {
+                return Err(unprocessable(format!(
+                    "issuer members this issuer does not carry: {} (the profile is set with PUT /api/v1/issuer)",
+                    extra.join(", ")
+                )));
+            }
+            o.get("id").and_then(Value::as_str)
+        }
         Some(_) => Some(""),
     };
     if let Some(i) = issuer
@@ -220,19 +231,59 @@ fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest
             "credentialSubject.id (the earner's DID) is required; earners without a DID claim through an offer",
         ));
     };
-    let achievement_id = match subject.get("achievement") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(a)) => a
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| unprocessable("credentialSubject.achievement.id is required"))?,
+    match subject.get("type") {
+        None => {}
+        Some(t) if t == "AchievementSubject" || *t == json!(["AchievementSubject"]) => {}
+        Some(_) => {
+            return Err(unprocessable(
+                "credentialSubject.type must be AchievementSubject",
+            ));
+        }
+    }
+    let (achievement_id, given) = match subject.get("achievement") {
+        Some(Value::String(s)) => (s.clone(), None),
+        Some(Value::Object(a)) => (
+            a.get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| unprocessable("credentialSubject.achievement.id is required"))?,
+            Some(a),
+        ),
         _ => {
             return Err(unprocessable(
                 "credentialSubject.achievement must name one of this issuer's achievements",
             ));
         }
     };
+    // The badge carries the achievement as defined here; anything given must agree.
+    if let Some(given) = given {
+        let stored = state.issuer.achievement(&achievement_id).map_err(|_| {
+            unprocessable(format!(
+                "{achievement_id:?} is not one of this issuer's achievements"
+            ))
+        })?;
+        let stored =
+            serde_json::to_value(&stored.achievement).map_err(|e| ApiError::internal(&e))?;
+        let as_list = |v: &Value| match v {
+            Value::String(_) => Value::Array(vec![v.clone()]),
+            other => other.clone(),
+        };
+        let differing: Vec<&str> = given
+            .iter()
+            .filter(|(k, v)| match stored.get(k.as_str()) {
+                Some(mine) if k.as_str() == "type" => as_list(mine) != as_list(v),
+                Some(mine) => mine != *v,
+                None => true,
+            })
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !differing.is_empty() {
+            return Err(unprocessable(format!(
+                "credentialSubject.achievement differs from the achievement as defined here in: {} (send just its id)",
+                differing.join(", ")
+            )));
+        }
+    }
     let string = |k: &str| -> Result<Option<String>, ApiError> {
         match cred.get(k) {
             None => Ok(None),

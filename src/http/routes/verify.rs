@@ -5,6 +5,9 @@
 //! - JSON `{"credential": "<compact JWT>" | {JSON credential}}` (`verifiableCredential`
 //!   is accepted as a synonym), optionally with `"recipient": {"email": "..."}` to
 //!   check that the badge names that address;
+//! - JSON `{"presentation": "<VP-JWT>" | {...}, "nonce": "...", "audience": "..."}`:
+//!   the presentation's own checks (holder signature, nonce, audience, holder
+//!   binding) and one report per badge, see [`crate::verify::presentation`];
 //! - a compact JWT as `application/jwt`, `application/vc+jwt` or `text/plain`;
 //! - a baked badge image as `image/png` or `image/svg+xml` (or without a content type,
 //!   recognised by its bytes).
@@ -13,13 +16,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::AppState;
 use crate::bake;
 use crate::http::ApiError;
-use crate::verify::{Options, Report};
+use crate::verify::{Options, PresentationOptions, Report};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +68,7 @@ pub async fn verify_credential(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<Response, ApiError> {
     let ctype = media_type(&headers);
     let image = bake::kind_for_content_type(&ctype).or_else(|| {
         matches!(ctype.as_str(), "" | "application/octet-stream")
@@ -76,7 +80,7 @@ pub async fn verify_credential(
             .verifier
             .verify_baked(kind, &body, &Options::default())
             .await?;
-        return Ok(Json(report));
+        return Ok(Json(report).into_response());
     }
     if ctype.starts_with("image/") {
         return Err(ApiError::new(
@@ -92,7 +96,7 @@ pub async fn verify_credential(
         let text = std::str::from_utf8(&body)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
         let report = state.verifier.verify_jwt(text.trim()).await?;
-        return Ok(Json(report));
+        return Ok(Json(report).into_response());
     }
     let req: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -103,11 +107,37 @@ pub async fn verify_credential(
             ),
         )
     })?;
-    if req.presentation.is_some() || req.nonce.is_some() || req.audience.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unsupported_input",
-            "presentations are not verified by this version; send {\"credential\": ...}",
+    if let Some(vp) = &req.presentation {
+        if req.credential.is_some() || req.verifiable_credential.is_some() {
+            return Err(ApiError::bad_request(
+                "send either \"credential\" or \"presentation\", not both",
+            ));
+        }
+        let text = |v: &Option<Value>, name: &str| -> Result<Option<String>, ApiError> {
+            match v {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ApiError::bad_request(format!(
+                    "\"{name}\" must be a string"
+                ))),
+            }
+        };
+        let opts = PresentationOptions {
+            challenge: text(&req.nonce, "nonce")?,
+            domain: text(&req.audience, "audience")?,
+            unsigned: false,
+        };
+        let report = state.verifier.verify_presentation(vp, &opts).await?;
+        let trusted = combined_trust(&report.credentials);
+        let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("trusted".into(), serde_json::json!(trusted));
+        }
+        return Ok(Json(v).into_response());
+    }
+    if req.nonce.is_some() || req.audience.is_some() {
+        return Err(ApiError::bad_request(
+            "\"nonce\" and \"audience\" go with a \"presentation\"",
         ));
     }
     let credential = req
@@ -122,5 +152,17 @@ pub async fn verify_credential(
         recipient_email: req.recipient.map(|r| r.email),
     };
     let report = state.verifier.verify_value_with(&credential, &opts).await?;
-    Ok(Json(report))
+    Ok(Json(report).into_response())
+}
+
+/// A presentation's trust: `false` when any badge's issuer is distrusted, `true` when
+/// every badge's issuer is trusted, `null` otherwise.
+fn combined_trust(reports: &[Report]) -> Option<bool> {
+    if reports.iter().any(|r| r.trusted == Some(false)) {
+        Some(false)
+    } else if !reports.is_empty() && reports.iter().all(|r| r.trusted == Some(true)) {
+        Some(true)
+    } else {
+        None
+    }
 }

@@ -15,9 +15,14 @@
 //!   (including TLS and the body). A server that trickles bytes is cut off at 5 s, and
 //!   the wait happens on an async task: nothing else waits for it.
 //! - Bodies are capped per kind ([`Kind`]) and read no further than the cap.
-//! - At most [`MAX_CONCURRENT`] fetches run at once, [`MAX_PER_HOST`] to one host
-//!   name, and [`MAX_LOOKUPS`] name lookups; waiting for a slot counts against the
-//!   deadlines, so a host that is slow on purpose ties up its own slots, not others'.
+//! - Names are resolved by an in-process asynchronous resolver (hickory, with the
+//!   system's resolver configuration and hosts file), so a name server that never
+//!   answers costs a cancelled future, not a thread.
+//! - At most [`MAX_PER_HOST`] fetches run at once to one host name, [`MAX_PER_ADDRESS`]
+//!   to one address (an IPv6 /64 counts as one), and [`MAX_CONCURRENT`] in all; the
+//!   last two are taken only after the name is resolved. Waiting for a slot counts
+//!   against the deadlines, so a host that is slow on purpose ties up its own slots,
+//!   not others'.
 //!
 //! `--allow-http-did-web HOST:PORT` exempts exactly that host and port from the scheme,
 //! address and IP-literal rules, for local development and tests.
@@ -51,8 +56,10 @@ pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_CONCURRENT: usize = 1024;
 /// Fetches in flight at once to one host name.
 pub const MAX_PER_HOST: usize = 8;
-/// Name lookups in flight at once. Each holds a blocking thread (the system
-/// resolver cannot be cancelled), so they are bounded apart from the fetches.
+/// Fetches in flight at once to one address (an IPv6 /64 counts as one).
+pub const MAX_PER_ADDRESS: usize = 8;
+/// System-resolver lookups in flight at once, when the in-process resolver cannot be
+/// set up (each holds a blocking thread until the system resolver returns).
 pub const MAX_LOOKUPS: usize = 64;
 /// The longest URL fetched.
 pub const MAX_URL: usize = 2048;
@@ -168,7 +175,9 @@ struct Inner {
     tls: tokio_rustls::TlsConnector,
     slots: Semaphore,
     lookups: Arc<Semaphore>,
+    resolver: std::sync::OnceLock<Option<hickory_resolver::TokioResolver>>,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     user_agent: String,
 }
 
@@ -209,7 +218,9 @@ impl Outbound {
                 tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
                 slots: Semaphore::new(MAX_CONCURRENT),
                 lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
+                resolver: std::sync::OnceLock::new(),
                 per_host: Mutex::new(HashMap::new()),
+                per_address: Mutex::new(HashMap::new()),
                 user_agent: format!("accolade/{}", env!("CARGO_PKG_VERSION")),
             }),
         }
@@ -293,14 +304,12 @@ impl Outbound {
             }
         }
 
-        let host_slots = self.host_slots(&host_text);
+        let host_slots = slots_for(
+            &self.inner.per_host,
+            host_text.to_ascii_lowercase(),
+            MAX_PER_HOST,
+        );
         let _host_slot = host_slots
-            .acquire()
-            .await
-            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
-        let _slot = self
-            .inner
-            .slots
             .acquire()
             .await
             .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
@@ -322,6 +331,21 @@ impl Outbound {
                 bad.ip()
             )));
         }
+        let address_slots = slots_for(
+            &self.inner.per_address,
+            address_key(addrs[0].ip()),
+            MAX_PER_ADDRESS,
+        );
+        let _address_slot = address_slots
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
+        let _slot = self
+            .inner
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
         let tcp = connect_any(&addrs, connect_deadline, &host_text).await?;
         let _ = tcp.set_nodelay(true);
 
@@ -350,24 +374,32 @@ impl Outbound {
 }
 
 impl Outbound {
-    /// The slots of one host name; the table forgets hosts nobody is fetching from.
-    fn host_slots(&self, host: &str) -> Arc<Semaphore> {
-        let mut map = self
-            .inner
-            .per_host
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() > 4 * MAX_CONCURRENT {
-            map.retain(|_, s| Arc::strong_count(s) > 1);
-        }
-        map.entry(host.to_ascii_lowercase())
-            .or_insert_with(|| Arc::new(Semaphore::new(MAX_PER_HOST)))
-            .clone()
-    }
-
-    /// Resolves a name with the system resolver on a blocking thread, holding a lookup
-    /// slot until that thread is done (even when the caller has given up).
+    /// Resolves a name: with the in-process resolver, or (when it cannot be set up)
+    /// the system resolver on a blocking thread, holding a lookup slot until that
+    /// thread is done even when the caller has given up.
     async fn lookup(&self, host: String, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
+        let resolver = self.inner.resolver.get_or_init(|| {
+            match hickory_resolver::Resolver::builder_tokio().and_then(|b| b.build()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(
+                        "in-process DNS resolver unavailable ({e}); using the system resolver"
+                    );
+                    None
+                }
+            }
+        });
+        if let Some(r) = resolver {
+            let found = r
+                .lookup_ip(host.as_str())
+                .await
+                .map_err(|_| FetchError::Dns(host.clone()))?;
+            return Ok(found
+                .iter()
+                .take(16)
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect());
+        }
         let permit = self
             .inner
             .lookups
@@ -385,6 +417,34 @@ impl Outbound {
         .await
         .map_err(|_| FetchError::Dns(host.clone()))?;
         found.map_err(|_| FetchError::Dns(host))
+    }
+}
+
+/// The slots of one key; the table forgets keys nobody is using when it grows.
+fn slots_for<K: std::hash::Hash + Eq>(
+    table: &Mutex<HashMap<K, Arc<Semaphore>>>,
+    key: K,
+    permits: usize,
+) -> Arc<Semaphore> {
+    let mut map = table
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if map.len() > 4 * MAX_CONCURRENT {
+        map.retain(|_, s| Arc::strong_count(s) > 1);
+    }
+    map.entry(key)
+        .or_insert_with(|| Arc::new(Semaphore::new(permits)))
+        .clone()
+}
+
+/// The key addresses are counted under: the address, or an IPv6 address's /64.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
     }
 }
 

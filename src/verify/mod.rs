@@ -656,11 +656,17 @@ impl Verifier {
             ));
         }
         // On a shared host (one origin, many publishers by path), a key elsewhere on
-        // the origin proves nothing: it must sit under the issuer's own directory.
-        let issuer_dir = &issuer_url.path()[..=issuer_url.path().rfind('/').unwrap_or(0)];
-        if !kid_url.path().starts_with(issuer_dir) {
+        // the origin proves nothing: it must be the issuer's URL or sit below it.
+        let base = issuer_url.path().trim_end_matches('/');
+        let kid_path = kid_url.path();
+        let below = base.is_empty()
+            || kid_path == base
+            || kid_path
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if !below {
             return KeyLookup::Indeterminate(format!(
-                "kid {:?} is on the issuer's host but outside its path {issuer_dir}; on a shared host that does not show the key is the issuer's",
+                "kid {:?} is on the issuer's host but not under the issuer's path {base}/; on a shared host that does not show the key is the issuer's",
                 short(kid)
             ));
         }
@@ -778,7 +784,7 @@ impl Verifier {
                 .credential
                 .as_ref()
                 .and_then(Value::as_object)
-                .and_then(claims::subject_id)
+                .and_then(payload_subject)
                 .map(str::to_owned);
             if subject.as_deref() != endorsed.as_deref() {
                 r.fail(
@@ -832,20 +838,33 @@ impl Verifier {
     }
 }
 
+/// The subject of a decoded credential or JWT payload: `credentialSubject.id`, in
+/// the VCDM 1.1 `vc` claim when there is one, or else `sub`.
+pub(crate) fn payload_subject(payload: &Map<String, Value>) -> Option<&str> {
+    payload
+        .get("vc")
+        .and_then(Value::as_object)
+        .and_then(claims::subject_id)
+        .or_else(|| claims::subject_id(payload))
+        .or_else(|| payload.get("sub").and_then(Value::as_str))
+}
+
 /// Among candidate keys (no `kid`): the one the embedded `jwk` names, or else the
-/// first of the header's algorithm whose signature verifies.
+/// first of the header's algorithm whose signature verifies, in document order.
 fn pick_key<'a>(
     jws: &CompactJws,
     embedded: Option<&PublicJwk>,
     candidates: impl Iterator<Item = (String, &'a PublicJwk)>,
 ) -> KeyLookup {
-    let candidates: Vec<(String, &PublicJwk)> = candidates
+    let mut candidates: Vec<(String, &PublicJwk)> = candidates
         .filter(|(_, k)| match embedded {
             Some(e) => k.thumbprint() == e.thumbprint(),
             None => Some(k.algorithm().name()) == jws.alg(),
         })
-        .take(MAX_CANDIDATES)
+        .take(MAX_CANDIDATES + 1)
         .collect();
+    let cut = candidates.len() > MAX_CANDIDATES;
+    candidates.truncate(MAX_CANDIDATES);
     if embedded.is_some() && candidates.is_empty() {
         return KeyLookup::Fail(
             "the embedded jwk is not a key of the issuer's DID document".into(),
@@ -855,6 +874,11 @@ fn pick_key<'a>(
         if jws.verify(k).is_ok() {
             return KeyLookup::Found(Box::new((*k).clone()), vm.clone());
         }
+    }
+    if cut {
+        return KeyLookup::Indeterminate(format!(
+            "the JWT names no kid and the issuer has more than {MAX_CANDIDATES} keys of its algorithm; none of the first {MAX_CANDIDATES} verifies"
+        ));
     }
     KeyLookup::Fail("no key of the issuer's DID document verifies the signature".into())
 }

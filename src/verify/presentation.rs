@@ -26,8 +26,8 @@ use super::{
     Check, CheckName, Error, KeyLookup, LEEWAY_SECONDS, Outcome, Relationship, Report, Verifier,
     has_type,
 };
+use crate::jose::PublicJwk;
 use crate::jose::jws::{CompactJws, HeaderPolicy};
-use crate::jose::{PublicJwk, claims};
 
 /// The most credentials verified in one presentation.
 pub const MAX_CREDENTIALS: usize = 16;
@@ -98,7 +98,9 @@ impl Verifier {
         v: &Value,
         opts: &PresentationOptions,
     ) -> Result<PresentationReport, Error> {
-        super::remote::with_budget(self.presentation(v, opts)).await
+        // Each badge may need its issuer's document and status lists.
+        let fetches = super::remote::FETCHES_PER_VERIFICATION + 8 * MAX_CREDENTIALS;
+        super::remote::with_budget_of(fetches, self.presentation(v, opts)).await
     }
 
     async fn presentation(
@@ -353,13 +355,7 @@ impl Verifier {
                     .credential
                     .as_ref()
                     .and_then(Value::as_object)
-                    .and_then(|p| {
-                        p.get("vc")
-                            .and_then(Value::as_object)
-                            .and_then(claims::subject_id)
-                            .or_else(|| claims::subject_id(p))
-                            .or_else(|| p.get("sub").and_then(Value::as_str))
-                    })
+                    .and_then(super::payload_subject)
                     .map(str::to_owned);
                 if subject.as_deref() != Some(h) {
                     unbound.push(format!(

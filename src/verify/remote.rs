@@ -60,14 +60,37 @@ tokio::task_local! {
 /// Runs one verification under the per-verification fetch limits (a nested call
 /// shares the outer one's).
 pub async fn with_budget<F: Future>(f: F) -> F::Output {
+    with_budget_of(FETCHES_PER_VERIFICATION, f).await
+}
+
+/// As [`with_budget`], with `fetches` allowed (a presentation holds several badges).
+pub async fn with_budget_of<F: Future>(fetches: usize, f: F) -> F::Output {
     if BUDGET.try_with(|_| ()).is_ok() {
         return f.await;
     }
     let budget = Budget {
-        left: Cell::new(FETCHES_PER_VERIFICATION),
+        left: Cell::new(fetches),
         until: Instant::now() + FETCH_WINDOW,
     };
     BUDGET.scope(budget, f).await
+}
+
+/// Whether this verification can fetch no more. A failure seen then may be the
+/// limit's doing, not the remote party's, so it is not cached for others.
+fn budget_spent() -> bool {
+    BUDGET
+        .try_with(|b| b.left.get() == 0 || Instant::now() > b.until)
+        .unwrap_or(false)
+}
+
+/// How long to keep a failure that did not come from the fetch itself (a parse or
+/// a key lookup).
+pub(super) fn derived_failure_ttl(ttls: Ttls) -> Duration {
+    if budget_spent() {
+        Duration::ZERO
+    } else {
+        ttls.negative
+    }
 }
 
 fn take_budget() -> Result<(), FetchError> {
@@ -267,7 +290,7 @@ impl<V: Clone> Cache<V> {
             } else if let (Some((weigh, budget)), Ok(v)) = (self.budget, result) {
                 let total = self.weight.fetch_add(weigh(v), Ordering::Relaxed) + weigh(v);
                 if total > budget {
-                    self.clear();
+                    self.evict(weigh, budget);
                 }
             }
         }
@@ -278,6 +301,30 @@ impl<V: Clone> Cache<V> {
     pub fn clear(&self) {
         self.lock().clear();
         self.weight.store(0, Ordering::Relaxed);
+    }
+
+    /// Brings the cache under three quarters of `budget`: expired entries go first,
+    /// then the heaviest, so a few huge entries cannot push out many ordinary ones.
+    fn evict(&self, weigh: Weigher<V>, budget: usize) {
+        let mut map = self.lock();
+        let now = Instant::now();
+        map.retain(|_, c| c.get().is_none_or(|(_, exp)| *exp > now));
+        let weight_of = |c: &Arc<OnceCell<Stamped<V>>>| match c.get() {
+            Some((Ok(v), _)) => weigh(v),
+            _ => 0,
+        };
+        let mut entries: Vec<(String, usize)> =
+            map.iter().map(|(k, c)| (k.clone(), weight_of(c))).collect();
+        let mut total: usize = entries.iter().map(|(_, w)| w).sum();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.1));
+        for (k, w) in entries {
+            if total <= budget / 4 * 3 {
+                break;
+            }
+            map.remove(&k);
+            total -= w;
+        }
+        self.weight.store(total, Ordering::Relaxed);
     }
 
     /// How many keys are held (fresh or not).
@@ -344,12 +391,19 @@ impl Method {
 
 /// The most verification methods read from one document.
 pub const MAX_METHODS: usize = 32;
+/// The longest verification method id read.
+pub const MAX_METHOD_ID: usize = 256;
+/// Bytes of DID documents loaded before the document cache evicts.
+pub const DOCUMENT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A resolved, checked DID document: its verification methods by absolute id.
 #[derive(Debug, Clone)]
 pub struct DidDoc {
     pub id: Did,
-    pub methods: HashMap<String, Method>,
+    /// Verification methods by absolute id, in document order.
+    pub methods: Vec<(String, Method)>,
+    /// The size of the document it was read from, in bytes.
+    pub size: usize,
 }
 
 impl DidDoc {
@@ -378,7 +432,8 @@ impl DidDoc {
             } else {
                 id.to_owned()
             };
-            (abs.len() > prefix.len() && abs.starts_with(&prefix)).then_some(abs)
+            (abs.len() > prefix.len() && abs.len() <= MAX_METHOD_ID && abs.starts_with(&prefix))
+                .then_some(abs)
         };
         let load = |m: &serde_json::Map<String, Value>| -> Result<PublicJwk, String> {
             if let Some(c) = m.get("controller").and_then(Value::as_str)
@@ -400,20 +455,22 @@ impl DidDoc {
                 .map(|a| a.iter().take(MAX_METHODS).collect::<Vec<_>>())
                 .unwrap_or_default()
         };
-        let mut methods: HashMap<String, Method> = HashMap::new();
+        let mut methods: Vec<(String, Method)> = Vec::new();
         for m in array("verificationMethod") {
             let Some(obj) = m.as_object() else { continue };
             let Some(id) = obj.get("id").and_then(Value::as_str).and_then(absolute) else {
                 continue;
             };
-            methods.insert(
-                id,
-                Method {
-                    key: load(obj),
-                    assertion: false,
-                    authentication: false,
-                },
-            );
+            if !methods.iter().any(|(i, _)| *i == id) {
+                methods.push((
+                    id,
+                    Method {
+                        key: load(obj),
+                        assertion: false,
+                        authentication: false,
+                    },
+                ));
+            }
         }
         for rel in [Relationship::AssertionMethod, Relationship::Authentication] {
             for entry in array(rel.name()) {
@@ -426,14 +483,19 @@ impl DidDoc {
                     _ => (None, None),
                 };
                 let Some(id) = id else { continue };
-                if let Some(key) = embedded {
-                    methods.entry(id.clone()).or_insert(Method {
-                        key,
-                        assertion: false,
-                        authentication: false,
-                    });
+                if let Some(key) = embedded
+                    && !methods.iter().any(|(i, _)| *i == id)
+                {
+                    methods.push((
+                        id.clone(),
+                        Method {
+                            key,
+                            assertion: false,
+                            authentication: false,
+                        },
+                    ));
                 }
-                if let Some(m) = methods.get_mut(&id) {
+                if let Some((_, m)) = methods.iter_mut().find(|(i, _)| *i == id) {
                     match rel {
                         Relationship::AssertionMethod => m.assertion = true,
                         Relationship::Authentication => m.authentication = true,
@@ -444,12 +506,18 @@ impl DidDoc {
         Ok(Self {
             id: did.clone(),
             methods,
+            size: 0,
         })
     }
 
     /// The key of `vm_id` when it is listed under `rel`.
     pub fn key_for(&self, vm_id: &str, rel: Relationship) -> Result<&PublicJwk, String> {
-        match self.methods.get(vm_id) {
+        match self
+            .methods
+            .iter()
+            .find(|(i, _)| i == vm_id)
+            .map(|(_, m)| m)
+        {
             None => Err(format!("the DID document has no key {vm_id}")),
             Some(m) if !m.has(rel) => Err(format!(
                 "{vm_id} is not listed under {}, so it cannot be used here",
@@ -495,7 +563,7 @@ impl Remote {
         Self {
             fetch,
             ttls,
-            documents: Cache::default(),
+            documents: Cache::with_budget(|d: &Arc<DidDoc>| d.size + 256, DOCUMENT_CACHE_BYTES),
             jwks: Cache::default(),
             lists: Cache::with_budget(
                 |l: &Arc<RemoteList>| l.bits.len() / 8 + 256,
@@ -543,6 +611,7 @@ impl Remote {
                         );
                     }
                 };
+                let size = body.len();
                 let parsed = from_slice_strict(&body)
                     .map_err(|e| {
                         Failure::fail(format!(
@@ -551,7 +620,10 @@ impl Remote {
                     })
                     .and_then(|v| DidDoc::parse(did, &v));
                 match parsed {
-                    Ok(d) => (Ok(Arc::new(d)), ttls.positive),
+                    Ok(mut d) => {
+                        d.size = size;
+                        (Ok(Arc::new(d)), ttls.positive)
+                    }
                     Err(f) => (Err(f), ttls.negative),
                 }
             })
@@ -798,6 +870,24 @@ mod tests {
         let _ = weighted
             .get("k3", || async { (Ok(20), Duration::from_secs(60)) })
             .await;
-        assert!(weighted.is_empty(), "110 bytes loaded past a budget of 100");
+        // 110 bytes against a budget of 100: the heaviest entry goes, down to 70.
+        assert_eq!(weighted.len(), 3, "one 40-byte entry evicted");
+        let kept = weighted
+            .get("k2", || async { (Ok(999), Duration::from_secs(60)) })
+            .await;
+        assert_eq!(kept, Ok(10), "light entries stay cached");
+    }
+
+    #[tokio::test]
+    async fn failures_seen_after_the_budget_ran_out_are_not_kept() {
+        let ttls = Ttls::default();
+        assert_eq!(derived_failure_ttl(ttls), ttls.negative);
+        let inside = with_budget_of(1, async {
+            let before = derived_failure_ttl(ttls);
+            let _ = take_budget();
+            (before, derived_failure_ttl(ttls))
+        })
+        .await;
+        assert_eq!(inside, (ttls.negative, Duration::ZERO));
     }
 }

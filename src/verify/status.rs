@@ -266,7 +266,8 @@ impl Verifier {
                         let keep = ttl.map_or(ttls.positive, |t| t.min(ttls.positive));
                         (Ok(Arc::new(list)), keep)
                     }
-                    Err(f) => (Err(f), ttls.negative),
+                    // The list's key lookup may have failed for want of budget.
+                    Err(f) => (Err(f), super::remote::derived_failure_ttl(ttls)),
                 }
             })
             .await

@@ -521,7 +521,7 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
     let k = key();
     let jwk = serde_json::to_vec(&k.public_jwk().to_value()).expect("jwk");
     let server = RawServer::start(Arc::new(move |path: &str| {
-        if path == "/issuers/keys/1" || path == "/shared/keys/1" {
+        if path == "/issuers/1/keys/1" || path == "/issuers/2/keys/1" {
             respond("200 OK", "application/jwk+json", &jwk)
         } else {
             respond("404 Not Found", "text/plain", b"")
@@ -533,17 +533,21 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
     let origin = format!("http://localhost:{}", server.port());
     let issuer = format!("{origin}/issuers/1");
 
-    let kid = format!("{origin}/issuers/keys/1");
+    let kid = format!("{origin}/issuers/1/keys/1");
     let (_, r) = app.verify(json!(badge_of(&k, &issuer, Some(&kid)))).await;
     assert_eq!(r["verified"], true, "{r}");
     assert_eq!(r["verification_method"], kid);
-    // On the issuer's host but outside its directory (a shared host): not proof.
-    let shared = format!("{origin}/shared/keys/1");
+    // On the issuer's host but under another publisher's path (a shared host): not
+    // proof, even next door.
+    let shared = format!("{origin}/issuers/2/keys/1");
     let (_, r) = app
         .verify(json!(badge_of(&k, &issuer, Some(&shared))))
         .await;
     assert_eq!(outcome(&r, "signature"), Some("indeterminate"), "{r}");
-    assert!(message(&r, "signature").contains("outside its path"), "{r}");
+    assert!(
+        message(&r, "signature").contains("not under the issuer's path"),
+        "{r}"
+    );
     // A kid on another origin cannot speak for the issuer.
     let (_, r) = app
         .verify(json!(badge_of(

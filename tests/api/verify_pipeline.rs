@@ -266,6 +266,44 @@ async fn endorsements_are_verified_and_a_bad_one_fails_the_badge() {
         assert_eq!(r["verified"], false, "{what}");
     }
 
+    // An endorsement in the VCDM 1.1 form (the credential in a `vc` claim) is bound
+    // through its `vc.credentialSubject.id`.
+    let (edid, ekid) = did_key_of(&endorser);
+    let mut vc = example("ob3_endorsementcredential.json");
+    vc.remove("credentialStatus");
+    vc.remove("refreshService");
+    vc["issuer"]["id"] = json!(edid);
+    vc["credentialSubject"]["id"] = json!(ENDORSED);
+    vc.insert(
+        "@context".into(),
+        json!([
+            "https://www.w3.org/2018/credentials/v1",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+        ]),
+    );
+    let from = vc.remove("validFrom").expect("validFrom");
+    vc.insert("issuanceDate".into(), from);
+    let until = vc.remove("validUntil").expect("validUntil");
+    vc.insert("expirationDate".into(), until);
+    let id = vc["id"].clone();
+    let payload = json!({"iss": edid, "sub": ENDORSED, "jti": id, "nbf": 1_262_304_000,
+                         "exp": 1_893_456_000, "vc": vc});
+    let v11 = sign_compact(
+        &endorser,
+        Some(&ekid),
+        Some("JWT"),
+        &serde_json::to_vec(&payload).expect("json"),
+    )
+    .expect("sign");
+    let (_, r) = app
+        .verify(json!(endorsed_badge(
+            &issuer,
+            "endorsementJwt",
+            json!([v11])
+        )))
+        .await;
+    assert_eq!(outcome(&r, "endorsements"), Some("pass"), "{r}");
+
     // A Data Integrity endorsement cannot be decided by this version; one with no
     // proof at all fails.
     let mut di = example("ob3_endorsementcredential.json");
@@ -728,6 +766,17 @@ async fn a_presentation_must_be_signed_by_the_holder_it_names() {
         .await;
     assert_eq!(r["verified"], false, "{r}");
 
+    // A recipient question does not apply to a presentation.
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/verify",
+            Some(json!({"presentation": "a.b.c", "recipient": {"email": "ada@example.org"}})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
     // nonce and audience without a presentation are refused.
     let (s, _) = app
         .call(
@@ -761,7 +810,23 @@ async fn vc_api_issue_refuses_what_the_badge_would_not_carry() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "members that agree are fine: {v}");
     type Edit = fn(&mut Value);
-    let cases: [(&str, Edit); 4] = [
+    let cases: [(&str, Edit); 7] = [
+        ("an extra context", |c| {
+            c["@context"]
+                .as_array_mut()
+                .expect("contexts")
+                .push(json!("https://example.org/ctx.json"));
+        }),
+        ("an extra type", |c| {
+            c["type"] = json!([
+                "VerifiableCredential",
+                "OpenBadgeCredential",
+                "MyCredential"
+            ]);
+        }),
+        ("issuer type", |c| {
+            c["issuer"]["type"] = json!("Organization");
+        }),
         ("issuer name", |c| {
             c["issuer"]["name"] = json!("Someone Else");
         }),

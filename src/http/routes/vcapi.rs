@@ -171,13 +171,18 @@ fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest
             extra.join(", ")
         )));
     }
-    let first_context = cred
+    // The badge's @context is the VCDM 2.0 context then the OB 3.0 one.
+    let contexts: Vec<&str> = cred
         .get("@context")
         .and_then(Value::as_array)
-        .and_then(|a| a.first());
-    if first_context.and_then(Value::as_str) != Some(VCDM2_CONTEXT) {
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let ob = |c: &str| {
+        c.starts_with("https://purl.imsglobal.org/spec/ob/v3p0/context") && c.ends_with(".json")
+    };
+    if !(contexts.len() == 2 && contexts[0] == VCDM2_CONTEXT && ob(contexts[1])) {
         return Err(unprocessable(format!(
-            "@context must be an array starting with {VCDM2_CONTEXT}"
+            "@context must be [{VCDM2_CONTEXT}, the OB 3.0 context]; other contexts are not carried"
         )));
     }
     let types: Vec<&str> = match cred.get("type") {
@@ -185,12 +190,19 @@ fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest
         Some(Value::String(s)) => vec![s.as_str()],
         _ => Vec::new(),
     };
+    let known = |t: &&str| {
+        matches!(
+            *t,
+            "VerifiableCredential" | "OpenBadgeCredential" | "AchievementCredential"
+        )
+    };
     if !types
         .iter()
         .any(|t| matches!(*t, "OpenBadgeCredential" | "AchievementCredential"))
+        || !types.iter().all(known)
     {
         return Err(unprocessable(
-            "type must include OpenBadgeCredential (or AchievementCredential)",
+            "type must be VerifiableCredential and OpenBadgeCredential (or AchievementCredential); other types are not carried",
         ));
     }
     let ours = state.issuer.did().as_str();
@@ -199,6 +211,10 @@ fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest
         Some(Value::String(s)) => Some(s.as_str()),
         Some(Value::Object(o)) => {
             let extra = extra_members(o, &["id", "type"]);
+            let profile = |t: &Value| t == "Profile" || *t == json!(["Profile"]);
+            if o.get("type").is_some_and(|t| !profile(t)) {
+                return Err(unprocessable("issuer.type must be Profile"));
+            }
             if !extra.is_empty() {
                 return Err(unprocessable(format!(
                     "issuer members this issuer does not carry: {} (the profile is set with PUT /api/v1/issuer)",

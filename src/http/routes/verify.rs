@@ -113,6 +113,11 @@ pub async fn verify_credential(
                 "send either \"credential\" or \"presentation\", not both",
             ));
         }
+        if req.recipient.is_some() {
+            return Err(ApiError::bad_request(
+                "\"recipient\" applies to a credential; a presentation is bound to its holder",
+            ));
+        }
         let text = |v: &Option<Value>, name: &str| -> Result<Option<String>, ApiError> {
             match v {
                 None => Ok(None),

@@ -256,11 +256,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
             }
         }
         lat.sort_by(f64::total_cmp);
-        let pct = |q: f64| {
-            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
+        let pct = |q: f64| super::percentile(&lat, q);
         Ok(ClaimBench {
             wallets,
             flows_per_sec,

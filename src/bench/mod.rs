@@ -54,6 +54,14 @@ fn rate(window: Duration, mut f: impl FnMut()) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The `q` quantile of sorted samples (NaN when there are none).
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
 /// Runs `f` with a fresh scratch directory (store and keys), removed afterwards.
 pub(crate) fn in_scratch_dir<T>(
     f: impl FnOnce(&std::path::Path) -> anyhow::Result<T>,

@@ -202,11 +202,7 @@ fn run_in(
             lat.push(t.await??.as_secs_f64() * 1e3);
         }
         lat.sort_by(f64::total_cmp);
-        let pct = |q: f64| {
-            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
+        let pct = |q: f64| super::percentile(&lat, q);
         Ok(VerifyBench {
             alg,
             raw_verifies_per_sec: raw,

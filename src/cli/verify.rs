@@ -178,10 +178,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                 Outcome::Fail => "FAIL",
                 Outcome::Indeterminate => "indeterminate",
             };
-            let name = serde_json::to_value(c.check)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let name = c.check.as_str();
             match &c.message {
                 Some(m) => println!("  {name:<13} {o:<13} {m}"),
                 None => println!("  {name:<13} {o}"),

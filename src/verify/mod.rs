@@ -786,13 +786,13 @@ impl Verifier {
                 .and_then(Value::as_object)
                 .and_then(payload_subject)
                 .map(str::to_owned);
-            if subject.as_deref() != endorsed.as_deref() {
+            if subject.as_deref() != *endorsed {
                 r.fail(
                     CheckName::Claims,
                     format!(
                         "it endorses {}, not {}",
                         subject.as_deref().unwrap_or("no identified subject"),
-                        endorsed.as_deref().unwrap_or("an unidentified document")
+                        endorsed.unwrap_or("an unidentified document")
                     ),
                 );
                 r = r.finish();
@@ -811,10 +811,7 @@ impl Verifier {
                         .find(|c| c.outcome == Outcome::Indeterminate)
                 });
             if let Some(c) = worst {
-                let name = serde_json::to_value(c.check)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let name = c.check.as_str();
                 let line = format!(
                     "{place} (by {by}): {name} {}",
                     c.message.as_deref().unwrap_or("")
@@ -1003,11 +1000,14 @@ fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
 
 /// The endorsements a badge carries: where each sits, the id of what it sits on (the
 /// credential, its achievement or its issuer), and the endorsement.
-fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Option<String>, Value)> {
-    let mut out = Vec::new();
-    let mut collect = |holder: Option<&Map<String, Value>>, place: &str| {
+fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Option<&str>, &Value)> {
+    fn collect<'a>(
+        out: &mut Vec<(String, Option<&'a str>, &'a Value)>,
+        holder: Option<&'a Map<String, Value>>,
+        place: &str,
+    ) {
         let Some(h) = holder else { return };
-        let id = h.get("id").and_then(Value::as_str).map(str::to_owned);
+        let id = h.get("id").and_then(Value::as_str);
         for key in ["endorsement", "endorsementJwt"] {
             let items: Vec<&Value> = match h.get(key) {
                 Some(Value::Array(a)) => a.iter().collect(),
@@ -1015,17 +1015,19 @@ fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Option<Strin
                 None => Vec::new(),
             };
             for (i, v) in items.into_iter().enumerate() {
-                out.push((format!("{place}{key}[{i}]"), id.clone(), v.clone()));
+                out.push((format!("{place}{key}[{i}]"), id, v));
             }
         }
-    };
-    collect(Some(credential), "");
+    }
+    let mut out = Vec::new();
+    collect(&mut out, Some(credential), "");
     let achievement = credential
         .get("credentialSubject")
         .and_then(|s| s.get("achievement"))
         .and_then(Value::as_object);
-    collect(achievement, "credentialSubject.achievement.");
+    collect(&mut out, achievement, "credentialSubject.achievement.");
     collect(
+        &mut out,
         credential.get("issuer").and_then(Value::as_object),
         "issuer.",
     );

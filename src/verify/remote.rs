@@ -115,7 +115,7 @@ fn take_budget() -> Result<(), FetchError> {
 
 /// How long to keep a failed fetch: refusals and limits are decided locally, so they
 /// are not kept (keeping them would only let callers churn the cache).
-pub(super) fn failure_ttl(e: &FetchError, ttls: Ttls) -> Duration {
+fn failure_ttl(e: &FetchError, ttls: Ttls) -> Duration {
     match e {
         FetchError::Refused(_) | FetchError::BadUrl(_) | FetchError::Limit(_) => Duration::ZERO,
         _ => ttls.negative,
@@ -590,6 +590,23 @@ impl Remote {
         self.fetch.fetch(url, kind).await
     }
 
+    /// As [`Remote::fetch`], for a cache load: a failure comes with how long to keep
+    /// it. `what` names the thing, as in "`what` <url> could not be retrieved".
+    pub(super) async fn fetch_or_failure(
+        &self,
+        url: &str,
+        kind: Kind,
+        what: &str,
+    ) -> Result<Bytes, (Failure, Duration)> {
+        self.fetch(url, kind).await.map_err(|e| {
+            let ttl = failure_ttl(&e, self.ttls);
+            (
+                Failure::unknown(format!("{what} {url} could not be retrieved: {e}")),
+                ttl,
+            )
+        })
+    }
+
     /// Resolves a did:web DID to its checked document.
     pub async fn did_web(&self, did: &Did) -> Result<Arc<DidDoc>, Failure> {
         let ttls = self.ttls;
@@ -599,17 +616,12 @@ impl Remote {
                     Ok(u) => u,
                     Err(e) => return (Err(Failure::fail(e.to_string())), ttls.negative),
                 };
-                let body = match self.fetch(url.as_str(), Kind::DidDocument).await {
+                let body = match self
+                    .fetch_or_failure(url.as_str(), Kind::DidDocument, "the DID document at")
+                    .await
+                {
                     Ok(b) => b,
-                    Err(e) => {
-                        let ttl = failure_ttl(&e, ttls);
-                        return (
-                            Err(Failure::unknown(format!(
-                                "the DID document at {url} could not be retrieved: {e}"
-                            ))),
-                            ttl,
-                        );
-                    }
+                    Err((f, ttl)) => return (Err(f), ttl),
                 };
                 let size = body.len();
                 let parsed = from_slice_strict(&body)
@@ -637,17 +649,9 @@ impl Remote {
         let ttls = self.ttls;
         self.jwks
             .get(url, || async move {
-                let body = match self.fetch(url, Kind::Jwk).await {
+                let body = match self.fetch_or_failure(url, Kind::Jwk, "the key at").await {
                     Ok(b) => b,
-                    Err(e) => {
-                        let ttl = failure_ttl(&e, ttls);
-                        return (
-                            Err(Failure::unknown(format!(
-                                "the key at {url} could not be retrieved: {e}"
-                            ))),
-                            ttl,
-                        );
-                    }
+                    Err((f, ttl)) => return (Err(f), ttl),
                 };
                 let r = from_slice_strict(&body)
                     .map_err(|e| {

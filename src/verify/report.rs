@@ -41,6 +41,25 @@ pub enum CheckName {
     HolderBinding,
 }
 
+impl CheckName {
+    /// The name reports use (the serialised form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::Signature => "signature",
+            CheckName::Claims => "claims",
+            CheckName::Expiry => "expiry",
+            CheckName::Status => "status",
+            CheckName::Schema => "schema",
+            CheckName::IssuerTrust => "issuer_trust",
+            CheckName::Recipient => "recipient",
+            CheckName::Endorsements => "endorsements",
+            CheckName::Nonce => "nonce",
+            CheckName::Audience => "audience",
+            CheckName::HolderBinding => "holder_binding",
+        }
+    }
+}
+
 /// One check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -167,6 +186,25 @@ mod tests {
         let mut r = Report::new();
         r.pass(CheckName::Schema);
         assert!(!r.finish().verified);
+    }
+
+    #[test]
+    fn names_are_the_serialised_names() {
+        for c in [
+            CheckName::Signature,
+            CheckName::Claims,
+            CheckName::Expiry,
+            CheckName::Status,
+            CheckName::Schema,
+            CheckName::IssuerTrust,
+            CheckName::Recipient,
+            CheckName::Endorsements,
+            CheckName::Nonce,
+            CheckName::Audience,
+            CheckName::HolderBinding,
+        ] {
+            assert_eq!(serde_json::to_value(c).expect("json"), c.as_str());
+        }
     }
 
     #[test]

@@ -243,17 +243,12 @@ impl Verifier {
         remote
             .lists
             .get(url, || async {
-                let body = match remote.fetch(url, Kind::StatusList).await {
+                let body = match remote
+                    .fetch_or_failure(url, Kind::StatusList, "the status list")
+                    .await
+                {
                     Ok(b) => b,
-                    Err(e) => {
-                        let ttl = super::remote::failure_ttl(&e, ttls);
-                        return (
-                            Err(Failure::unknown(format!(
-                                "the status list {url} could not be retrieved: {e}"
-                            ))),
-                            ttl,
-                        );
-                    }
+                    Err((f, ttl)) => return (Err(f), ttl),
                 };
                 let Ok(text) = std::str::from_utf8(&body) else {
                     return (

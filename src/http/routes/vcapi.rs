@@ -340,7 +340,7 @@ fn problems(checks: &[crate::verify::Check]) -> (Vec<Value>, Vec<Value>, Vec<&'s
     let mut warnings = Vec::new();
     let mut passed = Vec::new();
     for c in checks {
-        let name = check_name(c.check);
+        let name = c.check.as_str();
         let detail = c.message.clone().unwrap_or_default();
         let ty = match (c.check, c.outcome) {
             (_, Outcome::Pass) => {
@@ -382,22 +382,6 @@ fn problems(checks: &[crate::verify::Check]) -> (Vec<Value>, Vec<Value>, Vec<&'s
         }
     }
     (errors, warnings, passed)
-}
-
-fn check_name(c: CheckName) -> &'static str {
-    match c {
-        CheckName::Signature => "signature",
-        CheckName::Claims => "claims",
-        CheckName::Expiry => "expiry",
-        CheckName::Status => "status",
-        CheckName::Schema => "schema",
-        CheckName::IssuerTrust => "issuer_trust",
-        CheckName::Recipient => "recipient",
-        CheckName::Endorsements => "endorsements",
-        CheckName::Nonce => "nonce",
-        CheckName::Audience => "audience",
-        CheckName::HolderBinding => "holder_binding",
-    }
 }
 
 fn credential_result(report: &Report, return_credential: bool) -> Value {

@@ -563,6 +563,12 @@ impl Store {
         })
     }
 
+    /// Opens (or creates) a named tree for a module that keeps its own records
+    /// (trust registry, partner keys, presentation requests).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, Error> {
+        Ok(self.db.open_tree(name)?)
+    }
+
     /// Makes every write so far durable.
     ///
     /// Requests are grouped: a dedicated thread runs one blocking `flush` for every

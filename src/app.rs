@@ -177,6 +177,8 @@ pub struct Services {
     /// The OpenID4VCI endpoints' side of the issuer.
     pub oid4vci: crate::oid4vci::Oid4vci,
     pub verifier: Verifier,
+    /// OpenID4VP presentation requests.
+    pub oid4vp: crate::oid4vp::Oid4vp,
     pub identity: WebIdentity,
     pub public_url: url::Url,
     pub admin_token: AdminToken,
@@ -195,6 +197,8 @@ pub enum StateError {
     Did(#[from] crate::did::Error),
     #[error("opening the issuer: {0}")]
     Issuer(#[from] crate::issue::Error),
+    #[error("opening the presentation requests: {0}")]
+    Oid4vp(#[from] crate::oid4vp::Error),
 }
 
 impl AppState {
@@ -245,6 +249,7 @@ impl AppState {
             .with_fetcher(Arc::new(Outbound::new([])));
         Ok(Self(Arc::new(Services {
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
+            oid4vp: crate::oid4vp::Oid4vp::open(issuer.clone())?,
             issuer,
             verifier,
             identity,

@@ -29,6 +29,7 @@ pub mod keyring;
 pub mod model;
 pub mod net;
 pub mod oid4vci;
+pub mod oid4vp;
 pub mod qr;
 pub mod status;
 pub mod store;

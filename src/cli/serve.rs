@@ -193,6 +193,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.issuer.identifier()
     );
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
+    tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
 
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
@@ -256,6 +257,20 @@ async fn sweep_wallet_state(oid4vci: crate::oid4vci::Oid4vci) {
             Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired nonces and tokens swept"),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired nonces and tokens failed"),
+            Err(e) => tracing::warn!(error = %e, "the sweep task failed"),
+        }
+    }
+}
+
+async fn sweep_presentation_requests(oid4vp: crate::oid4vp::Oid4vp) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        let o = oid4vp.clone();
+        match tokio::task::spawn_blocking(move || o.sweep()).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "old presentation requests swept"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweeping old presentation requests failed"),
             Err(e) => tracing::warn!(error = %e, "the sweep task failed"),
         }
     }

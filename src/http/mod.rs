@@ -178,6 +178,30 @@ pub fn router(state: AppState) -> Router {
             post(routes::vcapi::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
         )
         .route(
+            "/api/v1/presentation-requests",
+            post(routes::oid4vp::create),
+        )
+        .route(
+            "/api/v1/presentation-requests/{id}",
+            get(routes::oid4vp::get),
+        )
+        .route(
+            "/api/v1/presentation-requests/{id}/qr.svg",
+            get(routes::oid4vp::qr_svg),
+        )
+        .route(
+            "/api/v1/presentation-requests/{id}/qr.png",
+            get(routes::oid4vp::qr_png),
+        )
+        .route(
+            &format!("{}/{{tx}}", crate::oid4vp::REQUEST_PATH),
+            get(routes::oid4vp::request_object_get).post(routes::oid4vp::request_object_post),
+        )
+        .route(
+            &format!("{}/{{tx}}", crate::oid4vp::RESPONSE_PATH),
+            post(routes::oid4vp::response).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        )
+        .route(
             "/presentations/verify",
             post(routes::vcapi::verify_presentation)
                 .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),

@@ -39,6 +39,8 @@ pub enum CheckName {
     Audience,
     /// Every credential in a presentation is about its holder.
     HolderBinding,
+    /// The badges presented are what the presentation request asked for.
+    Requested,
 }
 
 impl CheckName {
@@ -56,6 +58,7 @@ impl CheckName {
             CheckName::Nonce => "nonce",
             CheckName::Audience => "audience",
             CheckName::HolderBinding => "holder_binding",
+            CheckName::Requested => "requested",
         }
     }
 }
@@ -202,6 +205,7 @@ mod tests {
             CheckName::Nonce,
             CheckName::Audience,
             CheckName::HolderBinding,
+            CheckName::Requested,
         ] {
             assert_eq!(serde_json::to_value(c).expect("json"), c.as_str());
         }

@@ -6,6 +6,7 @@ mod cli;
 mod helpers;
 mod issuance;
 mod oid4vci;
+mod oid4vp;
 mod outbound;
 mod snapshots;
 mod status;

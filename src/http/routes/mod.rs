@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod claim;
 pub mod oid4vci;
+pub mod oid4vp;
 pub mod public;
 pub mod vcapi;
 pub mod verify;

@@ -1,0 +1,980 @@
+//! OpenID for Verifiable Presentations 1.0: this service as the Verifier an employer
+//! uses to ask a wallet for a badge.
+//!
+//! The flow, with the sections of OpenID4VP 1.0 it follows:
+//! 1. The employer creates a presentation request ([`Oid4vp::create`]): a query
+//!    ([`query`]: DCQL, §6, or a DIF Presentation Exchange definition for wallets
+//!    before DCQL), a fresh `nonce` (§5.2), a `state`, and a lifetime.
+//! 2. The wallet opens the `openid4vp://` link (§5.1) and fetches the request object
+//!    from `request_uri` (§5.7, RFC 9101) with GET, or with POST (`request_uri_method`,
+//!    §5.10, echoing `wallet_nonce`).
+//!    - Client identifier prefix `decentralized_identifier:` (§5.9.3): the request
+//!      object is a JWT (`typ` `oauth-authz-req+jwt`) signed by this service's
+//!      did:web key, `kid` a DID URL of that DID.
+//!    - Prefix `redirect_uri:` (§5.9.3): the request may not be signed; the whole
+//!      request travels by value in the link, and `request_uri` serves the same
+//!      parameters as an unsecured (`alg: none`) request object for wallets that
+//!      fetch by reference.
+//!    - A `presentation_definition` request speaks the drafts before 1.0: a bare DID
+//!      (or the response URI) as `client_id` with `client_id_scheme`.
+//! 3. The wallet answers by `direct_post` (§8.2) to the request's `response_uri`:
+//!    `vp_token` (§8.1: for DCQL a JSON object from Credential Query id to an array of
+//!    presentations; for Presentation Exchange one presentation or an array, with
+//!    `presentation_submission`) and `state`, or an error (§8.5).
+//! 4. Each presentation is verified ([`crate::verify::presentation`]) with the
+//!    request's `nonce` and its `client_id` as audience (Appendix B.1.3.1.3): the
+//!    holder's signature, holder binding (every badge is about the key that signed),
+//!    and each badge through the whole pipeline. A `requested` check then asks
+//!    whether the badges fit the query and the request's constraints.
+//!
+//! States: `pending` until answered, then `verified` or `rejected`; `expired` once
+//! its lifetime passes unanswered. The first answer that can be read decides the
+//! request: it is recorded by compare-and-swap against the pending record, so of
+//! concurrent answers exactly one lands, and it is flushed before the wallet hears
+//! back; a replayed answer is refused. Answers that cannot be read at all (no
+//! `vp_token`, a `state` that is not the request's, a token that is not JSON) are
+//! refused without deciding anything, so a stray post cannot spoil a request.
+
+pub mod query;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::issue::Issuer;
+use crate::issue::offers::random_id;
+use crate::jose::jws;
+use crate::store;
+use crate::verify::{Check, CheckName, Outcome, PresentationOptions, PresentationReport, Verifier};
+
+pub use query::{Constraints, Query};
+
+/// Lifetime of a request when the employer names none, seconds.
+pub const DEFAULT_TTL: i64 = 600;
+/// Shortest and longest lifetimes a request may ask for, seconds.
+pub const MIN_TTL: i64 = 30;
+pub const MAX_TTL: i64 = 24 * 3600;
+/// How long a request's record (and its result) is kept after it expires, seconds.
+pub const RETENTION: i64 = 24 * 3600;
+/// The most requests kept at once; creating more is refused until some are swept.
+pub const MAX_RECORDS: usize = 200_000;
+/// The path (under the public URL) that serves request objects.
+pub const REQUEST_PATH: &str = "/oid4vp/requests";
+/// The path (under the public URL) that takes wallets' answers.
+pub const RESPONSE_PATH: &str = "/oid4vp/responses";
+/// The `aud` of a request object under static discovery (§5.8, SIOPv2 §9).
+pub const SELF_ISSUED_AUD: &str = "https://self-issued.me/v2";
+/// The JWT type of a request object (RFC 9101 §10.8).
+pub const REQUEST_TYP: &str = "oauth-authz-req+jwt";
+/// Signature algorithms accepted on presentations.
+pub const ALG_VALUES: &[&str] = &["ES256", "ES384", "EdDSA", "Ed25519", "RS256"];
+/// The most presentations one answer may carry.
+pub const MAX_PRESENTATIONS: usize = 16;
+
+/// How the service identifies itself to the wallet (§5.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIdPrefix {
+    /// `decentralized_identifier:<did>`: a request object signed by the DID's key.
+    #[default]
+    DecentralizedIdentifier,
+    /// `redirect_uri:<response uri>`: an unsigned request.
+    RedirectUri,
+}
+
+impl std::str::FromStr for ClientIdPrefix {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim_end_matches(':') {
+            "decentralized_identifier" | "did" => Ok(Self::DecentralizedIdentifier),
+            "redirect_uri" => Ok(Self::RedirectUri),
+            other => Err(format!(
+                "client_id_prefix {other:?} is not supported; use \"decentralized_identifier\" or \"redirect_uri\""
+            )),
+        }
+    }
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Verified,
+    Rejected,
+    Expired,
+}
+
+/// A presentation request as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// The employer's handle on the request (and on its result).
+    pub id: Uuid,
+    /// The handle the wallet sees in `request_uri` and `response_uri`. It differs
+    /// from `id`, so whoever sees the QR code cannot read the result.
+    pub tx: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub nonce: String,
+    /// The OAuth `state` parameter the wallet must echo.
+    pub oauth_state: String,
+    pub prefix: ClientIdPrefix,
+    pub query: Query,
+    #[serde(default)]
+    pub constraints: Constraints,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The partner key that created the request, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// `Pending`, `Verified` or `Rejected`; expiry is judged on reading.
+    pub status: State,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<i64>,
+    /// Why the request was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The verification result (the `/api/v1/verify` shape for a presentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+}
+
+impl RequestRecord {
+    /// The state as of `now`.
+    pub fn state_at(&self, now: i64) -> State {
+        if self.status == State::Pending && now > self.expires_at {
+            State::Expired
+        } else {
+            self.status
+        }
+    }
+
+    fn is_legacy(&self) -> bool {
+        matches!(self.query, Query::PresentationDefinition(_))
+    }
+}
+
+/// What an employer asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewRequest {
+    pub constraints: Constraints,
+    pub dcql_query: Option<Value>,
+    pub presentation_definition: Option<Value>,
+    /// Build a Presentation Exchange definition from the constraints (older wallets).
+    pub legacy: bool,
+    pub prefix: ClientIdPrefix,
+    pub expires_in: Option<i64>,
+    pub purpose: Option<String>,
+    pub created_by: Option<String>,
+}
+
+/// A wallet's `direct_post` body (§8.2), as form fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ResponseForm {
+    pub vp_token: Option<String>,
+    pub state: Option<String>,
+    pub presentation_submission: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Why a request could not be made, served or answered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The employer's request is not acceptable.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// The wallet's answer cannot be read; nothing was decided.
+    #[error("{0}")]
+    InvalidResponse(String),
+    #[error("no presentation request {0}")]
+    NotFound(String),
+    #[error("the presentation request has expired")]
+    Expired,
+    #[error("the presentation request has already been answered")]
+    AlreadyAnswered,
+    #[error("too many presentation requests are open; try again later")]
+    Busy,
+    #[error("signing the request object: {0}")]
+    Sign(#[from] crate::jose::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        Error::Store(store::Error::from(e))
+    }
+}
+
+/// The verifier side of OpenID4VP.
+#[derive(Clone, Debug)]
+pub struct Oid4vp {
+    issuer: Issuer,
+    tree: sled::Tree,
+    by_tx: sled::Tree,
+    records: Arc<AtomicUsize>,
+}
+
+fn corrupt(e: serde_json::Error) -> Error {
+    Error::Store(store::Error::Corrupt(
+        "presentation request".into(),
+        e.to_string(),
+    ))
+}
+
+impl Oid4vp {
+    /// Opens the request records.
+    pub fn open(issuer: Issuer) -> Result<Self, Error> {
+        let tree = issuer.store().tree("oid4vp_requests")?;
+        let by_tx = issuer.store().tree("oid4vp_by_tx")?;
+        let records = Arc::new(AtomicUsize::new(tree.len()));
+        Ok(Self {
+            issuer,
+            tree,
+            by_tx,
+            records,
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.issuer.clock().now().unix_timestamp()
+    }
+
+    /// The public URL without a trailing slash.
+    fn base(&self) -> String {
+        self.issuer.identifier()
+    }
+
+    /// Where the wallet fetches a request object.
+    pub fn request_uri(&self, rec: &RequestRecord) -> String {
+        format!("{}{REQUEST_PATH}/{}", self.base(), rec.tx)
+    }
+
+    /// Where the wallet posts its answer.
+    pub fn response_uri(&self, rec: &RequestRecord) -> String {
+        format!("{}{RESPONSE_PATH}/{}", self.base(), rec.tx)
+    }
+
+    /// The Client Identifier the request carries (and the presentation's audience).
+    pub fn client_id(&self, rec: &RequestRecord) -> String {
+        match (rec.prefix, rec.is_legacy()) {
+            (ClientIdPrefix::DecentralizedIdentifier, false) => {
+                format!("decentralized_identifier:{}", self.issuer.did())
+            }
+            (ClientIdPrefix::DecentralizedIdentifier, true) => self.issuer.did().to_string(),
+            (ClientIdPrefix::RedirectUri, false) => {
+                format!("redirect_uri:{}", self.response_uri(rec))
+            }
+            (ClientIdPrefix::RedirectUri, true) => self.response_uri(rec),
+        }
+    }
+
+    /// Creates a request and records it (durably).
+    pub async fn create(&self, input: NewRequest) -> Result<RequestRecord, Error> {
+        let ttl = input.expires_in.unwrap_or(DEFAULT_TTL);
+        if !(MIN_TTL..=MAX_TTL).contains(&ttl) {
+            return Err(Error::InvalidQuery(format!(
+                "expires_in must be between {MIN_TTL} and {MAX_TTL} seconds"
+            )));
+        }
+        check_constraints(&input.constraints)?;
+        if let Some(p) = &input.purpose
+            && p.chars().count() > 500
+        {
+            return Err(Error::InvalidQuery(
+                "purpose may be at most 500 characters".into(),
+            ));
+        }
+        let id = Uuid::new_v4();
+        let query =
+            match (input.dcql_query, input.presentation_definition) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::InvalidQuery(
+                        "send either dcql_query or presentation_definition, not both".into(),
+                    ));
+                }
+                (Some(q), None) => {
+                    query::validate_dcql(&q).map_err(Error::InvalidQuery)?;
+                    Query::Dcql(q)
+                }
+                (None, Some(pd)) => {
+                    query::validate_definition(&pd).map_err(Error::InvalidQuery)?;
+                    Query::PresentationDefinition(pd)
+                }
+                (None, None) if input.legacy => Query::PresentationDefinition(
+                    query::definition_for(&input.constraints, &id.to_string(), ALG_VALUES),
+                ),
+                (None, None) => Query::Dcql(query::dcql_for(&input.constraints)),
+            };
+        if self.records.load(Ordering::Relaxed) >= MAX_RECORDS {
+            return Err(Error::Busy);
+        }
+        let now = self.now();
+        let rec = RequestRecord {
+            id,
+            tx: random_id(16),
+            created_at: now,
+            expires_at: now + ttl,
+            nonce: random_id(24),
+            oauth_state: random_id(16),
+            prefix: input.prefix,
+            query,
+            constraints: input.constraints,
+            purpose: input.purpose,
+            created_by: input.created_by,
+            status: State::Pending,
+            answered_at: None,
+            reason: None,
+            result: None,
+        };
+        let bytes = serde_json::to_vec(&rec).map_err(corrupt)?;
+        self.by_tx.insert(rec.tx.as_bytes(), id.as_bytes())?;
+        self.tree.insert(id.as_bytes(), bytes)?;
+        self.records.fetch_add(1, Ordering::Relaxed);
+        self.issuer.store().flush().await?;
+        Ok(rec)
+    }
+
+    /// A request by id.
+    pub fn get(&self, id: Uuid) -> Result<RequestRecord, Error> {
+        let bytes = self
+            .tree
+            .get(id.as_bytes())?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(corrupt)
+    }
+
+    /// The id of the request whose wallet handle is `tx`.
+    pub fn id_for_tx(&self, tx: &str) -> Result<Uuid, Error> {
+        self.by_tx
+            .get(tx.as_bytes())?
+            .and_then(|b| Uuid::from_slice(&b).ok())
+            .ok_or_else(|| Error::NotFound(tx.to_owned()))
+    }
+
+    /// The current state of a request.
+    pub fn state(&self, rec: &RequestRecord) -> State {
+        rec.state_at(self.now())
+    }
+
+    fn client_metadata(&self, rec: &RequestRecord) -> Value {
+        if rec.is_legacy() {
+            json!({"vp_formats": {
+                "jwt_vp_json": {"alg": ALG_VALUES},
+                "jwt_vc_json": {"alg": ALG_VALUES},
+            }})
+        } else {
+            json!({"vp_formats_supported": {
+                "jwt_vc_json": {"alg_values": ALG_VALUES},
+            }})
+        }
+    }
+
+    /// The Authorization Request parameters (§5.1), as they go in a request object.
+    pub fn request_parameters(&self, rec: &RequestRecord) -> Map<String, Value> {
+        let mut p = Map::new();
+        p.insert("client_id".into(), json!(self.client_id(rec)));
+        if rec.is_legacy() {
+            let scheme = match rec.prefix {
+                ClientIdPrefix::DecentralizedIdentifier => "did",
+                ClientIdPrefix::RedirectUri => "redirect_uri",
+            };
+            p.insert("client_id_scheme".into(), json!(scheme));
+        }
+        p.insert("response_type".into(), json!("vp_token"));
+        p.insert("response_mode".into(), json!("direct_post"));
+        p.insert("response_uri".into(), json!(self.response_uri(rec)));
+        p.insert("nonce".into(), json!(rec.nonce));
+        p.insert("state".into(), json!(rec.oauth_state));
+        match &rec.query {
+            Query::Dcql(q) => p.insert("dcql_query".into(), q.clone()),
+            Query::PresentationDefinition(pd) => {
+                p.insert("presentation_definition".into(), pd.clone())
+            }
+        };
+        p.insert("client_metadata".into(), self.client_metadata(rec));
+        p
+    }
+
+    /// The `openid4vp://` link a wallet opens (§5.1): by reference for a signed
+    /// request, by value for an unsigned one.
+    pub fn authorization_request(&self, rec: &RequestRecord) -> String {
+        let mut url = url::Url::parse("openid4vp://").unwrap_or_else(|_| unreachable_url());
+        {
+            let mut q = url.query_pairs_mut();
+            match rec.prefix {
+                ClientIdPrefix::DecentralizedIdentifier => {
+                    q.append_pair("client_id", &self.client_id(rec));
+                    if rec.is_legacy() {
+                        q.append_pair("client_id_scheme", "did");
+                    }
+                    q.append_pair("request_uri", &self.request_uri(rec));
+                }
+                ClientIdPrefix::RedirectUri => {
+                    for (k, v) in self.request_parameters(rec) {
+                        match v {
+                            Value::String(s) => q.append_pair(&k, &s),
+                            other => q.append_pair(&k, &other.to_string()),
+                        };
+                    }
+                }
+            }
+        }
+        url.to_string()
+    }
+
+    /// The request object for a request still pending: signed by the service's key
+    /// (`decentralized_identifier:`), or unsecured (`redirect_uri:`, RFC 9101 §6.1
+    /// with `alg: none`). `wallet_nonce` is echoed for `request_uri_method=post`.
+    pub fn request_object(&self, id: Uuid, wallet_nonce: Option<&str>) -> Result<String, Error> {
+        let rec = self.get(id)?;
+        match self.state(&rec) {
+            State::Pending => {}
+            State::Expired => return Err(Error::Expired),
+            State::Verified | State::Rejected => return Err(Error::AlreadyAnswered),
+        }
+        let mut claims = self.request_parameters(&rec);
+        let now = self.now();
+        claims.insert("aud".into(), json!(SELF_ISSUED_AUD));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(rec.expires_at));
+        if let Some(n) = wallet_nonce {
+            claims.insert("wallet_nonce".into(), json!(n));
+        }
+        let payload = serde_json::to_vec(&claims).map_err(corrupt)?;
+        match rec.prefix {
+            ClientIdPrefix::DecentralizedIdentifier => {
+                let keys = self.issuer.keys();
+                Ok(jws::sign_compact(
+                    keys.signing_key(),
+                    Some(&self.issuer.kid_url()),
+                    Some(REQUEST_TYP),
+                    &payload,
+                )?)
+            }
+            ClientIdPrefix::RedirectUri => {
+                let header = json!({"alg": "none", "typ": REQUEST_TYP}).to_string();
+                Ok(format!(
+                    "{}.{}.",
+                    crate::jose::b64(header),
+                    crate::jose::b64(payload)
+                ))
+            }
+        }
+    }
+
+    /// Takes a wallet's answer: verifies it and records the verdict, once.
+    pub async fn respond(
+        &self,
+        verifier: &Verifier,
+        id: Uuid,
+        form: &ResponseForm,
+    ) -> Result<RequestRecord, Error> {
+        let (rec, seen) = self.load_versioned(id)?;
+        match self.state(&rec) {
+            State::Pending => {}
+            State::Expired => return Err(Error::Expired),
+            State::Verified | State::Rejected => return Err(Error::AlreadyAnswered),
+        }
+        match form.state.as_deref() {
+            Some(s) if s == rec.oauth_state => {}
+            Some(_) => {
+                return Err(Error::InvalidResponse(
+                    "state is not this request's state".into(),
+                ));
+            }
+            None => return Err(Error::InvalidResponse("state is missing".into())),
+        }
+        let (status, reason, result) = if let Some(code) = &form.error {
+            let text = match &form.error_description {
+                Some(d) => format!("the wallet declined ({code}): {d}"),
+                None => format!("the wallet declined ({code})"),
+            };
+            (State::Rejected, Some(short(&text)), None)
+        } else {
+            let token = form
+                .vp_token
+                .as_deref()
+                .ok_or_else(|| Error::InvalidResponse("vp_token is missing".into()))?;
+            let answer = self.read_answer(&rec, token, form)?;
+            let result = self.judge(verifier, &rec, answer).await?;
+            let verified = result
+                .get("verified")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let reason = (!verified).then(|| short(&failure_summary(&result)));
+            let status = if verified {
+                State::Verified
+            } else {
+                State::Rejected
+            };
+            (status, reason, Some(result))
+        };
+        let mut done = rec;
+        done.status = status;
+        done.answered_at = Some(self.now());
+        done.reason = reason;
+        done.result = result;
+        let bytes = serde_json::to_vec(&done).map_err(corrupt)?;
+        match self
+            .tree
+            .compare_and_swap(id.as_bytes(), Some(seen), Some(bytes))?
+        {
+            Ok(()) => {}
+            Err(_) => return Err(Error::AlreadyAnswered),
+        }
+        self.issuer.store().flush().await?;
+        Ok(done)
+    }
+
+    fn load_versioned(&self, id: Uuid) -> Result<(RequestRecord, sled::IVec), Error> {
+        let bytes = self
+            .tree
+            .get(id.as_bytes())?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let rec = serde_json::from_slice(&bytes).map_err(corrupt)?;
+        Ok((rec, bytes))
+    }
+
+    /// Splits `vp_token` into (Credential Query id, presentation) pairs.
+    fn read_answer(
+        &self,
+        rec: &RequestRecord,
+        token: &str,
+        form: &ResponseForm,
+    ) -> Result<Vec<(String, Value)>, Error> {
+        let bad = |m: &str| Error::InvalidResponse(m.to_owned());
+        let mut out = Vec::new();
+        match &rec.query {
+            Query::Dcql(_) => {
+                let v: Value = serde_json::from_str(token).map_err(|_| {
+                    bad("vp_token must be a JSON object from Credential Query id to presentations")
+                })?;
+                let o = v.as_object().ok_or_else(|| {
+                    bad("vp_token must be a JSON object from Credential Query id to presentations")
+                })?;
+                for (qid, ps) in o {
+                    match ps {
+                        // 1.0 §8.1: an array of presentations per query; drafts sent one.
+                        Value::Array(a) if !a.is_empty() => {
+                            out.extend(a.iter().map(|p| (qid.clone(), p.clone())));
+                        }
+                        Value::String(_) | Value::Object(_) => out.push((qid.clone(), ps.clone())),
+                        _ => {
+                            return Err(bad(
+                                "each vp_token member must be a presentation or a non-empty array of them",
+                            ));
+                        }
+                    }
+                }
+            }
+            Query::PresentationDefinition(pd) => {
+                let sub: Value = form
+                    .presentation_submission
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .ok_or_else(|| bad("presentation_submission is missing or not JSON"))?;
+                if sub.get("definition_id").and_then(Value::as_str)
+                    != pd.get("id").and_then(Value::as_str)
+                {
+                    return Err(bad(
+                        "presentation_submission.definition_id is not this request's definition",
+                    ));
+                }
+                let token = token.trim();
+                let vps: Vec<Value> = if token.starts_with('[') || token.starts_with('{') {
+                    match serde_json::from_str(token) {
+                        Ok(Value::Array(a)) => a,
+                        Ok(v) => vec![v],
+                        Err(_) => return Err(bad("vp_token is not valid JSON")),
+                    }
+                } else {
+                    vec![Value::String(token.to_owned())]
+                };
+                let descriptors: Vec<&str> = sub
+                    .get("descriptor_map")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|d| d.get("id")?.as_str()).collect())
+                    .unwrap_or_default();
+                let label = if descriptors.is_empty() {
+                    String::new()
+                } else {
+                    descriptors.join(",")
+                };
+                out.extend(vps.into_iter().map(|p| (label.clone(), p)));
+            }
+        }
+        if out.is_empty() {
+            return Err(bad("vp_token holds no presentation"));
+        }
+        if out.len() > MAX_PRESENTATIONS {
+            return Err(bad("vp_token holds too many presentations"));
+        }
+        Ok(out)
+    }
+
+    /// Verifies every presentation and whether together they answer the query.
+    async fn judge(
+        &self,
+        verifier: &Verifier,
+        rec: &RequestRecord,
+        answer: Vec<(String, Value)>,
+    ) -> Result<Value, Error> {
+        let opts = PresentationOptions {
+            challenge: Some(rec.nonce.clone()),
+            domain: Some(self.client_id(rec)),
+            unsigned: false,
+        };
+        let mut reports: Vec<(String, PresentationReport)> = Vec::new();
+        for (qid, p) in answer {
+            match verifier.verify_presentation(&p, &opts).await {
+                Ok(r) => reports.push((qid, r)),
+                Err(e) => {
+                    return Err(Error::InvalidResponse(format!(
+                        "the presentation for {qid:?} cannot be read: {e}"
+                    )));
+                }
+            }
+        }
+        let requested = requested_check(rec, &reports);
+        Ok(combine(reports, requested))
+    }
+
+    /// Removes records whose retention has passed. Returns how many.
+    pub fn sweep(&self) -> Result<usize, Error> {
+        let cutoff = self.now() - RETENTION;
+        let mut removed = 0;
+        for item in self.tree.iter() {
+            let (k, v) = item?;
+            let expired = serde_json::from_slice::<RequestRecord>(&v)
+                .map(|r| r.expires_at.max(r.answered_at.unwrap_or(0)) < cutoff)
+                .unwrap_or(true);
+            let tx = serde_json::from_slice::<RequestRecord>(&v)
+                .ok()
+                .map(|r| r.tx);
+            if expired
+                && self
+                    .tree
+                    .compare_and_swap(&k, Some(v), None::<&[u8]>)?
+                    .is_ok()
+            {
+                if let Some(tx) = tx {
+                    self.by_tx.remove(tx.as_bytes())?;
+                }
+                removed += 1;
+            }
+        }
+        self.records.fetch_sub(
+            removed.min(self.records.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        Ok(removed)
+    }
+}
+
+fn unreachable_url() -> url::Url {
+    // "openid4vp://" always parses; this keeps the signature infallible.
+    url::Url::parse("openid4vp:").expect("a scheme alone is a URL")
+}
+
+fn check_constraints(c: &Constraints) -> Result<(), Error> {
+    for (name, list) in [
+        ("credential_types", &c.credential_types),
+        ("trusted_issuers", &c.trusted_issuers),
+        ("achievement_ids", &c.achievement_ids),
+    ] {
+        if list.len() > query::MAX_VALUES {
+            return Err(Error::InvalidQuery(format!(
+                "{name} may list at most {} values",
+                query::MAX_VALUES
+            )));
+        }
+        if list.iter().any(|s| s.is_empty() || s.len() > 2048) {
+            return Err(Error::InvalidQuery(format!(
+                "{name} must hold non-empty strings of at most 2048 bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() <= 500 {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(497).collect();
+        t.push_str("...");
+        t
+    }
+}
+
+/// The `requested` check: every presented badge fits its Credential Query and the
+/// request's constraints, and the answer covers what the query requires.
+fn requested_check(rec: &RequestRecord, reports: &[(String, PresentationReport)]) -> Check {
+    let mut problems = Vec::new();
+    let mut answered: Vec<&str> = Vec::new();
+    for (qid, r) in reports {
+        let cq = match &rec.query {
+            Query::Dcql(q) => {
+                let cq = q
+                    .get("credentials")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .find(|c| c.get("id").and_then(Value::as_str) == Some(qid))
+                    });
+                match cq {
+                    Some(cq) => {
+                        answered.push(qid);
+                        Some(cq)
+                    }
+                    None => {
+                        problems.push(format!("{qid:?} is not a Credential Query of this request"));
+                        continue;
+                    }
+                }
+            }
+            Query::PresentationDefinition(_) => None,
+        };
+        if r.credentials.is_empty() {
+            problems.push(format!("the presentation for {qid:?} holds no badge"));
+        }
+        if let Some(cq) = cq
+            && cq.get("multiple").and_then(Value::as_bool) != Some(true)
+            && (r.credentials.len() > 1 || reports.iter().filter(|(q, _)| q == qid).count() > 1)
+        {
+            problems.push(format!("{qid:?} asks for one badge; more were presented"));
+        }
+        for (i, c) in r.credentials.iter().enumerate() {
+            let Some(cred) = c.credential.as_ref().and_then(Value::as_object) else {
+                problems.push(format!("badge {i} for {qid:?} could not be read"));
+                continue;
+            };
+            if let Some(cq) = cq
+                && let Err(e) = query::fits_credential_query(cq, cred)
+            {
+                problems.push(format!("badge {i} for {qid:?} does not fit the query: {e}"));
+            }
+            if let Err(e) = query::fits_constraints(&rec.constraints, cred) {
+                problems.push(format!("badge {i} for {qid:?}: {e}"));
+            }
+        }
+    }
+    match &rec.query {
+        Query::Dcql(q) => {
+            if let Some(m) = query::unmet_sets(q, &answered) {
+                problems.push(m);
+            }
+        }
+        Query::PresentationDefinition(pd) => {
+            let wanted: Vec<&str> = pd
+                .get("input_descriptors")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|d| d.get("id")?.as_str()).collect())
+                .unwrap_or_default();
+            let mapped: Vec<&str> = reports.iter().flat_map(|(l, _)| l.split(',')).collect();
+            let missing: Vec<&str> = wanted
+                .iter()
+                .copied()
+                .filter(|w| !mapped.contains(w))
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "the presentation_submission covers no {}",
+                    missing.join(", ")
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Check {
+            check: CheckName::Requested,
+            outcome: Outcome::Pass,
+            message: None,
+        }
+    } else {
+        Check {
+            check: CheckName::Requested,
+            outcome: Outcome::Fail,
+            message: Some(short(&problems.join("; "))),
+        }
+    }
+}
+
+/// One result for the whole answer, in the `/api/v1/verify` presentation shape: the
+/// presentations' checks merged (worst outcome per check), the `requested` check,
+/// every badge's report, and each presentation's own report.
+fn combine(reports: Vec<(String, PresentationReport)>, requested: Check) -> Value {
+    let mut checks: Vec<Check> = Vec::new();
+    for (_, r) in &reports {
+        for c in &r.checks {
+            match checks.iter_mut().find(|x| x.check == c.check) {
+                None => checks.push(c.clone()),
+                Some(x) => {
+                    let rank = |o: Outcome| match o {
+                        Outcome::Pass => 0,
+                        Outcome::Indeterminate => 1,
+                        Outcome::Fail => 2,
+                    };
+                    if rank(c.outcome) > rank(x.outcome) {
+                        x.outcome = c.outcome;
+                    }
+                    if let Some(m) = &c.message {
+                        x.message = Some(match x.message.take() {
+                            Some(prev) => format!("{prev}; {m}"),
+                            None => m.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    checks.push(requested);
+    let credentials: Vec<&crate::verify::Report> =
+        reports.iter().flat_map(|(_, r)| &r.credentials).collect();
+    let verified = checks.iter().all(|c| c.outcome == Outcome::Pass)
+        && !credentials.is_empty()
+        && credentials.iter().all(|r| r.verified)
+        && reports.iter().all(|(_, r)| r.verified);
+    let trusted = if credentials.iter().any(|r| r.trusted == Some(false)) {
+        Some(false)
+    } else if !credentials.is_empty() && credentials.iter().all(|r| r.trusted == Some(true)) {
+        Some(true)
+    } else {
+        None
+    };
+    let holder = reports.iter().find_map(|(_, r)| r.holder.clone());
+    let credential = credentials.first().and_then(|r| r.credential.clone());
+    let presentations: Vec<Value> = reports
+        .iter()
+        .map(|(q, r)| {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("query_id".into(), json!(q));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "verified": verified,
+        "trusted": trusted,
+        "holder": holder,
+        "checks": checks,
+        "credentials": credentials,
+        "credential": credential,
+        "presentations": presentations,
+    })
+}
+
+/// The first failing or indeterminate check, for the record's `reason`.
+fn failure_summary(result: &Value) -> String {
+    let first_bad = |checks: Option<&Value>| -> Option<String> {
+        checks?.as_array()?.iter().find_map(|c| {
+            let outcome = c.get("outcome")?.as_str()?;
+            if outcome == "pass" || c.get("check")?.as_str()? == "issuer_trust" {
+                return None;
+            }
+            let name = c.get("check")?.as_str()?;
+            Some(match c.get("message").and_then(Value::as_str) {
+                Some(m) => format!("{name} {outcome}: {m}"),
+                None => format!("{name} {outcome}"),
+            })
+        })
+    };
+    if let Some(s) = first_bad(result.get("checks")) {
+        return s;
+    }
+    if let Some(creds) = result.get("credentials").and_then(Value::as_array) {
+        for (i, c) in creds.iter().enumerate() {
+            if let Some(s) = first_bad(c.get("checks")) {
+                return format!("badge {i}: {s}");
+            }
+        }
+    }
+    "the presentation did not verify".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_parse_and_unknown_ones_are_named() {
+        assert_eq!(
+            "decentralized_identifier".parse::<ClientIdPrefix>(),
+            Ok(ClientIdPrefix::DecentralizedIdentifier)
+        );
+        assert_eq!(
+            "redirect_uri:".parse::<ClientIdPrefix>(),
+            Ok(ClientIdPrefix::RedirectUri)
+        );
+        let e = "x509_san_dns"
+            .parse::<ClientIdPrefix>()
+            .expect_err("unsupported");
+        assert!(e.contains("x509_san_dns"));
+    }
+
+    #[test]
+    fn a_pending_request_expires_only_when_unanswered() {
+        let mut rec = RequestRecord {
+            id: Uuid::nil(),
+            tx: "t".into(),
+            created_at: 0,
+            expires_at: 100,
+            nonce: "n".into(),
+            oauth_state: "s".into(),
+            prefix: ClientIdPrefix::DecentralizedIdentifier,
+            query: Query::Dcql(query::dcql_for(&Constraints::default())),
+            constraints: Constraints::default(),
+            purpose: None,
+            created_by: None,
+            status: State::Pending,
+            answered_at: None,
+            reason: None,
+            result: None,
+        };
+        assert_eq!(rec.state_at(100), State::Pending);
+        assert_eq!(rec.state_at(101), State::Expired);
+        rec.status = State::Verified;
+        assert_eq!(rec.state_at(101), State::Verified);
+        let back: RequestRecord =
+            serde_json::from_slice(&serde_json::to_vec(&rec).expect("json")).expect("parse");
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn merged_checks_keep_the_worst_outcome_and_every_message() {
+        let r = |outcome, m: Option<&str>| PresentationReport {
+            verified: outcome == Outcome::Pass,
+            holder: Some("did:key:z".into()),
+            checks: vec![Check {
+                check: CheckName::Nonce,
+                outcome,
+                message: m.map(str::to_owned),
+            }],
+            credentials: Vec::new(),
+            presentation: None,
+        };
+        let pass = Check {
+            check: CheckName::Requested,
+            outcome: Outcome::Pass,
+            message: None,
+        };
+        let v = combine(
+            vec![
+                ("a".into(), r(Outcome::Pass, None)),
+                ("b".into(), r(Outcome::Fail, Some("wrong nonce"))),
+            ],
+            pass,
+        );
+        assert_eq!(v["verified"], json!(false), "no badges and a failed check");
+        assert_eq!(v["checks"][0]["outcome"], json!("fail"));
+        assert_eq!(v["checks"][0]["message"], json!("wrong nonce"));
+        assert_eq!(v["checks"][1]["check"], json!("requested"));
+        assert_eq!(failure_summary(&v), "nonce fail: wrong nonce");
+    }
+}

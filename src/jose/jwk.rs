@@ -6,9 +6,6 @@
 //! under 2048 bits, EC points off the curve, Ed25519 points that are not canonical)
 //! are rejected here, at load time.
 
-use std::sync::Arc;
-
-use josekit::jws::JwsVerifier;
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::EcGroup;
 use openssl::nid::Nid;
@@ -44,12 +41,13 @@ pub struct PublicJwk {
 
 #[derive(Clone)]
 enum Verifier {
-    OpenSsl(Arc<dyn JwsVerifier>),
     /// ES256 through OpenSSL's ECDSA directly: building an EVP key from DER costs
     /// more than the verification itself under OpenSSL 3, and holder keys are new on
     /// every OpenID4VCI request.
     P256(openssl::ec::EcKey<openssl::pkey::Public>),
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) through OpenSSL's EVP interface.
+    Rs256(openssl::pkey::PKey<openssl::pkey::Public>),
 }
 
 impl std::fmt::Debug for PublicJwk {
@@ -198,11 +196,14 @@ impl PublicJwk {
                 {
                     return Err(Error::InvalidKey("RSA public exponent is invalid".into()));
                 }
-                let jwk = josekit_jwk(&json!({"kty": "RSA", "n": n, "e": e}))?;
-                let v = josekit::jws::RS256
-                    .verifier_from_jwk(&jwk)
+                // Built from the components, not through a DER round trip: decoding
+                // DER costs more than the verification under OpenSSL 3.
+                let nv = BigNum::from_slice(&nb).map_err(|e| Error::InvalidKey(e.to_string()))?;
+                let rsa = openssl::rsa::Rsa::from_public_components(nv, ev)
                     .map_err(|e| Error::InvalidKey(e.to_string()))?;
-                Verifier::OpenSsl(Arc::new(v))
+                let pkey = openssl::pkey::PKey::from_rsa(rsa)
+                    .map_err(|e| Error::InvalidKey(e.to_string()))?;
+                Verifier::Rs256(pkey)
             }
             JwkParams::Ed25519 { x } => {
                 let xb: [u8; 32] = b64_decode(x, "JWK x")?
@@ -287,9 +288,6 @@ impl PublicJwk {
     /// Verifies `signature` over `message` with this key's one algorithm.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
         match &self.verifier {
-            Verifier::OpenSsl(v) => v
-                .verify(message, signature)
-                .map_err(|_| Error::BadSignature),
             Verifier::P256(key) => {
                 // JWS ES256 signatures are R ‖ S, 32 bytes each (RFC 7518 §3.4).
                 if signature.len() != 64 {
@@ -304,6 +302,17 @@ impl PublicJwk {
                     _ => Err(Error::BadSignature),
                 }
             }
+            Verifier::Rs256(pkey) => {
+                let mut v =
+                    openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), pkey)
+                        .map_err(|_| Error::BadSignature)?;
+                v.set_rsa_padding(openssl::rsa::Padding::PKCS1)
+                    .map_err(|_| Error::BadSignature)?;
+                match v.verify_oneshot(signature, message) {
+                    Ok(true) => Ok(()),
+                    _ => Err(Error::BadSignature),
+                }
+            }
             Verifier::Ed25519(vk) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature)
                     .map_err(|_| Error::BadSignature)?;
@@ -312,14 +321,6 @@ impl PublicJwk {
             }
         }
     }
-}
-
-fn josekit_jwk(v: &Value) -> Result<josekit::jwk::Jwk, Error> {
-    let map = v
-        .as_object()
-        .cloned()
-        .ok_or_else(|| Error::InvalidKey("JWK is not an object".into()))?;
-    josekit::jwk::Jwk::from_map(map).map_err(|e| Error::InvalidKey(e.to_string()))
 }
 
 fn p256_group() -> Result<EcGroup, Error> {

@@ -9,7 +9,10 @@
 //
 //   node wallet.mjs --offer 'openid-credential-offer://?credential_offer_uri=...' \
 //                   --tx-code 123456 --dialect 1.0|draft13 [--key-alg ES256|EdDSA] \
-//                   [--allow-http] [--trace]
+//                   [--allow-http] [--trace] [--key-out FILE]
+//
+// --key-out FILE writes the holder's private JWK to FILE (mode 0600), so that the same
+// key can later present the badge (conformance/oid4vp/claim_and_present.mjs).
 //
 // Dialects:
 //   1.0      OpenID4VCI 1.0: nonce from the nonce endpoint, credential request by
@@ -25,7 +28,7 @@
 // Exit status: 0 on success, 1 on a protocol failure, 2 on bad arguments.
 
 import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -54,7 +57,7 @@ function usage(message) {
     `wallet.mjs: ${message}\n` +
       "usage: node wallet.mjs --offer <openid-credential-offer://...> [--tx-code <code>]\n" +
       "                       --dialect 1.0|draft13 [--key-alg ES256|EdDSA]\n" +
-      "                       [--configuration-id <id>] [--allow-http] [--trace]\n",
+      "                       [--configuration-id <id>] [--allow-http] [--trace] [--key-out FILE]\n",
   );
   process.exit(2);
 }
@@ -67,6 +70,7 @@ function parseArgs(argv) {
     "--dialect": "dialect",
     "--key-alg": "keyAlg",
     "--configuration-id": "configurationId",
+    "--key-out": "keyOut",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -215,6 +219,9 @@ async function main() {
   if (opts.allowHttp) setGlobalConfig({ allowInsecureUrls: true });
 
   const key = holderKey(opts.keyAlg);
+  if (opts.keyOut) {
+    writeFileSync(opts.keyOut, `${JSON.stringify(key.privateKey.export({ format: "jwk" }))}\n`, { mode: 0o600 });
+  }
   const client = new Openid4vciClient({ callbacks: callbacks(key, opts.trace) });
 
   const offer = await step("resolving the credential offer", () =>

@@ -665,7 +665,7 @@ mod tests {
         fits_credential_query(
             &q(json!([[
                 "https://www.w3.org/2018/credentials#VerifiableCredential",
-                "https://purl.imsglobal.org/spec/vc/ob/vocab.html#AchievementCredential"
+                "https://purl.imsglobal.org/spec/vc/ob/vocab.html#OpenBadgeCredential"
             ]])),
             &cred,
         )

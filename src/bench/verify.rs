@@ -9,7 +9,13 @@
 //!   one thread, called directly: the like-for-like comparison with the raw rate;
 //! - `POST /api/v1/verify` through B's router (in process, no sockets) with many
 //!   concurrent clients on every core;
-//! - that endpoint's latency (p50, p99) at half the rate it sustained, open loop.
+//! - that endpoint's latency (p50, p99) at half the rate it sustained, open loop;
+//! - presentations (a VP-JWT signed by a wallet key of the same algorithm holding
+//!   one badge: two signatures, nonce, audience, holder binding and the badge's pipeline) on one
+//!   thread, the figure to set beside the raw rate;
+//! - whole OpenID4VP exchanges through B's router with many concurrent wallets:
+//!   create the request, fetch the signed request object, sign a VP, answer by
+//!   `direct_post` (both writes durable), read the verdict.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,9 +32,12 @@ use crate::app::{AdminToken, AppState, RateLimit};
 use crate::clock::SystemClock;
 use crate::issue::{AwardRequest, StatusConfig};
 use crate::jose::Algorithm;
+use crate::jose::SigningKey;
 use crate::jose::jws::CompactJws;
+use crate::jose::jws::sign_compact;
 use crate::keyring::Keyring;
 use crate::store::Store;
+use crate::verify::PresentationOptions;
 
 /// The figures for one algorithm.
 #[derive(Debug, Clone)]
@@ -44,12 +53,21 @@ pub struct VerifyBench {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub latency_samples: usize,
+    /// Presentations (one badge each) verified per second on one thread.
+    pub presentations_per_sec: f64,
+    /// Whole OpenID4VP exchanges per second with `clients` concurrent wallets.
+    pub exchanges_per_sec: f64,
 }
 
 impl VerifyBench {
     /// Pipeline rate as a fraction of the raw verify rate.
     pub fn ratio(&self) -> f64 {
         self.pipeline_per_sec / self.raw_verifies_per_sec
+    }
+
+    /// Presentation rate as a fraction of the raw verify rate.
+    pub fn presentation_ratio(&self) -> f64 {
+        self.presentations_per_sec / self.raw_verifies_per_sec
     }
 }
 
@@ -117,11 +135,23 @@ fn run_in(
             .issuer
             .create_achievement(&super::bench_achievement())
             .await?;
+        // The wallet: a did:key of the same algorithm, the badge's subject (RSA has
+        // no did:key, so an RSA wallet is a did:jwk).
+        let holder = Arc::new(SigningKey::generate(alg)?.0);
+        let (holder_did, holder_kid) = match crate::did::key::did_key_for(holder.public_jwk()) {
+            Ok(did) => {
+                let kid = format!("{did}#{}", did.method_specific_id());
+                (did.to_string(), kid)
+            }
+            Err(_) => {
+                let did = crate::did::jwk::did_jwk_for(holder.public_jwk());
+                (did.to_string(), format!("{did}#0"))
+            }
+        };
         let req: AwardRequest = serde_json::from_value(json!({
             "achievement_id": ach.achievement.id,
             "delivery": "direct",
-            "recipient": {"name": "Ada Lovelace", "email": "ada@example.org",
-                          "id": "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"},
+            "recipient": {"name": "Ada Lovelace", "email": "ada@example.org", "id": holder_did},
         }))?;
         let badge = a
             .issuer
@@ -203,6 +233,49 @@ fn run_in(
         }
         lat.sort_by(f64::total_cmp);
         let pct = |q: f64| super::percentile(&lat, q);
+
+        // Presentations, one task at a time.
+        let wallet = Wallet {
+            key: holder,
+            did: holder_did,
+            kid: holder_kid,
+            badge: badge.clone(),
+        };
+        let opts = PresentationOptions {
+            challenge: Some("bench-nonce".into()),
+            domain: Some("https://verifier.example".into()),
+            unsigned: false,
+        };
+        let vp = serde_json::Value::String(wallet.vp("bench-nonce", "https://verifier.example")?);
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < window {
+            let r = verifier.verify_presentation(&vp, &opts).await?;
+            anyhow::ensure!(r.verified, "the presentation did not verify: {r:?}");
+            n += 1;
+        }
+        let presentations = n as f64 / start.elapsed().as_secs_f64();
+
+        // Whole exchanges, many wallets.
+        let wallet = Arc::new(wallet);
+        let done = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (router, wallet, done) = (router.clone(), wallet.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                while start.elapsed() < window {
+                    exchange(&router, &wallet).await?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok::<_, anyhow::Error>(start.elapsed())
+            }));
+        }
+        let mut elapsed = Duration::ZERO;
+        for t in tasks {
+            elapsed = elapsed.max(t.await??);
+        }
+        let exchanges = done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
         Ok(VerifyBench {
             alg,
             raw_verifies_per_sec: raw,
@@ -213,6 +286,109 @@ fn run_in(
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
             latency_samples: lat.len(),
+            presentations_per_sec: presentations,
+            exchanges_per_sec: exchanges,
         })
     })
+}
+
+/// A wallet holding one badge.
+struct Wallet {
+    key: Arc<SigningKey>,
+    did: String,
+    kid: String,
+    badge: String,
+}
+
+impl Wallet {
+    /// A VP-JWT holding the badge, for `nonce` and `aud`.
+    fn vp(&self, nonce: &str, aud: &str) -> anyhow::Result<String> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let payload = json!({"iss": self.did, "aud": aud, "nonce": nonce, "iat": now,
+            "exp": now + 300,
+            "vp": {"@context": ["https://www.w3.org/2018/credentials/v1"],
+                   "type": ["VerifiablePresentation"], "holder": self.did,
+                   "verifiableCredential": [self.badge]}});
+        Ok(sign_compact(
+            &self.key,
+            Some(&self.kid),
+            Some("JWT"),
+            &serde_json::to_vec(&payload)?,
+        )?)
+    }
+}
+
+async fn call(router: &Router, req: Request<Body>) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
+    let res = router.clone().oneshot(req).await?;
+    let status = res.status();
+    Ok((status, res.into_body().collect().await?.to_bytes()))
+}
+
+fn local_path(url: &str) -> anyhow::Result<String> {
+    let u = url::Url::parse(url)?;
+    Ok(u.path().to_owned())
+}
+
+/// One OpenID4VP exchange: the employer's request, the wallet's fetch and answer,
+/// the employer's read of the verdict.
+async fn exchange(router: &Router, wallet: &Wallet) -> anyhow::Result<()> {
+    let (s, body) = call(
+        router,
+        Request::post("/api/v1/presentation-requests")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"credential_types":["OpenBadgeCredential"]}"#,
+            ))?,
+    )
+    .await?;
+    anyhow::ensure!(s == StatusCode::CREATED, "create answered {s}");
+    let created: serde_json::Value = serde_json::from_slice(&body)?;
+    let field = |k: &str| {
+        created[k]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no {k}"))
+    };
+    let (s, jwt) = call(
+        router,
+        Request::get(local_path(&field("request_uri")?)?).body(Body::empty())?,
+    )
+    .await?;
+    anyhow::ensure!(s == StatusCode::OK, "request_uri answered {s}");
+    let claims = CompactJws::parse(std::str::from_utf8(&jwt)?)?.payload_json()?;
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no {k} in the request object"))
+    };
+    let vp = wallet.vp(&text("nonce")?, &text("client_id")?)?;
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("vp_token", &json!({"badge": [vp]}).to_string())
+        .append_pair("state", &text("state")?)
+        .finish();
+    let (s, body) = call(
+        router,
+        Request::post(local_path(&text("response_uri")?)?)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))?,
+    )
+    .await?;
+    anyhow::ensure!(
+        s == StatusCode::OK,
+        "the answer got {s}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let (s, body) = call(
+        router,
+        Request::get(format!("/api/v1/presentation-requests/{}", field("id")?))
+            .body(Body::empty())?,
+    )
+    .await?;
+    anyhow::ensure!(
+        s == StatusCode::OK && body.windows(18).any(|w| w == b"\"state\":\"verified\""),
+        "the request is not verified"
+    );
+    Ok(())
 }

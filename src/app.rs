@@ -177,6 +177,8 @@ pub struct Services {
     /// The OpenID4VCI endpoints' side of the issuer.
     pub oid4vci: crate::oid4vci::Oid4vci,
     pub verifier: Verifier,
+    /// The trust registry the verifier consults (the same one the admin API edits).
+    pub trust: crate::trust::Registry,
     pub identity: WebIdentity,
     pub public_url: url::Url,
     pub admin_token: AdminToken,
@@ -195,6 +197,8 @@ pub enum StateError {
     Did(#[from] crate::did::Error),
     #[error("opening the issuer: {0}")]
     Issuer(#[from] crate::issue::Error),
+    #[error("opening the trust registry: {0}")]
+    Trust(#[from] crate::trust::Error),
 }
 
 impl AppState {
@@ -228,6 +232,7 @@ impl AppState {
     ) -> Result<Self, StateError> {
         let identity = web::identity_for_url(&public_url)?;
         let did_document = Arc::new(web::did_document(&identity.did, &keys.published()));
+        let trust = crate::trust::Registry::open(&store, clock.clone())?;
         let issuer = Issuer::open(
             store,
             keys.clone(),
@@ -242,11 +247,13 @@ impl AppState {
         }
         let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
             .with_issuer(issuer.clone())
+            .with_registry(trust.clone())
             .with_fetcher(Arc::new(Outbound::new([])));
         Ok(Self(Arc::new(Services {
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
             issuer,
             verifier,
+            trust,
             identity,
             public_url,
             admin_token,

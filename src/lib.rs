@@ -14,6 +14,7 @@
 //! - [`issue`]: achievements, awards, signing, revocation and suspension.
 //! - [`oid4vci`]: OpenID4VCI: metadata, tokens, nonces, proofs, the credential endpoint.
 //! - [`verify`]: the verification pipeline and its report.
+//! - [`trust`]: the trust registry of issuers the verifier vouches for or refuses.
 //! - [`http`], [`cli`]: the thin outer layers.
 
 pub mod app;
@@ -32,4 +33,5 @@ pub mod oid4vci;
 pub mod qr;
 pub mod status;
 pub mod store;
+pub mod trust;
 pub mod verify;

@@ -67,6 +67,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCOLADE_STATUS_TTL", default_value_t = crate::status::DEFAULT_TTL_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub status_ttl: u64,
+    /// A trust registry file applied at every start: a Digital Credentials Consortium
+    /// issuer registry ({"registry": {"<did>": {"name", "url"}}}) or this service's
+    /// export ({"issuers": [...]}). Its entries are recorded with source
+    /// file:<path>; entries it no longer lists are dropped; a blocked entry is never
+    /// turned trusted by it.
+    #[arg(long, env = "ACCOLADE_TRUST_REGISTRY", value_name = "FILE")]
+    pub trust_registry: Option<PathBuf>,
 }
 
 impl clap::builder::ValueParserFactory for BadgePurposes {
@@ -150,6 +157,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .context("starting the issuer")?;
     state.set_rate_limit(args.rate_limit);
     state.set_allow_http_did_web(args.allow_http_did_web.clone());
+    if let Some(path) = &args.trust_registry {
+        let s = state.trust.apply_file(path).map_err(anyhow::Error::msg)?;
+        state
+            .trust
+            .flush()
+            .await
+            .context("flushing the trust registry")?;
+        eprintln!(
+            "trust registry {}: {} added, {} updated, {} unchanged, {} removed, {} left blocked",
+            path.display(),
+            s.imported,
+            s.updated,
+            s.unchanged,
+            s.removed,
+            s.skipped.len()
+        );
+    }
 
     if state.identity.ip_literal {
         eprintln!(

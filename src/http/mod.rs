@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -111,6 +111,36 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::POST,
             "/api/v1/credentials/revoke",
             post(a::revoke_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        ),
+        (
+            Method::GET,
+            "/api/v1/trust/issuers",
+            get(routes::trust::list_entries),
+        ),
+        (
+            Method::POST,
+            "/api/v1/trust/issuers",
+            post(routes::trust::create_entry),
+        ),
+        (
+            Method::GET,
+            "/api/v1/trust/issuers/{id}",
+            get(routes::trust::get_entry),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/trust/issuers/{id}",
+            put(routes::trust::put_entry),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/trust/issuers/{id}",
+            delete(routes::trust::delete_entry),
+        ),
+        (
+            Method::POST,
+            "/api/v1/trust/import",
+            post(routes::trust::import_registry).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
     ]
 }

@@ -9,6 +9,7 @@ mod oid4vci;
 mod outbound;
 mod snapshots;
 mod status;
+mod trust;
 mod vectors;
 mod verify_pipeline;
 mod verify_security;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod claim;
 pub mod oid4vci;
 pub mod public;
+pub mod trust;
 pub mod vcapi;
 pub mod verify;
 

@@ -375,9 +375,15 @@ fn problems(checks: &[crate::verify::Check]) -> (Vec<Value>, Vec<Value>, Vec<&'s
             "title": format!("{name}: {}", if c.outcome == Outcome::Fail { "failed" } else { "could not be decided" }),
             "detail": detail,
         });
-        if c.outcome == Outcome::Fail {
+        // Trust is reported beside verification, never as its error: a blocked
+        // issuer is a warning, an unknown one nothing at all.
+        if c.check == CheckName::IssuerTrust {
+            if c.outcome == Outcome::Fail {
+                warnings.push(p);
+            }
+        } else if c.outcome == Outcome::Fail {
             errors.push(p);
-        } else if c.check != CheckName::IssuerTrust {
+        } else {
             warnings.push(p);
         }
     }

@@ -179,6 +179,8 @@ pub struct Services {
     pub verifier: Verifier,
     /// The trust registry the verifier consults (the same one the admin API edits).
     pub trust: crate::trust::Registry,
+    /// Partner API keys for the verifier routes.
+    pub partner_keys: crate::partner::KeyStore,
     pub identity: WebIdentity,
     pub public_url: url::Url,
     pub admin_token: AdminToken,
@@ -199,6 +201,8 @@ pub enum StateError {
     Issuer(#[from] crate::issue::Error),
     #[error("opening the trust registry: {0}")]
     Trust(#[from] crate::trust::Error),
+    #[error("opening the partner API keys: {0}")]
+    Partner(#[from] crate::partner::Error),
 }
 
 impl AppState {
@@ -233,6 +237,7 @@ impl AppState {
         let identity = web::identity_for_url(&public_url)?;
         let did_document = Arc::new(web::did_document(&identity.did, &keys.published()));
         let trust = crate::trust::Registry::open(&store, clock.clone())?;
+        let partner_keys = crate::partner::KeyStore::open(&store, clock.clone())?;
         let issuer = Issuer::open(
             store,
             keys.clone(),
@@ -254,6 +259,7 @@ impl AppState {
             issuer,
             verifier,
             trust,
+            partner_keys,
             identity,
             public_url,
             admin_token,

@@ -15,6 +15,7 @@
 //! - [`oid4vci`]: OpenID4VCI: metadata, tokens, nonces, proofs, the credential endpoint.
 //! - [`verify`]: the verification pipeline and its report.
 //! - [`trust`]: the trust registry of issuers the verifier vouches for or refuses.
+//! - [`partner`]: partner API keys for the verifier API: secrets, limits, usage.
 //! - [`http`], [`cli`]: the thin outer layers.
 
 pub mod app;
@@ -30,6 +31,7 @@ pub mod keyring;
 pub mod model;
 pub mod net;
 pub mod oid4vci;
+pub mod partner;
 pub mod qr;
 pub mod status;
 pub mod store;

@@ -217,6 +217,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.issuer.identifier()
     );
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
+    let partner_keys = state.partner_keys.clone();
+    tokio::spawn(persist_partner_usage(partner_keys.clone()));
 
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
@@ -240,6 +242,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    partner_keys
+        .persist_usage()
+        .await
+        .context("writing the API keys' usage counts")?;
     store.flush().await.context("flushing the store")?;
     eprintln!("stopped; store flushed");
     Ok(())
@@ -268,6 +274,19 @@ async fn shutdown_on_signal(mut signals: Signals, handle: axum_server::Handle) {
     }
     eprintln!("shutting down");
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
+}
+
+/// Writes the partner API keys' changed usage counts every second (a crash loses at
+/// most that last second's counts; shutdown writes them once more).
+async fn persist_partner_usage(keys: crate::partner::KeyStore) {
+    let mut tick = tokio::time::interval(crate::partner::PERSIST_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = keys.persist_usage().await {
+            tracing::warn!(error = %e, "writing the API keys' usage counts failed");
+        }
+    }
 }
 
 /// Drops expired OpenID4VCI nonces and tokens once a minute.

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::{issue, store, trust, verify};
+use crate::{issue, partner, store, trust, verify};
 
 /// An error answer.
 #[derive(Debug)]
@@ -145,6 +145,22 @@ impl From<trust::Error> for ApiError {
             trust::Error::Store(_) | trust::Error::Corrupt(..) | trust::Error::File { .. } => {
                 Self::internal(&e)
             }
+        }
+    }
+}
+
+impl From<partner::Error> for ApiError {
+    fn from(e: partner::Error) -> Self {
+        match &e {
+            partner::Error::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            partner::Error::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            partner::Error::Store(_) | partner::Error::Corrupt(..) => Self::internal(&e),
         }
     }
 }

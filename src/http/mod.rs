@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -142,7 +142,63 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/trust/import",
             post(routes::trust::import_registry).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
+        (
+            Method::GET,
+            "/api/v1/api-keys",
+            get(routes::partner::list_keys),
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-keys",
+            post(routes::partner::create_key),
+        ),
+        (
+            Method::GET,
+            "/api/v1/api-keys/{id}",
+            get(routes::partner::get_key),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/api-keys/{id}",
+            patch(routes::partner::update_key),
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-keys/{id}/revoke",
+            post(routes::partner::revoke_key),
+        ),
     ]
+}
+
+/// The verifier API's routes: public (CONTRACT §4 and §5), and the routes where a
+/// partner may present an API key for its own rate limit and usage counts.
+fn verifier_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (
+            Method::POST,
+            "/api/v1/verify",
+            post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/credentials/verify",
+            post(routes::vcapi::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/presentations/verify",
+            post(routes::vcapi::verify_presentation)
+                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+    ]
+}
+
+/// The verifier routes as (method, path template), for tests and docs.
+pub fn verifier_routes() -> Vec<(Method, &'static str)> {
+    verifier_table()
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect()
 }
 
 /// The admin routes as (method, path template), for tests and docs.
@@ -198,22 +254,21 @@ pub fn router(state: AppState) -> Router {
         .route(paths::NOTIFICATION, post(routes::oid4vci::notification))
         .route("/claim/{id}", get(routes::claim::claim_page))
         .route("/claim/{id}/qr.svg", get(routes::claim::claim_qr_svg))
-        .route("/claim/{id}/qr.png", get(routes::claim::claim_qr_png))
-        .route(
-            "/api/v1/verify",
-            post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        )
-        .route(
-            "/credentials/verify",
-            post(routes::vcapi::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        )
-        .route(
-            "/presentations/verify",
-            post(routes::vcapi::verify_presentation)
-                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        );
+        .route("/claim/{id}/qr.png", get(routes::claim::claim_qr_png));
+
+    let mut verifier = Router::new();
+    let mut keyed = Vec::new();
+    for (method, path, handler) in verifier_table() {
+        verifier = verifier.route(path, handler);
+        keyed.push((method, format!("{}{path}", state.identity.base_path)));
+    }
+    let verifier = verifier.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::partner_key,
+    ));
 
     let app = admin
+        .merge(verifier)
         .merge(public)
         .fallback(routes::public::not_found)
         .method_not_allowed_fallback(routes::public::method_not_allowed)
@@ -246,7 +301,11 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
         .layer(axum::middleware::from_fn_with_state(
-            state.rate_limit,
+            middleware::ClientLimit {
+                limit: state.rate_limit,
+                keys: state.partner_keys.clone(),
+                keyed: keyed.into(),
+            },
             middleware::rate_limit,
         ))
         .layer(axum::middleware::from_fn(middleware::json_errors))

@@ -7,6 +7,7 @@ mod helpers;
 mod issuance;
 mod oid4vci;
 mod outbound;
+mod partner;
 mod snapshots;
 mod status;
 mod trust;

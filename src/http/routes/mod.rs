@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod claim;
 pub mod oid4vci;
+pub mod partner;
 pub mod public;
 pub mod trust;
 pub mod vcapi;

@@ -24,16 +24,18 @@
 //! details are always returned. `returnCredential` adds the decoded credential. Unknown
 //! options are an error (VC-API "Handling Unknown Options and Data").
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::routes::verify::count_verifications;
 use crate::issue::{AwardRequest, Delivery, RecipientInput};
+use crate::partner::PartnerKey;
 use crate::verify::{CheckName, Outcome, PresentationOptions, Report};
 
 const VCDM2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
@@ -414,6 +416,7 @@ fn credential_result(report: &Report, return_credential: bool) -> Value {
 /// `POST /credentials/verify`.
 pub async fn verify_credential(
     State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = parse_body(&body)?;
@@ -443,6 +446,7 @@ pub async fn verify_credential(
         ));
     };
     let report = state.verifier.verify_value(vc).await?;
+    count_verifications(key.as_ref(), 1);
     let status = if report.verified {
         StatusCode::OK
     } else {
@@ -454,6 +458,7 @@ pub async fn verify_credential(
 /// `POST /presentations/verify`.
 pub async fn verify_presentation(
     State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = parse_body(&body)?;
@@ -493,6 +498,7 @@ pub async fn verify_presentation(
         unsigned,
     };
     let mut report = state.verifier.verify_presentation(vp, &popts).await?;
+    count_verifications(key.as_ref(), report.credentials.len());
     let (errors, warnings, passed) = problems(&report.checks);
     let credential_results: Vec<Value> = report
         .credentials

@@ -12,17 +12,18 @@
 //! - a baked badge image as `image/png` or `image/svg+xml` (or without a content type,
 //!   recognised by its bytes).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::AppState;
 use crate::bake;
 use crate::http::ApiError;
+use crate::partner::PartnerKey;
 use crate::verify::{Options, PresentationOptions, Report};
 
 #[derive(Debug, Deserialize)]
@@ -63,9 +64,17 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// Verifies one credential.
+/// Counts `n` badges examined for the partner key the request presented, if any.
+pub(crate) fn count_verifications(key: Option<&Extension<PartnerKey>>, n: usize) {
+    if let Some(Extension(k)) = key {
+        k.count_verifications(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+}
+
+/// Verifies one credential (or one presentation: its badges count as verifications).
 pub async fn verify_credential(
     State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -80,6 +89,7 @@ pub async fn verify_credential(
             .verifier
             .verify_baked(kind, &body, &Options::default())
             .await?;
+        count_verifications(key.as_ref(), 1);
         return Ok(Json(report).into_response());
     }
     if ctype.starts_with("image/") {
@@ -96,6 +106,7 @@ pub async fn verify_credential(
         let text = std::str::from_utf8(&body)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))?;
         let report = state.verifier.verify_jwt(text.trim()).await?;
+        count_verifications(key.as_ref(), 1);
         return Ok(Json(report).into_response());
     }
     let req: VerifyRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -133,6 +144,7 @@ pub async fn verify_credential(
             unsigned: false,
         };
         let report = state.verifier.verify_presentation(vp, &opts).await?;
+        count_verifications(key.as_ref(), report.credentials.len());
         let trusted = combined_trust(&report.credentials);
         let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?;
         if let Some(o) = v.as_object_mut() {
@@ -157,6 +169,7 @@ pub async fn verify_credential(
         recipient_email: req.recipient.map(|r| r.email),
     };
     let report = state.verifier.verify_value_with(&credential, &opts).await?;
+    count_verifications(key.as_ref(), 1);
     Ok(Json(report).into_response())
 }
 

@@ -23,9 +23,12 @@ use crate::partner::KeyStore;
 /// The header partners may present their key in (besides `Authorization: Bearer`).
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-/// The API key a request presents: `X-API-Key`, or `Authorization: Bearer`. Two
-/// different keys, or several `X-API-Key` headers, are an error (which one would
-/// count?). Other authorization schemes are not API keys.
+/// The API key a request presents: `X-API-Key`, or an `Authorization: Bearer` token
+/// that has the API-key prefix (`acc_live_`). Two different keys, or several
+/// `X-API-Key` headers, are an error (which one would count?). Other bearer tokens
+/// (the admin token, a gateway's token) and other schemes are not API keys: the
+/// verifier routes are public (CONTRACT §4), so such a request stays anonymous rather
+/// than being refused.
 pub fn presented_api_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     let mut values = headers.get_all(API_KEY_HEADER).iter();
     let header_key = match (values.next(), values.next()) {
@@ -43,7 +46,8 @@ pub fn presented_api_key(headers: &HeaderMap) -> Result<Option<&str>, &'static s
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+        })
+        .filter(|t| t.starts_with(crate::partner::PREFIX));
     match (header_key, bearer) {
         (Some(h), Some(b)) if h != b => {
             Err("X-API-Key and Authorization: Bearer name different keys")
@@ -287,24 +291,43 @@ mod tests {
         };
         assert_eq!(presented_api_key(&h(&[])), Ok(None));
         assert_eq!(
-            presented_api_key(&h(&[("x-api-key", " k1 ")])),
-            Ok(Some("k1"))
+            presented_api_key(&h(&[("authorization", "Bearer admin-token")])),
+            Ok(None),
+            "not an API key"
         );
         assert_eq!(
-            presented_api_key(&h(&[("authorization", "Bearer k2")])),
-            Ok(Some("k2"))
+            presented_api_key(&h(&[("x-api-key", " acc_live_k1 ")])),
+            Ok(Some("acc_live_k1"))
+        );
+        assert_eq!(
+            presented_api_key(&h(&[("authorization", "Bearer acc_live_k2")])),
+            Ok(Some("acc_live_k2"))
         );
         assert_eq!(
             presented_api_key(&h(&[("authorization", "Basic dGVzdA==")])),
             Ok(None)
         );
         assert_eq!(
-            presented_api_key(&h(&[("x-api-key", "k1"), ("authorization", "bearer k1")])),
-            Ok(Some("k1"))
+            presented_api_key(&h(&[
+                ("x-api-key", "acc_live_k1"),
+                ("authorization", "bearer acc_live_k1")
+            ])),
+            Ok(Some("acc_live_k1"))
         );
         assert!(
-            presented_api_key(&h(&[("x-api-key", "k1"), ("authorization", "Bearer k2")])).is_err()
+            presented_api_key(&h(&[
+                ("x-api-key", "k1"),
+                ("authorization", "Bearer acc_live_k2")
+            ]))
+            .is_err()
         );
         assert!(presented_api_key(&h(&[("x-api-key", "k1"), ("x-api-key", "k1")])).is_err());
+        assert_eq!(
+            presented_api_key(&h(&[
+                ("x-api-key", "k1"),
+                ("authorization", "Bearer admin-token")
+            ])),
+            Ok(Some("k1"))
+        );
     }
 }

@@ -268,14 +268,41 @@ async fn unknown_and_revoked_keys_are_refused_and_admin_tokens_are_not_keys() {
         assert!(h.get(header::WWW_AUTHENTICATE).is_some());
     };
     let unknown = format!("acc_live_{}", "A".repeat(43));
-    for bad in [unknown.as_str(), "acc_live_short", "", TOKEN] {
+    for bad in [unknown.as_str(), "acc_live_short"] {
         for via in [Via::Header, Via::Bearer] {
             refused(post_keyed(&app, "/api/v1/verify", &body, Some((bad, via)), None).await);
         }
     }
-    for path in ["/credentials/verify", "/presentations/verify"] {
-        refused(post_keyed(&app, path, &json!({}), Some((TOKEN, Via::Bearer)), None).await);
+    for bad in ["", "not-a-key", TOKEN] {
+        refused(
+            post_keyed(
+                &app,
+                "/api/v1/verify",
+                &body,
+                Some((bad, Via::Header)),
+                None,
+            )
+            .await,
+        );
     }
+    for path in ["/credentials/verify", "/presentations/verify"] {
+        refused(post_keyed(&app, path, &json!({}), Some((TOKEN, Via::Header)), None).await);
+    }
+    // A bearer token that is not an API key (here the admin token) earns nothing and
+    // costs nothing: the public route answers it as an anonymous call.
+    let (s, _, r) = post_keyed(
+        &app,
+        "/api/v1/verify",
+        &body,
+        Some((TOKEN, Via::Bearer)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, r["verified"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{r}"
+    );
 
     // The API key is not an admin token.
     let (s, _, _) = {

@@ -25,6 +25,8 @@ use crate::oid4vci::metadata::{AS_WELL_KNOWN, ISSUER_WELL_KNOWN, paths};
 pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Body cap for the verify APIs (badges with embedded images, baked images).
 pub const VERIFY_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Body cap for a batch of up to 100 badges to verify.
+pub const VERIFY_BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Body cap for batch awards (JSON or CSV).
 pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -178,6 +180,12 @@ fn verifier_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::POST,
             "/api/v1/verify",
             post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/api/v1/verify/batch",
+            post(routes::verify::verify_batch)
+                .layer(DefaultBodyLimit::max(VERIFY_BATCH_BODY_LIMIT)),
         ),
         (
             Method::POST,

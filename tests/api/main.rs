@@ -12,5 +12,6 @@ mod snapshots;
 mod status;
 mod trust;
 mod vectors;
+mod verify_batch;
 mod verify_pipeline;
 mod verify_security;

@@ -11,6 +11,15 @@
 //! - a compact JWT as `application/jwt`, `application/vc+jwt` or `text/plain`;
 //! - a baked badge image as `image/png` or `image/svg+xml` (or without a content type,
 //!   recognised by its bytes).
+//!
+//! `POST /api/v1/verify/batch` takes `{"credentials": [item, ...]}` with 1 to
+//! [`MAX_BATCH`] items, each a compact JWT string, a JSON credential, or
+//! `{"credential": ..., "recipient": {"email": ...}}`, and answers `200 {"results":
+//! [...], "summary": {"verified", "not_verified", "errors"}}`: per item, in order, the
+//! same report as above plus its `index`, or `{"index", "error", "message"}` for an
+//! item that cannot be examined (it never fails the batch). Items are verified
+//! concurrently, at most [`BATCH_CONCURRENCY`] at a time, each with its own fetch
+//! budget.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,13 +27,20 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
 
 use crate::app::AppState;
 use crate::bake;
 use crate::http::ApiError;
 use crate::partner::PartnerKey;
-use crate::verify::{Options, PresentationOptions, Report};
+use crate::verify::{self, Options, PresentationOptions, Report};
+
+/// The most badges one batch may hold.
+pub const MAX_BATCH: usize = 100;
+
+/// How many badges of a batch are verified at once.
+pub const BATCH_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,4 +199,111 @@ fn combined_trust(reports: &[Report]) -> Option<bool> {
     } else {
         None
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    credentials: Vec<Value>,
+}
+
+/// A batch item in its wrapped form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchItem {
+    credential: Value,
+    #[serde(default)]
+    recipient: Option<RecipientQuery>,
+}
+
+/// What one batch item asks, or why it cannot be examined (code, message).
+fn batch_item(item: Value) -> Result<(Value, Options), (&'static str, String)> {
+    match item {
+        Value::String(_) => Ok((item, Options::default())),
+        Value::Object(ref o) if o.contains_key("credential") => {
+            let w: BatchItem = serde_json::from_value(item).map_err(|e| {
+                (
+                    "invalid_item",
+                    format!(
+                        "a wrapped item is {{\"credential\": ..., \"recipient\": {{\"email\": ...}}}}: {e}"
+                    ),
+                )
+            })?;
+            let opts = Options {
+                recipient_email: w.recipient.map(|r| r.email),
+            };
+            Ok((w.credential, opts))
+        }
+        Value::Object(_) => Ok((item, Options::default())),
+        _ => Err((
+            "malformed_credential",
+            "an item is a compact JWT string, a JSON credential, or {\"credential\": ..., \"recipient\": {...}}".into(),
+        )),
+    }
+}
+
+fn error_entry(index: usize, code: &str, message: &str) -> Value {
+    json!({"index": index, "error": code, "message": message})
+}
+
+/// `POST /api/v1/verify/batch`
+pub async fn verify_batch(
+    State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: BatchRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            format!("send {{\"credentials\": [\"<compact JWT>\" | {{...}}, ...]}}: {e}"),
+        )
+    })?;
+    let n = req.credentials.len();
+    if !(1..=MAX_BATCH).contains(&n) {
+        return Err(ApiError::bad_request(format!(
+            "\"credentials\" must hold 1 to {MAX_BATCH} items; it holds {n}"
+        )));
+    }
+    let mut results: Vec<Value> = vec![Value::Null; n];
+    let mut pending = req.credentials.into_iter().map(batch_item).enumerate();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < BATCH_CONCURRENCY
+            && let Some((i, item)) = pending.next()
+        {
+            match item {
+                Err((code, message)) => results[i] = error_entry(i, code, &message),
+                Ok((credential, opts)) => {
+                    let verifier = state.verifier.clone();
+                    running.spawn(async move {
+                        (i, verifier.verify_value_with(&credential, &opts).await)
+                    });
+                }
+            }
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        let (i, outcome) = done.map_err(|e| ApiError::internal(&e))?;
+        results[i] = match outcome {
+            Ok(report) => {
+                let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("index".into(), json!(i));
+                }
+                v
+            }
+            Err(verify::Error::Malformed(m)) => error_entry(i, "malformed_credential", &m),
+        };
+    }
+    let verified = results.iter().filter(|r| r["verified"] == true).count();
+    let not_verified = results.iter().filter(|r| r["verified"] == false).count();
+    let errors = n - verified - not_verified;
+    count_verifications(key.as_ref(), verified + not_verified);
+    Ok(Json(json!({
+        "results": results,
+        "summary": {"verified": verified, "not_verified": not_verified, "errors": errors},
+    }))
+    .into_response())
 }

@@ -179,6 +179,10 @@ pub struct Services {
     pub verifier: Verifier,
     /// OpenID4VP presentation requests.
     pub oid4vp: crate::oid4vp::Oid4vp,
+    /// The trust registry the verifier consults (the same one the admin API edits).
+    pub trust: crate::trust::Registry,
+    /// Partner API keys for the verifier routes.
+    pub partner_keys: crate::partner::KeyStore,
     pub identity: WebIdentity,
     pub public_url: url::Url,
     pub admin_token: AdminToken,
@@ -199,6 +203,10 @@ pub enum StateError {
     Issuer(#[from] crate::issue::Error),
     #[error("opening the presentation requests: {0}")]
     Oid4vp(#[from] crate::oid4vp::Error),
+    #[error("opening the trust registry: {0}")]
+    Trust(#[from] crate::trust::Error),
+    #[error("opening the partner API keys: {0}")]
+    Partner(#[from] crate::partner::Error),
 }
 
 impl AppState {
@@ -232,6 +240,8 @@ impl AppState {
     ) -> Result<Self, StateError> {
         let identity = web::identity_for_url(&public_url)?;
         let did_document = Arc::new(web::did_document(&identity.did, &keys.published()));
+        let trust = crate::trust::Registry::open(&store, clock.clone())?;
+        let partner_keys = crate::partner::KeyStore::open(&store, clock.clone())?;
         let issuer = Issuer::open(
             store,
             keys.clone(),
@@ -246,12 +256,15 @@ impl AppState {
         }
         let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
             .with_issuer(issuer.clone())
+            .with_registry(trust.clone())
             .with_fetcher(Arc::new(Outbound::new([])));
         Ok(Self(Arc::new(Services {
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
             oid4vp: crate::oid4vp::Oid4vp::open(issuer.clone())?,
             issuer,
             verifier,
+            trust,
+            partner_keys,
             identity,
             public_url,
             admin_token,

@@ -14,6 +14,8 @@
 //! - [`issue`]: achievements, awards, signing, revocation and suspension.
 //! - [`oid4vci`]: OpenID4VCI: metadata, tokens, nonces, proofs, the credential endpoint.
 //! - [`verify`]: the verification pipeline and its report.
+//! - [`trust`]: the trust registry of issuers the verifier vouches for or refuses.
+//! - [`partner`]: partner API keys for the verifier API: secrets, limits, usage.
 //! - [`http`], [`cli`]: the thin outer layers.
 
 pub mod app;
@@ -30,7 +32,9 @@ pub mod model;
 pub mod net;
 pub mod oid4vci;
 pub mod oid4vp;
+pub mod partner;
 pub mod qr;
 pub mod status;
 pub mod store;
+pub mod trust;
 pub mod verify;

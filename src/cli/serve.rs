@@ -67,6 +67,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ACCOLADE_STATUS_TTL", default_value_t = crate::status::DEFAULT_TTL_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub status_ttl: u64,
+    /// A trust registry file applied at every start: a Digital Credentials Consortium
+    /// issuer registry ({"registry": {"<did>": {"name", "url"}}}) or this service's
+    /// export ({"issuers": [...]}). Its entries are recorded with source
+    /// file:<path>; entries it no longer lists are dropped; a blocked entry is never
+    /// turned trusted by it.
+    #[arg(long, env = "ACCOLADE_TRUST_REGISTRY", value_name = "FILE")]
+    pub trust_registry: Option<PathBuf>,
 }
 
 impl clap::builder::ValueParserFactory for BadgePurposes {
@@ -150,6 +157,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .context("starting the issuer")?;
     state.set_rate_limit(args.rate_limit);
     state.set_allow_http_did_web(args.allow_http_did_web.clone());
+    if let Some(path) = &args.trust_registry {
+        let s = state.trust.apply_file(path).map_err(anyhow::Error::msg)?;
+        state
+            .trust
+            .flush()
+            .await
+            .context("flushing the trust registry")?;
+        eprintln!(
+            "trust registry {}: {} added, {} updated, {} unchanged, {} removed, {} left blocked",
+            path.display(),
+            s.imported,
+            s.updated,
+            s.unchanged,
+            s.removed,
+            s.skipped.len()
+        );
+    }
 
     if state.identity.ip_literal {
         eprintln!(
@@ -194,6 +218,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
+    let partner_keys = state.partner_keys.clone();
+    tokio::spawn(persist_partner_usage(partner_keys.clone()));
 
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
@@ -217,6 +243,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    partner_keys
+        .persist_usage()
+        .await
+        .context("writing the API keys' usage counts")?;
     store.flush().await.context("flushing the store")?;
     eprintln!("stopped; store flushed");
     Ok(())
@@ -245,6 +275,19 @@ async fn shutdown_on_signal(mut signals: Signals, handle: axum_server::Handle) {
     }
     eprintln!("shutting down");
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
+}
+
+/// Writes the partner API keys' changed usage counts every second (a crash loses at
+/// most that last second's counts; shutdown writes them once more).
+async fn persist_partner_usage(keys: crate::partner::KeyStore) {
+    let mut tick = tokio::time::interval(crate::partner::PERSIST_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = keys.persist_usage().await {
+            tracing::warn!(error = %e, "writing the API keys' usage counts failed");
+        }
+    }
 }
 
 /// Drops expired OpenID4VCI nonces and tokens once a minute.

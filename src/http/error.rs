@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::{issue, store, verify};
+use crate::{issue, partner, store, trust, verify};
 
 /// An error answer.
 #[derive(Debug)]
@@ -117,6 +117,50 @@ impl From<store::Error> for ApiError {
             | store::Error::Corrupt(..)
             | store::Error::Task(_)
             | store::Error::SlotTaken { .. } => Self::internal(&e),
+        }
+    }
+}
+
+impl From<trust::Error> for ApiError {
+    fn from(e: trust::Error) -> Self {
+        match &e {
+            trust::Error::InvalidId(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_issuer_id",
+                e.to_string(),
+            ),
+            trust::Error::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            trust::Error::Format(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_registry",
+                e.to_string(),
+            ),
+            trust::Error::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            trust::Error::Store(_) | trust::Error::Corrupt(..) | trust::Error::File { .. } => {
+                Self::internal(&e)
+            }
+        }
+    }
+}
+
+impl From<partner::Error> for ApiError {
+    fn from(e: partner::Error) -> Self {
+        match &e {
+            partner::Error::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            partner::Error::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            partner::Error::Store(_) | partner::Error::Corrupt(..) => Self::internal(&e),
         }
     }
 }

@@ -1,17 +1,147 @@
-//! Admin authentication and per-client rate limiting.
+//! Admin authentication, partner API keys, and per-client rate limiting.
+//!
+//! Limits: every request from a client IP takes a token from that IP's bucket
+//! ([`rate_limit`], outside the router), except a request to a verifier route that
+//! presents a valid partner API key: the key's own bucket governs those
+//! ([`partner_key`], on the verifier routes). A key that is unknown or revoked earns
+//! no exemption: the request is limited per IP and then refused with 401.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use crate::app::{AppState, RateLimit};
+use crate::partner::KeyStore;
+
+/// The header partners may present their key in (besides `Authorization: Bearer`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The API key a request presents: `X-API-Key`, or an `Authorization: Bearer` token
+/// that has the API-key prefix (`acc_live_`). Two different keys, or several
+/// `X-API-Key` headers, are an error (which one would count?). Other bearer tokens
+/// (the admin token, a gateway's token) and other schemes are not API keys: the
+/// verifier routes are public (CONTRACT §4), so such a request stays anonymous rather
+/// than being refused.
+pub fn presented_api_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    let mut values = headers.get_all(API_KEY_HEADER).iter();
+    let header_key = match (values.next(), values.next()) {
+        (None, _) => None,
+        (Some(_), Some(_)) => return Err("send one X-API-Key header"),
+        (Some(v), None) => Some(
+            v.to_str()
+                .map_err(|_| "the X-API-Key header is not text")?
+                .trim(),
+        ),
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| t.starts_with(crate::partner::PREFIX));
+    match (header_key, bearer) {
+        (Some(h), Some(b)) if h != b => {
+            Err("X-API-Key and Authorization: Bearer name different keys")
+        }
+        (Some(k), _) | (None, Some(k)) => Ok(Some(k)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn invalid_api_key(message: &str) -> Response {
+    let mut res =
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", message).into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"accolade-verify\", error=\"invalid_token\""),
+    );
+    res
+}
+
+fn too_many_requests(wait_seconds: f64, message: impl FnOnce(u64) -> String) -> Response {
+    let secs = wait_seconds.ceil().max(1.0) as u64;
+    let mut res =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message(secs)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// On the verifier routes: a request without a key passes as an anonymous one; a key
+/// that is unknown or revoked is refused (401); a key over its own limit gets 429
+/// with `Retry-After`; otherwise the request is counted for the key and handlers find
+/// the [`crate::partner::PartnerKey`] in the request's extensions.
+pub async fn partner_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let key = match presented_api_key(req.headers()) {
+        Ok(None) => return next.run(req).await,
+        Err(m) => return invalid_api_key(m),
+        Ok(Some(k)) => match state.partner_keys.authenticate(k) {
+            Ok(key) => key,
+            Err(r) => return invalid_api_key(&r.to_string()),
+        },
+    };
+    if let Err(wait) = state.partner_keys.admit(&key) {
+        let limit = state
+            .partner_keys
+            .get(&key.id)
+            .map(|v| v.rate_limit)
+            .unwrap_or_default();
+        return too_many_requests(wait, |secs| {
+            format!("this API key allows {limit} requests/s; retry in {secs} s")
+        });
+    }
+    req.extensions_mut().insert(key);
+    next.run(req).await
+}
+
+/// What the per-client limiter needs.
+#[derive(Debug, Clone)]
+pub struct ClientLimit {
+    pub limit: RateLimit,
+    pub keys: KeyStore,
+    /// The verifier routes (method, path template with the base path): there a valid
+    /// partner key replaces the per-IP limit with its own.
+    pub keyed: Arc<[(Method, String)]>,
+}
+
+/// Whether `path` fits `template`, whose `{...}` segments match any one segment.
+fn fits(template: &str, path: &str) -> bool {
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') => {
+                if ps.is_empty() {
+                    return false;
+                }
+            }
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return false,
+        }
+    }
+}
+
+impl ClientLimit {
+    /// A request that the partner middleware will admit under its key's own limit.
+    fn governed_by_key(&self, req: &Request) -> bool {
+        let path = req.uri().path();
+        self.keyed
+            .iter()
+            .any(|(m, t)| m == req.method() && fits(t, path))
+            && matches!(presented_api_key(req.headers()), Ok(Some(k)) if self.keys.authenticate(k).is_ok())
+    }
+}
 
 /// Rejects requests without the admin bearer token (constant-time comparison).
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -106,23 +236,15 @@ fn take(ip: IpAddr, per_second: u32) -> Result<(), f64> {
 }
 
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.
-/// In-process requests without a peer address (tests) are not limited.
-pub async fn rate_limit(State(limit): State<RateLimit>, req: Request, next: Next) -> Response {
-    if let RateLimit::PerSecond(n) = limit
+/// In-process requests without a peer address (tests) are not limited; nor are
+/// requests that a valid partner key governs.
+pub async fn rate_limit(State(limit): State<ClientLimit>, req: Request, next: Next) -> Response {
+    if let RateLimit::PerSecond(n) = limit.limit
         && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
+        && !limit.governed_by_key(&req)
         && let Err(wait) = take(addr.ip(), n)
     {
-        let secs = wait.ceil().max(1.0) as u64;
-        let mut res = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests; retry in {secs} s"),
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return res;
+        return too_many_requests(wait, |secs| format!("too many requests; retry in {secs} s"));
     }
     next.run(req).await
 }
@@ -139,5 +261,73 @@ mod tests {
         }
         let wait = take(ip, 5).expect_err("over the limit");
         assert!(wait > 0.0 && wait <= 0.2 + 1e-9, "{wait}");
+    }
+
+    #[test]
+    fn templates_fit_paths_segment_by_segment() {
+        assert!(fits("/api/v1/verify", "/api/v1/verify"));
+        assert!(fits("/badges/api/v1/verify", "/badges/api/v1/verify"));
+        assert!(!fits("/api/v1/verify", "/api/v1/verify/batch"));
+        assert!(!fits("/api/v1/verify/batch", "/api/v1/verify"));
+        assert!(fits(
+            "/api/v1/presentation-requests/{id}",
+            "/api/v1/presentation-requests/x"
+        ));
+        assert!(!fits(
+            "/api/v1/presentation-requests/{id}",
+            "/api/v1/presentation-requests/"
+        ));
+        assert!(!fits("/api/v1/verify", "/api/v1/achievements"));
+    }
+
+    #[test]
+    fn an_api_key_comes_from_one_header_or_the_bearer_token() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert_eq!(presented_api_key(&h(&[])), Ok(None));
+        assert_eq!(
+            presented_api_key(&h(&[("authorization", "Bearer admin-token")])),
+            Ok(None),
+            "not an API key"
+        );
+        assert_eq!(
+            presented_api_key(&h(&[("x-api-key", " acc_live_k1 ")])),
+            Ok(Some("acc_live_k1"))
+        );
+        assert_eq!(
+            presented_api_key(&h(&[("authorization", "Bearer acc_live_k2")])),
+            Ok(Some("acc_live_k2"))
+        );
+        assert_eq!(
+            presented_api_key(&h(&[("authorization", "Basic dGVzdA==")])),
+            Ok(None)
+        );
+        assert_eq!(
+            presented_api_key(&h(&[
+                ("x-api-key", "acc_live_k1"),
+                ("authorization", "bearer acc_live_k1")
+            ])),
+            Ok(Some("acc_live_k1"))
+        );
+        assert!(
+            presented_api_key(&h(&[
+                ("x-api-key", "k1"),
+                ("authorization", "Bearer acc_live_k2")
+            ]))
+            .is_err()
+        );
+        assert!(presented_api_key(&h(&[("x-api-key", "k1"), ("x-api-key", "k1")])).is_err());
+        assert_eq!(
+            presented_api_key(&h(&[
+                ("x-api-key", "k1"),
+                ("authorization", "Bearer admin-token")
+            ])),
+            Ok(Some("k1"))
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -25,6 +25,8 @@ use crate::oid4vci::metadata::{AS_WELL_KNOWN, ISSUER_WELL_KNOWN, paths};
 pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Body cap for the verify APIs (badges with embedded images, baked images).
 pub const VERIFY_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Body cap for a batch of up to 100 badges to verify.
+pub const VERIFY_BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Body cap for batch awards (JSON or CSV).
 pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -112,7 +114,109 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/credentials/revoke",
             post(a::revoke_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
+        (
+            Method::GET,
+            "/api/v1/trust/issuers",
+            get(routes::trust::list_entries),
+        ),
+        (
+            Method::POST,
+            "/api/v1/trust/issuers",
+            post(routes::trust::create_entry),
+        ),
+        (
+            Method::GET,
+            "/api/v1/trust/issuers/{id}",
+            get(routes::trust::get_entry),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/trust/issuers/{id}",
+            put(routes::trust::put_entry),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/trust/issuers/{id}",
+            delete(routes::trust::delete_entry),
+        ),
+        (
+            Method::POST,
+            "/api/v1/trust/import",
+            post(routes::trust::import_registry).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        ),
+        (
+            Method::GET,
+            "/api/v1/api-keys",
+            get(routes::partner::list_keys),
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-keys",
+            post(routes::partner::create_key),
+        ),
+        (
+            Method::GET,
+            "/api/v1/api-keys/{id}",
+            get(routes::partner::get_key),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/api-keys/{id}",
+            patch(routes::partner::update_key),
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-keys/{id}/revoke",
+            post(routes::partner::revoke_key),
+        ),
     ]
+}
+
+/// The verifier API's routes: public (CONTRACT §4 and §5), and the routes where a
+/// partner may present an API key for its own rate limit and usage counts.
+fn verifier_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (
+            Method::POST,
+            "/api/v1/verify",
+            post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/api/v1/verify/batch",
+            post(routes::verify::verify_batch)
+                .layer(DefaultBodyLimit::max(VERIFY_BATCH_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/credentials/verify",
+            post(routes::vcapi::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/presentations/verify",
+            post(routes::vcapi::verify_presentation)
+                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/api/v1/presentation-requests",
+            post(routes::oid4vp::create),
+        ),
+        (
+            Method::GET,
+            "/api/v1/presentation-requests/{id}",
+            get(routes::oid4vp::get),
+        ),
+    ]
+}
+
+/// The verifier routes as (method, path template), for tests and docs.
+pub fn verifier_routes() -> Vec<(Method, &'static str)> {
+    verifier_table()
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect()
 }
 
 /// The admin routes as (method, path template), for tests and docs.
@@ -170,22 +274,6 @@ pub fn router(state: AppState) -> Router {
         .route("/claim/{id}/qr.svg", get(routes::claim::claim_qr_svg))
         .route("/claim/{id}/qr.png", get(routes::claim::claim_qr_png))
         .route(
-            "/api/v1/verify",
-            post(routes::verify::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        )
-        .route(
-            "/credentials/verify",
-            post(routes::vcapi::verify_credential).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        )
-        .route(
-            "/api/v1/presentation-requests",
-            post(routes::oid4vp::create),
-        )
-        .route(
-            "/api/v1/presentation-requests/{id}",
-            get(routes::oid4vp::get),
-        )
-        .route(
             "/api/v1/presentation-requests/{id}/qr.svg",
             get(routes::oid4vp::qr_svg),
         )
@@ -200,14 +288,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{}/{{tx}}", crate::oid4vp::RESPONSE_PATH),
             post(routes::oid4vp::response).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        )
-        .route(
-            "/presentations/verify",
-            post(routes::vcapi::verify_presentation)
-                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
         );
 
+    let mut verifier = Router::new();
+    let mut keyed = Vec::new();
+    for (method, path, handler) in verifier_table() {
+        verifier = verifier.route(path, handler);
+        keyed.push((method, format!("{}{path}", state.identity.base_path)));
+    }
+    let verifier = verifier.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::partner_key,
+    ));
+
     let app = admin
+        .merge(verifier)
         .merge(public)
         .fallback(routes::public::not_found)
         .method_not_allowed_fallback(routes::public::method_not_allowed)
@@ -240,7 +335,11 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
         .layer(axum::middleware::from_fn_with_state(
-            state.rate_limit,
+            middleware::ClientLimit {
+                limit: state.rate_limit,
+                keys: state.partner_keys.clone(),
+                keyed: keyed.into(),
+            },
             middleware::rate_limit,
         ))
         .layer(axum::middleware::from_fn(middleware::json_errors))

@@ -48,8 +48,14 @@
 //!    rules it cannot express. A VCDM 1.1 credential is checked under the VCDM 2.0
 //!    names (`issuanceDate` → `validFrom`, `expirationDate` → `validUntil`, the 1.1
 //!    base context → the 2.0 one), as 1EdTech's "any" schemas accept both.
-//! 7. **Issuer trust** (`issuer_trust`). Our own DID passes when the signature did;
-//!    every other issuer is `indeterminate` (no registry yet).
+//! 7. **Issuer trust** (`issuer_trust`), for badges and endorsements alike. Our own
+//!    DID passes when the signature did. Otherwise the [`crate::trust`] registry
+//!    decides, when the verifier has one: a `trusted` entry passes when the signature
+//!    did (a signature that did not verify is `indeterminate`: a forgery naming a
+//!    trusted issuer is not from that issuer); a `blocked` entry fails. Either way the
+//!    report carries the entry (`issuer_registry`: the registry's name and logo, never
+//!    the badge's). An issuer the registry does not list is `indeterminate`. The
+//!    endorsements check ignores its endorsements' trust, as `verified` does.
 //! 8. **Recipient** (`recipient`), only when the caller supplies an e-mail address:
 //!    hashed IdentityObject match, see [`recipient`].
 //! 9. **Endorsements** (`endorsements`), only when the badge carries any
@@ -141,6 +147,7 @@ pub struct Verifier {
     clock: SharedClock,
     issuer: Option<crate::issue::Issuer>,
     remote: Arc<Remote>,
+    registry: Option<crate::trust::Registry>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -148,6 +155,7 @@ impl std::fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("own_did", &self.own.as_ref().map(|(d, _)| d))
             .field("local_status", &self.issuer.is_some())
+            .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
 }
@@ -183,7 +191,20 @@ impl Verifier {
             clock,
             issuer: None,
             remote: Arc::new(Remote::offline()),
+            registry: None,
         }
+    }
+
+    /// Decides `issuer_trust` for issuers other than our own through `registry`.
+    #[must_use]
+    pub fn with_registry(mut self, registry: crate::trust::Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The trust registry, when there is one.
+    pub fn registry(&self) -> Option<&crate::trust::Registry> {
+        self.registry.as_ref()
     }
 
     /// Reads the status lists and awards of `issuer` (our own) locally.
@@ -422,11 +443,11 @@ impl Verifier {
         self.check_status(credential, report).await;
         // 6. Schema.
         check_schema(document, subject, report);
+        // 7. Issuer trust.
+        self.check_issuer_trust(report);
         if subject == Subject::Endorsement {
             return;
         }
-        // 7. Issuer trust.
-        self.check_issuer_trust(report);
         // 8. Recipient.
         if let Some(email) = &opts.recipient_email {
             match recipient::check(credential, email) {
@@ -727,17 +748,49 @@ impl Verifier {
         }
     }
 
-    /// Trust speaks of who signed, so it is only decided for a signature that
-    /// passed: a forgery that names our DID is not "from a trusted issuer".
+    /// Trust speaks of who signed, so it is only granted for a signature that
+    /// passed: a forgery that names our DID, or a trusted issuer, is not "from a
+    /// trusted issuer". A block needs no signature: whatever names a blocked issuer
+    /// is refused.
     fn check_issuer_trust(&self, report: &mut Report) {
+        use crate::trust::Status;
         let signed = report.outcome(CheckName::Signature) == Some(Outcome::Pass);
-        match report.issuer.as_deref() {
-            Some(i) if self.is_own(i) && signed => report.pass(CheckName::IssuerTrust),
-            Some(i) if self.is_own(i) => report.indeterminate(
+        let Some(issuer) = report.issuer.clone() else {
+            report.indeterminate(CheckName::IssuerTrust, "issuer not in registry");
+            return;
+        };
+        if self.is_own(&issuer) {
+            if signed {
+                report.pass(CheckName::IssuerTrust);
+            } else {
+                report.indeterminate(
+                    CheckName::IssuerTrust,
+                    "names this service's DID, but the signature did not verify",
+                );
+            }
+            return;
+        }
+        let entry = self.registry.as_ref().and_then(|r| r.lookup(&issuer));
+        match entry {
+            Some(e) if e.status == Status::Blocked => {
+                report.fail(
+                    CheckName::IssuerTrust,
+                    format!("issuer is blocked in the trust registry: {}", e.name),
+                );
+                report.issuer_registry = Some(e.listing());
+            }
+            Some(e) if signed => {
+                report.pass(CheckName::IssuerTrust);
+                report.issuer_registry = Some(e.listing());
+            }
+            Some(e) => report.indeterminate(
                 CheckName::IssuerTrust,
-                "names this service's DID, but the signature did not verify",
+                format!(
+                    "names {}, trusted in the registry, but the signature did not verify",
+                    e.name
+                ),
             ),
-            _ => report.indeterminate(CheckName::IssuerTrust, "issuer not in registry"),
+            None => report.indeterminate(CheckName::IssuerTrust, "issuer not in registry"),
         }
     }
 
@@ -801,15 +854,15 @@ impl Verifier {
                 .issuer
                 .clone()
                 .unwrap_or_else(|| "an unnamed issuer".into());
-            let worst = r
-                .checks
-                .iter()
+            // Like `verified`, the check ignores whether the endorser is trusted.
+            let judged = || {
+                r.checks
+                    .iter()
+                    .filter(|c| c.check != CheckName::IssuerTrust)
+            };
+            let worst = judged()
                 .find(|c| c.outcome == Outcome::Fail)
-                .or_else(|| {
-                    r.checks
-                        .iter()
-                        .find(|c| c.outcome == Outcome::Indeterminate)
-                });
+                .or_else(|| judged().find(|c| c.outcome == Outcome::Indeterminate));
             if let Some(c) = worst {
                 let name = c.check.as_str();
                 let line = format!(
@@ -1112,6 +1165,89 @@ mod tests {
             Some(Outcome::Fail),
             "{r:?}"
         );
+    }
+
+    fn registry_with(
+        entries: &[(&str, &str, crate::trust::Status)],
+    ) -> (tempfile::TempDir, crate::trust::Registry) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::store::Store::open(dir.path()).expect("store");
+        let reg = crate::trust::Registry::open(&store, Arc::new(FixedClock::at(0))).expect("open");
+        for (id, name, status) in entries {
+            let fields = crate::trust::Fields {
+                name: (*name).into(),
+                website: None,
+                logo: Some("https://registry.example/logo.png".into()),
+                location: None,
+                status: *status,
+            };
+            reg.put(id.parse().expect("id"), fields, crate::trust::Source::Admin)
+                .expect("put");
+        }
+        (dir, reg)
+    }
+
+    #[tokio::test]
+    async fn the_registry_decides_trust_for_a_did_key_issuer() {
+        use crate::trust::Status;
+        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+        let did = crate::did::key::did_key_for(key.public_jwk()).expect("did");
+        let token = did_key_badge(&key, |_| {});
+        for (status, trusted, outcome) in [
+            (Status::Trusted, Some(true), Outcome::Pass),
+            (Status::Blocked, Some(false), Outcome::Fail),
+        ] {
+            let (_dir, reg) = registry_with(&[(did.as_str(), "Registry Name", status)]);
+            let r = verifier()
+                .with_registry(reg)
+                .verify_jwt(&token)
+                .await
+                .expect("report");
+            assert!(r.verified, "{r:?}");
+            assert_eq!(r.trusted, trusted);
+            assert_eq!(r.outcome(CheckName::IssuerTrust), Some(outcome));
+            let listing = r.issuer_registry.expect("listing");
+            assert_eq!(
+                (listing.name.as_str(), listing.status),
+                ("Registry Name", status)
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_issuer_is_looked_up_as_stated_and_only_a_good_signature_earns_trust() {
+        use crate::trust::Status;
+        let (_dir, reg) = registry_with(&[
+            ("https://example.edu/issuer", "Example U", Status::Trusted),
+            (
+                "https://blocked.example/issuer",
+                "Blocked U",
+                Status::Blocked,
+            ),
+        ]);
+        let v = verifier().with_registry(reg);
+        let run = |issuer: &str, signature: Outcome| {
+            let mut r = Report::new();
+            r.issuer = Some(issuer.to_owned());
+            r.push(CheckName::Signature, signature, None);
+            v.check_issuer_trust(&mut r);
+            r.finish()
+        };
+        let r = run("https://example.edu/issuer", Outcome::Pass);
+        assert_eq!(r.trusted, Some(true));
+        assert_eq!(r.issuer_registry.map(|l| l.name), Some("Example U".into()));
+        for sig in [Outcome::Fail, Outcome::Indeterminate] {
+            let r = run("https://example.edu/issuer", sig);
+            assert_eq!(
+                r.outcome(CheckName::IssuerTrust),
+                Some(Outcome::Indeterminate)
+            );
+            assert!(r.issuer_registry.is_none());
+        }
+        let r = run("https://blocked.example/issuer", Outcome::Fail);
+        assert_eq!(r.trusted, Some(false));
+        let r = run("https://example.edu/issuer/", Outcome::Pass);
+        assert_eq!(r.trusted, None, "ids match exactly as stated");
     }
 
     #[tokio::test]

@@ -89,6 +89,10 @@ pub struct Report {
     /// The verification method that verified the signature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<String>,
+    /// The trust registry's entry for the issuer, when the registry decided
+    /// `issuer_trust` (name and logo are the registry's, never the badge's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer_registry: Option<crate::trust::Listing>,
     /// One report per endorsement, when the badge carries any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub endorsements: Vec<Report>,
@@ -104,6 +108,7 @@ impl Report {
             credential: None,
             issuer: None,
             verification_method: None,
+            issuer_registry: None,
             endorsements: Vec::new(),
         }
     }

@@ -409,3 +409,73 @@ fn verify_command_reads_baked_png_and_svg_badges() {
         "an unreadable image cannot be examined"
     );
 }
+
+/// Waits for a child that should exit on its own; kills it after 30 s.
+fn wait_exit(mut child: Child) -> (std::process::ExitStatus, String) {
+    use std::io::Read as _;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                e.read_to_string(&mut err).expect("stderr");
+            }
+            return (status, err);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the service did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_bad_trust_registry_file_refuses_start_and_a_good_one_is_applied() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("trusted-issuers.json");
+    std::fs::write(
+        &file,
+        r#"{"meta": {}, "registry": {"did:web:ok.example": {"name": "OK"}, "nope": {"name": "Bad"}}}"#,
+    )
+    .expect("write");
+    let child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--keys-dir")
+        .arg(dir.path().join("keys"))
+        .arg("--trust-registry")
+        .arg(&file)
+        .env("ACCOLADE_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (status, err) = wait_exit(child);
+    assert!(!status.success());
+    assert!(
+        err.contains("trusted-issuers.json") && err.contains("nope"),
+        "{err}"
+    );
+
+    // The DCC shape.
+    std::fs::write(
+        &file,
+        r#"{"meta": {"created": "2022-10-27T17:57:31+00:00"},
+            "registry": {"did:web:ok.example": {"name": "OK University", "location": "Here",
+                                                "url": "https://ok.example"}}}"#,
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let server = spawn(dir.path(), &["--trust-registry", path]);
+    let (s, body) = http_get(&server.base, "/api/v1/trust/issuers");
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["issuers"][0]["id"], "did:web:ok.example");
+    assert_eq!(v["issuers"][0]["name"], "OK University");
+    assert_eq!(
+        v["issuers"][0]["source"],
+        format!("file:{}", file.display()).as_str()
+    );
+}

@@ -878,3 +878,72 @@ async fn qr_codes_wallet_nonce_and_restarts() {
     assert_eq!(r["state"], "pending");
     assert_eq!(fetch_request_object(&app, &req).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_partner_key_creates_requests_under_its_own_name_and_count() {
+    let app = TestApp::new();
+    let (s, k) = app
+        .admin(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "Hiring platform", "rate_limit": 50})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let secret = k["key"].as_str().expect("key").to_owned();
+    let keyed = |method: Method, uri: String, body: Option<Value>| {
+        let b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("X-API-Key", secret.clone())
+            .header(header::CONTENT_TYPE, "application/json");
+        b.body(Body::from(body.map(|v| v.to_string()).unwrap_or_default()))
+            .expect("req")
+    };
+    let (s, _, b) = app
+        .send(keyed(
+            Method::POST,
+            "/api/v1/presentation-requests".into(),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let req: Value = serde_json::from_slice(&b).expect("json");
+    assert_eq!(req["created_by"], k["id"]);
+    let (s, _, b) = app
+        .send(keyed(
+            Method::GET,
+            format!(
+                "/api/v1/presentation-requests/{}",
+                req["id"].as_str().expect("id")
+            ),
+            None,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let got: Value = serde_json::from_slice(&b).expect("json");
+    assert_eq!(got["created_by"], k["id"]);
+    let (_, view) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/api-keys/{}", k["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(view["usage"]["requests"], 2, "{view}");
+    // A revoked key may no longer ask.
+    app.admin(
+        Method::POST,
+        &format!("/api/v1/api-keys/{}/revoke", k["id"].as_str().expect("id")),
+        None,
+    )
+    .await;
+    let (s, _, _) = app
+        .send(keyed(
+            Method::POST,
+            "/api/v1/presentation-requests".into(),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

@@ -4,7 +4,9 @@ pub mod admin;
 pub mod claim;
 pub mod oid4vci;
 pub mod oid4vp;
+pub mod partner;
 pub mod public;
+pub mod trust;
 pub mod vcapi;
 pub mod verify;
 

@@ -23,10 +23,7 @@ use crate::app::AppState;
 use crate::clock::format_seconds;
 use crate::http::ApiError;
 use crate::oid4vp::{self, ClientIdPrefix, Constraints, NewRequest, Query, RequestRecord};
-
-/// The partner key a request came with, when it came with one.
-#[derive(Debug, Clone)]
-pub struct Caller(pub String);
+use crate::partner::PartnerKey;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +117,9 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     if let Some(p) = &rec.purpose {
         m.insert("purpose".into(), json!(p));
     }
+    if let Some(k) = &rec.created_by {
+        m.insert("created_by".into(), json!(k));
+    }
     if let Some(t) = rec.answered_at {
         m.insert("answered_at".into(), json!(fmt(t)));
     }
@@ -141,7 +141,7 @@ fn fmt(unix: i64) -> String {
 /// `POST /api/v1/presentation-requests`.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
+    key: Option<Extension<PartnerKey>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: CreateBody = super::parse_json(&body)?;
@@ -176,7 +176,7 @@ pub async fn create(
         prefix,
         expires_in: b.expires_in,
         purpose: b.purpose,
-        created_by: caller.map(|Extension(Caller(id))| id),
+        created_by: key.map(|Extension(k)| k.id),
     };
     let rec = state.oid4vp.create(input).await?;
     let mut res = (StatusCode::CREATED, Json(view(&state, &rec))).into_response();

@@ -24,16 +24,18 @@
 //! details are always returned. `returnCredential` adds the decoded credential. Unknown
 //! options are an error (VC-API "Handling Unknown Options and Data").
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::routes::verify::count_verifications;
 use crate::issue::{AwardRequest, Delivery, RecipientInput};
+use crate::partner::PartnerKey;
 use crate::verify::{CheckName, Outcome, PresentationOptions, Report};
 
 const VCDM2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
@@ -375,9 +377,15 @@ fn problems(checks: &[crate::verify::Check]) -> (Vec<Value>, Vec<Value>, Vec<&'s
             "title": format!("{name}: {}", if c.outcome == Outcome::Fail { "failed" } else { "could not be decided" }),
             "detail": detail,
         });
-        if c.outcome == Outcome::Fail {
+        // Trust is reported beside verification, never as its error: a blocked
+        // issuer is a warning, an unknown one nothing at all.
+        if c.check == CheckName::IssuerTrust {
+            if c.outcome == Outcome::Fail {
+                warnings.push(p);
+            }
+        } else if c.outcome == Outcome::Fail {
             errors.push(p);
-        } else if c.check != CheckName::IssuerTrust {
+        } else {
             warnings.push(p);
         }
     }
@@ -408,6 +416,7 @@ fn credential_result(report: &Report, return_credential: bool) -> Value {
 /// `POST /credentials/verify`.
 pub async fn verify_credential(
     State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = parse_body(&body)?;
@@ -437,6 +446,7 @@ pub async fn verify_credential(
         ));
     };
     let report = state.verifier.verify_value(vc).await?;
+    count_verifications(key.as_ref(), 1);
     let status = if report.verified {
         StatusCode::OK
     } else {
@@ -448,6 +458,7 @@ pub async fn verify_credential(
 /// `POST /presentations/verify`.
 pub async fn verify_presentation(
     State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = parse_body(&body)?;
@@ -487,6 +498,7 @@ pub async fn verify_presentation(
         unsigned,
     };
     let mut report = state.verifier.verify_presentation(vp, &popts).await?;
+    count_verifications(key.as_ref(), report.credentials.len());
     let (errors, warnings, passed) = problems(&report.checks);
     let credential_results: Vec<Value> = report
         .credentials

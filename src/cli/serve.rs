@@ -306,7 +306,7 @@ async fn sweep_wallet_state(oid4vci: crate::oid4vci::Oid4vci) {
 }
 
 async fn sweep_presentation_requests(oid4vp: crate::oid4vp::Oid4vp) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
         let o = oid4vp.clone();

@@ -213,19 +213,55 @@ static BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
 const MAX_TRACKED: usize = 10_000;
 
 fn take(ip: IpAddr, per_second: u32) -> Result<(), f64> {
-    let rate = f64::from(per_second);
+    take_from(&BUCKETS, ip, f64::from(per_second), f64::from(per_second))
+}
+
+/// Buckets for anonymous presentation-request creation, per client IP.
+static CREATE_BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Anonymous presentation requests per second per client IP, and the burst.
+/// Each one is a stored record, so the bar is far lower than for verifications;
+/// platforms that need more use a partner key.
+pub const ANONYMOUS_REQUESTS_PER_SEC: f64 = 2.0;
+pub const ANONYMOUS_REQUESTS_BURST: f64 = 20.0;
+
+/// Admits one anonymous presentation request from `ip` (`None`), or answers 429.
+pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
+    take_from(
+        &CREATE_BUCKETS,
+        ip,
+        ANONYMOUS_REQUESTS_PER_SEC,
+        ANONYMOUS_REQUESTS_BURST,
+    )
+    .err()
+    .map(|wait| {
+        too_many_requests(wait, |secs| {
+            format!(
+                "too many presentation requests from this address; retry in {secs} s, or use a partner API key"
+            )
+        })
+    })
+}
+
+fn take_from(
+    buckets: &Mutex<HashMap<IpAddr, Bucket>>,
+    ip: IpAddr,
+    rate: f64,
+    burst: f64,
+) -> Result<(), f64> {
     let now = Instant::now();
-    let mut map = BUCKETS
+    let mut map = buckets
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if map.len() > MAX_TRACKED {
-        map.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < rate);
+        map.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < burst);
     }
     let b = map.entry(ip).or_insert(Bucket {
-        tokens: rate,
+        tokens: burst,
         at: now,
     });
-    b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(rate);
+    b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
     b.at = now;
     if b.tokens >= 1.0 {
         b.tokens -= 1.0;

@@ -54,11 +54,15 @@ pub use query::{Constraints, Query};
 
 /// Lifetime of a request when the employer names none, seconds.
 pub const DEFAULT_TTL: i64 = 600;
-/// Shortest and longest lifetimes a request may ask for, seconds.
+/// Shortest and longest lifetimes a request may ask for, seconds: a day for
+/// partners, an hour for anonymous callers.
 pub const MIN_TTL: i64 = 30;
 pub const MAX_TTL: i64 = 24 * 3600;
-/// How long a request's record (and its result) is kept after it expires, seconds.
+pub const MAX_ANONYMOUS_TTL: i64 = 3600;
+/// How long an answered request (and its result) is kept after the answer, seconds.
 pub const RETENTION: i64 = 24 * 3600;
+/// How long an unanswered request is kept after it expired, seconds.
+pub const UNANSWERED_RETENTION: i64 = 3600;
 /// The most requests kept at once; creating more is refused until some are swept.
 pub const MAX_RECORDS: usize = 200_000;
 /// The path (under the public URL) that serves request objects.
@@ -167,6 +171,8 @@ pub struct NewRequest {
     pub legacy: bool,
     pub prefix: ClientIdPrefix,
     pub expires_in: Option<i64>,
+    /// The longest lifetime this caller may ask for.
+    pub max_ttl: i64,
     pub purpose: Option<String>,
     pub created_by: Option<String>,
 }
@@ -276,9 +282,10 @@ impl Oid4vp {
     /// Creates a request and records it (durably).
     pub async fn create(&self, input: NewRequest) -> Result<RequestRecord, Error> {
         let ttl = input.expires_in.unwrap_or(DEFAULT_TTL);
-        if !(MIN_TTL..=MAX_TTL).contains(&ttl) {
+        let max = input.max_ttl.clamp(MIN_TTL, MAX_TTL);
+        if !(MIN_TTL..=max).contains(&ttl) {
             return Err(Error::InvalidQuery(format!(
-                "expires_in must be between {MIN_TTL} and {MAX_TTL} seconds"
+                "expires_in must be between {MIN_TTL} and {max} seconds"
             )));
         }
         check_constraints(&input.constraints)?;
@@ -646,17 +653,17 @@ impl Oid4vp {
 
     /// Removes records whose retention has passed. Returns how many.
     pub fn sweep(&self) -> Result<usize, Error> {
-        let cutoff = self.now() - RETENTION;
+        let now = self.now();
         let mut removed = 0;
         for item in self.tree.iter() {
             let (k, v) = item?;
-            let expired = serde_json::from_slice::<RequestRecord>(&v)
-                .map(|r| r.expires_at.max(r.answered_at.unwrap_or(0)) < cutoff)
-                .unwrap_or(true);
-            let tx = serde_json::from_slice::<RequestRecord>(&v)
-                .ok()
-                .map(|r| r.tx);
-            if expired
+            let rec = serde_json::from_slice::<RequestRecord>(&v).ok();
+            let done = rec.as_ref().is_none_or(|r| match r.answered_at {
+                Some(t) => t + RETENTION < now,
+                None => r.expires_at + UNANSWERED_RETENTION < now,
+            });
+            let tx = rec.map(|r| r.tx);
+            if done
                 && self
                     .tree
                     .compare_and_swap(&k, Some(v), None::<&[u8]>)?

@@ -550,10 +550,30 @@ async fn requests_expire_and_then_take_no_answer() {
             .contains("expired")
     );
     assert_eq!(result(&app, &req).await["state"], "expired");
-    // Records outlive expiry by a day, then are swept.
+    // An answered request is kept a day after its answer; an unanswered one an hour
+    // after it expired.
+    let answered = create(&app, json!({})).await;
+    let v = vp(
+        &holder,
+        &[&badge],
+        answered["nonce"].as_str().expect("nonce"),
+        &format!("decentralized_identifier:{DID}"),
+    );
+    assert_eq!(answer(&app, &answered, &v).await.0, StatusCode::OK);
     assert_eq!(app.state.oid4vp.sweep().expect("sweep"), 0);
-    app.clock.advance(24 * 3600);
-    assert_eq!(app.state.oid4vp.sweep().expect("sweep"), 1);
+    app.clock.advance(3600);
+    assert_eq!(
+        app.state.oid4vp.sweep().expect("sweep"),
+        1,
+        "the unanswered one"
+    );
+    assert_eq!(result(&app, &answered).await["state"], "verified");
+    app.clock.advance(23 * 3600 + 1);
+    assert_eq!(
+        app.state.oid4vp.sweep().expect("sweep"),
+        1,
+        "the answered one"
+    );
     let (s, _) = app
         .call(
             Method::GET,
@@ -946,4 +966,68 @@ async fn a_partner_key_creates_requests_under_its_own_name_and_count() {
         ))
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_shorter_lifetimes_and_their_own_bucket() {
+    let app = TestApp::new();
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/api/v1/presentation-requests",
+            Some(json!({"expires_in": 7200})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        v["message"].as_str().expect("message").contains("3600"),
+        "{v}"
+    );
+    let (_, k) = app
+        .admin(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "Platform"})),
+        )
+        .await;
+    let (s, _, b) = app
+        .send(
+            Request::post("/api/v1/presentation-requests")
+                .header("X-API-Key", k["key"].as_str().expect("key"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"expires_in": 86400}"#))
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+
+    // From one address: the burst, then 429 with Retry-After; another address is
+    // not held back.
+    let from = |ip: &str| {
+        let mut req = Request::post("/api/v1/presentation-requests")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .expect("req");
+        let addr: std::net::SocketAddr = format!("{ip}:41000").parse().expect("addr");
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        req
+    };
+    let mut created = 0;
+    let mut refused = None;
+    for _ in 0..40 {
+        let (s, h, _) = app.send(from("198.51.100.61")).await;
+        match s {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused = Some(h[header::RETRY_AFTER].to_str().expect("ascii").to_owned());
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!((20..=22).contains(&created), "{created}");
+    assert!(refused.is_some());
+    assert_eq!(app.send(from("198.51.100.62")).await.0, StatusCode::CREATED);
 }

@@ -10,7 +10,9 @@
 //! `{"error", "error_description"}` (OpenID4VP 1.0 §8.5).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -19,7 +21,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::verify::media_type;
-use crate::app::AppState;
+use crate::app::{AppState, RateLimit};
 use crate::clock::format_seconds;
 use crate::http::ApiError;
 use crate::oid4vp::{self, ClientIdPrefix, Constraints, NewRequest, Query, RequestRecord};
@@ -142,8 +144,17 @@ fn fmt(unix: i64) -> String {
 pub async fn create(
     State(state): State<AppState>,
     key: Option<Extension<PartnerKey>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // Each request is a stored record: anonymous callers get a bucket of their own.
+    if key.is_none()
+        && state.rate_limit != RateLimit::Off
+        && let Some(Extension(ConnectInfo(addr))) = peer
+        && let Some(res) = crate::http::middleware::refuse_anonymous_request(addr.ip())
+    {
+        return Ok(res);
+    }
     let b: CreateBody = super::parse_json(&body)?;
     let legacy = match b.query_language.as_deref() {
         None | Some("dcql") => false,
@@ -175,6 +186,11 @@ pub async fn create(
         legacy,
         prefix,
         expires_in: b.expires_in,
+        max_ttl: if key.is_some() {
+            oid4vp::MAX_TTL
+        } else {
+            oid4vp::MAX_ANONYMOUS_TTL
+        },
         purpose: b.purpose,
         created_by: key.map(|Extension(k)| k.id),
     };

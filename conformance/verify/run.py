@@ -286,6 +286,36 @@ def run_cases(binary, workdir, a, b, c):
                               {"status": "revoked"}), summary(r))
     yield case("B sees A's revocation", b_revocation)
 
+    def trust_registry():
+        import urllib.parse
+        path = "/api/v1/trust/issuers"
+        entry = {"id": did, "name": "Issuer A (as the registry names it)",
+                 "website": "https://a.example", "logo": "https://a.example/logo.png"}
+        st, e = b.call("POST", path, entry)
+        if st != 201:
+            return [f"registering A: HTTP {st}: {e}"], ""
+        status, r = b.verify({"credential": good})
+        problems = expect_report(status, r, True, {"issuer_trust": "pass"})
+        reg = r.get("issuer_registry") or {} if isinstance(r, dict) else {}
+        if r.get("trusted") is not True or reg.get("name") != entry["name"]:
+            problems.append(f"trusted={r.get('trusted')} issuer_registry={reg}")
+        blocked = dict(entry, status="blocked")
+        st, e = b.call("PUT", f"{path}/{urllib.parse.quote(did, safe='')}", blocked)
+        if st not in (200, 201):
+            return problems + [f"blocking A: HTTP {st}: {e}"], ""
+        status, r2 = b.verify({"credential": good})
+        problems += expect_report(status, r2, True, {"issuer_trust": "fail"})
+        if r2.get("trusted") is not False:
+            problems.append(f"blocked: trusted={r2.get('trusted')}")
+        st, _ = b.call("DELETE", f"{path}/{urllib.parse.quote(did, safe='')}")
+        status, r3 = b.verify({"credential": good})
+        if st != 204 or r3.get("trusted", "absent") is not None:
+            problems.append(f"removed ({st}): trusted={r3.get('trusted')}")
+        return problems, (f"listed: trusted={r.get('trusted')} name={reg.get('name')!r}; "
+                          f"blocked: verified={r2.get('verified')} trusted={r2.get('trusted')}; "
+                          f"removed: trusted={r3.get('trusted')}")
+    yield case("B's trust registry decides A's trust", trust_registry)
+
     def c_refuses():
         status, r = c.verify({"credential": good})
         if status >= 500:

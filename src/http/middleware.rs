@@ -213,7 +213,13 @@ static BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
 const MAX_TRACKED: usize = 10_000;
 
 fn take(ip: IpAddr, per_second: u32) -> Result<(), f64> {
-    take_from(&BUCKETS, ip, f64::from(per_second), f64::from(per_second))
+    take_from(
+        &BUCKETS,
+        ip,
+        f64::from(per_second),
+        f64::from(per_second),
+        1.0,
+    )
 }
 
 /// Buckets for anonymous presentation-request creation, per client IP.
@@ -233,6 +239,7 @@ pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
         ip,
         ANONYMOUS_REQUESTS_PER_SEC,
         ANONYMOUS_REQUESTS_BURST,
+        1.0,
     )
     .err()
     .map(|wait| {
@@ -244,11 +251,26 @@ pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
     })
 }
 
+/// The bucket key of a client address: an IPv6 client usually holds a whole /64, so
+/// the /64 is one client.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let mut seg = v6.segments();
+            seg[4..].fill(0);
+            IpAddr::V6(std::net::Ipv6Addr::from(seg))
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
 fn take_from(
     buckets: &Mutex<HashMap<IpAddr, Bucket>>,
     ip: IpAddr,
     rate: f64,
     burst: f64,
+    cost: f64,
 ) -> Result<(), f64> {
     let now = Instant::now();
     let mut map = buckets
@@ -257,18 +279,41 @@ fn take_from(
     if map.len() > MAX_TRACKED {
         map.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < burst);
     }
-    let b = map.entry(ip).or_insert(Bucket {
+    let b = map.entry(client_key(ip)).or_insert(Bucket {
         tokens: burst,
         at: now,
     });
     b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
     b.at = now;
-    if b.tokens >= 1.0 {
-        b.tokens -= 1.0;
+    // A cost above the burst can never be paid; it is charged as the whole burst.
+    let cost = cost.min(burst);
+    if b.tokens >= cost {
+        b.tokens -= cost;
         Ok(())
     } else {
-        Err((1.0 - b.tokens) / rate)
+        Err((cost - b.tokens) / rate)
     }
+}
+
+/// Charges an anonymous client `extra` more requests from its per-IP bucket (a
+/// batch of n badges costs what n calls would), or answers 429.
+pub(crate) fn charge_anonymous(ip: IpAddr, limit: RateLimit, extra: usize) -> Option<Response> {
+    let RateLimit::PerSecond(n) = limit else {
+        return None;
+    };
+    if extra == 0 {
+        return None;
+    }
+    let rate = f64::from(n);
+    take_from(&BUCKETS, ip, rate, rate, extra as f64)
+        .err()
+        .map(|wait| {
+            too_many_requests(wait, |secs| {
+                format!(
+                    "too many badges from this address; retry in {secs} s, or use a partner API key"
+                )
+            })
+        })
 }
 
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.
@@ -288,6 +333,20 @@ pub async fn rate_limit(State(limit): State<ClientLimit>, req: Request, next: Ne
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_mapped_v4_as_v4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
+        assert_eq!(
+            client_key(mapped),
+            "192.0.2.1".parse::<IpAddr>().expect("ip")
+        );
+    }
 
     #[test]
     fn a_bucket_allows_its_burst_then_refuses_with_a_wait() {

@@ -1,5 +1,6 @@
-//! OpenID for Verifiable Presentations 1.0: this service as the Verifier an employer
-//! uses to ask a wallet for a badge.
+//! OpenID for Verifiable Presentations 1.0
+//! (<https://openid.net/specs/openid-4-verifiable-presentations-1_0.html>): this
+//! service as the Verifier an employer uses to ask a wallet for a badge.
 //!
 //! The flow, with the sections of OpenID4VP 1.0 it follows:
 //! 1. The employer creates a presentation request ([`Oid4vp::create`]): a query
@@ -31,9 +32,20 @@
 //! its lifetime passes unanswered. The first answer that can be read decides the
 //! request: it is recorded by compare-and-swap against the pending record, so of
 //! concurrent answers exactly one lands, and it is flushed before the wallet hears
-//! back; a replayed answer is refused. Answers that cannot be read at all (no
-//! `vp_token`, a `state` that is not the request's, a token that is not JSON) are
-//! refused without deciding anything, so a stray post cannot spoil a request.
+//! back (a reader may see the verdict a moment before it is on disk; a crash in that
+//! moment leaves the request pending, and the wallet was never told otherwise). A
+//! replayed answer is refused. Answers that cannot be read (no `vp_token`, a `state`
+//! that is not the request's, a token that is not JSON, a presentation that is not a
+//! presentation) are refused without deciding anything, and every presentation of an
+//! answer is read before any is verified, so malformed posts cost little and decide
+//! nothing. A wallet's error answer (§8.5, e.g. `access_denied`) carrying the
+//! request's `state` does decide it: `rejected`, with the wallet's reason.
+//!
+//! Bounds: a request record (query included) is at most [`MAX_RECORD_BYTES`];
+//! anonymous callers may keep at most [`MAX_ANONYMOUS_RECORDS`] of all
+//! [`MAX_RECORDS`]; an answer holds at most [`MAX_PRESENTATIONS`] presentations and
+//! [`crate::verify::presentation::MAX_CREDENTIALS`] badges in all, verified under one
+//! fetch budget.
 
 pub mod query;
 
@@ -64,7 +76,12 @@ pub const RETENTION: i64 = 24 * 3600;
 /// How long an unanswered request is kept after it expired, seconds.
 pub const UNANSWERED_RETENTION: i64 = 3600;
 /// The most requests kept at once; creating more is refused until some are swept.
-pub const MAX_RECORDS: usize = 200_000;
+pub const MAX_RECORDS: usize = 300_000;
+/// Of those, the most that anonymous callers may hold, so that they cannot crowd
+/// out partners.
+pub const MAX_ANONYMOUS_RECORDS: usize = 100_000;
+/// The largest request record (query and constraints included), bytes.
+pub const MAX_RECORD_BYTES: usize = 48 * 1024;
 /// The path (under the public URL) that serves request objects.
 pub const REQUEST_PATH: &str = "/oid4vp/requests";
 /// The path (under the public URL) that takes wallets' answers.
@@ -73,10 +90,10 @@ pub const RESPONSE_PATH: &str = "/oid4vp/responses";
 pub const SELF_ISSUED_AUD: &str = "https://self-issued.me/v2";
 /// The JWT type of a request object (RFC 9101 §10.8).
 pub const REQUEST_TYP: &str = "oauth-authz-req+jwt";
-/// Signature algorithms accepted on presentations.
-pub const ALG_VALUES: &[&str] = &["ES256", "ES384", "EdDSA", "Ed25519", "RS256"];
+/// Signature algorithms accepted on presentations (and the badges in them).
+pub const ALG_VALUES: &[&str] = &["ES256", "EdDSA", "RS256"];
 /// The most presentations one answer may carry.
-pub const MAX_PRESENTATIONS: usize = 16;
+pub const MAX_PRESENTATIONS: usize = 8;
 
 /// How the service identifies itself to the wallet (§5.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -222,7 +239,8 @@ pub struct Oid4vp {
     issuer: Issuer,
     tree: sled::Tree,
     by_tx: sled::Tree,
-    records: Arc<AtomicUsize>,
+    /// Records held: (all, anonymous).
+    records: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 fn corrupt(e: serde_json::Error) -> Error {
@@ -237,7 +255,15 @@ impl Oid4vp {
     pub fn open(issuer: Issuer) -> Result<Self, Error> {
         let tree = issuer.store().tree("oid4vp_requests")?;
         let by_tx = issuer.store().tree("oid4vp_by_tx")?;
-        let records = Arc::new(AtomicUsize::new(tree.len()));
+        let (mut all, mut anonymous) = (0, 0);
+        for item in tree.iter() {
+            let (_, v) = item?;
+            all += 1;
+            if serde_json::from_slice::<RequestRecord>(&v).is_ok_and(|r| r.created_by.is_none()) {
+                anonymous += 1;
+            }
+        }
+        let records = Arc::new((AtomicUsize::new(all), AtomicUsize::new(anonymous)));
         Ok(Self {
             issuer,
             tree,
@@ -312,12 +338,16 @@ impl Oid4vp {
                     query::validate_definition(&pd).map_err(Error::InvalidQuery)?;
                     Query::PresentationDefinition(pd)
                 }
+                // The definition travels to the wallet: its id is not the employer's.
                 (None, None) if input.legacy => Query::PresentationDefinition(
-                    query::definition_for(&input.constraints, &id.to_string(), ALG_VALUES),
+                    query::definition_for(&input.constraints, &random_id(16), ALG_VALUES),
                 ),
                 (None, None) => Query::Dcql(query::dcql_for(&input.constraints)),
             };
-        if self.records.load(Ordering::Relaxed) >= MAX_RECORDS {
+        let anonymous = input.created_by.is_none();
+        if self.records.0.load(Ordering::Relaxed) >= MAX_RECORDS
+            || (anonymous && self.records.1.load(Ordering::Relaxed) >= MAX_ANONYMOUS_RECORDS)
+        {
             return Err(Error::Busy);
         }
         let now = self.now();
@@ -339,9 +369,28 @@ impl Oid4vp {
             result: None,
         };
         let bytes = serde_json::to_vec(&rec).map_err(corrupt)?;
-        self.by_tx.insert(rec.tx.as_bytes(), id.as_bytes())?;
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(Error::InvalidQuery(format!(
+                "the request is {} bytes with its query; at most {MAX_RECORD_BYTES} are accepted",
+                bytes.len()
+            )));
+        }
+        if rec.prefix == ClientIdPrefix::RedirectUri
+            && crate::qr::svg(&self.authorization_request(&rec)).is_err()
+        {
+            return Err(Error::InvalidQuery(
+                "this request is too long to travel by value in a QR code; use the decentralized_identifier prefix, which sends it by reference"
+                    .into(),
+            ));
+        }
+        // The record first: a crash before the index leaves a record that the sweep
+        // removes, never an index entry pointing at nothing.
         self.tree.insert(id.as_bytes(), bytes)?;
-        self.records.fetch_add(1, Ordering::Relaxed);
+        self.by_tx.insert(rec.tx.as_bytes(), id.as_bytes())?;
+        self.records.0.fetch_add(1, Ordering::Relaxed);
+        if anonymous {
+            self.records.1.fetch_add(1, Ordering::Relaxed);
+        }
         self.issuer.store().flush().await?;
         Ok(rec)
     }
@@ -410,9 +459,8 @@ impl Oid4vp {
     /// The `openid4vp://` link a wallet opens (§5.1): by reference for a signed
     /// request, by value for an unsigned one.
     pub fn authorization_request(&self, rec: &RequestRecord) -> String {
-        let mut url = url::Url::parse("openid4vp://").unwrap_or_else(|_| unreachable_url());
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
         {
-            let mut q = url.query_pairs_mut();
             match rec.prefix {
                 ClientIdPrefix::DecentralizedIdentifier => {
                     q.append_pair("client_id", &self.client_id(rec));
@@ -431,7 +479,7 @@ impl Oid4vp {
                 }
             }
         }
-        url.to_string()
+        format!("openid4vp://?{}", q.finish())
     }
 
     /// The request object for a request still pending: signed by the service's key
@@ -447,6 +495,11 @@ impl Oid4vp {
         let mut claims = self.request_parameters(&rec);
         let now = self.now();
         claims.insert("aud".into(), json!(SELF_ISSUED_AUD));
+        if rec.prefix == ClientIdPrefix::DecentralizedIdentifier {
+            // RFC 9101 §4: a signed request names its signer. The DID itself, not the
+            // prefixed client_id, so that `kid` is a DID URL under it.
+            claims.insert("iss".into(), json!(self.issuer.did().to_string()));
+        }
         claims.insert("iat".into(), json!(now));
         claims.insert("exp".into(), json!(rec.expires_at));
         if let Some(n) = wallet_nonce {
@@ -508,7 +561,12 @@ impl Oid4vp {
                 .as_deref()
                 .ok_or_else(|| Error::InvalidResponse("vp_token is missing".into()))?;
             let answer = self.read_answer(&rec, token, form)?;
-            let result = self.judge(verifier, &rec, answer).await?;
+            let result = crate::verify::remote::with_budget_of(
+                crate::verify::remote::FETCHES_PER_VERIFICATION
+                    + 8 * crate::verify::presentation::MAX_CREDENTIALS,
+                self.judge(verifier, &rec, answer),
+            )
+            .await;
             let verified = result
                 .get("verified")
                 .and_then(Value::as_bool)
@@ -521,6 +579,10 @@ impl Oid4vp {
             };
             (status, reason, Some(result))
         };
+        // Verification may have taken a while: the lifetime is judged at the verdict.
+        if rec.state_at(self.now()) == State::Expired {
+            return Err(Error::Expired);
+        }
         let mut done = rec;
         done.status = status;
         done.answered_at = Some(self.now());
@@ -619,7 +681,23 @@ impl Oid4vp {
             return Err(bad("vp_token holds no presentation"));
         }
         if out.len() > MAX_PRESENTATIONS {
-            return Err(bad("vp_token holds too many presentations"));
+            return Err(Error::InvalidResponse(format!(
+                "vp_token holds {} presentations; at most {MAX_PRESENTATIONS} are accepted",
+                out.len()
+            )));
+        }
+        // Every presentation is read before any is verified.
+        let mut badges = 0;
+        for (qid, p) in &out {
+            badges += precheck(p).map_err(|m| {
+                Error::InvalidResponse(format!("the presentation for {qid:?} cannot be read: {m}"))
+            })?;
+        }
+        let most = crate::verify::presentation::MAX_CREDENTIALS;
+        if badges > most {
+            return Err(Error::InvalidResponse(format!(
+                "the answer holds {badges} badges; at most {most} are accepted"
+            )));
         }
         Ok(out)
     }
@@ -630,7 +708,7 @@ impl Oid4vp {
         verifier: &Verifier,
         rec: &RequestRecord,
         answer: Vec<(String, Value)>,
-    ) -> Result<Value, Error> {
+    ) -> Value {
         let opts = PresentationOptions {
             challenge: Some(rec.nonce.clone()),
             domain: Some(self.client_id(rec)),
@@ -638,17 +716,25 @@ impl Oid4vp {
         };
         let mut reports: Vec<(String, PresentationReport)> = Vec::new();
         for (qid, p) in answer {
-            match verifier.verify_presentation(&p, &opts).await {
-                Ok(r) => reports.push((qid, r)),
-                Err(e) => {
-                    return Err(Error::InvalidResponse(format!(
-                        "the presentation for {qid:?} cannot be read: {e}"
-                    )));
-                }
-            }
+            let r = match verifier.verify_presentation(&p, &opts).await {
+                Ok(r) => r,
+                // Read once already (`precheck`); what is left unreadable fails.
+                Err(e) => PresentationReport {
+                    verified: false,
+                    holder: None,
+                    checks: vec![Check {
+                        check: CheckName::Signature,
+                        outcome: Outcome::Fail,
+                        message: Some(format!("the presentation cannot be read: {e}")),
+                    }],
+                    credentials: Vec::new(),
+                    presentation: None,
+                },
+            };
+            reports.push((qid, r));
         }
         let requested = requested_check(rec, &reports);
-        Ok(combine(reports, requested))
+        combine(reports, requested)
     }
 
     /// Removes records whose retention has passed. Returns how many.
@@ -662,6 +748,7 @@ impl Oid4vp {
                 Some(t) => t + RETENTION < now,
                 None => r.expires_at + UNANSWERED_RETENTION < now,
             });
+            let anonymous = rec.as_ref().is_some_and(|r| r.created_by.is_none());
             let tx = rec.map(|r| r.tx);
             if done
                 && self
@@ -673,19 +760,63 @@ impl Oid4vp {
                     self.by_tx.remove(tx.as_bytes())?;
                 }
                 removed += 1;
+                decrement(&self.records.0);
+                if anonymous {
+                    decrement(&self.records.1);
+                }
             }
         }
-        self.records.fetch_sub(
-            removed.min(self.records.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
         Ok(removed)
     }
 }
 
-fn unreachable_url() -> url::Url {
-    // "openid4vp://" always parses; this keeps the signature infallible.
-    url::Url::parse("openid4vp:").expect("a scheme alone is a URL")
+/// Reads a presentation without verifying anything: a compact JWS (or an object)
+/// whose payload is a presentation, and its badges each a compact JWS or an object.
+/// Returns how many badges it holds.
+fn precheck(p: &Value) -> Result<usize, String> {
+    use crate::jose::jws::CompactJws;
+    let vp = match p {
+        Value::String(s) => {
+            let jws = CompactJws::parse(s.trim()).map_err(|e| format!("not a compact JWS: {e}"))?;
+            let payload = jws
+                .payload_json()
+                .map_err(|e| format!("not a JWT presentation: {e}"))?;
+            match payload.get("vp") {
+                Some(Value::Object(vp)) => vp.clone(),
+                Some(_) => return Err("the \"vp\" claim must be an object".into()),
+                None => payload,
+            }
+        }
+        Value::Object(o) => o.clone(),
+        _ => return Err("a presentation is a VP-JWT string or an object".into()),
+    };
+    if vp.get("type").is_none() && !p.is_object() {
+        return Err("the presentation has no type".into());
+    }
+    let creds: Vec<&Value> = match vp.get("verifiableCredential") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v) => vec![v],
+    };
+    for (i, c) in creds.iter().enumerate() {
+        match c {
+            Value::String(s) => {
+                CompactJws::parse(s.trim())
+                    .map_err(|e| format!("verifiableCredential[{i}] is not a compact JWS: {e}"))?;
+            }
+            Value::Object(_) => {}
+            _ => {
+                return Err(format!(
+                    "verifiableCredential[{i}] is neither a JWT nor an object"
+                ));
+            }
+        }
+    }
+    Ok(creds.len())
+}
+
+fn decrement(n: &AtomicUsize) {
+    let _ = n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
 }
 
 fn check_constraints(c: &Constraints) -> Result<(), Error> {
@@ -795,6 +926,34 @@ fn requested_check(rec: &RequestRecord, reports: &[(String, PresentationReport)]
                     missing.join(", ")
                 ));
             }
+            // Each input descriptor must be held by a badge presented.
+            let badges: Vec<&Map<String, Value>> = reports
+                .iter()
+                .flat_map(|(_, r)| &r.credentials)
+                .filter_map(|c| c.credential.as_ref().and_then(Value::as_object))
+                .collect();
+            for d in pd
+                .get("input_descriptors")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = d.get("id").and_then(Value::as_str).unwrap_or_default();
+                let mut why = None;
+                let held = badges.iter().any(|b| match query::fits_descriptor(d, b) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        why.get_or_insert(e);
+                        false
+                    }
+                });
+                if !held {
+                    problems.push(format!(
+                        "no badge holds input descriptor {id:?}{}",
+                        why.map(|w| format!(": {w}")).unwrap_or_default()
+                    ));
+                }
+            }
         }
     }
     if problems.is_empty() {
@@ -854,7 +1013,13 @@ fn combine(reports: Vec<(String, PresentationReport)>, requested: Check) -> Valu
     } else {
         None
     };
-    let holder = reports.iter().find_map(|(_, r)| r.holder.clone());
+    let mut holders: Vec<String> = Vec::new();
+    for h in reports.iter().filter_map(|(_, r)| r.holder.clone()) {
+        if !holders.contains(&h) {
+            holders.push(h);
+        }
+    }
+    let holder = holders.first().cloned();
     let credential = credentials.first().and_then(|r| r.credential.clone());
     let presentations: Vec<Value> = reports
         .iter()
@@ -870,6 +1035,7 @@ fn combine(reports: Vec<(String, PresentationReport)>, requested: Check) -> Valu
         "verified": verified,
         "trusted": trusted,
         "holder": holder,
+        "holders": holders,
         "checks": checks,
         "credentials": credentials,
         "credential": credential,

@@ -11,10 +11,21 @@
 //!   Claims paths (§7) are arrays of strings (object members), non-negative integers
 //!   (array elements) and `null` (every element); they are applied to the credential
 //!   (the JWT payload of an OB 3.0 badge; under `vc` for a VCDM 1.1 JWT).
-//! - **DIF Presentation Exchange** 2.0 `presentation_definition`, for wallets that speak
-//!   the drafts before DCQL. Its JSONPath filters are not evaluated here: a submission
-//!   must name the definition and cover each input descriptor, and the request's own
-//!   constraints (types, issuers, achievements) are then checked on every badge.
+//! - **DIF Presentation Exchange** 2.0 `presentation_definition`
+//!   (<https://identity.foundation/presentation-exchange/spec/v2.0.0/>), for wallets
+//!   that speak the drafts before DCQL. Each input descriptor's `constraints.fields`
+//!   are evaluated on the badges presented: a field holds when one of its `path`s
+//!   (JSONPath: `$`, `.name`, `['name']`, `[n]`, `[*]`, `.*`) selects a value that its
+//!   `filter` (JSON Schema) accepts; every descriptor must be held by some badge and
+//!   named in the submission. What cannot be evaluated is refused when the request
+//!   is made (`submission_requirements`, `predicate`, `limit_disclosure: required`,
+//!   other JSONPath forms), never ignored.
+//!
+//! DCQL queries are held to what can be checked too: unknown members, and
+//! `trusted_authorities` (its authority types are not DIDs; the request's
+//! `trusted_issuers` serve instead), are refused, as is
+//! `require_cryptographic_holder_binding: false` (a presentation here is always
+//! bound to its holder).
 //!
 //! Whatever the language, the request's constraints are checked on every badge
 //! presented: a wallet's own matching is a convenience, never the verifier's answer.
@@ -224,6 +235,33 @@ pub fn validate_dcql(q: &Value) -> Result<(), String> {
     for (i, c) in creds.iter().enumerate() {
         let at = format!("dcql_query.credentials[{i}]");
         let c = c.as_object().ok_or(format!("{at} must be an object"))?;
+        only(
+            c,
+            &at,
+            &[
+                "id",
+                "format",
+                "multiple",
+                "meta",
+                "trusted_authorities",
+                "require_cryptographic_holder_binding",
+                "claims",
+                "claim_sets",
+            ],
+        )?;
+        if c.contains_key("trusted_authorities") {
+            return Err(format!(
+                "{at}.trusted_authorities is not supported; list issuers in \"trusted_issuers\" instead"
+            ));
+        }
+        match c.get("require_cryptographic_holder_binding") {
+            None | Some(Value::Bool(true)) => {}
+            Some(_) => {
+                return Err(format!(
+                    "{at}.require_cryptographic_holder_binding must be true: badges are presented bound to their holder"
+                ));
+            }
+        }
         let id = c
             .get("id")
             .and_then(Value::as_str)
@@ -253,6 +291,7 @@ pub fn validate_dcql(q: &Value) -> Result<(), String> {
             .get("meta")
             .and_then(Value::as_object)
             .ok_or(format!("{at}.meta is required for {FORMAT}"))?;
+        only(meta, &format!("{at}.meta"), &["type_values"])?;
         let tv = meta
             .get("type_values")
             .and_then(Value::as_array)
@@ -274,6 +313,7 @@ pub fn validate_dcql(q: &Value) -> Result<(), String> {
             for (j, cl) in claims.iter().enumerate() {
                 let cat = format!("{at}.claims[{j}]");
                 let cl = cl.as_object().ok_or(format!("{cat} must be an object"))?;
+                only(cl, &cat, &["id", "path", "values"])?;
                 if let Some(cid) = cl.get("id") {
                     let cid = cid
                         .as_str()
@@ -320,6 +360,13 @@ pub fn validate_dcql(q: &Value) -> Result<(), String> {
             .filter(|a| !a.is_empty())
             .ok_or("dcql_query.credential_sets must be a non-empty array")?;
         for (i, s) in sets.iter().enumerate() {
+            if let Some(o) = s.as_object() {
+                only(
+                    o,
+                    &format!("dcql_query.credential_sets[{i}]"),
+                    &["options", "required", "purpose"],
+                )?;
+            }
             let options = s
                 .get("options")
                 .and_then(Value::as_array)
@@ -349,11 +396,28 @@ pub fn validate_dcql(q: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a Presentation Exchange definition's shape (its `id` and input descriptors).
+/// Refuses members other than `allowed` (a query member this service does not
+/// know could narrow what the employer asked for).
+fn only(o: &Map<String, Value>, at: &str, allowed: &[&str]) -> Result<(), String> {
+    match o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "{at} has a member this service cannot evaluate: {k:?}"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks a Presentation Exchange definition: its shape, and that every constraint
+/// can be evaluated (JSONPath in the supported subset, filters valid JSON Schema).
 pub fn validate_definition(pd: &Value) -> Result<(), String> {
     let o = pd
         .as_object()
         .ok_or("presentation_definition must be an object")?;
+    only(
+        o,
+        "presentation_definition",
+        &["id", "name", "purpose", "format", "input_descriptors"],
+    )?;
     o.get("id")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -380,6 +444,168 @@ pub fn validate_definition(pd: &Value) -> Result<(), String> {
             ));
         }
         ids.push(id);
+        let at = format!("presentation_definition.input_descriptors[{i}]");
+        let d = d.as_object().ok_or(format!("{at} must be an object"))?;
+        only(d, &at, &["id", "name", "purpose", "format", "constraints"])?;
+        let Some(cons) = d.get("constraints") else {
+            continue;
+        };
+        let cons = cons
+            .as_object()
+            .ok_or(format!("{at}.constraints must be an object"))?;
+        only(
+            cons,
+            &format!("{at}.constraints"),
+            &["fields", "limit_disclosure"],
+        )?;
+        if cons.get("limit_disclosure").and_then(Value::as_str) == Some("required") {
+            return Err(format!(
+                "{at}.constraints.limit_disclosure \"required\" cannot be met by JWT badges"
+            ));
+        }
+        let fields = match cons.get("fields") {
+            None => continue,
+            Some(Value::Array(f)) if f.len() <= MAX_CLAIMS => f,
+            Some(_) => {
+                return Err(format!(
+                    "{at}.constraints.fields must be an array of at most {MAX_CLAIMS} fields"
+                ));
+            }
+        };
+        for (j, f) in fields.iter().enumerate() {
+            let fat = format!("{at}.constraints.fields[{j}]");
+            let f = f.as_object().ok_or(format!("{fat} must be an object"))?;
+            only(
+                f,
+                &fat,
+                &[
+                    "id",
+                    "name",
+                    "purpose",
+                    "path",
+                    "filter",
+                    "optional",
+                    "intent_to_retain",
+                ],
+            )?;
+            let paths = f
+                .get("path")
+                .map(|p| string_array(p, &format!("{fat}.path")))
+                .transpose()?
+                .ok_or(format!("{fat}.path is required"))?;
+            for p in paths {
+                parse_jsonpath(p).map_err(|e| format!("{fat}.path {p:?}: {e}"))?;
+            }
+            if let Some(filter) = f.get("filter") {
+                jsonschema::validator_for(filter)
+                    .map_err(|e| format!("{fat}.filter is not a valid JSON Schema: {e}"))?;
+            }
+            if let Some(opt) = f.get("optional")
+                && !opt.is_boolean()
+            {
+                return Err(format!("{fat}.optional must be a boolean"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The supported JSONPath subset: `$` then `.name`, `['name']`, `["name"]`, `[n]`,
+/// `[*]` or `.*`.
+fn parse_jsonpath(p: &str) -> Result<Vec<Step>, String> {
+    let rest = p.strip_prefix('$').ok_or("must start with $")?;
+    let b = rest.as_bytes();
+    let mut steps = Vec::new();
+    let mut i = 0;
+    let name_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'@';
+    while i < b.len() {
+        match b[i] {
+            b'.' if b.get(i + 1) == Some(&b'*') => {
+                steps.push(Step::Wildcard);
+                i += 2;
+            }
+            b'.' => {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && name_byte(b[i]) {
+                    i += 1;
+                }
+                if i == start {
+                    return Err("an empty member name".into());
+                }
+                steps.push(Step::Key(rest[start..i].to_owned()));
+            }
+            b'[' => {
+                let close = rest[i..].find(']').map(|c| i + c).ok_or("an unclosed [")?;
+                let inner = &rest[i + 1..close];
+                if inner == "*" {
+                    steps.push(Step::Wildcard);
+                } else if let Some(n) = inner
+                    .strip_prefix('\'')
+                    .and_then(|x| x.strip_suffix('\''))
+                    .or_else(|| inner.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+                {
+                    if n.contains(['\'', '"', '\\']) {
+                        return Err("quoted names may not hold quotes or backslashes".into());
+                    }
+                    steps.push(Step::Key(n.to_owned()));
+                } else if !inner.is_empty() && inner.bytes().all(|c| c.is_ascii_digit()) {
+                    steps.push(Step::Index(
+                        inner.parse().map_err(|_| "an index too large")?,
+                    ));
+                } else {
+                    return Err(format!(
+                        "[{inner}] is not supported (names, indices and * are)"
+                    ));
+                }
+                i = close + 1;
+            }
+            _ => return Err(format!("unexpected {:?}", char::from(b[i]))),
+        }
+    }
+    Ok(steps)
+}
+
+/// Whether a badge (its JWT payload) holds every required field of an input
+/// descriptor.
+pub fn fits_descriptor(d: &Value, cred: &Map<String, Value>) -> Result<(), String> {
+    let Some(fields) = d.pointer("/constraints/fields").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    let root = Value::Object(cred.clone());
+    for f in fields {
+        if f.get("optional").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        let validator = match f.get("filter") {
+            Some(filter) => Some(
+                jsonschema::validator_for(filter)
+                    .map_err(|e| format!("a filter is not a valid JSON Schema: {e}"))?,
+            ),
+            None => None,
+        };
+        let paths: Vec<&str> = f
+            .get("path")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let held = paths.iter().any(|p| {
+            parse_jsonpath(p).is_ok_and(|steps| {
+                select(&steps, &root).iter().any(|v| match &validator {
+                    Some(val) => val.is_valid(v),
+                    None => true,
+                })
+            })
+        });
+        if !held {
+            return Err(format!(
+                "no value at {} fits the field{}",
+                paths.join(" | "),
+                f.get("filter")
+                    .map(|x| format!(" filter {x}"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     Ok(())
 }
@@ -389,7 +615,10 @@ pub fn validate_definition(pd: &Value) -> Result<(), String> {
 enum Step {
     Key(String),
     Index(usize),
+    /// DCQL `null`: every element of an array.
     All,
+    /// JSONPath `*`: every element of an array or member of an object.
+    Wildcard,
 }
 
 fn parse_path(p: Option<&Value>) -> Result<Vec<Step>, String> {
@@ -420,7 +649,8 @@ fn select<'a>(path: &[Step], v: &'a Value) -> Vec<&'a Value> {
             match (step, c) {
                 (Step::Key(k), Value::Object(o)) => next.extend(o.get(k)),
                 (Step::Index(i), Value::Array(a)) => next.extend(a.get(*i)),
-                (Step::All, Value::Array(a)) => next.extend(a.iter()),
+                (Step::All | Step::Wildcard, Value::Array(a)) => next.extend(a.iter()),
+                (Step::Wildcard, Value::Object(o)) => next.extend(o.values()),
                 _ => {}
             }
         }

@@ -772,6 +772,15 @@ impl Registry {
                         ),
                     });
                 }
+                // An admin's own entry is the admin's: a file or an import neither
+                // rewrites it (a block taken over by a file would be lifted when the
+                // file stops listing it) nor wipes what the admin curated.
+                Some(b) if b.source == Source::Admin && *source != Source::Admin => {
+                    summary.skipped.push(Skipped {
+                        id: id.to_string(),
+                        reason: "set by an admin; change it through the admin API".into(),
+                    });
+                }
                 Some(b) if b.fields() == fields && &b.source == source => summary.unchanged += 1,
                 Some(b) => {
                     self.write(id, fields, source.clone(), Some(b))?;
@@ -1026,6 +1035,49 @@ mod tests {
         assert_eq!(
             reg.lookup(school.as_str()).expect("there").status,
             Status::Trusted
+        );
+    }
+
+    #[test]
+    fn a_file_never_takes_over_an_admins_entry() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (_store, reg) = open(dir.path());
+        let x = id("did:web:x.example");
+        reg.put(
+            x.clone(),
+            fields("X (curated)", Status::Blocked),
+            Source::Admin,
+        )
+        .expect("put");
+        let path = dir.path().join("trust.json");
+        let listing = |status: &str| {
+            json!({"issuers": [{"id": "did:web:x.example", "name": "X", "status": status},
+                               {"id": "did:web:y.example", "name": "Y"}]})
+            .to_string()
+        };
+        for status in ["blocked", "trusted"] {
+            std::fs::write(&path, listing(status)).expect("write");
+            let s = reg.apply_file(&path).expect("apply");
+            assert!(
+                s.skipped.iter().any(|k| k.id == x.as_str()),
+                "{status}: {s:?}"
+            );
+            let e = reg.lookup(x.as_str()).expect("kept");
+            assert_eq!(
+                (e.status, e.name.as_str(), &e.source),
+                (Status::Blocked, "X (curated)", &Source::Admin)
+            );
+        }
+        // The file stops listing X: the admin's block stays.
+        std::fs::write(&path, json!({"issuers": []}).to_string()).expect("write");
+        reg.apply_file(&path).expect("apply");
+        assert_eq!(
+            reg.lookup(x.as_str()).expect("kept").status,
+            Status::Blocked
+        );
+        assert!(
+            reg.lookup("did:web:y.example").is_none(),
+            "the file's own entry went"
         );
     }
 

@@ -160,3 +160,32 @@ async fn a_batch_counts_one_request_and_a_verification_per_badge() {
     assert_eq!(v["usage"]["requests"], json!(1), "{v}");
     assert_eq!(v["usage"]["verifications"], json!(4), "{v}");
 }
+
+#[tokio::test]
+async fn an_anonymous_batch_pays_for_every_badge_under_the_per_ip_limit() {
+    let mut app = TestApp::new();
+    app.state
+        .set_rate_limit(accolade::app::RateLimit::PerSecond(110));
+    app.router = accolade::http::router(app.state.clone());
+    let jwt = app.issue_badge().await;
+    let body = |n: usize| json!({"credentials": vec![jwt.clone(); n]}).to_string();
+    let from = |ip: &str, n: usize| {
+        let mut req = Request::post("/api/v1/verify/batch")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body(n)))
+            .expect("req");
+        let addr: std::net::SocketAddr = format!("{ip}:42000").parse().expect("addr");
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        req
+    };
+    // 110 a second with a burst of as many: a batch of 100 spends 100 of them, so
+    // the next one at once is refused (a single call still fits).
+    assert_eq!(app.send(from("203.0.113.90", 100)).await.0, StatusCode::OK);
+    let (s, h, _) = app.send(from("203.0.113.90", 100)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.get(header::RETRY_AFTER).is_some());
+    assert_eq!(app.send(from("203.0.113.90", 1)).await.0, StatusCode::OK);
+    // Another client is not held back.
+    assert_eq!(app.send(from("203.0.113.91", 100)).await.0, StatusCode::OK);
+}

@@ -99,7 +99,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 
 fn view(state: &AppState, rec: &RequestRecord) -> Value {
     let o = &state.oid4vp;
-    let mut v = json!({
+    let base = json!({
         "id": rec.id.to_string(),
         "state": o.state(rec),
         "created_at": fmt(rec.created_at),
@@ -111,7 +111,9 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
         "nonce": rec.nonce,
         "qr_code": format!("{}/api/v1/presentation-requests/{}/qr.svg", state.issuer.identifier(), rec.id),
     });
-    let m = v.as_object_mut().expect("a JSON object literal");
+    let Value::Object(mut m) = base else {
+        return base;
+    };
     match &rec.query {
         Query::Dcql(q) => m.insert("dcql_query".into(), q.clone()),
         Query::PresentationDefinition(pd) => m.insert("presentation_definition".into(), pd.clone()),
@@ -131,7 +133,7 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     if let Some(r) = &rec.result {
         m.insert("result".into(), r.clone());
     }
-    v
+    Value::Object(m)
 }
 
 fn fmt(unix: i64) -> String {
@@ -218,6 +220,14 @@ pub async fn get(
     Ok(res)
 }
 
+fn qr_error(e: crate::qr::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_long_for_qr",
+        format!("{e}; open the authorization_request link instead"),
+    )
+}
+
 /// `GET /api/v1/presentation-requests/{id}/qr.svg`.
 pub async fn qr_svg(
     State(state): State<AppState>,
@@ -225,7 +235,7 @@ pub async fn qr_svg(
 ) -> Result<Response, ApiError> {
     let rec = state.oid4vp.get(parse_id(&id)?)?;
     let link = state.oid4vp.authorization_request(&rec);
-    let svg = crate::qr::svg(&link).map_err(|e| ApiError::internal(&e))?;
+    let svg = crate::qr::svg(&link).map_err(qr_error)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
@@ -236,7 +246,7 @@ pub async fn qr_png(
 ) -> Result<Response, ApiError> {
     let rec = state.oid4vp.get(parse_id(&id)?)?;
     let link = state.oid4vp.authorization_request(&rec);
-    let png = crate::qr::png(&link).map_err(|e| ApiError::internal(&e))?;
+    let png = crate::qr::png(&link).map_err(qr_error)?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
@@ -267,9 +277,6 @@ pub async fn request_object_get(State(state): State<AppState>, Path(tx): Path<St
 struct RequestUriPost {
     #[serde(default)]
     wallet_nonce: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    wallet_metadata: Option<String>,
 }
 
 /// `POST /oid4vp/requests/{tx}` (`request_uri_method=post`, OpenID4VP 1.0 §5.10).
@@ -335,25 +342,21 @@ pub async fn response(
     let o = &state.oid4vp;
     let id = match o.id_for_tx(&tx) {
         Ok(id) => id,
-        Err(e) => return wallet_error(e),
-    };
-    match o.respond(&state.verifier, id, &form).await {
-        Ok(rec) if rec.status == oid4vp::State::Verified || form.error.is_some() => {
-            Json(json!({})).into_response()
-        }
-        Ok(rec) => {
-            let text = format!(
-                "the presentation was rejected: {}",
-                rec.reason.as_deref().unwrap_or("it did not verify")
-            );
-            (
-                StatusCode::BAD_REQUEST,
+        Err(_) => {
+            let text = "no presentation request answers at this URI";
+            return (
+                StatusCode::NOT_FOUND,
                 Json(
                     json!({"error": "invalid_request", "error_description": text, "message": text}),
                 ),
             )
-                .into_response()
+                .into_response();
         }
+    };
+    // §8.2: an answer that was processed gets 200, whatever the verdict; the
+    // verdict is the employer's to read.
+    match o.respond(&state.verifier, id, &form).await {
+        Ok(_) => Json(json!({})).into_response(),
         Err(e) => wallet_error(e),
     }
 }

@@ -22,7 +22,9 @@
 //! budget.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -250,6 +252,7 @@ fn error_entry(index: usize, code: &str, message: &str) -> Value {
 pub async fn verify_batch(
     State(state): State<AppState>,
     key: Option<Extension<PartnerKey>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: BatchRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -264,6 +267,14 @@ pub async fn verify_batch(
         return Err(ApiError::bad_request(format!(
             "\"credentials\" must hold 1 to {MAX_BATCH} items; it holds {n}"
         )));
+    }
+    // The per-IP limiter took one request; an anonymous batch pays for every badge.
+    if key.is_none()
+        && let Some(Extension(ConnectInfo(addr))) = peer
+        && let Some(res) =
+            crate::http::middleware::charge_anonymous(addr.ip(), state.rate_limit, n - 1)
+    {
+        return Ok(res);
     }
     let mut results: Vec<Value> = vec![Value::Null; n];
     let mut pending = req.credentials.into_iter().map(batch_item).enumerate();

@@ -216,6 +216,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "OpenID4VCI: metadata at {}/.well-known/openid-credential-issuer",
         state.issuer.identifier()
     );
+    eprintln!(
+        "OpenID4VP: presentation requests at {}/api/v1/presentation-requests; trust registry: {} issuer(s)",
+        state.issuer.identifier(),
+        state.trust.len()
+    );
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
     let partner_keys = state.partner_keys.clone();

@@ -1,8 +1,10 @@
 //! What a presentation request asks for, and whether an answer fits it.
 //!
 //! Two query languages:
-//! - **DCQL** (OpenID4VP 1.0 §6): a `credentials` array of Credential Queries, each
-//!   with an `id`, a `format`, `meta` and optional `claims`/`claim_sets`, and optional
+//! - **DCQL** (OpenID4VP 1.0 §6,
+//!   <https://openid.net/specs/openid-4-verifiable-presentations-1_0.html>): a
+//!   `credentials` array of Credential Queries, each with an `id`, a `format`, `meta`
+//!   and optional `claims`/`claim_sets`, and optional
 //!   `credential_sets`. Badges travel as `jwt_vc_json` (Appendix B.1.3.1), whose `meta`
 //!   is `type_values`: alternatives, each a set of types the credential must all carry
 //!   (§B.1.3.1.1 speaks of fully expanded type IRIs; wallets that match on the

@@ -213,33 +213,34 @@ static BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
 const MAX_TRACKED: usize = 10_000;
 
 fn take(ip: IpAddr, per_second: u32) -> Result<(), f64> {
+    let rate = f64::from(per_second);
     take_from(
         &BUCKETS,
-        ip,
-        f64::from(per_second),
-        f64::from(per_second),
-        1.0,
+        client_key(ip, 64),
+        rate,
+        rate,
+        Charge::Exactly(1.0),
     )
 }
 
-/// Buckets for anonymous presentation-request creation, per client IP.
+/// Buckets for anonymous presentation-request creation, per client.
 static CREATE_BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// Anonymous presentation requests per second per client IP, and the burst.
-/// Each one is a stored record, so the bar is far lower than for verifications;
-/// platforms that need more use a partner key.
-pub const ANONYMOUS_REQUESTS_PER_SEC: f64 = 2.0;
-pub const ANONYMOUS_REQUESTS_BURST: f64 = 20.0;
+/// Anonymous presentation requests per second per client, and the burst. Each one
+/// is a stored record, so the bar is far lower than for verifications, and an IPv6
+/// client is its /48; platforms that need more use a partner key.
+pub const ANONYMOUS_REQUESTS_PER_SEC: f64 = 1.0;
+pub const ANONYMOUS_REQUESTS_BURST: f64 = 10.0;
 
 /// Admits one anonymous presentation request from `ip` (`None`), or answers 429.
 pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
     take_from(
         &CREATE_BUCKETS,
-        ip,
+        client_key(ip, 48),
         ANONYMOUS_REQUESTS_PER_SEC,
         ANONYMOUS_REQUESTS_BURST,
-        1.0,
+        Charge::Exactly(1.0),
     )
     .err()
     .map(|wait| {
@@ -251,52 +252,71 @@ pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
     })
 }
 
-/// The bucket key of a client address: an IPv6 client usually holds a whole /64, so
-/// the /64 is one client.
-fn client_key(ip: IpAddr) -> IpAddr {
+/// The bucket key of a client address: an IPv6 client usually holds a whole prefix
+/// (a /64 at least, often a /56 or /48), so the first `prefix` bits are one client;
+/// an IPv4-mapped address is its IPv4 address.
+fn client_key(ip: IpAddr, prefix: u32) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
-            let mut seg = v6.segments();
-            seg[4..].fill(0);
-            IpAddr::V6(std::net::Ipv6Addr::from(seg))
-        }
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mask = u128::MAX.checked_shl(128 - prefix.min(128)).unwrap_or(0);
+                IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & mask))
+            }
+        },
         IpAddr::V4(_) => ip,
     }
 }
 
+/// What a request costs its bucket.
+#[derive(Debug, Clone, Copy)]
+enum Charge {
+    /// Admitted only when this many tokens are there.
+    Exactly(f64),
+    /// Admitted while the bucket is not in debt, which this much may put it in:
+    /// work whose size is known only once admitted (a batch) is paid for by the
+    /// requests after it.
+    OnCredit(f64),
+}
+
 fn take_from(
     buckets: &Mutex<HashMap<IpAddr, Bucket>>,
-    ip: IpAddr,
+    key: IpAddr,
     rate: f64,
     burst: f64,
-    cost: f64,
+    charge: Charge,
 ) -> Result<(), f64> {
     let now = Instant::now();
     let mut map = buckets
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if map.len() > MAX_TRACKED {
-        map.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < burst);
+        map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
     }
-    let b = map.entry(client_key(ip)).or_insert(Bucket {
+    let b = map.entry(key).or_insert(Bucket {
         tokens: burst,
         at: now,
     });
     b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
     b.at = now;
-    // A cost above the burst can never be paid; it is charged as the whole burst.
-    let cost = cost.min(burst);
-    if b.tokens >= cost {
-        b.tokens -= cost;
-        Ok(())
-    } else {
-        Err((cost - b.tokens) / rate)
+    match charge {
+        Charge::Exactly(cost) if b.tokens >= cost => {
+            b.tokens -= cost;
+            Ok(())
+        }
+        Charge::Exactly(cost) => Err((cost - b.tokens) / rate),
+        Charge::OnCredit(cost) if b.tokens >= 0.0 => {
+            b.tokens -= cost;
+            Ok(())
+        }
+        Charge::OnCredit(_) => Err(-b.tokens / rate),
     }
 }
 
-/// Charges an anonymous client `extra` more requests from its per-IP bucket (a
-/// batch of n badges costs what n calls would), or answers 429.
+/// Charges an anonymous client `extra` more requests on its per-IP bucket (a batch
+/// of n badges costs what n calls would). The batch is admitted while the bucket
+/// is not in debt, and the requests after it wait until the debt is paid; a client
+/// already in debt gets 429.
 pub(crate) fn charge_anonymous(ip: IpAddr, limit: RateLimit, extra: usize) -> Option<Response> {
     let RateLimit::PerSecond(n) = limit else {
         return None;
@@ -305,15 +325,21 @@ pub(crate) fn charge_anonymous(ip: IpAddr, limit: RateLimit, extra: usize) -> Op
         return None;
     }
     let rate = f64::from(n);
-    take_from(&BUCKETS, ip, rate, rate, extra as f64)
-        .err()
-        .map(|wait| {
-            too_many_requests(wait, |secs| {
-                format!(
-                    "too many badges from this address; retry in {secs} s, or use a partner API key"
-                )
-            })
+    take_from(
+        &BUCKETS,
+        client_key(ip, 64),
+        rate,
+        rate,
+        Charge::OnCredit(extra as f64),
+    )
+    .err()
+    .map(|wait| {
+        too_many_requests(wait, |secs| {
+            format!(
+                "too many badges from this address; retry in {secs} s, or use a partner API key"
+            )
         })
+    })
 }
 
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.
@@ -335,15 +361,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ipv6_clients_are_keyed_by_their_64_and_mapped_v4_as_v4() {
+    fn work_on_credit_is_admitted_once_and_paid_for_by_the_next_requests() {
+        let m = Mutex::new(HashMap::new());
+        let key: IpAddr = "192.0.2.88".parse().expect("ip");
+        take_from(&m, key, 10.0, 10.0, Charge::Exactly(1.0)).expect("first call");
+        // A batch of 50 more on a bucket of 9: admitted, 41 in debt.
+        take_from(&m, key, 10.0, 10.0, Charge::OnCredit(50.0)).expect("on credit");
+        let wait = take_from(&m, key, 10.0, 10.0, Charge::Exactly(1.0)).expect_err("in debt");
+        assert!((4.1..=4.3).contains(&wait), "{wait}");
+        let wait =
+            take_from(&m, key, 10.0, 10.0, Charge::OnCredit(1.0)).expect_err("no credit in debt");
+        assert!((4.0..=4.2).contains(&wait), "{wait}");
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_prefix_and_mapped_v4_as_v4() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
         let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
-        assert_eq!(client_key(a), client_key(b));
-        assert_ne!(client_key(a), client_key(c));
+        assert_eq!(client_key(a, 64), client_key(b, 64));
+        assert_ne!(client_key(a, 64), client_key(c, 64));
+        assert_eq!(client_key(a, 48), client_key(c, 48));
+        assert_eq!(client_key(a, 128), a);
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
         assert_eq!(
-            client_key(mapped),
+            client_key(mapped, 64),
             "192.0.2.1".parse::<IpAddr>().expect("ip")
         );
     }

@@ -201,7 +201,8 @@ fn verifier_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (
             Method::POST,
             "/api/v1/presentation-requests",
-            post(routes::oid4vp::create),
+            // A request record is at most 48 KiB; so much body is plenty.
+            post(routes::oid4vp::create).layer(DefaultBodyLimit::max(64 * 1024)),
         ),
         (
             Method::GET,

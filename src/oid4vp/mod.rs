@@ -67,14 +67,16 @@ pub use query::{Constraints, Query};
 /// Lifetime of a request when the employer names none, seconds.
 pub const DEFAULT_TTL: i64 = 600;
 /// Shortest and longest lifetimes a request may ask for, seconds: a day for
-/// partners, an hour for anonymous callers.
+/// partners, half an hour for anonymous callers.
 pub const MIN_TTL: i64 = 30;
 pub const MAX_TTL: i64 = 24 * 3600;
-pub const MAX_ANONYMOUS_TTL: i64 = 3600;
+pub const MAX_ANONYMOUS_TTL: i64 = 1800;
 /// How long an answered request (and its result) is kept after the answer, seconds.
 pub const RETENTION: i64 = 24 * 3600;
-/// How long an unanswered request is kept after it expired, seconds.
+/// How long an unanswered request is kept after it expired, seconds (an
+/// anonymous caller's, a few minutes: time to see that it expired).
 pub const UNANSWERED_RETENTION: i64 = 3600;
+pub const ANONYMOUS_UNANSWERED_RETENTION: i64 = 300;
 /// The most requests kept at once; creating more is refused until some are swept.
 pub const MAX_RECORDS: usize = 300_000;
 /// Of those, the most that anonymous callers may hold, so that they cannot crowd
@@ -82,6 +84,9 @@ pub const MAX_RECORDS: usize = 300_000;
 pub const MAX_ANONYMOUS_RECORDS: usize = 100_000;
 /// The largest request record (query and constraints included), bytes.
 pub const MAX_RECORD_BYTES: usize = 48 * 1024;
+/// The largest answered record: past it the decoded badges are left out of the
+/// stored result (their checks stay).
+pub const MAX_ANSWERED_BYTES: usize = 256 * 1024;
 /// The path (under the public URL) that serves request objects.
 pub const REQUEST_PATH: &str = "/oid4vp/requests";
 /// The path (under the public URL) that takes wallets' answers.
@@ -566,7 +571,7 @@ impl Oid4vp {
                     + 8 * crate::verify::presentation::MAX_CREDENTIALS,
                 self.judge(verifier, &rec, answer),
             )
-            .await;
+            .await?;
             let verified = result
                 .get("verified")
                 .and_then(Value::as_bool)
@@ -588,7 +593,23 @@ impl Oid4vp {
         done.answered_at = Some(self.now());
         done.reason = reason;
         done.result = result;
-        let bytes = serde_json::to_vec(&done).map_err(corrupt)?;
+        let mut bytes = serde_json::to_vec(&done).map_err(corrupt)?;
+        if bytes.len() > MAX_ANSWERED_BYTES
+            && let Some(Value::Object(r)) = done.result.as_mut()
+        {
+            r.remove("credential");
+            if let Some(Value::Array(creds)) = r.get_mut("credentials") {
+                for c in creds.iter_mut().filter_map(Value::as_object_mut) {
+                    c.remove("credential");
+                    c.remove("endorsements");
+                }
+            }
+            r.insert(
+                "note".into(),
+                json!("the decoded badges were too large to keep; their checks are kept"),
+            );
+            bytes = serde_json::to_vec(&done).map_err(corrupt)?;
+        }
         match self
             .tree
             .compare_and_swap(id.as_bytes(), Some(seen), Some(bytes))?
@@ -664,11 +685,20 @@ impl Oid4vp {
                 } else {
                     vec![Value::String(token.to_owned())]
                 };
+                // Definition ids hold no ',' (see `validate_definition`), so the
+                // submission's ids can travel joined by one.
                 let descriptors: Vec<&str> = sub
                     .get("descriptor_map")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|d| d.get("id")?.as_str()).collect())
-                    .unwrap_or_default();
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|d| d.get("id")?.as_str())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|id: &&str| !id.contains(','))
+                    .collect();
                 let label = if descriptors.is_empty() {
                     String::new()
                 } else {
@@ -689,9 +719,13 @@ impl Oid4vp {
         // Every presentation is read before any is verified.
         let mut badges = 0;
         for (qid, p) in &out {
-            badges += precheck(p).map_err(|m| {
-                Error::InvalidResponse(format!("the presentation for {qid:?} cannot be read: {m}"))
-            })?;
+            badges += crate::verify::presentation::read_presentation(p).map_err(
+                |crate::verify::Error::Malformed(m)| {
+                    Error::InvalidResponse(format!(
+                        "the presentation for {qid:?} cannot be read: {m}"
+                    ))
+                },
+            )?;
         }
         let most = crate::verify::presentation::MAX_CREDENTIALS;
         if badges > most {
@@ -708,7 +742,7 @@ impl Oid4vp {
         verifier: &Verifier,
         rec: &RequestRecord,
         answer: Vec<(String, Value)>,
-    ) -> Value {
+    ) -> Result<Value, Error> {
         let opts = PresentationOptions {
             challenge: Some(rec.nonce.clone()),
             domain: Some(self.client_id(rec)),
@@ -716,103 +750,59 @@ impl Oid4vp {
         };
         let mut reports: Vec<(String, PresentationReport)> = Vec::new();
         for (qid, p) in answer {
-            let r = match verifier.verify_presentation(&p, &opts).await {
-                Ok(r) => r,
-                // Read once already (`precheck`); what is left unreadable fails.
-                Err(e) => PresentationReport {
-                    verified: false,
-                    holder: None,
-                    checks: vec![Check {
-                        check: CheckName::Signature,
-                        outcome: Outcome::Fail,
-                        message: Some(format!("the presentation cannot be read: {e}")),
-                    }],
-                    credentials: Vec::new(),
-                    presentation: None,
-                },
-            };
+            // Every presentation was read first (`read_presentation` follows the
+            // verifier's own rules), so this is not expected; if it happens the
+            // answer decides nothing.
+            let r = verifier.verify_presentation(&p, &opts).await.map_err(|e| {
+                Error::InvalidResponse(format!("the presentation for {qid:?} cannot be read: {e}"))
+            })?;
             reports.push((qid, r));
         }
         let requested = requested_check(rec, &reports);
-        combine(reports, requested)
+        Ok(combine(reports, requested))
     }
 
     /// Removes records whose retention has passed. Returns how many.
     pub fn sweep(&self) -> Result<usize, Error> {
+        /// What the sweep reads of a record (results may be large).
+        #[derive(Deserialize)]
+        struct Stub {
+            expires_at: i64,
+            answered_at: Option<i64>,
+            tx: String,
+            created_by: Option<String>,
+        }
         let now = self.now();
         let mut removed = 0;
         for item in self.tree.iter() {
             let (k, v) = item?;
-            let rec = serde_json::from_slice::<RequestRecord>(&v).ok();
-            let done = rec.as_ref().is_none_or(|r| match r.answered_at {
-                Some(t) => t + RETENTION < now,
-                None => r.expires_at + UNANSWERED_RETENTION < now,
-            });
-            let anonymous = rec.as_ref().is_some_and(|r| r.created_by.is_none());
-            let tx = rec.map(|r| r.tx);
-            if done
-                && self
+            let rec = serde_json::from_slice::<Stub>(&v).ok();
+            let done = rec
+                .as_ref()
+                .is_none_or(|r| match (r.answered_at, &r.created_by) {
+                    (Some(t), _) => t + RETENTION < now,
+                    (None, Some(_)) => r.expires_at + UNANSWERED_RETENTION < now,
+                    (None, None) => r.expires_at + ANONYMOUS_UNANSWERED_RETENTION < now,
+                });
+            if !done
+                || self
                     .tree
                     .compare_and_swap(&k, Some(v), None::<&[u8]>)?
-                    .is_ok()
+                    .is_err()
             {
-                if let Some(tx) = tx {
-                    self.by_tx.remove(tx.as_bytes())?;
-                }
-                removed += 1;
-                decrement(&self.records.0);
-                if anonymous {
-                    decrement(&self.records.1);
-                }
+                continue;
+            }
+            removed += 1;
+            decrement(&self.records.0);
+            if rec.as_ref().is_some_and(|r| r.created_by.is_none()) {
+                decrement(&self.records.1);
+            }
+            if let Some(r) = rec {
+                self.by_tx.remove(r.tx.as_bytes())?;
             }
         }
         Ok(removed)
     }
-}
-
-/// Reads a presentation without verifying anything: a compact JWS (or an object)
-/// whose payload is a presentation, and its badges each a compact JWS or an object.
-/// Returns how many badges it holds.
-fn precheck(p: &Value) -> Result<usize, String> {
-    use crate::jose::jws::CompactJws;
-    let vp = match p {
-        Value::String(s) => {
-            let jws = CompactJws::parse(s.trim()).map_err(|e| format!("not a compact JWS: {e}"))?;
-            let payload = jws
-                .payload_json()
-                .map_err(|e| format!("not a JWT presentation: {e}"))?;
-            match payload.get("vp") {
-                Some(Value::Object(vp)) => vp.clone(),
-                Some(_) => return Err("the \"vp\" claim must be an object".into()),
-                None => payload,
-            }
-        }
-        Value::Object(o) => o.clone(),
-        _ => return Err("a presentation is a VP-JWT string or an object".into()),
-    };
-    if vp.get("type").is_none() && !p.is_object() {
-        return Err("the presentation has no type".into());
-    }
-    let creds: Vec<&Value> = match vp.get("verifiableCredential") {
-        None => Vec::new(),
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(v) => vec![v],
-    };
-    for (i, c) in creds.iter().enumerate() {
-        match c {
-            Value::String(s) => {
-                CompactJws::parse(s.trim())
-                    .map_err(|e| format!("verifiableCredential[{i}] is not a compact JWS: {e}"))?;
-            }
-            Value::Object(_) => {}
-            _ => {
-                return Err(format!(
-                    "verifiableCredential[{i}] is neither a JWT nor an object"
-                ));
-            }
-        }
-    }
-    Ok(creds.len())
 }
 
 fn decrement(n: &AtomicUsize) {
@@ -939,8 +929,15 @@ fn requested_check(rec: &RequestRecord, reports: &[(String, PresentationReport)]
                 .flatten()
             {
                 let id = d.get("id").and_then(Value::as_str).unwrap_or_default();
+                let compiled = match query::Descriptor::compile(d) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        problems.push(format!("input descriptor {id:?} cannot be evaluated: {e}"));
+                        continue;
+                    }
+                };
                 let mut why = None;
-                let held = badges.iter().any(|b| match query::fits_descriptor(d, b) {
+                let held = badges.iter().any(|b| match compiled.holds(b) {
                     Ok(()) => true,
                     Err(e) => {
                         why.get_or_insert(e);
@@ -1021,14 +1018,12 @@ fn combine(reports: Vec<(String, PresentationReport)>, requested: Check) -> Valu
     }
     let holder = holders.first().cloned();
     let credential = credentials.first().and_then(|r| r.credential.clone());
+    // Each presentation's own verdict; its badges are under `credentials` already,
+    // and the raw presentation is not kept.
     let presentations: Vec<Value> = reports
         .iter()
         .map(|(q, r)| {
-            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("query_id".into(), json!(q));
-            }
-            v
+            json!({"query_id": q, "verified": r.verified, "holder": r.holder, "checks": r.checks})
         })
         .collect();
     json!({

@@ -445,6 +445,11 @@ pub fn validate_definition(pd: &Value) -> Result<(), String> {
                 "presentation_definition.input_descriptors[{i}].id {id:?} is used twice"
             ));
         }
+        if id.contains(',') || id.len() > 128 {
+            return Err(format!(
+                "presentation_definition.input_descriptors[{i}].id must be at most 128 characters, without ','"
+            ));
+        }
         ids.push(id);
         let at = format!("presentation_definition.input_descriptors[{i}]");
         let d = d.as_object().ok_or(format!("{at} must be an object"))?;
@@ -460,10 +465,14 @@ pub fn validate_definition(pd: &Value) -> Result<(), String> {
             &format!("{at}.constraints"),
             &["fields", "limit_disclosure"],
         )?;
-        if cons.get("limit_disclosure").and_then(Value::as_str) == Some("required") {
-            return Err(format!(
-                "{at}.constraints.limit_disclosure \"required\" cannot be met by JWT badges"
-            ));
+        match cons.get("limit_disclosure") {
+            None => {}
+            Some(Value::String(p)) if p == "preferred" => {}
+            Some(_) => {
+                return Err(format!(
+                    "{at}.constraints.limit_disclosure can only be \"preferred\": JWT badges disclose every claim"
+                ));
+            }
         }
         let fields = match cons.get("fields") {
             None => continue,
@@ -499,8 +508,7 @@ pub fn validate_definition(pd: &Value) -> Result<(), String> {
                 parse_jsonpath(p).map_err(|e| format!("{fat}.path {p:?}: {e}"))?;
             }
             if let Some(filter) = f.get("filter") {
-                jsonschema::validator_for(filter)
-                    .map_err(|e| format!("{fat}.filter is not a valid JSON Schema: {e}"))?;
+                compile_filter(filter).map_err(|e| format!("{fat}.filter {e}"))?;
             }
             if let Some(opt) = f.get("optional")
                 && !opt.is_boolean()
@@ -565,51 +573,179 @@ fn parse_jsonpath(p: &str) -> Result<Vec<Step>, String> {
             _ => return Err(format!("unexpected {:?}", char::from(b[i]))),
         }
     }
+    if steps.is_empty() {
+        return Err("selects the whole badge; name a member".into());
+    }
     Ok(steps)
+}
+
+/// JSON Schema keywords a filter may use, and those whose values are schemas.
+const FILTER_KEYWORDS: &[&str] = &[
+    "type",
+    "const",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "format",
+    "contains",
+    "minContains",
+    "maxContains",
+    "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "not",
+    "anyOf",
+    "allOf",
+    "oneOf",
+    "properties",
+    "required",
+    "additionalProperties",
+    "minProperties",
+    "maxProperties",
+    "title",
+    "description",
+    "$comment",
+];
+/// The largest filter, serialised.
+pub const MAX_FILTER_BYTES: usize = 2048;
+/// The most values one path may select in a badge.
+const MAX_SELECTED: usize = 256;
+
+fn check_filter_keywords(v: &Value, depth: usize) -> Result<(), String> {
+    if depth > 8 {
+        return Err("nests too deeply".into());
+    }
+    let Some(o) = v.as_object() else {
+        return match v {
+            Value::Bool(_) => Ok(()),
+            _ => Err("is not a schema object".into()),
+        };
+    };
+    for (k, val) in o {
+        if !FILTER_KEYWORDS.contains(&k.as_str()) {
+            return Err(format!(
+                "uses {k:?}, which this service does not evaluate (no references, no extensions)"
+            ));
+        }
+        match k.as_str() {
+            "contains" | "items" | "not" | "additionalProperties" => {
+                check_filter_keywords(val, depth + 1)?;
+            }
+            "anyOf" | "allOf" | "oneOf" => {
+                for sub in val.as_array().ok_or(format!("{k} must be an array"))? {
+                    check_filter_keywords(sub, depth + 1)?;
+                }
+            }
+            "properties" => {
+                for sub in val
+                    .as_object()
+                    .ok_or("properties must be an object")?
+                    .values()
+                {
+                    check_filter_keywords(sub, depth + 1)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A Presentation Exchange filter as a validator: small, only the keywords above,
+/// formats asserted, and patterns run by a linear-time regex engine (no
+/// backtracking, so no pattern can take unbounded time).
+fn compile_filter(filter: &Value) -> Result<jsonschema::Validator, String> {
+    let size = serde_json::to_vec(filter).map_or(usize::MAX, |b| b.len());
+    if size > MAX_FILTER_BYTES {
+        return Err(format!(
+            "is {size} bytes; at most {MAX_FILTER_BYTES} are accepted"
+        ));
+    }
+    check_filter_keywords(filter, 0)?;
+    jsonschema::options()
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .should_validate_formats(true)
+        .build(filter)
+        .map_err(|e| format!("is not a valid JSON Schema: {e}"))
+}
+
+/// One required field of an input descriptor, ready to evaluate.
+struct Field {
+    paths: Vec<(String, Vec<Step>)>,
+    filter: Option<(Value, jsonschema::Validator)>,
+}
+
+/// An input descriptor's required fields, compiled once per answer.
+pub struct Descriptor {
+    fields: Vec<Field>,
+}
+
+impl Descriptor {
+    /// Compiles a descriptor that [`validate_definition`] accepted.
+    pub fn compile(d: &Value) -> Result<Self, String> {
+        let mut fields = Vec::new();
+        for f in d
+            .pointer("/constraints/fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if f.get("optional").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let paths = f
+                .get("path")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|p| parse_jsonpath(p).map(|steps| (p.to_owned(), steps)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let filter = match f.get("filter") {
+                Some(x) => Some((x.clone(), compile_filter(x)?)),
+                None => None,
+            };
+            fields.push(Field { paths, filter });
+        }
+        Ok(Self { fields })
+    }
+
+    /// Whether a badge (its JWT payload) holds every required field.
+    pub fn holds(&self, cred: &Map<String, Value>) -> Result<(), String> {
+        for f in &self.fields {
+            let held = f.paths.iter().any(|(_, steps)| {
+                select_in(steps, cred)
+                    .into_iter()
+                    .take(MAX_SELECTED)
+                    .any(|v| f.filter.as_ref().is_none_or(|(_, val)| val.is_valid(v)))
+            });
+            if !held {
+                let shown: Vec<&str> = f.paths.iter().map(|(p, _)| p.as_str()).collect();
+                return Err(format!(
+                    "no value at {} fits the field{}",
+                    shown.join(" | "),
+                    f.filter
+                        .as_ref()
+                        .map(|(x, _)| format!(" filter {x}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether a badge (its JWT payload) holds every required field of an input
 /// descriptor.
 pub fn fits_descriptor(d: &Value, cred: &Map<String, Value>) -> Result<(), String> {
-    let Some(fields) = d.pointer("/constraints/fields").and_then(Value::as_array) else {
-        return Ok(());
-    };
-    let root = Value::Object(cred.clone());
-    for f in fields {
-        if f.get("optional").and_then(Value::as_bool) == Some(true) {
-            continue;
-        }
-        let validator = match f.get("filter") {
-            Some(filter) => Some(
-                jsonschema::validator_for(filter)
-                    .map_err(|e| format!("a filter is not a valid JSON Schema: {e}"))?,
-            ),
-            None => None,
-        };
-        let paths: Vec<&str> = f
-            .get("path")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let held = paths.iter().any(|p| {
-            parse_jsonpath(p).is_ok_and(|steps| {
-                select(&steps, &root).iter().any(|v| match &validator {
-                    Some(val) => val.is_valid(v),
-                    None => true,
-                })
-            })
-        });
-        if !held {
-            return Err(format!(
-                "no value at {} fits the field{}",
-                paths.join(" | "),
-                f.get("filter")
-                    .map(|x| format!(" filter {x}"))
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    Ok(())
+    Descriptor::compile(d)?.holds(cred)
 }
 
 /// One element of a claims path pointer.
@@ -643,6 +779,19 @@ fn parse_path(p: Option<&Value>) -> Result<Vec<Step>, String> {
 }
 
 /// OpenID4VP 1.0 §7.1: the values a claims path selects.
+/// [`select`] from an object root.
+fn select_in<'a>(path: &[Step], root: &'a Map<String, Value>) -> Vec<&'a Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return Vec::new();
+    };
+    let start: Vec<&Value> = match first {
+        Step::Key(k) => root.get(k).into_iter().collect(),
+        Step::Wildcard => root.values().collect(),
+        Step::Index(_) | Step::All => Vec::new(),
+    };
+    start.into_iter().flat_map(|v| select(rest, v)).collect()
+}
+
 fn select<'a>(path: &[Step], v: &'a Value) -> Vec<&'a Value> {
     let mut current = vec![v];
     for step in path {

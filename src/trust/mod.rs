@@ -1079,6 +1079,26 @@ mod tests {
             reg.lookup("did:web:y.example").is_none(),
             "the file's own entry went"
         );
+        // Nor does a file block what an admin trusts: the admin decides.
+        let z = id("did:web:z.example");
+        reg.put(z.clone(), fields("Z", Status::Trusted), Source::Admin)
+            .expect("put");
+        std::fs::write(
+            &path,
+            json!({"issuers": [{"id": "did:web:z.example", "name": "Z", "status": "blocked"}]})
+                .to_string(),
+        )
+        .expect("write");
+        let s = reg.apply_file(&path).expect("apply");
+        assert!(
+            s.skipped
+                .iter()
+                .any(|k| k.id == z.as_str() && k.reason.contains("admin"))
+        );
+        assert_eq!(
+            reg.lookup(z.as_str()).expect("kept").status,
+            Status::Trusted
+        );
     }
 
     #[test]

@@ -934,6 +934,49 @@ fn pick_key<'a>(
 }
 
 /// The JWT inside an EnvelopedVerifiableCredential's `data:` URL.
+/// Step 1 alone: whether `v` can be examined as a credential (the pipeline would
+/// answer with a report rather than [`Error::Malformed`]). Nothing is verified.
+pub fn read_credential(v: &Value) -> Result<(), Error> {
+    match v {
+        Value::String(s) => {
+            let jws = CompactJws::parse(s.trim())
+                .map_err(|e| Error::Malformed(format!("not a compact JWS: {e}")))?;
+            let payload = match jws.payload_json() {
+                Ok(p) => p,
+                // Examinable: the report fails the signature.
+                Err(jose::Error::DuplicateKey { .. }) => return Ok(()),
+                Err(e) => return Err(Error::Malformed(format!("not a JWT credential: {e}"))),
+            };
+            if jws.typ() != Some("vc+jwt") && payload.contains_key("vc") {
+                vcdm11_view(&payload).map_err(Error::Malformed)?;
+            }
+            Ok(())
+        }
+        Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiableCredential") => {
+            let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+            let jwt = enveloped_jwt(id).ok_or_else(|| {
+                Error::Malformed(
+                    "an EnvelopedVerifiableCredential's id must be data:application/vc+jwt,<jwt>"
+                        .into(),
+                )
+            })?;
+            read_credential(&Value::String(jwt.to_owned()))
+        }
+        Value::Object(o) => {
+            if o.contains_key("credentialSubject") && o.contains_key("@context") {
+                Ok(())
+            } else {
+                Err(Error::Malformed(
+                    "not a verifiable credential: it has no @context or credentialSubject".into(),
+                ))
+            }
+        }
+        _ => Err(Error::Malformed(
+            "neither a JWT nor a credential object".into(),
+        )),
+    }
+}
+
 pub fn enveloped_jwt(id: &str) -> Option<&str> {
     [
         "data:application/vc+jwt,",

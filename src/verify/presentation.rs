@@ -91,6 +91,72 @@ impl PresentationReport {
     }
 }
 
+/// Reads a presentation as [`Verifier::verify_presentation`] would, verifying
+/// nothing: whether it can be examined (else [`Error::Malformed`]), and how many
+/// badges it holds. Callers that must not spend work on an unreadable answer read
+/// every presentation first.
+pub fn read_presentation(v: &Value) -> Result<usize, Error> {
+    let vp = match v {
+        Value::String(s) => {
+            let jws = CompactJws::parse(s.trim())
+                .map_err(|e| Error::Malformed(format!("not a compact JWS: {e}")))?;
+            let payload = jws
+                .payload_json()
+                .map_err(|e| Error::Malformed(format!("not a JWT presentation: {e}")))?;
+            match payload.get("vp") {
+                Some(Value::Object(vp)) => vp.clone(),
+                Some(_) => {
+                    return Err(Error::Malformed(
+                        "the \"vp\" claim must be an object".into(),
+                    ));
+                }
+                None => payload,
+            }
+        }
+        Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiablePresentation") => {
+            let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+            let jwt = ["data:application/vp+jwt,", "data:application/jwt,"]
+                .iter()
+                .find_map(|p| id.strip_prefix(p))
+                .ok_or_else(|| {
+                    Error::Malformed(
+                        "an EnvelopedVerifiablePresentation's id must be data:application/vp+jwt,<jwt>"
+                            .into(),
+                    )
+                })?;
+            return read_presentation(&Value::String(jwt.to_owned()));
+        }
+        Value::Object(o) => o.clone(),
+        _ => {
+            return Err(Error::Malformed(
+                "a presentation is a VP-JWT string or a JSON presentation object".into(),
+            ));
+        }
+    };
+    if !has_type(vp.get("type"), "VerifiablePresentation") {
+        return Err(Error::Malformed(
+            "not a presentation: its type does not include VerifiablePresentation".into(),
+        ));
+    }
+    let creds: Vec<&Value> = match vp.get("verifiableCredential") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v) => vec![v],
+    };
+    if creds.len() > MAX_CREDENTIALS {
+        return Err(Error::Malformed(format!(
+            "a presentation may hold at most {MAX_CREDENTIALS} credentials; it holds {}",
+            creds.len()
+        )));
+    }
+    for (i, c) in creds.iter().enumerate() {
+        super::read_credential(c).map_err(|Error::Malformed(m)| {
+            Error::Malformed(format!("verifiableCredential[{i}]: {m}"))
+        })?;
+    }
+    Ok(creds.len())
+}
+
 impl Verifier {
     /// Verifies a presentation in any of the accepted forms.
     pub async fn verify_presentation(

@@ -342,6 +342,7 @@ pub async fn response(
     let o = &state.oid4vp;
     let id = match o.id_for_tx(&tx) {
         Ok(id) => id,
+        Err(e @ (oid4vp::Error::Sign(_) | oid4vp::Error::Store(_))) => return wallet_error(e),
         Err(_) => {
             let text = "no presentation request answers at this URI";
             return (

@@ -200,6 +200,7 @@ async fn a_signed_dcql_request_is_answered_once_and_verified() {
     )
     .await;
     assert_eq!(req["state"], "pending");
+    assert!(req.as_object().expect("object").contains_key("result") && req["result"].is_null());
     let client_id = format!("decentralized_identifier:{DID}");
     assert_eq!(req["client_id"], json!(client_id));
     let link = url::Url::parse(req["authorization_request"].as_str().expect("link")).expect("url");
@@ -717,7 +718,7 @@ async fn a_wallet_that_declines_rejects_the_request() {
             .expect("reason")
             .contains("access_denied")
     );
-    assert!(r.get("result").is_none());
+    assert!(r["result"].is_null(), "{r}");
 }
 
 #[tokio::test]

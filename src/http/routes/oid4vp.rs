@@ -130,9 +130,8 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     if let Some(r) = &rec.reason {
         m.insert("reason".into(), json!(r));
     }
-    if let Some(r) = &rec.result {
-        m.insert("result".into(), r.clone());
-    }
+    // CONTRACT §4: `result` is always there, null until an answer is verified.
+    m.insert("result".into(), rec.result.clone().unwrap_or(Value::Null));
     Value::Object(m)
 }
 

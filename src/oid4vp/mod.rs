@@ -264,7 +264,7 @@ impl Oid4vp {
         for item in tree.iter() {
             let (_, v) = item?;
             all += 1;
-            if serde_json::from_slice::<RequestRecord>(&v).is_ok_and(|r| r.created_by.is_none()) {
+            if serde_json::from_slice::<Stub>(&v).is_ok_and(|r| r.created_by.is_none()) {
                 anonymous += 1;
             }
         }
@@ -764,14 +764,6 @@ impl Oid4vp {
 
     /// Removes records whose retention has passed. Returns how many.
     pub fn sweep(&self) -> Result<usize, Error> {
-        /// What the sweep reads of a record (results may be large).
-        #[derive(Deserialize)]
-        struct Stub {
-            expires_at: i64,
-            answered_at: Option<i64>,
-            tx: String,
-            created_by: Option<String>,
-        }
         let now = self.now();
         let mut removed = 0;
         for item in self.tree.iter() {
@@ -803,6 +795,15 @@ impl Oid4vp {
         }
         Ok(removed)
     }
+}
+
+/// What start-up and the sweep read of a record (a result may be large).
+#[derive(Deserialize)]
+struct Stub {
+    expires_at: i64,
+    answered_at: Option<i64>,
+    tx: String,
+    created_by: Option<String>,
 }
 
 fn decrement(n: &AtomicUsize) {
@@ -1003,13 +1004,7 @@ fn combine(reports: Vec<(String, PresentationReport)>, requested: Check) -> Valu
         && !credentials.is_empty()
         && credentials.iter().all(|r| r.verified)
         && reports.iter().all(|(_, r)| r.verified);
-    let trusted = if credentials.iter().any(|r| r.trusted == Some(false)) {
-        Some(false)
-    } else if !credentials.is_empty() && credentials.iter().all(|r| r.trusted == Some(true)) {
-        Some(true)
-    } else {
-        None
-    };
+    let trusted = crate::verify::combined_trust(credentials.iter().copied());
     let mut holders: Vec<String> = Vec::new();
     for h in reports.iter().filter_map(|(_, r)| r.holder.clone()) {
         if !holders.contains(&h) {

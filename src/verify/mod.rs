@@ -86,7 +86,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use presentation::{PresentationOptions, PresentationReport};
+pub use presentation::{PresentationOptions, PresentationReport, combined_trust};
 pub use remote::{Fetch, NoFetch, Relationship, Remote, Ttls};
 pub use report::{Check, CheckName, Outcome, Report};
 
@@ -389,20 +389,10 @@ impl Verifier {
         opts: &Options,
     ) -> Result<Report, Error> {
         if has_type(obj.get("type"), "EnvelopedVerifiableCredential") {
-            let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
-            let jwt = enveloped_jwt(id).ok_or_else(|| {
-                Error::Malformed(
-                    "an EnvelopedVerifiableCredential's id must be data:application/vc+jwt,<jwt>"
-                        .into(),
-                )
-            })?;
+            let jwt = enveloped_credential(obj)?;
             return Box::pin(self.run_jwt(jwt, subject, opts)).await;
         }
-        if !obj.contains_key("credentialSubject") || !obj.contains_key("@context") {
-            return Err(Error::Malformed(
-                "not a verifiable credential: it has no @context or credentialSubject".into(),
-            ));
-        }
+        check_json_credential(obj)?;
         let mut report = Report::new();
         report.credential = Some(Value::Object(obj.clone()));
         report.issuer = claims::issuer_id(obj).map(str::to_owned);
@@ -953,27 +943,33 @@ pub fn read_credential(v: &Value) -> Result<(), Error> {
             Ok(())
         }
         Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiableCredential") => {
-            let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
-            let jwt = enveloped_jwt(id).ok_or_else(|| {
-                Error::Malformed(
-                    "an EnvelopedVerifiableCredential's id must be data:application/vc+jwt,<jwt>"
-                        .into(),
-                )
-            })?;
-            read_credential(&Value::String(jwt.to_owned()))
+            read_credential(&Value::String(enveloped_credential(o)?.to_owned()))
         }
-        Value::Object(o) => {
-            if o.contains_key("credentialSubject") && o.contains_key("@context") {
-                Ok(())
-            } else {
-                Err(Error::Malformed(
-                    "not a verifiable credential: it has no @context or credentialSubject".into(),
-                ))
-            }
-        }
+        Value::Object(o) => check_json_credential(o),
         _ => Err(Error::Malformed(
             "neither a JWT nor a credential object".into(),
         )),
+    }
+}
+
+/// The JWT inside an `EnvelopedVerifiableCredential`.
+fn enveloped_credential(o: &Map<String, Value>) -> Result<&str, Error> {
+    let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+    enveloped_jwt(id).ok_or_else(|| {
+        Error::Malformed(
+            "an EnvelopedVerifiableCredential's id must be data:application/vc+jwt,<jwt>".into(),
+        )
+    })
+}
+
+/// What a JSON credential needs to be examined at all.
+fn check_json_credential(o: &Map<String, Value>) -> Result<(), Error> {
+    if o.contains_key("credentialSubject") && o.contains_key("@context") {
+        Ok(())
+    } else {
+        Err(Error::Malformed(
+            "not a verifiable credential: it has no @context or credentialSubject".into(),
+        ))
     }
 }
 

@@ -96,48 +96,96 @@ impl PresentationReport {
 /// badges it holds. Callers that must not spend work on an unreadable answer read
 /// every presentation first.
 pub fn read_presentation(v: &Value) -> Result<usize, Error> {
+    let payload;
     let vp = match v {
         Value::String(s) => {
-            let jws = CompactJws::parse(s.trim())
-                .map_err(|e| Error::Malformed(format!("not a compact JWS: {e}")))?;
-            let payload = jws
-                .payload_json()
-                .map_err(|e| Error::Malformed(format!("not a JWT presentation: {e}")))?;
-            match payload.get("vp") {
-                Some(Value::Object(vp)) => vp.clone(),
-                Some(_) => {
-                    return Err(Error::Malformed(
-                        "the \"vp\" claim must be an object".into(),
-                    ));
-                }
-                None => payload,
-            }
+            payload = parse_vp_jwt(s.trim())?.1;
+            presentation_in(&payload)?
         }
         Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiablePresentation") => {
-            let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
-            let jwt = ["data:application/vp+jwt,", "data:application/jwt,"]
-                .iter()
-                .find_map(|p| id.strip_prefix(p))
-                .ok_or_else(|| {
-                    Error::Malformed(
-                        "an EnvelopedVerifiablePresentation's id must be data:application/vp+jwt,<jwt>"
-                            .into(),
-                    )
-                })?;
-            return read_presentation(&Value::String(jwt.to_owned()));
+            return read_presentation(&Value::String(enveloped_presentation(o)?.to_owned()));
         }
-        Value::Object(o) => o.clone(),
-        _ => {
-            return Err(Error::Malformed(
-                "a presentation is a VP-JWT string or a JSON presentation object".into(),
-            ));
-        }
+        Value::Object(o) => o,
+        _ => return Err(not_a_presentation()),
     };
-    if !has_type(vp.get("type"), "VerifiablePresentation") {
-        return Err(Error::Malformed(
-            "not a presentation: its type does not include VerifiablePresentation".into(),
-        ));
+    check_presentation_type(vp)?;
+    let creds = credentials_of(vp)?;
+    for (i, c) in creds.iter().enumerate() {
+        super::read_credential(c).map_err(|Error::Malformed(m)| {
+            Error::Malformed(format!("verifiableCredential[{i}]: {m}"))
+        })?;
     }
+    Ok(creds.len())
+}
+
+/// The trust of several badges together: `false` when any badge's issuer is
+/// distrusted, `true` when every badge's issuer is trusted (and there is one),
+/// `null` otherwise.
+pub fn combined_trust<'a>(reports: impl IntoIterator<Item = &'a Report>) -> Option<bool> {
+    let (mut any, mut all_trusted) = (false, true);
+    for r in reports {
+        any = true;
+        match r.trusted {
+            Some(false) => return Some(false),
+            Some(true) => {}
+            None => all_trusted = false,
+        }
+    }
+    (any && all_trusted).then_some(true)
+}
+
+fn not_a_presentation() -> Error {
+    Error::Malformed("a presentation is a VP-JWT string or a JSON presentation object".into())
+}
+
+/// The JWT inside an `EnvelopedVerifiablePresentation`.
+fn enveloped_presentation(o: &Map<String, Value>) -> Result<&str, Error> {
+    let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+    ["data:application/vp+jwt,", "data:application/jwt,"]
+        .iter()
+        .find_map(|p| id.strip_prefix(p))
+        .ok_or_else(|| {
+            Error::Malformed(
+                "an EnvelopedVerifiablePresentation's id must be data:application/vp+jwt,<jwt>"
+                    .into(),
+            )
+        })
+}
+
+/// A VP-JWT and its payload.
+fn parse_vp_jwt(token: &str) -> Result<(CompactJws, Map<String, Value>), Error> {
+    let jws = CompactJws::parse(token)
+        .map_err(|e| Error::Malformed(format!("not a compact JWS: {e}")))?;
+    let payload = jws
+        .payload_json()
+        .map_err(|e| Error::Malformed(format!("not a JWT presentation: {e}")))?;
+    Ok((jws, payload))
+}
+
+/// The presentation in a VP-JWT payload: VCDM 1.1 keeps it in `vp`; VC-JOSE-COSE
+/// makes it the payload.
+fn presentation_in(payload: &Map<String, Value>) -> Result<&Map<String, Value>, Error> {
+    match payload.get("vp") {
+        Some(Value::Object(vp)) => Ok(vp),
+        Some(_) => Err(Error::Malformed(
+            "the \"vp\" claim must be an object".into(),
+        )),
+        None => Ok(payload),
+    }
+}
+
+fn check_presentation_type(vp: &Map<String, Value>) -> Result<(), Error> {
+    if has_type(vp.get("type"), "VerifiablePresentation") {
+        Ok(())
+    } else {
+        Err(Error::Malformed(
+            "not a presentation: its type does not include VerifiablePresentation".into(),
+        ))
+    }
+}
+
+/// A presentation's credentials, at most [`MAX_CREDENTIALS`].
+fn credentials_of(vp: &Map<String, Value>) -> Result<Vec<&Value>, Error> {
     let creds: Vec<&Value> = match vp.get("verifiableCredential") {
         None => Vec::new(),
         Some(Value::Array(a)) => a.iter().collect(),
@@ -149,12 +197,7 @@ pub fn read_presentation(v: &Value) -> Result<usize, Error> {
             creds.len()
         )));
     }
-    for (i, c) in creds.iter().enumerate() {
-        super::read_credential(c).map_err(|Error::Malformed(m)| {
-            Error::Malformed(format!("verifiableCredential[{i}]: {m}"))
-        })?;
-    }
-    Ok(creds.len())
+    Ok(creds)
 }
 
 impl Verifier {
@@ -177,22 +220,10 @@ impl Verifier {
         match v {
             Value::String(s) => self.verify_vp_jwt(s.trim(), opts).await,
             Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiablePresentation") => {
-                let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
-                let jwt = ["data:application/vp+jwt,", "data:application/jwt,"]
-                    .iter()
-                    .find_map(|p| id.strip_prefix(p))
-                    .ok_or_else(|| {
-                        Error::Malformed(
-                            "an EnvelopedVerifiablePresentation's id must be data:application/vp+jwt,<jwt>"
-                                .into(),
-                        )
-                    })?;
-                self.verify_vp_jwt(jwt, opts).await
+                self.verify_vp_jwt(enveloped_presentation(o)?, opts).await
             }
             Value::Object(o) => self.verify_vp_json(o, opts).await,
-            _ => Err(Error::Malformed(
-                "a presentation is a VP-JWT string or a JSON presentation object".into(),
-            )),
+            _ => Err(not_a_presentation()),
         }
     }
 
@@ -201,26 +232,9 @@ impl Verifier {
         token: &str,
         opts: &PresentationOptions,
     ) -> Result<PresentationReport, Error> {
-        let jws = CompactJws::parse(token)
-            .map_err(|e| Error::Malformed(format!("not a compact JWS: {e}")))?;
-        let payload = jws
-            .payload_json()
-            .map_err(|e| Error::Malformed(format!("not a JWT presentation: {e}")))?;
-        // VCDM 1.1 keeps the presentation in `vp`; VC-JOSE-COSE makes it the payload.
-        let vp = match payload.get("vp") {
-            Some(Value::Object(vp)) => vp.clone(),
-            Some(_) => {
-                return Err(Error::Malformed(
-                    "the \"vp\" claim must be an object".into(),
-                ));
-            }
-            None => payload.clone(),
-        };
-        if !has_type(vp.get("type"), "VerifiablePresentation") {
-            return Err(Error::Malformed(
-                "not a presentation: its type does not include VerifiablePresentation".into(),
-            ));
-        }
+        let (jws, payload) = parse_vp_jwt(token)?;
+        let vp = presentation_in(&payload)?.clone();
+        check_presentation_type(&vp)?;
         let mut report = PresentationReport {
             verified: false,
             holder: None,
@@ -330,11 +344,7 @@ impl Verifier {
         vp: &Map<String, Value>,
         opts: &PresentationOptions,
     ) -> Result<PresentationReport, Error> {
-        if !has_type(vp.get("type"), "VerifiablePresentation") {
-            return Err(Error::Malformed(
-                "not a presentation: its type does not include VerifiablePresentation".into(),
-            ));
-        }
+        check_presentation_type(vp)?;
         let holder = match vp.get("holder") {
             Some(Value::String(h)) => Some(h.clone()),
             Some(Value::Object(h)) => h.get("id").and_then(Value::as_str).map(str::to_owned),
@@ -397,17 +407,7 @@ impl Verifier {
         holder: Option<&str>,
         report: &mut PresentationReport,
     ) -> Result<(), Error> {
-        let creds: Vec<&Value> = match vp.get("verifiableCredential") {
-            None => Vec::new(),
-            Some(Value::Array(a)) => a.iter().collect(),
-            Some(v) => vec![v],
-        };
-        if creds.len() > MAX_CREDENTIALS {
-            return Err(Error::Malformed(format!(
-                "a presentation may hold at most {MAX_CREDENTIALS} credentials; it holds {}",
-                creds.len()
-            )));
-        }
+        let creds = credentials_of(vp)?;
         let mut unbound = Vec::new();
         for (i, c) in creds.iter().enumerate() {
             let r = match self.verify_value(c).await {

@@ -36,7 +36,7 @@ use crate::app::AppState;
 use crate::bake;
 use crate::http::ApiError;
 use crate::partner::PartnerKey;
-use crate::verify::{self, Options, PresentationOptions, Report};
+use crate::verify::{self, Options, PresentationOptions};
 
 /// The most badges one batch may hold.
 pub const MAX_BATCH: usize = 100;
@@ -163,7 +163,7 @@ pub async fn verify_credential(
         };
         let report = state.verifier.verify_presentation(vp, &opts).await?;
         count_verifications(key.as_ref(), report.credentials.len());
-        let trusted = combined_trust(&report.credentials);
+        let trusted = crate::verify::combined_trust(&report.credentials);
         let mut v = serde_json::to_value(&report).map_err(|e| ApiError::internal(&e))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("trusted".into(), serde_json::json!(trusted));
@@ -189,18 +189,6 @@ pub async fn verify_credential(
     let report = state.verifier.verify_value_with(&credential, &opts).await?;
     count_verifications(key.as_ref(), 1);
     Ok(Json(report).into_response())
-}
-
-/// A presentation's trust: `false` when any badge's issuer is distrusted, `true` when
-/// every badge's issuer is trusted, `null` otherwise.
-fn combined_trust(reports: &[Report]) -> Option<bool> {
-    if reports.iter().any(|r| r.trusted == Some(false)) {
-        Some(false)
-    } else if !reports.is_empty() && reports.iter().all(|r| r.trusted == Some(true)) {
-        Some(true)
-    } else {
-        None
-    }
 }
 
 #[derive(Debug, Deserialize)]

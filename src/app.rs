@@ -14,7 +14,7 @@ use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::Keyring;
 use crate::net::{AllowedHost, Outbound};
 use crate::store::Store;
-use crate::verify::Verifier;
+use crate::verify::{PublishedKeys, Verifier};
 
 /// The bearer token that guards the admin API. `Debug` never prints it.
 #[derive(Clone)]
@@ -173,6 +173,8 @@ impl std::ops::Deref for AppState {
 /// What [`AppState`] holds.
 #[derive(Clone, Debug)]
 pub struct Services {
+    /// Every repository (for flushing on shutdown and the background sweeps).
+    pub store: Store,
     pub issuer: Issuer,
     /// The OpenID4VCI endpoints' side of the issuer.
     pub oid4vci: crate::oid4vci::Oid4vci,
@@ -211,7 +213,7 @@ pub enum StateError {
 
 impl AppState {
     /// Assembles the state with the default status configuration.
-    pub fn new(
+    pub async fn new(
         store: Store,
         keys: Arc<Keyring>,
         public_url: url::Url,
@@ -226,11 +228,12 @@ impl AppState {
             clock,
             StatusConfig::default(),
         )
+        .await
     }
 
     /// Assembles the state: opens the issuer over the store (rebuilding the status
     /// lists and burning awards a crash left unsigned).
-    pub fn with_status(
+    pub async fn with_status(
         store: Store,
         keys: Arc<Keyring>,
         public_url: url::Url,
@@ -239,28 +242,41 @@ impl AppState {
         status: StatusConfig,
     ) -> Result<Self, StateError> {
         let identity = web::identity_for_url(&public_url)?;
-        let did_document = Arc::new(web::did_document(&identity.did, &keys.published()));
-        let trust = crate::trust::Registry::open(&store, clock.clone())?;
-        let partner_keys = crate::partner::KeyStore::open(&store, clock.clone())?;
+        let published = keys.published();
+        let did_document = Arc::new(web::did_document(&identity.did, &published));
+        let trust = crate::trust::Registry::open(store.trust.clone(), clock.clone()).await?;
+        let partner_keys =
+            crate::partner::KeyStore::open(store.partners.clone(), clock.clone()).await?;
         let issuer = Issuer::open(
-            store,
+            &store,
             keys.clone(),
             identity.did.clone(),
             public_url.clone(),
             clock.clone(),
             status,
-        )?;
-        let burned = issuer.recover()?;
+        )
+        .await?;
+        let burned = issuer.recover().await?;
         if burned > 0 {
             tracing::warn!(burned, "awards left unsigned by a crash were burned");
         }
-        let verifier = Verifier::new(Some((identity.did.clone(), keys)), clock.clone())
-            .with_issuer(issuer.clone())
+        let own = Arc::new(PublishedKeys::new(identity.did.clone(), published));
+        let verifier = Verifier::new(Some(own), clock.clone())
+            .with_local_status(issuer.local_status())
             .with_registry(trust.clone())
             .with_fetcher(Arc::new(Outbound::new([])));
+        let oid4vp = crate::oid4vp::Oid4vp::open(
+            store.presentations.clone(),
+            identity.did.clone(),
+            keys,
+            &public_url,
+            clock.clone(),
+        )
+        .await?;
         Ok(Self(Arc::new(Services {
-            oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone()),
-            oid4vp: crate::oid4vp::Oid4vp::open(issuer.clone())?,
+            oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone(), &store, clock.clone()),
+            oid4vp,
+            store,
             issuer,
             verifier,
             trust,

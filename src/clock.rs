@@ -10,6 +10,23 @@ use time::OffsetDateTime;
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant, in UTC.
     fn now(&self) -> OffsetDateTime;
+
+    /// The current instant in whole seconds: what records keep, so that a record
+    /// reads back exactly as it was written.
+    fn timestamp(&self) -> OffsetDateTime {
+        whole_seconds(self.now())
+    }
+}
+
+/// `t` in UTC with the fraction of a second dropped.
+pub fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// The instant `unix` seconds after the epoch (the epoch itself when out of range).
+pub fn from_unix(unix: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// A shared, dynamically dispatched clock.
@@ -52,8 +69,7 @@ impl FixedClock {
 
 impl Clock for FixedClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.unix.load(Ordering::SeqCst))
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        from_unix(self.unix.load(Ordering::SeqCst))
     }
 }
 
@@ -78,6 +94,48 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
+/// Serde for instants in records and answers: RFC 3339 in whole seconds with `Z`
+/// (`#[serde(with = "crate::clock::rfc3339")]`, or `rfc3339::option`).
+pub mod rfc3339 {
+    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_seconds(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_datetime(&s)
+            .map(super::whole_seconds)
+            .ok_or_else(|| D::Error::custom(format!("{s:?} is not an RFC 3339 date-time")))
+    }
+
+    /// The same for `Option<OffsetDateTime>` (`null` for `None`).
+    pub mod option {
+        use serde::{Deserialize as _, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            #[derive(serde::Deserialize)]
+            struct Wrap(#[serde(with = "super")] OffsetDateTime);
+            Ok(Option::<Wrap>::deserialize(d)?.map(|Wrap(t)| t))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +156,34 @@ mod tests {
     fn date_without_zone_is_rejected() {
         assert!(parse_datetime("2024-01-01T00:00:00").is_none());
         assert!(parse_datetime("yesterday").is_none());
+    }
+
+    #[test]
+    fn instants_round_trip_through_serde_in_whole_seconds() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct R {
+            #[serde(with = "rfc3339")]
+            at: OffsetDateTime,
+            #[serde(with = "rfc3339::option", default)]
+            until: Option<OffsetDateTime>,
+        }
+        let at = whole_seconds(
+            OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).expect("t"),
+        );
+        let r = R { at, until: None };
+        let json = serde_json::to_string(&r).expect("ser");
+        assert_eq!(json, r#"{"at":"2023-11-14T22:13:20Z","until":null}"#);
+        assert_eq!(serde_json::from_str::<R>(&json).expect("de"), r);
+        let back: R = serde_json::from_str(
+            r#"{"at":"2023-11-14T23:13:20+01:00","until":"2030-01-01T00:00:00Z"}"#,
+        )
+        .expect("offsets");
+        assert_eq!(back.at, at);
+        assert_eq!(
+            back.until.map(OffsetDateTime::unix_timestamp),
+            Some(1_893_456_000)
+        );
+        assert!(serde_json::from_str::<R>(r#"{"at":1700000000}"#).is_err());
     }
 
     #[test]

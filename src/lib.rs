@@ -9,8 +9,12 @@
 //! - [`model`]: Open Badges 3.0 types and JSON Schema validation.
 //! - [`jose`]: keys, JWKs, strict compact JWS, credential ↔ JWT claims.
 //! - [`did`]: `Did`/`DidUrl`, did:web derivation and documents, did:key.
-//! - [`store`]: sled trees behind typed accessors, grouped flushes.
-//! - [`status`]: Bitstring Status Lists: slots, bits, publication.
+//! - [`records`]: the records the service keeps (awards, achievements, tokens,
+//!   presentation requests, registry entries, partner keys), plain data.
+//! - [`status`]: Bitstring Status Lists: slots, bits, URLs, the lists in memory.
+//! - [`store`]: repository traits (`Awards`, `Offers`, `StatusLists`, ...) and the
+//!   embedded store that implements them; grouped flushes, upgrades of older data
+//!   directories.
 //! - [`issue`]: achievements, awards, signing, revocation and suspension.
 //! - [`oid4vci`]: OpenID4VCI: metadata, tokens, nonces, proofs, the credential endpoint.
 //! - [`verify`]: the verification pipeline and its report.
@@ -34,6 +38,7 @@ pub mod oid4vci;
 pub mod oid4vp;
 pub mod partner;
 pub mod qr;
+pub mod records;
 pub mod status;
 pub mod store;
 pub mod trust;

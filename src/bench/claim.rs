@@ -138,22 +138,23 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
     )?);
     let store = Store::open(&dir.join("data"))?;
     let public_url = url::Url::parse("https://badges.example.edu")?;
-    let mut state = AppState::with_status(
-        store.clone(),
-        keys,
-        public_url,
-        AdminToken::new("bench"),
-        Arc::new(SystemClock),
-        StatusConfig::default(),
-    )?;
-    state.set_rate_limit(RateLimit::Off);
-    let issuer = state.issuer.clone();
-    let aud = issuer.identifier();
-    let router = crate::http::router(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let mut state = AppState::with_status(
+            store.clone(),
+            keys,
+            public_url,
+            AdminToken::new("bench"),
+            Arc::new(SystemClock),
+            StatusConfig::default(),
+        )
+        .await?;
+        state.set_rate_limit(RateLimit::Off);
+        let issuer = state.issuer.clone();
+        let aud = issuer.identifier();
+        let router = crate::http::router(state);
         let ach = issuer
             .create_achievement(&super::bench_achievement())
             .await?;
@@ -190,7 +191,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
 
         // Throughput: every wallet claims back to back.
         let done = Arc::new(AtomicU64::new(0));
-        let flushes_before = store.flush_count();
+        let flushes_before = store.flushes();
         let cpu0 = cpu_seconds();
         let start = Instant::now();
         let mut tasks = Vec::new();
@@ -220,7 +221,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
         }
         let flows = done.load(Ordering::Relaxed);
         let flows_per_sec = flows as f64 / elapsed.as_secs_f64();
-        let flushes = store.flush_count() - flushes_before;
+        let flushes = store.flushes() - flushes_before;
         let cpu = cpu_seconds()
             .zip(cpu0)
             .map(|((u1, s1), (u0, s0))| (u1 - u0, s1 - s0));

@@ -14,10 +14,12 @@ pub mod verify;
 
 use std::time::{Duration, Instant};
 
+use crate::clock::from_unix;
 use crate::issue::{self, IssuerProfile};
 use crate::jose::jws::CompactJws;
 use crate::jose::{Algorithm, SigningKey};
-use crate::store::{CredentialRecord, CredentialState, Recipient};
+use crate::model::Achievement;
+use crate::records::{AchievementRef, Award, AwardState, Recipient};
 
 /// One algorithm's figures.
 #[derive(Debug, Clone)]
@@ -81,23 +83,24 @@ pub(crate) fn bench_achievement() -> serde_json::Value {
     })
 }
 
-/// A representative award: a real achievement, e-mail and name identifiers, a DID.
-pub fn sample_record() -> CredentialRecord {
-    let id = "https://badges.example.edu/achievements/0b6d3f5e-8a0c-4a43-9b7a-54c1f0e2a9d1";
-    CredentialRecord {
+/// A representative award of a real achievement: e-mail and name identifiers, a DID.
+pub fn sample_record() -> (Award, Achievement) {
+    let key = uuid::Uuid::parse_str("0b6d3f5e-8a0c-4a43-9b7a-54c1f0e2a9d1")
+        .unwrap_or_else(|e| unreachable!("a constant uuid parses: {e}"));
+    let id = format!("https://badges.example.edu/achievements/{key}");
+    let award = Award {
         id: uuid::Uuid::new_v4(),
         seq: 1,
-        achievement_id: id.into(),
-        achievement: issue::sample_achievement(id),
+        achievement: AchievementRef { key, revision: 1 },
         recipient: Recipient {
             name: Some("Ada Lovelace".into()),
             email: Some("ada@example.org".into()),
             id: Some("did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi".into()),
         },
-        state: CredentialState::Offered,
+        state: AwardState::Offered,
         salt: "6c1f0e2a9d10b6d3".into(),
-        valid_from: "2026-01-01T00:00:00Z".into(),
-        valid_until: Some("2029-01-01T00:00:00Z".into()),
+        valid_from: from_unix(1_767_225_600),
+        valid_until: Some(from_unix(1_861_920_000)),
         tx_code_required: false,
         approval_required: false,
         extras: None,
@@ -106,9 +109,10 @@ pub fn sample_record() -> CredentialRecord {
         suspended: false,
         status: None,
         wallet: Default::default(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        updated_at: "2026-01-01T00:00:00Z".into(),
-    }
+        created_at: from_unix(1_767_225_600),
+        updated_at: from_unix(1_767_225_600),
+    };
+    (award, issue::sample_achievement(&id))
 }
 
 /// Runs the benchmark for one algorithm, `window` per measurement.
@@ -121,10 +125,15 @@ pub fn run(alg: Algorithm, window: Duration) -> Result<BenchResult, issue::Error
         ..IssuerProfile::default()
     }
     .to_profile("did:web:badges.example.edu");
-    let record = sample_record();
+    let (record, achievement) = sample_record();
 
     let sample = issue::sign_badge(
-        &issue::build_credential(&profile, &record, record.recipient.id.as_deref())?,
+        &issue::build_credential(
+            &profile,
+            &record,
+            &achievement,
+            record.recipient.id.as_deref(),
+        )?,
         &key,
         &kid,
     )?;
@@ -140,8 +149,13 @@ pub fn run(alg: Algorithm, window: Duration) -> Result<BenchResult, issue::Error
         }
     });
     let badges = rate(window, || {
-        let r = issue::build_credential(&profile, &record, record.recipient.id.as_deref())
-            .and_then(|c| issue::sign_badge(&c, &key, &kid));
+        let r = issue::build_credential(
+            &profile,
+            &record,
+            &achievement,
+            record.recipient.id.as_deref(),
+        )
+        .and_then(|c| issue::sign_badge(&c, &key, &kid));
         if let Err(e) = r {
             failed = Some(e);
         }

@@ -78,18 +78,19 @@ fn run_in(
     let store = Store::open(&dir.join("data"))?;
     let public_url = url::Url::parse("https://badges.example.edu")?;
     let did = crate::did::web::identity_for_url(&public_url)?.did;
-    let issuer = Issuer::open(
-        store.clone(),
-        keys,
-        did,
-        public_url,
-        Arc::new(SystemClock),
-        StatusConfig::default(),
-    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let issuer = Issuer::open(
+            &store,
+            keys,
+            did,
+            public_url,
+            Arc::new(SystemClock),
+            StatusConfig::default(),
+        )
+        .await?;
         let ach = issuer
             .create_achievement(&super::bench_achievement())
             .await?;
@@ -111,13 +112,13 @@ fn run_in(
             move || {
                 let issuer = issuer.clone();
                 let req = req.clone();
-                async move { issuer.award_in_memory(req()).map(|_| true) }
+                async move { issuer.award_in_memory(req()).await.map(|_| true) }
             }
         })
         .await?;
         store.flush().await?;
 
-        let flushes_before = store.flush_count();
+        let flushes_before = store.flushes();
         let durable = phase(clients, window, {
             let issuer = issuer.clone();
             let req = req.clone();
@@ -128,11 +129,14 @@ fn run_in(
             }
         })
         .await?;
-        let award_flushes = store.flush_count() - flushes_before;
+        let award_flushes = store.flushes() - flushes_before;
 
         // Revocations: of the awards made above, newest first, each once.
-        let (all, _) = issuer.credentials(&Default::default(), 500_000, None)?;
-        let ids: Arc<Vec<String>> = Arc::new(all.iter().map(|r| r.credential_id()).collect());
+        let all = issuer
+            .credentials(&Default::default(), 500_000, None)
+            .await?;
+        let ids: Arc<Vec<String>> =
+            Arc::new(all.awards.iter().map(|r| r.credential_id()).collect());
         let next = Arc::new(AtomicU64::new(0));
         let revocations = phase(clients, window, {
             let issuer = issuer.clone();

@@ -75,19 +75,25 @@ pub fn run(alg: Algorithm, clients: usize, window: Duration) -> anyhow::Result<V
     super::in_scratch_dir(|dir| run_in(dir, alg, clients, window))
 }
 
-fn state(dir: &std::path::Path, alg: Algorithm, public_url: &str) -> anyhow::Result<AppState> {
+/// An instance, and its keys.
+async fn state(
+    dir: &std::path::Path,
+    alg: Algorithm,
+    public_url: &str,
+) -> anyhow::Result<(AppState, Arc<Keyring>)> {
     let keys = Arc::new(Keyring::load_or_generate(&dir.join("keys"), alg)?);
     let store = Store::open(&dir.join("data"))?;
     let mut s = AppState::with_status(
         store,
-        keys,
+        keys.clone(),
         url::Url::parse(public_url)?,
         AdminToken::new("bench"),
         Arc::new(SystemClock),
         StatusConfig::default(),
-    )?;
+    )
+    .await?;
     s.set_rate_limit(RateLimit::Off);
-    Ok(s)
+    Ok((s, keys))
 }
 
 async fn verify_once(router: &Router, body: &Arc<Vec<u8>>) -> anyhow::Result<()> {
@@ -122,7 +128,7 @@ fn run_in(
         // Issuer A, on a socket.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let a = state(&dir.join("a"), alg, &format!("http://{addr}"))?;
+        let (a, a_keys) = state(&dir.join("a"), alg, &format!("http://{addr}")).await?;
         let a_router = crate::http::router(a.clone());
         tokio::spawn(async move {
             let _ = axum::serve(
@@ -161,7 +167,8 @@ fn run_in(
             .ok_or_else(|| anyhow::anyhow!("a direct award without a credential"))?;
 
         // Verifier B, allowed to reach A.
-        let mut b = state(&dir.join("b"), Algorithm::ES256, "https://verifier.example")?;
+        let (mut b, _) =
+            state(&dir.join("b"), Algorithm::ES256, "https://verifier.example").await?;
         b.set_allow_http_did_web(vec![
             format!("127.0.0.1:{}", addr.port())
                 .parse()
@@ -174,7 +181,7 @@ fn run_in(
 
         // Raw signature verification, one thread.
         let jws = CompactJws::parse(&badge)?;
-        let key = a.issuer.keys().signing_key().public_jwk().clone();
+        let key = a_keys.signing_key().public_jwk().clone();
         let raw = tokio::task::spawn_blocking(move || {
             super::rate(window, || {
                 let _ = jws.verify(&key);

@@ -27,7 +27,7 @@ pub struct ServeArgs {
     /// <scheme>://<bound address> (an IP literal: local development only).
     #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
-    /// Where the store (sled) and the admin token live.
+    /// Where the store (an embedded database) and the admin token live.
     #[arg(long, env = "ACCOLADE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Where the signing keys live (PKCS#8 PEM, mode 0600). A key of --key-alg is
@@ -131,6 +131,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading signing keys from {}", args.keys_dir.display()))?;
     let store = Store::open(&args.data_dir)
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    if let Some(note) = store.upgraded() {
+        eprintln!("{note}");
+    }
     let env_token = std::env::var("ACCOLADE_ADMIN_TOKEN").ok();
     let (token, source) = app::load_admin_token(env_token.as_deref(), &args.data_dir)?;
 
@@ -154,11 +157,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ttl_seconds: args.status_ttl,
         },
     )
+    .await
     .context("starting the issuer")?;
     state.set_rate_limit(args.rate_limit);
     state.set_allow_http_did_web(args.allow_http_did_web.clone());
     if let Some(path) = &args.trust_registry {
-        let s = state.trust.apply_file(path).map_err(anyhow::Error::msg)?;
+        let s = state
+            .trust
+            .apply_file(path)
+            .await
+            .map_err(anyhow::Error::msg)?;
         state
             .trust
             .flush()
@@ -188,7 +196,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!(
         "signing key {} ({})",
         state.issuer.kid_url(),
-        state.issuer.keys().signing_key().algorithm()
+        state.issuer.signing_algorithm()
     );
     eprintln!(
         "status lists: {} so far; badges carry {} entries",
@@ -301,7 +309,9 @@ async fn sweep_wallet_state(oid4vci: crate::oid4vci::Oid4vci) {
     loop {
         tick.tick().await;
         let o = oid4vci.clone();
-        match tokio::task::spawn_blocking(move || o.sweep()).await {
+        let rt = tokio::runtime::Handle::current();
+        // A sweep walks every nonce and token: on a thread of its own, off the workers.
+        match tokio::task::spawn_blocking(move || rt.block_on(o.sweep())).await {
             Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired nonces and tokens swept"),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired nonces and tokens failed"),
@@ -315,7 +325,8 @@ async fn sweep_presentation_requests(oid4vp: crate::oid4vp::Oid4vp) {
     loop {
         tick.tick().await;
         let o = oid4vp.clone();
-        match tokio::task::spawn_blocking(move || o.sweep()).await {
+        let rt = tokio::runtime::Handle::current();
+        match tokio::task::spawn_blocking(move || rt.block_on(o.sweep())).await {
             Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "old presentation requests swept"),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sweeping old presentation requests failed"),

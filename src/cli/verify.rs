@@ -8,10 +8,9 @@ use serde_json::Value;
 
 use crate::clock::SystemClock;
 use crate::did::web::identity_for_url;
-use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::Keyring;
 use crate::store::Store;
-use crate::verify::{Options, Outcome, Verifier};
+use crate::verify::{Options, Outcome, OwnKeys, PublishedKeys, Verifier};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -93,11 +92,11 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
         .public_url
         .clone()
         .or_else(|| crate::app::read_identity(&args.data_dir));
-    let own = match &public_url {
+    let own: Option<Arc<dyn OwnKeys>> = match &public_url {
         Some(u) => {
             let id = identity_for_url(u)?;
             match Keyring::load(&args.keys_dir) {
-                Ok(ring) => Some((id.did, Arc::new(ring))),
+                Ok(ring) => Some(Arc::new(PublishedKeys::new(id.did, ring.published()))),
                 // Explicitly told who we are: missing keys are an error.
                 Err(e) if args.public_url.is_some() => return Err(e.into()),
                 Err(_) => None,
@@ -109,22 +108,20 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let outbound = crate::net::Outbound::new(args.allow_http_did_web.iter().cloned());
     let mut verifier = Verifier::new(own.clone(), clock.clone()).with_fetcher(Arc::new(outbound));
     // The service's own lists and awards, read straight from its store when the
-    // service is not running (sled allows one process at a time).
-    if let (Some((did, keys)), Some(url)) = (&own, &public_url)
+    // service is not running (the embedded store allows one process at a time).
+    if let (Some(_), Some(url)) = (&own, &public_url)
         && args.data_dir.join("db").exists()
     {
         match Store::open(&args.data_dir) {
-            Ok(store) => match Issuer::open(
-                store,
-                keys.clone(),
-                did.clone(),
-                url.clone(),
-                clock,
-                StatusConfig::default(),
-            ) {
-                Ok(issuer) => verifier = verifier.with_issuer(issuer),
-                Err(e) => eprintln!("warning: reading the status lists: {e}"),
-            },
+            Ok(store) => {
+                if let Some(note) = store.upgraded() {
+                    eprintln!("note: {note}");
+                }
+                match crate::issue::local_status(&store, url).await {
+                    Ok(local) => verifier = verifier.with_local_status(local),
+                    Err(e) => eprintln!("warning: reading the status lists: {e}"),
+                }
+            }
             Err(_) => eprintln!(
                 "note: the store in {} is in use (is the service running?), so its status lists are not read here; POST the badge to /api/v1/verify for a live answer",
                 args.data_dir.display()

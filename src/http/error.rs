@@ -99,9 +99,7 @@ impl From<issue::Error> for ApiError {
             issue::Error::WrongState(_) => {
                 Self::new(StatusCode::CONFLICT, "invalid_state", e.to_string())
             }
-            issue::Error::Sign(_) | issue::Error::Store(_) | issue::Error::Status(_) => {
-                Self::internal(&e)
-            }
+            issue::Error::Sign(_) | issue::Error::Store(_) => Self::internal(&e),
         }
     }
 }
@@ -113,7 +111,7 @@ impl From<store::Error> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
             store::Error::Refused(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
-            store::Error::Sled(_)
+            store::Error::Backend(_)
             | store::Error::Corrupt(..)
             | store::Error::Task(_)
             | store::Error::SlotTaken { .. } => Self::internal(&e),

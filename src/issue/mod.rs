@@ -2,8 +2,9 @@
 //!
 //! The signing pipeline for one badge (Open Badges 3.0 §8.2, "JSON Web Token Proof
 //! Format"):
-//! 1. build the AchievementCredential from the stored award, the achievement as it
-//!    was when awarded, and the issuer Profile (`@context` = VCDM 2.0 then OB 3.0.3);
+//! 1. build the AchievementCredential from the stored award, the revision of the
+//!    achievement it was made from, and the issuer Profile (`@context` = VCDM 2.0 then
+//!    OB 3.0.3);
 //! 2. check it against the OB 3.0 JSON Schema and the rules the schema cannot express;
 //! 3. add the registered claims (`iss`, `sub`, `nbf`, `jti`, `exp`);
 //! 4. sign as a compact JWS with header `{alg, kid, typ: "JWT"}` only.
@@ -16,15 +17,18 @@ pub mod offers;
 pub mod profile;
 pub mod revoke;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::clock::{SharedClock, format_seconds, parse_datetime};
+use crate::clock::{SharedClock, format_seconds, parse_datetime, whole_seconds};
 use crate::did::Did;
 use crate::jose::{self, SigningKey, claims, jws};
 use crate::keyring::Keyring;
@@ -33,12 +37,16 @@ use crate::model::{
     Achievement, AchievementCredential, AchievementSubject, IdentityObject, Image, OB3_CONTEXT,
     OneOrMany, ProfileRef, VCDM2_CONTEXT, types,
 };
-use crate::status::{BadgePurposes, StatusLists, StatusUrls};
+use crate::records::{
+    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, IssuedCopy, Recipient,
+    WalletState,
+};
+use crate::status::{BadgePurposes, LiveLists, StatusPurpose, StatusSlot, StatusUrls};
 use crate::store::{
-    self, AchievementRecord, AuditEvent, CredentialFilter, CredentialRecord, CredentialState,
-    IssuedCopy, Recipient, Store,
+    self, Achievements, AwardFilter, AwardPage, Awards, IssuerProfiles, Offers, Store,
 };
 
+pub(crate) use crate::net::validate_http_url;
 pub use profile::IssuerProfile;
 
 /// What can go wrong issuing.
@@ -58,8 +66,6 @@ pub enum Error {
     Sign(#[from] jose::Error),
     #[error(transparent)]
     Store(#[from] store::Error),
-    #[error(transparent)]
-    Status(#[from] crate::status::Error),
     /// The credential's state forbids the change (suspending a revoked badge).
     #[error("{0}")]
     Conflict(String),
@@ -82,15 +88,6 @@ impl Error {
             message: message.to_owned(),
         }
     }
-}
-
-/// Checks an absolute http(s) URL.
-pub(crate) fn validate_http_url(s: &str) -> Result<url::Url, String> {
-    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(format!("{s:?} must be an http(s) URL"));
-    }
-    Ok(u)
 }
 
 /// The longest data URI accepted for an image (the badge carries it in every JWT).
@@ -232,7 +229,7 @@ pub struct AwardRequest {
 /// What an award produced.
 #[derive(Debug, Clone)]
 pub struct AwardOutcome {
-    pub record: CredentialRecord,
+    pub record: Award,
     /// The compact JWT when the award was delivered directly.
     pub credential: Option<String>,
 }
@@ -255,32 +252,71 @@ impl Default for StatusConfig {
     }
 }
 
+/// What the issuer keeps in memory of what the store holds: the profile every badge
+/// carries, achievements as they stand, and revisions (which never change).
+///
+/// Readers fill it; a writer replaces an entry after the store holds the change and
+/// bumps `generation`, and a reader keeps what it read only if no write happened
+/// since it started reading, so a slow reader never puts back what a writer replaced.
+#[derive(Default)]
+struct Cache {
+    generation: AtomicU64,
+    profile: RwLock<Option<IssuerProfile>>,
+    achievements: RwLock<HashMap<Uuid, Arc<AchievementRecord>>>,
+    revisions: RwLock<HashMap<AchievementRef, Arc<Achievement>>>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Cache {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// The issuing service: everything needed to define achievements and award them.
 #[derive(Clone)]
 pub struct Issuer {
-    store: Store,
+    awards: Arc<dyn Awards>,
+    achievements: Arc<dyn Achievements>,
+    profiles: Arc<dyn IssuerProfiles>,
+    status_store: Arc<dyn store::StatusLists>,
+    offers: Arc<dyn Offers>,
     keys: Arc<Keyring>,
     did: Did,
     public_url: url::Url,
     clock: SharedClock,
-    status: Arc<StatusLists>,
+    lists: Arc<LiveLists>,
     status_urls: StatusUrls,
     status_config: StatusConfig,
-    profile_cache: Arc<std::sync::RwLock<Option<IssuerProfile>>>,
+    cache: Arc<Cache>,
+    /// Orders status changes with their application to the lists in memory, so that
+    /// the lists end as the store does when two changes of one award race.
+    status_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// An award recorded in the store (with its status slot) and not yet answered.
 #[derive(Debug)]
 pub struct RecordedAward {
-    record: CredentialRecord,
+    award: Award,
     /// For direct delivery: the checked JWS payload, signed once the record is durable.
     payload: Option<Vec<u8>>,
 }
 
 impl RecordedAward {
-    /// The record as written.
-    pub fn record(&self) -> &CredentialRecord {
-        &self.record
+    /// The award as written.
+    pub fn award(&self) -> &Award {
+        &self.award
     }
 }
 
@@ -298,59 +334,78 @@ fn base(url: &url::Url) -> String {
     url.as_str().trim_end_matches('/').to_owned()
 }
 
+fn burned(at: OffsetDateTime, reason: String) -> AuditEvent {
+    AuditEvent {
+        at,
+        action: "burn".into(),
+        actor: "system".into(),
+        reason: Some(reason),
+    }
+}
+
 impl Issuer {
-    /// Opens the issuer over its store and rebuilds the status lists from it. The
-    /// service then calls [`Issuer::recover`]; read-only users (`accolade verify`)
-    /// do not.
-    pub fn open(
-        store: Store,
+    /// Opens the issuer over the store and rebuilds the status lists from it. The
+    /// service then calls [`Issuer::recover`]; read-only users (`accolade verify`) do
+    /// not.
+    pub async fn open(
+        store: &Store,
         keys: Arc<Keyring>,
         did: Did,
         public_url: url::Url,
         clock: SharedClock,
         status_config: StatusConfig,
     ) -> Result<Self, Error> {
-        let status = Arc::new(StatusLists::load(&store)?);
-        let me = Self {
+        let state = store.status.status_state().await?;
+        let lists = Arc::new(LiveLists::rebuild(state.slots, state.bits));
+        Ok(Self {
+            awards: store.awards.clone(),
+            achievements: store.achievements.clone(),
+            profiles: store.profiles.clone(),
+            status_store: store.status.clone(),
+            offers: store.offers.clone(),
             status_urls: StatusUrls::new(&public_url),
-            store,
             keys,
             did,
             public_url,
             clock,
-            status,
+            lists,
             status_config,
-            profile_cache: Arc::default(),
-        };
-        Ok(me)
+            cache: Arc::default(),
+            status_writer: Arc::default(),
+        })
     }
 
     /// Burns the awards a crash left recorded but unsigned. They were never answered,
     /// so nobody holds them; they are removed, and their status slots stay taken so
     /// they are never handed out again. Returns how many there were.
-    pub fn recover(&self) -> Result<usize, Error> {
-        let ids = self.store.pending_ids()?;
+    pub async fn recover(&self) -> Result<usize, Error> {
+        let ids = self.awards.pending_awards().await?;
         for id in &ids {
-            self.store.burn_pending(
-                *id,
-                &AuditEvent {
-                    at: self.now(),
-                    action: "burn".into(),
-                    actor: "system".into(),
-                    reason: Some("recorded but not signed before the service stopped".into()),
-                },
-            )?;
+            let event = burned(
+                self.clock.timestamp(),
+                "recorded but not signed before the service stopped".into(),
+            );
+            self.awards.burn_award(*id, &event).await?;
             tracing::warn!(jti = %format!("urn:uuid:{id}"), "unsigned award from before a crash burned");
         }
         if !ids.is_empty() {
-            self.store.flush_blocking()?;
+            self.awards.flush().await?;
         }
         Ok(ids.len())
     }
 
-    /// The status lists.
-    pub fn status_lists(&self) -> &Arc<StatusLists> {
-        &self.status
+    /// What the verifier reads of this issuer's badges: its lists and awards, no key.
+    pub fn local_status(&self) -> Arc<dyn crate::verify::LocalStatus> {
+        Arc::new(LocalView {
+            awards: self.awards.clone(),
+            lists: self.lists.clone(),
+            urls: self.status_urls.clone(),
+        })
+    }
+
+    /// The status lists as they are now.
+    pub fn status_lists(&self) -> &Arc<LiveLists> {
+        &self.lists
     }
 
     /// The URLs of the published lists.
@@ -368,28 +423,13 @@ impl Issuer {
         &self.did
     }
 
-    /// The keys.
-    pub fn keys(&self) -> &Arc<Keyring> {
-        &self.keys
+    /// The algorithm of the key that signs (issuer metadata names it).
+    pub fn signing_algorithm(&self) -> crate::jose::Algorithm {
+        self.keys.signing_key().algorithm()
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    fn now(&self) -> String {
-        format_seconds(self.clock.now())
-    }
-
-    /// The current time as records store it (RFC 3339, seconds).
-    pub fn now_string(&self) -> String {
-        self.now()
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &SharedClock {
-        &self.clock
+    fn now(&self) -> OffsetDateTime {
+        self.clock.timestamp()
     }
 
     /// The public URL without a trailing slash: the OpenID4VCI Credential Issuer
@@ -402,46 +442,28 @@ impl Issuer {
 
     /// The issuer profile (the stored one, or the default), read from the store once
     /// and then kept in memory: every badge carries it.
-    pub fn profile(&self) -> Result<IssuerProfile, Error> {
-        if let Some(p) = self
-            .profile_cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+    pub async fn profile(&self) -> Result<IssuerProfile, Error> {
+        if let Some(p) = read(&self.cache.profile).as_ref() {
             return Ok(p.clone());
         }
-        let mut cache = self
-            .profile_cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        let p = match self.store.issuer_profile()? {
-            Some(v) => serde_json::from_value(v).map_err(|e| {
-                Error::Store(store::Error::Corrupt(
-                    "issuer profile".into(),
-                    e.to_string(),
-                ))
-            })?,
+        let generation = self.cache.generation();
+        let p = match self.profiles.issuer_profile().await? {
+            Some(p) => p,
             None => IssuerProfile::default_for(&self.public_url),
         };
-        *cache = Some(p.clone());
+        if self.cache.generation() == generation {
+            *write(&self.cache.profile) = Some(p.clone());
+        }
         Ok(p)
     }
 
     /// Replaces the issuer profile; durable when this returns.
     pub async fn set_profile(&self, input: IssuerProfile) -> Result<IssuerProfile, Error> {
         let p = input.validated()?;
-        let v = serde_json::to_value(&p).map_err(|e| Error::Build(e.to_string()))?;
-        {
-            // Store and cache change together, so no reader caches the old profile.
-            let mut cache = self
-                .profile_cache
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            self.store.put_issuer_profile(&v)?;
-            *cache = Some(p.clone());
-        }
-        self.store.flush().await?;
+        self.profiles.put_issuer_profile(&p).await?;
+        self.cache.changed();
+        *write(&self.cache.profile) = Some(p.clone());
+        self.profiles.flush().await?;
         Ok(p)
     }
 
@@ -470,59 +492,119 @@ impl Issuer {
         let now = self.now();
         let rec = AchievementRecord {
             key,
+            revision: AchievementRecord::first_revision(),
             achievement,
             archived: false,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         };
-        self.store.put_achievement(&rec)?;
-        self.store.flush().await?;
+        self.achievements.insert_achievement(&rec).await?;
+        self.achievements.flush().await?;
         tracing::info!(achievement = %rec.achievement.id, "achievement created");
         Ok(rec)
     }
 
-    /// An achievement by id or last segment.
-    pub fn achievement(&self, id: &str) -> Result<AchievementRecord, Error> {
-        self.achievement_key(id)
-            .map(|k| self.store.achievement(k))
-            .transpose()?
-            .flatten()
-            .ok_or_else(|| Error::NotFound(format!("achievement {id}")))
+    /// An achievement as it stands, by id or last segment.
+    pub async fn achievement(&self, id: &str) -> Result<Arc<AchievementRecord>, Error> {
+        let not_found = || Error::NotFound(format!("achievement {id}"));
+        let key = self.achievement_key(id).ok_or_else(not_found)?;
+        if let Some(rec) = read(&self.cache.achievements).get(&key) {
+            return Ok(rec.clone());
+        }
+        let generation = self.cache.generation();
+        let rec = Arc::new(
+            self.achievements
+                .achievement(key)
+                .await?
+                .ok_or_else(not_found)?,
+        );
+        if self.cache.generation() == generation {
+            write(&self.cache.achievements).insert(key, rec.clone());
+        }
+        Ok(rec)
     }
 
     /// Every achievement, oldest first.
-    pub fn achievements(&self) -> Result<Vec<AchievementRecord>, Error> {
-        Ok(self.store.achievements()?)
+    pub async fn achievements(&self) -> Result<Vec<AchievementRecord>, Error> {
+        Ok(self.achievements.achievements().await?)
     }
 
-    /// Replaces an achievement's definition. Badges already issued keep what they were
-    /// signed with; later awards use the new definition.
+    /// The definition an award was made from.
+    pub async fn revision(&self, of: AchievementRef) -> Result<Arc<Achievement>, Error> {
+        if let Some(a) = read(&self.cache.revisions).get(&of) {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(self.achievements.revision(of).await?.ok_or_else(|| {
+            Error::Store(store::Error::Corrupt(
+                format!("achievement {} revision {}", of.key, of.revision),
+                "missing".into(),
+            ))
+        })?);
+        write(&self.cache.revisions).insert(of, a.clone());
+        Ok(a)
+    }
+
+    /// Changes an achievement and forgets what the cache held of it.
+    async fn change_achievement(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut AchievementRecord) -> bool + Send,
+    ) -> Result<AchievementRecord, Error> {
+        let key = self
+            .achievement_key(id)
+            .ok_or_else(|| Error::NotFound(format!("achievement {id}")))?;
+        let rec = self
+            .achievements
+            .update_achievement(key, &mut |r: &mut AchievementRecord| Ok(f(r)))
+            .await
+            .map_err(|e| match e {
+                store::Error::Missing(_) => Error::NotFound(format!("achievement {id}")),
+                other => other.into(),
+            })?;
+        self.cache.changed();
+        write(&self.cache.achievements).remove(&key);
+        // Flush even when nothing changed here: a concurrent change may have written
+        // the state read above and not be durable yet.
+        self.achievements.flush().await?;
+        Ok(rec)
+    }
+
+    /// Replaces an achievement's definition: a new revision. Badges already issued keep
+    /// what they were signed with, and so do awards not yet claimed; later awards use
+    /// the new definition.
     pub async fn update_achievement(
         &self,
         id: &str,
         input: &Value,
     ) -> Result<AchievementRecord, Error> {
-        let mut rec = self.achievement(id)?;
-        rec.achievement =
-            achievements::achievement_from_input(input, &self.achievement_url(rec.key))?;
-        rec.updated_at = self.now();
-        self.store.put_achievement(&rec)?;
-        self.store.flush().await?;
-        Ok(rec)
+        let current = self.achievement(id).await?;
+        let achievement =
+            achievements::achievement_from_input(input, &self.achievement_url(current.key))?;
+        let now = self.now();
+        self.change_achievement(id, |rec| {
+            if rec.achievement == achievement {
+                return false;
+            }
+            rec.achievement = achievement.clone();
+            rec.revision += 1;
+            rec.updated_at = now;
+            true
+        })
+        .await
     }
 
     /// Archives an achievement: it stays readable, but no new awards.
     pub async fn archive_achievement(&self, id: &str) -> Result<AchievementRecord, Error> {
-        let mut rec = self.achievement(id)?;
-        if !rec.archived {
+        let now = self.now();
+        self.change_achievement(id, |rec| {
+            if rec.archived {
+                return false;
+            }
             rec.archived = true;
-            rec.updated_at = self.now();
-            self.store.put_achievement(&rec)?;
-        }
-        // Flush even when nothing changed here: a concurrent archive may have written
-        // the state read above and not be durable yet.
-        self.store.flush().await?;
-        Ok(rec)
+            rec.updated_at = now;
+            true
+        })
+        .await
     }
 
     // ---- awards ----
@@ -530,16 +612,19 @@ impl Issuer {
     /// Step 1 of an award: validates the request, takes a status slot and writes the
     /// record; a direct award is marked pending. Nothing is signed yet and nothing is
     /// durable: flush, then [`Issuer::complete_award`].
-    pub fn record_award(&self, req: AwardRequest) -> Result<RecordedAward, Error> {
-        let ach = self.achievement(&req.achievement_id).map_err(|e| match e {
-            Error::NotFound(_) => Error::invalid(
-                "achievement_id",
-                &format!("no achievement {:?}", req.achievement_id),
-            ),
-            other => other,
-        })?;
+    pub async fn record_award(&self, req: AwardRequest) -> Result<RecordedAward, Error> {
+        let ach = self
+            .achievement(&req.achievement_id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::invalid(
+                    "achievement_id",
+                    &format!("no achievement {:?}", req.achievement_id),
+                ),
+                other => other,
+            })?;
         if ach.archived {
-            return Err(Error::Archived(ach.achievement.id));
+            return Err(Error::Archived(ach.achievement.id.clone()));
         }
         let recipient = validate_recipient(&req.recipient)?;
         let delivery = req.delivery.unwrap_or_default();
@@ -549,47 +634,41 @@ impl Issuer {
                 "direct delivery signs for the recipient's DID: give recipient.id",
             ));
         }
-        let now = self.clock.now();
+        let now = self.now();
+        let datetime = |field: &str, s: &str| {
+            parse_datetime(s).map(whole_seconds).ok_or_else(|| {
+                Error::invalid(field, "must be an RFC 3339 date-time with a time zone")
+            })
+        };
         let valid_from = match &req.valid_from {
             None => now,
-            Some(s) => parse_datetime(s).ok_or_else(|| {
-                Error::invalid(
-                    "valid_from",
-                    "must be an RFC 3339 date-time with a time zone",
-                )
-            })?,
+            Some(s) => datetime("valid_from", s)?,
         };
         let valid_until = match &req.valid_until {
             None => None,
             Some(s) => {
-                let t = parse_datetime(s).ok_or_else(|| {
-                    Error::invalid(
-                        "valid_until",
-                        "must be an RFC 3339 date-time with a time zone",
-                    )
-                })?;
+                let t = datetime("valid_until", s)?;
                 if t <= now {
                     return Err(Error::invalid("valid_until", "is in the past"));
                 }
                 if t <= valid_from {
                     return Err(Error::invalid("valid_until", "must be after valid_from"));
                 }
-                Some(format_seconds(t))
+                Some(t)
             }
         };
         let extras = award_extras(&req)?;
         let mut salt = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut salt);
-        let now_s = format_seconds(now);
-        let mut record = CredentialRecord {
+        let direct = delivery == Delivery::Direct;
+        let mut award = Award {
             id: Uuid::new_v4(),
             seq: 0,
-            achievement_id: ach.achievement.id.clone(),
-            achievement: ach.achievement,
+            achievement: ach.reference(),
             recipient,
-            state: CredentialState::Offered,
+            state: AwardState::Offered,
             salt: hex::encode(salt),
-            valid_from: format_seconds(valid_from),
+            valid_from,
             valid_until,
             tx_code_required: req.tx_code.unwrap_or(true),
             approval_required: req.approval_required.unwrap_or(false),
@@ -598,48 +677,47 @@ impl Issuer {
             revoked: false,
             suspended: false,
             status: None,
-            wallet: Default::default(),
-            created_at: now_s.clone(),
-            updated_at: now_s,
+            wallet: WalletState::default(),
+            created_at: now,
+            updated_at: now,
         };
-        // A slot reserved here and not written (the checks below fail) is never used.
-        record.status = Some(self.status.allocate());
-        // Every check of the badge it will become, before anything is written: a bad
-        // award fails here, not in the earner's wallet.
-        let cred = self.build_credential(&record, record.recipient.id.as_deref())?;
-        let payload = checked_payload(&cred, true)?;
-        record.seq = self.store.next_seq()?;
-        let direct = delivery == Delivery::Direct;
-        if !direct {
-            if let Some(c) = &req.credential_configuration_id {
-                if !offers::CONFIGURATIONS.contains(&c.as_str()) {
-                    return Err(Error::invalid(
-                        "credential_configuration_id",
-                        &format!("must be one of {}", offers::CONFIGURATIONS.join(", ")),
-                    ));
-                }
-                if c != offers::CONFIG_JWT_VC_JSON {
-                    record.wallet.configuration_id = Some(c.clone());
-                }
+        if let Some(c) = req.credential_configuration_id.as_ref().filter(|_| !direct) {
+            if !offers::CONFIGURATIONS.contains(&c.as_str()) {
+                return Err(Error::invalid(
+                    "credential_configuration_id",
+                    &format!("must be one of {}", offers::CONFIGURATIONS.join(", ")),
+                ));
             }
-            record.wallet.offer = Some(self.new_offer());
-            record.wallet.claim_id = Some(offers::random_id(16));
-            if record.tx_code_required {
-                record.wallet.tx_code = Some(offers::new_tx_code());
+            if c != offers::CONFIG_JWT_VC_JSON {
+                award.wallet.configuration_id = Some(c.clone());
             }
         }
-        let payload = direct.then_some(payload);
-        self.store.insert_credential(&record, direct)?;
-        Ok(RecordedAward { record, payload })
+        // A slot reserved here and not written (the checks below fail) is never used.
+        award.status = Some(self.lists.allocate());
+        // Every check of the badge it will become, before anything is written: a bad
+        // award fails here, not in the earner's wallet.
+        let cred = self
+            .credential_of(&award, &ach.achievement, award.recipient.id.as_deref())
+            .await?;
+        let payload = checked_payload(&cred, true)?;
+        if !direct {
+            award.wallet.offer = Some(self.new_offer());
+            award.wallet.claim_id = Some(offers::random_id(16));
+            if award.tx_code_required {
+                award.wallet.tx_code = Some(offers::new_tx_code());
+            }
+        }
+        self.awards.insert_award(&mut award, direct).await?;
+        Ok(RecordedAward {
+            award,
+            payload: direct.then_some(payload),
+        })
     }
 
     /// Step 2, once the recorded award is durable: a direct award is signed and marked
     /// issued (flush again before answering); an offered one is returned as it is.
-    pub fn complete_award(&self, recorded: RecordedAward) -> Result<AwardOutcome, Error> {
-        let RecordedAward {
-            mut record,
-            payload,
-        } = recorded;
+    pub async fn complete_award(&self, recorded: RecordedAward) -> Result<AwardOutcome, Error> {
+        let RecordedAward { mut award, payload } = recorded;
         let mut credential = None;
         if let Some(payload) = payload {
             let signed = jws::sign_compact(
@@ -651,43 +729,39 @@ impl Issuer {
             let jwt = match signed {
                 Ok(j) => j,
                 Err(e) => {
-                    self.store.burn_pending(
-                        record.id,
-                        &AuditEvent {
-                            at: self.now(),
-                            action: "burn".into(),
-                            actor: "system".into(),
-                            reason: Some(format!("signing failed: {e}")),
-                        },
-                    )?;
+                    let event = burned(self.now(), format!("signing failed: {e}"));
+                    self.awards.burn_award(award.id, &event).await?;
                     return Err(e.into());
                 }
             };
             let mut copy = IssuedCopy::new(jwt.clone(), self.kid_url(), self.now());
-            copy.subject.clone_from(&record.recipient.id);
-            record.issued.push(copy);
-            record.state = CredentialState::Issued;
-            self.store.complete_pending(&record)?;
+            copy.subject.clone_from(&award.recipient.id);
+            award.issued.push(copy);
+            award.state = AwardState::Issued;
+            self.awards.complete_award(&award).await?;
             credential = Some(jwt);
         }
         tracing::info!(
-            jti = %record.credential_id(),
-            achievement = %record.achievement_id,
-            state = record.state.as_str(),
+            jti = %award.credential_id(),
+            achievement = %award.achievement.key,
+            state = award.state.as_str(),
             "award recorded"
         );
-        Ok(AwardOutcome { record, credential })
+        Ok(AwardOutcome {
+            record: award,
+            credential,
+        })
     }
 
     /// One award, durable when this returns: record (slot and pending mark), flush,
     /// sign, mark issued, flush.
     pub async fn award(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
-        let recorded = self.record_award(req)?;
+        let recorded = self.record_award(req).await?;
         if recorded.payload.is_some() {
-            self.store.flush().await?;
+            self.awards.flush().await?;
         }
-        let out = self.complete_award(recorded)?;
-        self.store.flush().await?;
+        let out = self.complete_award(recorded).await?;
+        self.awards.flush().await?;
         Ok(out)
     }
 
@@ -696,28 +770,34 @@ impl Issuer {
         &self,
         reqs: Vec<Result<AwardRequest, Error>>,
     ) -> Result<Vec<Result<AwardOutcome, Error>>, Error> {
-        let recorded: Vec<Result<RecordedAward, Error>> = reqs
-            .into_iter()
-            .map(|r| r.and_then(|r| self.record_award(r)))
-            .collect();
+        let mut recorded = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            recorded.push(match r {
+                Ok(r) => self.record_award(r).await,
+                Err(e) => Err(e),
+            });
+        }
         if recorded
             .iter()
             .any(|r| r.as_ref().is_ok_and(|r| r.payload.is_some()))
         {
-            self.store.flush().await?;
+            self.awards.flush().await?;
         }
-        let out = recorded
-            .into_iter()
-            .map(|r| r.and_then(|r| self.complete_award(r)))
-            .collect();
-        self.store.flush().await?;
+        let mut out = Vec::with_capacity(recorded.len());
+        for r in recorded {
+            out.push(match r {
+                Ok(r) => self.complete_award(r).await,
+                Err(e) => Err(e),
+            });
+        }
+        self.awards.flush().await?;
         Ok(out)
     }
 
     /// The award pipeline without any flush, for measuring what durability costs.
-    pub fn award_in_memory(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
-        let recorded = self.record_award(req)?;
-        self.complete_award(recorded)
+    pub async fn award_in_memory(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
+        let recorded = self.record_award(req).await?;
+        self.complete_award(recorded).await
     }
 
     /// The DID URL of the signing key.
@@ -726,19 +806,21 @@ impl Issuer {
     }
 
     /// The issuer Profile as badges carry it.
-    pub fn badge_profile(&self) -> Result<crate::model::Profile, Error> {
-        Ok(self.profile()?.to_profile(self.did.as_str()))
+    pub async fn badge_profile(&self) -> Result<crate::model::Profile, Error> {
+        Ok(self.profile().await?.to_profile(self.did.as_str()))
     }
 
-    /// Builds the credential of a record for `subject_id` (the recipient's DID, or the
-    /// wallet key it is bound to).
-    pub fn build_credential(
+    /// The credential of an award made from `achievement`, for `subject_id` (the
+    /// recipient's DID, or the wallet key it is bound to).
+    async fn credential_of(
         &self,
-        record: &CredentialRecord,
+        award: &Award,
+        achievement: &Achievement,
         subject_id: Option<&str>,
     ) -> Result<AchievementCredential, Error> {
-        let mut cred = build_credential(&self.badge_profile()?, record, subject_id)?;
-        if let Some(slot) = record.status {
+        let mut cred =
+            build_credential(&self.badge_profile().await?, award, achievement, subject_id)?;
+        if let Some(slot) = award.status {
             let entries = self.status_urls.entries(slot, &self.status_config.purposes);
             cred.credential_status =
                 Some(serde_json::from_value(entries).map_err(|e| Error::Build(e.to_string()))?);
@@ -746,36 +828,111 @@ impl Issuer {
         Ok(cred)
     }
 
-    /// Builds, checks and signs the badge of a record.
-    pub fn sign_record(
+    /// Builds the credential of an award for `subject_id`.
+    pub async fn build_credential(
         &self,
-        record: &CredentialRecord,
+        award: &Award,
+        subject_id: Option<&str>,
+    ) -> Result<AchievementCredential, Error> {
+        let achievement = self.revision(award.achievement).await?;
+        self.credential_of(award, &achievement, subject_id).await
+    }
+
+    /// Builds, checks and signs the badge of an award.
+    pub async fn sign_award(
+        &self,
+        award: &Award,
         subject_id: Option<&str>,
     ) -> Result<String, Error> {
-        let cred = self.build_credential(record, subject_id)?;
+        let cred = self.build_credential(award, subject_id).await?;
         sign_badge(&cred, self.keys.signing_key(), &self.kid_url())
     }
 
-    /// A credential record by id (`urn:uuid:...` or the bare uuid). The id of a
-    /// batch copy finds the award it belongs to.
-    pub fn credential(&self, id: &str) -> Result<CredentialRecord, Error> {
+    /// An award by credential id (`urn:uuid:...` or the bare uuid). The id of a batch
+    /// copy finds the award it belongs to.
+    pub async fn credential(&self, id: &str) -> Result<Award, Error> {
         let not_found = || Error::NotFound(format!("credential {id}"));
         let uuid = parse_credential_id(id).ok_or_else(not_found)?;
-        if let Some(rec) = self.store.credential(uuid)? {
-            return Ok(rec);
+        if let Some(a) = self.awards.award(uuid).await? {
+            return Ok(a);
         }
-        let award = self.store.copy_owner(uuid)?.ok_or_else(not_found)?;
-        self.store.credential(award)?.ok_or_else(not_found)
+        let award = self
+            .awards
+            .award_of_copy(uuid)
+            .await?
+            .ok_or_else(not_found)?;
+        self.awards.award(award).await?.ok_or_else(not_found)
     }
 
-    /// A page of credentials, newest first.
-    pub fn credentials(
+    /// A page of awards, newest first.
+    pub async fn credentials(
         &self,
-        filter: &CredentialFilter,
+        filter: &AwardFilter,
         limit: usize,
         cursor: Option<u64>,
-    ) -> Result<(Vec<CredentialRecord>, Option<u64>), Error> {
-        Ok(self.store.list_credentials(filter, limit, cursor)?)
+    ) -> Result<AwardPage, Error> {
+        Ok(self.awards.awards(filter, limit, cursor).await?)
+    }
+}
+
+/// What the verifier reads of the badges of the issuer at `public_url` whose store this
+/// is, without opening the issuer (no key): for `accolade verify` beside a stopped
+/// service.
+pub async fn local_status(
+    store: &Store,
+    public_url: &url::Url,
+) -> Result<Arc<dyn crate::verify::LocalStatus>, Error> {
+    let state = store.status.status_state().await?;
+    Ok(Arc::new(LocalView {
+        awards: store.awards.clone(),
+        lists: Arc::new(LiveLists::rebuild(state.slots, state.bits)),
+        urls: StatusUrls::new(public_url),
+    }))
+}
+
+/// The verifier's view of this issuer: status bits and award states, no key.
+#[derive(Clone)]
+struct LocalView {
+    awards: Arc<dyn Awards>,
+    lists: Arc<LiveLists>,
+    urls: StatusUrls,
+}
+
+impl std::fmt::Debug for LocalView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalView")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::verify::LocalStatus for LocalView {
+    fn list_of(&self, url: &str) -> Option<(StatusPurpose, u32)> {
+        self.urls.parse(url)
+    }
+
+    fn bit(&self, purpose: StatusPurpose, slot: StatusSlot) -> Option<bool> {
+        self.lists.get(purpose, slot)
+    }
+
+    async fn award_flags(&self, credential_id: &str) -> Option<crate::verify::AwardFlags> {
+        let id = parse_credential_id(credential_id)?;
+        let award = match self.awards.award(id).await {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                let owner = self.awards.award_of_copy(id).await.ok().flatten()?;
+                self.awards.award(owner).await.ok().flatten()?
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading an award for its status failed");
+                return None;
+            }
+        };
+        Some(crate::verify::AwardFlags {
+            revoked: award.revoked,
+            suspended: award.suspended,
+        })
     }
 }
 
@@ -862,10 +1019,12 @@ fn award_extras(req: &AwardRequest) -> Result<Option<Value>, Error> {
     Ok((!extras.is_empty()).then_some(Value::Object(extras)))
 }
 
-/// Builds the AchievementCredential of an award (pure: no I/O, no clock).
+/// Builds the AchievementCredential of an award made from `achievement` (pure: no
+/// I/O, no clock).
 pub fn build_credential(
     issuer: &crate::model::Profile,
-    record: &CredentialRecord,
+    record: &Award,
+    achievement: &Achievement,
     subject_id: Option<&str>,
 ) -> Result<AchievementCredential, Error> {
     let mut identifier = Vec::new();
@@ -896,7 +1055,7 @@ pub fn build_credential(
         activity_end_date: None,
         activity_start_date: None,
         credits_earned: None,
-        achievement: Some(Box::new(record.achievement.clone())),
+        achievement: Some(Box::new(achievement.clone())),
         identifier: (!identifier.is_empty()).then_some(identifier),
         image: None,
         license_number: None,
@@ -914,10 +1073,10 @@ pub fn build_credential(
         context: OneOrMany::Many(vec![json!(VCDM2_CONTEXT), json!(OB3_CONTEXT)]),
         id: record.credential_id(),
         type_: types(&["VerifiableCredential", "OpenBadgeCredential"]),
-        name: Some(record.achievement.name.clone()),
+        name: Some(achievement.name.clone()),
         description: None,
         image: None,
-        awarded_date: Some(record.created_at.clone()),
+        awarded_date: Some(format_seconds(record.created_at)),
         credential_subject: subject,
         endorsement: None,
         endorsement_jwt: None,
@@ -926,8 +1085,8 @@ pub fn build_credential(
             .transpose()
             .map_err(|e| bad("evidence", e))?,
         issuer: ProfileRef::Profile(Box::new(issuer.clone())),
-        valid_from: Some(record.valid_from.clone()),
-        valid_until: record.valid_until.clone(),
+        valid_from: Some(format_seconds(record.valid_from)),
+        valid_until: record.valid_until.map(format_seconds),
         proof: None,
         credential_schema: None,
         credential_status: None,
@@ -1031,21 +1190,23 @@ mod tests {
     use super::*;
     use crate::jose::{Algorithm, jws::CompactJws};
 
-    fn record() -> CredentialRecord {
-        CredentialRecord {
+    fn record() -> Award {
+        Award {
             id: Uuid::parse_str("6f1c8f39-5a3e-4c58-9a69-2f1b7f2c6a11").expect("uuid"),
             seq: 1,
-            achievement_id: "https://badges.example.edu/achievements/1".into(),
-            achievement: sample_achievement("https://badges.example.edu/achievements/1"),
+            achievement: AchievementRef {
+                key: Uuid::nil(),
+                revision: 1,
+            },
             recipient: Recipient {
                 name: Some("Ada Lovelace".into()),
                 email: Some("ada@example.org".into()),
                 id: Some("did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi".into()),
             },
-            state: CredentialState::Offered,
+            state: AwardState::Offered,
             salt: "00112233".into(),
-            valid_from: "2026-01-01T00:00:00Z".into(),
-            valid_until: Some("2028-01-01T00:00:00Z".into()),
+            valid_from: crate::clock::from_unix(1_767_225_600),
+            valid_until: Some(crate::clock::from_unix(1_830_297_600)),
             tx_code_required: true,
             approval_required: false,
             extras: Some(
@@ -1056,9 +1217,13 @@ mod tests {
             suspended: false,
             status: None,
             wallet: Default::default(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            updated_at: "2026-01-01T00:00:00Z".into(),
+            created_at: crate::clock::from_unix(1_767_225_600),
+            updated_at: crate::clock::from_unix(1_767_225_600),
         }
+    }
+
+    fn achievement() -> Achievement {
+        sample_achievement("https://badges.example.edu/achievements/1")
     }
 
     fn issuer_profile() -> crate::model::Profile {
@@ -1084,6 +1249,7 @@ mod tests {
         let cred = build_credential(
             &issuer_profile(),
             &record(),
+            &achievement(),
             record().recipient.id.as_deref(),
         )
         .expect("builds");
@@ -1121,7 +1287,8 @@ mod tests {
     #[test]
     fn vc_jose_envelope_is_typed_vc_jwt_and_carries_the_bare_credential() {
         let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
-        let cred = build_credential(&issuer_profile(), &record(), None).expect("builds");
+        let cred =
+            build_credential(&issuer_profile(), &record(), &achievement(), None).expect("builds");
         let jwt = sign_vc_jose(&cred, &key, "did:web:badges.example.edu#k").expect("signs");
         let p = CompactJws::parse(&jwt).expect("parses");
         assert_eq!(p.typ(), Some("vc+jwt"));
@@ -1138,7 +1305,7 @@ mod tests {
         let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
         let mut r = record();
         r.recipient = Recipient::default();
-        let cred = build_credential(&issuer_profile(), &r, None).expect("builds");
+        let cred = build_credential(&issuer_profile(), &r, &achievement(), None).expect("builds");
         let err = sign_badge(&cred, &key, "did:web:x#k").expect_err("refused");
         assert!(matches!(err, Error::Schema(_)), "{err}");
     }

@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 
 use super::{Error, Issuer, base};
 use crate::jose::b64;
-use crate::store::{
-    CredentialRecord, CredentialState, OfferState, WalletChange, WalletKey, WalletOp,
-};
+use crate::records::{Award, AwardState, Offer, WalletHandle};
+use crate::store::{self, AwardChange, HandleOp};
+
+pub use crate::records::wallet::{CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIGURATIONS};
 
 /// How long a pre-authorized code and its offer are accepted.
 pub const OFFER_TTL_SECONDS: i64 = 15 * 60;
@@ -28,13 +29,6 @@ pub const OFFER_TTL_SECONDS: i64 = 15 * 60;
 pub const MAX_TX_CODE_FAILURES: u8 = 5;
 /// Digits in a transaction code.
 pub const TX_CODE_LENGTH: usize = 6;
-/// The credential configuration offers grant by default: OB 3.0 §8.2 JWTs
-/// (`jwt_vc_json`).
-pub const CONFIG_JWT_VC_JSON: &str = "OpenBadgeCredential_jwt_vc_json";
-/// The same badge described with its `@context` (`jwt_vc_json-ld`).
-pub const CONFIG_JWT_VC_JSON_LD: &str = "OpenBadgeCredential_jwt_vc_json-ld";
-/// Every configuration the issuer metadata lists; an award's offers grant one.
-pub const CONFIGURATIONS: [&str; 2] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD];
 /// The pre-authorized code grant type (OpenID4VCI 1.0 §4.1.1).
 pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 
@@ -71,28 +65,29 @@ pub enum ClaimState {
 /// An award as its claim page shows it.
 #[derive(Debug, Clone)]
 pub struct Claim {
-    pub record: CredentialRecord,
+    pub record: Award,
     pub state: ClaimState,
 }
 
 impl Issuer {
     /// A fresh offer for an award.
-    pub(crate) fn new_offer(&self) -> OfferState {
-        OfferState {
+    pub(crate) fn new_offer(&self) -> Offer {
+        let now = self.now();
+        Offer {
             id: random_id(16),
             code: random_id(32),
-            expires_at: self.clock.now().unix_timestamp() + OFFER_TTL_SECONDS,
-            created_at: self.now(),
+            expires_at: now + time::Duration::seconds(OFFER_TTL_SECONDS),
+            created_at: now,
         }
     }
 
     /// The URL the offer object is served at (`credential_offer_uri`).
-    pub fn offer_url(&self, offer: &OfferState) -> String {
+    pub fn offer_url(&self, offer: &Offer) -> String {
         format!("{}/oid4vci/offers/{}", base(&self.public_url), offer.id)
     }
 
     /// The `openid-credential-offer://` link of an offer, by reference.
-    pub fn offer_uri(&self, offer: &OfferState) -> String {
+    pub fn offer_uri(&self, offer: &Offer) -> String {
         let mut u = url::Url::parse("openid-credential-offer://")
             .unwrap_or_else(|e| unreachable!("a constant URL parses: {e}"));
         u.query_pairs_mut()
@@ -102,7 +97,7 @@ impl Issuer {
 
     /// The `openid-credential-offer://` link carrying the offer by value
     /// (`credential_offer`, §4.1.2), for wallets or channels that cannot fetch it.
-    pub fn offer_uri_by_value(&self, rec: &CredentialRecord, offer: &OfferState) -> String {
+    pub fn offer_uri_by_value(&self, rec: &Award, offer: &Offer) -> String {
         let mut u = url::Url::parse("openid-credential-offer://")
             .unwrap_or_else(|e| unreachable!("a constant URL parses: {e}"));
         u.query_pairs_mut().append_pair(
@@ -113,7 +108,7 @@ impl Issuer {
     }
 
     /// The claim page of an award.
-    pub fn claim_url(&self, rec: &CredentialRecord) -> Option<String> {
+    pub fn claim_url(&self, rec: &Award) -> Option<String> {
         rec.wallet
             .claim_id
             .as_ref()
@@ -121,7 +116,7 @@ impl Issuer {
     }
 
     /// The Credential Offer object (OpenID4VCI 1.0 §4.1.1).
-    pub fn credential_offer(&self, rec: &CredentialRecord, offer: &OfferState) -> Value {
+    pub fn credential_offer(&self, rec: &Award, offer: &Offer) -> Value {
         let mut grant = json!({"pre-authorized_code": offer.code});
         if rec.wallet.tx_code.is_some() {
             grant["tx_code"] = json!({
@@ -138,34 +133,32 @@ impl Issuer {
     }
 
     /// The award's offer if it is live now: not expired, and its code neither spent
-    /// (a spent code's index entry is gone; the record is not rewritten for it) nor
-    /// killed by wrong transaction codes.
-    pub(crate) fn offer_live<'a>(&self, rec: &'a CredentialRecord) -> Option<&'a OfferState> {
-        let now = self.clock.now().unix_timestamp();
-        rec.wallet.offer.as_ref().filter(|o| {
-            o.expires_at > now
-                && !rec.revoked
-                && rec.state == CredentialState::Offered
-                && self
-                    .store
-                    .code_entry(&o.code)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|e| e.failures < MAX_TX_CODE_FAILURES)
-        })
+    /// (a spent code's handle is gone; the award is not rewritten for it) nor killed by
+    /// wrong transaction codes.
+    pub async fn offer_live<'a>(&self, rec: &'a Award) -> Option<&'a Offer> {
+        let o = rec.wallet.offer.as_ref()?;
+        if o.expires_at <= self.clock.now() || rec.revoked || rec.state != AwardState::Offered {
+            return None;
+        }
+        let code = self.offers.code(&o.code).await.ok().flatten()?;
+        (code.failures < MAX_TX_CODE_FAILURES).then_some(o)
     }
 
     /// The offer object served at `credential_offer_uri`, while it is live.
-    pub fn offer_by_id(&self, id: &str) -> Result<Value, Error> {
+    pub async fn offer_by_id(&self, id: &str) -> Result<Value, Error> {
         let not_found = || {
             Error::NotFound(
                 "credential offer (it may have expired: open the claim link again)".into(),
             )
         };
-        let key = WalletKey::Offer(id.to_owned());
-        let award = self.store.wallet_lookup(&key)?.ok_or_else(not_found)?;
-        let rec = self.store.credential(award)?.ok_or_else(not_found)?;
-        match self.offer_live(&rec) {
+        let handle = WalletHandle::Offer(id.to_owned());
+        let award = self
+            .offers
+            .award_for(&handle)
+            .await?
+            .ok_or_else(not_found)?;
+        let rec = self.awards.award(award).await?.ok_or_else(not_found)?;
+        match self.offer_live(&rec).await {
             Some(o) if o.id == id => Ok(self.credential_offer(&rec, o)),
             _ => Err(not_found()),
         }
@@ -175,65 +168,68 @@ impl Issuer {
     /// transaction code. Earlier offers, their wrong-code counts, the tokens they
     /// bought and any wallet request waiting for approval are all dropped. Durable
     /// when this returns.
-    pub async fn reoffer(&self, id: &str) -> Result<CredentialRecord, Error> {
-        let award = self.credential(id)?.id;
+    pub async fn reoffer(&self, id: &str) -> Result<Award, Error> {
+        let award = self.credential(id).await?.id;
         let offer = self.new_offer();
         let now = self.now();
-        let (rec, ()) = self
-            .store
-            .update_wallet(award, |rec| {
+        let rec = self
+            .awards
+            .update_award(award, &mut |rec: &mut Award| {
                 if rec.revoked {
-                    return Err(crate::store::Error::Refused(
+                    return Err(store::Error::Refused(
                         "the award is revoked; it cannot be offered again".into(),
                     ));
                 }
-                if rec.state != CredentialState::Offered {
-                    return Err(crate::store::Error::Refused(
+                if rec.state != AwardState::Offered {
+                    return Err(store::Error::Refused(
                         "the award was delivered directly or is already in a wallet".into(),
                     ));
                 }
                 let mut ops = Vec::new();
                 if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
-                    ops.push(WalletOp::Unlink(WalletKey::Code(old.code)));
-                    ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
+                    ops.push(HandleOp::Unlink(WalletHandle::Code(old.code)));
+                    ops.push(HandleOp::Unlink(WalletHandle::Offer(old.id)));
                 }
-                ops.push(WalletOp::LinkCode(offer.code.clone()));
-                ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
+                ops.push(HandleOp::Link(WalletHandle::Code(offer.code.clone())));
+                ops.push(HandleOp::Link(WalletHandle::Offer(offer.id.clone())));
                 if let Some(d) = rec.wallet.deferred.take() {
-                    ops.push(WalletOp::Unlink(WalletKey::Transaction(d.transaction_id)));
+                    ops.push(HandleOp::Unlink(WalletHandle::Transaction(
+                        d.transaction_id,
+                    )));
                 }
                 if rec.wallet.claim_id.is_none() {
                     let c = random_id(16);
-                    ops.push(WalletOp::Link(WalletKey::Claim(c.clone())));
+                    ops.push(HandleOp::Link(WalletHandle::Claim(c.clone())));
                     rec.wallet.claim_id = Some(c);
                 }
                 if rec.tx_code_required {
                     rec.wallet.tx_code = Some(new_tx_code());
                 }
                 rec.wallet.generation = rec.wallet.generation.wrapping_add(1);
-                rec.updated_at.clone_from(&now);
-                Ok(WalletChange::write(ops, ()))
+                rec.updated_at = now;
+                Ok(AwardChange::with_handles(ops))
             })
+            .await
             .map_err(state_error)?;
-        self.store.flush().await?;
+        self.awards.flush().await?;
         tracing::info!(jti = %rec.credential_id(), "award re-offered");
         Ok(rec)
     }
 
     /// Where an award stands for its claim page, from a plain read.
-    fn claim_state(&self, rec: &CredentialRecord) -> Result<(ClaimState, bool), Error> {
+    async fn claim_state(&self, rec: &Award) -> Result<(ClaimState, bool), Error> {
         let state = if rec.revoked {
             ClaimState::Revoked
-        } else if rec.state == CredentialState::Issued {
+        } else if rec.state == AwardState::Issued {
             ClaimState::Issued
         } else if rec.wallet.deferred.is_some() {
             ClaimState::AwaitingApproval
         } else {
             ClaimState::Open
         };
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.now();
         let (state, live) = match (&rec.wallet.offer, state) {
-            (Some(o), ClaimState::Open) => match self.store.code_entry(&o.code)? {
+            (Some(o), ClaimState::Open) => match self.offers.code(&o.code).await? {
                 Some(e) if e.failures >= MAX_TX_CODE_FAILURES && rec.wallet.tx_code.is_some() => {
                     (ClaimState::Locked, false)
                 }
@@ -251,48 +247,55 @@ impl Issuer {
     /// one that mints an offer is durable when this returns.
     pub async fn claim(&self, claim_id: &str) -> Result<Claim, Error> {
         let not_found = || Error::NotFound("claim link".into());
-        let key = WalletKey::Claim(claim_id.to_owned());
-        let award = self.store.wallet_lookup(&key)?.ok_or_else(not_found)?;
-        let record = self.store.credential(award)?.ok_or_else(not_found)?;
+        let handle = WalletHandle::Claim(claim_id.to_owned());
+        let award = self
+            .offers
+            .award_for(&handle)
+            .await?
+            .ok_or_else(not_found)?;
+        let record = self.awards.award(award).await?.ok_or_else(not_found)?;
         if record.wallet.claim_id.as_deref() != Some(claim_id) {
             return Err(not_found());
         }
-        let (state, live) = self.claim_state(&record)?;
+        let (state, live) = self.claim_state(&record).await?;
         if state != ClaimState::Open || live {
             return Ok(Claim { record, state });
         }
         let checked = record.wallet.offer.as_ref().map(|o| o.code.clone());
         let offer = self.new_offer();
         let stamp = self.now();
-        let minted = self.store.update_wallet(award, |rec| {
-            let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
-            if rec.revoked
-                || rec.state != CredentialState::Offered
-                || rec.wallet.deferred.is_some()
-                || !same
-            {
-                // Changed since the read above (another page view minted already).
-                return Ok(WalletChange::none(false));
-            }
-            let mut ops = vec![WalletOp::RelinkCode {
-                old: checked.clone(),
-                new: offer.code.clone(),
-                max_failures: MAX_TX_CODE_FAILURES,
-            }];
-            if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
-                ops.push(WalletOp::Unlink(WalletKey::Offer(old.id)));
-            }
-            ops.push(WalletOp::Link(WalletKey::Offer(offer.id.clone())));
-            rec.updated_at.clone_from(&stamp);
-            Ok(WalletChange::write(ops, true))
-        });
+        let minted = self
+            .awards
+            .change(award, |rec| {
+                let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
+                if rec.revoked
+                    || rec.state != AwardState::Offered
+                    || rec.wallet.deferred.is_some()
+                    || !same
+                {
+                    // Changed since the read above (another page view minted already).
+                    return Ok((AwardChange::none(), false));
+                }
+                let mut ops = vec![HandleOp::RelinkCode {
+                    old: checked.clone(),
+                    new: offer.code.clone(),
+                    max_failures: MAX_TX_CODE_FAILURES,
+                }];
+                if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
+                    ops.push(HandleOp::Unlink(WalletHandle::Offer(old.id)));
+                }
+                ops.push(HandleOp::Link(WalletHandle::Offer(offer.id.clone())));
+                rec.updated_at = stamp;
+                Ok((AwardChange::with_handles(ops), true))
+            })
+            .await;
         let record = match minted {
             Ok((rec, true)) => {
-                self.store.flush().await?;
+                self.awards.flush().await?;
                 rec
             }
             Ok((rec, false)) => rec,
-            Err(crate::store::Error::Refused(_)) => {
+            Err(store::Error::Refused(_)) => {
                 return Ok(Claim {
                     record,
                     state: ClaimState::Locked,
@@ -300,16 +303,16 @@ impl Issuer {
             }
             Err(e) => return Err(e.into()),
         };
-        let (state, _) = self.claim_state(&record)?;
+        let (state, _) = self.claim_state(&record).await?;
         Ok(Claim { record, state })
     }
 }
 
 /// Maps a refused store change to the issuer's conflict error.
-pub(crate) fn state_error(e: crate::store::Error) -> Error {
+pub(crate) fn state_error(e: store::Error) -> Error {
     match e {
-        crate::store::Error::Refused(m) => Error::WrongState(m),
-        crate::store::Error::Missing(id) => Error::NotFound(format!("credential urn:uuid:{id}")),
+        store::Error::Refused(m) => Error::WrongState(m),
+        store::Error::Missing(id) => Error::NotFound(format!("credential urn:uuid:{id}")),
         other => other.into(),
     }
 }

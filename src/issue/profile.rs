@@ -2,30 +2,10 @@
 //! OpenID4VCI `display` shows to earners. Staff set its human parts; its `id` is always
 //! the service's DID.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::{Error, image_from_input, validate_http_url};
 use crate::model::{Profile, types};
 
-/// The editable parts of the issuer Profile (`GET`/`PUT /api/v1/issuer`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct IssuerProfile {
-    /// Shown on every badge; required.
-    pub name: String,
-    /// The institution's home page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// A contact address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Logo: an http(s) URL or a `data:image/...` URI (or an OB Image object).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<Value>,
-}
+pub use crate::records::profile::IssuerProfile;
 
 impl IssuerProfile {
     /// The profile used until staff set one: the public URL's host as the name.

@@ -4,11 +4,13 @@
 //! - Suspend and unsuspend are reversible and idempotent; both refuse a revoked badge.
 //! - One award may have several signed copies (a wallet's batch request), each with
 //!   its own status slot; one change sets or clears every copy's bit.
-//! - Revoking an offered award also ends its offer: the code's index entry goes in the
-//!   same transaction, so the code is refused from then on.
-//! - Each change writes the record, the list bit and an audit event in one store
-//!   transaction while the lists are locked, so concurrent changes in one list never
-//!   lose each other; the caller flushes before answering.
+//! - Revoking an offered award also ends its offer: the code's handle goes with the
+//!   same atomic change, so the code is refused from then on.
+//! - Each change writes the award, the list bits and an audit event as one atomic
+//!   store change ([`crate::store::Awards::update_award`]); the lists in memory follow
+//!   once the store holds it. Status changes are ordered by one lock, so the lists in
+//!   memory end as the store does when two changes of one award race; the caller
+//!   flushes before answering.
 //!
 //! Publication (Bitstring Status List v1.0 §2.2, §3.1; VC-JOSE-COSE §3.1.1): the list
 //! credential is signed as `typ: vc+jwt` by the issuer's current key, cached by list
@@ -21,9 +23,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{Error, Issuer, VC_JWT_TYP};
+use crate::clock::format_seconds;
 use crate::jose::jws;
-use crate::status::{Published, StatusPurpose};
-use crate::store::{AuditEvent, BitWrite, Change, CredentialRecord, PublishedList, WalletKey};
+use crate::records::{AuditEvent, Award, WalletHandle};
+use crate::status::{Published, SignedList, StatusPurpose, StatusSlot};
+use crate::store::{self, AwardChange, BitWrite, HandleOp};
 
 /// The longest reason or actor kept.
 pub const MAX_REASON_CHARS: usize = 1000;
@@ -78,84 +82,85 @@ impl ActionContext {
 
 impl Issuer {
     /// Applies a status action to one credential; durable only after a flush.
-    /// Returns the record as it now is.
-    pub fn change_status_unflushed(
+    /// Returns the award as it now is.
+    pub async fn change_status_unflushed(
         &self,
         id: &str,
         action: StatusAction,
         ctx: &ActionContext,
-    ) -> Result<CredentialRecord, Error> {
+    ) -> Result<Award, Error> {
         let (reason, actor) = ctx.checked()?;
         // A batch copy's id stands for its award: one action covers every copy.
-        let uuid = self.credential(id)?.id;
+        let uuid = self.credential(id).await?.id;
         let now = self.now();
         let event = AuditEvent {
-            at: now.clone(),
+            at: now,
             action: action.as_str().into(),
             actor,
             reason,
         };
-        // The lock orders this change with every other bit change, and the memory copy
-        // is updated only after the store accepted the change.
         let (purpose, value) = match action {
             StatusAction::Revoke => (StatusPurpose::Revocation, true),
             StatusAction::Suspend => (StatusPurpose::Suspension, true),
             StatusAction::Unsuspend => (StatusPurpose::Suspension, false),
         };
-        let mut lists = self.status.lock();
-        let result = self.store.update_credential(uuid, |rec| {
-            let mut unlink = Vec::new();
-            if purpose == StatusPurpose::Revocation {
-                if rec.revoked {
-                    return Ok(None);
+        // Held until the lists in memory follow the store.
+        let _order = self.status_writer.lock().await;
+        let result = self
+            .awards
+            .change(uuid, |rec| {
+                let mut handles = Vec::new();
+                if purpose == StatusPurpose::Revocation {
+                    if rec.revoked {
+                        return Ok((AwardChange::none(), false));
+                    }
+                    rec.revoked = true;
+                    if let Some(o) = rec.wallet.offer.take() {
+                        handles.push(HandleOp::Unlink(WalletHandle::Code(o.code)));
+                        handles.push(HandleOp::Unlink(WalletHandle::Offer(o.id)));
+                    }
+                } else {
+                    if rec.revoked {
+                        return Err(store::Error::Refused(
+                            "the credential is revoked; revocation is permanent".into(),
+                        ));
+                    }
+                    if rec.suspended == value {
+                        return Ok((AwardChange::none(), false));
+                    }
+                    rec.suspended = value;
                 }
-                rec.revoked = true;
-                if let Some(o) = rec.wallet.offer.take() {
-                    unlink.push(WalletKey::Code(o.code));
-                    unlink.push(WalletKey::Offer(o.id));
-                }
-            } else {
-                if rec.revoked {
-                    return Err(crate::store::Error::Refused(
-                        "the credential is revoked; revocation is permanent".into(),
-                    ));
-                }
-                if rec.suspended == value {
-                    return Ok(None);
-                }
-                rec.suspended = value;
-            }
-            rec.updated_at.clone_from(&now);
-            let bits = rec
-                .slots()
-                .into_iter()
-                .map(|slot| BitWrite {
-                    purpose,
-                    slot,
-                    value,
-                })
-                .collect();
-            Ok(Some(Change {
-                bits,
-                audit: Some(event.clone()),
-                unlink,
-            }))
-        });
+                rec.updated_at = now;
+                let bits = rec
+                    .slots()
+                    .into_iter()
+                    .map(|slot| BitWrite {
+                        purpose,
+                        slot,
+                        value,
+                    })
+                    .collect();
+                let change = AwardChange {
+                    write: true,
+                    bits,
+                    audit: Some(event.clone()),
+                    handles,
+                };
+                Ok((change, true))
+            })
+            .await;
         let (rec, written) = match result {
             Ok(r) => r,
-            Err(crate::store::Error::Missing(_)) => {
+            Err(store::Error::Missing(_)) => {
                 return Err(Error::NotFound(format!("credential {id}")));
             }
-            Err(crate::store::Error::Refused(msg)) => return Err(Error::Conflict(msg)),
+            Err(store::Error::Refused(msg)) => return Err(Error::Conflict(msg)),
             Err(e) => return Err(e.into()),
         };
         if written {
             for slot in rec.slots() {
-                lists.apply(purpose, slot, value);
+                self.lists.apply(purpose, slot, value);
             }
-        }
-        drop(lists);
-        if written {
             tracing::info!(jti = %rec.credential_id(), action = action.as_str(), "credential status changed");
         }
         Ok(rec)
@@ -167,11 +172,11 @@ impl Issuer {
         id: &str,
         action: StatusAction,
         ctx: &ActionContext,
-    ) -> Result<CredentialRecord, Error> {
-        let rec = self.change_status_unflushed(id, action, ctx)?;
+    ) -> Result<Award, Error> {
+        let rec = self.change_status_unflushed(id, action, ctx).await?;
         // Flush also when nothing changed: the state read may be a concurrent
         // request's write that is not durable yet.
-        self.store.flush().await?;
+        self.awards.flush().await?;
         Ok(rec)
     }
 
@@ -180,35 +185,38 @@ impl Issuer {
         &self,
         ids: &[String],
         ctx: &ActionContext,
-    ) -> Result<Vec<Result<CredentialRecord, Error>>, Error> {
-        let out = ids
-            .iter()
-            .map(|id| self.change_status_unflushed(id, StatusAction::Revoke, ctx))
-            .collect();
-        self.store.flush().await?;
+    ) -> Result<Vec<Result<Award, Error>>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(
+                self.change_status_unflushed(id, StatusAction::Revoke, ctx)
+                    .await,
+            );
+        }
+        self.awards.flush().await?;
         Ok(out)
     }
 
     /// The audit events of a credential, oldest first.
-    pub fn audit_events(&self, id: &str) -> Result<Vec<AuditEvent>, Error> {
-        let rec = self.credential(id)?;
-        Ok(self.store.audit_events(rec.id)?)
+    pub async fn audit_events(&self, id: &str) -> Result<Vec<AuditEvent>, Error> {
+        let rec = self.credential(id).await?;
+        Ok(self.awards.audit_events(rec.id).await?)
     }
 
     /// The signed list credential for `purpose`/`list`, or `None` when no such list
     /// exists. Signed again only when the list changed since the last signature.
-    pub fn published_list(
+    pub async fn published_list(
         &self,
         purpose: StatusPurpose,
         list: u32,
     ) -> Result<Option<Arc<Published>>, Error> {
-        let Some(version) = self.status.version(purpose, list) else {
+        let Some(version) = self.lists.version(purpose, list) else {
             return Ok(None);
         };
-        if let Some(p) = self.status.cached(purpose, list, version) {
+        if let Some(p) = self.lists.cached(purpose, list, version) {
             return Ok(Some(p));
         }
-        let Some(snap) = self.status.snapshot(purpose, list) else {
+        let Some(snap) = self.lists.snapshot(purpose, list) else {
             return Ok(None);
         };
         let kid = self.kid_url();
@@ -218,7 +226,7 @@ impl Issuer {
         h.update(kid.as_bytes());
         h.update(ttl.to_be_bytes());
         let digest = hex::encode(h.finalize());
-        let jwt = match self.store.published_list(purpose, list)? {
+        let jwt = match self.status_store.signed_list(purpose, list).await? {
             Some(p) if p.digest == digest => p.jwt,
             _ => {
                 let cred = self.status_list_credential(purpose, list, &snap.bits.encode());
@@ -229,14 +237,16 @@ impl Issuer {
                     Some(VC_JWT_TYP),
                     &payload,
                 )?;
-                self.store.put_published_list(
-                    purpose,
-                    list,
-                    &PublishedList {
-                        digest,
-                        jwt: jwt.clone(),
-                    },
-                )?;
+                self.status_store
+                    .put_signed_list(
+                        purpose,
+                        list,
+                        &SignedList {
+                            digest,
+                            jwt: jwt.clone(),
+                        },
+                    )
+                    .await?;
                 jwt
             }
         };
@@ -246,7 +256,7 @@ impl Issuer {
             etag,
             version: snap.version,
         });
-        self.status.cache(purpose, list, p.clone());
+        self.lists.cache(purpose, list, p.clone());
         Ok(Some(p))
     }
 
@@ -263,7 +273,7 @@ impl Issuer {
             "id": url,
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
             "issuer": self.did.as_str(),
-            "validFrom": self.now(),
+            "validFrom": format_seconds(self.now()),
             "credentialSubject": {
                 "id": format!("{url}#list"),
                 "type": "BitstringStatusList",
@@ -274,8 +284,8 @@ impl Issuer {
         })
     }
 
-    /// The record a slot belongs to (used by the verifier and tests).
-    pub fn slot_owner(&self, slot: crate::status::StatusSlot) -> Result<Option<Uuid>, Error> {
-        Ok(self.store.slot_owner(slot)?)
+    /// The award a slot was given to.
+    pub async fn slot_owner(&self, slot: StatusSlot) -> Result<Option<Uuid>, Error> {
+        Ok(self.status_store.slot_owner(slot).await?)
     }
 }

@@ -48,6 +48,16 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 use url::{Host, Url};
 
+/// Checks that `s` is an absolute http(s) URL with a host (what a badge may name as a
+/// status list, an image, a home page).
+pub fn validate_http_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(format!("{s:?} must be an http(s) URL"));
+    }
+    Ok(u)
+}
+
 /// Deadline for name resolution plus the TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Deadline for the whole exchange, from asking for a slot to the last body byte.

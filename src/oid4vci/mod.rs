@@ -6,7 +6,7 @@
 //!    the issuer and authorization server metadata ([`metadata`], §12.2, §12.3).
 //! 2. Token endpoint (§6): the pre-authorized code (with `tx_code` when the offer
 //!    asked for one) buys an access token for exactly that award. The code is single
-//!    use: it is spent by a compare-and-swap that removes its index entry, so of many
+//!    use: it is spent by a compare-and-swap that removes its handle, so of many
 //!    concurrent requests one wins. Five wrong transaction codes (counted in the same
 //!    entry) kill the offer; the comparison runs in constant time. Access tokens live
 //!    [`ACCESS_TOKEN_TTL`] seconds and die early if an admin re-offers. The response
@@ -29,20 +29,25 @@
 pub mod metadata;
 pub mod proof;
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::clock::SharedClock;
 use crate::issue::offers::{
     CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIGURATIONS, MAX_TX_CODE_FAILURES,
     PRE_AUTHORIZED_GRANT, random_id,
 };
 use crate::issue::{self, Issuer};
-use crate::store::{
-    self, CredentialIdentifier, CredentialRecord, CredentialState, DeferredRequest, IssuedCopy,
-    RecordVersion, TokenGrant, WalletChange, WalletEvent, WalletKey, WalletOp,
+use crate::records::{
+    Award, AwardState, CredentialIdentifier, DeferredRequest, IssuedCopy, TokenGrant, WalletEvent,
+    WalletHandle,
 };
+use crate::store::{self, AwardChange, Awards, HandleOp, Nonces, Offers, Store, Tokens};
 
 /// Access token lifetime, seconds.
 pub const ACCESS_TOKEN_TTL: i64 = 300;
@@ -170,9 +175,22 @@ pub struct Nonce {
 }
 
 /// The OpenID4VCI side of the issuer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Oid4vci {
     issuer: Issuer,
+    awards: Arc<dyn Awards>,
+    offers: Arc<dyn Offers>,
+    tokens: Arc<dyn Tokens>,
+    nonces: Arc<dyn Nonces>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Oid4vci {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oid4vci")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 fn token_hash(token: &str) -> [u8; 32] {
@@ -180,8 +198,15 @@ fn token_hash(token: &str) -> [u8; 32] {
 }
 
 impl Oid4vci {
-    pub fn new(issuer: Issuer) -> Self {
-        Self { issuer }
+    pub fn new(issuer: Issuer, store: &Store, clock: SharedClock) -> Self {
+        Self {
+            issuer,
+            awards: store.awards.clone(),
+            offers: store.offers.clone(),
+            tokens: store.tokens.clone(),
+            nonces: store.nonces.clone(),
+            clock,
+        }
     }
 
     /// The issuer behind it.
@@ -194,25 +219,24 @@ impl Oid4vci {
         self.issuer.identifier()
     }
 
-    fn now(&self) -> i64 {
-        self.issuer.clock().now().unix_timestamp()
-    }
-
-    fn store(&self) -> &store::Store {
-        self.issuer.store()
+    fn now(&self) -> OffsetDateTime {
+        self.clock.timestamp()
     }
 
     /// Drops expired nonces and tokens (the service runs this once a minute).
-    pub fn sweep(&self) -> Result<usize, Error> {
-        Ok(self.store().sweep_wallet(self.now())?)
+    pub async fn sweep(&self) -> Result<usize, Error> {
+        let now = self.now();
+        Ok(self.nonces.sweep_nonces(now).await? + self.tokens.sweep_tokens(now).await?)
     }
 
     // ---- nonce endpoint ----
 
     /// A fresh `c_nonce` (1.0 §7.2).
-    pub fn nonce(&self) -> Result<Nonce, Error> {
+    pub async fn nonce(&self) -> Result<Nonce, Error> {
         let value = random_id(32);
-        self.store().put_nonce(&value, self.now() + NONCE_TTL)?;
+        self.nonces
+            .put_nonce(&value, self.now() + Duration::seconds(NONCE_TTL))
+            .await?;
         Ok(Nonce {
             value,
             expires_in: NONCE_TTL,
@@ -247,17 +271,16 @@ impl Oid4vci {
         }
         let requested = parse_authorization_details(req.authorization_details.as_deref())?;
         let now = self.now();
-        // Every step below is a plain read or a single-key compare-and-swap on the
-        // code's index entry, which holds the award and the wrong tries so far: the
-        // swap that removes it spends the code, and of concurrent requests exactly
-        // one makes it. (No sled transaction: those run under one process-wide lock.)
+        // Every step below is a plain read or a compare-and-swap on the code's handle,
+        // which holds the award and the wrong tries so far: the swap that removes it
+        // spends the code, and of concurrent requests exactly one makes it.
         let rec = loop {
-            let entry = self.store().code_entry(code)?.ok_or_else(bad_code)?;
-            let rec = self.store().credential(entry.award)?.ok_or_else(bad_code)?;
+            let entry = self.offers.code(code).await?.ok_or_else(bad_code)?;
+            let rec = self.awards.award(entry.award).await?.ok_or_else(bad_code)?;
             let offer_ok = rec.wallet.offer.as_ref().is_some_and(|o| {
                 bool::from(o.code.as_bytes().ct_eq(code.as_bytes())) && o.expires_at > now
             });
-            if !offer_ok || rec.revoked || rec.state != CredentialState::Offered {
+            if !offer_ok || rec.revoked || rec.state != AwardState::Offered {
                 return Err(bad_code());
             }
             if let Some(c) = requested.iter().find(|c| *c != rec.wallet.configuration()) {
@@ -279,11 +302,11 @@ impl Oid4vci {
                 (Some(expected), Some(given))
                     if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) =>
                 {
-                    if !self.store().code_failed(code, &entry)? {
+                    if !self.offers.count_wrong_tx_code(code, entry).await? {
                         continue;
                     }
                     // Durable before answering: a crash must not forget a wrong try.
-                    self.store().flush().await?;
+                    self.offers.flush().await?;
                     let left = MAX_TX_CODE_FAILURES.saturating_sub(entry.failures + 1);
                     return Err(Error::InvalidGrant(if left == 0 {
                         "wrong tx_code; the offer is now dead".to_owned()
@@ -298,7 +321,7 @@ impl Oid4vci {
                 }
                 _ => {}
             }
-            if self.store().spend_code(code, &entry)? {
+            if self.offers.spend_code(code, entry).await? {
                 break rec;
             }
         };
@@ -315,33 +338,37 @@ impl Oid4vci {
             award: rec.id,
             configuration_ids: vec![rec.wallet.configuration().to_owned()],
             credential_identifiers: identifiers.clone(),
-            expires_at: now + ACCESS_TOKEN_TTL,
+            expires_at: now + Duration::seconds(ACCESS_TOKEN_TTL),
             refresh: false,
             generation: rec.wallet.generation,
         };
-        self.store().put_token(&token_hash(&access), &grant)?;
+        self.tokens.put_token(&token_hash(&access), &grant).await?;
         if rec.approval_required {
-            self.store().put_token(
-                &token_hash(&refresh),
-                &TokenGrant {
-                    expires_at: now + REFRESH_TOKEN_TTL,
-                    refresh: true,
-                    ..grant
-                },
-            )?;
+            self.tokens
+                .put_token(
+                    &token_hash(&refresh),
+                    &TokenGrant {
+                        expires_at: now + Duration::seconds(REFRESH_TOKEN_TTL),
+                        refresh: true,
+                        ..grant
+                    },
+                )
+                .await?;
         }
         if let Some(o) = &rec.wallet.offer {
-            self.store()
-                .wallet_unlink(&WalletKey::Offer(o.id.clone()))?;
+            self.offers
+                .unlink(&WalletHandle::Offer(o.id.clone()))
+                .await?;
         }
         // Durable before answering: the spent code with the token it bought.
-        self.store().flush().await?;
+        self.offers.flush().await?;
         tracing::info!(jti = %rec.credential_id(), "pre-authorized code exchanged");
         self.token_response(
             &access,
             rec.approval_required.then_some(&refresh),
             &identifiers,
         )
+        .await
     }
 
     async fn refresh(&self, req: &TokenRequest) -> Result<Value, Error> {
@@ -351,47 +378,53 @@ impl Oid4vci {
             .as_deref()
             .ok_or_else(|| Error::InvalidRequest("refresh_token is missing".into()))?;
         let old = token_hash(token);
-        let grant = self.store().token_grant(&old)?.ok_or_else(bad)?;
+        let grant = self.tokens.token(&old).await?.ok_or_else(bad)?;
         let now = self.now();
         if !grant.refresh || grant.expires_at <= now {
             return Err(bad());
         }
         let dead = self
-            .store()
-            .credential(grant.award)?
+            .awards
+            .award(grant.award)
+            .await?
             .is_none_or(|r| r.revoked || r.wallet.generation != grant.generation);
         // Rotation: the old refresh token is single use.
-        if dead || !self.store().take_token(&old)? {
+        if dead || !self.tokens.take_token(&old).await? {
             return Err(bad());
         }
         let access = random_id(32);
         let refresh = random_id(32);
-        self.store().put_token(
-            &token_hash(&access),
-            &TokenGrant {
-                expires_at: now + ACCESS_TOKEN_TTL,
-                refresh: false,
-                ..grant.clone()
-            },
-        )?;
-        self.store().put_token(
-            &token_hash(&refresh),
-            &TokenGrant {
-                expires_at: now + REFRESH_TOKEN_TTL,
-                ..grant.clone()
-            },
-        )?;
-        self.store().flush().await?;
+        self.tokens
+            .put_token(
+                &token_hash(&access),
+                &TokenGrant {
+                    expires_at: now + Duration::seconds(ACCESS_TOKEN_TTL),
+                    refresh: false,
+                    ..grant.clone()
+                },
+            )
+            .await?;
+        self.tokens
+            .put_token(
+                &token_hash(&refresh),
+                &TokenGrant {
+                    expires_at: now + Duration::seconds(REFRESH_TOKEN_TTL),
+                    ..grant.clone()
+                },
+            )
+            .await?;
+        self.tokens.flush().await?;
         self.token_response(&access, Some(&refresh), &grant.credential_identifiers)
+            .await
     }
 
-    fn token_response(
+    async fn token_response(
         &self,
         access: &str,
         refresh: Option<&String>,
         identifiers: &[CredentialIdentifier],
     ) -> Result<Value, Error> {
-        let nonce = self.nonce()?;
+        let nonce = self.nonce().await?;
         let mut body = json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -418,12 +451,13 @@ impl Oid4vci {
     }
 
     /// The grant behind a Bearer access token (RFC 6750 §2.1).
-    pub fn authenticate(&self, token: Option<&str>) -> Result<TokenGrant, Error> {
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<TokenGrant, Error> {
         let token =
             token.ok_or_else(|| Error::InvalidToken("an access token is required".into()))?;
         let grant = self
-            .store()
-            .token_grant(&token_hash(token))?
+            .tokens
+            .token(&token_hash(token))
+            .await?
             .filter(|g| !g.refresh && g.expires_at > self.now())
             .ok_or_else(|| Error::InvalidToken("the access token is unknown or expired".into()))?;
         Ok(grant)
@@ -454,7 +488,7 @@ impl Oid4vci {
         body: &Value,
         dialect: Dialect,
     ) -> Result<Answer, Error> {
-        let grant = self.authenticate(token)?;
+        let grant = self.authenticate(token).await?;
         let obj = body.as_object().ok_or_else(|| {
             Error::InvalidCredentialRequest("the request body must be a JSON object".into())
         })?;
@@ -467,10 +501,10 @@ impl Oid4vci {
             Dialect::V1 => parse_v1_request(obj, &grant)?,
             Dialect::Draft13 => parse_draft13_request(obj, &grant)?,
         };
-        let (version, rec) = self
-            .store()
-            .credential_versioned(grant.award)?
-            .ok_or_else(|| Error::CredentialRequestDenied("the award no longer exists".into()))?;
+        let rec =
+            self.awards.award(grant.award).await?.ok_or_else(|| {
+                Error::CredentialRequestDenied("the award no longer exists".into())
+            })?;
         check_generation(&grant, &rec)?;
         claimable(&rec, Issuing::Wallet).map_err(wallet_error)?;
         let audience = self.identifier();
@@ -478,7 +512,7 @@ impl Oid4vci {
         let mut holders = Vec::with_capacity(proofs.len());
         let mut nonce: Option<String> = None;
         for (i, jwt) in proofs.iter().enumerate() {
-            let p = proof::verify_proof(jwt, &audience, now)
+            let p = proof::verify_proof(jwt, &audience, now.unix_timestamp())
                 .map_err(|e| Error::InvalidProof(label(i, proofs.len(), &e.0)))?;
             let n = p.nonce.clone().ok_or_else(|| {
                 Error::InvalidProof(label(
@@ -516,13 +550,13 @@ impl Oid4vci {
                 "two proofs name the same key; each badge of a batch needs its own key".into(),
             ));
         }
-        self.spend_nonce(&nonce)?;
+        self.spend_nonce(&nonce).await?;
         let result = self
-            .claim_spent(version, rec, holders, configuration_id, dialect)
+            .claim_spent(rec, holders, configuration_id, dialect)
             .await;
         if result.is_err() {
             // The nonce is spent whatever happened next; make that durable too.
-            self.store().flush().await?;
+            self.nonces.flush().await?;
         }
         result
     }
@@ -531,13 +565,11 @@ impl Oid4vci {
     /// defer it (awards that wait for approval) or issue.
     async fn claim_spent(
         &self,
-        version: RecordVersion,
-        rec: CredentialRecord,
+        rec: Award,
         holders: Vec<String>,
         configuration_id: String,
         dialect: Dialect,
     ) -> Result<Answer, Error> {
-        let mut version = Some(version);
         let mut rec = rec;
         if rec.approval_required && !rec.wallet.approved {
             match self
@@ -547,21 +579,18 @@ impl Oid4vci {
                 Some(answer) => return Ok(answer),
                 None => {
                     // Approved between the read and the deferral: issue now.
-                    version = None;
-                    rec = self.store().credential(rec.id)?.ok_or_else(|| {
+                    rec = self.awards.award(rec.id).await?.ok_or_else(|| {
                         Error::CredentialRequestDenied("the award no longer exists".into())
                     })?;
                 }
             }
         }
-        let (rec, copies) = self
-            .issue_copies(version, rec, &holders, Issuing::Wallet)
-            .await?;
+        let (rec, copies) = self.issue_copies(rec, &holders, Issuing::Wallet).await?;
         tracing::info!(jti = %rec.credential_id(), copies = copies.len(), "badge claimed by a wallet");
-        Ok(self.issued_answer(&copies, dialect))
+        Ok(self.issued_answer(&copies, dialect).await)
     }
 
-    fn issued_answer(&self, copies: &[IssuedCopy], dialect: Dialect) -> Answer {
+    async fn issued_answer(&self, copies: &[IssuedCopy], dialect: Dialect) -> Answer {
         let notification_id = copies.first().and_then(|c| c.notification_id.clone());
         let body = match dialect {
             Dialect::V1 => json!({
@@ -573,7 +602,7 @@ impl Oid4vci {
                     "credential": copies.first().map(|c| c.jwt.clone()),
                     "notification_id": notification_id,
                 });
-                if let Ok(n) = self.nonce() {
+                if let Ok(n) = self.nonce().await {
                     b["c_nonce"] = json!(n.value);
                     b["c_nonce_expires_in"] = json!(n.expires_in);
                 }
@@ -588,48 +617,48 @@ impl Oid4vci {
     /// caller issues at once instead.
     async fn defer(
         &self,
-        rec: &CredentialRecord,
+        rec: &Award,
         holders: &[String],
         configuration_id: String,
         dialect: Dialect,
     ) -> Result<Option<Answer>, Error> {
         let transaction_id = random_id(24);
-        let stamp = self.issuer.now_string();
+        let stamp = self.now();
         let request = DeferredRequest {
             transaction_id: transaction_id.clone(),
             holders: holders.to_vec(),
             configuration_id,
-            requested_at: stamp.clone(),
+            requested_at: stamp,
             delivered: false,
             draft13: dialect == Dialect::Draft13,
         };
-        // The index entry first: if the award change fails, it points nowhere useful.
-        self.store()
-            .link(&WalletKey::Transaction(transaction_id.clone()), rec.id)?;
+        // The handle first: if the award change fails, it leads nowhere useful.
+        let handle = WalletHandle::Transaction(transaction_id.clone());
+        self.offers.link(&handle, rec.id).await?;
         let (rec, deferred) = self
-            .store()
-            .cas_credential(rec.id, |r| {
+            .awards
+            .change(rec.id, |r| {
                 claimable(r, Issuing::Wallet)?;
                 if r.wallet.approved {
-                    return Ok((false, false));
+                    return Ok((AwardChange::none(), false));
                 }
                 r.wallet.deferred = Some(request.clone());
-                r.updated_at.clone_from(&stamp);
-                Ok((true, true))
+                r.updated_at = stamp;
+                Ok((AwardChange::award(), true))
             })
+            .await
             .map_err(wallet_error)?;
         if !deferred {
-            self.store()
-                .wallet_unlink(&WalletKey::Transaction(transaction_id))?;
+            self.offers.unlink(&handle).await?;
             return Ok(None);
         }
-        self.store().flush().await?;
+        self.awards.flush().await?;
         tracing::info!(jti = %rec.credential_id(), "wallet request deferred until approval");
         let mut body = json!({"transaction_id": transaction_id});
         match dialect {
             Dialect::V1 => body["interval"] = json!(DEFERRED_INTERVAL),
             Dialect::Draft13 => {
-                let n = self.nonce()?;
+                let n = self.nonce().await?;
                 body["c_nonce"] = json!(n.value);
                 body["c_nonce_expires_in"] = json!(n.expires_in);
             }
@@ -638,8 +667,8 @@ impl Oid4vci {
     }
 
     /// Consumes a `c_nonce` (single use: a plain single-key remove).
-    fn spend_nonce(&self, nonce: &str) -> Result<(), Error> {
-        if nonce.len() <= 256 && self.store().take_nonce(nonce, self.now())? {
+    async fn spend_nonce(&self, nonce: &str) -> Result<(), Error> {
+        if nonce.len() <= 256 && self.nonces.take_nonce(nonce, self.now()).await? {
             Ok(())
         } else {
             Err(Error::InvalidNonce(
@@ -654,19 +683,22 @@ impl Oid4vci {
     /// claim makes this one fail, never both succeed.
     async fn issue_copies(
         &self,
-        version: Option<RecordVersion>,
-        rec: CredentialRecord,
+        rec: Award,
         holders: &[String],
         issuing: Issuing,
-    ) -> Result<(CredentialRecord, Vec<IssuedCopy>), Error> {
+    ) -> Result<(Award, Vec<IssuedCopy>), Error> {
         let award = rec.id;
         let notification_id = random_id(16);
-        let stamp = self.issuer.now_string();
+        let stamp = self.now();
         let kid = self.issuer.kid_url();
         let mut copies = Vec::with_capacity(holders.len());
         for (i, holder) in holders.iter().enumerate() {
             let (id, slot, jwt) = if i == 0 {
-                (None, None, self.issuer.sign_record(&rec, Some(holder))?)
+                (
+                    None,
+                    None,
+                    self.issuer.sign_award(&rec, Some(holder)).await?,
+                )
             } else {
                 let id = Uuid::new_v4();
                 let slot = self.issuer.status_lists().allocate();
@@ -676,7 +708,7 @@ impl Oid4vci {
                 (
                     Some(id),
                     Some(slot),
-                    self.issuer.sign_record(&this, Some(holder))?,
+                    self.issuer.sign_award(&this, Some(holder)).await?,
                 )
             };
             copies.push(IssuedCopy {
@@ -684,78 +716,77 @@ impl Oid4vci {
                 status: slot,
                 subject: Some(holder.clone()),
                 notification_id: Some(notification_id.clone()),
-                ..IssuedCopy::new(jwt, kid.clone(), stamp.clone())
+                ..IssuedCopy::new(jwt, kid.clone(), stamp)
             });
         }
         // Slots and ids of the extra copies first: if the award change then fails,
         // they stay taken and unused, which is harmless.
         for c in &copies {
             if let (Some(id), Some(slot)) = (c.id, c.status) {
-                self.store().take_copy_slot(slot, id, award)?;
+                self.awards.add_copy(award, id, slot).await?;
             }
         }
-        self.store()
-            .link(&WalletKey::Notification(notification_id.clone()), award)?;
-        // The offer's code was spent at the token endpoint (its index entry is gone);
-        // the record lets go of it now.
-        let seed = version.map(|v| (v, rec));
-        let (rec, ()) = self
-            .store()
-            .cas_credential_from(award, seed, |r| {
+        self.offers
+            .link(&WalletHandle::Notification(notification_id.clone()), award)
+            .await?;
+        // The offer's code was spent at the token endpoint (its handle is gone); the
+        // award lets go of it now.
+        let rec = self
+            .awards
+            .update_award(award, &mut |r: &mut Award| {
                 claimable(r, issuing)?;
                 r.wallet.offer = None;
                 r.issued.extend(copies.iter().cloned());
-                r.state = CredentialState::Issued;
-                r.updated_at.clone_from(&stamp);
-                Ok((true, ()))
+                r.state = AwardState::Issued;
+                r.updated_at = stamp;
+                Ok(AwardChange::award())
             })
+            .await
             .map_err(wallet_error)?;
-        self.store().flush().await?;
+        self.awards.flush().await?;
         Ok((rec, copies))
     }
 
     /// Approves an award made with `approval_required`; a wallet request waiting for
     /// it is issued now and collected at the deferred endpoint. Durable when this
     /// returns.
-    pub async fn approve(&self, id: &str) -> Result<CredentialRecord, Error> {
-        let rec = self.issuer.credential(id)?;
+    pub async fn approve(&self, id: &str) -> Result<Award, Error> {
+        let rec = self.issuer.credential(id).await?;
         if rec.revoked {
             return Err(issue::Error::WrongState("the award is revoked".into()).into());
         }
-        let stamp = self.issuer.now_string();
-        let (rec, ()) = self
-            .store()
-            .update_wallet(rec.id, |r| {
+        let stamp = self.now();
+        let rec = self
+            .awards
+            .update_award(rec.id, &mut |r: &mut Award| {
                 if r.wallet.approved {
-                    return Ok(WalletChange::none(()));
+                    return Ok(AwardChange::none());
                 }
                 r.wallet.approved = true;
-                r.updated_at.clone_from(&stamp);
-                Ok(WalletChange::write(Vec::new(), ()))
+                r.updated_at = stamp;
+                Ok(AwardChange::award())
             })
+            .await
             .map_err(|e| Error::Issue(issue::offers::state_error(e)))?;
         let id = rec.id;
         let rec = match &rec.wallet.deferred {
-            Some(d) if rec.state == CredentialState::Offered && !rec.revoked => {
+            Some(d) if rec.state == AwardState::Offered && !rec.revoked => {
                 let holders = d.holders.clone();
-                match self
-                    .issue_copies(None, rec, &holders, Issuing::Approval)
-                    .await
-                {
+                match self.issue_copies(rec, &holders, Issuing::Approval).await {
                     Ok((rec, _)) => rec,
                     Err(e) => {
                         // The approval itself is recorded either way.
-                        self.store().flush().await?;
-                        match self.store().credential(id)? {
+                        self.awards.flush().await?;
+                        match self.awards.award(id).await? {
                             // A concurrent approval issued it: same outcome.
-                            Some(r) if r.state == CredentialState::Issued => r,
+                            Some(r) if r.state == AwardState::Issued => r,
                             _ => return Err(e),
                         }
                     }
                 }
             }
             _ => {
-                self.store().flush().await?;
+                self.awards.flush().await?;
                 rec
             }
         };
@@ -775,7 +806,7 @@ impl Oid4vci {
         // The request names no dialect: answer in the one the wallet used when it
         // was deferred.
         let found = match tid {
-            Some(t) => self.deferred_award(t),
+            Some(t) => self.deferred_award(t).await,
             None => Ok(None),
         };
         let dialect = match &found {
@@ -792,12 +823,13 @@ impl Oid4vci {
     }
 
     /// The award a `transaction_id` points at.
-    fn deferred_award(&self, tid: &str) -> Result<Option<CredentialRecord>, Error> {
+    async fn deferred_award(&self, tid: &str) -> Result<Option<Award>, Error> {
         match self
-            .store()
-            .wallet_lookup(&WalletKey::Transaction(tid.to_owned()))?
+            .offers
+            .award_for(&WalletHandle::Transaction(tid.to_owned()))
+            .await?
         {
-            Some(award) => Ok(self.store().credential(award)?),
+            Some(award) => Ok(self.awards.award(award).await?),
             None => Ok(None),
         }
     }
@@ -806,9 +838,9 @@ impl Oid4vci {
         &self,
         token: Option<&str>,
         tid: Option<&str>,
-        found: Option<CredentialRecord>,
+        found: Option<Award>,
     ) -> Result<Answer, Error> {
-        let grant = self.authenticate(token)?;
+        let grant = self.authenticate(token).await?;
         let tid =
             tid.ok_or_else(|| Error::InvalidCredentialRequest("transaction_id is missing".into()))?;
         let unknown =
@@ -827,7 +859,7 @@ impl Oid4vci {
                 "the award was revoked".into(),
             ));
         }
-        if rec.state != CredentialState::Issued {
+        if rec.state != AwardState::Issued {
             return if d.draft13 {
                 Err(Error::IssuancePending)
             } else {
@@ -837,26 +869,26 @@ impl Oid4vci {
                 })
             };
         }
-        let stamp = self.issuer.now_string();
-        let (rec, ()) = self
-            .store()
-            .update_wallet(award, |r| {
+        let stamp = self.now();
+        let rec = self
+            .awards
+            .update_award(award, &mut |r: &mut Award| {
                 match r.wallet.deferred.as_mut() {
                     // Collected once: a concurrent second collection loses here.
                     Some(d) if d.transaction_id == tid && !d.delivered => d.delivered = true,
                     _ => return Err(store::Error::Refused("collected".into())),
                 }
-                r.updated_at.clone_from(&stamp);
-                Ok(WalletChange::write(
-                    vec![WalletOp::Unlink(WalletKey::Transaction(tid.to_owned()))],
-                    (),
-                ))
+                r.updated_at = stamp;
+                Ok(AwardChange::with_handles(vec![HandleOp::Unlink(
+                    WalletHandle::Transaction(tid.to_owned()),
+                )]))
             })
+            .await
             .map_err(|e| match e {
                 store::Error::Refused(_) => unknown(),
                 other => other.into(),
             })?;
-        self.store().flush().await?;
+        self.awards.flush().await?;
         let copies: Vec<IssuedCopy> = rec
             .issued
             .iter()
@@ -873,7 +905,7 @@ impl Oid4vci {
         } else {
             Dialect::V1
         };
-        Ok(self.issued_answer(&copies, dialect))
+        Ok(self.issued_answer(&copies, dialect).await)
     }
 
     // ---- notification endpoint ----
@@ -881,7 +913,7 @@ impl Oid4vci {
     /// The notification endpoint (1.0 §11): records what the wallet did with the
     /// badge on the award. Idempotent.
     pub async fn notify(&self, token: Option<&str>, body: &Value) -> Result<(), Error> {
-        let grant = self.authenticate(token)?;
+        let grant = self.authenticate(token).await?;
         let bad = |m: &str| Error::InvalidNotificationRequest(m.to_owned());
         let nid = body
             .get("notification_id")
@@ -909,31 +941,34 @@ impl Oid4vci {
             }
         };
         let award = self
-            .store()
-            .wallet_lookup(&WalletKey::Notification(nid.to_owned()))?
+            .offers
+            .award_for(&WalletHandle::Notification(nid.to_owned()))
+            .await?
             .filter(|a| *a == grant.award)
             .ok_or_else(|| Error::InvalidNotificationId("unknown notification_id".into()))?;
-        let stamp = self.issuer.now_string();
-        self.store().update_wallet(award, |r| {
-            if r.wallet.generation != grant.generation {
-                return Ok(WalletChange::none(()));
-            }
-            if r.wallet
-                .events
-                .iter()
-                .any(|e| e.notification_id == nid && e.event == event)
-            {
-                return Ok(WalletChange::none(()));
-            }
-            r.wallet.events.push(WalletEvent {
-                event: event.to_owned(),
-                description: description.clone(),
-                notification_id: nid.to_owned(),
-                at: stamp.clone(),
-            });
-            Ok(WalletChange::write(Vec::new(), ()))
-        })?;
-        self.store().flush().await?;
+        let stamp = self.now();
+        self.awards
+            .update_award(award, &mut |r: &mut Award| {
+                if r.wallet.generation != grant.generation {
+                    return Ok(AwardChange::none());
+                }
+                if r.wallet
+                    .events
+                    .iter()
+                    .any(|e| e.notification_id == nid && e.event == event)
+                {
+                    return Ok(AwardChange::none());
+                }
+                r.wallet.events.push(WalletEvent {
+                    event: event.to_owned(),
+                    description: description.clone(),
+                    notification_id: nid.to_owned(),
+                    at: stamp,
+                });
+                Ok(AwardChange::award())
+            })
+            .await?;
+        self.awards.flush().await?;
         tracing::info!(event, "wallet notification recorded");
         Ok(())
     }
@@ -957,14 +992,14 @@ enum Issuing {
 }
 
 /// Why an award cannot be issued now, as the store change sees it.
-fn claimable(r: &CredentialRecord, issuing: Issuing) -> Result<(), store::Error> {
+fn claimable(r: &Award, issuing: Issuing) -> Result<(), store::Error> {
     if r.revoked {
         return Err(store::Error::Refused("the badge was revoked".into()));
     }
     if r.suspended {
         return Err(store::Error::Refused("the badge is suspended".into()));
     }
-    if r.state != CredentialState::Offered {
+    if r.state != AwardState::Offered {
         return Err(store::Error::Refused(
             "the badge was already issued to a wallet".into(),
         ));
@@ -981,7 +1016,7 @@ fn claimable(r: &CredentialRecord, issuing: Issuing) -> Result<(), store::Error>
 }
 
 /// Tokens bought with an offer an admin has since replaced buy nothing.
-fn check_generation(grant: &TokenGrant, rec: &CredentialRecord) -> Result<(), Error> {
+fn check_generation(grant: &TokenGrant, rec: &Award) -> Result<(), Error> {
     if grant.generation == rec.wallet.generation {
         Ok(())
     } else {

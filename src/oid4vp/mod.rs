@@ -52,16 +52,22 @@ pub mod query;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::issue::Issuer;
+use crate::clock::SharedClock;
+use crate::did::Did;
 use crate::issue::offers::random_id;
 use crate::jose::jws;
-use crate::store;
+use crate::keyring::Keyring;
+use crate::store::{self, PresentationRequests, RequestSummary};
 use crate::verify::{Check, CheckName, Outcome, PresentationOptions, PresentationReport, Verifier};
 
+pub use crate::records::presentation::{
+    ClientIdPrefix, PresentationRequest as RequestRecord, State,
+};
 pub use query::{Constraints, Query};
 
 /// Lifetime of a request when the employer names none, seconds.
@@ -99,89 +105,6 @@ pub const REQUEST_TYP: &str = "oauth-authz-req+jwt";
 pub const ALG_VALUES: &[&str] = &["ES256", "EdDSA", "RS256"];
 /// The most presentations one answer may carry.
 pub const MAX_PRESENTATIONS: usize = 8;
-
-/// How the service identifies itself to the wallet (§5.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientIdPrefix {
-    /// `decentralized_identifier:<did>`: a request object signed by the DID's key.
-    #[default]
-    DecentralizedIdentifier,
-    /// `redirect_uri:<response uri>`: an unsigned request.
-    RedirectUri,
-}
-
-impl std::str::FromStr for ClientIdPrefix {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim_end_matches(':') {
-            "decentralized_identifier" | "did" => Ok(Self::DecentralizedIdentifier),
-            "redirect_uri" => Ok(Self::RedirectUri),
-            other => Err(format!(
-                "client_id_prefix {other:?} is not supported; use \"decentralized_identifier\" or \"redirect_uri\""
-            )),
-        }
-    }
-}
-
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Pending,
-    Verified,
-    Rejected,
-    Expired,
-}
-
-/// A presentation request as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RequestRecord {
-    /// The employer's handle on the request (and on its result).
-    pub id: Uuid,
-    /// The handle the wallet sees in `request_uri` and `response_uri`. It differs
-    /// from `id`, so whoever sees the QR code cannot read the result.
-    pub tx: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub nonce: String,
-    /// The OAuth `state` parameter the wallet must echo.
-    pub oauth_state: String,
-    pub prefix: ClientIdPrefix,
-    pub query: Query,
-    #[serde(default)]
-    pub constraints: Constraints,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<String>,
-    /// The partner key that created the request, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-    /// `Pending`, `Verified` or `Rejected`; expiry is judged on reading.
-    pub status: State,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answered_at: Option<i64>,
-    /// Why the request was rejected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The verification result (the `/api/v1/verify` shape for a presentation).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
-}
-
-impl RequestRecord {
-    /// The state as of `now`.
-    pub fn state_at(&self, now: i64) -> State {
-        if self.status == State::Pending && now > self.expires_at {
-            State::Expired
-        } else {
-            self.status
-        }
-    }
-
-    fn is_legacy(&self) -> bool {
-        matches!(self.query, Query::PresentationDefinition(_))
-    }
-}
 
 /// What an employer asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -232,20 +155,27 @@ pub enum Error {
     Store(#[from] store::Error),
 }
 
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Self {
-        Error::Store(store::Error::from(e))
-    }
-}
-
 /// The verifier side of OpenID4VP.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Oid4vp {
-    issuer: Issuer,
-    tree: sled::Tree,
-    by_tx: sled::Tree,
+    requests: Arc<dyn PresentationRequests>,
+    /// The service's DID: request objects are signed by its key.
+    did: Did,
+    keys: Arc<Keyring>,
+    /// The public URL without a trailing slash.
+    base: String,
+    clock: SharedClock,
     /// Records held: (all, anonymous).
     records: Arc<(AtomicUsize, AtomicUsize)>,
+}
+
+impl std::fmt::Debug for Oid4vp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oid4vp")
+            .field("did", &self.did)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
 }
 
 fn corrupt(e: serde_json::Error) -> Error {
@@ -256,34 +186,35 @@ fn corrupt(e: serde_json::Error) -> Error {
 }
 
 impl Oid4vp {
-    /// Opens the request records.
-    pub fn open(issuer: Issuer) -> Result<Self, Error> {
-        let tree = issuer.store().tree("oid4vp_requests")?;
-        let by_tx = issuer.store().tree("oid4vp_by_tx")?;
-        let (mut all, mut anonymous) = (0, 0);
-        for item in tree.iter() {
-            let (_, v) = item?;
-            all += 1;
-            if serde_json::from_slice::<Stub>(&v).is_ok_and(|r| r.created_by.is_none()) {
-                anonymous += 1;
-            }
-        }
-        let records = Arc::new((AtomicUsize::new(all), AtomicUsize::new(anonymous)));
+    /// Opens the request records: `did` and `keys` sign request objects, `public_url`
+    /// is where wallets reach the service.
+    pub async fn open(
+        requests: Arc<dyn PresentationRequests>,
+        did: Did,
+        keys: Arc<Keyring>,
+        public_url: &url::Url,
+        clock: SharedClock,
+    ) -> Result<Self, Error> {
+        let held = requests.request_summaries().await?;
+        let anonymous = held.iter().filter(|r| r.created_by.is_none()).count();
+        let records = Arc::new((AtomicUsize::new(held.len()), AtomicUsize::new(anonymous)));
         Ok(Self {
-            issuer,
-            tree,
-            by_tx,
+            requests,
+            did,
+            keys,
+            base: public_url.as_str().trim_end_matches('/').to_owned(),
+            clock,
             records,
         })
     }
 
-    fn now(&self) -> i64 {
-        self.issuer.clock().now().unix_timestamp()
+    fn now(&self) -> OffsetDateTime {
+        self.clock.timestamp()
     }
 
     /// The public URL without a trailing slash.
-    fn base(&self) -> String {
-        self.issuer.identifier()
+    fn base(&self) -> &str {
+        &self.base
     }
 
     /// Where the wallet fetches a request object.
@@ -300,9 +231,9 @@ impl Oid4vp {
     pub fn client_id(&self, rec: &RequestRecord) -> String {
         match (rec.prefix, rec.is_legacy()) {
             (ClientIdPrefix::DecentralizedIdentifier, false) => {
-                format!("decentralized_identifier:{}", self.issuer.did())
+                format!("decentralized_identifier:{}", self.did)
             }
-            (ClientIdPrefix::DecentralizedIdentifier, true) => self.issuer.did().to_string(),
+            (ClientIdPrefix::DecentralizedIdentifier, true) => self.did.to_string(),
             (ClientIdPrefix::RedirectUri, false) => {
                 format!("redirect_uri:{}", self.response_uri(rec))
             }
@@ -360,7 +291,7 @@ impl Oid4vp {
             id,
             tx: random_id(16),
             created_at: now,
-            expires_at: now + ttl,
+            expires_at: now + Duration::seconds(ttl),
             nonce: random_id(24),
             oauth_state: random_id(16),
             prefix: input.prefix,
@@ -388,32 +319,28 @@ impl Oid4vp {
                     .into(),
             ));
         }
-        // The record first: a crash before the index leaves a record that the sweep
-        // removes, never an index entry pointing at nothing.
-        self.tree.insert(id.as_bytes(), bytes)?;
-        self.by_tx.insert(rec.tx.as_bytes(), id.as_bytes())?;
+        self.requests.insert_request(&rec).await?;
         self.records.0.fetch_add(1, Ordering::Relaxed);
         if anonymous {
             self.records.1.fetch_add(1, Ordering::Relaxed);
         }
-        self.issuer.store().flush().await?;
+        self.requests.flush().await?;
         Ok(rec)
     }
 
     /// A request by id.
-    pub fn get(&self, id: Uuid) -> Result<RequestRecord, Error> {
-        let bytes = self
-            .tree
-            .get(id.as_bytes())?
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(corrupt)
+    pub async fn get(&self, id: Uuid) -> Result<RequestRecord, Error> {
+        self.requests
+            .request(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))
     }
 
     /// The id of the request whose wallet handle is `tx`.
-    pub fn id_for_tx(&self, tx: &str) -> Result<Uuid, Error> {
-        self.by_tx
-            .get(tx.as_bytes())?
-            .and_then(|b| Uuid::from_slice(&b).ok())
+    pub async fn id_for_tx(&self, tx: &str) -> Result<Uuid, Error> {
+        self.requests
+            .request_for_tx(tx)
+            .await?
             .ok_or_else(|| Error::NotFound(tx.to_owned()))
     }
 
@@ -490,8 +417,12 @@ impl Oid4vp {
     /// The request object for a request still pending: signed by the service's key
     /// (`decentralized_identifier:`), or unsecured (`redirect_uri:`, RFC 9101 §6.1
     /// with `alg: none`). `wallet_nonce` is echoed for `request_uri_method=post`.
-    pub fn request_object(&self, id: Uuid, wallet_nonce: Option<&str>) -> Result<String, Error> {
-        let rec = self.get(id)?;
+    pub async fn request_object(
+        &self,
+        id: Uuid,
+        wallet_nonce: Option<&str>,
+    ) -> Result<String, Error> {
+        let rec = self.get(id).await?;
         match self.state(&rec) {
             State::Pending => {}
             State::Expired => return Err(Error::Expired),
@@ -503,24 +434,21 @@ impl Oid4vp {
         if rec.prefix == ClientIdPrefix::DecentralizedIdentifier {
             // RFC 9101 §4: a signed request names its signer. The DID itself, not the
             // prefixed client_id, so that `kid` is a DID URL under it.
-            claims.insert("iss".into(), json!(self.issuer.did().to_string()));
+            claims.insert("iss".into(), json!(self.did.to_string()));
         }
-        claims.insert("iat".into(), json!(now));
-        claims.insert("exp".into(), json!(rec.expires_at));
+        claims.insert("iat".into(), json!(now.unix_timestamp()));
+        claims.insert("exp".into(), json!(rec.expires_at.unix_timestamp()));
         if let Some(n) = wallet_nonce {
             claims.insert("wallet_nonce".into(), json!(n));
         }
         let payload = serde_json::to_vec(&claims).map_err(corrupt)?;
         match rec.prefix {
-            ClientIdPrefix::DecentralizedIdentifier => {
-                let keys = self.issuer.keys();
-                Ok(jws::sign_compact(
-                    keys.signing_key(),
-                    Some(&self.issuer.kid_url()),
-                    Some(REQUEST_TYP),
-                    &payload,
-                )?)
-            }
+            ClientIdPrefix::DecentralizedIdentifier => Ok(jws::sign_compact(
+                self.keys.signing_key(),
+                Some(&format!("{}#{}", self.did, self.keys.signing_kid())),
+                Some(REQUEST_TYP),
+                &payload,
+            )?),
             ClientIdPrefix::RedirectUri => {
                 let header = json!({"alg": "none", "typ": REQUEST_TYP}).to_string();
                 Ok(format!(
@@ -539,7 +467,7 @@ impl Oid4vp {
         id: Uuid,
         form: &ResponseForm,
     ) -> Result<RequestRecord, Error> {
-        let (rec, seen) = self.load_versioned(id)?;
+        let rec = self.get(id).await?;
         match self.state(&rec) {
             State::Pending => {}
             State::Expired => return Err(Error::Expired),
@@ -593,8 +521,8 @@ impl Oid4vp {
         done.answered_at = Some(self.now());
         done.reason = reason;
         done.result = result;
-        let mut bytes = serde_json::to_vec(&done).map_err(corrupt)?;
-        if bytes.len() > MAX_ANSWERED_BYTES
+        let bytes = serde_json::to_vec(&done).map_err(corrupt)?.len();
+        if bytes > MAX_ANSWERED_BYTES
             && let Some(Value::Object(r)) = done.result.as_mut()
         {
             r.remove("credential");
@@ -608,26 +536,12 @@ impl Oid4vp {
                 "note".into(),
                 json!("the decoded badges were too large to keep; their checks are kept"),
             );
-            bytes = serde_json::to_vec(&done).map_err(corrupt)?;
         }
-        match self
-            .tree
-            .compare_and_swap(id.as_bytes(), Some(seen), Some(bytes))?
-        {
-            Ok(()) => {}
-            Err(_) => return Err(Error::AlreadyAnswered),
+        if !self.requests.decide(&done).await? {
+            return Err(Error::AlreadyAnswered);
         }
-        self.issuer.store().flush().await?;
+        self.requests.flush().await?;
         Ok(done)
-    }
-
-    fn load_versioned(&self, id: Uuid) -> Result<(RequestRecord, sled::IVec), Error> {
-        let bytes = self
-            .tree
-            .get(id.as_bytes())?
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        let rec = serde_json::from_slice(&bytes).map_err(corrupt)?;
-        Ok((rec, bytes))
     }
 
     /// Splits `vp_token` into (Credential Query id, presentation) pairs.
@@ -763,47 +677,22 @@ impl Oid4vp {
     }
 
     /// Removes records whose retention has passed. Returns how many.
-    pub fn sweep(&self) -> Result<usize, Error> {
+    pub async fn sweep(&self) -> Result<usize, Error> {
         let now = self.now();
-        let mut removed = 0;
-        for item in self.tree.iter() {
-            let (k, v) = item?;
-            let rec = serde_json::from_slice::<Stub>(&v).ok();
-            let done = rec
-                .as_ref()
-                .is_none_or(|r| match (r.answered_at, &r.created_by) {
-                    (Some(t), _) => t + RETENTION < now,
-                    (None, Some(_)) => r.expires_at + UNANSWERED_RETENTION < now,
-                    (None, None) => r.expires_at + ANONYMOUS_UNANSWERED_RETENTION < now,
-                });
-            if !done
-                || self
-                    .tree
-                    .compare_and_swap(&k, Some(v), None::<&[u8]>)?
-                    .is_err()
-            {
-                continue;
-            }
-            removed += 1;
+        let past = |r: &RequestSummary| match (r.answered_at, &r.created_by) {
+            (Some(t), _) => t + Duration::seconds(RETENTION) < now,
+            (None, Some(_)) => r.expires_at + Duration::seconds(UNANSWERED_RETENTION) < now,
+            (None, None) => r.expires_at + Duration::seconds(ANONYMOUS_UNANSWERED_RETENTION) < now,
+        };
+        let gone = self.requests.sweep_requests(&past).await?;
+        for r in &gone {
             decrement(&self.records.0);
-            if rec.as_ref().is_some_and(|r| r.created_by.is_none()) {
+            if r.created_by.is_none() {
                 decrement(&self.records.1);
             }
-            if let Some(r) = rec {
-                self.by_tx.remove(r.tx.as_bytes())?;
-            }
         }
-        Ok(removed)
+        Ok(gone.len())
     }
-}
-
-/// What start-up and the sweep read of a record (a result may be large).
-#[derive(Deserialize)]
-struct Stub {
-    expires_at: i64,
-    answered_at: Option<i64>,
-    tx: String,
-    created_by: Option<String>,
 }
 
 fn decrement(n: &AtomicUsize) {
@@ -1086,8 +975,8 @@ mod tests {
         let mut rec = RequestRecord {
             id: Uuid::nil(),
             tx: "t".into(),
-            created_at: 0,
-            expires_at: 100,
+            created_at: crate::clock::from_unix(0),
+            expires_at: crate::clock::from_unix(100),
             nonce: "n".into(),
             oauth_state: "s".into(),
             prefix: ClientIdPrefix::DecentralizedIdentifier,
@@ -1100,10 +989,10 @@ mod tests {
             reason: None,
             result: None,
         };
-        assert_eq!(rec.state_at(100), State::Pending);
-        assert_eq!(rec.state_at(101), State::Expired);
+        assert_eq!(rec.state_at(crate::clock::from_unix(100)), State::Pending);
+        assert_eq!(rec.state_at(crate::clock::from_unix(101)), State::Expired);
         rec.status = State::Verified;
-        assert_eq!(rec.state_at(101), State::Verified);
+        assert_eq!(rec.state_at(crate::clock::from_unix(101)), State::Verified);
         let back: RequestRecord =
             serde_json::from_slice(&serde_json::to_vec(&rec).expect("json")).expect("parse");
         assert_eq!(back, rec);

@@ -32,7 +32,6 @@
 //! Whatever the language, the request's constraints are checked on every badge
 //! presented: a wallet's own matching is a convenience, never the verifier's answer.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// The type IRIs' namespaces whose terms badges use in compact form.
@@ -50,27 +49,7 @@ pub const MAX_CLAIMS: usize = 32;
 /// The most values a constraint may list.
 pub const MAX_VALUES: usize = 256;
 
-/// What the employer asks for, in terms of badges.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Constraints {
-    /// Each badge must carry one of these types (compact names or IRIs).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub credential_types: Vec<String>,
-    /// Each badge must come from one of these issuers (DIDs or URLs).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trusted_issuers: Vec<String>,
-    /// Each badge must be for one of these achievements.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub achievement_ids: Vec<String>,
-}
-
-/// A request's query, in the language the wallet will read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "language", content = "query", rename_all = "snake_case")]
-pub enum Query {
-    Dcql(Value),
-    PresentationDefinition(Value),
-}
+pub use crate::records::presentation::{Constraints, Query};
 
 /// The compact form of a type, for comparison: OB and VCDM vocabulary IRIs lose
 /// their namespace, and `AchievementCredential` (an alias in the OB context) is

@@ -25,24 +25,23 @@
 //! (`GET /api/v1/api-keys/{id}`) show the live counts. Creating, changing and revoking
 //! a key are written at once; callers flush before acknowledging.
 //!
-//! Records live in the sled tree `partner_keys`, keyed by key id, as JSON; all of them
-//! are held in memory (partners are few).
+//! Records are kept by the store's [`PartnerKeys`] repository; all of them are held in
+//! memory (partners are few).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
-use crate::clock::{SharedClock, format_seconds};
-use crate::store::{self, Store};
+use crate::clock::SharedClock;
+use crate::store::{self, PartnerKeys};
 
-/// The sled tree holding the key records.
-pub const TREE: &str = "partner_keys";
+pub use crate::records::partner::{PartnerKeyRecord as Record, Usage};
 
 /// What every key starts with.
 pub const PREFIX: &str = "acc_live_";
@@ -73,12 +72,6 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error("stored API key {0} is corrupt: {1}")]
     Corrupt(String, String),
-}
-
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Self {
-        Error::Store(store::Error::Sled(e))
-    }
 }
 
 /// Why a presented key is refused.
@@ -116,16 +109,6 @@ fn digest(presented: &str) -> [u8; 32] {
     Sha256::digest(presented.as_bytes()).into()
 }
 
-/// Use of a key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Usage {
-    pub requests: u64,
-    pub verifications: u64,
-    pub rejected_rate_limited: u64,
-    pub last_used_at: Option<String>,
-}
-
 /// A key as the admin API shows it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyView {
@@ -133,35 +116,22 @@ pub struct KeyView {
     pub name: String,
     /// Requests per second (and burst).
     pub rate_limit: u32,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: OffsetDateTime,
     pub revoked: bool,
-    pub revoked_at: Option<String>,
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
     pub usage: Usage,
-}
-
-/// The stored record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Record {
-    id: String,
-    name: String,
-    /// SHA-256 of the secret, hex.
-    sha256: String,
-    rate_limit: u32,
-    created_at: String,
-    updated_at: String,
-    revoked: bool,
-    revoked_at: Option<String>,
-    usage: Usage,
 }
 
 /// What an admin may change.
 #[derive(Debug, Clone)]
 struct Meta {
     name: String,
-    updated_at: String,
-    revoked_at: Option<String>,
+    updated_at: OffsetDateTime,
+    revoked_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug)]
@@ -176,7 +146,7 @@ struct Bucket {
 struct Live {
     id: String,
     digest: [u8; 32],
-    created_at: String,
+    created_at: OffsetDateTime,
     meta: RwLock<Meta>,
     revoked: AtomicBool,
     rate_limit: AtomicU32,
@@ -206,8 +176,7 @@ impl Live {
             rejected_rate_limited: self.rejected.load(Ordering::Relaxed),
             last_used_at: (last != i64::MIN)
                 .then(|| OffsetDateTime::from_unix_timestamp(last).ok())
-                .flatten()
-                .map(format_seconds),
+                .flatten(),
         }
     }
 
@@ -217,7 +186,7 @@ impl Live {
             id: self.id.clone(),
             name: meta.name,
             rate_limit: self.rate_limit.load(Ordering::Relaxed),
-            created_at: self.created_at.clone(),
+            created_at: self.created_at,
             updated_at: meta.updated_at,
             revoked: self.revoked.load(Ordering::Relaxed),
             revoked_at: meta.revoked_at,
@@ -248,8 +217,6 @@ impl Live {
         let last = r
             .usage
             .last_used_at
-            .as_deref()
-            .and_then(crate::clock::parse_datetime)
             .map_or(i64::MIN, OffsetDateTime::unix_timestamp);
         Ok(Self {
             id: r.id,
@@ -309,12 +276,11 @@ pub struct KeyStore {
 }
 
 struct Inner {
-    tree: sled::Tree,
-    store: Store,
+    store: Arc<dyn PartnerKeys>,
     clock: SharedClock,
     by_digest: RwLock<HashMap<[u8; 32], Arc<Live>>>,
     /// Serialises record writes, so that a later write always holds later state.
-    writer: Mutex<()>,
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -356,25 +322,19 @@ pub fn name(requested: &str) -> Result<String, Error> {
 
 impl KeyStore {
     /// Opens the keys in the store.
-    pub fn open(store: &Store, clock: SharedClock) -> Result<Self, Error> {
-        let tree = store.tree(TREE)?;
+    pub async fn open(store: Arc<dyn PartnerKeys>, clock: SharedClock) -> Result<Self, Error> {
         let now = seconds(clock.now());
         let mut by_digest = HashMap::new();
-        for item in tree.iter() {
-            let (k, v) = item?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            let r: Record = serde_json::from_slice(&v)
-                .map_err(|e| Error::Corrupt(key.clone(), e.to_string()))?;
+        for r in store.partner_keys().await? {
             let live = Live::from_record(r, now)?;
             by_digest.insert(live.digest, Arc::new(live));
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                tree,
-                store: store.clone(),
+                store,
                 clock,
                 by_digest: RwLock::new(by_digest),
-                writer: Mutex::new(()),
+                writer: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -391,25 +351,29 @@ impl KeyStore {
     }
 
     /// Mints a key. Returns its view and the secret (to show once). Not flushed.
-    pub fn create(&self, key_name: &str, limit: Option<u32>) -> Result<(KeyView, Secret), Error> {
+    pub async fn create(
+        &self,
+        key_name: &str,
+        limit: Option<u32>,
+    ) -> Result<(KeyView, Secret), Error> {
         let key_name = name(key_name)?;
         let limit = rate_limit(limit)?;
         let secret = Secret::generate();
-        let now = format_seconds(self.now());
+        let now = self.inner.clock.timestamp();
         let record = Record {
             id: uuid::Uuid::new_v4().to_string(),
             name: key_name,
             sha256: hex::encode(digest(secret.expose())),
             rate_limit: limit,
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
             revoked: false,
             revoked_at: None,
             usage: Usage::default(),
         };
         let live = Arc::new(Live::from_record(record, seconds(self.now()))?);
-        let _w = self.lock_writer();
-        self.write(&live)?;
+        let _w = self.inner.writer.lock().await;
+        self.write(&live).await?;
         self.inner
             .by_digest
             .write()
@@ -439,7 +403,7 @@ impl KeyStore {
     }
 
     /// Renames a key or changes its limit. Not flushed.
-    pub fn update(
+    pub async fn update(
         &self,
         id: &str,
         new_name: Option<&str>,
@@ -448,32 +412,32 @@ impl KeyStore {
         let live = self.find(id)?;
         let new_name = new_name.map(name).transpose()?;
         let limit = limit.map(|l| rate_limit(Some(l))).transpose()?;
-        let _w = self.lock_writer();
+        let _w = self.inner.writer.lock().await;
         {
             let mut meta = live.meta.write().unwrap_or_else(PoisonError::into_inner);
             if let Some(n) = new_name {
                 meta.name = n;
             }
-            meta.updated_at = format_seconds(self.now());
+            meta.updated_at = self.inner.clock.timestamp();
         }
         if let Some(l) = limit {
             live.rate_limit.store(l, Ordering::Relaxed);
         }
-        self.write(&live)?;
+        self.write(&live).await?;
         Ok(live.view())
     }
 
     /// Revokes a key (again: no change). Not flushed.
-    pub fn revoke(&self, id: &str) -> Result<KeyView, Error> {
+    pub async fn revoke(&self, id: &str) -> Result<KeyView, Error> {
         let live = self.find(id)?;
-        let _w = self.lock_writer();
+        let _w = self.inner.writer.lock().await;
         if !live.revoked.swap(true, Ordering::AcqRel) {
-            let now = format_seconds(self.now());
+            let now = self.inner.clock.timestamp();
             let mut meta = live.meta.write().unwrap_or_else(PoisonError::into_inner);
-            meta.revoked_at = Some(now.clone());
+            meta.revoked_at = Some(now);
             meta.updated_at = now;
         }
-        self.write(&live)?;
+        self.write(&live).await?;
         Ok(live.view())
     }
 
@@ -543,9 +507,9 @@ impl KeyStore {
             return Ok(0);
         }
         {
-            let _w = self.lock_writer();
+            let _w = self.inner.writer.lock().await;
             for live in &changed {
-                self.write(live)?;
+                self.write(live).await?;
             }
         }
         self.flush().await?;
@@ -557,21 +521,12 @@ impl KeyStore {
         Ok(self.inner.store.flush().await?)
     }
 
-    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Writes a key's record; the caller holds the writer lock. The dirty flag is
     /// cleared before the counts are read, so a count that lands during the write
     /// marks the key again.
-    fn write(&self, live: &Live) -> Result<(), Error> {
+    async fn write(&self, live: &Live) -> Result<(), Error> {
         live.dirty.store(false, Ordering::Release);
-        let bytes = serde_json::to_vec(&live.record())
-            .map_err(|e| Error::Corrupt(live.id.clone(), e.to_string()))?;
-        if let Err(e) = self.inner.tree.insert(live.id.as_bytes(), bytes) {
+        if let Err(e) = self.inner.store.put_partner_key(&live.record()).await {
             live.dirty.store(true, Ordering::Release);
             return Err(e.into());
         }
@@ -583,10 +538,13 @@ impl KeyStore {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
+    use crate::store::Store;
 
-    fn open(dir: &std::path::Path, clock: Arc<FixedClock>) -> (Store, KeyStore) {
+    async fn open(dir: &std::path::Path, clock: Arc<FixedClock>) -> (Store, KeyStore) {
         let store = Store::open(dir).expect("store");
-        let keys = KeyStore::open(&store, clock).expect("open");
+        let keys = KeyStore::open(store.partners.clone(), clock)
+            .await
+            .expect("open");
         (store, keys)
     }
 
@@ -603,8 +561,8 @@ mod tests {
     async fn keys_authenticate_by_digest_and_the_store_holds_no_secret() {
         let dir = tempfile::tempdir().expect("tmp");
         let clock = Arc::new(FixedClock::at(1_800_000_000));
-        let (store, keys) = open(dir.path(), clock);
-        let (view, secret) = keys.create("Partner A", Some(5)).expect("create");
+        let (store, keys) = open(dir.path(), clock).await;
+        let (view, secret) = keys.create("Partner A", Some(5)).await.expect("create");
         assert_eq!((view.rate_limit, view.revoked), (5, false));
         let k = keys.authenticate(secret.expose()).expect("known");
         assert_eq!(
@@ -634,32 +592,55 @@ mod tests {
             );
         }
 
-        let tree = store.tree(TREE).expect("tree");
-        let body = &secret.expose()[PREFIX.len()..];
-        for item in tree.iter() {
-            let (k, v) = item.expect("item");
-            for bytes in [k.as_ref(), v.as_ref()] {
-                let text = String::from_utf8_lossy(bytes);
-                assert!(!text.contains(body), "the store holds the secret");
-            }
+        // Every byte the store wrote to disk, searched for the secret.
+        keys.flush().await.expect("flush");
+        store.flush().await.expect("flush");
+        let body = &secret.expose().as_bytes()[PREFIX.len()..];
+        let mut files = 0;
+        for entry in walk(dir.path()) {
+            let bytes = std::fs::read(&entry).expect("read");
+            files += 1;
+            assert!(
+                !bytes.windows(body.len()).any(|w| w == body),
+                "{} holds the secret",
+                entry.display()
+            );
         }
+        assert!(files > 0);
 
-        let revoked = keys.revoke(&view.id).expect("revoke");
+        let revoked = keys.revoke(&view.id).await.expect("revoke");
         assert!(revoked.revoked && revoked.revoked_at.is_some());
-        assert_eq!(keys.revoke(&view.id).expect("again"), revoked, "idempotent");
+        assert_eq!(
+            keys.revoke(&view.id).await.expect("again"),
+            revoked,
+            "idempotent"
+        );
         assert_eq!(
             keys.authenticate(secret.expose()).err(),
             Some(Refusal::Revoked)
         );
-        assert!(matches!(keys.revoke("nope"), Err(Error::NotFound(_))));
+        assert!(matches!(keys.revoke("nope").await, Err(Error::NotFound(_))));
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
     }
 
     #[tokio::test]
     async fn the_bucket_admits_its_burst_then_refills_with_the_clock() {
         let dir = tempfile::tempdir().expect("tmp");
         let clock = Arc::new(FixedClock::at(1_800_000_000));
-        let (_store, keys) = open(dir.path(), clock.clone());
-        let (view, secret) = keys.create("Partner B", Some(4)).expect("create");
+        let (_store, keys) = open(dir.path(), clock.clone()).await;
+        let (view, secret) = keys.create("Partner B", Some(4)).await.expect("create");
         let k = keys.authenticate(secret.expose()).expect("known");
         for _ in 0..4 {
             keys.admit(&k).expect("within the burst");
@@ -672,13 +653,16 @@ mod tests {
         }
         assert!(keys.admit(&k).is_err());
         // A lower limit applies at once; the bucket never holds more than it.
-        keys.update(&view.id, None, Some(1)).expect("update");
+        keys.update(&view.id, None, Some(1)).await.expect("update");
         clock.advance(10);
         keys.admit(&k).expect("one");
         assert!(keys.admit(&k).is_err());
         let u = keys.get(&view.id).expect("get").usage;
         assert_eq!((u.requests, u.rejected_rate_limited), (9, 3));
-        assert_eq!(u.last_used_at.as_deref(), Some("2027-01-15T08:00:11Z"));
+        assert_eq!(
+            u.last_used_at.map(crate::clock::format_seconds).as_deref(),
+            Some("2027-01-15T08:00:11Z")
+        );
     }
 
     #[tokio::test]
@@ -686,8 +670,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let clock = Arc::new(FixedClock::at(1_800_000_000));
         let id = {
-            let (_store, keys) = open(dir.path(), clock.clone());
-            let (view, secret) = keys.create("Partner C", None).expect("create");
+            let (_store, keys) = open(dir.path(), clock.clone()).await;
+            let (view, secret) = keys.create("Partner C", None).await.expect("create");
             assert_eq!(view.rate_limit, DEFAULT_RATE_LIMIT);
             let k = keys.authenticate(secret.expose()).expect("known");
             for _ in 0..3 {
@@ -704,7 +688,7 @@ mod tests {
             // Not persisted: lost with the process, as documented.
             view.id
         };
-        let (_store, keys) = open(dir.path(), clock);
+        let (_store, keys) = open(dir.path(), clock).await;
         let u = keys.get(&id).expect("get").usage;
         assert_eq!((u.requests, u.verifications), (3, 7));
         assert_eq!(keys.list().len(), 1);

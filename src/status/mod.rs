@@ -43,8 +43,6 @@ use serde_json::{Value, json};
 
 pub use bitstring::Bitstring;
 
-use crate::store::{self, Store};
-
 /// Entries per list: 131,072 bits = 16 KiB (§3.2 step 2, §6.1).
 pub const LIST_SIZE: u32 = 131_072;
 
@@ -76,24 +74,12 @@ impl StatusPurpose {
         }
     }
 
-    /// A one-byte tag for store keys.
-    pub fn tag(self) -> u8 {
+    /// Its place in per-purpose arrays.
+    fn slot(self) -> usize {
         match self {
             StatusPurpose::Revocation => 0,
             StatusPurpose::Suspension => 1,
         }
-    }
-
-    fn from_tag(t: u8) -> Option<Self> {
-        match t {
-            0 => Some(StatusPurpose::Revocation),
-            1 => Some(StatusPurpose::Suspension),
-            _ => None,
-        }
-    }
-
-    fn slot(self) -> usize {
-        usize::from(self.tag())
     }
 }
 
@@ -163,37 +149,6 @@ pub struct StatusSlot {
     pub index: u32,
 }
 
-impl StatusSlot {
-    /// The store key: list then index, big-endian.
-    pub fn key(self) -> [u8; 8] {
-        let mut k = [0u8; 8];
-        k[..4].copy_from_slice(&self.list.to_be_bytes());
-        k[4..].copy_from_slice(&self.index.to_be_bytes());
-        k
-    }
-
-    /// Parses [`StatusSlot::key`].
-    pub fn from_key(k: &[u8]) -> Option<Self> {
-        let list = u32::from_be_bytes(k.get(..4)?.try_into().ok()?);
-        let index = u32::from_be_bytes(k.get(4..8)?.try_into().ok()?);
-        (k.len() == 8 && list >= 1 && index < LIST_SIZE).then_some(Self { list, index })
-    }
-
-    /// The store key of this slot's bit in one purpose's family.
-    pub fn bit_key(self, purpose: StatusPurpose) -> [u8; 9] {
-        let mut k = [0u8; 9];
-        k[0] = purpose.tag();
-        k[1..].copy_from_slice(&self.key());
-        k
-    }
-
-    /// Parses [`StatusSlot::bit_key`].
-    pub fn from_bit_key(k: &[u8]) -> Option<(StatusPurpose, Self)> {
-        let (tag, rest) = k.split_first()?;
-        Some((StatusPurpose::from_tag(*tag)?, Self::from_key(rest)?))
-    }
-}
-
 /// URLs of the published lists: `<public url>/status/<purpose>/<list>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUrls {
@@ -250,13 +205,15 @@ impl StatusUrls {
     }
 }
 
-/// What went wrong with the lists.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Store(#[from] store::Error),
-    #[error("the status lists are corrupt: {0}")]
-    Corrupt(String),
+/// The last signed copy of a list, kept so that a restart re-signs only lists that
+/// changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedList {
+    /// What was signed: a digest of the bits and of everything else in the credential
+    /// that can change (key, ttl).
+    pub digest: String,
+    /// The compact JWS.
+    pub jwt: String,
 }
 
 /// One list: which slots are taken, and the bits of each purpose.
@@ -281,11 +238,10 @@ impl List {
     }
 }
 
-/// The state of every list, in memory, mirroring the store. Bit changes go through
-/// [`StatusLists::lock`], which serialises them with their store writes, so two
-/// concurrent changes to one list never lose each other.
+/// The state of every list, in memory, mirroring the store: which slots are taken and
+/// which bits are set. Bit changes are applied here after the store holds them.
 #[derive(Debug)]
-pub struct StatusLists {
+pub struct LiveLists {
     lists: Mutex<Vec<List>>,
     published: Mutex<HashMap<(StatusPurpose, u32), Arc<Published>>>,
 }
@@ -308,53 +264,46 @@ pub struct Snapshot {
     pub version: u64,
 }
 
-/// Exclusive access to the lists while a change is written to the store.
-pub struct ListsGuard<'a> {
-    lists: MutexGuard<'a, Vec<List>>,
-}
-
-impl ListsGuard<'_> {
-    /// Records a bit change that the store already holds.
-    pub fn apply(&mut self, purpose: StatusPurpose, slot: StatusSlot, value: bool) {
-        if let Some(l) = self.lists.get_mut(slot.list as usize - 1)
-            && l.bits[purpose.slot()].set(slot.index as usize, value) != Some(value)
-        {
-            l.version[purpose.slot()] += 1;
-        }
-    }
-}
-
-impl StatusLists {
-    /// Rebuilds the lists from the store: every slot ever written is taken, every bit
-    /// ever set is set.
-    pub fn load(store: &Store) -> Result<Self, Error> {
+impl LiveLists {
+    /// Rebuilds the lists from what the store holds: every slot ever taken is taken,
+    /// every bit set is set. Slots outside a list (index `>= LIST_SIZE`, list 0) are
+    /// ignored.
+    pub fn rebuild(
+        slots: impl IntoIterator<Item = StatusSlot>,
+        bits: impl IntoIterator<Item = (StatusPurpose, StatusSlot)>,
+    ) -> Self {
         let mut lists: Vec<List> = Vec::new();
-        let grow = |lists: &mut Vec<List>, list: u32| {
-            while lists.len() < list as usize {
+        let grow = |lists: &mut Vec<List>, slot: StatusSlot| -> Option<usize> {
+            if slot.list == 0 || slot.index >= LIST_SIZE {
+                return None;
+            }
+            while lists.len() < slot.list as usize {
                 lists.push(List::new());
             }
+            Some(slot.list as usize - 1)
         };
-        for key in store.status_slot_keys() {
-            let key = key?;
-            let slot = StatusSlot::from_key(&key)
-                .ok_or_else(|| Error::Corrupt(format!("slot key {}", hex::encode(&key))))?;
-            grow(&mut lists, slot.list);
-            let l = &mut lists[slot.list as usize - 1];
-            if l.taken.set(slot.index as usize, true) == Some(false) {
-                l.taken_count += 1;
+        for slot in slots {
+            if let Some(i) = grow(&mut lists, slot) {
+                let l = &mut lists[i];
+                if l.taken.set(slot.index as usize, true) == Some(false) {
+                    l.taken_count += 1;
+                }
             }
         }
-        for key in store.status_bit_keys() {
-            let key = key?;
-            let (purpose, slot) = StatusSlot::from_bit_key(&key)
-                .ok_or_else(|| Error::Corrupt(format!("bit key {}", hex::encode(&key))))?;
-            grow(&mut lists, slot.list);
-            lists[slot.list as usize - 1].bits[purpose.slot()].set(slot.index as usize, true);
+        for (purpose, slot) in bits {
+            if let Some(i) = grow(&mut lists, slot) {
+                lists[i].bits[purpose.slot()].set(slot.index as usize, true);
+            }
         }
-        Ok(Self {
+        Self {
             lists: Mutex::new(lists),
             published: Mutex::new(HashMap::new()),
-        })
+        }
+    }
+
+    /// Empty lists (a new store).
+    pub fn empty() -> Self {
+        Self::rebuild([], [])
     }
 
     fn guard(&self) -> MutexGuard<'_, Vec<List>> {
@@ -363,10 +312,13 @@ impl StatusLists {
         self.lists.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the lists for a change; write the store, then [`ListsGuard::apply`].
-    pub fn lock(&self) -> ListsGuard<'_> {
-        ListsGuard {
-            lists: self.guard(),
+    /// Records a bit change that the store already holds.
+    pub fn apply(&self, purpose: StatusPurpose, slot: StatusSlot, value: bool) {
+        let mut lists = self.guard();
+        if let Some(l) = lists.get_mut((slot.list as usize).wrapping_sub(1))
+            && l.bits[purpose.slot()].set(slot.index as usize, value) != Some(value)
+        {
+            l.version[purpose.slot()] += 1;
         }
     }
 
@@ -511,24 +463,29 @@ mod tests {
     }
 
     #[test]
-    fn slot_keys_round_trip() {
-        let s = StatusSlot {
-            list: 7,
-            index: 131_071,
-        };
-        assert_eq!(StatusSlot::from_key(&s.key()), Some(s));
-        assert_eq!(
-            StatusSlot::from_bit_key(&s.bit_key(StatusPurpose::Suspension)),
-            Some((StatusPurpose::Suspension, s))
+    fn rebuilt_lists_hold_every_slot_and_bit_and_allocate_around_them() {
+        let taken = StatusSlot { list: 2, index: 5 };
+        let lists = LiveLists::rebuild(
+            [
+                StatusSlot { list: 1, index: 0 },
+                taken,
+                StatusSlot {
+                    list: 9,
+                    index: LIST_SIZE,
+                },
+            ],
+            [(StatusPurpose::Suspension, taken)],
         );
-        assert_eq!(StatusSlot::from_key(&[0, 0, 0, 0, 0, 0, 0, 1]), None);
+        assert_eq!(lists.list_count(), 2, "an out-of-range slot opens no list");
+        assert_eq!(lists.taken(2), Some(1));
+        assert_eq!(lists.get(StatusPurpose::Suspension, taken), Some(true));
+        assert_eq!(lists.get(StatusPurpose::Revocation, taken), Some(false));
+        assert_eq!(lists.allocate().list, 2, "the newest list with room");
     }
 
     #[test]
     fn allocation_fills_a_list_with_distinct_indices_then_opens_the_next() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("store");
-        let lists = StatusLists::load(&store).expect("load");
+        let lists = LiveLists::empty();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..LIST_SIZE {
             let s = lists.allocate();
@@ -543,9 +500,7 @@ mod tests {
 
     #[test]
     fn indices_are_spread_over_the_list() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("store");
-        let lists = StatusLists::load(&store).expect("load");
+        let lists = LiveLists::empty();
         let idx: Vec<u32> = (0..200).map(|_| lists.allocate().index).collect();
         let low = idx.iter().filter(|i| **i < LIST_SIZE / 2).count();
         // 200 fair coin flips land in 60..140 with overwhelming probability.
@@ -557,14 +512,12 @@ mod tests {
 
     #[test]
     fn applied_changes_bump_the_version_only_when_a_bit_flips() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("store");
-        let lists = StatusLists::load(&store).expect("load");
+        let lists = LiveLists::empty();
         let s = lists.allocate();
         let p = StatusPurpose::Revocation;
         assert_eq!(lists.version(p, 1), Some(0));
-        lists.lock().apply(p, s, true);
-        lists.lock().apply(p, s, true);
+        lists.apply(p, s, true);
+        lists.apply(p, s, true);
         assert_eq!(lists.version(p, 1), Some(1));
         assert_eq!(lists.get(p, s), Some(true));
         assert_eq!(lists.get(StatusPurpose::Suspension, s), Some(false));

@@ -29,31 +29,25 @@
 //!   (`source`, `created_at` and `updated_at` in it are ignored).
 //!
 //! # Storage and the hot path
-//! Entries live in the sled tree `trust_registry`, keyed by issuer id, as JSON. Every
-//! entry is also held in memory, so the verifier's lookup is a read lock and a hash
-//! lookup, never a store read. Writers are serialised by one mutex and update the tree
-//! and the in-memory map together; callers flush the store before acknowledging.
+//! Entries are kept by the store's [`TrustRegistry`] repository. Every entry is also
+//! held in memory, so the verifier's lookup is a read lock and a hash lookup, never a
+//! store read. Writers are serialised by one lock and update the store and the
+//! in-memory map together; callers flush before acknowledging.
 //!
 //! Lookups compare issuer ids exactly, as text: the id is matched as the badge states
 //! it, with no URL normalisation.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::clock::{SharedClock, format_seconds};
-use crate::did::Did;
-use crate::store::{self, Store};
+use crate::clock::SharedClock;
+use crate::store::{self, TrustRegistry};
 
-/// The sled tree holding the entries.
-pub const TREE: &str = "trust_registry";
-
-/// The longest issuer id accepted (as for DIDs, [`crate::did::MAX_DID_LEN`]).
-pub const MAX_ID_LEN: usize = 2048;
+pub use crate::records::trust::{Entry, IssuerId, MAX_ID_LEN, Source, Status};
 
 /// The longest name or location, in characters.
 pub const MAX_TEXT_CHARS: usize = 200;
@@ -84,145 +78,9 @@ pub enum Error {
     File { path: String, message: String },
 }
 
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Self {
-        Error::Store(store::Error::Sled(e))
-    }
-}
-
-/// An issuer id as badges state it: a DID (`did:<method>:<method-specific-id>`, DID
-/// Core §3.1) or an absolute `https` URL. Plain `http` is accepted only for
-/// `localhost`, `127.0.0.1` and `[::1]` (local development).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IssuerId(String);
-
-impl IssuerId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for IssuerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for IssuerId {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let s = s.trim();
-        let shown = short(s);
-        if s.len() > MAX_ID_LEN {
-            return Err(Error::InvalidId(format!(
-                "issuer id {shown:?} is longer than {MAX_ID_LEN} bytes"
-            )));
-        }
-        if s.starts_with("did:") {
-            return s
-                .parse::<Did>()
-                .map(|d| IssuerId(d.as_str().to_owned()))
-                .map_err(|_| {
-                    Error::InvalidId(format!(
-                        "issuer id {shown:?} is not a DID: expected did:<method>:<method-specific-id>"
-                    ))
-                });
-        }
-        let url = url::Url::parse(s).map_err(|_| {
-            Error::InvalidId(format!(
-                "issuer id {shown:?} is neither a DID (did:<method>:<id>) nor an absolute https URL"
-            ))
-        })?;
-        let local = matches!(
-            url.host(),
-            Some(url::Host::Domain("localhost"))
-                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-        );
-        match url.scheme() {
-            "https" => {}
-            "http" if local => {}
-            "http" => {
-                return Err(Error::InvalidId(format!(
-                    "issuer id {shown:?} uses http; only https URLs identify issuers (http only for localhost)"
-                )));
-            }
-            other => {
-                return Err(Error::InvalidId(format!(
-                    "issuer id {shown:?} has the scheme {other:?}; expected a DID or an https URL"
-                )));
-            }
-        }
-        if url.host().is_none() {
-            return Err(Error::InvalidId(format!("issuer id {shown:?} has no host")));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::InvalidId(format!(
-                "issuer id {shown:?} carries credentials; an issuer URL has none"
-            )));
-        }
-        Ok(IssuerId(s.to_owned()))
-    }
-}
-
-impl TryFrom<String> for IssuerId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        s.parse()
-    }
-}
-
-impl From<IssuerId> for String {
-    fn from(id: IssuerId) -> String {
-        id.0
-    }
-}
-
-/// Whether the registry vouches for an issuer or refuses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Trusted,
-    Blocked,
-}
-
-/// Where an entry came from. Serialised as `admin`, `file:<path>` or
-/// `import:<registry name>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Source {
-    /// Set through the admin API.
-    Admin,
-    /// The `--trust-registry` file at this path.
-    File(String),
-    /// An imported registry of this name.
-    Import(String),
-}
-
-impl TryFrom<String> for Source {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        if s == "admin" {
-            Ok(Source::Admin)
-        } else if let Some(p) = s.strip_prefix("file:") {
-            Ok(Source::File(p.to_owned()))
-        } else if let Some(n) = s.strip_prefix("import:") {
-            Ok(Source::Import(n.to_owned()))
-        } else {
-            Err(Error::Invalid(format!("unknown entry source {s:?}")))
-        }
-    }
-}
-
-impl From<Source> for String {
-    fn from(s: Source) -> String {
-        match s {
-            Source::Admin => "admin".into(),
-            Source::File(p) => format!("file:{p}"),
-            Source::Import(n) => format!("import:{n}"),
-        }
+impl From<crate::records::Invalid> for Error {
+    fn from(e: crate::records::Invalid) -> Self {
+        Error::InvalidId(e.0)
     }
 }
 
@@ -235,26 +93,6 @@ pub struct Fields {
     pub logo: Option<String>,
     pub location: Option<String>,
     pub status: Status,
-}
-
-/// One registry entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    /// The issuer id exactly as badges state it.
-    pub id: IssuerId,
-    /// The name a verifier shows: the registry's, never the badge's.
-    pub name: String,
-    pub website: Option<String>,
-    /// An https URL or a `data:image/...` URI.
-    pub logo: Option<String>,
-    /// Free text (DCC registries give a city and country).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    pub status: Status,
-    pub source: Source,
-    pub created_at: String,
-    pub updated_at: String,
 }
 
 impl Entry {
@@ -562,12 +400,11 @@ pub struct Registry {
 }
 
 struct Inner {
-    tree: sled::Tree,
-    store: Store,
+    store: Arc<dyn TrustRegistry>,
     clock: SharedClock,
     entries: RwLock<HashMap<String, Arc<Entry>>>,
-    /// Serialises writers, so that the tree and the map change together.
-    writer: Mutex<()>,
+    /// Serialises writers, so that the store and the map change together.
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -580,26 +417,19 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Opens the registry over the store and loads every entry into memory.
-    pub fn open(store: &Store, clock: SharedClock) -> Result<Self, Error> {
-        let tree = store.tree(TREE)?;
-        let mut entries = HashMap::new();
-        for item in tree.iter() {
-            let (k, v) = item?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            let e: Entry = serde_json::from_slice(&v)
-                .map_err(|e| Error::Corrupt(key.clone(), e.to_string()))?;
-            if e.id.as_str() != key {
-                return Err(Error::Corrupt(key, format!("it names {}", e.id)));
-            }
-            entries.insert(key, Arc::new(e));
-        }
+    pub async fn open(store: Arc<dyn TrustRegistry>, clock: SharedClock) -> Result<Self, Error> {
+        let entries = store
+            .trust_entries()
+            .await?
+            .into_iter()
+            .map(|e| (e.id.to_string(), Arc::new(e)))
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
-                tree,
-                store: store.clone(),
+                store,
                 clock,
                 entries: RwLock::new(entries),
-                writer: Mutex::new(()),
+                writer: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -650,23 +480,23 @@ impl Registry {
 
     /// Creates or replaces an entry as the admin says (an admin may lift a block).
     /// Returns the entry and whether it is new. Not flushed: see [`Registry::flush`].
-    pub fn put(
+    pub async fn put(
         &self,
         id: IssuerId,
         fields: Fields,
         source: Source,
     ) -> Result<(Arc<Entry>, bool), Error> {
-        let _w = self.lock_writer();
+        let _w = self.inner.writer.lock().await;
         let before = self.lookup(id.as_str());
         let created = before.is_none();
-        let entry = self.write(id, fields, source, before.as_deref())?;
+        let entry = self.write(id, fields, source, before.as_deref()).await?;
         Ok((entry, created))
     }
 
     /// Removes an entry; false when there was none. Not flushed.
-    pub fn remove(&self, id: &IssuerId) -> Result<bool, Error> {
-        let _w = self.lock_writer();
-        let gone = self.inner.tree.remove(id.as_str().as_bytes())?.is_some();
+    pub async fn remove(&self, id: &IssuerId) -> Result<bool, Error> {
+        let _w = self.inner.writer.lock().await;
+        let gone = self.inner.store.remove_trust_entry(id).await?;
         self.inner
             .entries
             .write()
@@ -678,9 +508,9 @@ impl Registry {
     /// Applies an imported registry: new entries are added, changed ones replaced, and
     /// a `trusted` entry never replaces a `blocked` one. Entries the document refused
     /// are reported as skipped. Not flushed.
-    pub fn import(&self, doc: Document, source: &Source) -> Result<ImportSummary, Error> {
-        let _w = self.lock_writer();
-        self.apply(doc.items, source)
+    pub async fn import(&self, doc: Document, source: &Source) -> Result<ImportSummary, Error> {
+        let _w = self.inner.writer.lock().await;
+        self.apply(doc.items, source).await
     }
 
     /// Applies the `--trust-registry` file (either format) with source
@@ -688,7 +518,7 @@ impl Registry {
     /// earlier start took from the same path that it no longer lists are removed. A
     /// file that cannot be read, is not a registry, or holds an entry that is not
     /// valid is an error naming the file and the problem. Not flushed.
-    pub fn apply_file(&self, path: &Path) -> Result<ImportSummary, Error> {
+    pub async fn apply_file(&self, path: &Path) -> Result<ImportSummary, Error> {
         let shown = path.display().to_string();
         let fail = |message: String| Error::File {
             path: shown.clone(),
@@ -714,8 +544,8 @@ impl Registry {
             .filter_map(|i| i.as_ref().ok())
             .map(|(id, _)| id.to_string())
             .collect();
-        let _w = self.lock_writer();
-        let mut summary = self.apply(doc.items, &source)?;
+        let _w = self.inner.writer.lock().await;
+        let mut summary = self.apply(doc.items, &source).await?;
         let stale: Vec<String> = self
             .list()
             .iter()
@@ -723,12 +553,13 @@ impl Registry {
             .map(|e| e.id.to_string())
             .collect();
         for id in stale {
-            self.inner.tree.remove(id.as_bytes())?;
+            let id: IssuerId = id.parse()?;
+            self.inner.store.remove_trust_entry(&id).await?;
             self.inner
                 .entries
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+                .remove(id.as_str());
             summary.removed += 1;
         }
         Ok(summary)
@@ -739,15 +570,8 @@ impl Registry {
         Ok(self.inner.store.flush().await?)
     }
 
-    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The shared part of import and file: the caller holds the writer lock.
-    fn apply(
+    async fn apply(
         &self,
         items: Vec<Result<(IssuerId, Fields), Skipped>>,
         source: &Source,
@@ -783,11 +607,11 @@ impl Registry {
                 }
                 Some(b) if b.fields() == fields && &b.source == source => summary.unchanged += 1,
                 Some(b) => {
-                    self.write(id, fields, source.clone(), Some(b))?;
+                    self.write(id, fields, source.clone(), Some(b)).await?;
                     summary.updated += 1;
                 }
                 None => {
-                    self.write(id, fields, source.clone(), None)?;
+                    self.write(id, fields, source.clone(), None).await?;
                     summary.imported += 1;
                 }
             }
@@ -795,15 +619,15 @@ impl Registry {
         Ok(summary)
     }
 
-    /// Writes one entry to the tree and the map; the caller holds the writer lock.
-    fn write(
+    /// Writes one entry to the store and the map; the caller holds the writer lock.
+    async fn write(
         &self,
         id: IssuerId,
         fields: Fields,
         source: Source,
         before: Option<&Entry>,
     ) -> Result<Arc<Entry>, Error> {
-        let now = format_seconds(self.inner.clock.now());
+        let now = self.inner.clock.timestamp();
         let entry = Entry {
             id,
             name: fields.name,
@@ -812,14 +636,10 @@ impl Registry {
             location: fields.location,
             status: fields.status,
             source,
-            created_at: before.map_or_else(|| now.clone(), |b| b.created_at.clone()),
+            created_at: before.map_or(now, |b| b.created_at),
             updated_at: now,
         };
-        let bytes = serde_json::to_vec(&entry)
-            .map_err(|e| Error::Corrupt(entry.id.to_string(), e.to_string()))?;
-        self.inner
-            .tree
-            .insert(entry.id.as_str().as_bytes(), bytes)?;
+        self.inner.store.put_trust_entry(&entry).await?;
         let entry = Arc::new(entry);
         self.inner
             .entries
@@ -834,6 +654,7 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
+    use crate::store::Store;
     use serde_json::json;
 
     fn id(s: &str) -> IssuerId {
@@ -850,9 +671,11 @@ mod tests {
         }
     }
 
-    fn open(dir: &Path) -> (Store, Registry) {
+    async fn open(dir: &Path) -> (Store, Registry) {
         let store = Store::open(dir).expect("store");
-        let reg = Registry::open(&store, Arc::new(FixedClock::at(1_800_000_000))).expect("open");
+        let reg = Registry::open(store.trust.clone(), Arc::new(FixedClock::at(1_800_000_000)))
+            .await
+            .expect("open");
         (store, reg)
     }
 
@@ -901,7 +724,7 @@ mod tests {
             "mailto:a@example.edu",
         ] {
             assert!(
-                matches!(bad.parse::<IssuerId>(), Err(Error::InvalidId(_))),
+                matches!(bad.parse::<IssuerId>(), Err(crate::records::Invalid(_))),
                 "{bad:?} accepted"
             );
         }
@@ -977,20 +800,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn blocking_wins_over_imports_but_not_over_the_admin() {
+    #[tokio::test]
+    async fn blocking_wins_over_imports_but_not_over_the_admin() {
         let dir = tempfile::tempdir().expect("tmp");
-        let (_store, reg) = open(dir.path());
+        let (_store, reg) = open(dir.path()).await;
         let school = id("did:web:credentials.myschool.ca");
         reg.put(
             school.clone(),
             fields("Blocked School", Status::Blocked),
             Source::Admin,
         )
+        .await
         .expect("put");
         let doc = Document::parse(&serde_json::from_str(DCC_SAMPLE).expect("json")).expect("parse");
         let src = Source::Import("DCC Community Registry".into());
-        let s = reg.import(doc.clone(), &src).expect("import");
+        let s = reg.import(doc.clone(), &src).await.expect("import");
         assert_eq!((s.imported, s.updated, s.unchanged), (2, 0, 0));
         assert_eq!(s.skipped.len(), 2, "{s:?}");
         assert!(
@@ -1010,7 +834,7 @@ mod tests {
         assert_eq!(jff.source, src);
 
         // The same import again changes nothing.
-        let s = reg.import(doc, &src).expect("again");
+        let s = reg.import(doc, &src).await.expect("again");
         assert_eq!((s.imported, s.updated, s.unchanged), (0, 0, 2));
 
         // A blocked entry in an import blocks a trusted one.
@@ -1018,6 +842,7 @@ mod tests {
             json!({"issuers": [{"id": jff.id.as_str(), "name": "JFF", "status": "blocked"}]});
         let s = reg
             .import(Document::parse(&block).expect("parse"), &src)
+            .await
             .expect("import");
         assert_eq!(s.updated, 1);
         assert_eq!(
@@ -1031,6 +856,7 @@ mod tests {
             fields("My School", Status::Trusted),
             Source::Admin,
         )
+        .await
         .expect("put");
         assert_eq!(
             reg.lookup(school.as_str()).expect("there").status,
@@ -1038,16 +864,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_file_never_takes_over_an_admins_entry() {
+    #[tokio::test]
+    async fn a_file_never_takes_over_an_admins_entry() {
         let dir = tempfile::tempdir().expect("tmp");
-        let (_store, reg) = open(dir.path());
+        let (_store, reg) = open(dir.path()).await;
         let x = id("did:web:x.example");
         reg.put(
             x.clone(),
             fields("X (curated)", Status::Blocked),
             Source::Admin,
         )
+        .await
         .expect("put");
         let path = dir.path().join("trust.json");
         let listing = |status: &str| {
@@ -1057,7 +884,7 @@ mod tests {
         };
         for status in ["blocked", "trusted"] {
             std::fs::write(&path, listing(status)).expect("write");
-            let s = reg.apply_file(&path).expect("apply");
+            let s = reg.apply_file(&path).await.expect("apply");
             assert!(
                 s.skipped.iter().any(|k| k.id == x.as_str()),
                 "{status}: {s:?}"
@@ -1070,7 +897,7 @@ mod tests {
         }
         // The file stops listing X: the admin's block stays.
         std::fs::write(&path, json!({"issuers": []}).to_string()).expect("write");
-        reg.apply_file(&path).expect("apply");
+        reg.apply_file(&path).await.expect("apply");
         assert_eq!(
             reg.lookup(x.as_str()).expect("kept").status,
             Status::Blocked
@@ -1082,6 +909,7 @@ mod tests {
         // Nor does a file block what an admin trusts: the admin decides.
         let z = id("did:web:z.example");
         reg.put(z.clone(), fields("Z", Status::Trusted), Source::Admin)
+            .await
             .expect("put");
         std::fs::write(
             &path,
@@ -1089,7 +917,7 @@ mod tests {
                 .to_string(),
         )
         .expect("write");
-        let s = reg.apply_file(&path).expect("apply");
+        let s = reg.apply_file(&path).await.expect("apply");
         assert!(
             s.skipped
                 .iter()
@@ -1101,35 +929,41 @@ mod tests {
         );
     }
 
-    #[test]
-    fn entries_survive_a_restart_and_the_snapshot_is_rebuilt() {
+    #[tokio::test]
+    async fn entries_survive_a_restart_and_the_snapshot_is_rebuilt() {
         let dir = tempfile::tempdir().expect("tmp");
         let a = id("https://example.edu/issuer");
         let b = id("did:web:b.example");
         {
-            let (store, reg) = open(dir.path());
+            let (store, reg) = open(dir.path()).await;
             let (e, created) = reg
                 .put(
                     a.clone(),
                     fields("Example U", Status::Trusted),
                     Source::Admin,
                 )
+                .await
                 .expect("put");
             assert!(created);
-            assert_eq!(e.created_at, "2027-01-15T08:00:00Z");
+            assert_eq!(
+                crate::clock::format_seconds(e.created_at),
+                "2027-01-15T08:00:00Z"
+            );
             reg.put(b.clone(), fields("B", Status::Blocked), Source::Admin)
+                .await
                 .expect("put");
             reg.put(
                 id("did:web:c.example"),
                 fields("C", Status::Trusted),
                 Source::Admin,
             )
+            .await
             .expect("put");
-            assert!(reg.remove(&id("did:web:c.example")).expect("remove"));
-            assert!(!reg.remove(&id("did:web:c.example")).expect("remove"));
-            store.flush_blocking().expect("flush");
+            assert!(reg.remove(&id("did:web:c.example")).await.expect("remove"));
+            assert!(!reg.remove(&id("did:web:c.example")).await.expect("remove"));
+            store.flush().await.expect("flush");
         }
-        let (_store, reg) = open(dir.path());
+        let (_store, reg) = open(dir.path()).await;
         assert_eq!(reg.len(), 2);
         assert_eq!(reg.lookup(a.as_str()).expect("a").name, "Example U");
         assert_eq!(reg.lookup(b.as_str()).expect("b").status, Status::Blocked);
@@ -1138,14 +972,15 @@ mod tests {
         assert_eq!(ids, ["did:web:b.example", "https://example.edu/issuer"]);
     }
 
-    #[test]
-    fn the_file_is_reapplied_and_drops_what_it_no_longer_lists() {
+    #[tokio::test]
+    async fn the_file_is_reapplied_and_drops_what_it_no_longer_lists() {
         let dir = tempfile::tempdir().expect("tmp");
-        let (_store, reg) = open(dir.path());
+        let (_store, reg) = open(dir.path()).await;
         let path = dir.path().join("trust.json");
         std::fs::write(&path, DCC_SAMPLE).expect("write");
         let e = reg
             .apply_file(&path)
+            .await
             .expect_err("an invalid entry refuses the file");
         let msg = e.to_string();
         assert!(
@@ -1162,7 +997,7 @@ mod tests {
             .to_string(),
         )
         .expect("write");
-        let s = reg.apply_file(&path).expect("apply");
+        let s = reg.apply_file(&path).await.expect("apply");
         assert_eq!(s.imported, 2);
         let src = Source::File(path.display().to_string());
         assert_eq!(reg.lookup("did:web:a.example").expect("a").source, src);
@@ -1172,14 +1007,21 @@ mod tests {
             json!({"issuers": [{"id": "did:web:a.example", "name": "A2"}]}).to_string(),
         )
         .expect("write");
-        let s = reg.apply_file(&path).expect("apply");
+        let s = reg.apply_file(&path).await.expect("apply");
         assert_eq!((s.updated, s.removed), (1, 1));
         assert_eq!(reg.lookup("did:web:a.example").expect("a").name, "A2");
         assert!(reg.lookup("did:web:b.example").is_none());
 
         std::fs::write(&path, "{not json").expect("write");
-        assert!(matches!(reg.apply_file(&path), Err(Error::File { .. })));
-        assert!(reg.apply_file(&dir.path().join("missing.json")).is_err());
+        assert!(matches!(
+            reg.apply_file(&path).await,
+            Err(Error::File { .. })
+        ));
+        assert!(
+            reg.apply_file(&dir.path().join("missing.json"))
+                .await
+                .is_err()
+        );
     }
 
     #[test]

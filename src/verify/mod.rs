@@ -75,6 +75,7 @@
 //! [`remote::FETCHES_PER_VERIFICATION`] fetches, none after
 //! [`remote::FETCH_WINDOW`].
 
+pub mod local;
 pub mod presentation;
 pub mod recipient;
 pub mod remote;
@@ -86,6 +87,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use local::{AwardFlags, LocalStatus, OwnKeys, PublishedKeys};
 pub use presentation::{PresentationOptions, PresentationReport, combined_trust};
 pub use remote::{Fetch, NoFetch, Relationship, Remote, Ttls};
 pub use report::{Check, CheckName, Outcome, Report};
@@ -94,7 +96,6 @@ use crate::clock::{SharedClock, parse_datetime};
 use crate::did::{Did, DidUrl};
 use crate::jose::jws::{CompactJws, HeaderPolicy};
 use crate::jose::{self, PublicJwk, claims};
-use crate::keyring::Keyring;
 use crate::model::schema;
 
 /// Clock skew tolerated on `validFrom`/`nbf` and `validUntil`/`exp`.
@@ -139,13 +140,14 @@ pub const VC_JOSE_POLICY: HeaderPolicy = HeaderPolicy {
     typ_label: "\"vc+jwt\"",
 };
 
-/// The verifier: knows our own DID and keys, the clock, the issuer whose lists and
-/// awards it reads locally (in the service), and how to reach other hosts.
+/// The verifier: knows our own DID and published keys, the clock, this service's
+/// lists and awards (read locally, in the service), and how to reach other hosts. It
+/// never holds a private key.
 #[derive(Clone)]
 pub struct Verifier {
-    own: Option<(Did, Arc<Keyring>)>,
+    own: Option<Arc<dyn OwnKeys>>,
     clock: SharedClock,
-    issuer: Option<crate::issue::Issuer>,
+    local: Option<Arc<dyn LocalStatus>>,
     remote: Arc<Remote>,
     registry: Option<crate::trust::Registry>,
 }
@@ -153,8 +155,8 @@ pub struct Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("own_did", &self.own.as_ref().map(|(d, _)| d))
-            .field("local_status", &self.issuer.is_some())
+            .field("own_did", &self.own.as_ref().map(|o| o.did()))
+            .field("local_status", &self.local.is_some())
             .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
@@ -183,13 +185,13 @@ enum Form {
 }
 
 impl Verifier {
-    /// A verifier that resolves `own` locally (the service's DID and keys) and reaches
-    /// no other host.
-    pub fn new(own: Option<(Did, Arc<Keyring>)>, clock: SharedClock) -> Self {
+    /// A verifier that resolves `own` locally (the service's DID and published keys)
+    /// and reaches no other host.
+    pub fn new(own: Option<Arc<dyn OwnKeys>>, clock: SharedClock) -> Self {
         Self {
             own,
             clock,
-            issuer: None,
+            local: None,
             remote: Arc::new(Remote::offline()),
             registry: None,
         }
@@ -207,10 +209,10 @@ impl Verifier {
         self.registry.as_ref()
     }
 
-    /// Reads the status lists and awards of `issuer` (our own) locally.
+    /// Reads this service's own status lists and awards through `local`.
     #[must_use]
-    pub fn with_issuer(mut self, issuer: crate::issue::Issuer) -> Self {
-        self.issuer = Some(issuer);
+    pub fn with_local_status(mut self, local: Arc<dyn LocalStatus>) -> Self {
+        self.local = Some(local);
         self
     }
 
@@ -451,7 +453,7 @@ impl Verifier {
     }
 
     fn is_own(&self, did: &str) -> bool {
-        self.own.as_ref().is_some_and(|(d, _)| d.as_str() == did)
+        self.own.as_ref().is_some_and(|o| o.did().as_str() == did)
     }
 
     async fn check_signature(
@@ -562,12 +564,12 @@ impl Verifier {
             },
         };
         if self.is_own(issuer_did.as_str()) {
-            let Some((_, keys)) = &self.own else {
+            let Some(keys) = &self.own else {
                 return KeyLookup::Indeterminate("no local keys".into());
             };
             return match kid {
                 Some(u) => match keys.published_key(u.fragment()) {
-                    Some(k) => KeyLookup::Found(Box::new(k.clone()), u.to_string()),
+                    Some(k) => KeyLookup::Found(Box::new(k), u.to_string()),
                     None => KeyLookup::Fail(format!(
                         "the issuer's DID document has no key {:?}",
                         u.fragment()
@@ -1206,12 +1208,14 @@ mod tests {
         );
     }
 
-    fn registry_with(
+    async fn registry_with(
         entries: &[(&str, &str, crate::trust::Status)],
     ) -> (tempfile::TempDir, crate::trust::Registry) {
         let dir = tempfile::tempdir().expect("tmp");
         let store = crate::store::Store::open(dir.path()).expect("store");
-        let reg = crate::trust::Registry::open(&store, Arc::new(FixedClock::at(0))).expect("open");
+        let reg = crate::trust::Registry::open(store.trust.clone(), Arc::new(FixedClock::at(0)))
+            .await
+            .expect("open");
         for (id, name, status) in entries {
             let fields = crate::trust::Fields {
                 name: (*name).into(),
@@ -1221,6 +1225,7 @@ mod tests {
                 status: *status,
             };
             reg.put(id.parse().expect("id"), fields, crate::trust::Source::Admin)
+                .await
                 .expect("put");
         }
         (dir, reg)
@@ -1236,7 +1241,7 @@ mod tests {
             (Status::Trusted, Some(true), Outcome::Pass),
             (Status::Blocked, Some(false), Outcome::Fail),
         ] {
-            let (_dir, reg) = registry_with(&[(did.as_str(), "Registry Name", status)]);
+            let (_dir, reg) = registry_with(&[(did.as_str(), "Registry Name", status)]).await;
             let r = verifier()
                 .with_registry(reg)
                 .verify_jwt(&token)
@@ -1253,8 +1258,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_url_issuer_is_looked_up_as_stated_and_only_a_good_signature_earns_trust() {
+    #[tokio::test]
+    async fn a_url_issuer_is_looked_up_as_stated_and_only_a_good_signature_earns_trust() {
         use crate::trust::Status;
         let (_dir, reg) = registry_with(&[
             ("https://example.edu/issuer", "Example U", Status::Trusted),
@@ -1263,7 +1268,8 @@ mod tests {
                 "Blocked U",
                 Status::Blocked,
             ),
-        ]);
+        ])
+        .await;
         let v = verifier().with_registry(reg);
         let run = |issuer: &str, signature: Outcome| {
             let mut r = Report::new();

@@ -137,7 +137,11 @@ mod tests {
 
     #[test]
     fn our_issuers_hash_md5_plain_and_unknown_algorithms() {
-        let ours = crate::issue::email_identity_hash("ada@example.org", "s4lt");
+        // The form this service's badges carry: lower-case hex of SHA-256(email ‖ salt).
+        let ours = format!(
+            "sha256${}",
+            hex::encode(Sha256::digest(b"ada@example.orgs4lt"))
+        );
         let c = cred(json!([{"identityType": "emailAddress", "hashed": true,
             "identityHash": ours, "salt": "s4lt"}]));
         assert_eq!(check(&c, "ada@example.org"), Match::Yes);

@@ -78,11 +78,12 @@ impl Verifier {
             Some(v) => vec![v],
         };
         let issuer = claims::issuer_id(credential);
-        let own_record = match (&self.issuer, issuer) {
-            (Some(iss), Some(i)) if self.is_own(i) => credential
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|id| iss.credential(id).ok()),
+        let own_record = match (
+            &self.local,
+            issuer,
+            credential.get("id").and_then(Value::as_str),
+        ) {
+            (Some(local), Some(i), Some(id)) if self.is_own(i) => local.award_flags(id).await,
             _ => None,
         };
         if entries.is_empty() && own_record.is_none() {
@@ -124,6 +125,8 @@ impl Verifier {
             }
         }
         if let Some(rec) = own_record {
+            // The award's own state: a suspension counts even when the badge carries
+            // only a revocation entry.
             for (flag, purpose) in [(rec.revoked, "revocation"), (rec.suspended, "suspension")] {
                 let word = state_word(purpose).to_owned();
                 if flag && !fails.contains(&word) {
@@ -183,7 +186,7 @@ impl Verifier {
         let Some(url) = e.get("statusListCredential").and_then(Value::as_str) else {
             return Entry::Fail("statusListCredential must be a URL".into());
         };
-        if crate::issue::validate_http_url(url).is_err() {
+        if crate::net::validate_http_url(url).is_err() {
             return Entry::Fail(format!(
                 "statusListCredential {url:?} is not an http(s) URL"
             ));
@@ -193,18 +196,22 @@ impl Verifier {
         };
 
         // Our own lists, read locally.
-        if let Some(iss) = &self.issuer
-            && let Some((list_purpose, list)) = iss.status_urls().parse(url)
+        if let Some(local) = &self.local
+            && let Some((list_purpose, list)) = local.list_of(url)
         {
             if list_purpose.as_str() != purpose {
                 return Entry::Fail(format!(
                     "the entry's purpose is {purpose}, but {url} is a {list_purpose} list"
                 ));
             }
-            if badge_issuer != iss.did().as_str() {
+            if !self.is_own(badge_issuer) {
+                let own = self
+                    .own
+                    .as_ref()
+                    .map(|o| o.did().to_string())
+                    .unwrap_or_default();
                 return Entry::Fail(format!(
-                    "the status list belongs to {}, not to the credential's issuer {badge_issuer}",
-                    iss.did()
+                    "the status list belongs to {own}, not to the credential's issuer {badge_issuer}"
                 ));
             }
             if index >= u64::from(LIST_SIZE) {
@@ -216,7 +223,7 @@ impl Verifier {
                 list,
                 index: u32::try_from(index).unwrap_or(u32::MAX),
             };
-            return match iss.status_lists().get(list_purpose, slot) {
+            return match local.bit(list_purpose, slot) {
                 None => Entry::Fail(format!("there is no status list {url}")),
                 Some(true) => Entry::Set(purpose),
                 Some(false) => Entry::Clear,

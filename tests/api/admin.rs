@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn every_admin_route_answers_401_without_or_with_a_wrong_token() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let routes = accolade::http::admin_routes();
     assert!(routes.len() >= 11, "{routes:?}");
     for (method, template) in routes {
@@ -34,7 +34,7 @@ async fn every_admin_route_answers_401_without_or_with_a_wrong_token() {
 
 #[tokio::test]
 async fn healthz_and_unknown_routes() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v) = app.call(Method::GET, "/healthz", None, false).await;
     assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (s, v) = app.call(Method::GET, "/nope", None, false).await;
@@ -44,7 +44,7 @@ async fn healthz_and_unknown_routes() {
 
 #[tokio::test]
 async fn issuer_profile_round_trips_and_feeds_badges() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v) = app.admin(Method::GET, "/api/v1/issuer", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["id"], json!(DID));
@@ -94,7 +94,7 @@ async fn issuer_profile_round_trips_and_feeds_badges() {
 
 #[tokio::test]
 async fn achievements_are_created_read_by_full_or_short_id_updated_and_archived() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let id = a["id"].as_str().expect("id");
     assert!(
@@ -182,7 +182,7 @@ async fn achievements_are_created_read_by_full_or_short_id_updated_and_archived(
 
 #[tokio::test]
 async fn bad_achievement_input_gets_a_clear_error_and_stores_nothing() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let cases = [
         (
             json!({"description": "d", "criteria": {"narrative": "n"}}),
@@ -225,7 +225,7 @@ async fn bad_achievement_input_gets_a_clear_error_and_stores_nothing() {
 
 #[tokio::test]
 async fn an_email_only_award_is_offered_and_a_did_award_can_be_direct() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let id = a["id"].as_str().expect("id");
     let (s, v) = app
@@ -287,7 +287,7 @@ async fn an_email_only_award_is_offered_and_a_did_award_can_be_direct() {
 
 #[tokio::test]
 async fn bad_awards_are_refused_with_messages_naming_the_field() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let id = a["id"].as_str().expect("id");
     let cases = [
@@ -335,7 +335,7 @@ async fn bad_awards_are_refused_with_messages_naming_the_field() {
 
 #[tokio::test]
 async fn batch_awards_take_json_and_csv_and_answer_per_row() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let id = a["id"].as_str().expect("id");
     let (s, v) = app
@@ -391,7 +391,7 @@ async fn batch_awards_take_json_and_csv_and_answer_per_row() {
 
 #[tokio::test]
 async fn credentials_list_newest_first_with_filters_and_a_cursor() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let id = a["id"].as_str().expect("id");
     let mut ids = vec![];
@@ -480,7 +480,7 @@ async fn credentials_list_newest_first_with_filters_and_a_cursor() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_413() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let big = "x".repeat(2 * 1024 * 1024);
     let req = Request::builder()
         .method(Method::POST)
@@ -509,7 +509,8 @@ async fn a_public_url_with_a_path_serves_everything_under_it() {
     let app = TestApp::with(
         accolade::jose::Algorithm::ES256,
         "https://example.edu/badges",
-    );
+    )
+    .await;
     let (s, doc) = app.call(Method::GET, "/badges/did.json", None, false).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(doc["id"], json!("did:web:example.edu:badges"));
@@ -538,7 +539,7 @@ async fn a_public_url_with_a_path_serves_everything_under_it() {
 #[tokio::test]
 async fn clients_over_the_rate_limit_get_429_with_retry_after() {
     use axum::extract::ConnectInfo;
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.state
         .set_rate_limit(accolade::app::RateLimit::PerSecond(5));
     app.router = accolade::http::router(app.state.clone());
@@ -595,7 +596,7 @@ fn many_concurrent_awards_all_land_and_the_server_stays_up() {
             .expect("runtime");
         let result = rt.block_on(async {
             use tower::ServiceExt as _;
-            let app = TestApp::new();
+            let app = TestApp::new().await;
             let a = app.create_achievement().await;
             let id = a["id"].as_str().expect("id").to_owned();
             let mut tasks = Vec::new();
@@ -632,7 +633,7 @@ fn many_concurrent_awards_all_land_and_the_server_stays_up() {
 
 #[tokio::test]
 async fn awards_that_could_never_be_signed_are_refused_when_made() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let (s, v) = app
         .admin(

@@ -69,16 +69,16 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub fn new() -> Self {
-        Self::with(Algorithm::ES256, PUBLIC_URL)
+    pub async fn new() -> Self {
+        Self::with(Algorithm::ES256, PUBLIC_URL).await
     }
 
-    pub fn with(alg: Algorithm, public_url: &str) -> Self {
-        Self::configured(alg, public_url, StatusConfig::default())
+    pub async fn with(alg: Algorithm, public_url: &str) -> Self {
+        Self::configured(alg, public_url, StatusConfig::default()).await
     }
 
     /// Badges carry entries for both purposes (`--status-purposes revocation,suspension`).
-    pub fn with_suspension_entries() -> Self {
+    pub async fn with_suspension_entries() -> Self {
         Self::configured(
             Algorithm::ES256,
             PUBLIC_URL,
@@ -87,9 +87,10 @@ impl TestApp {
                 ..StatusConfig::default()
             },
         )
+        .await
     }
 
-    pub fn configured(alg: Algorithm, public_url: &str, status: StatusConfig) -> Self {
+    pub async fn configured(alg: Algorithm, public_url: &str, status: StatusConfig) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
         let keys_dir = dir.path().join("keys");
         install_test_key(&keys_dir, alg);
@@ -103,7 +104,8 @@ impl TestApp {
                 public_url,
                 clock.clone(),
                 status.clone(),
-            ),
+            )
+            .await,
             clock,
             keys_dir,
             store,
@@ -115,15 +117,48 @@ impl TestApp {
         app
     }
 
+    /// An app over a copy of a data directory written earlier (a fixture), with the
+    /// committed ES256 key, the public URL the data was written under, and the clock at
+    /// `now`.
+    pub async fn over_copy_of(data: &Path, public_url: &str, now: i64) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let keys_dir = dir.path().join("keys");
+        install_test_key(&keys_dir, Algorithm::ES256);
+        let copy = dir.path().join("data");
+        copy_dir(data, &copy);
+        let store = Store::open(&copy).expect("store");
+        let clock = Arc::new(FixedClock::at(now));
+        let status = StatusConfig::default();
+        let state = build_state(
+            &keys_dir,
+            store.clone(),
+            public_url,
+            clock.clone(),
+            status.clone(),
+        )
+        .await;
+        Self {
+            router: accolade::http::router(state.clone()),
+            state,
+            clock,
+            keys_dir,
+            store,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            status,
+            _dir: dir,
+        }
+    }
+
     /// Reloads keys as a restart would (same store).
-    pub fn restart(&mut self) {
+    pub async fn restart(&mut self) {
         self.state = build_state(
             &self.keys_dir,
             self.store.clone(),
             &self.public_url,
             self.clock.clone(),
             self.status.clone(),
-        );
+        )
+        .await;
         self.router = accolade::http::router(self.state.clone());
     }
 
@@ -132,7 +167,7 @@ impl TestApp {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("addr");
-        let app = Self::with(alg, &format!("http://{addr}"));
+        let app = Self::with(alg, &format!("http://{addr}")).await;
         let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
         let router = app.router.clone();
         tokio::spawn(async move {
@@ -254,7 +289,19 @@ impl TestApp {
     }
 }
 
-fn build_state(
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+async fn build_state(
     keys_dir: &Path,
     store: Store,
     public_url: &str,
@@ -270,6 +317,7 @@ fn build_state(
         clock,
         status,
     )
+    .await
     .expect("state")
 }
 

@@ -148,7 +148,7 @@ fn assert_section_8_2(jwt: &str) {
 #[tokio::test]
 async fn badges_of_every_algorithm_verify_independently_against_the_did_document() {
     for alg in Algorithm::ALL {
-        let app = TestApp::with(alg, PUBLIC_URL);
+        let app = TestApp::with(alg, PUBLIC_URL).await;
         let jwt = app.issue_badge().await;
         let (header, _, _) = decode_jwt(&jwt);
         assert_eq!(header["alg"], json!(alg.name()));
@@ -180,7 +180,7 @@ async fn badges_of_every_algorithm_verify_independently_against_the_did_document
 
 #[tokio::test]
 async fn valid_until_becomes_exp_and_the_subject_carries_award_details() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let (s, v) = app
         .admin(
@@ -215,12 +215,12 @@ async fn valid_until_becomes_exp_and_the_subject_carries_award_details() {
 
 #[tokio::test]
 async fn after_rotation_old_badges_still_verify_and_new_ones_carry_the_new_kid() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     let old = app.issue_badge().await;
     let old_kid = decode_jwt(&old).0["kid"].as_str().expect("kid").to_owned();
 
     let new_id = accolade::keyring::rotate(&app.keys_dir, Algorithm::EdDSA).expect("rotate");
-    app.restart();
+    app.restart().await;
 
     let new = app.issue_badge().await;
     let (header, _, _) = decode_jwt(&new);
@@ -237,14 +237,14 @@ async fn after_rotation_old_badges_still_verify_and_new_ones_carry_the_new_kid()
         assert_eq!(report["verified"], json!(true), "{report}");
     }
     // Key ids are stable across restarts.
-    app.restart();
+    app.restart().await;
     let again = did_document(&app).await;
     assert_eq!(again, doc);
 }
 
 #[tokio::test]
 async fn the_did_document_is_served_with_open_cors() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let req = axum::http::Request::builder()
         .uri("/.well-known/did.json")
         .header("origin", "https://verifier.example")

@@ -11,6 +11,7 @@ mod outbound;
 mod partner;
 mod snapshots;
 mod status;
+mod store_upgrade;
 mod trust;
 mod vectors;
 mod verify_batch;

@@ -203,7 +203,7 @@ async fn redeemed(app: &TestApp, extra: Value) -> (Value, String, Value) {
 
 #[tokio::test]
 async fn discovery_documents_describe_the_flow_in_both_dialects() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, m) = app
         .call(
             Method::GET,
@@ -272,7 +272,7 @@ async fn discovery_documents_describe_the_flow_in_both_dialects() {
 
 #[tokio::test]
 async fn with_a_path_in_the_public_url_metadata_is_at_both_well_known_places() {
-    let app = TestApp::with(Algorithm::ES256, "https://example.edu/badges");
+    let app = TestApp::with(Algorithm::ES256, "https://example.edu/badges").await;
     for path in [
         "/.well-known/openid-credential-issuer/badges",
         "/badges/.well-known/openid-credential-issuer",
@@ -317,7 +317,7 @@ async fn with_a_path_in_the_public_url_metadata_is_at_both_well_known_places() {
 /// badge bound to the wallet's did:key, notification, and the badge verifies.
 #[tokio::test]
 async fn a_wallet_claims_a_badge_in_the_1_0_dialect() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;
     assert_eq!(award["state"], "offered");
     let tx = award["tx_code"].as_str().expect("tx_code by default");
@@ -408,7 +408,7 @@ async fn a_wallet_claims_a_badge_in_the_1_0_dialect() {
 
 #[tokio::test]
 async fn a_wallet_claims_a_badge_in_the_draft_13_dialect_with_a_jwk_proof() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (award, token, t) = redeemed(&app, json!({})).await;
     let wallet = Wallet::new(Algorithm::EdDSA);
     let c_nonce = t["c_nonce"].as_str().expect("c_nonce");
@@ -448,7 +448,7 @@ async fn a_wallet_claims_a_badge_in_the_draft_13_dialect_with_a_jwk_proof() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_code_under_50_concurrent_token_requests_gives_exactly_one_token() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let award = app.award_offer(json!({"tx_code": false})).await;
     assert!(award.get("tx_code").is_none());
     let code = code_of(&app.offer(&award).await);
@@ -491,7 +491,7 @@ async fn one_code_under_50_concurrent_token_requests_gives_exactly_one_token() {
 
 #[tokio::test]
 async fn five_wrong_tx_codes_kill_the_code_even_for_the_right_one() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;
     let tx = award["tx_code"].as_str().expect("tx");
     let wrong = if tx == "000000" { "111111" } else { "000000" };
@@ -542,7 +542,7 @@ async fn five_wrong_tx_codes_kill_the_code_even_for_the_right_one() {
 
 #[tokio::test]
 async fn a_wrong_tx_code_count_survives_a_restart() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;
     let tx = award["tx_code"].as_str().expect("tx");
     let wrong = if tx == "000000" { "111111" } else { "000000" };
@@ -550,7 +550,7 @@ async fn a_wrong_tx_code_count_survives_a_restart() {
     for _ in 0..4 {
         app.redeem(&code, Some(wrong)).await;
     }
-    app.restart();
+    app.restart().await;
     let (_, v) = app.redeem(&code, Some(wrong)).await;
     assert!(
         v["error_description"]
@@ -563,7 +563,7 @@ async fn a_wrong_tx_code_count_survives_a_restart() {
 
 #[tokio::test]
 async fn a_replayed_nonce_or_its_high_s_twin_gets_invalid_nonce() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, token, _) = redeemed(&app, json!({})).await;
     let (_, token2, _) = redeemed(&app, json!({})).await;
     let wallet = Wallet::new(Algorithm::ES256);
@@ -638,7 +638,7 @@ fn high_s_twin(jwt: &str) -> String {
 
 #[tokio::test]
 async fn bad_proofs_get_invalid_proof() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, token, _) = redeemed(&app, json!({})).await;
     let wallet = Wallet::new(Algorithm::ES256);
     let other = Wallet::new(Algorithm::ES256);
@@ -735,7 +735,7 @@ async fn bad_proofs_get_invalid_proof() {
 
 #[tokio::test]
 async fn an_award_for_a_named_did_goes_only_to_that_key() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let owner = Wallet::new(Algorithm::EdDSA);
     let thief = Wallet::new(Algorithm::EdDSA);
     let (_, token, _) = redeemed(
@@ -763,7 +763,7 @@ async fn an_award_for_a_named_did_goes_only_to_that_key() {
 
 #[tokio::test]
 async fn the_token_buys_only_what_the_offer_granted_and_nothing_in_the_body_changes_the_badge() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (award, token, _) = redeemed(&app, json!({})).await;
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
@@ -838,7 +838,7 @@ async fn the_token_buys_only_what_the_offer_granted_and_nothing_in_the_body_chan
 
 #[tokio::test]
 async fn access_tokens_and_codes_expire() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, token, _) = redeemed(&app, json!({})).await;
     app.clock.advance(301);
     let wallet = Wallet::new(Algorithm::ES256);
@@ -901,7 +901,7 @@ async fn access_tokens_and_codes_expire() {
 
 #[tokio::test]
 async fn the_claim_page_offers_a_qr_code_as_png_and_svg() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;
     let claim = award["claim_url"]
         .as_str()
@@ -953,7 +953,7 @@ async fn the_claim_page_offers_a_qr_code_as_png_and_svg() {
 
 #[tokio::test]
 async fn a_batch_request_gives_one_badge_per_key_and_revoking_the_award_revokes_them_all() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (award, token, _) = redeemed(&app, json!({})).await;
     let wallets: Vec<Wallet> = (0..3).map(|_| Wallet::new(Algorithm::ES256)).collect();
     let nonce = app.nonce().await;
@@ -1028,7 +1028,7 @@ async fn a_batch_request_gives_one_badge_per_key_and_revoking_the_award_revokes_
 
 #[tokio::test]
 async fn revoking_an_offered_award_kills_its_offer_and_token() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let award = app.award_offer(json!({"tx_code": false})).await;
     let code = code_of(&app.offer(&award).await);
     let id = award["credential_id"].as_str().expect("id");
@@ -1075,7 +1075,7 @@ async fn revoking_an_offered_award_kills_its_offer_and_token() {
 
 #[tokio::test]
 async fn spent_codes_and_nonces_stay_spent_across_a_restart() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     let award = app.award_offer(json!({"tx_code": false})).await;
     let code = code_of(&app.offer(&award).await);
     let (s, t) = app.redeem(&code, None).await;
@@ -1086,7 +1086,7 @@ async fn spent_codes_and_nonces_stay_spent_across_a_restart() {
     let proof = wallet.proof(&nonce);
     let (s, _, _) = app.credential(&token, claim_body(&proof)).await;
     assert_eq!(s, StatusCode::OK);
-    app.restart();
+    app.restart().await;
     let (s, v) = app.redeem(&code, None).await;
     assert_eq!(
         (s, v["error"].as_str()),
@@ -1108,7 +1108,7 @@ async fn spent_codes_and_nonces_stay_spent_across_a_restart() {
 
 #[tokio::test]
 async fn an_award_that_needs_approval_is_deferred_until_an_admin_approves() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (award, token, t) = redeemed(&app, json!({"approval_required": true})).await;
     let refresh = t["refresh_token"]
         .as_str()
@@ -1189,7 +1189,7 @@ async fn an_award_that_needs_approval_is_deferred_until_an_admin_approves() {
 
 #[tokio::test]
 async fn draft_13_deferred_answers_issuance_pending() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, token, t) = redeemed(&app, json!({"approval_required": true, "tx_code": false})).await;
     let wallet = Wallet::new(Algorithm::ES256);
     let (s, _, r) = app
@@ -1216,7 +1216,7 @@ async fn draft_13_deferred_answers_issuance_pending() {
 
 #[tokio::test]
 async fn token_endpoint_errors_are_oauth_shaped() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     for (form, code) in [
         (vec![], "invalid_request"),
         (
@@ -1260,7 +1260,7 @@ async fn token_endpoint_errors_are_oauth_shaped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_wallets_racing_for_one_award_get_one_badge_between_them() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     // The first wallet redeems the offer; the claim page then mints a second offer
     // (the first code is spent), which a second wallet redeems.
     let (award, token1, _) = redeemed(&app, json!({"tx_code": false})).await;
@@ -1311,7 +1311,7 @@ async fn two_wallets_racing_for_one_award_get_one_badge_between_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_request_racing_an_approval_never_leaves_the_award_stuck() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     for _ in 0..20 {
         let (award, token, _) =
             redeemed(&app, json!({"approval_required": true, "tx_code": false})).await;
@@ -1366,7 +1366,7 @@ async fn a_wallet_request_racing_an_approval_never_leaves_the_award_stuck() {
 
 #[tokio::test]
 async fn a_reoffer_cuts_off_tokens_bought_with_the_old_offer() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (award, token, _) = redeemed(&app, json!({"tx_code": false})).await;
     let id = award["credential_id"].as_str().expect("id");
     let (s, _) = app
@@ -1387,7 +1387,7 @@ async fn a_reoffer_cuts_off_tokens_bought_with_the_old_offer() {
 
 #[tokio::test]
 async fn a_batch_may_not_name_one_key_twice() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, token, _) = redeemed(&app, json!({})).await;
     let wallet = Wallet::new(Algorithm::ES256);
     let nonce = app.nonce().await;
@@ -1408,7 +1408,7 @@ async fn a_batch_may_not_name_one_key_twice() {
 
 #[tokio::test]
 async fn wrong_tries_carry_over_to_the_offers_the_claim_page_mints() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;
     let tx = award["tx_code"].as_str().expect("tx");
     let wrong = if tx == "000000" { "111111" } else { "000000" };
@@ -1423,10 +1423,10 @@ async fn wrong_tries_carry_over_to_the_offers_the_claim_page_mints() {
         app.redeem(&code, Some(wrong)).await;
     }
     // Viewing the page while the offer is live writes nothing.
-    let flushes = app.store.flush_count();
+    let flushes = app.store.flushes();
     let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(app.store.flush_count(), flushes);
+    assert_eq!(app.store.flushes(), flushes);
     // After expiry the page mints a new offer, which inherits the three tries.
     app.clock.advance(15 * 60 + 1);
     let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
@@ -1462,7 +1462,7 @@ async fn wrong_tries_carry_over_to_the_offers_the_claim_page_mints() {
 
 #[tokio::test]
 async fn an_award_can_offer_the_json_ld_configuration_instead() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v) = app
         .admin(
             Method::POST,

@@ -191,7 +191,7 @@ fn check<'a>(report: &'a Value, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn a_signed_dcql_request_is_answered_once_and_verified() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, achievement) = holder_with_badge(&app).await;
     let req = create(
         &app,
@@ -316,7 +316,7 @@ type MakeVp<'a> = Box<dyn Fn(&str) -> String + 'a>;
 
 #[tokio::test]
 async fn wrong_nonce_wrong_signer_and_someone_elses_badge_are_rejected() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let client_id = format!("decentralized_identifier:{DID}");
     let other = key();
@@ -376,7 +376,7 @@ async fn wrong_nonce_wrong_signer_and_someone_elses_badge_are_rejected() {
 
 #[tokio::test]
 async fn a_badge_outside_the_request_is_rejected_by_the_requested_check() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let client_id = format!("decentralized_identifier:{DID}");
     for (ask, needle) in [
@@ -434,7 +434,7 @@ async fn a_badge_outside_the_request_is_rejected_by_the_requested_check() {
 
 #[tokio::test]
 async fn unreadable_answers_decide_nothing() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let req = create(&app, json!({})).await;
     let uri = req["response_uri"].as_str().expect("uri").to_owned();
@@ -508,7 +508,7 @@ async fn unreadable_answers_decide_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_concurrent_answers_exactly_one_lands() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let req = create(&app, json!({})).await;
     let good = vp_for(&holder, &[&badge], &req);
@@ -552,7 +552,7 @@ async fn of_concurrent_answers_exactly_one_lands() {
 
 #[tokio::test]
 async fn requests_expire_and_then_take_no_answer() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let req = create(&app, json!({"expires_in": 120})).await;
     let claims = request_claims(&app, &req).await;
@@ -576,17 +576,17 @@ async fn requests_expire_and_then_take_no_answer() {
     let answered = create(&app, json!({})).await;
     let v = vp_for(&holder, &[&badge], &answered);
     assert_eq!(answer(&app, &answered, &v).await.0, StatusCode::OK);
-    assert_eq!(app.state.oid4vp.sweep().expect("sweep"), 0);
+    assert_eq!(app.state.oid4vp.sweep().await.expect("sweep"), 0);
     app.clock.advance(3600);
     assert_eq!(
-        app.state.oid4vp.sweep().expect("sweep"),
+        app.state.oid4vp.sweep().await.expect("sweep"),
         1,
         "the unanswered one"
     );
     assert_eq!(result(&app, &answered).await["state"], "verified");
     app.clock.advance(23 * 3600 + 1);
     assert_eq!(
-        app.state.oid4vp.sweep().expect("sweep"),
+        app.state.oid4vp.sweep().await.expect("sweep"),
         1,
         "the answered one"
     );
@@ -606,7 +606,7 @@ async fn requests_expire_and_then_take_no_answer() {
 
 #[tokio::test]
 async fn redirect_uri_requests_travel_unsigned_and_by_value() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let req = create(&app, json!({"client_id_prefix": "redirect_uri"})).await;
     let response_uri = req["response_uri"].as_str().expect("uri").to_owned();
@@ -642,7 +642,7 @@ async fn redirect_uri_requests_travel_unsigned_and_by_value() {
 
 #[tokio::test]
 async fn presentation_exchange_requests_serve_wallets_before_dcql() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let req = create(&app, json!({"query_language": "presentation_exchange"})).await;
     assert_eq!(
@@ -696,7 +696,7 @@ async fn presentation_exchange_requests_serve_wallets_before_dcql() {
 
 #[tokio::test]
 async fn a_wallet_that_declines_rejects_the_request() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let req = create(&app, json!({})).await;
     let claims = request_claims(&app, &req).await;
     let (s, body) = post_form(
@@ -723,7 +723,7 @@ async fn a_wallet_that_declines_rejects_the_request() {
 
 #[tokio::test]
 async fn bad_presentation_requests_are_refused_with_the_reason() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     for (body, needle) in [
         (
             json!({"dcql_query": {"credentials": [{"id": "m", "format": "mso_mdoc", "meta": {}}]}}),
@@ -772,7 +772,7 @@ async fn bad_presentation_requests_are_refused_with_the_reason() {
 
 #[tokio::test]
 async fn a_custom_dcql_query_is_served_as_given_and_enforced() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let q = json!({"credentials": [{"id": "cert", "format": "jwt_vc_json",
         "meta": {"type_values": [["https://purl.imsglobal.org/spec/vc/ob/vocab.html#OpenBadgeCredential"]]},
@@ -805,7 +805,7 @@ async fn a_custom_dcql_query_is_served_as_given_and_enforced() {
 
 #[tokio::test]
 async fn qr_codes_wallet_nonce_and_restarts() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     let req = create(&app, json!({})).await;
     let id = req["id"].as_str().expect("id").to_owned();
     assert!(
@@ -872,7 +872,7 @@ async fn qr_codes_wallet_nonce_and_restarts() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Requests survive a restart.
-    app.restart();
+    app.restart().await;
     let r = result(&app, &req).await;
     assert_eq!(r["state"], "pending");
     assert_eq!(fetch_request_object(&app, &req).await.0, StatusCode::OK);
@@ -880,7 +880,7 @@ async fn qr_codes_wallet_nonce_and_restarts() {
 
 #[tokio::test]
 async fn a_partner_key_creates_requests_under_its_own_name_and_count() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, k) = app
         .admin(
             Method::POST,
@@ -949,7 +949,7 @@ async fn a_partner_key_creates_requests_under_its_own_name_and_count() {
 
 #[tokio::test]
 async fn anonymous_callers_get_shorter_lifetimes_and_their_own_bucket() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v) = app
         .call(
             Method::POST,
@@ -1031,7 +1031,7 @@ async fn anonymous_callers_get_shorter_lifetimes_and_their_own_bucket() {
 
 #[tokio::test]
 async fn presentation_definitions_are_evaluated_not_trusted_to_the_wallet() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (holder, badge, achievement) = holder_with_badge(&app).await;
     let answer_pe = |req: Value, claims: Value, v: String| {
         let submission = json!({"id": "s1", "definition_id": claims["presentation_definition"]["id"],
@@ -1157,7 +1157,7 @@ fn regex_escape(s: &str) -> String {
 
 #[tokio::test]
 async fn dcql_members_that_cannot_be_checked_are_refused() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let cq = |extra: Value| {
         let mut q = json!({"id": "b", "format": "jwt_vc_json", "meta": {"type_values": [["OpenBadgeCredential"]]}});
         for (k, v) in extra.as_object().expect("object") {
@@ -1201,7 +1201,7 @@ async fn dcql_members_that_cannot_be_checked_are_refused() {
 
 #[tokio::test]
 async fn oversized_requests_and_answers_are_refused_before_any_work() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     // A request too large to store, and one too long for a QR code by value.
     let many: Vec<String> = (0..200)
         .map(|i| format!("https://badges.example.edu/achievements/{i:0>260}"))
@@ -1312,7 +1312,7 @@ async fn oversized_requests_and_answers_are_refused_before_any_work() {
 
 #[tokio::test]
 async fn the_request_object_names_its_signer_and_the_algorithms_that_verify() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let req = create(&app, json!({})).await;
     let claims = request_claims(&app, &req).await;
     assert_eq!(

@@ -146,7 +146,7 @@ async fn another_instance_verifies_our_badges_through_our_did_web_and_lists() {
     let a_did = format!("did:web:127.0.0.1%3A{}", addr.port());
 
     // B, told that A's host and port may be reached over plain HTTP.
-    let mut b = TestApp::new();
+    let mut b = TestApp::new().await;
     b.allow_http_did_web(&[format!("127.0.0.1:{}", addr.port())]);
     let (s, r) = b.verify(good["credential"].clone()).await;
     assert_eq!(s, StatusCode::OK);
@@ -168,7 +168,7 @@ async fn another_instance_verifies_our_badges_through_our_did_web_and_lists() {
     assert_eq!(message(&r, "status"), "revoked");
 
     // C, without the exemption: A's IP-literal, loopback, plain-HTTP identity is refused.
-    let c = TestApp::new();
+    let c = TestApp::new().await;
     let (s, r) = c.verify(good["credential"].clone()).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["verified"], false);
@@ -184,7 +184,7 @@ async fn loopback_hosts_and_ip_literals_are_refused_before_any_connection() {
         respond("200 OK", "application/json", b"{}")
     }))
     .await;
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     // A name that resolves to 127.0.0.1: refused after DNS.
     let did = server.did();
     let kid = format!("{did}#{}", k.id());
@@ -311,7 +311,7 @@ async fn documents_that_do_not_check_out_fail_and_redirects_are_not_followed() {
     });
     let server = RawServer::start(responder).await;
     let did = server.did();
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.allow_http_did_web(&[server.allowed(), target.allowed()]);
     let kid = format!("{did}#{}", k.id());
     let token = badge_of(&k, &did, Some(&kid));
@@ -350,7 +350,7 @@ async fn failures_are_cached_so_a_dead_host_is_asked_once() {
         respond("503 Service Unavailable", "text/plain", b"")
     }))
     .await;
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.allow_http_did_web(&[server.allowed()]);
     let did = server.did();
     let token = badge_of(&k, &did, Some(&format!("{did}#{}", k.id())));
@@ -373,7 +373,7 @@ async fn a_trickling_host_does_not_hold_up_badges_of_cached_issuers() {
         trickle: vec![b' '; 4095],
     }))
     .await;
-    let mut b = TestApp::new();
+    let mut b = TestApp::new().await;
     b.allow_http_did_web(&[format!("127.0.0.1:{}", addr.port()), trickler.allowed()]);
     let b = Arc::new(b);
     // Warm the cache with A's document and list.
@@ -528,7 +528,7 @@ async fn an_issuer_identified_by_a_url_is_verified_through_its_kid_url() {
         }
     }))
     .await;
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.allow_http_did_web(&[server.allowed()]);
     let origin = format!("http://localhost:{}", server.port());
     let issuer = format!("{origin}/issuers/1");
@@ -619,7 +619,7 @@ async fn status_urls_are_fetched_only_for_genuine_badges_and_only_so_many() {
         respond("404 Not Found", "text/plain", b"")
     }))
     .await;
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.allow_http_did_web(&[server.allowed()]);
     let url = |i: usize| format!("http://localhost:{}/lists/{i}", server.port());
 
@@ -647,7 +647,7 @@ async fn status_urls_are_fetched_only_for_genuine_badges_and_only_so_many() {
     assert_eq!(server.hits(), 8);
 
     // An HTTPS list on a name that resolves to loopback is refused after DNS.
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let lists = vec![format!("https://localhost:{}/lists/x", server.port())];
     let (_, r) = app.verify(json!(badge_with_lists(&k, &lists, &k))).await;
     assert!(

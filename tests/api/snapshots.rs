@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn did_document_snapshot() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, doc) = app
         .call(Method::GET, "/.well-known/did.json", None, false)
         .await;
@@ -18,7 +18,7 @@ async fn did_document_snapshot() {
 
 #[tokio::test]
 async fn decoded_badge_snapshot() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let (header, payload, _) = decode_jwt(&jwt);
     insta::assert_json_snapshot!("badge_header", header);
@@ -35,7 +35,7 @@ async fn decoded_badge_snapshot() {
 
 #[tokio::test]
 async fn error_body_snapshots() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, unauthorized) = app
         .call(Method::GET, "/api/v1/credentials", None, false)
         .await;

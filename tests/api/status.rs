@@ -80,7 +80,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn a_revoked_badge_shows_in_the_published_list_and_fails_verification() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let (_, payload, _) = decode_jwt(&jwt);
     let e = entries(&payload);
@@ -179,7 +179,7 @@ async fn a_revoked_badge_shows_in_the_published_list_and_fails_verification() {
 
 #[tokio::test]
 async fn with_suspension_entries_suspend_and_unsuspend_round_trip_the_bit() {
-    let app = TestApp::with_suspension_entries();
+    let app = TestApp::with_suspension_entries().await;
     let jwt = app.issue_badge().await;
     let (_, payload, _) = decode_jwt(&jwt);
     let e = entries(&payload);
@@ -232,7 +232,7 @@ async fn with_suspension_entries_suspend_and_unsuspend_round_trip_the_bit() {
 
 #[tokio::test]
 async fn without_suspension_entries_our_verifier_still_enforces_suspension() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let (_, payload, _) = decode_jwt(&jwt);
     let cid = payload["jti"].as_str().expect("jti");
@@ -263,7 +263,7 @@ async fn without_suspension_entries_our_verifier_still_enforces_suspension() {
 
 #[tokio::test]
 async fn a_thousand_badges_get_a_thousand_distinct_indices() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let rows: Vec<Value> = (0..1000)
         .map(|_| json!({"achievement_id": a["id"], "delivery": "direct", "recipient": {"id": HOLDER_DID}}))
@@ -304,7 +304,7 @@ async fn a_thousand_badges_get_a_thousand_distinct_indices() {
 #[tokio::test]
 async fn the_status_list_jwt_verifies_against_the_did_document_with_openssl() {
     for alg in [Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA] {
-        let app = TestApp::with(alg, PUBLIC_URL);
+        let app = TestApp::with(alg, PUBLIC_URL).await;
         app.issue_badge().await;
         let (s, headers, body) = app
             .send(
@@ -328,7 +328,7 @@ async fn the_status_list_jwt_verifies_against_the_did_document_with_openssl() {
 
 #[tokio::test]
 async fn unchanged_lists_are_served_from_cache_with_etags() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let get = |etag: Option<String>| {
         let mut b = Request::get("/status/revocation/1");
@@ -361,7 +361,7 @@ async fn unchanged_lists_are_served_from_cache_with_etags() {
 
     // After a restart the unchanged list is the same signed bytes.
     let mut app = app;
-    app.restart();
+    app.restart().await;
     let (_, h4, b4) = app
         .send(
             Request::get("/status/revocation/1")
@@ -387,7 +387,7 @@ async fn unchanged_lists_are_served_from_cache_with_etags() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_revocations_in_one_list_all_land() {
-    let app = Arc::new(TestApp::new());
+    let app = Arc::new(TestApp::new().await);
     let a = app.create_achievement().await;
     let rows: Vec<Value> = (0..300)
         .map(|_| json!({"achievement_id": a["id"], "delivery": "direct", "recipient": {"id": HOLDER_DID}}))
@@ -426,7 +426,7 @@ async fn concurrent_revocations_in_one_list_all_land() {
 
 #[tokio::test]
 async fn batch_revoke_reports_each_id() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let (_, p, _) = decode_jwt(&jwt);
     let cid = p["jti"].as_str().expect("jti");
@@ -479,7 +479,7 @@ async fn batch_revoke_reports_each_id() {
 
 #[tokio::test]
 async fn revoking_an_offered_award_marks_it_revoked_before_any_copy_exists() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let (s, award) = post(
         &app,
@@ -511,25 +511,25 @@ async fn revoking_an_offered_award_marks_it_revoked_before_any_copy_exists() {
 
 #[tokio::test]
 async fn a_pending_award_left_by_a_crash_is_burned_and_its_slot_never_reused() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.issue_badge().await;
     // What a crash between "record pending" and "mark issued" leaves behind.
     let issuer = app.state.issuer.clone();
     let req: accolade::issue::AwardRequest = serde_json::from_value(json!({
-        "achievement_id": app.state.issuer.achievements().expect("a")[0].achievement.id,
+        "achievement_id": app.state.issuer.achievements().await.expect("a")[0].achievement.id,
         "recipient": {"id": HOLDER_DID}, "delivery": "direct"}))
     .expect("req");
-    let recorded = issuer.record_award(req).expect("recorded");
+    let recorded = issuer.record_award(req).await.expect("recorded");
     app.store.flush().await.expect("flush");
-    let id = recorded.record().credential_id();
-    let slot = recorded.record().status.expect("slot");
+    let id = recorded.award().credential_id();
+    let slot = recorded.award().status.expect("slot");
     drop(recorded);
     let (s, _) = app
         .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
         .await;
     assert_eq!(s, StatusCode::OK, "recorded before the crash");
     let taken_before = issuer.status_lists().taken(1).expect("list 1");
-    app.restart();
+    app.restart().await;
     let (s, _) = app
         .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
         .await;
@@ -538,9 +538,16 @@ async fn a_pending_award_left_by_a_crash_is_burned_and_its_slot_never_reused() {
     assert_eq!(lists.taken(1), Some(taken_before), "its slot stays taken");
     let (_, list) = app.admin(Method::GET, "/api/v1/credentials", None).await;
     assert_eq!(list["credentials"].as_array().map(Vec::len), Some(1));
-    assert!(app.state.issuer.slot_owner(slot).expect("owner").is_some());
+    assert!(
+        app.state
+            .issuer
+            .slot_owner(slot)
+            .await
+            .expect("owner")
+            .is_some()
+    );
     // Many new awards never land on the burned slot.
-    let a = app.state.issuer.achievements().expect("a")[0]
+    let a = app.state.issuer.achievements().await.expect("a")[0]
         .achievement
         .id
         .clone();

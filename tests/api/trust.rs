@@ -72,7 +72,7 @@ async fn register(app: &TestApp, id: &str, name: &str, status: &str) -> Value {
 
 #[tokio::test]
 async fn a_registered_issuer_is_trusted_under_the_registrys_name() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let other = OtherIssuer::new();
     let badge = other.badge();
 
@@ -135,7 +135,7 @@ async fn a_registered_issuer_is_trusted_under_the_registrys_name() {
 
 #[tokio::test]
 async fn a_forgery_naming_a_trusted_issuer_is_never_trusted() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let trusted = OtherIssuer::new();
     let forger = OtherIssuer::new();
     register(&app, &trusted.did, "Trusted University", "trusted").await;
@@ -154,7 +154,7 @@ async fn another_instance_is_trusted_through_the_registry() {
     let (a, addr) = TestApp::listening(Algorithm::ES256).await;
     let badge = a.issue_badge().await;
     let a_did = format!("did:web:127.0.0.1%3A{}", addr.port());
-    let mut b = TestApp::new();
+    let mut b = TestApp::new().await;
     b.allow_http_did_web(&[format!("127.0.0.1:{}", addr.port())]);
     let (_, r) = b.verify(json!(badge)).await;
     assert_eq!(
@@ -175,7 +175,7 @@ async fn another_instance_is_trusted_through_the_registry() {
 
 #[tokio::test]
 async fn entries_are_managed_through_the_admin_api() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let id = "https://example.edu/issuers/main";
     let (s, list) = app.admin(Method::GET, "/api/v1/trust/issuers", None).await;
     assert_eq!((s, list), (StatusCode::OK, json!({"issuers": []})));
@@ -243,7 +243,7 @@ async fn entries_are_managed_through_the_admin_api() {
 
 #[tokio::test]
 async fn bad_ids_and_fields_are_422() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     for bad in [
         "example.edu",
         "http://example.edu/issuer",
@@ -280,7 +280,7 @@ async fn bad_ids_and_fields_are_422() {
 
 #[tokio::test]
 async fn a_dcc_registry_imports_and_blocking_wins() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let listed = OtherIssuer::new();
     let blocked = OtherIssuer::new();
     register(&app, &blocked.did, "Blocked by the admin", "blocked").await;
@@ -329,7 +329,7 @@ async fn a_dcc_registry_imports_and_blocking_wins() {
 
     // Our own export imports back; the same import again changes nothing.
     let (_, export) = app.admin(Method::GET, "/api/v1/trust/issuers", None).await;
-    let other = TestApp::new();
+    let other = TestApp::new().await;
     let (s, v) = other
         .admin(Method::POST, "/api/v1/trust/import", Some(export))
         .await;
@@ -370,15 +370,12 @@ async fn a_dcc_registry_imports_and_blocking_wins() {
 
 #[tokio::test]
 async fn the_registry_survives_a_restart() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     let other = OtherIssuer::new();
-    let flushes = app.store.flush_count();
+    let flushes = app.store.flushes();
     register(&app, &other.did, "Kept Across Restarts", "trusted").await;
-    assert!(
-        app.store.flush_count() > flushes,
-        "acknowledged before a flush"
-    );
-    app.restart();
+    assert!(app.store.flushes() > flushes, "acknowledged before a flush");
+    app.restart().await;
     let (_, r) = app.verify(json!(other.badge())).await;
     assert_eq!(r["trusted"], json!(true), "{r}");
     assert_eq!(r["issuer_registry"]["name"], json!("Kept Across Restarts"));
@@ -388,7 +385,7 @@ async fn the_registry_survives_a_restart() {
 
 #[tokio::test]
 async fn endorsement_reports_carry_the_endorsers_trust_without_judging_the_badge() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let issuer = OtherIssuer::new();
     let endorser = OtherIssuer::new();
     register(&app, &endorser.did, "Blocked Endorser", "blocked").await;

@@ -185,7 +185,7 @@ fn every_open_badges_example_passes_the_schema_except_the_single_proof_vector() 
 /// stay standing on hostile tokens.)
 #[tokio::test]
 async fn wycheproof_jws_cases_through_the_verify_api_never_verify_or_5xx() {
-    let app = crate::helpers::TestApp::new();
+    let app = crate::helpers::TestApp::new().await;
     let doc = load("wycheproof/json_web_signature_test.json");
     let mut sent = 0;
     for group in doc["testGroups"].as_array().expect("groups") {

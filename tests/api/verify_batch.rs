@@ -22,7 +22,7 @@ fn tampered(jwt: &str) -> String {
 
 #[tokio::test]
 async fn a_mixed_batch_is_answered_per_item_in_order() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let aid = a["id"].as_str().expect("id");
     let good = app.award_direct(aid, HOLDER_DID).await;
@@ -101,7 +101,7 @@ async fn a_mixed_batch_is_answered_per_item_in_order() {
 
 #[tokio::test]
 async fn an_empty_or_oversized_batch_is_400() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let good = app.issue_badge().await;
     for n in [0, 101] {
         let (s, v) = batch(&app, json!({"credentials": vec![good.clone(); n]})).await;
@@ -129,7 +129,7 @@ async fn an_empty_or_oversized_batch_is_400() {
 
 #[tokio::test]
 async fn a_batch_counts_one_request_and_a_verification_per_badge() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let good = app.issue_badge().await;
     let (s, created) = app
         .admin(
@@ -163,7 +163,7 @@ async fn a_batch_counts_one_request_and_a_verification_per_badge() {
 
 #[tokio::test]
 async fn an_anonymous_batch_pays_for_every_badge_under_the_per_ip_limit() {
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.state
         .set_rate_limit(accolade::app::RateLimit::PerSecond(2));
     app.router = accolade::http::router(app.state.clone());

@@ -60,7 +60,7 @@ async fn post_raw(app: &TestApp, path: &str, ctype: &str, body: Vec<u8>) -> (Sta
 
 #[tokio::test]
 async fn a_vcdm_1_1_jwt_with_a_vc_claim_verifies_and_its_claims_must_agree() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let k = key(Algorithm::EdDSA);
     let (did, kid) = did_key_of(&k);
     let make = |edit: &dyn Fn(&mut Value)| {
@@ -108,7 +108,7 @@ async fn a_vcdm_1_1_jwt_with_a_vc_claim_verifies_and_its_claims_must_agree() {
 
 #[tokio::test]
 async fn a_did_jwk_issuer_verifies_offline() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let k = key(Algorithm::ES256);
     let did = accolade::did::jwk::did_jwk_for(k.public_jwk());
     let mut c = example("ob3_basic_openbadgecredential.json");
@@ -125,7 +125,7 @@ async fn a_did_jwk_issuer_verifies_offline() {
 
 #[tokio::test]
 async fn the_recipient_check_compares_the_hashed_email_when_asked() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await; // awarded to ada@example.org
     let ask = |email: &str| json!({"credential": jwt, "recipient": {"email": email}});
     let (s, r) = app
@@ -215,7 +215,7 @@ fn endorsed_badge(issuer: &SigningKey, key: &str, endorsements: Value) -> String
 
 #[tokio::test]
 async fn endorsements_are_verified_and_a_bad_one_fails_the_badge() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let issuer = key(Algorithm::ES256);
     let endorser = key(Algorithm::EdDSA);
     let good = endorsement(&endorser, &endorser, ENDORSED, |_| {});
@@ -355,7 +355,7 @@ fn baked_png(text: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn baked_png_and_svg_badges_verify_through_the_api() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let (s, r) = post_raw(&app, "/api/v1/verify", "image/png", baked_png(&jwt)).await;
     assert_eq!(s, StatusCode::OK, "{r}");
@@ -417,7 +417,7 @@ async fn baked_png_and_svg_badges_verify_through_the_api() {
 
 #[tokio::test]
 async fn vc_api_issues_an_enveloped_credential_that_verifies() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let request = json!({
         "credential": {
@@ -506,7 +506,7 @@ async fn vc_api_issues_an_enveloped_credential_that_verifies() {
 
 #[tokio::test]
 async fn vc_api_verify_answers_4xx_for_a_credential_that_does_not_verify() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let cid = decode_jwt(&jwt).1["jti"].as_str().expect("jti").to_owned();
     let (s, _) = app
@@ -567,7 +567,7 @@ fn vp_jwt(holder: &SigningKey, credentials: &[&str], nonce: &str, aud: &str) -> 
 
 #[tokio::test]
 async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let holder = key(Algorithm::EdDSA);
     let (holder_did, _) = did_key_of(&holder);
     let a = app.create_achievement().await;
@@ -678,7 +678,7 @@ async fn from_client(app: &TestApp, ip: &str, path: &str) -> (StatusCode, Option
 #[tokio::test]
 async fn verify_endpoints_are_rate_limited_per_client_with_a_generous_default() {
     // The default lets a client burst well past 1,000 requests before any refusal.
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     for i in 0..1_500 {
         let path = [
             "/api/v1/verify",
@@ -688,7 +688,7 @@ async fn verify_endpoints_are_rate_limited_per_client_with_a_generous_default() 
         let (s, _) = from_client(&app, "203.0.113.77", path).await;
         assert_ne!(s, StatusCode::TOO_MANY_REQUESTS, "request {i}");
     }
-    let mut app = TestApp::new();
+    let mut app = TestApp::new().await;
     app.state
         .set_rate_limit(accolade::app::RateLimit::PerSecond(3));
     app.router = accolade::http::router(app.state.clone());
@@ -713,7 +713,7 @@ async fn verify_endpoints_are_rate_limited_per_client_with_a_generous_default() 
 
 #[tokio::test]
 async fn a_presentation_must_be_signed_by_the_holder_it_names() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let holder = key(Algorithm::ES256);
     let (holder_did, holder_kid) = did_key_of(&holder);
     let a = app.create_achievement().await;
@@ -791,7 +791,7 @@ async fn a_presentation_must_be_signed_by_the_holder_it_names() {
 
 #[tokio::test]
 async fn vc_api_issue_refuses_what_the_badge_would_not_carry() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let a = app.create_achievement().await;
     let base = json!({
         "@context": ["https://www.w3.org/ns/credentials/v2",

@@ -15,7 +15,7 @@ fn kid_of(key: &SigningKey) -> String {
 
 /// A genuine badge's payload (with claims) and the issuer's key, to forge from.
 async fn setup() -> (TestApp, String, Value, SigningKey) {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let jwt = app.issue_badge().await;
     let (_, payload, _) = decode_jwt(&jwt);
     (app, jwt, payload, test_signing_key(Algorithm::ES256))
@@ -313,7 +313,7 @@ async fn the_vc_jose_cose_envelope_of_our_badge_verifies() {
 
 #[tokio::test]
 async fn a_did_key_issuer_verifies_with_unknown_trust_and_weak_keys_fail() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (issuer, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
     let did = accolade::did::key::did_key_for(issuer.public_jwk()).expect("did");
     let credential = serde_json::from_str::<Value>(include_str!(
@@ -350,7 +350,7 @@ async fn a_did_key_issuer_verifies_with_unknown_trust_and_weak_keys_fail() {
 
 #[tokio::test]
 async fn a_foreign_did_web_issuer_is_indeterminate_not_verified() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (issuer, _) = SigningKey::generate(Algorithm::ES256).expect("key");
     let mut c = serde_json::from_str::<Value>(include_str!(
         "../vectors/examples/ob3_basic_openbadgecredential.json"
@@ -376,7 +376,7 @@ async fn a_foreign_did_web_issuer_is_indeterminate_not_verified() {
 
 #[tokio::test]
 async fn json_credentials_without_a_proof_fail_and_data_integrity_is_indeterminate() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let basic: Value = serde_json::from_str(include_str!(
         "../vectors/examples/ob3_basic_openbadgecredential.json"
     ))
@@ -401,7 +401,7 @@ async fn json_credentials_without_a_proof_fail_and_data_integrity_is_indetermina
 
 #[tokio::test]
 async fn input_that_cannot_be_examined_is_a_400_with_an_error_body() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let dots = ".".repeat(2_000_000);
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let cases: Vec<Value> = vec![
@@ -511,7 +511,7 @@ async fn no_input_gives_a_5xx() {
 
 #[tokio::test]
 async fn an_enormous_did_key_issuer_is_refused_quickly() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let issuer = format!("did:key:z{}", "2".repeat(300_000));
     let payload = json!({"issuer": issuer, "iss": issuer, "credentialSubject": {}, "validFrom": "2026-01-01T00:00:00Z"});
     let token = format!(

@@ -11,11 +11,13 @@ use serde_json::{Value, json};
 
 use super::parse_json;
 use crate::app::AppState;
+use crate::clock::format_seconds;
 use crate::http::ApiError;
 use crate::issue::revoke::{ActionContext, StatusAction};
 use crate::issue::{self, AwardRequest, IssuerProfile, RecipientInput};
+use crate::records::{AchievementRecord, AuditEvent, Award, AwardState, WalletEvent};
 use crate::status::StatusPurpose;
-use crate::store::{CredentialFilter, CredentialRecord, CredentialState};
+use crate::store::AwardFilter;
 
 // ---- issuer profile ----
 
@@ -29,7 +31,7 @@ fn profile_view(state: &AppState, p: &IssuerProfile) -> Value {
 
 /// `GET /api/v1/issuer`
 pub async fn get_issuer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let p = state.issuer.profile()?;
+    let p = state.issuer.profile().await?;
     Ok(Json(profile_view(&state, &p)))
 }
 
@@ -92,7 +94,7 @@ pub async fn list_achievements(
     State(state): State<AppState>,
     Query(q): Query<AchievementQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let all = state.issuer.achievements()?;
+    let all = state.issuer.achievements().await?;
     let include = q.include_archived.unwrap_or(false);
     let items: Vec<Value> = all
         .into_iter()
@@ -102,9 +104,9 @@ pub async fn list_achievements(
     Ok(Json(json!({"achievements": items})))
 }
 
-fn achievement_response(rec: crate::store::AchievementRecord) -> Response {
+fn achievement_response(rec: &AchievementRecord) -> Response {
     let archived = if rec.archived { "true" } else { "false" };
-    ([("accolade-archived", archived)], Json(rec.achievement)).into_response()
+    ([("accolade-archived", archived)], Json(&rec.achievement)).into_response()
 }
 
 /// `GET /api/v1/achievements/{id}` (full id, percent-encoded, or its last segment).
@@ -112,7 +114,7 @@ pub async fn get_achievement(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(achievement_response(state.issuer.achievement(&id)?))
+    Ok(achievement_response(&*state.issuer.achievement(&id).await?))
 }
 
 /// `PUT /api/v1/achievements/{id}`: later awards use the new definition.
@@ -122,7 +124,7 @@ pub async fn update_achievement(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let mut input: Value = parse_json(&body)?;
-    let rec = state.issuer.achievement(&id)?;
+    let rec = state.issuer.achievement(&id).await?;
     // Sending back what GET returned is fine: the id must be this one.
     if let Some(o) = input.as_object_mut()
         && o.get("id").and_then(Value::as_str) == Some(rec.achievement.id.as_str())
@@ -130,7 +132,7 @@ pub async fn update_achievement(
         o.remove("id");
     }
     Ok(achievement_response(
-        state.issuer.update_achievement(&id, &input).await?,
+        &state.issuer.update_achievement(&id, &input).await?,
     ))
 }
 
@@ -140,31 +142,31 @@ pub async fn archive_achievement(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(achievement_response(
-        state.issuer.archive_achievement(&id).await?,
+        &state.issuer.archive_achievement(&id).await?,
     ))
 }
 
 // ---- awards ----
 
-fn award_view(state: &AppState, rec: &CredentialRecord, credential: Option<&str>) -> Value {
+async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> Value {
     let mut v = json!({
         "credential_id": rec.credential_id(),
         "state": rec.state.as_str(),
-        "achievement_id": rec.achievement_id,
+        "achievement_id": state.issuer.achievement_url(rec.achievement.key),
         "recipient": rec.recipient,
-        "valid_from": rec.valid_from,
+        "valid_from": format_seconds(rec.valid_from),
         "tx_code_required": rec.tx_code_required,
         "approval_required": rec.approval_required,
-        "created_at": rec.created_at,
+        "created_at": format_seconds(rec.created_at),
     });
     if let Some(o) = v.as_object_mut() {
-        if let Some(u) = &rec.valid_until {
-            o.insert("valid_until".into(), json!(u));
+        if let Some(u) = rec.valid_until {
+            o.insert("valid_until".into(), json!(format_seconds(u)));
         }
         if let Some(c) = credential {
             o.insert("credential".into(), json!(c));
         }
-        if let Some(offer) = state.issuer.offer_live(rec) {
+        if let Some(offer) = state.issuer.offer_live(rec).await {
             o.insert("offer_uri".into(), json!(state.issuer.offer_uri(offer)));
             o.insert(
                 "offer_uri_by_value".into(),
@@ -172,10 +174,7 @@ fn award_view(state: &AppState, rec: &CredentialRecord, credential: Option<&str>
             );
             o.insert(
                 "offer_expires_at".into(),
-                json!(crate::clock::format_seconds(
-                    time::OffsetDateTime::from_unix_timestamp(offer.expires_at)
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-                )),
+                json!(format_seconds(offer.expires_at)),
             );
         }
         if let Some(c) = state.issuer.claim_url(rec) {
@@ -194,10 +193,10 @@ fn award_view(state: &AppState, rec: &CredentialRecord, credential: Option<&str>
 
 /// An award as a write returns it: the view, plus the transaction code (shown only
 /// here, for the admin to pass on to the earner).
-fn award_answer(state: &AppState, rec: &CredentialRecord, credential: Option<&str>) -> Value {
-    let mut v = award_view(state, rec, credential);
+async fn award_answer(state: &AppState, rec: &Award, credential: Option<&str>) -> Value {
+    let mut v = award_view(state, rec, credential).await;
     if let (Some(o), Some(tx)) = (v.as_object_mut(), &rec.wallet.tx_code)
-        && rec.state == crate::store::CredentialState::Offered
+        && rec.state == AwardState::Offered
     {
         o.insert("tx_code".into(), json!(tx));
     }
@@ -213,7 +212,7 @@ pub async fn create_award(
     let out = state.issuer.award(req).await?;
     Ok((
         StatusCode::CREATED,
-        Json(award_answer(&state, &out.record, out.credential.as_deref())),
+        Json(award_answer(&state, &out.record, out.credential.as_deref()).await),
     )
         .into_response())
 }
@@ -263,28 +262,25 @@ pub async fn create_award_batch(
         .map(|r| r.map_err(|m| issue::Error::invalid("row", &m)))
         .collect();
     let outcomes = state.issuer.award_batch(reqs).await?;
-    let results: Vec<Value> = outcomes
-        .into_iter()
-        .enumerate()
-        .map(|(i, outcome)| {
-            let n = i + 1;
-            match outcome {
-                Ok(out) => {
-                    let mut v = award_answer(&state, &out.record, out.credential.as_deref());
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("row".into(), json!(n));
-                        o.entry("offer_uri").or_insert(Value::Null);
-                        o.insert("error".into(), Value::Null);
-                    }
-                    v
+    let mut results: Vec<Value> = Vec::with_capacity(outcomes.len());
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let n = i + 1;
+        results.push(match outcome {
+            Ok(out) => {
+                let mut v = award_answer(&state, &out.record, out.credential.as_deref()).await;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("row".into(), json!(n));
+                    o.entry("offer_uri").or_insert(Value::Null);
+                    o.insert("error".into(), Value::Null);
                 }
-                Err(e) => {
-                    let e = ApiError::from(e);
-                    json!({"row": n, "credential_id": null, "error": e.message, "code": e.code})
-                }
+                v
             }
-        })
-        .collect();
+            Err(e) => {
+                let e = ApiError::from(e);
+                json!({"row": n, "credential_id": null, "error": e.message, "code": e.code})
+            }
+        });
+    }
     Ok(Json(json!({"results": results})))
 }
 
@@ -375,9 +371,29 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
 
 // ---- credentials ----
 
-fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
+fn wallet_event_view(e: &WalletEvent) -> Value {
+    let mut v = json!({
+        "event": e.event,
+        "notification_id": e.notification_id,
+        "at": format_seconds(e.at),
+    });
+    if let (Some(o), Some(d)) = (v.as_object_mut(), &e.description) {
+        o.insert("description".into(), json!(d));
+    }
+    v
+}
+
+fn audit_event_view(e: &AuditEvent) -> Value {
+    let mut v = json!({"at": format_seconds(e.at), "action": e.action, "actor": e.actor});
+    if let (Some(o), Some(r)) = (v.as_object_mut(), &e.reason) {
+        o.insert("reason".into(), json!(r));
+    }
+    v
+}
+
+async fn credential_view(state: &AppState, rec: &Award) -> Value {
     let latest = rec.issued.last();
-    let mut v = award_view(state, rec, latest.map(|c| c.jwt.as_str()));
+    let mut v = award_view(state, rec, latest.map(|c| c.jwt.as_str())).await;
     if let Some(o) = v.as_object_mut() {
         if let Some(slot) = rec.status {
             // Every family, whether or not badges carry its entry.
@@ -396,7 +412,7 @@ fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
         }
         o.insert("revoked".into(), json!(rec.revoked));
         o.insert("suspended".into(), json!(rec.suspended));
-        o.insert("updated_at".into(), json!(rec.updated_at));
+        o.insert("updated_at".into(), json!(format_seconds(rec.updated_at)));
         o.insert("copies".into(), json!(rec.issued.len()));
         let urls = state.issuer.status_urls();
         let badges: Vec<Value> = rec
@@ -407,7 +423,7 @@ fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
                 json!({
                     "id": c.id.map_or_else(|| rec.credential_id(), |u| format!("urn:uuid:{u}")),
                     "subject": c.subject,
-                    "issued_at": c.issued_at,
+                    "issued_at": format_seconds(c.issued_at),
                     "status_list_index": slot.map(|s| s.index.to_string()),
                     "revocation_list": slot.map(|s| urls.list_url(StatusPurpose::Revocation, s.list)),
                 })
@@ -415,10 +431,11 @@ fn credential_view(state: &AppState, rec: &CredentialRecord) -> Value {
             .collect();
         o.insert("badges".into(), json!(badges));
         if !rec.wallet.events.is_empty() {
-            o.insert("wallet_events".into(), json!(rec.wallet.events));
+            let events: Vec<Value> = rec.wallet.events.iter().map(wallet_event_view).collect();
+            o.insert("wallet_events".into(), json!(events));
         }
         if let Some(first) = rec.issued.first() {
-            o.insert("issued_at".into(), json!(first.issued_at));
+            o.insert("issued_at".into(), json!(format_seconds(first.issued_at)));
         }
         if let Some(l) = latest {
             o.insert("kid".into(), json!(l.kid));
@@ -432,10 +449,9 @@ pub async fn get_credential(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(credential_view(
-        &state,
-        &state.issuer.credential(&id)?,
-    )))
+    Ok(Json(
+        credential_view(&state, &state.issuer.credential(&id).await?).await,
+    ))
 }
 
 /// The body of revoke and suspend: `{"reason": "...", "actor": "..."}`, both optional.
@@ -468,7 +484,7 @@ async fn status_action(
 ) -> Result<Json<Value>, ApiError> {
     let ctx = status_body(body)?;
     let rec = state.issuer.change_status(id, action, &ctx).await?;
-    Ok(Json(credential_view(state, &rec)))
+    Ok(Json(credential_view(state, &rec).await))
 }
 
 /// `POST /api/v1/credentials/{credential_id}/revoke` `{"reason"}`: permanent; 200 also
@@ -554,9 +570,16 @@ pub async fn credential_audit(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let events = state.issuer.audit_events(&id)?;
+    let events: Vec<Value> = state
+        .issuer
+        .audit_events(&id)
+        .await?
+        .iter()
+        .map(audit_event_view)
+        .collect();
+    let credential_id = state.issuer.credential(&id).await?.credential_id();
     Ok(Json(
-        json!({"credential_id": state.issuer.credential(&id)?.credential_id(), "events": events}),
+        json!({"credential_id": credential_id, "events": events}),
     ))
 }
 
@@ -595,35 +618,40 @@ pub async fn list_credentials(
     };
     let st = match q.state.as_deref() {
         None | Some("") => None,
-        Some("offered") => Some(CredentialState::Offered),
-        Some("issued") => Some(CredentialState::Issued),
+        Some("offered") => Some(AwardState::Offered),
+        Some("issued") => Some(AwardState::Issued),
         Some(other) => {
             return Err(invalid(format!(
                 "state {other:?} must be offered or issued"
             )));
         }
     };
-    let achievement_id = match q.achievement_id.as_deref() {
+    let achievement = match q.achievement_id.as_deref() {
         None | Some("") => None,
-        Some(a) => Some(match state.issuer.achievement_key(a) {
-            Some(k) => state.issuer.achievement_url(k),
-            None => a.to_owned(),
-        }),
+        Some(a) => match state.issuer.achievement_key(a) {
+            Some(k) => Some(k),
+            // No achievement of ours: nothing was awarded for it.
+            None => return Ok(Json(json!({"credentials": [], "next_cursor": null}))),
+        },
     };
     let email = q
         .email
         .as_deref()
         .filter(|e| !e.is_empty())
         .map(|e| e.trim().to_lowercase());
-    let filter = CredentialFilter {
-        achievement_id,
+    let filter = AwardFilter {
+        achievement,
         email,
         state: st,
     };
-    let (items, next) = state.issuer.credentials(&filter, limit, cursor)?;
+    let page = state.issuer.credentials(&filter, limit, cursor).await?;
+    let mut items = Vec::with_capacity(page.awards.len());
+    for a in &page.awards {
+        items.push(credential_view(&state, a).await);
+    }
     Ok(Json(json!({
-        "credentials": items.iter().map(|r| credential_view(&state, r)).collect::<Vec<_>>(),
-        "next_cursor": next.map(|n| n.to_string()),
+        "credentials": items,
+        "next_cursor": page.next.map(|n| n.to_string()),
     })))
 }
 
@@ -634,7 +662,7 @@ pub async fn reoffer_award(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = state.issuer.reoffer(&id).await?;
-    Ok(Json(award_answer(&state, &rec, None)))
+    Ok(Json(award_answer(&state, &rec, None).await))
 }
 
 /// `POST /api/v1/awards/{credential_id}/approve`: releases an `approval_required`
@@ -644,5 +672,5 @@ pub async fn approve_award(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = state.oid4vci.approve(&id).await?;
-    Ok(Json(credential_view(&state, &rec)))
+    Ok(Json(credential_view(&state, &rec).await))
 }

@@ -50,12 +50,13 @@ pub async fn claim_page(
 ) -> Result<Response, ApiError> {
     let claim = state.issuer.claim(&id).await?;
     let rec = &claim.record;
-    let issuer = state.issuer.profile()?.name;
-    let name = &rec.achievement.name;
+    let issuer = state.issuer.profile().await?.name;
+    let achievement = state.issuer.revision(rec.achievement).await?;
+    let name = &achievement.name;
     let heading = format!(
         "<h1>{}</h1><p>{}</p><p class=\"muted\">Awarded by {}</p>",
         esc(name),
-        esc(&rec.achievement.description),
+        esc(&achievement.description),
         esc(&issuer)
     );
     let body = match claim.state {
@@ -83,10 +84,7 @@ pub async fn claim_page(
 <p class="muted">This code works once and expires at {exp} UTC; reload this page for a fresh one.
 QR code as <a href="{id}/qr.png">PNG</a> or <a href="{id}/qr.svg">SVG</a>.</p>"#,
                 href = esc(&uri),
-                exp = esc(&crate::clock::format_seconds(
-                    time::OffsetDateTime::from_unix_timestamp(offer.expires_at)
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-                )),
+                exp = esc(&crate::clock::format_seconds(offer.expires_at)),
                 id = esc(&id),
             )
         }

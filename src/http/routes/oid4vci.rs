@@ -71,11 +71,11 @@ fn json_no_store(status: StatusCode, body: Value) -> Response {
 
 /// `GET /.well-known/openid-credential-issuer` (and the path variants).
 pub async fn issuer_metadata(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let profile = state.issuer.profile()?;
+    let profile = state.issuer.profile().await?;
     let m = metadata::issuer_metadata(
         &state.issuer.identifier(),
         &profile,
-        state.issuer.keys().signing_key().algorithm(),
+        state.issuer.signing_algorithm(),
     );
     Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(m)).into_response())
 }
@@ -91,7 +91,7 @@ pub async fn get_offer(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let offer = state.issuer.offer_by_id(&id)?;
+    let offer = state.issuer.offer_by_id(&id).await?;
     Ok(json_no_store(StatusCode::OK, offer))
 }
 
@@ -158,7 +158,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
 
 /// `POST /oid4vci/nonce` (1.0 §7): no body, no token.
 pub async fn nonce(State(state): State<AppState>) -> Response {
-    match state.oid4vci.nonce() {
+    match state.oid4vci.nonce().await {
         Ok(n) => json_no_store(
             StatusCode::OK,
             json!({"c_nonce": n.value, "c_nonce_expires_in": n.expires_in}),
@@ -186,12 +186,19 @@ fn answer(a: Answer) -> Response {
     json_no_store(status, a.body)
 }
 
-fn dialect_error(state: &AppState, dialect: Dialect, error: Error) -> Response {
-    let c_nonce = (dialect == Dialect::Draft13
-        && matches!(error, Error::InvalidProof(_) | Error::InvalidNonce(_)))
-    .then(|| state.oid4vci.nonce().ok())
-    .flatten()
-    .map(|n| (n.value, n.expires_in));
+async fn dialect_error(state: &AppState, dialect: Dialect, error: Error) -> Response {
+    let fresh_nonce = dialect == Dialect::Draft13
+        && matches!(error, Error::InvalidProof(_) | Error::InvalidNonce(_));
+    let c_nonce = if fresh_nonce {
+        state
+            .oid4vci
+            .nonce()
+            .await
+            .ok()
+            .map(|n| (n.value, n.expires_in))
+    } else {
+        None
+    };
     OauthError {
         error,
         dialect,
@@ -210,7 +217,7 @@ pub async fn credential(
         Ok(v) => v,
         Err(e) => {
             // Say who is asking before saying what is wrong with the body.
-            if let Err(t) = state.oid4vci.authenticate(bearer(&headers)) {
+            if let Err(t) = state.oid4vci.authenticate(bearer(&headers)).await {
                 return OauthError::plain(t).into_response();
             }
             return OauthError::plain(e).into_response();
@@ -218,7 +225,7 @@ pub async fn credential(
     };
     match state.oid4vci.credential(bearer(&headers), &v).await {
         Ok(a) => answer(a),
-        Err((dialect, e)) => dialect_error(&state, dialect, e),
+        Err((dialect, e)) => dialect_error(&state, dialect, e).await,
     }
 }
 
@@ -230,7 +237,7 @@ pub async fn deferred(State(state): State<AppState>, headers: HeaderMap, body: B
     };
     match state.oid4vci.deferred(bearer(&headers), &v).await {
         Ok(a) => answer(a),
-        Err((dialect, e)) => dialect_error(&state, dialect, e),
+        Err((dialect, e)) => dialect_error(&state, dialect, e).await,
     }
 }
 

@@ -102,8 +102,8 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     let base = json!({
         "id": rec.id.to_string(),
         "state": o.state(rec),
-        "created_at": fmt(rec.created_at),
-        "expires_at": fmt(rec.expires_at),
+        "created_at": format_seconds(rec.created_at),
+        "expires_at": format_seconds(rec.expires_at),
         "client_id": o.client_id(rec),
         "authorization_request": o.authorization_request(rec),
         "request_uri": o.request_uri(rec),
@@ -125,7 +125,7 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
         m.insert("created_by".into(), json!(k));
     }
     if let Some(t) = rec.answered_at {
-        m.insert("answered_at".into(), json!(fmt(t)));
+        m.insert("answered_at".into(), json!(format_seconds(t)));
     }
     if let Some(r) = &rec.reason {
         m.insert("reason".into(), json!(r));
@@ -133,12 +133,6 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     // CONTRACT §4: `result` is always there, null until an answer is verified.
     m.insert("result".into(), rec.result.clone().unwrap_or(Value::Null));
     Value::Object(m)
-}
-
-fn fmt(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(format_seconds)
-        .unwrap_or_default()
 }
 
 /// `POST /api/v1/presentation-requests`.
@@ -212,7 +206,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state.oid4vp.get(parse_id(&id)?)?;
+    let rec = state.oid4vp.get(parse_id(&id)?).await?;
     let mut res = Json(view(&state, &rec)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -232,7 +226,7 @@ pub async fn qr_svg(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state.oid4vp.get(parse_id(&id)?)?;
+    let rec = state.oid4vp.get(parse_id(&id)?).await?;
     let link = state.oid4vp.authorization_request(&rec);
     let svg = crate::qr::svg(&link).map_err(qr_error)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
@@ -243,18 +237,23 @@ pub async fn qr_png(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state.oid4vp.get(parse_id(&id)?)?;
+    let rec = state.oid4vp.get(parse_id(&id)?).await?;
     let link = state.oid4vp.authorization_request(&rec);
     let png = crate::qr::png(&link).map_err(qr_error)?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
-fn request_object_response(state: &AppState, tx: &str, wallet_nonce: Option<&str>) -> Response {
+async fn request_object_response(
+    state: &AppState,
+    tx: &str,
+    wallet_nonce: Option<&str>,
+) -> Response {
     let o = &state.oid4vp;
-    match o
-        .id_for_tx(tx)
-        .and_then(|id| o.request_object(id, wallet_nonce))
-    {
+    let jwt = match o.id_for_tx(tx).await {
+        Ok(id) => o.request_object(id, wallet_nonce).await,
+        Err(e) => Err(e),
+    };
+    match jwt {
         Ok(jwt) => (
             [
                 (header::CONTENT_TYPE, "application/oauth-authz-req+jwt"),
@@ -269,7 +268,7 @@ fn request_object_response(state: &AppState, tx: &str, wallet_nonce: Option<&str
 
 /// `GET /oid4vp/requests/{tx}` (RFC 9101 §5.2).
 pub async fn request_object_get(State(state): State<AppState>, Path(tx): Path<String>) -> Response {
-    request_object_response(&state, &tx, None)
+    request_object_response(&state, &tx, None).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -302,7 +301,7 @@ pub async fn request_object_post(
             "wallet_nonce is too long".into(),
         ));
     }
-    request_object_response(&state, &tx, form.wallet_nonce.as_deref())
+    request_object_response(&state, &tx, form.wallet_nonce.as_deref()).await
 }
 
 fn serde_urlencoded_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
@@ -339,7 +338,7 @@ pub async fn response(
         Err(m) => return wallet_error(oid4vp::Error::InvalidResponse(m)),
     };
     let o = &state.oid4vp;
-    let id = match o.id_for_tx(&tx) {
+    let id = match o.id_for_tx(&tx).await {
         Ok(id) => id,
         Err(e @ (oid4vp::Error::Sign(_) | oid4vp::Error::Store(_))) => return wallet_error(e),
         Err(_) => {

@@ -43,7 +43,7 @@ pub struct KeyChange {
 /// `POST /api/v1/api-keys` → 201 with the secret, shown this once.
 pub async fn create_key(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let req: NewKey = parse_json(&body)?;
-    let (view, secret) = state.partner_keys.create(&req.name, req.rate_limit)?;
+    let (view, secret) = state.partner_keys.create(&req.name, req.rate_limit).await?;
     state.partner_keys.flush().await?;
     let mut v = serde_json::to_value(&view).map_err(|e| ApiError::internal(&e))?;
     if let Some(o) = v.as_object_mut() {
@@ -79,7 +79,8 @@ pub async fn update_key(
     let req: KeyChange = parse_json(&body)?;
     let view = state
         .partner_keys
-        .update(&id, req.name.as_deref(), req.rate_limit)?;
+        .update(&id, req.name.as_deref(), req.rate_limit)
+        .await?;
     state.partner_keys.flush().await?;
     Ok(Json(view).into_response())
 }
@@ -89,7 +90,7 @@ pub async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let view = state.partner_keys.revoke(&id)?;
+    let view = state.partner_keys.revoke(&id).await?;
     state.partner_keys.flush().await?;
     Ok(Json(view).into_response())
 }

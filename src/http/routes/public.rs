@@ -32,10 +32,10 @@ pub async fn get_public_achievement(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state.issuer.achievement(&id)?;
+    let rec = state.issuer.achievement(&id).await?;
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=60")],
-        Json(rec.achievement),
+        Json(&rec.achievement),
     )
         .into_response())
 }
@@ -56,10 +56,10 @@ pub async fn get_status_list(
     ) else {
         return Err(ApiError::not_found("no such status list"));
     };
-    let issuer = state.issuer.clone();
-    let published = tokio::task::spawn_blocking(move || issuer.published_list(purpose, list))
-        .await
-        .map_err(|e| ApiError::internal(&e))??
+    let published = state
+        .issuer
+        .published_list(purpose, list)
+        .await?
         .ok_or_else(|| ApiError::not_found("no such status list"))?;
     let max_age = state.issuer.status_config().ttl_seconds;
     let cache = format!("public, max-age={max_age}");

@@ -27,7 +27,7 @@ use crate::http::ApiError;
 use crate::trust::{self, Document, EntryInput, Format, IssuerId, Source};
 
 fn issuer_id(raw: &str) -> Result<IssuerId, ApiError> {
-    Ok(raw.parse::<IssuerId>()?)
+    Ok(raw.parse::<IssuerId>().map_err(trust::Error::from)?)
 }
 
 /// `GET /api/v1/trust/issuers`
@@ -55,7 +55,7 @@ pub async fn create_entry(
         )
     })?)?;
     let fields = input.fields()?;
-    let (entry, _) = state.trust.put(id, fields, Source::Admin)?;
+    let (entry, _) = state.trust.put(id, fields, Source::Admin).await?;
     state.trust.flush().await?;
     Ok((StatusCode::CREATED, Json(entry.as_ref().clone())).into_response())
 }
@@ -87,7 +87,7 @@ pub async fn put_entry(
         ));
     }
     let fields = input.fields()?;
-    let (entry, created) = state.trust.put(id, fields, Source::Admin)?;
+    let (entry, created) = state.trust.put(id, fields, Source::Admin).await?;
     state.trust.flush().await?;
     let status = if created {
         StatusCode::CREATED
@@ -103,7 +103,7 @@ pub async fn delete_entry(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = issuer_id(&id)?;
-    if !state.trust.remove(&id)? {
+    if !state.trust.remove(&id).await? {
         return Err(trust::Error::NotFound(id.to_string()).into());
     }
     state.trust.flush().await?;
@@ -151,7 +151,7 @@ pub async fn import_registry(
             ),
         ));
     }
-    let summary = state.trust.import(doc, &Source::Import(name))?;
+    let summary = state.trust.import(doc, &Source::Import(name)).await?;
     state.trust.flush().await?;
     Ok(Json(summary).into_response())
 }

@@ -124,7 +124,7 @@ pub async fn issue(State(state): State<AppState>, body: Bytes) -> Result<Respons
             "\"credential\" must be a JSON object",
         ));
     };
-    let req = award_for(&state, cred)?;
+    let req = award_for(&state, cred).await?;
     let out = state.issuer.award(req).await?;
     let jwt = out
         .credential
@@ -150,7 +150,7 @@ fn extra_members<'a>(m: &'a Map<String, Value>, known: &[&str]) -> Vec<&'a str> 
 }
 
 /// Maps a VC-API credential onto a direct award, refusing what it cannot carry.
-fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest, ApiError> {
+async fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest, ApiError> {
     const TOP: [&str; 7] = [
         "@context",
         "type",
@@ -275,11 +275,15 @@ fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest
     };
     // The badge carries the achievement as defined here; anything given must agree.
     if let Some(given) = given {
-        let stored = state.issuer.achievement(&achievement_id).map_err(|_| {
-            unprocessable(format!(
-                "{achievement_id:?} is not one of this issuer's achievements"
-            ))
-        })?;
+        let stored = state
+            .issuer
+            .achievement(&achievement_id)
+            .await
+            .map_err(|_| {
+                unprocessable(format!(
+                    "{achievement_id:?} is not one of this issuer's achievements"
+                ))
+            })?;
         let stored =
             serde_json::to_value(&stored.achievement).map_err(|e| ApiError::internal(&e))?;
         let as_list = |v: &Value| match v {

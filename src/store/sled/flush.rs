@@ -9,7 +9,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use super::Error;
+use crate::store::Error;
 
 #[derive(Debug, Default)]
 struct State {
@@ -45,7 +45,7 @@ pub(super) struct GroupFlush {
 
 impl GroupFlush {
     /// Starts the flushing thread for `db`.
-    pub(super) fn start(db: sled::Db) -> Result<Self, Error> {
+    pub(super) fn start(db: ::sled::Db) -> Result<Self, Error> {
         let (done, _) = tokio::sync::watch::channel((0, None));
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
@@ -103,7 +103,7 @@ impl Drop for GroupFlush {
 /// before starting the next one, so that more requests share it.
 const LINGER: std::time::Duration = std::time::Duration::from_micros(800);
 
-fn run(shared: &Shared, db: &sled::Db) {
+fn run(shared: &Shared, db: &::sled::Db) {
     let mut last_end: Option<std::time::Instant> = None;
     loop {
         {
@@ -140,7 +140,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_requests_share_flushes_and_all_complete() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = sled::Config::new().path(dir.path()).open().expect("db");
+        let db = ::sled::Config::new().path(dir.path()).open().expect("db");
         let g = Arc::new(GroupFlush::start(db.clone()).expect("start"));
         let mut tasks = Vec::new();
         for i in 0..200u32 {

@@ -1,0 +1,30 @@
+//! The records the service keeps, in the domain's words: achievements and their
+//! revisions, awards and their delivery to wallets, OpenID4VCI tokens, the issuer
+//! profile, presentation requests, trust registry entries and partner keys.
+//!
+//! Plain data, below everything that stores or uses them: [`crate::store`] keeps them
+//! behind its repository traits, and the domain modules ([`crate::issue`],
+//! [`crate::oid4vci`], [`crate::oid4vp`], [`crate::trust`], [`crate::partner`]) give
+//! them their behaviour in `impl` blocks of their own. Nothing here does I/O, reads a
+//! clock or knows how a record is encoded. Instants are [`time::OffsetDateTime`] in
+//! whole seconds (RFC 3339 with `Z` wherever one is serialised).
+
+pub mod achievement;
+pub mod award;
+pub mod partner;
+pub mod presentation;
+pub mod profile;
+pub mod trust;
+pub mod wallet;
+
+pub use achievement::{AchievementRecord, AchievementRef};
+pub use award::{AuditEvent, Award, AwardState, IssuedCopy, Recipient};
+pub use wallet::{
+    CodeEntry, CredentialIdentifier, DeferredRequest, Offer, TokenGrant, WalletEvent, WalletHandle,
+    WalletState,
+};
+
+/// A value that does not parse as the record field it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);

@@ -1,0 +1,24 @@
+//! The issuer Profile's editable parts (OB 3.0 §B.1.4); its `id` is always the
+//! service's DID and is not kept. Checks and the OB form: [`crate::issue::profile`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The editable parts of the issuer Profile (`GET`/`PUT /api/v1/issuer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerProfile {
+    /// Shown on every badge; required.
+    pub name: String,
+    /// The institution's home page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A contact address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Logo: an http(s) URL or a `data:image/...` URI (or an OB Image object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Value>,
+}

@@ -1,0 +1,776 @@
+//! The compact encoding of the records written most: awards, audit events and
+//! access tokens. Everything else is JSON, because it is JSON already (achievements,
+//! presentation requests and their results, registry entries) or rarely written.
+//!
+//! A record starts with a tag byte naming its kind and version (never `{`, so a
+//! record of the first store format, JSON, is told apart by its first byte). Then its
+//! fields in a fixed order: integers as LEB128 varints (signed ones zigzag-encoded),
+//! strings and byte runs length-prefixed, UUIDs as their 16 bytes, instants as
+//! seconds since the epoch, optional fields behind a 0/1 byte. A decoder refuses
+//! truncated input, trailing bytes and out-of-range values; it never panics.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::records::{
+    AchievementRef, AuditEvent, Award, AwardState, CredentialIdentifier, DeferredRequest,
+    IssuedCopy, Offer, Recipient, TokenGrant, WalletEvent, WalletState,
+};
+use crate::status::StatusSlot;
+use crate::store::Error;
+
+/// Tag of an award record, version 2 (the first compact one).
+pub(super) const AWARD: u8 = 0xA2;
+/// Tag of an audit event, version 2.
+pub(super) const AUDIT: u8 = 0xE2;
+/// Tag of a token grant, version 2.
+pub(super) const TOKEN: u8 = 0x72;
+
+/// The longest string a record may hold (a JWT is well under it).
+const MAX_STR: u64 = 16 * 1024 * 1024;
+
+#[derive(Default)]
+pub(super) struct Writer(Vec<u8>);
+
+impl Writer {
+    fn with_tag(tag: u8, capacity: usize) -> Self {
+        let mut v = Vec::with_capacity(capacity);
+        v.push(tag);
+        Self(v)
+    }
+
+    fn u8(&mut self, b: u8) {
+        self.0.push(b);
+    }
+
+    fn bool(&mut self, b: bool) {
+        self.0.push(u8::from(b));
+    }
+
+    fn varint(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.0.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.0.push(n as u8);
+    }
+
+    fn signed(&mut self, n: i64) {
+        self.varint(((n << 1) ^ (n >> 63)) as u64);
+    }
+
+    fn str(&mut self, s: &str) {
+        self.varint(s.len() as u64);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+
+    fn uuid(&mut self, u: Uuid) {
+        self.0.extend_from_slice(u.as_bytes());
+    }
+
+    fn opt_uuid(&mut self, u: Option<Uuid>) {
+        match u {
+            None => self.u8(0),
+            Some(u) => {
+                self.u8(1);
+                self.uuid(u);
+            }
+        }
+    }
+
+    fn time(&mut self, t: OffsetDateTime) {
+        self.signed(t.unix_timestamp());
+    }
+
+    fn opt_time(&mut self, t: Option<OffsetDateTime>) {
+        match t {
+            None => self.u8(0),
+            Some(t) => {
+                self.u8(1);
+                self.time(t);
+            }
+        }
+    }
+
+    fn opt_slot(&mut self, s: Option<StatusSlot>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.varint(u64::from(s.list));
+                self.varint(u64::from(s.index));
+            }
+        }
+    }
+
+    fn strs(&mut self, v: &[String]) {
+        self.varint(v.len() as u64);
+        for s in v {
+            self.str(s);
+        }
+    }
+
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+pub(super) struct Reader<'a> {
+    buf: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of a record of kind `tag`, named `what` in errors.
+    pub(super) fn new(buf: &'a [u8], tag: u8, what: &'static str) -> Result<Self, Error> {
+        let mut r = Self { buf, what };
+        let t = r.u8()?;
+        if t != tag {
+            return Err(r.corrupt(&format!("unknown record tag {t:#04x}")));
+        }
+        Ok(r)
+    }
+
+    fn corrupt(&self, why: &str) -> Error {
+        Error::Corrupt(self.what.to_owned(), why.to_owned())
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if self.buf.len() < n {
+            return Err(self.corrupt("truncated"));
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn bool(&mut self) -> Result<bool, Error> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(self.corrupt(&format!("{b} is not a boolean"))),
+        }
+    }
+
+    fn present(&mut self) -> Result<bool, Error> {
+        self.bool()
+    }
+
+    fn varint(&mut self) -> Result<u64, Error> {
+        let mut n: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                break;
+            }
+            n |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(self.corrupt("varint overflows 64 bits"))
+    }
+
+    fn u32(&mut self) -> Result<u32, Error> {
+        let n = self.varint()?;
+        u32::try_from(n).map_err(|_| self.corrupt(&format!("{n} overflows 32 bits")))
+    }
+
+    fn signed(&mut self) -> Result<i64, Error> {
+        let n = self.varint()?;
+        Ok(((n >> 1) as i64) ^ -((n & 1) as i64))
+    }
+
+    fn string(&mut self) -> Result<String, Error> {
+        let len = self.varint()?;
+        if len > MAX_STR {
+            return Err(self.corrupt("string too long"));
+        }
+        let bytes = self.take(len as usize)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("string is not UTF-8"))
+    }
+
+    fn opt_string(&mut self) -> Result<Option<String>, Error> {
+        if self.present()? {
+            self.string().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn uuid(&mut self) -> Result<Uuid, Error> {
+        let b = self.take(16)?;
+        Uuid::from_slice(b).map_err(|_| self.corrupt("bad uuid"))
+    }
+
+    fn opt_uuid(&mut self) -> Result<Option<Uuid>, Error> {
+        if self.present()? {
+            self.uuid().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn time(&mut self) -> Result<OffsetDateTime, Error> {
+        let s = self.signed()?;
+        OffsetDateTime::from_unix_timestamp(s).map_err(|_| self.corrupt("instant out of range"))
+    }
+
+    fn opt_time(&mut self) -> Result<Option<OffsetDateTime>, Error> {
+        if self.present()? {
+            self.time().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn opt_slot(&mut self) -> Result<Option<StatusSlot>, Error> {
+        if self.present()? {
+            Ok(Some(StatusSlot {
+                list: self.u32()?,
+                index: self.u32()?,
+            }))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn strings(&mut self) -> Result<Vec<String>, Error> {
+        let n = self.count()?;
+        (0..n).map(|_| self.string()).collect()
+    }
+
+    /// An element count, bounded by what the rest of the input could hold (every
+    /// element takes at least one byte).
+    fn count(&mut self) -> Result<usize, Error> {
+        let n = self.varint()?;
+        if n > self.buf.len() as u64 {
+            return Err(self.corrupt("count exceeds the record"));
+        }
+        Ok(n as usize)
+    }
+
+    pub(super) fn finish(self) -> Result<(), Error> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(self.corrupt(&format!("{} trailing bytes", self.buf.len())))
+        }
+    }
+}
+
+const TX_CODE_REQUIRED: u8 = 1;
+const APPROVAL_REQUIRED: u8 = 2;
+const REVOKED: u8 = 4;
+const SUSPENDED: u8 = 8;
+
+/// Encodes an award.
+pub(super) fn award(a: &Award) -> Vec<u8> {
+    let jwts: usize = a.issued.iter().map(|c| c.jwt.len() + 256).sum();
+    let mut w = Writer::with_tag(AWARD, 256 + jwts);
+    w.uuid(a.id);
+    w.varint(a.seq);
+    w.uuid(a.achievement.key);
+    w.varint(u64::from(a.achievement.revision));
+    w.opt_str(a.recipient.name.as_deref());
+    w.opt_str(a.recipient.email.as_deref());
+    w.opt_str(a.recipient.id.as_deref());
+    w.u8(match a.state {
+        AwardState::Offered => 0,
+        AwardState::Issued => 1,
+    });
+    w.str(&a.salt);
+    w.time(a.valid_from);
+    w.opt_time(a.valid_until);
+    let mut flags = 0;
+    for (on, bit) in [
+        (a.tx_code_required, TX_CODE_REQUIRED),
+        (a.approval_required, APPROVAL_REQUIRED),
+        (a.revoked, REVOKED),
+        (a.suspended, SUSPENDED),
+    ] {
+        if on {
+            flags |= bit;
+        }
+    }
+    w.u8(flags);
+    w.opt_str(a.extras.as_ref().map(ToString::to_string).as_deref());
+    w.opt_slot(a.status);
+    w.varint(a.issued.len() as u64);
+    for c in &a.issued {
+        w.str(&c.jwt);
+        w.str(&c.kid);
+        w.time(c.issued_at);
+        w.opt_uuid(c.id);
+        w.opt_slot(c.status);
+        w.opt_str(c.subject.as_deref());
+        w.opt_str(c.notification_id.as_deref());
+    }
+    wallet(&mut w, &a.wallet);
+    w.time(a.created_at);
+    w.time(a.updated_at);
+    w.into_bytes()
+}
+
+fn wallet(w: &mut Writer, s: &WalletState) {
+    match &s.offer {
+        None => w.u8(0),
+        Some(o) => {
+            w.u8(1);
+            w.str(&o.id);
+            w.str(&o.code);
+            w.time(o.expires_at);
+            w.time(o.created_at);
+        }
+    }
+    w.opt_str(s.tx_code.as_deref());
+    w.opt_str(s.claim_id.as_deref());
+    w.bool(s.approved);
+    match &s.deferred {
+        None => w.u8(0),
+        Some(d) => {
+            w.u8(1);
+            w.str(&d.transaction_id);
+            w.strs(&d.holders);
+            w.str(&d.configuration_id);
+            w.time(d.requested_at);
+            w.bool(d.delivered);
+            w.bool(d.draft13);
+        }
+    }
+    w.varint(s.events.len() as u64);
+    for e in &s.events {
+        w.str(&e.event);
+        w.opt_str(e.description.as_deref());
+        w.str(&e.notification_id);
+        w.time(e.at);
+    }
+    w.varint(u64::from(s.generation));
+    w.opt_str(s.configuration_id.as_deref());
+}
+
+/// Decodes an award.
+pub(super) fn read_award(bytes: &[u8]) -> Result<Award, Error> {
+    let mut r = Reader::new(bytes, AWARD, "award")?;
+    let id = r.uuid()?;
+    let seq = r.varint()?;
+    let achievement = AchievementRef {
+        key: r.uuid()?,
+        revision: r.u32()?,
+    };
+    let recipient = Recipient {
+        name: r.opt_string()?,
+        email: r.opt_string()?,
+        id: r.opt_string()?,
+    };
+    let state = match r.u8()? {
+        0 => AwardState::Offered,
+        1 => AwardState::Issued,
+        s => return Err(r.corrupt(&format!("unknown award state {s}"))),
+    };
+    let salt = r.string()?;
+    let valid_from = r.time()?;
+    let valid_until = r.opt_time()?;
+    let flags = r.u8()?;
+    if flags & !(TX_CODE_REQUIRED | APPROVAL_REQUIRED | REVOKED | SUSPENDED) != 0 {
+        return Err(r.corrupt(&format!("unknown flags {flags:#04x}")));
+    }
+    let extras = match r.opt_string()? {
+        None => None,
+        Some(s) => Some(serde_json::from_str(&s).map_err(|e| r.corrupt(&format!("extras: {e}")))?),
+    };
+    let status = r.opt_slot()?;
+    let n = r.count()?;
+    let mut issued = Vec::with_capacity(n);
+    for _ in 0..n {
+        issued.push(IssuedCopy {
+            jwt: r.string()?,
+            kid: r.string()?,
+            issued_at: r.time()?,
+            id: r.opt_uuid()?,
+            status: r.opt_slot()?,
+            subject: r.opt_string()?,
+            notification_id: r.opt_string()?,
+        });
+    }
+    let wallet = read_wallet(&mut r)?;
+    let created_at = r.time()?;
+    let updated_at = r.time()?;
+    r.finish()?;
+    Ok(Award {
+        id,
+        seq,
+        achievement,
+        recipient,
+        state,
+        salt,
+        valid_from,
+        valid_until,
+        tx_code_required: flags & TX_CODE_REQUIRED != 0,
+        approval_required: flags & APPROVAL_REQUIRED != 0,
+        extras,
+        issued,
+        revoked: flags & REVOKED != 0,
+        suspended: flags & SUSPENDED != 0,
+        status,
+        wallet,
+        created_at,
+        updated_at,
+    })
+}
+
+fn read_wallet(r: &mut Reader<'_>) -> Result<WalletState, Error> {
+    let offer = if r.present()? {
+        Some(Offer {
+            id: r.string()?,
+            code: r.string()?,
+            expires_at: r.time()?,
+            created_at: r.time()?,
+        })
+    } else {
+        None
+    };
+    let tx_code = r.opt_string()?;
+    let claim_id = r.opt_string()?;
+    let approved = r.bool()?;
+    let deferred = if r.present()? {
+        Some(DeferredRequest {
+            transaction_id: r.string()?,
+            holders: r.strings()?,
+            configuration_id: r.string()?,
+            requested_at: r.time()?,
+            delivered: r.bool()?,
+            draft13: r.bool()?,
+        })
+    } else {
+        None
+    };
+    let n = r.count()?;
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        events.push(WalletEvent {
+            event: r.string()?,
+            description: r.opt_string()?,
+            notification_id: r.string()?,
+            at: r.time()?,
+        });
+    }
+    Ok(WalletState {
+        offer,
+        tx_code,
+        claim_id,
+        approved,
+        deferred,
+        events,
+        generation: r.u32()?,
+        configuration_id: r.opt_string()?,
+    })
+}
+
+/// Encodes an audit event.
+pub(super) fn audit(e: &AuditEvent) -> Vec<u8> {
+    let mut w = Writer::with_tag(AUDIT, 64);
+    w.time(e.at);
+    w.str(&e.action);
+    w.str(&e.actor);
+    w.opt_str(e.reason.as_deref());
+    w.into_bytes()
+}
+
+/// Decodes an audit event.
+pub(super) fn read_audit(bytes: &[u8]) -> Result<AuditEvent, Error> {
+    let mut r = Reader::new(bytes, AUDIT, "audit event")?;
+    let e = AuditEvent {
+        at: r.time()?,
+        action: r.string()?,
+        actor: r.string()?,
+        reason: r.opt_string()?,
+    };
+    r.finish()?;
+    Ok(e)
+}
+
+/// Encodes a token grant.
+pub(super) fn token(g: &TokenGrant) -> Vec<u8> {
+    let mut w = Writer::with_tag(TOKEN, 128);
+    w.uuid(g.award);
+    w.strs(&g.configuration_ids);
+    w.varint(g.credential_identifiers.len() as u64);
+    for c in &g.credential_identifiers {
+        w.str(&c.id);
+        w.str(&c.configuration_id);
+    }
+    w.time(g.expires_at);
+    w.bool(g.refresh);
+    w.varint(u64::from(g.generation));
+    w.into_bytes()
+}
+
+/// Decodes a token grant.
+pub(super) fn read_token(bytes: &[u8]) -> Result<TokenGrant, Error> {
+    let mut r = Reader::new(bytes, TOKEN, "token")?;
+    let award = r.uuid()?;
+    let configuration_ids = r.strings()?;
+    let n = r.count()?;
+    let mut credential_identifiers = Vec::with_capacity(n);
+    for _ in 0..n {
+        credential_identifiers.push(CredentialIdentifier {
+            id: r.string()?,
+            configuration_id: r.string()?,
+        });
+    }
+    let g = TokenGrant {
+        award,
+        configuration_ids,
+        credential_identifiers,
+        expires_at: r.time()?,
+        refresh: r.bool()?,
+        generation: r.u32()?,
+    };
+    r.finish()?;
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn instant() -> impl Strategy<Value = OffsetDateTime> {
+        (-62_000_000_000i64..250_000_000_000).prop_map(crate::clock::from_unix)
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "\\PC{0,40}"
+    }
+
+    fn slot() -> impl Strategy<Value = StatusSlot> {
+        (any::<u32>(), any::<u32>()).prop_map(|(list, index)| StatusSlot { list, index })
+    }
+
+    fn uuid() -> impl Strategy<Value = Uuid> {
+        any::<u128>().prop_map(Uuid::from_u128)
+    }
+
+    fn copy() -> impl Strategy<Value = IssuedCopy> {
+        (
+            text(),
+            text(),
+            instant(),
+            proptest::option::of(uuid()),
+            proptest::option::of(slot()),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+        )
+            .prop_map(
+                |(jwt, kid, issued_at, id, status, subject, notification_id)| IssuedCopy {
+                    jwt,
+                    kid,
+                    issued_at,
+                    id,
+                    status,
+                    subject,
+                    notification_id,
+                },
+            )
+    }
+
+    fn wallet_state() -> impl Strategy<Value = WalletState> {
+        let offer = proptest::option::of((text(), text(), instant(), instant()).prop_map(
+            |(id, code, expires_at, created_at)| Offer {
+                id,
+                code,
+                expires_at,
+                created_at,
+            },
+        ));
+        let deferred = proptest::option::of(
+            (
+                text(),
+                proptest::collection::vec(text(), 0..4),
+                text(),
+                instant(),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(
+                        transaction_id,
+                        holders,
+                        configuration_id,
+                        requested_at,
+                        delivered,
+                        draft13,
+                    )| {
+                        DeferredRequest {
+                            transaction_id,
+                            holders,
+                            configuration_id,
+                            requested_at,
+                            delivered,
+                            draft13,
+                        }
+                    },
+                ),
+        );
+        let events = proptest::collection::vec(
+            (text(), proptest::option::of(text()), text(), instant()).prop_map(
+                |(event, description, notification_id, at)| WalletEvent {
+                    event,
+                    description,
+                    notification_id,
+                    at,
+                },
+            ),
+            0..3,
+        );
+        (
+            offer,
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            any::<bool>(),
+            deferred,
+            events,
+            any::<u32>(),
+            proptest::option::of(text()),
+        )
+            .prop_map(
+                |(
+                    offer,
+                    tx_code,
+                    claim_id,
+                    approved,
+                    deferred,
+                    events,
+                    generation,
+                    configuration_id,
+                )| {
+                    WalletState {
+                        offer,
+                        tx_code,
+                        claim_id,
+                        approved,
+                        deferred,
+                        events,
+                        generation,
+                        configuration_id,
+                    }
+                },
+            )
+    }
+
+    prop_compose! {
+        fn award_strategy()(
+            id in uuid(), seq in any::<u64>(), key in uuid(), revision in any::<u32>(),
+            name in proptest::option::of(text()), email in proptest::option::of(text()),
+            rid in proptest::option::of(text()), issued_state in any::<bool>(), salt in text(),
+            valid_from in instant(), valid_until in proptest::option::of(instant()),
+            flags in any::<[bool; 4]>(), narrative in proptest::option::of(text()),
+            status in proptest::option::of(slot()),
+            issued in proptest::collection::vec(copy(), 0..3), wallet in wallet_state(),
+            created_at in instant(), updated_at in instant(),
+        ) -> Award {
+            Award {
+                id, seq,
+                achievement: AchievementRef { key, revision },
+                recipient: Recipient { name, email, id: rid },
+                state: if issued_state { AwardState::Issued } else { AwardState::Offered },
+                salt, valid_from, valid_until,
+                tx_code_required: flags[0], approval_required: flags[1],
+                extras: narrative.map(|n| json!({"narrative": n, "result": [{"value": 92.5}]})),
+                issued, revoked: flags[2], suspended: flags[3], status, wallet,
+                created_at, updated_at,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn awards_round_trip(a in award_strategy()) {
+            prop_assert_eq!(read_award(&award(&a)).expect("decodes"), a);
+        }
+
+        #[test]
+        fn every_truncation_of_an_award_is_refused(a in award_strategy()) {
+            let bytes = award(&a);
+            for n in 0..bytes.len() {
+                prop_assert!(read_award(&bytes[..n]).is_err());
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = read_award(&bytes);
+            let _ = read_audit(&bytes);
+            let _ = read_token(&bytes);
+        }
+
+        #[test]
+        fn tokens_and_audit_events_round_trip(
+            award_id in uuid(), configs in proptest::collection::vec(text(), 0..3),
+            ids in proptest::collection::vec((text(), text()), 0..3), at in instant(),
+            refresh in any::<bool>(), generation in any::<u32>(),
+            action in text(), actor in text(), reason in proptest::option::of(text()),
+        ) {
+            let g = TokenGrant {
+                award: award_id,
+                configuration_ids: configs,
+                credential_identifiers: ids.into_iter().map(|(id, configuration_id)| CredentialIdentifier { id, configuration_id }).collect(),
+                expires_at: at, refresh, generation,
+            };
+            prop_assert_eq!(read_token(&token(&g)).expect("token"), g);
+            let e = AuditEvent { at, action, actor, reason };
+            prop_assert_eq!(read_audit(&audit(&e)).expect("audit"), e);
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_and_a_foreign_tag_are_refused() {
+        let e = AuditEvent {
+            at: crate::clock::from_unix(1_800_000_000),
+            action: "revoke".into(),
+            actor: "admin".into(),
+            reason: None,
+        };
+        let mut bytes = audit(&e);
+        bytes.push(0);
+        assert!(matches!(read_audit(&bytes), Err(Error::Corrupt(..))));
+        assert!(read_token(&audit(&e)).is_err());
+        assert!(read_audit(b"{\"at\":\"2026-01-01T00:00:00Z\"}").is_err());
+    }
+
+    #[test]
+    fn varints_use_the_shortest_form_and_refuse_overflow() {
+        let mut w = Writer::default();
+        w.varint(300);
+        w.signed(-1);
+        w.signed(i64::MIN);
+        assert_eq!(&w.0[..2], &[0xac, 0x02]);
+        let bytes = [&[AUDIT][..], &w.0].concat();
+        let mut r = Reader::new(&bytes, AUDIT, "t").expect("tag");
+        assert_eq!(r.varint().expect("300"), 300);
+        assert_eq!(r.signed().expect("-1"), -1);
+        assert_eq!(r.signed().expect("min"), i64::MIN);
+        let eleven = [
+            AUDIT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
+        let mut r = Reader::new(&eleven, AUDIT, "t").expect("tag");
+        assert!(r.varint().is_err());
+    }
+}

@@ -1,0 +1,1437 @@
+//! The repositories in sled 0.34, an embedded store in one directory (one process).
+//!
+//! # Trees (store format 2)
+//! - `meta`: `format` → u32 big-endian (2); `issuer_profile` → JSON.
+//! - `achievements`: achievement uuid (text) → [`AchievementRecord`] (JSON), the
+//!   latest revision; `achievement_revisions`: uuid (16 bytes) + revision (u32
+//!   big-endian) → the Achievement of that revision (JSON), every revision ever made.
+//! - `credentials`: award uuid (16 bytes) → [`Award`] (compact, [`codec`]).
+//! - `credentials_by_seq`: sequence number (u64 big-endian) → award uuid; the listing
+//!   walks it backwards and its key is the cursor.
+//! - `credential_copies`: uuid of a batch copy → its award's uuid.
+//! - `pending`: award uuid → empty, while a direct award is recorded but not signed.
+//! - `audit`: award uuid + sequence (u64) → [`AuditEvent`] (compact).
+//! - `status_slots`: list (u32) + index (u32), big-endian → the award uuid it was given
+//!   to. Written before anything names the slot, never removed.
+//! - `status_bits`: purpose tag (0 revocation, 1 suspension) + slot → empty.
+//! - `status_published`: purpose tag + list → [`SignedList`] (JSON).
+//! - `oid4vci`, by one-byte prefix: `c` pre-authorized code → award uuid and the wrong
+//!   transaction codes tried (one byte, absent when none); `o` offer id, `l` claim page
+//!   id, `x` transaction id, `m` notification id → award uuid; `n` nonce → expiry
+//!   (i64 big-endian, Unix seconds); `t` SHA-256 of a token → [`TokenGrant`] (compact).
+//! - `oid4vp_requests`: request uuid → [`PresentationRequest`] (JSON);
+//!   `oid4vp_by_tx`: wallet handle → request uuid.
+//! - `trust_registry`: issuer id → trust entry (JSON).
+//! - `partner_keys`: key id → [`PartnerKeyRecord`] (JSON).
+//!
+//! # Concurrency and crashes
+//! sled makes nothing durable until a flush; [`flush::GroupFlush`] runs one blocking
+//! flush for every request that arrived before it started. sled runs a transaction
+//! under a process-wide lock that every other read and write then waits for, so the
+//! hot paths (recording, signing and listing awards; codes, nonces, tokens) use
+//! single-key writes and compare-and-swap, ordered as the store's rules say; only the
+//! rarer changes that write an award together with other trees (revocation, re-offers,
+//! approvals) run as transactions. Recovery after a crash replays sled's log up to its
+//! first gap, so what survives is a prefix of the writes.
+//!
+//! Records of the first store format (JSON awards that embedded their achievement) are
+//! converted when the store opens ([`upgrade`]).
+
+mod codec;
+mod flush;
+mod upgrade;
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use ::sled::Transactional as _;
+use ::sled::transaction::{ConflictableTransactionError, TransactionError};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    AchievementChange, Achievements, Award, AwardChange, AwardChangeFn, AwardFilter, AwardPage,
+    Awards, Durable, Error, HandleOp, IssuerProfiles, Nonces, Offers, PartnerKeys,
+    PresentationRequests, RequestSummary, StatusLists, StatusState, Tokens, TrustRegistry,
+};
+use crate::model::Achievement;
+use crate::records::partner::PartnerKeyRecord;
+use crate::records::presentation::{PresentationRequest, State};
+use crate::records::profile::IssuerProfile;
+use crate::records::trust::{Entry as TrustEntry, IssuerId};
+use crate::records::{
+    AchievementRecord, AchievementRef, AuditEvent, CodeEntry, TokenGrant, WalletHandle,
+};
+use crate::status::{SignedList, StatusPurpose, StatusSlot};
+
+/// The store format this version writes.
+pub const FORMAT: u32 = 2;
+
+/// The sled cache size. sled's default (1 GiB) is far more than this service needs.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+const FORMAT_KEY: &[u8] = b"format";
+const PROFILE_KEY: &[u8] = b"issuer_profile";
+
+impl From<::sled::Error> for Error {
+    fn from(e: ::sled::Error) -> Self {
+        Error::Backend(Box::new(e))
+    }
+}
+
+/// Why a transaction gave up.
+enum Abort {
+    /// The award changed since it was read: read it again.
+    Conflict,
+    Fail(Error),
+}
+
+fn fail(e: Error) -> ConflictableTransactionError<Abort> {
+    ConflictableTransactionError::Abort(Abort::Fail(e))
+}
+
+fn json<T: serde::Serialize>(what: &str, v: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(v).map_err(|e| Error::Corrupt(what.to_owned(), e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(what.to_owned(), e.to_string()))
+}
+
+fn uuid_value(what: &str, v: &[u8]) -> Result<Uuid, Error> {
+    v.get(..16)
+        .and_then(|b| Uuid::from_slice(b).ok())
+        .ok_or_else(|| Error::Corrupt(what.to_owned(), "not a uuid".into()))
+}
+
+/// The one-byte tag of a purpose in keys.
+fn purpose_tag(p: StatusPurpose) -> u8 {
+    match p {
+        StatusPurpose::Revocation => 0,
+        StatusPurpose::Suspension => 1,
+    }
+}
+
+fn purpose_of(tag: u8) -> Option<StatusPurpose> {
+    match tag {
+        0 => Some(StatusPurpose::Revocation),
+        1 => Some(StatusPurpose::Suspension),
+        _ => None,
+    }
+}
+
+/// A slot's key: list then index, big-endian.
+fn slot_key(s: StatusSlot) -> [u8; 8] {
+    let mut k = [0u8; 8];
+    k[..4].copy_from_slice(&s.list.to_be_bytes());
+    k[4..].copy_from_slice(&s.index.to_be_bytes());
+    k
+}
+
+fn slot_of(k: &[u8]) -> Option<StatusSlot> {
+    let list = u32::from_be_bytes(k.get(..4)?.try_into().ok()?);
+    let index = u32::from_be_bytes(k.get(4..8)?.try_into().ok()?);
+    (k.len() == 8).then_some(StatusSlot { list, index })
+}
+
+fn bit_key(p: StatusPurpose, s: StatusSlot) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = purpose_tag(p);
+    k[1..].copy_from_slice(&slot_key(s));
+    k
+}
+
+fn handle_key(h: &WalletHandle) -> Vec<u8> {
+    let (tag, s) = match h {
+        WalletHandle::Code(s) => (b'c', s),
+        WalletHandle::Offer(s) => (b'o', s),
+        WalletHandle::Claim(s) => (b'l', s),
+        WalletHandle::Transaction(s) => (b'x', s),
+        WalletHandle::Notification(s) => (b'm', s),
+    };
+    prefixed(tag, s.as_bytes())
+}
+
+fn prefixed(tag: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.len());
+    k.push(tag);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn code_key(code: &str) -> Vec<u8> {
+    prefixed(b'c', code.as_bytes())
+}
+
+/// A pre-authorized code's entry: the award's uuid, then (when not zero) the number
+/// of wrong transaction codes tried.
+fn code_value(award: Uuid, failures: u8) -> Vec<u8> {
+    let mut v = award.as_bytes().to_vec();
+    if failures > 0 {
+        v.push(failures);
+    }
+    v
+}
+
+fn revision_key(r: AchievementRef) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(r.key.as_bytes());
+    k[16..].copy_from_slice(&r.revision.to_be_bytes());
+    k
+}
+
+/// The store.
+pub struct SledStore {
+    db: ::sled::Db,
+    meta: ::sled::Tree,
+    achievements: ::sled::Tree,
+    revisions: ::sled::Tree,
+    awards: ::sled::Tree,
+    by_seq: ::sled::Tree,
+    copies: ::sled::Tree,
+    pending: ::sled::Tree,
+    audit: ::sled::Tree,
+    slots: ::sled::Tree,
+    bits: ::sled::Tree,
+    signed: ::sled::Tree,
+    wallet: ::sled::Tree,
+    requests: ::sled::Tree,
+    requests_by_tx: ::sled::Tree,
+    trust: ::sled::Tree,
+    partners: ::sled::Tree,
+    flusher: flush::GroupFlush,
+    /// Serialises changes to achievements (rare), so that revisions never interleave.
+    achievement_writer: Mutex<()>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir` and converts records an earlier version
+    /// wrote; says what it converted.
+    pub fn open(dir: &Path) -> Result<(Self, Option<String>), Error> {
+        let db = ::sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(Some(500))
+            .open()?;
+        let s = Self {
+            meta: db.open_tree("meta")?,
+            achievements: db.open_tree("achievements")?,
+            revisions: db.open_tree("achievement_revisions")?,
+            awards: db.open_tree("credentials")?,
+            by_seq: db.open_tree("credentials_by_seq")?,
+            copies: db.open_tree("credential_copies")?,
+            pending: db.open_tree("pending")?,
+            audit: db.open_tree("audit")?,
+            slots: db.open_tree("status_slots")?,
+            bits: db.open_tree("status_bits")?,
+            signed: db.open_tree("status_published")?,
+            wallet: db.open_tree("oid4vci")?,
+            requests: db.open_tree("oid4vp_requests")?,
+            requests_by_tx: db.open_tree("oid4vp_by_tx")?,
+            trust: db.open_tree("trust_registry")?,
+            partners: db.open_tree("partner_keys")?,
+            flusher: flush::GroupFlush::start(db.clone())?,
+            achievement_writer: Mutex::new(()),
+            db,
+        };
+        let opened = s.bring_up_to_date()?;
+        Ok((s, opened))
+    }
+
+    /// Checks the format, converting a first-format store.
+    fn bring_up_to_date(&self) -> Result<Option<String>, Error> {
+        let format = match self.meta.get(FORMAT_KEY)? {
+            Some(v) => u32::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Corrupt("store format".into(), "not a u32".into()))?,
+            ),
+            None if self.is_empty() => 0,
+            None => 1,
+        };
+        let upgraded = match format {
+            FORMAT => None,
+            0 => None,
+            1 => Some(upgrade::from_format_1(self)?),
+            newer => {
+                return Err(Error::Corrupt(
+                    "store format".into(),
+                    format!(
+                        "format {newer} was written by a newer version of accolade than this one (format {FORMAT}); run that version"
+                    ),
+                ));
+            }
+        };
+        if format != FORMAT {
+            self.meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes())?;
+            self.db.flush()?;
+        }
+        Ok(upgraded)
+    }
+
+    fn is_empty(&self) -> bool {
+        [
+            &self.meta,
+            &self.achievements,
+            &self.awards,
+            &self.slots,
+            &self.wallet,
+            &self.requests,
+            &self.trust,
+            &self.partners,
+        ]
+        .iter()
+        .all(|t| t.is_empty())
+    }
+
+    fn audit_key(&self, id: Uuid) -> Result<Vec<u8>, Error> {
+        let mut key = id.as_bytes().to_vec();
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        Ok(key)
+    }
+
+    fn read_award(&self, id: Uuid) -> Result<Option<(::sled::IVec, Award)>, Error> {
+        match self.awards.get(id.as_bytes())? {
+            None => Ok(None),
+            Some(bytes) => {
+                let a = codec::read_award(&bytes)?;
+                Ok(Some((bytes, a)))
+            }
+        }
+    }
+
+    /// The change loop of [`Awards::update_award`], starting from `seed` (the bytes an
+    /// award was written as, and the award) when the caller has it.
+    fn change_award(
+        &self,
+        id: Uuid,
+        mut seed: Option<(::sled::IVec, Award)>,
+        change: &mut AwardChangeFn<'_>,
+    ) -> Result<Award, Error> {
+        let idb = id.as_bytes();
+        loop {
+            let (old, mut award) = match seed.take() {
+                Some(s) => s,
+                None => self.read_award(id)?.ok_or(Error::Missing(id))?,
+            };
+            let c = change(&mut award)?;
+            if !c.write {
+                return Ok(award);
+            }
+            let new = codec::award(&award);
+            if c.bits.is_empty() && c.audit.is_none() && c.handles.is_empty() {
+                if self
+                    .awards
+                    .compare_and_swap(idb, Some(&old), Some(new))?
+                    .is_ok()
+                {
+                    return Ok(award);
+                }
+                continue;
+            }
+            match self.write_change(id, &old, &new, &c) {
+                Ok(()) => return Ok(award),
+                Err(Abort::Conflict) => continue,
+                Err(Abort::Fail(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes an award with its bits, audit event and handles in one transaction, if
+    /// the award still is `old`.
+    fn write_change(&self, id: Uuid, old: &[u8], new: &[u8], c: &AwardChange) -> Result<(), Abort> {
+        let audit = match &c.audit {
+            Some(e) => Some((self.audit_key(id).map_err(Abort::Fail)?, codec::audit(e))),
+            None => None,
+        };
+        let idb = id.as_bytes().as_slice();
+        (&self.awards, &self.bits, &self.audit, &self.wallet)
+            .transaction(|(awards, bits, log, wallet)| {
+                if awards.get(idb)?.as_deref() != Some(old) {
+                    return Err(ConflictableTransactionError::Abort(Abort::Conflict));
+                }
+                for op in &c.handles {
+                    match op {
+                        HandleOp::Link(h) => {
+                            wallet.insert(handle_key(h), idb)?;
+                        }
+                        HandleOp::Unlink(h) => {
+                            wallet.remove(handle_key(h))?;
+                        }
+                        HandleOp::RelinkCode {
+                            old,
+                            new,
+                            max_failures,
+                        } => {
+                            let failures = match old {
+                                Some(o) => wallet
+                                    .remove(code_key(o))?
+                                    .and_then(|v| v.get(16).copied())
+                                    .unwrap_or(0),
+                                None => 0,
+                            };
+                            if failures >= *max_failures {
+                                return Err(fail(Error::Refused(
+                                    "too many wrong transaction codes".into(),
+                                )));
+                            }
+                            wallet.insert(code_key(new), code_value(id, failures))?;
+                        }
+                    }
+                }
+                for b in &c.bits {
+                    let key = bit_key(b.purpose, b.slot);
+                    if b.value {
+                        bits.insert(&key, &[])?;
+                    } else {
+                        bits.remove(&key)?;
+                    }
+                }
+                if let Some((key, value)) = &audit {
+                    log.insert(key.as_slice(), value.as_slice())?;
+                }
+                awards.insert(idb, new)?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(a) => a,
+                TransactionError::Storage(s) => Abort::Fail(s.into()),
+            })
+    }
+}
+
+#[async_trait]
+impl Durable for SledStore {
+    /// Requests are grouped: a dedicated thread runs one blocking `flush` for every
+    /// request that arrived before it started. (sled 0.34's `flush_async` can deadlock
+    /// when several run at once, sled issues #1241 and #1308.)
+    async fn flush(&self) -> Result<(), Error> {
+        self.flusher.flush().await
+    }
+
+    fn flushes(&self) -> u64 {
+        self.flusher.count()
+    }
+}
+
+#[async_trait]
+impl IssuerProfiles for SledStore {
+    async fn issuer_profile(&self) -> Result<Option<IssuerProfile>, Error> {
+        self.meta
+            .get(PROFILE_KEY)?
+            .map(|b| from_json("issuer profile", &b))
+            .transpose()
+    }
+
+    async fn put_issuer_profile(&self, profile: &IssuerProfile) -> Result<(), Error> {
+        self.meta
+            .insert(PROFILE_KEY, json("issuer profile", profile)?)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Achievements for SledStore {
+    async fn achievement(&self, key: Uuid) -> Result<Option<AchievementRecord>, Error> {
+        self.achievements
+            .get(key.to_string())?
+            .map(|b| from_json("achievement", &b))
+            .transpose()
+    }
+
+    async fn achievements(&self) -> Result<Vec<AchievementRecord>, Error> {
+        let mut out = self
+            .achievements
+            .iter()
+            .values()
+            .map(|v| from_json::<AchievementRecord>("achievement", &v?))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
+        Ok(out)
+    }
+
+    async fn revision(&self, of: AchievementRef) -> Result<Option<Achievement>, Error> {
+        self.revisions
+            .get(revision_key(of))?
+            .map(|b| from_json("achievement revision", &b))
+            .transpose()
+    }
+
+    async fn insert_achievement(&self, rec: &AchievementRecord) -> Result<(), Error> {
+        // The revision first: the record never names a revision that is not kept.
+        self.revisions.insert(
+            revision_key(rec.reference()),
+            json("achievement revision", &rec.achievement)?,
+        )?;
+        self.achievements
+            .insert(rec.key.to_string(), json("achievement", rec)?)?;
+        Ok(())
+    }
+
+    async fn update_achievement(
+        &self,
+        key: Uuid,
+        change: &mut AchievementChange<'_>,
+    ) -> Result<AchievementRecord, Error> {
+        let _w = self
+            .achievement_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut rec: AchievementRecord = self
+            .achievements
+            .get(key.to_string())?
+            .map(|b| from_json("achievement", &b))
+            .transpose()?
+            .ok_or(Error::Missing(key))?;
+        let revision = rec.revision;
+        if !change(&mut rec)? {
+            return Ok(rec);
+        }
+        if rec.revision != revision {
+            self.revisions.insert(
+                revision_key(rec.reference()),
+                json("achievement revision", &rec.achievement)?,
+            )?;
+        }
+        self.achievements
+            .insert(key.to_string(), json("achievement", &rec)?)?;
+        Ok(rec)
+    }
+}
+
+#[async_trait]
+impl Awards for SledStore {
+    async fn insert_award(&self, award: &mut Award, pending: bool) -> Result<(), Error> {
+        award.seq = self.db.generate_id()?;
+        let idb = award.id.as_bytes().as_slice();
+        // In this order, so that whatever prefix a crash keeps is harmless: the slot
+        // is taken before anything names it; handles, the pending mark and the listing
+        // entry lead to the award only once it is written.
+        if let Some(slot) = award.status
+            && self
+                .slots
+                .compare_and_swap(slot_key(slot), None as Option<&[u8]>, Some(idb))?
+                .is_err()
+        {
+            return Err(Error::SlotTaken {
+                list: slot.list,
+                index: slot.index,
+            });
+        }
+        let w = &award.wallet;
+        let handles = [
+            w.offer.as_ref().map(|o| WalletHandle::Code(o.code.clone())),
+            w.offer.as_ref().map(|o| WalletHandle::Offer(o.id.clone())),
+            w.claim_id.clone().map(WalletHandle::Claim),
+        ];
+        for h in handles.iter().flatten() {
+            self.wallet.insert(handle_key(h), idb)?;
+        }
+        if pending {
+            self.pending.insert(idb, &[])?;
+        }
+        self.by_seq.insert(award.seq.to_be_bytes(), idb)?;
+        self.awards.insert(idb, codec::award(award))?;
+        Ok(())
+    }
+
+    async fn complete_award(&self, award: &Award) -> Result<(), Error> {
+        // Applied to the award as it stands: a change made meanwhile (a revocation of
+        // an award still being signed) is kept.
+        let idb = award.id.as_bytes();
+        let signed = award.issued.clone();
+        self.change_award(award.id, None, &mut |a: &mut Award| {
+            for c in &signed {
+                if !a.issued.contains(c) {
+                    a.issued.push(c.clone());
+                }
+            }
+            a.state = award.state;
+            a.updated_at = award.updated_at;
+            Ok(AwardChange::award())
+        })?;
+        self.pending.remove(idb)?;
+        Ok(())
+    }
+
+    async fn pending_awards(&self) -> Result<Vec<Uuid>, Error> {
+        self.pending
+            .iter()
+            .keys()
+            .map(|k| uuid_value("pending", &k?))
+            .collect()
+    }
+
+    async fn burn_award(&self, id: Uuid, event: &AuditEvent) -> Result<(), Error> {
+        let idb = id.as_bytes();
+        if let Some((_, award)) = self.read_award(id)? {
+            self.audit
+                .insert(self.audit_key(id)?, codec::audit(event))?;
+            self.awards.remove(idb)?;
+            self.by_seq.remove(award.seq.to_be_bytes())?;
+        }
+        self.pending.remove(idb)?;
+        Ok(())
+    }
+
+    async fn award(&self, id: Uuid) -> Result<Option<Award>, Error> {
+        Ok(self.read_award(id)?.map(|(_, a)| a))
+    }
+
+    async fn award_of_copy(&self, copy: Uuid) -> Result<Option<Uuid>, Error> {
+        self.copies
+            .get(copy.as_bytes())?
+            .map(|v| uuid_value("copy", &v))
+            .transpose()
+    }
+
+    async fn add_copy(&self, award: Uuid, copy: Uuid, slot: StatusSlot) -> Result<(), Error> {
+        let idb = award.as_bytes().as_slice();
+        if self
+            .slots
+            .compare_and_swap(slot_key(slot), None as Option<&[u8]>, Some(idb))?
+            .is_err()
+        {
+            return Err(Error::SlotTaken {
+                list: slot.list,
+                index: slot.index,
+            });
+        }
+        self.copies.insert(copy.as_bytes(), idb)?;
+        Ok(())
+    }
+
+    async fn awards(
+        &self,
+        filter: &AwardFilter,
+        limit: usize,
+        cursor: Option<u64>,
+    ) -> Result<AwardPage, Error> {
+        let upper = cursor.unwrap_or(u64::MAX);
+        let mut page = AwardPage::default();
+        for item in self.by_seq.range(..upper.to_be_bytes()).rev() {
+            let (_, id) = item?;
+            let id = uuid_value("award index", &id)?;
+            // An entry whose award is gone (burned) or not written yet is skipped.
+            let Some((_, award)) = self.read_award(id)? else {
+                continue;
+            };
+            if !filter.matches(&award) {
+                continue;
+            }
+            if page.awards.len() == limit {
+                // There is at least one more: the page ends at the last one taken.
+                page.next = page.awards.last().map(|a| a.seq);
+                break;
+            }
+            page.awards.push(award);
+        }
+        Ok(page)
+    }
+
+    async fn update_award(&self, id: Uuid, change: &mut AwardChangeFn<'_>) -> Result<Award, Error> {
+        self.change_award(id, None, change)
+    }
+
+    async fn audit_events(&self, id: Uuid) -> Result<Vec<AuditEvent>, Error> {
+        self.audit
+            .scan_prefix(id.as_bytes())
+            .values()
+            .map(|v| codec::read_audit(&v?))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl StatusLists for SledStore {
+    async fn status_state(&self) -> Result<StatusState, Error> {
+        let mut state = StatusState::default();
+        for k in self.slots.iter().keys() {
+            let k = k?;
+            state.slots.push(
+                slot_of(&k).ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?,
+            );
+        }
+        for k in self.bits.iter().keys() {
+            let k = k?;
+            let bit = k
+                .split_first()
+                .and_then(|(t, rest)| Some((purpose_of(*t)?, slot_of(rest)?)))
+                .ok_or_else(|| Error::Corrupt("status bit".into(), hex::encode(&k)))?;
+            state.bits.push(bit);
+        }
+        Ok(state)
+    }
+
+    async fn slot_owner(&self, slot: StatusSlot) -> Result<Option<Uuid>, Error> {
+        self.slots
+            .get(slot_key(slot))?
+            .map(|v| uuid_value("status slot", &v))
+            .transpose()
+    }
+
+    async fn signed_list(
+        &self,
+        purpose: StatusPurpose,
+        list: u32,
+    ) -> Result<Option<SignedList>, Error> {
+        self.signed
+            .get(list_key(purpose, list))?
+            .map(|b| from_json("signed list", &b))
+            .transpose()
+    }
+
+    async fn put_signed_list(
+        &self,
+        purpose: StatusPurpose,
+        list: u32,
+        signed: &SignedList,
+    ) -> Result<(), Error> {
+        self.signed
+            .insert(list_key(purpose, list), json("signed list", signed)?)?;
+        Ok(())
+    }
+}
+
+fn list_key(purpose: StatusPurpose, list: u32) -> [u8; 5] {
+    let mut k = [0u8; 5];
+    k[0] = purpose_tag(purpose);
+    k[1..].copy_from_slice(&list.to_be_bytes());
+    k
+}
+
+#[async_trait]
+impl Offers for SledStore {
+    async fn award_for(&self, handle: &WalletHandle) -> Result<Option<Uuid>, Error> {
+        self.wallet
+            .get(handle_key(handle))?
+            .map(|v| uuid_value("wallet handle", &v))
+            .transpose()
+    }
+
+    async fn link(&self, handle: &WalletHandle, award: Uuid) -> Result<(), Error> {
+        self.wallet
+            .insert(handle_key(handle), award.as_bytes().as_slice())?;
+        Ok(())
+    }
+
+    async fn unlink(&self, handle: &WalletHandle) -> Result<(), Error> {
+        self.wallet.remove(handle_key(handle))?;
+        Ok(())
+    }
+
+    async fn code(&self, code: &str) -> Result<Option<CodeEntry>, Error> {
+        let Some(raw) = self.wallet.get(code_key(code))? else {
+            return Ok(None);
+        };
+        Ok(Some(CodeEntry {
+            award: uuid_value("code", &raw)?,
+            failures: raw.get(16).copied().unwrap_or(0),
+        }))
+    }
+
+    async fn count_wrong_tx_code(&self, code: &str, seen: CodeEntry) -> Result<bool, Error> {
+        Ok(self
+            .wallet
+            .compare_and_swap(
+                code_key(code),
+                Some(code_value(seen.award, seen.failures)),
+                Some(code_value(seen.award, seen.failures.saturating_add(1))),
+            )?
+            .is_ok())
+    }
+
+    async fn spend_code(&self, code: &str, seen: CodeEntry) -> Result<bool, Error> {
+        Ok(self
+            .wallet
+            .compare_and_swap(
+                code_key(code),
+                Some(code_value(seen.award, seen.failures)),
+                None as Option<&[u8]>,
+            )?
+            .is_ok())
+    }
+}
+
+fn token_key(digest: &[u8; 32]) -> Vec<u8> {
+    prefixed(b't', digest)
+}
+
+fn nonce_key(nonce: &str) -> Vec<u8> {
+    prefixed(b'n', nonce.as_bytes())
+}
+
+#[async_trait]
+impl Tokens for SledStore {
+    async fn put_token(&self, digest: &[u8; 32], grant: &TokenGrant) -> Result<(), Error> {
+        self.wallet.insert(token_key(digest), codec::token(grant))?;
+        Ok(())
+    }
+
+    async fn token(&self, digest: &[u8; 32]) -> Result<Option<TokenGrant>, Error> {
+        self.wallet
+            .get(token_key(digest))?
+            .map(|b| codec::read_token(&b))
+            .transpose()
+    }
+
+    async fn take_token(&self, digest: &[u8; 32]) -> Result<bool, Error> {
+        Ok(self.wallet.remove(token_key(digest))?.is_some())
+    }
+
+    async fn sweep_tokens(&self, now: OffsetDateTime) -> Result<usize, Error> {
+        let mut gone = 0;
+        for item in self.wallet.scan_prefix([b't']) {
+            let (k, v) = item?;
+            // An unreadable grant buys nothing: it goes too.
+            let expired = match codec::read_token(&v) {
+                Ok(g) => g.expires_at < now,
+                Err(_) => true,
+            };
+            if expired
+                && self
+                    .wallet
+                    .compare_and_swap(&k, Some(v), None as Option<&[u8]>)?
+                    .is_ok()
+            {
+                gone += 1;
+            }
+        }
+        Ok(gone)
+    }
+}
+
+#[async_trait]
+impl Nonces for SledStore {
+    async fn put_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<(), Error> {
+        self.wallet
+            .insert(nonce_key(nonce), &expires_at.unix_timestamp().to_be_bytes())?;
+        Ok(())
+    }
+
+    async fn take_nonce(&self, nonce: &str, now: OffsetDateTime) -> Result<bool, Error> {
+        let expiry = self
+            .wallet
+            .remove(nonce_key(nonce))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes);
+        Ok(expiry.is_some_and(|e| e >= now.unix_timestamp()))
+    }
+
+    async fn sweep_nonces(&self, now: OffsetDateTime) -> Result<usize, Error> {
+        let mut gone = 0;
+        for item in self.wallet.scan_prefix([b'n']) {
+            let (k, v) = item?;
+            let expires_at = <[u8; 8]>::try_from(v.as_ref())
+                .map(i64::from_be_bytes)
+                .unwrap_or(i64::MIN);
+            if expires_at < now.unix_timestamp() {
+                self.wallet.remove(k)?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
+    }
+}
+
+/// What the sweep and the counts read of a stored request (a result may be large).
+#[derive(serde::Deserialize)]
+struct Stub {
+    id: Uuid,
+    tx: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    expires_at: OffsetDateTime,
+    #[serde(default, with = "crate::clock::rfc3339::option")]
+    answered_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    created_by: Option<String>,
+    status: State,
+}
+
+impl Stub {
+    fn summary(self) -> RequestSummary {
+        RequestSummary {
+            id: self.id,
+            tx: self.tx,
+            expires_at: self.expires_at,
+            answered_at: self.answered_at,
+            created_by: self.created_by,
+        }
+    }
+}
+
+#[async_trait]
+impl PresentationRequests for SledStore {
+    async fn insert_request(&self, request: &PresentationRequest) -> Result<(), Error> {
+        // The record first: a crash before the index leaves a record the sweep removes,
+        // never an index entry leading nowhere.
+        self.requests.insert(
+            request.id.as_bytes(),
+            json("presentation request", request)?,
+        )?;
+        self.requests_by_tx
+            .insert(request.tx.as_bytes(), request.id.as_bytes().as_slice())?;
+        Ok(())
+    }
+
+    async fn request(&self, id: Uuid) -> Result<Option<PresentationRequest>, Error> {
+        self.requests
+            .get(id.as_bytes())?
+            .map(|b| from_json("presentation request", &b))
+            .transpose()
+    }
+
+    async fn request_for_tx(&self, tx: &str) -> Result<Option<Uuid>, Error> {
+        self.requests_by_tx
+            .get(tx.as_bytes())?
+            .map(|v| uuid_value("presentation request index", &v))
+            .transpose()
+    }
+
+    async fn decide(&self, decided: &PresentationRequest) -> Result<bool, Error> {
+        let key = decided.id.as_bytes();
+        let new = json("presentation request", decided)?;
+        loop {
+            let Some(old) = self.requests.get(key)? else {
+                return Ok(false);
+            };
+            let stub: Stub = from_json("presentation request", &old)?;
+            if stub.status != State::Pending {
+                return Ok(false);
+            }
+            if self
+                .requests
+                .compare_and_swap(key, Some(old), Some(new.as_slice()))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn sweep_requests(
+        &self,
+        expired: &(dyn for<'r> Fn(&'r RequestSummary) -> bool + Sync),
+    ) -> Result<Vec<RequestSummary>, Error> {
+        let mut gone = Vec::new();
+        for item in self.requests.iter() {
+            let (k, v) = item?;
+            let Ok(stub) = serde_json::from_slice::<Stub>(&v) else {
+                // Unreadable: nothing can use it.
+                self.requests.remove(&k)?;
+                continue;
+            };
+            let summary = stub.summary();
+            if !expired(&summary)
+                || self
+                    .requests
+                    .compare_and_swap(&k, Some(v), None as Option<&[u8]>)?
+                    .is_err()
+            {
+                continue;
+            }
+            self.requests_by_tx.remove(summary.tx.as_bytes())?;
+            gone.push(summary);
+        }
+        Ok(gone)
+    }
+
+    async fn request_summaries(&self) -> Result<Vec<RequestSummary>, Error> {
+        self.requests
+            .iter()
+            .values()
+            .map(|v| Ok(from_json::<Stub>("presentation request", &v?)?.summary()))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TrustRegistry for SledStore {
+    async fn trust_entries(&self) -> Result<Vec<TrustEntry>, Error> {
+        let mut out = Vec::new();
+        for item in self.trust.iter() {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let e: TrustEntry = from_json(&format!("trust registry entry {key}"), &v)?;
+            if e.id.as_str() != key {
+                return Err(Error::Corrupt(
+                    format!("trust registry entry {key}"),
+                    format!("it names {}", e.id),
+                ));
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    async fn put_trust_entry(&self, entry: &TrustEntry) -> Result<(), Error> {
+        self.trust.insert(
+            entry.id.as_str().as_bytes(),
+            json("trust registry entry", entry)?,
+        )?;
+        Ok(())
+    }
+
+    async fn remove_trust_entry(&self, id: &IssuerId) -> Result<bool, Error> {
+        Ok(self.trust.remove(id.as_str().as_bytes())?.is_some())
+    }
+}
+
+#[async_trait]
+impl PartnerKeys for SledStore {
+    async fn partner_keys(&self) -> Result<Vec<PartnerKeyRecord>, Error> {
+        self.partners
+            .iter()
+            .values()
+            .map(|v| from_json("partner key", &v?))
+            .collect()
+    }
+
+    async fn put_partner_key(&self, key: &PartnerKeyRecord) -> Result<(), Error> {
+        self.partners
+            .insert(key.id.as_bytes(), json("partner key", key)?)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::from_unix;
+    use crate::records::{AwardState, IssuedCopy, Offer, Recipient, WalletState};
+    use crate::store::{AwardChange, BitWrite, HandleOp};
+
+    fn at(unix: i64) -> OffsetDateTime {
+        from_unix(unix)
+    }
+
+    fn open(dir: &Path) -> SledStore {
+        SledStore::open(dir).expect("open").0
+    }
+
+    fn sample_achievement(id: &str) -> Achievement {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "type": ["Achievement"], "name": "Cloud Practitioner",
+            "description": "Understands core cloud services.",
+            "criteria": {"narrative": "Passed the exam."}
+        }))
+        .expect("an achievement")
+    }
+
+    fn award(email: &str, slot: Option<StatusSlot>) -> Award {
+        Award {
+            id: Uuid::new_v4(),
+            seq: 0,
+            achievement: AchievementRef {
+                key: Uuid::nil(),
+                revision: 1,
+            },
+            recipient: Recipient {
+                email: Some(email.into()),
+                ..Default::default()
+            },
+            state: AwardState::Offered,
+            salt: "s".into(),
+            valid_from: at(1_704_067_200),
+            valid_until: None,
+            tx_code_required: true,
+            approval_required: false,
+            extras: None,
+            issued: vec![],
+            revoked: false,
+            suspended: false,
+            status: slot,
+            wallet: WalletState::default(),
+            created_at: at(1_704_067_200),
+            updated_at: at(1_704_067_200),
+        }
+    }
+
+    #[tokio::test]
+    async fn awards_list_newest_first_with_a_cursor_that_pages_exactly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let mut ids = vec![];
+        for i in 0..5 {
+            let mut a = award(if i % 2 == 0 { "a@x.org" } else { "b@x.org" }, None);
+            s.insert_award(&mut a, false).await.expect("insert");
+            ids.push(a.id);
+        }
+        let all = AwardFilter::default();
+        let ids_of = |p: &AwardPage| p.awards.iter().map(|a| a.id).collect::<Vec<_>>();
+        let p1 = s.awards(&all, 2, None).await.expect("list");
+        assert_eq!(ids_of(&p1), vec![ids[4], ids[3]]);
+        let p2 = s.awards(&all, 2, p1.next).await.expect("list");
+        assert_eq!(ids_of(&p2), vec![ids[2], ids[1]]);
+        let p3 = s.awards(&all, 2, p2.next).await.expect("list");
+        assert_eq!(ids_of(&p3), vec![ids[0]]);
+        assert!(p3.next.is_none());
+        let only_a = AwardFilter {
+            email: Some("a@x.org".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.awards(&only_a, 10, None)
+                .await
+                .expect("list")
+                .awards
+                .len(),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening_after_a_flush() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = {
+            let s = open(dir.path());
+            let mut a = award("a@x.org", Some(StatusSlot { list: 1, index: 9 }));
+            a.wallet.offer = Some(Offer {
+                id: "offer-1".into(),
+                code: "code-1".into(),
+                expires_at: at(1_704_068_100),
+                created_at: at(1_704_067_200),
+            });
+            s.insert_award(&mut a, false).await.expect("insert");
+            s.flush().await.expect("flush");
+            a
+        };
+        let s = open(dir.path());
+        assert_eq!(s.award(a.id).await.expect("get"), Some(a.clone()));
+        assert_eq!(
+            s.slot_owner(StatusSlot { list: 1, index: 9 })
+                .await
+                .expect("owner"),
+            Some(a.id)
+        );
+        let code = s
+            .code("code-1")
+            .await
+            .expect("code")
+            .expect("linked at insert");
+        assert_eq!((code.award, code.failures), (a.id, 0));
+        assert_eq!(
+            s.award_for(&WalletHandle::Offer("offer-1".into()))
+                .await
+                .expect("offer"),
+            Some(a.id)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_is_given_out_once_and_a_refused_award_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let slot = StatusSlot { list: 1, index: 7 };
+        let mut first = award("a@x.org", Some(slot));
+        s.insert_award(&mut first, true).await.expect("insert");
+        let mut second = award("b@x.org", Some(slot));
+        assert!(matches!(
+            s.insert_award(&mut second, true).await,
+            Err(Error::SlotTaken { list: 1, index: 7 })
+        ));
+        assert_eq!(s.award(second.id).await.expect("get"), None);
+        assert_eq!(s.pending_awards().await.expect("pending"), vec![first.id]);
+        assert!(matches!(
+            s.add_copy(first.id, Uuid::new_v4(), slot).await,
+            Err(Error::SlotTaken { .. })
+        ));
+        let copy = Uuid::new_v4();
+        let other = StatusSlot { list: 1, index: 8 };
+        s.add_copy(first.id, copy, other).await.expect("free slot");
+        assert_eq!(s.award_of_copy(copy).await.expect("copy"), Some(first.id));
+        assert_eq!(s.slot_owner(other).await.expect("owner"), Some(first.id));
+        let state = s.status_state().await.expect("state");
+        assert_eq!(state.slots, vec![slot, other]);
+    }
+
+    #[tokio::test]
+    async fn completing_keeps_a_change_made_while_signing_and_burning_keeps_the_slot() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let slot = StatusSlot { list: 1, index: 3 };
+        let mut a = award("a@x.org", Some(slot));
+        s.insert_award(&mut a, true).await.expect("insert");
+        // Revoked while it was being signed.
+        s.update_award(a.id, &mut |r: &mut Award| {
+            r.revoked = true;
+            Ok(AwardChange::award())
+        })
+        .await
+        .expect("revoke");
+        let mut signed = a.clone();
+        signed
+            .issued
+            .push(IssuedCopy::new("h.p.s".into(), "did:web:x#k".into(), at(1)));
+        signed.state = AwardState::Issued;
+        s.complete_award(&signed).await.expect("complete");
+        let now = s.award(a.id).await.expect("get").expect("there");
+        assert!(now.revoked, "the revocation is kept");
+        assert_eq!((now.state, now.issued.len()), (AwardState::Issued, 1));
+        assert!(s.pending_awards().await.expect("pending").is_empty());
+
+        let mut b = award("b@x.org", Some(StatusSlot { list: 1, index: 4 }));
+        s.insert_award(&mut b, true).await.expect("insert");
+        let event = AuditEvent {
+            at: at(2),
+            action: "burn".into(),
+            actor: "system".into(),
+            reason: Some("crash".into()),
+        };
+        s.burn_award(b.id, &event).await.expect("burn");
+        assert_eq!(s.award(b.id).await.expect("get"), None);
+        assert!(s.pending_awards().await.expect("pending").is_empty());
+        assert_eq!(s.audit_events(b.id).await.expect("audit"), vec![event]);
+        let listed = s
+            .awards(&AwardFilter::default(), 10, None)
+            .await
+            .expect("list");
+        assert_eq!(listed.awards.len(), 1, "the burned award is not listed");
+        assert_eq!(
+            s.slot_owner(StatusSlot { list: 1, index: 4 })
+                .await
+                .expect("owner"),
+            Some(b.id),
+            "its slot stays taken"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_writes_its_bits_audit_and_handles_together_and_reruns_on_conflict() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = std::sync::Arc::new(open(dir.path()));
+        let slot = StatusSlot { list: 2, index: 5 };
+        let mut a = award("a@x.org", Some(slot));
+        a.wallet.offer = Some(Offer {
+            id: "o".into(),
+            code: "c".into(),
+            expires_at: at(100),
+            created_at: at(0),
+        });
+        s.insert_award(&mut a, false).await.expect("insert");
+        let event = AuditEvent {
+            at: at(5),
+            action: "revoke".into(),
+            actor: "admin".into(),
+            reason: None,
+        };
+        let mut runs = 0;
+        let other = s.clone();
+        let id = a.id;
+        let now = s
+            .update_award(id, &mut |r: &mut Award| {
+                runs += 1;
+                if runs == 1 {
+                    // Another change lands between this read and its write.
+                    other
+                        .change_award(id, None, &mut |o: &mut Award| {
+                            o.suspended = true;
+                            Ok(AwardChange::award())
+                        })
+                        .expect("concurrent change");
+                }
+                r.revoked = true;
+                r.wallet.offer = None;
+                Ok(AwardChange {
+                    write: true,
+                    bits: vec![BitWrite {
+                        purpose: StatusPurpose::Revocation,
+                        slot,
+                        value: true,
+                    }],
+                    audit: Some(event.clone()),
+                    handles: vec![
+                        HandleOp::Unlink(WalletHandle::Code("c".into())),
+                        HandleOp::Unlink(WalletHandle::Offer("o".into())),
+                    ],
+                })
+            })
+            .await
+            .expect("change");
+        assert_eq!(runs, 2, "the first run lost to the concurrent change");
+        assert!(now.revoked && now.suspended, "both changes are kept");
+        let state = s.status_state().await.expect("state");
+        assert_eq!(state.bits, vec![(StatusPurpose::Revocation, slot)]);
+        assert_eq!(s.audit_events(id).await.expect("audit"), vec![event]);
+        assert_eq!(s.code("c").await.expect("code"), None);
+        assert_eq!(
+            s.award_for(&WalletHandle::Offer("o".into()))
+                .await
+                .expect("o"),
+            None
+        );
+        let refused = s
+            .update_award(id, &mut |_: &mut Award| Err(Error::Refused("no".into())))
+            .await;
+        assert!(matches!(refused, Err(Error::Refused(_))));
+        assert!(matches!(
+            s.update_award(
+                Uuid::new_v4(),
+                &mut |_: &mut Award| Ok(AwardChange::award())
+            )
+            .await,
+            Err(Error::Missing(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_code_counts_wrong_tries_is_spent_once_and_carries_its_count_when_relinked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let mut a = award("a@x.org", None);
+        a.wallet.offer = Some(Offer {
+            id: "offer-1".into(),
+            code: "code-1".into(),
+            expires_at: at(10),
+            created_at: at(0),
+        });
+        s.insert_award(&mut a, false).await.expect("insert");
+        let e = s.code("code-1").await.expect("read").expect("there");
+        assert!(s.count_wrong_tx_code("code-1", e).await.expect("cas"));
+        // A stale view loses: the entry changed under it.
+        assert!(!s.count_wrong_tx_code("code-1", e).await.expect("cas"));
+        assert!(!s.spend_code("code-1", e).await.expect("cas"));
+        let e = s.code("code-1").await.expect("read").expect("there");
+        assert_eq!(e.failures, 1);
+        // A fresh code for the same award inherits the count.
+        s.update_award(a.id, &mut |_: &mut Award| {
+            Ok(AwardChange::with_handles(vec![HandleOp::RelinkCode {
+                old: Some("code-1".into()),
+                new: "code-2".into(),
+                max_failures: 5,
+            }]))
+        })
+        .await
+        .expect("relink");
+        assert_eq!(s.code("code-1").await.expect("old"), None);
+        let e2 = s.code("code-2").await.expect("new").expect("there");
+        assert_eq!((e2.award, e2.failures), (a.id, 1));
+        assert!(s.spend_code("code-2", e2).await.expect("cas"));
+        assert!(
+            !s.spend_code("code-2", e2).await.expect("cas"),
+            "spent once"
+        );
+        assert_eq!(s.code("code-2").await.expect("read"), None);
+        // A code at its limit is not relinked.
+        s.link(&WalletHandle::Code("code-3".into()), a.id)
+            .await
+            .expect("link");
+        for _ in 0..5 {
+            let e = s.code("code-3").await.expect("read").expect("there");
+            s.count_wrong_tx_code("code-3", e).await.expect("count");
+        }
+        let refused = s
+            .update_award(a.id, &mut |_: &mut Award| {
+                Ok(AwardChange::with_handles(vec![HandleOp::RelinkCode {
+                    old: Some("code-3".into()),
+                    new: "code-4".into(),
+                    max_failures: 5,
+                }]))
+            })
+            .await;
+        assert!(matches!(refused, Err(Error::Refused(_))));
+        assert_eq!(
+            s.code("code-4").await.expect("read"),
+            None,
+            "nothing written"
+        );
+    }
+
+    #[tokio::test]
+    async fn nonces_and_tokens_are_single_use_and_expire() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        s.put_nonce("n1", at(100)).await.expect("put");
+        s.put_nonce("n2", at(100)).await.expect("put");
+        assert!(s.take_nonce("n1", at(100)).await.expect("take"));
+        assert!(!s.take_nonce("n1", at(100)).await.expect("take"), "used");
+        assert!(!s.take_nonce("n2", at(101)).await.expect("take"), "expired");
+        assert!(!s.take_nonce("never", at(0)).await.expect("take"));
+        s.put_nonce("n3", at(50)).await.expect("put");
+        s.put_nonce("n4", at(500)).await.expect("put");
+        assert_eq!(s.sweep_nonces(at(100)).await.expect("sweep"), 1);
+        assert!(
+            s.take_nonce("n4", at(100)).await.expect("take"),
+            "unexpired ones stay"
+        );
+
+        let grant = |expires| TokenGrant {
+            award: Uuid::new_v4(),
+            configuration_ids: vec!["c".into()],
+            credential_identifiers: vec![],
+            expires_at: at(expires),
+            refresh: false,
+            generation: 0,
+        };
+        s.put_token(&[1; 32], &grant(50)).await.expect("put");
+        s.put_token(&[2; 32], &grant(500)).await.expect("put");
+        assert_eq!(
+            s.token(&[2; 32]).await.expect("get").map(|g| g.expires_at),
+            Some(at(500))
+        );
+        assert_eq!(s.sweep_tokens(at(100)).await.expect("sweep"), 1);
+        assert_eq!(s.token(&[1; 32]).await.expect("get"), None);
+        assert!(s.take_token(&[2; 32]).await.expect("take"));
+        assert!(!s.take_token(&[2; 32]).await.expect("take"), "once");
+    }
+
+    #[tokio::test]
+    async fn every_revision_of_an_achievement_is_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let key = Uuid::new_v4();
+        let v1 = sample_achievement("https://x.example/achievements/1");
+        let rec = AchievementRecord {
+            key,
+            revision: 1,
+            achievement: v1.clone(),
+            archived: false,
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        s.insert_achievement(&rec).await.expect("insert");
+        let mut v2 = v1.clone();
+        v2.name = "Renamed".into();
+        let now = s
+            .update_achievement(key, &mut |r: &mut AchievementRecord| {
+                r.achievement = v2.clone();
+                r.revision += 1;
+                Ok(true)
+            })
+            .await
+            .expect("update");
+        assert_eq!(now.revision, 2);
+        let r1 = AchievementRef { key, revision: 1 };
+        let r2 = AchievementRef { key, revision: 2 };
+        assert_eq!(s.revision(r1).await.expect("r1"), Some(v1));
+        assert_eq!(s.revision(r2).await.expect("r2"), Some(v2));
+        let archived = s
+            .update_achievement(key, &mut |r: &mut AchievementRecord| {
+                r.archived = true;
+                Ok(true)
+            })
+            .await
+            .expect("archive");
+        assert_eq!((archived.revision, archived.archived), (2, true));
+        assert!(matches!(
+            s.update_achievement(Uuid::new_v4(), &mut |_: &mut AchievementRecord| Ok(true))
+                .await,
+            Err(Error::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn a_store_of_a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        {
+            let s = open(dir.path());
+            s.meta
+                .insert(FORMAT_KEY, &(FORMAT + 1).to_be_bytes())
+                .expect("mark");
+            s.db.flush().expect("flush");
+        }
+        let e = SledStore::open(dir.path()).err().expect("refused");
+        assert!(e.to_string().contains("newer version"), "{e}");
+    }
+}

@@ -24,6 +24,17 @@ pub fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
+/// A fresh UUID of version 7 (RFC 9562 §5.7): the instant `t` in milliseconds, then
+/// random bits. Ids made one after another sort by time, so the store appends them
+/// where it wrote the last ones instead of all over its indexes; the random part keeps
+/// them unguessable.
+pub fn time_ordered_id(t: OffsetDateTime) -> uuid::Uuid {
+    let nanos = t.unix_timestamp_nanos();
+    let secs = u64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, sub))
+}
+
 /// The instant `unix` seconds after the epoch (the epoch itself when out of range).
 pub fn from_unix(unix: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -184,6 +195,19 @@ mod tests {
             Some(1_893_456_000)
         );
         assert!(serde_json::from_str::<R>(r#"{"at":1700000000}"#).is_err());
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_their_instant_and_differ_within_one() {
+        let a = time_ordered_id(from_unix(1_800_000_000));
+        let b = time_ordered_id(from_unix(1_800_000_001));
+        let c = time_ordered_id(from_unix(1_800_000_001));
+        assert_eq!(a.get_version_num(), 7);
+        assert!(a < b && a < c);
+        assert_ne!(b, c);
+        // The first 48 bits are the Unix time in milliseconds.
+        let ms = (1_800_000_001_000u64 << 16).to_be_bytes();
+        assert_eq!(&b.as_bytes()[..6], &ms[..6]);
     }
 
     #[test]

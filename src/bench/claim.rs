@@ -192,7 +192,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
         // Throughput: every wallet claims back to back.
         let done = Arc::new(AtomicU64::new(0));
         let flushes_before = store.flushes();
-        let cpu0 = cpu_seconds();
+        let cpu0 = super::cpu_seconds();
         let start = Instant::now();
         let mut tasks = Vec::new();
         for w in &wallet_keys {
@@ -222,7 +222,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
         let flows = done.load(Ordering::Relaxed);
         let flows_per_sec = flows as f64 / elapsed.as_secs_f64();
         let flushes = store.flushes() - flushes_before;
-        let cpu = cpu_seconds()
+        let cpu = super::cpu_seconds()
             .zip(cpu0)
             .map(|((u1, s1), (u0, s0))| (u1 - u0, s1 - s0));
 
@@ -271,16 +271,4 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
                 .map(|(u, k)| (u * 1e3 / flows.max(1) as f64, k * 1e3 / flows.max(1) as f64)),
         })
     })
-}
-
-/// The process's user and system CPU seconds so far (Linux `/proc/self/stat`,
-/// clock ticks of 1/100 s), or `None` elsewhere.
-fn cpu_seconds() -> Option<(f64, f64)> {
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_name = s.rsplit(')').next()?;
-    let f: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of proc(5), counted after the command name.
-    let user: f64 = f.get(11)?.parse().ok()?;
-    let sys: f64 = f.get(12)?.parse().ok()?;
-    Some((user / 100.0, sys / 100.0))
 }

@@ -2,8 +2,9 @@
 //!
 //! For each algorithm it measures, single-threaded and in the same run:
 //! - the raw signature rate of the key over a badge-sized JWS signing input, and
-//! - badges fully issued per second: credential built from a stored award, checked
-//!   against the OB 3.0 JSON Schema, claims added, serialised and signed.
+//! - badges fully issued per second: credential built from a stored award (with its
+//!   status entry, as the service issues it), checked against the OB 3.0 JSON Schema,
+//!   claims added, serialised and signed: the yardstick the award figures compare to.
 //!
 //! No store writes (no fsync) here; [`status`] measures durability and status lists,
 //! [`claim`] OpenID4VCI claim flows, [`verify`] verifying another issuer's badges.
@@ -54,6 +55,18 @@ fn rate(window: Duration, mut f: impl FnMut()) -> f64 {
         n += 16;
     }
     n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The process's user and system CPU seconds so far (Linux `/proc/self/stat`,
+/// clock ticks of 1/100 s), or `None` elsewhere.
+pub(crate) fn cpu_seconds() -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = s.rsplit(')').next()?;
+    let f: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5), counted after the command name.
+    let user: f64 = f.get(11)?.parse().ok()?;
+    let sys: f64 = f.get(12)?.parse().ok()?;
+    Some((user / 100.0, sys / 100.0))
 }
 
 /// The `q` quantile of sorted samples (NaN when there are none).
@@ -107,7 +120,10 @@ pub fn sample_record() -> (Award, Achievement) {
         issued: vec![],
         revoked: false,
         suspended: false,
-        status: None,
+        status: Some(crate::status::StatusSlot {
+            list: 1,
+            index: 94_567,
+        }),
         wallet: Default::default(),
         created_at: from_unix(1_767_225_600),
         updated_at: from_unix(1_767_225_600),
@@ -126,17 +142,24 @@ pub fn run(alg: Algorithm, window: Duration) -> Result<BenchResult, issue::Error
     }
     .to_profile("did:web:badges.example.edu");
     let (record, achievement) = sample_record();
-
-    let sample = issue::sign_badge(
-        &issue::build_credential(
+    let urls = crate::status::StatusUrls::new(
+        &url::Url::parse("https://badges.example.edu")
+            .unwrap_or_else(|e| unreachable!("a constant URL parses: {e}")),
+    );
+    let purposes = crate::status::BadgePurposes::default();
+    let build = || {
+        let mut c = issue::build_credential(
             &profile,
             &record,
             &achievement,
             record.recipient.id.as_deref(),
-        )?,
-        &key,
-        &kid,
-    )?;
+        )?;
+        if let Some(slot) = record.status {
+            issue::set_status(&mut c, &urls, slot, &purposes)?;
+        }
+        Ok::<_, issue::Error>(c)
+    };
+    let sample = issue::sign_badge(&build()?, &key, &kid)?;
     let signing_input = sample
         .rsplit_once('.')
         .map(|(i, _)| i.to_owned())
@@ -149,13 +172,7 @@ pub fn run(alg: Algorithm, window: Duration) -> Result<BenchResult, issue::Error
         }
     });
     let badges = rate(window, || {
-        let r = issue::build_credential(
-            &profile,
-            &record,
-            &achievement,
-            record.recipient.id.as_deref(),
-        )
-        .and_then(|c| issue::sign_badge(&c, &key, &kid));
+        let r = build().and_then(|c| issue::sign_badge(&c, &key, &kid));
         if let Err(e) = r {
             failed = Some(e);
         }

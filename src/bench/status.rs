@@ -32,7 +32,11 @@ pub struct StatusBench {
     /// Bytes of the encoded list.
     pub encoded_len: usize,
     pub in_memory_awards_per_sec: f64,
+    /// Process CPU (every thread, user and system) per award in memory, microseconds.
+    pub in_memory_cpu_micros: Option<f64>,
     pub durable_awards_per_sec: f64,
+    /// Process CPU per durable award, microseconds.
+    pub durable_cpu_micros: Option<f64>,
     pub durable_revocations_per_sec: f64,
     /// fsyncs the durable award run needed.
     pub award_flushes: u64,
@@ -162,7 +166,9 @@ fn run_in(
             publish_micros,
             encoded_len,
             in_memory_awards_per_sec: in_memory.0,
+            in_memory_cpu_micros: in_memory.2,
             durable_awards_per_sec: durable.0,
+            durable_cpu_micros: durable.2,
             durable_revocations_per_sec: revocations.0,
             award_flushes,
             awards: durable.1,
@@ -171,13 +177,19 @@ fn run_in(
 }
 
 /// Runs `clients` tasks that each call `op` back to back for `window` (or until it
-/// has nothing left to do); returns the rate and the count.
-async fn phase<F, Fut>(clients: usize, window: Duration, op: F) -> anyhow::Result<(f64, u64)>
+/// has nothing left to do); returns the rate, the count and the process CPU per
+/// operation in microseconds.
+async fn phase<F, Fut>(
+    clients: usize,
+    window: Duration,
+    op: F,
+) -> anyhow::Result<(f64, u64, Option<f64>)>
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<bool, crate::issue::Error>> + Send,
 {
     let done = Arc::new(AtomicU64::new(0));
+    let cpu0 = super::cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
@@ -199,5 +211,9 @@ where
         elapsed = elapsed.max(t.await??);
     }
     let n = done.load(Ordering::Relaxed);
-    Ok((n as f64 / elapsed.as_secs_f64(), n))
+    let cpu = match (cpu0, super::cpu_seconds()) {
+        (Some((u0, s0)), Some((u1, s1))) if n > 0 => Some((u1 + s1 - u0 - s0) * 1e6 / n as f64),
+        _ => None,
+    };
+    Ok((n as f64 / elapsed.as_secs_f64(), n, cpu))
 }

@@ -261,7 +261,8 @@ impl Default for StatusConfig {
 #[derive(Default)]
 struct Cache {
     generation: AtomicU64,
-    profile: RwLock<Option<IssuerProfile>>,
+    /// The profile as staff set it, and as badges carry it.
+    profile: RwLock<Option<(IssuerProfile, Arc<crate::model::Profile>)>>,
     achievements: RwLock<HashMap<Uuid, Arc<AchievementRecord>>>,
     revisions: RwLock<HashMap<AchievementRef, Arc<Achievement>>>,
 }
@@ -380,12 +381,12 @@ impl Issuer {
     /// they are never handed out again. Returns how many there were.
     pub async fn recover(&self) -> Result<usize, Error> {
         let ids = self.awards.pending_awards().await?;
-        for id in &ids {
+        for (id, slot) in &ids {
             let event = burned(
                 self.clock.timestamp(),
                 "recorded but not signed before the service stopped".into(),
             );
-            self.awards.burn_award(*id, &event).await?;
+            self.awards.burn_award(*id, *slot, &event).await?;
             tracing::warn!(jti = %format!("urn:uuid:{id}"), "unsigned award from before a crash burned");
         }
         if !ids.is_empty() {
@@ -443,6 +444,15 @@ impl Issuer {
     /// The issuer profile (the stored one, or the default), read from the store once
     /// and then kept in memory: every badge carries it.
     pub async fn profile(&self) -> Result<IssuerProfile, Error> {
+        Ok(self.profiles_now().await?.0)
+    }
+
+    /// The issuer Profile as badges carry it (built once per change of the profile).
+    pub async fn badge_profile(&self) -> Result<Arc<crate::model::Profile>, Error> {
+        Ok(self.profiles_now().await?.1)
+    }
+
+    async fn profiles_now(&self) -> Result<(IssuerProfile, Arc<crate::model::Profile>), Error> {
         if let Some(p) = read(&self.cache.profile).as_ref() {
             return Ok(p.clone());
         }
@@ -451,10 +461,11 @@ impl Issuer {
             Some(p) => p,
             None => IssuerProfile::default_for(&self.public_url),
         };
+        let both = (p.clone(), Arc::new(p.to_profile(self.did.as_str())));
         if self.cache.generation() == generation {
-            *write(&self.cache.profile) = Some(p.clone());
+            *write(&self.cache.profile) = Some(both.clone());
         }
-        Ok(p)
+        Ok(both)
     }
 
     /// Replaces the issuer profile; durable when this returns.
@@ -462,7 +473,8 @@ impl Issuer {
         let p = input.validated()?;
         self.profiles.put_issuer_profile(&p).await?;
         self.cache.changed();
-        *write(&self.cache.profile) = Some(p.clone());
+        let badge = Arc::new(p.to_profile(self.did.as_str()));
+        *write(&self.cache.profile) = Some((p.clone(), badge));
         self.profiles.flush().await?;
         Ok(p)
     }
@@ -609,9 +621,10 @@ impl Issuer {
 
     // ---- awards ----
 
-    /// Step 1 of an award: validates the request, takes a status slot and writes the
-    /// record; a direct award is marked pending. Nothing is signed yet and nothing is
-    /// durable: flush, then [`Issuer::complete_award`].
+    /// Step 1 of an award: validates the request and takes a status slot. An offered
+    /// award is recorded; a direct one is reserved (its slot taken, its intent marked
+    /// pending) and recorded once signed. Nothing is signed yet and nothing is durable:
+    /// flush, then [`Issuer::complete_award`].
     pub async fn record_award(&self, req: AwardRequest) -> Result<RecordedAward, Error> {
         let ach = self
             .achievement(&req.achievement_id)
@@ -662,7 +675,8 @@ impl Issuer {
         rand::thread_rng().fill_bytes(&mut salt);
         let direct = delivery == Delivery::Direct;
         let mut award = Award {
-            id: Uuid::new_v4(),
+            // Time-ordered: the store appends new awards where it wrote the last ones.
+            id: crate::clock::time_ordered_id(self.clock.now()),
             seq: 0,
             achievement: ach.reference(),
             recipient,
@@ -693,7 +707,8 @@ impl Issuer {
             }
         }
         // A slot reserved here and not written (the checks below fail) is never used.
-        award.status = Some(self.lists.allocate());
+        let slot = self.lists.allocate();
+        award.status = Some(slot);
         // Every check of the badge it will become, before anything is written: a bad
         // award fails here, not in the earner's wallet.
         let cred = self
@@ -707,15 +722,19 @@ impl Issuer {
                 award.wallet.tx_code = Some(offers::new_tx_code());
             }
         }
-        self.awards.insert_award(&mut award, direct).await?;
+        if direct {
+            self.awards.reserve_award(award.id, slot).await?;
+        } else {
+            self.awards.insert_award(&mut award).await?;
+        }
         Ok(RecordedAward {
             award,
             payload: direct.then_some(payload),
         })
     }
 
-    /// Step 2, once the recorded award is durable: a direct award is signed and marked
-    /// issued (flush again before answering); an offered one is returned as it is.
+    /// Step 2, once the reservation is durable: a direct award is signed and recorded
+    /// as issued (flush again before answering); an offered one is returned as it is.
     pub async fn complete_award(&self, recorded: RecordedAward) -> Result<AwardOutcome, Error> {
         let RecordedAward { mut award, payload } = recorded;
         let mut credential = None;
@@ -729,8 +748,10 @@ impl Issuer {
             let jwt = match signed {
                 Ok(j) => j,
                 Err(e) => {
-                    let event = burned(self.now(), format!("signing failed: {e}"));
-                    self.awards.burn_award(award.id, &event).await?;
+                    if let Some(slot) = award.status {
+                        let event = burned(self.now(), format!("signing failed: {e}"));
+                        self.awards.burn_award(award.id, slot, &event).await?;
+                    }
                     return Err(e.into());
                 }
             };
@@ -738,7 +759,7 @@ impl Issuer {
             copy.subject.clone_from(&award.recipient.id);
             award.issued.push(copy);
             award.state = AwardState::Issued;
-            self.awards.complete_award(&award).await?;
+            self.awards.record_reserved(&mut award).await?;
             credential = Some(jwt);
         }
         tracing::info!(
@@ -753,8 +774,9 @@ impl Issuer {
         })
     }
 
-    /// One award, durable when this returns: record (slot and pending mark), flush,
-    /// sign, mark issued, flush.
+    /// One award, durable when this returns: for a direct award, reserve (slot and
+    /// pending mark), flush, sign, record, flush (SECURITY: the intent is durable before
+    /// anything is signed); an offered award is recorded and flushed.
     pub async fn award(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
         let recorded = self.record_award(req).await?;
         if recorded.payload.is_some() {
@@ -805,11 +827,6 @@ impl Issuer {
         format!("{}#{}", self.did, self.keys.signing_kid())
     }
 
-    /// The issuer Profile as badges carry it.
-    pub async fn badge_profile(&self) -> Result<crate::model::Profile, Error> {
-        Ok(self.profile().await?.to_profile(self.did.as_str()))
-    }
-
     /// The credential of an award made from `achievement`, for `subject_id` (the
     /// recipient's DID, or the wallet key it is bound to).
     async fn credential_of(
@@ -818,12 +835,19 @@ impl Issuer {
         achievement: &Achievement,
         subject_id: Option<&str>,
     ) -> Result<AchievementCredential, Error> {
-        let mut cred =
-            build_credential(&self.badge_profile().await?, award, achievement, subject_id)?;
+        let mut cred = build_credential(
+            &*self.badge_profile().await?,
+            award,
+            achievement,
+            subject_id,
+        )?;
         if let Some(slot) = award.status {
-            let entries = self.status_urls.entries(slot, &self.status_config.purposes);
-            cred.credential_status =
-                Some(serde_json::from_value(entries).map_err(|e| Error::Build(e.to_string()))?);
+            set_status(
+                &mut cred,
+                &self.status_urls,
+                slot,
+                &self.status_config.purposes,
+            )?;
         }
         Ok(cred)
     }
@@ -1094,6 +1118,19 @@ pub fn build_credential(
         terms_of_use: None,
         extra: Default::default(),
     })
+}
+
+/// Gives a credential its `credentialStatus`: an entry per purpose for `slot`.
+pub fn set_status(
+    cred: &mut AchievementCredential,
+    urls: &StatusUrls,
+    slot: StatusSlot,
+    purposes: &BadgePurposes,
+) -> Result<(), Error> {
+    let entries = urls.entries(slot, purposes);
+    cred.credential_status =
+        Some(serde_json::from_value(entries).map_err(|e| Error::Build(e.to_string()))?);
+    Ok(())
 }
 
 /// The JOSE `typ` of an OB 3.0 §8.2 badge.

@@ -35,7 +35,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use crate::clock::SharedClock;
 use crate::issue::offers::{
@@ -700,7 +699,7 @@ impl Oid4vci {
                     self.issuer.sign_award(&rec, Some(holder)).await?,
                 )
             } else {
-                let id = Uuid::new_v4();
+                let id = crate::clock::time_ordered_id(self.clock.now());
                 let slot = self.issuer.status_lists().allocate();
                 let mut this = rec.clone();
                 this.id = id;

@@ -10,7 +10,7 @@
 //!   writers waiting at once cost about one sync, not N.
 //! - **One method, one atomic unit.** What must happen together is one trait method,
 //!   never a transaction handle passed around: recording an award takes its status slot
-//!   with it ([`Awards::insert_award`]); spending a pre-authorized code is
+//!   with it ([`Awards::reserve_award`], [`Awards::insert_award`]); spending a pre-authorized code is
 //!   [`Offers::spend_code`]; deciding a presentation request is
 //!   [`PresentationRequests::decide`]; changing an award together with its status bits,
 //!   audit event and wallet handles is [`Awards::update_award`]. A change function
@@ -217,20 +217,27 @@ pub struct AwardPage {
 /// Awards, the badges signed for them, their status slots and their audit trail.
 #[async_trait]
 pub trait Awards: Durable {
-    /// Records a new award, atomically with what makes it findable: its status slot
+    /// The intent to sign an award (direct delivery), before anything is signed: takes
+    /// its status slot (refused with [`Error::SlotTaken`], and nothing written, if the
+    /// slot was ever given out) and marks the award pending. The award itself is
+    /// recorded once signed ([`Awards::record_reserved`]); an intent a crash left
+    /// behind is found by [`Awards::pending_awards`].
+    async fn reserve_award(&self, id: Uuid, slot: StatusSlot) -> Result<(), Error>;
+    /// Records an award, atomically with what makes it findable: its status slot
     /// (refused with [`Error::SlotTaken`], and nothing written, if that slot was ever
     /// given out), the handles of its offer and claim page, and its place in the
-    /// newest-first listing (`award.seq`, set here). A `pending` award is one about to
-    /// be signed: until [`Awards::complete_award`] it is an intent, and one a crash
-    /// left behind is found by [`Awards::pending_awards`].
-    async fn insert_award(&self, award: &mut Award, pending: bool) -> Result<(), Error>;
-    /// Replaces a pending award with its signed form; it is no longer pending.
-    async fn complete_award(&self, award: &Award) -> Result<(), Error>;
-    /// Awards recorded pending and never completed.
-    async fn pending_awards(&self) -> Result<Vec<Uuid>, Error>;
-    /// Abandons a pending award: it and its listing entry go, its status slot stays
-    /// taken for ever, and `event` says why.
-    async fn burn_award(&self, id: Uuid, event: &AuditEvent) -> Result<(), Error>;
+    /// newest-first listing (`award.seq`, set here).
+    async fn insert_award(&self, award: &mut Award) -> Result<(), Error>;
+    /// Records an award [`Awards::reserve_award`] reserved (with its slot), as
+    /// [`Awards::insert_award`] does; the reservation is fulfilled, no longer pending.
+    async fn record_reserved(&self, award: &mut Award) -> Result<(), Error>;
+    /// Awards reserved and never recorded, with the slots they reserved.
+    async fn pending_awards(&self) -> Result<Vec<(Uuid, StatusSlot)>, Error>;
+    /// Abandons a reserved award: it (and its listing entry, if it was recorded) goes,
+    /// its status slot stays taken for ever, and `event` says why. Nothing happens
+    /// when the reservation is gone already.
+    async fn burn_award(&self, id: Uuid, slot: StatusSlot, event: &AuditEvent)
+    -> Result<(), Error>;
     async fn award(&self, id: Uuid) -> Result<Option<Award>, Error>;
     /// The award a batch copy's id belongs to.
     async fn award_of_copy(&self, copy: Uuid) -> Result<Option<Uuid>, Error>;

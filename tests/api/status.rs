@@ -513,7 +513,8 @@ async fn revoking_an_offered_award_marks_it_revoked_before_any_copy_exists() {
 async fn a_pending_award_left_by_a_crash_is_burned_and_its_slot_never_reused() {
     let mut app = TestApp::new().await;
     app.issue_badge().await;
-    // What a crash between "record pending" and "mark issued" leaves behind.
+    // What a crash between "reserve" (slot taken, intent pending) and "record the
+    // signed badge" leaves behind.
     let issuer = app.state.issuer.clone();
     let req: accolade::issue::AwardRequest = serde_json::from_value(json!({
         "achievement_id": app.state.issuer.achievements().await.expect("a")[0].achievement.id,
@@ -522,18 +523,41 @@ async fn a_pending_award_left_by_a_crash_is_burned_and_its_slot_never_reused() {
     let recorded = issuer.record_award(req).await.expect("recorded");
     app.store.flush().await.expect("flush");
     let id = recorded.award().credential_id();
+    let uuid = recorded.award().id;
     let slot = recorded.award().status.expect("slot");
     drop(recorded);
     let (s, _) = app
         .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
         .await;
-    assert_eq!(s, StatusCode::OK, "recorded before the crash");
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "nothing is recorded before it is signed"
+    );
+    assert_eq!(
+        app.store.awards.pending_awards().await.expect("pending"),
+        vec![(uuid, slot)],
+        "the intent is"
+    );
+    assert_eq!(
+        app.state.issuer.slot_owner(slot).await.expect("owner"),
+        Some(uuid)
+    );
     let taken_before = issuer.status_lists().taken(1).expect("list 1");
     app.restart().await;
     let (s, _) = app
         .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
         .await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "the unsigned award is gone");
+    assert_eq!(s, StatusCode::NOT_FOUND, "the unsigned award never appears");
+    assert!(
+        app.store
+            .awards
+            .pending_awards()
+            .await
+            .expect("pending")
+            .is_empty(),
+        "the intent was burned"
+    );
     let lists = app.state.issuer.status_lists();
     assert_eq!(lists.taken(1), Some(taken_before), "its slot stays taken");
     let (_, list) = app.admin(Method::GET, "/api/v1/credentials", None).await;

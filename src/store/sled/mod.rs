@@ -9,10 +9,10 @@
 //! - `credentials_by_seq`: sequence number (u64 big-endian) → award uuid; the listing
 //!   walks it backwards and its key is the cursor.
 //! - `credential_copies`: uuid of a batch copy → its award's uuid.
-//! - `pending`: award uuid → empty, while a direct award is recorded but not signed.
 //! - `audit`: award uuid + sequence (u64) → [`AuditEvent`] (compact).
 //! - `status_slots`: list (u32) + index (u32), big-endian → the award uuid it was given
-//!   to. Written before anything names the slot, never removed.
+//!   to, followed by `r` while the award is reserved (about to be signed, not yet
+//!   recorded). Written before anything names the slot, never removed.
 //! - `status_bits`: purpose tag (0 revocation, 1 suspension) + slot → empty.
 //! - `status_published`: purpose tag + list → [`SignedList`] (JSON).
 //! - `oid4vci`, by one-byte prefix: `c` pre-authorized code → award uuid and the wrong
@@ -181,6 +181,17 @@ fn revision_key(r: AchievementRef) -> [u8; 20] {
     k
 }
 
+/// The byte after the owner's uuid that marks a slot reserved: an award about to be
+/// signed, not recorded yet.
+const RESERVED: u8 = b'r';
+
+/// A reserved slot's value.
+fn reserved(owner: Uuid) -> [u8; 17] {
+    let mut v = [RESERVED; 17];
+    v[..16].copy_from_slice(owner.as_bytes());
+    v
+}
+
 /// The store.
 pub struct SledStore {
     db: ::sled::Db,
@@ -190,7 +201,6 @@ pub struct SledStore {
     awards: ::sled::Tree,
     by_seq: ::sled::Tree,
     copies: ::sled::Tree,
-    pending: ::sled::Tree,
     audit: ::sled::Tree,
     slots: ::sled::Tree,
     bits: ::sled::Tree,
@@ -221,7 +231,6 @@ impl SledStore {
             awards: db.open_tree("credentials")?,
             by_seq: db.open_tree("credentials_by_seq")?,
             copies: db.open_tree("credential_copies")?,
-            pending: db.open_tree("pending")?,
             audit: db.open_tree("audit")?,
             slots: db.open_tree("status_slots")?,
             bits: db.open_tree("status_bits")?,
@@ -285,6 +294,52 @@ impl SledStore {
         .all(|t| t.is_empty())
     }
 
+    /// Writes an award whose slot is settled: its handles and listing entry first
+    /// (they lead nowhere until the award is written), then the award.
+    fn write_award(&self, award: &mut Award) -> Result<(), Error> {
+        award.seq = self.db.generate_id()?;
+        let idb = award.id.as_bytes().as_slice();
+        let w = &award.wallet;
+        let handles = [
+            w.offer.as_ref().map(|o| WalletHandle::Code(o.code.clone())),
+            w.offer.as_ref().map(|o| WalletHandle::Offer(o.id.clone())),
+            w.claim_id.clone().map(WalletHandle::Claim),
+        ];
+        for h in handles.iter().flatten() {
+            self.wallet.insert(handle_key(h), idb)?;
+        }
+        self.by_seq.insert(award.seq.to_be_bytes(), idb)?;
+        self.awards.insert(idb, codec::award(award))?;
+        Ok(())
+    }
+
+    /// Writes `value` (an owner) for `slot`: refused with [`Error::SlotTaken`] if the
+    /// slot was ever given out.
+    fn take_slot(&self, slot: StatusSlot, value: &[u8]) -> Result<(), Error> {
+        self.slots
+            .compare_and_swap(slot_key(slot), None as Option<&[u8]>, Some(value))?
+            .map_err(|_| Error::SlotTaken {
+                list: slot.list,
+                index: slot.index,
+            })
+    }
+
+    /// Ends the reservation of `slot` by `owner`: the slot stays the owner's.
+    fn fulfil(&self, slot: StatusSlot, owner: Uuid) -> Result<(), Error> {
+        self.slots
+            .compare_and_swap(
+                slot_key(slot),
+                Some(reserved(owner).as_slice()),
+                Some(owner.as_bytes().as_slice()),
+            )?
+            .map_err(|_| {
+                Error::Corrupt(
+                    "status slot".into(),
+                    format!("{}/{} changed while reserved", slot.list, slot.index),
+                )
+            })
+    }
+
     fn audit_key(&self, id: Uuid) -> Result<Vec<u8>, Error> {
         let mut key = id.as_bytes().to_vec();
         key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
@@ -301,20 +356,11 @@ impl SledStore {
         }
     }
 
-    /// The change loop of [`Awards::update_award`], starting from `seed` (the bytes an
-    /// award was written as, and the award) when the caller has it.
-    fn change_award(
-        &self,
-        id: Uuid,
-        mut seed: Option<(::sled::IVec, Award)>,
-        change: &mut AwardChangeFn<'_>,
-    ) -> Result<Award, Error> {
+    /// The change loop of [`Awards::update_award`].
+    fn change_award(&self, id: Uuid, change: &mut AwardChangeFn<'_>) -> Result<Award, Error> {
         let idb = id.as_bytes();
         loop {
-            let (old, mut award) = match seed.take() {
-                Some(s) => s,
-                None => self.read_award(id)?.ok_or(Error::Missing(id))?,
-            };
+            let (old, mut award) = self.read_award(id)?.ok_or(Error::Missing(id))?;
             let c = change(&mut award)?;
             if !c.write {
                 return Ok(award);
@@ -502,77 +548,68 @@ impl Achievements for SledStore {
 
 #[async_trait]
 impl Awards for SledStore {
-    async fn insert_award(&self, award: &mut Award, pending: bool) -> Result<(), Error> {
-        award.seq = self.db.generate_id()?;
-        let idb = award.id.as_bytes().as_slice();
-        // In this order, so that whatever prefix a crash keeps is harmless: the slot
-        // is taken before anything names it; handles, the pending mark and the listing
-        // entry lead to the award only once it is written.
-        if let Some(slot) = award.status
-            && self
-                .slots
-                .compare_and_swap(slot_key(slot), None as Option<&[u8]>, Some(idb))?
-                .is_err()
-        {
+    async fn reserve_award(&self, id: Uuid, slot: StatusSlot) -> Result<(), Error> {
+        // One write: the slot, taken and marked reserved.
+        self.take_slot(slot, &reserved(id))
+    }
+
+    async fn insert_award(&self, award: &mut Award) -> Result<(), Error> {
+        // The slot before anything names it.
+        if let Some(slot) = award.status {
+            self.take_slot(slot, award.id.as_bytes())?;
+        }
+        self.write_award(award)
+    }
+
+    async fn record_reserved(&self, award: &mut Award) -> Result<(), Error> {
+        let Some(slot) = award.status else {
+            return Err(Error::Corrupt(
+                format!("award {}", award.id),
+                "a reserved award without a status slot".into(),
+            ));
+        };
+        if self.slots.get(slot_key(slot))?.as_deref() != Some(reserved(award.id).as_slice()) {
             return Err(Error::SlotTaken {
                 list: slot.list,
                 index: slot.index,
             });
         }
-        let w = &award.wallet;
-        let handles = [
-            w.offer.as_ref().map(|o| WalletHandle::Code(o.code.clone())),
-            w.offer.as_ref().map(|o| WalletHandle::Offer(o.id.clone())),
-            w.claim_id.clone().map(WalletHandle::Claim),
-        ];
-        for h in handles.iter().flatten() {
-            self.wallet.insert(handle_key(h), idb)?;
-        }
-        if pending {
-            self.pending.insert(idb, &[])?;
-        }
-        self.by_seq.insert(award.seq.to_be_bytes(), idb)?;
-        self.awards.insert(idb, codec::award(award))?;
-        Ok(())
+        self.write_award(award)?;
+        // Last: a crash before this leaves the reservation to be burned, award and all.
+        self.fulfil(slot, award.id)
     }
 
-    async fn complete_award(&self, award: &Award) -> Result<(), Error> {
-        // Applied to the award as it stands: a change made meanwhile (a revocation of
-        // an award still being signed) is kept.
-        let idb = award.id.as_bytes();
-        let signed = award.issued.clone();
-        self.change_award(award.id, None, &mut |a: &mut Award| {
-            for c in &signed {
-                if !a.issued.contains(c) {
-                    a.issued.push(c.clone());
-                }
+    async fn pending_awards(&self) -> Result<Vec<(Uuid, StatusSlot)>, Error> {
+        let mut out = Vec::new();
+        for item in self.slots.iter() {
+            let (k, v) = item?;
+            if v.len() == 17 && v[16] == RESERVED {
+                let slot = slot_of(&k)
+                    .ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?;
+                out.push((uuid_value("status slot", &v)?, slot));
             }
-            a.state = award.state;
-            a.updated_at = award.updated_at;
-            Ok(AwardChange::award())
-        })?;
-        self.pending.remove(idb)?;
-        Ok(())
+        }
+        Ok(out)
     }
 
-    async fn pending_awards(&self) -> Result<Vec<Uuid>, Error> {
-        self.pending
-            .iter()
-            .keys()
-            .map(|k| uuid_value("pending", &k?))
-            .collect()
-    }
-
-    async fn burn_award(&self, id: Uuid, event: &AuditEvent) -> Result<(), Error> {
-        let idb = id.as_bytes();
+    async fn burn_award(
+        &self,
+        id: Uuid,
+        slot: StatusSlot,
+        event: &AuditEvent,
+    ) -> Result<(), Error> {
+        if self.slots.get(slot_key(slot))?.as_deref() != Some(reserved(id).as_slice()) {
+            // Burned already (a crash after a burn, before its flush, repeats it).
+            return Ok(());
+        }
+        self.audit
+            .insert(self.audit_key(id)?, codec::audit(event))?;
         if let Some((_, award)) = self.read_award(id)? {
-            self.audit
-                .insert(self.audit_key(id)?, codec::audit(event))?;
-            self.awards.remove(idb)?;
+            self.awards.remove(id.as_bytes())?;
             self.by_seq.remove(award.seq.to_be_bytes())?;
         }
-        self.pending.remove(idb)?;
-        Ok(())
+        // The slot stays the award's for ever.
+        self.fulfil(slot, id)
     }
 
     async fn award(&self, id: Uuid) -> Result<Option<Award>, Error> {
@@ -587,18 +624,9 @@ impl Awards for SledStore {
     }
 
     async fn add_copy(&self, award: Uuid, copy: Uuid, slot: StatusSlot) -> Result<(), Error> {
-        let idb = award.as_bytes().as_slice();
-        if self
-            .slots
-            .compare_and_swap(slot_key(slot), None as Option<&[u8]>, Some(idb))?
-            .is_err()
-        {
-            return Err(Error::SlotTaken {
-                list: slot.list,
-                index: slot.index,
-            });
-        }
-        self.copies.insert(copy.as_bytes(), idb)?;
+        self.take_slot(slot, award.as_bytes())?;
+        self.copies
+            .insert(copy.as_bytes(), award.as_bytes().as_slice())?;
         Ok(())
     }
 
@@ -631,7 +659,7 @@ impl Awards for SledStore {
     }
 
     async fn update_award(&self, id: Uuid, change: &mut AwardChangeFn<'_>) -> Result<Award, Error> {
-        self.change_award(id, None, change)
+        self.change_award(id, change)
     }
 
     async fn audit_events(&self, id: Uuid) -> Result<Vec<AuditEvent>, Error> {
@@ -999,7 +1027,7 @@ impl PartnerKeys for SledStore {
 mod tests {
     use super::*;
     use crate::clock::from_unix;
-    use crate::records::{AwardState, IssuedCopy, Offer, Recipient, WalletState};
+    use crate::records::{AwardState, Offer, Recipient, WalletState};
     use crate::store::{AwardChange, BitWrite, HandleOp};
 
     fn at(unix: i64) -> OffsetDateTime {
@@ -1055,7 +1083,7 @@ mod tests {
         let mut ids = vec![];
         for i in 0..5 {
             let mut a = award(if i % 2 == 0 { "a@x.org" } else { "b@x.org" }, None);
-            s.insert_award(&mut a, false).await.expect("insert");
+            s.insert_award(&mut a).await.expect("insert");
             ids.push(a.id);
         }
         let all = AwardFilter::default();
@@ -1093,7 +1121,7 @@ mod tests {
                 expires_at: at(1_704_068_100),
                 created_at: at(1_704_067_200),
             });
-            s.insert_award(&mut a, false).await.expect("insert");
+            s.insert_award(&mut a).await.expect("insert");
             s.flush().await.expect("flush");
             a
         };
@@ -1125,14 +1153,39 @@ mod tests {
         let s = open(dir.path());
         let slot = StatusSlot { list: 1, index: 7 };
         let mut first = award("a@x.org", Some(slot));
-        s.insert_award(&mut first, true).await.expect("insert");
+        s.reserve_award(first.id, slot).await.expect("reserve");
+        assert_eq!(
+            s.pending_awards().await.expect("pending"),
+            vec![(first.id, slot)]
+        );
         let mut second = award("b@x.org", Some(slot));
         assert!(matches!(
-            s.insert_award(&mut second, true).await,
+            s.reserve_award(second.id, slot).await,
+            Err(Error::SlotTaken { list: 1, index: 7 })
+        ));
+        assert!(matches!(
+            s.insert_award(&mut second).await,
             Err(Error::SlotTaken { list: 1, index: 7 })
         ));
         assert_eq!(s.award(second.id).await.expect("get"), None);
-        assert_eq!(s.pending_awards().await.expect("pending"), vec![first.id]);
+        // Only the reservation's own award is recorded on it.
+        let mut other_award = award("c@x.org", Some(slot));
+        assert!(matches!(
+            s.record_reserved(&mut other_award).await,
+            Err(Error::SlotTaken { .. })
+        ));
+        assert_eq!(
+            s.award(other_award.id).await.expect("get"),
+            None,
+            "nothing written"
+        );
+        assert_eq!(
+            s.pending_awards().await.expect("pending"),
+            vec![(first.id, slot)]
+        );
+        s.record_reserved(&mut first).await.expect("record");
+        assert!(s.pending_awards().await.expect("pending").is_empty());
+        assert_eq!(s.award(first.id).await.expect("get"), Some(first.clone()));
         assert!(matches!(
             s.add_copy(first.id, Uuid::new_v4(), slot).await,
             Err(Error::SlotTaken { .. })
@@ -1147,54 +1200,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn completing_keeps_a_change_made_while_signing_and_burning_keeps_the_slot() {
+    async fn a_reservation_a_crash_left_is_burned_once_and_its_slot_stays_taken() {
         let dir = tempfile::tempdir().expect("tmp");
         let s = open(dir.path());
-        let slot = StatusSlot { list: 1, index: 3 };
-        let mut a = award("a@x.org", Some(slot));
-        s.insert_award(&mut a, true).await.expect("insert");
-        // Revoked while it was being signed.
-        s.update_award(a.id, &mut |r: &mut Award| {
-            r.revoked = true;
-            Ok(AwardChange::award())
-        })
-        .await
-        .expect("revoke");
-        let mut signed = a.clone();
-        signed
-            .issued
-            .push(IssuedCopy::new("h.p.s".into(), "did:web:x#k".into(), at(1)));
-        signed.state = AwardState::Issued;
-        s.complete_award(&signed).await.expect("complete");
-        let now = s.award(a.id).await.expect("get").expect("there");
-        assert!(now.revoked, "the revocation is kept");
-        assert_eq!((now.state, now.issued.len()), (AwardState::Issued, 1));
-        assert!(s.pending_awards().await.expect("pending").is_empty());
-
-        let mut b = award("b@x.org", Some(StatusSlot { list: 1, index: 4 }));
-        s.insert_award(&mut b, true).await.expect("insert");
+        let slot = StatusSlot { list: 1, index: 4 };
+        let mut kept = award("a@x.org", Some(StatusSlot { list: 1, index: 3 }));
+        s.insert_award(&mut kept).await.expect("insert");
+        let b = award("b@x.org", Some(slot));
+        s.reserve_award(b.id, slot).await.expect("reserve");
+        assert_eq!(s.award(b.id).await.expect("get"), None, "not recorded yet");
         let event = AuditEvent {
             at: at(2),
             action: "burn".into(),
             actor: "system".into(),
             reason: Some("crash".into()),
         };
-        s.burn_award(b.id, &event).await.expect("burn");
-        assert_eq!(s.award(b.id).await.expect("get"), None);
+        s.burn_award(b.id, slot, &event).await.expect("burn");
+        s.burn_award(b.id, slot, &event)
+            .await
+            .expect("again: nothing to do");
         assert!(s.pending_awards().await.expect("pending").is_empty());
         assert_eq!(s.audit_events(b.id).await.expect("audit"), vec![event]);
         let listed = s
             .awards(&AwardFilter::default(), 10, None)
             .await
             .expect("list");
-        assert_eq!(listed.awards.len(), 1, "the burned award is not listed");
+        assert_eq!(listed.awards.len(), 1);
         assert_eq!(
-            s.slot_owner(StatusSlot { list: 1, index: 4 })
-                .await
-                .expect("owner"),
+            s.slot_owner(slot).await.expect("owner"),
             Some(b.id),
             "its slot stays taken"
         );
+        let mut again = award("c@x.org", Some(slot));
+        assert!(matches!(
+            s.insert_award(&mut again).await,
+            Err(Error::SlotTaken { .. })
+        ));
     }
 
     #[tokio::test]
@@ -1209,7 +1250,7 @@ mod tests {
             expires_at: at(100),
             created_at: at(0),
         });
-        s.insert_award(&mut a, false).await.expect("insert");
+        s.insert_award(&mut a).await.expect("insert");
         let event = AuditEvent {
             at: at(5),
             action: "revoke".into(),
@@ -1225,7 +1266,7 @@ mod tests {
                 if runs == 1 {
                     // Another change lands between this read and its write.
                     other
-                        .change_award(id, None, &mut |o: &mut Award| {
+                        .change_award(id, &mut |o: &mut Award| {
                             o.suspended = true;
                             Ok(AwardChange::award())
                         })
@@ -1286,7 +1327,7 @@ mod tests {
             expires_at: at(10),
             created_at: at(0),
         });
-        s.insert_award(&mut a, false).await.expect("insert");
+        s.insert_award(&mut a).await.expect("insert");
         let e = s.code("code-1").await.expect("read").expect("there");
         assert!(s.count_wrong_tx_code("code-1", e).await.expect("cas"));
         // A stale view loses: the entry changed under it.

@@ -2,9 +2,10 @@
 //!
 //! Format 1 kept awards as JSON, each with a copy of its achievement as it stood when
 //! awarded, instants as text (and some as Unix seconds), audit events and token grants
-//! as JSON, and presentation requests with Unix-second instants. Format 2 names the
-//! achievement revision instead of copying it, and encodes awards, audit events and
-//! grants compactly ([`super::codec`]).
+//! as JSON, presentation requests with Unix-second instants, and the awards being
+//! signed in a tree of their own (`pending`). Format 2 names the achievement revision
+//! instead of copying it, encodes awards, audit events and grants compactly
+//! ([`super::codec`]), and marks an award being signed on its status slot.
 //!
 //! The conversion runs when the store opens, record by record, and is safe to
 //! interrupt: each record is recognised by its own shape (a compact record's first
@@ -35,12 +36,13 @@ use crate::store::Error;
 pub(super) fn from_format_1(s: &SledStore) -> Result<String, Error> {
     let mut revisions = Revisions::load(s)?;
     let awards = awards(s, &mut revisions)?;
+    let pending = pending(s)?;
     let audit = audit_events(s)?;
     let tokens = tokens(s)?;
     let requests = presentation_requests(s)?;
     s.db.flush()?;
     Ok(format!(
-        "store upgraded from format 1 to 2: {awards} awards ({} achievement definitions kept as revisions), {audit} audit events, {tokens} tokens, {requests} presentation requests converted",
+        "store upgraded from format 1 to 2: {awards} awards ({} achievement definitions kept as revisions, {pending} left unsigned by a crash), {audit} audit events, {tokens} tokens, {requests} presentation requests converted",
         revisions.made
     ))
 }
@@ -362,6 +364,30 @@ fn awards(s: &SledStore, revisions: &mut Revisions) -> Result<usize, Error> {
         s.awards.insert(k, codec::award(&award))?;
         n += 1;
     }
+    Ok(n)
+}
+
+/// Awards format 1 recorded before signing them, and a crash left unsigned: their
+/// slots are marked reserved, for the start-up recovery to burn them.
+fn pending(s: &SledStore) -> Result<usize, Error> {
+    let tree = s.db.open_tree("pending")?;
+    let mut n = 0;
+    for item in tree.iter() {
+        let (k, _) = item?;
+        let id = super::uuid_value("pending", &k)?;
+        if let Some(slot) = s
+            .awards
+            .get(id.as_bytes())?
+            .and_then(|v| codec::read_award(&v).ok().and_then(|a| a.status))
+        {
+            s.slots
+                .insert(super::slot_key(slot), super::reserved(id).as_slice())?;
+            n += 1;
+        }
+        tree.remove(k)?;
+    }
+    drop(tree);
+    s.db.drop_tree("pending")?;
     Ok(n)
 }
 

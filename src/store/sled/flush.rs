@@ -107,10 +107,10 @@ impl Drop for GroupFlush {
 /// Under load (the previous flush ended moments ago) the thread lingers this long
 /// before starting the next one, so that more requests share it. Each flush costs
 /// more than its fsync: sled hands the sealed log buffer to its I/O thread pool, and
-/// waking that pool wakes every idle thread in it. Measured on 2 cores, 2 ms gave
-/// the least CPU per durable award without costing latency (the p50 of a direct award
-/// over HTTP went down: fewer wake-ups left more CPU for the requests).
-const LINGER: std::time::Duration = std::time::Duration::from_micros(2000);
+/// waking that pool wakes every idle thread in it. On 2 cores, 1 ms (up from 0.8)
+/// gave less CPU per durable award over HTTP and a lower p50; at 2 ms and more, a
+/// client waiting for two flushes per award starts to wait on the linger itself.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(1000);
 
 fn run(shared: &Shared, db: &::sled::Db) {
     let mut last_end: Option<std::time::Instant> = None;

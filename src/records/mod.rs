@@ -28,3 +28,17 @@ pub use wallet::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub String);
+
+/// `s` cut to about 100 bytes (on a character boundary) for a message: values that come
+/// from clients or badges can be huge.
+pub(crate) fn short(s: &str) -> String {
+    let cut = (0..=100.min(s.len()))
+        .rev()
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0);
+    if cut < s.len() {
+        format!("{}…", &s[..cut])
+    } else {
+        s.to_owned()
+    }
+}

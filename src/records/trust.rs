@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::Invalid;
+use super::{Invalid, short};
 use crate::did::Did;
 
 /// The longest issuer id accepted (as for DIDs, [`crate::did::MAX_DID_LEN`]).
@@ -169,17 +169,4 @@ pub struct Entry {
     pub created_at: OffsetDateTime,
     #[serde(with = "crate::clock::rfc3339")]
     pub updated_at: OffsetDateTime,
-}
-
-/// At most 100 bytes of `s` (on a character boundary), for messages.
-fn short(s: &str) -> String {
-    let cut = (0..=100.min(s.len()))
-        .rev()
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(0);
-    if cut < s.len() {
-        format!("{}…", &s[..cut])
-    } else {
-        s.to_owned()
-    }
 }

@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::SharedClock;
+use crate::records::short;
 use crate::store::{self, TrustRegistry};
 
 pub use crate::records::trust::{Entry, IssuerId, MAX_ID_LEN, Source, Status};
@@ -173,19 +174,6 @@ impl EntryInput {
                 .transpose()?,
             status: self.status.unwrap_or(Status::Trusted),
         })
-    }
-}
-
-/// `s` cut to about 100 bytes for a message (ids come from clients and can be huge).
-fn short(s: &str) -> String {
-    let cut = (0..=100.min(s.len()))
-        .rev()
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(0);
-    if cut < s.len() {
-        format!("{}…", &s[..cut])
-    } else {
-        s.to_owned()
     }
 }
 

@@ -97,6 +97,7 @@ use crate::did::{Did, DidUrl};
 use crate::jose::jws::{CompactJws, HeaderPolicy};
 use crate::jose::{self, PublicJwk, claims};
 use crate::model::schema;
+pub(crate) use crate::records::short;
 
 /// Clock skew tolerated on `validFrom`/`nbf` and `validUntil`/`exp`.
 pub const LEEWAY_SECONDS: i64 = 60;
@@ -1126,19 +1127,6 @@ fn endorsements_of(credential: &Map<String, Value>) -> Vec<(String, Option<&str>
         "issuer.",
     );
     out
-}
-
-/// `s` cut to about 100 bytes for a message (attacker-supplied values can be huge).
-pub(crate) fn short(s: &str) -> String {
-    let cut = (0..=100.min(s.len()))
-        .rev()
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(0);
-    if cut < s.len() {
-        format!("{}…", &s[..cut])
-    } else {
-        s.to_owned()
-    }
 }
 
 fn fmt_unix(t: i64) -> String {

@@ -138,7 +138,7 @@ pub enum RateLimit {
 
 impl RateLimit {
     /// Generous enough that one well-behaved client is never throttled below
-    /// 1,000 requests per second (CONTRACT §1).
+    /// 1,000 requests per second.
     pub const DEFAULT: RateLimit = RateLimit::PerSecond(2_000);
 }
 

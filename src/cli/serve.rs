@@ -1,4 +1,4 @@
-//! `accolade serve`: configuration (flags and `ACCOLADE_*` variables, CONTRACT §1),
+//! `accolade serve`: configuration (flags and their `ACCOLADE_*` variables),
 //! start-up checks, and the server loop with graceful shutdown.
 
 use std::net::{SocketAddr, TcpListener};

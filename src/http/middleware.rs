@@ -27,7 +27,7 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// that has the API-key prefix (`acc_live_`). Two different keys, or several
 /// `X-API-Key` headers, are an error (which one would count?). Other bearer tokens
 /// (the admin token, a gateway's token) and other schemes are not API keys: the
-/// verifier routes are public (CONTRACT §4), so such a request stays anonymous rather
+/// verifier routes are public, so such a request stays anonymous rather
 /// than being refused.
 pub fn presented_api_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     let mut values = headers.get_all(API_KEY_HEADER).iter();

@@ -172,7 +172,7 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     ]
 }
 
-/// The verifier API's routes: public (CONTRACT §4 and §5), and the routes where a
+/// The verifier API's routes: public (the verify API and the W3C VC-API), and the routes where a
 /// partner may present an API key for its own rate limit and usage counts.
 fn verifier_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![

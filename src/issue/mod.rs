@@ -195,7 +195,7 @@ pub struct RecipientInput {
     pub id: Option<String>,
 }
 
-/// `POST /api/v1/awards` (CONTRACT §2).
+/// `POST /api/v1/awards`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AwardRequest {
     pub achievement_id: String,
@@ -775,7 +775,7 @@ impl Issuer {
     }
 
     /// One award, durable when this returns: for a direct award, reserve (slot and
-    /// pending mark), flush, sign, record, flush (SECURITY: the intent is durable before
+    /// pending mark), flush, sign, record, flush (the intent is durable before
     /// anything is signed); an offered award is recorded and flushed.
     pub async fn award(&self, req: AwardRequest) -> Result<AwardOutcome, Error> {
         let recorded = self.record_award(req).await?;

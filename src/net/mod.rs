@@ -1,7 +1,7 @@
 //! The one hardened outbound HTTP client: every DID document, status list and `kid` URL
 //! the verifier reaches goes through [`Outbound::get`].
 //!
-//! The rules (SECURITY.md "Outbound fetches", CONTRACT §1):
+//! The rules:
 //! - HTTPS only, with certificates checked against the Mozilla roots (`webpki-roots`)
 //!   and the host name sent as SNI.
 //! - IP-literal hosts are refused, and so is every host that resolves to an address

@@ -50,7 +50,7 @@ pub const LIST_SIZE: u32 = 131_072;
 pub const DEFAULT_TTL_SECONDS: u64 = 300;
 
 /// The largest compressed list a verifier accepts, and the largest expansion
-/// (SECURITY.md: 64 KB compressed, 2 MiB expanded).
+/// (64 KB compressed, 2 MiB expanded).
 pub const MAX_COMPRESSED: usize = 64 * 1024;
 pub const MAX_EXPANDED: usize = 2 * 1024 * 1024;
 

@@ -9,9 +9,9 @@
 //!   answer to a write means it is durable. Concurrent flushes are grouped, so N
 //!   writers waiting at once cost about one sync, not N.
 //! - **One method, one atomic unit.** What must happen together is one trait method,
-//!   never a transaction handle passed around: recording an award takes its status slot
-//!   with it ([`Awards::reserve_award`], [`Awards::insert_award`]); spending a pre-authorized code is
-//!   [`Offers::spend_code`]; deciding a presentation request is
+//!   never a transaction handle passed around: recording an award takes its status
+//!   slot with it ([`Awards::reserve_award`], [`Awards::insert_award`]); spending a
+//!   pre-authorized code is [`Offers::spend_code`]; deciding a presentation request is
 //!   [`PresentationRequests::decide`]; changing an award together with its status bits,
 //!   audit event and wallet handles is [`Awards::update_award`]. A change function
 //!   passed in sees the record as it is, may run more than once (when another change

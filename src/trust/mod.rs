@@ -2,7 +2,7 @@
 //!
 //! A badge whose signature verifies tells a verifier *which key* signed it; it does not
 //! say *who* holds that key. The registry answers the second question for the verify
-//! API's `issuer_trust` check (CONTRACT §4, `trusted`): an entry names an issuer id as
+//! API's `issuer_trust` check (`trusted` in a report): an entry names an issuer id as
 //! badges state it (a DID, or an HTTPS URL for issuers identified by URL, OB 3.0
 //! §8.2.4.1), the name and logo a verifier may show, and whether the issuer is
 //! `trusted` or `blocked`.

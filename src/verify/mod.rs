@@ -1,7 +1,7 @@
 //! Verifying a badge: the pipeline behind `POST /api/v1/verify`, the W3C VC-API
 //! verify routes and `accolade verify`.
 //!
-//! Steps, each reported as one check when it applies (CONTRACT §4), in this order:
+//! Steps, each reported as one check when it applies, in this order:
 //! 1. **Parse.** What arrives is one of:
 //!    - an OB 3.0 §8.2 JWT: the payload is the credential plus `iss`, `sub`, `nbf`,
 //!      `jti`, `exp`; header `typ` is `JWT` or absent;

@@ -1,4 +1,4 @@
-//! The verification report (CONTRACT §4): one entry per check, and a verdict.
+//! The verification report: one entry per check, and a verdict.
 
 use serde::Serialize;
 use serde_json::Value;

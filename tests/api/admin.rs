@@ -1,4 +1,4 @@
-//! CONTRACT §2: the admin API.
+//! The admin API.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

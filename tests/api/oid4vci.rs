@@ -1,6 +1,7 @@
 //! OpenID4VCI end to end: this file plays the wallet (its own did:key and proofs)
-//! against the real router, in both dialects, and walks the OpenID4VCI rows of
-//! SECURITY.md.
+//! against the real router, in both dialects, and walks the attacks a wallet's
+//! counterpart must withstand (spent codes and nonces, wrong transaction codes, bad
+//! proofs, widened requests).
 
 use accolade::jose::{Algorithm, SigningKey};
 use axum::body::Body;

@@ -1,6 +1,6 @@
 //! The verifier reaching other hosts: two instances on 127.0.0.1 (one verifying the
 //! other's badges through its did:web document and status lists), and the outbound
-//! rows of SECURITY.md against small servers that misbehave on purpose.
+//! rules against small servers that misbehave on purpose.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

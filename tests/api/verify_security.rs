@@ -1,4 +1,4 @@
-//! `POST /api/v1/verify` against the JOSE rows of SECURITY.md: every attack gets a
+//! `POST /api/v1/verify` against the JOSE attacks: every attack gets a
 //! failing check in a 200 report (or a clear 4xx for input that cannot be examined),
 //! never a 5xx or a silent success.
 

@@ -1,4 +1,4 @@
-//! The admin API (CONTRACT §2). Every route here sits behind the admin bearer token,
+//! The admin API (README: the walk-through and the sections after it). Every route here sits behind the admin bearer token,
 //! and every 2xx answer to a write comes after the store was flushed.
 
 use axum::Json;

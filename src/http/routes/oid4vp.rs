@@ -1,4 +1,4 @@
-//! OpenID4VP over HTTP: presentation requests for employers (CONTRACT §4) and the
+//! OpenID4VP over HTTP: presentation requests for employers and the
 //! two endpoints wallets use, see [`crate::oid4vp`].
 //!
 //! Employers: `POST /api/v1/presentation-requests` → 201 with the `openid4vp://`
@@ -130,7 +130,7 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     if let Some(r) = &rec.reason {
         m.insert("reason".into(), json!(r));
     }
-    // CONTRACT §4: `result` is always there, null until an answer is verified.
+    // `result` is always there, null until an answer is verified.
     m.insert("result".into(), rec.result.clone().unwrap_or(Value::Null));
     Value::Object(m)
 }

@@ -1,4 +1,4 @@
-//! W3C VC-API (CONTRACT §5; w3c-ccg/vc-api, the issuer and verifier services):
+//! W3C VC-API (w3c-ccg/vc-api, the issuer and verifier services):
 //!
 //! - `POST /credentials/issue` (admin token): `{"credential": {...}, "options": {...}}`
 //!   → `201 {"verifiableCredential": {EnvelopedVerifiableCredential}}` whose `id` is
@@ -9,7 +9,7 @@
 //!   (422) rather than dropped.
 //! - `POST /credentials/verify`: `{"verifiableCredential": ..., "options": {...}}` →
 //!   `200` when the credential verifies, `400` with the same body when it does not
-//!   (CONTRACT §5: "a credential that does not verify → a 4xx"), `400` for input that
+//!   (the VC-API answers a credential that does not verify with a 4xx), `400` for input that
 //!   cannot be examined.
 //! - `POST /presentations/verify`: `{"verifiablePresentation": ..., "options":
 //!   {"challenge", "domain"}}` or `{"presentation": ...}` (unsigned) → `200` with

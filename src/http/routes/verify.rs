@@ -1,4 +1,4 @@
-//! `POST /api/v1/verify` (CONTRACT §4): 200 with a report whenever the input could be
+//! `POST /api/v1/verify`: 200 with a report whenever the input could be
 //! examined, 400 when it could not.
 //!
 //! The body is one of:

@@ -5,7 +5,7 @@
 //! - `achievements`: achievement uuid (text) → [`AchievementRecord`] (JSON), the
 //!   latest revision; `achievement_revisions`: uuid (16 bytes) + revision (u32
 //!   big-endian) → the Achievement of that revision (JSON), every revision ever made.
-//! - `credentials`: award uuid (16 bytes) → [`Award`] (compact, [`codec`]).
+//! - `credentials`: award uuid (16 bytes) → [`Award`] (compact: `codec.rs`).
 //! - `credentials_by_seq`: sequence number (u64 big-endian) → award uuid; the listing
 //!   walks it backwards and its key is the cursor.
 //! - `credential_copies`: uuid of a batch copy → its award's uuid.
@@ -25,7 +25,7 @@
 //! - `partner_keys`: key id → [`PartnerKeyRecord`] (JSON).
 //!
 //! # Concurrency and crashes
-//! sled makes nothing durable until a flush; [`flush::GroupFlush`] runs one blocking
+//! sled makes nothing durable until a flush; the group flusher (`flush.rs`) runs one blocking
 //! flush for every request that arrived before it started. sled runs a transaction
 //! under a process-wide lock that every other read and write then waits for, so the
 //! hot paths (recording, signing and listing awards; codes, nonces, tokens) use
@@ -35,7 +35,7 @@
 //! first gap, so what survives is a prefix of the writes.
 //!
 //! Records of the first store format (JSON awards that embedded their achievement) are
-//! converted when the store opens ([`upgrade`]).
+//! converted when the store opens (`upgrade.rs`).
 
 mod codec;
 mod flush;

@@ -92,43 +92,20 @@ impl TestApp {
 
     pub async fn configured(alg: Algorithm, public_url: &str, status: StatusConfig) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let keys_dir = dir.path().join("keys");
-        install_test_key(&keys_dir, alg);
-        let store = Store::open(&dir.path().join("data")).expect("store");
-        let clock = Arc::new(FixedClock::at(NOW));
-        let mut app = Self {
-            router: Router::new(),
-            state: build_state(
-                &keys_dir,
-                store.clone(),
-                public_url,
-                clock.clone(),
-                status.clone(),
-            )
-            .await,
-            clock,
-            keys_dir,
-            store,
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            status,
-            _dir: dir,
-        };
-        app.router = accolade::http::router(app.state.clone());
-        app
+        install_test_key(&dir.path().join("keys"), alg);
+        Self::in_dir(dir, public_url, NOW, status).await
     }
 
-    /// An app over a copy of a data directory written earlier (a fixture), with the
-    /// committed ES256 key, the public URL the data was written under, and the clock at
-    /// `now`.
-    pub async fn over_copy_of(data: &Path, public_url: &str, now: i64) -> Self {
-        let dir = tempfile::tempdir().expect("tmp");
+    /// An app over `dir` (holding `keys/` and, or not yet, `data/`).
+    async fn in_dir(
+        dir: tempfile::TempDir,
+        public_url: &str,
+        now: i64,
+        status: StatusConfig,
+    ) -> Self {
         let keys_dir = dir.path().join("keys");
-        install_test_key(&keys_dir, Algorithm::ES256);
-        let copy = dir.path().join("data");
-        copy_dir(data, &copy);
-        let store = Store::open(&copy).expect("store");
+        let store = Store::open(&dir.path().join("data")).expect("store");
         let clock = Arc::new(FixedClock::at(now));
-        let status = StatusConfig::default();
         let state = build_state(
             &keys_dir,
             store.clone(),
@@ -147,6 +124,16 @@ impl TestApp {
             status,
             _dir: dir,
         }
+    }
+
+    /// An app over a copy of a data directory written earlier (a fixture), with the
+    /// committed ES256 key, the public URL the data was written under, and the clock at
+    /// `now`.
+    pub async fn over_copy_of(data: &Path, public_url: &str, now: i64) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        install_test_key(&dir.path().join("keys"), Algorithm::ES256);
+        copy_dir(data, &dir.path().join("data"));
+        Self::in_dir(dir, public_url, now, StatusConfig::default()).await
     }
 
     /// Reloads keys as a restart would (same store).

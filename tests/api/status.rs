@@ -42,7 +42,7 @@ pub(crate) fn bit(bytes: &[u8], i: usize) -> u8 {
 
 /// GETs a list as any verifier would; returns (header, payload, expanded bits).
 pub(crate) async fn fetch_list(app: &TestApp, url: &str) -> (Value, Value, Vec<u8>) {
-    let path = url.strip_prefix(PUBLIC_URL).expect("our URL");
+    let path = url.strip_prefix(app.public_url.as_str()).expect("our URL");
     let (s, headers, body) = app
         .send(Request::get(path).body(Body::empty()).expect("req"))
         .await;

@@ -877,15 +877,7 @@ impl Issuer {
     pub async fn credential(&self, id: &str) -> Result<Award, Error> {
         let not_found = || Error::NotFound(format!("credential {id}"));
         let uuid = parse_credential_id(id).ok_or_else(not_found)?;
-        if let Some(a) = self.awards.award(uuid).await? {
-            return Ok(a);
-        }
-        let award = self
-            .awards
-            .award_of_copy(uuid)
-            .await?
-            .ok_or_else(not_found)?;
-        self.awards.award(award).await?.ok_or_else(not_found)
+        find_award(&*self.awards, uuid).await?.ok_or_else(not_found)
     }
 
     /// A page of awards, newest first.
@@ -942,12 +934,8 @@ impl crate::verify::LocalStatus for LocalView {
 
     async fn award_flags(&self, credential_id: &str) -> Option<crate::verify::AwardFlags> {
         let id = parse_credential_id(credential_id)?;
-        let award = match self.awards.award(id).await {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                let owner = self.awards.award_of_copy(id).await.ok().flatten()?;
-                self.awards.award(owner).await.ok().flatten()?
-            }
+        let award = match find_award(&*self.awards, id).await {
+            Ok(a) => a?,
             Err(e) => {
                 tracing::warn!(error = %e, "reading an award for its status failed");
                 return None;
@@ -957,6 +945,18 @@ impl crate::verify::LocalStatus for LocalView {
             revoked: award.revoked,
             suspended: award.suspended,
         })
+    }
+}
+
+/// The award a credential id names: the award's own id, or that of one of its batch
+/// copies.
+async fn find_award(awards: &dyn Awards, id: Uuid) -> Result<Option<Award>, store::Error> {
+    if let Some(a) = awards.award(id).await? {
+        return Ok(Some(a));
+    }
+    match awards.award_of_copy(id).await? {
+        Some(owner) => awards.award(owner).await,
+        None => Ok(None),
     }
 }
 

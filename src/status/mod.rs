@@ -301,11 +301,6 @@ impl LiveLists {
         }
     }
 
-    /// Empty lists (a new store).
-    pub fn empty() -> Self {
-        Self::rebuild([], [])
-    }
-
     fn guard(&self) -> MutexGuard<'_, Vec<List>> {
         // A panic while holding the lock leaves the lists as consistent as the last
         // completed change; keep serving them.
@@ -485,7 +480,7 @@ mod tests {
 
     #[test]
     fn allocation_fills_a_list_with_distinct_indices_then_opens_the_next() {
-        let lists = LiveLists::empty();
+        let lists = LiveLists::rebuild([], []);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..LIST_SIZE {
             let s = lists.allocate();
@@ -500,7 +495,7 @@ mod tests {
 
     #[test]
     fn indices_are_spread_over_the_list() {
-        let lists = LiveLists::empty();
+        let lists = LiveLists::rebuild([], []);
         let idx: Vec<u32> = (0..200).map(|_| lists.allocate().index).collect();
         let low = idx.iter().filter(|i| **i < LIST_SIZE / 2).count();
         // 200 fair coin flips land in 60..140 with overwhelming probability.
@@ -512,7 +507,7 @@ mod tests {
 
     #[test]
     fn applied_changes_bump_the_version_only_when_a_bit_flips() {
-        let lists = LiveLists::empty();
+        let lists = LiveLists::rebuild([], []);
         let s = lists.allocate();
         let p = StatusPurpose::Revocation;
         assert_eq!(lists.version(p, 1), Some(0));

@@ -534,14 +534,13 @@ impl Registry {
             .collect();
         let _w = self.inner.writer.lock().await;
         let mut summary = self.apply(doc.items, &source).await?;
-        let stale: Vec<String> = self
+        let stale: Vec<IssuerId> = self
             .list()
             .iter()
             .filter(|e| e.source == source && !listed.contains(e.id.as_str()))
-            .map(|e| e.id.to_string())
+            .map(|e| e.id.clone())
             .collect();
         for id in stale {
-            let id: IssuerId = id.parse()?;
             self.inner.store.remove_trust_entry(&id).await?;
             self.inner
                 .entries

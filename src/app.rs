@@ -179,6 +179,10 @@ pub struct Services {
     /// The OpenID4VCI endpoints' side of the issuer.
     pub oid4vci: crate::oid4vci::Oid4vci,
     pub verifier: Verifier,
+    /// Badge types, placements, page visibility and images.
+    pub catalogue: crate::catalogue::Catalogue,
+    /// What the public pages show.
+    pub pages: crate::views::Pages,
     /// OpenID4VP presentation requests.
     pub oid4vp: crate::oid4vp::Oid4vp,
     /// The trust registry the verifier consults (the same one the admin API edits).
@@ -273,7 +277,16 @@ impl AppState {
             clock.clone(),
         )
         .await?;
+        let catalogue = crate::catalogue::Catalogue::new(&store, issuer.clone());
+        let pages = crate::views::Pages::new(
+            issuer.clone(),
+            catalogue.clone(),
+            verifier.clone(),
+            clock.clone(),
+        );
         Ok(Self(Arc::new(Services {
+            catalogue,
+            pages,
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone(), &store, clock.clone()),
             oid4vp,
             store,
@@ -303,6 +316,10 @@ impl AppState {
         let services = Arc::make_mut(&mut self.0);
         services.allow_http_did_web = hosts;
         services.verifier = services.verifier.clone().with_fetcher(Arc::new(outbound));
+        services.pages = services
+            .pages
+            .clone()
+            .with_verifier(services.verifier.clone());
     }
 
     /// Replaces how the verifier reaches other hosts (tests: stub fetchers, private
@@ -310,6 +327,16 @@ impl AppState {
     pub fn set_remote(&mut self, remote: Arc<crate::verify::Remote>) {
         let services = Arc::make_mut(&mut self.0);
         services.verifier = services.verifier.clone().with_remote(remote);
+        services.pages = services
+            .pages
+            .clone()
+            .with_verifier(services.verifier.clone());
+    }
+
+    /// Sets how long badge pages reuse a verification (zero: verify on every view).
+    pub fn set_page_status_ttl(&mut self, ttl: std::time::Duration) {
+        let services = Arc::make_mut(&mut self.0);
+        services.pages = services.pages.clone().with_status_ttl(ttl);
     }
 }
 

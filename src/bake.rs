@@ -1,5 +1,6 @@
-//! Reading a credential out of a baked badge image (Open Badges 3.0 §5.3 "Baked Badge";
-//! §5.3.1 PNG, §5.3.2 SVG). Read only: nothing here bakes.
+//! Baked badges (Open Badges 3.0 §5.3 "Baked Badge"; §5.3.1 PNG, §5.3.2 SVG): reading
+//! the credential out of an image ([`extract`]) and baking one in ([`bake_png`],
+//! [`bake_svg`]).
 //!
 //! - **PNG** (§5.3.1): the credential is the text of the `iTXt` chunk whose keyword is
 //!   `openbadgecredential`: a compact JWS (VC-JWT, §8.2) or the JSON of the credential
@@ -21,6 +22,23 @@
 //!   OB 2.0 assertion is not an OB 3.0 credential.
 //! - Limits: [`MAX_IMAGE_BYTES`] for the image, [`MAX_CREDENTIAL_BYTES`] for the
 //!   credential text, inflated or not. Errors never echo more than a short excerpt.
+//!
+//! Baking writes only the compact JWS form, and always leaves exactly one credential in
+//! the image, so that what [`extract`] reads back is the JWT that was baked:
+//!
+//! - [`bake_png`] copies the chunks (each CRC checked, nothing decoded, one allocation
+//!   for the output), drops every `iTXt`/`tEXt`/`zTXt` chunk keyed `openbadgecredential`
+//!   or `openbadges` (OB 2.0), and writes one uncompressed `iTXt` chunk (flag 0, method
+//!   0, empty language tag and translated keyword) right after `IHDR`. It runs per
+//!   request, so it stays a byte copy.
+//! - [`bake_svg`] streams the document (no tree is built): the bytes are copied as they
+//!   came except for any OB 3.0 `credential` element (any prefix) and any OB 2.0
+//!   element, which are left out with their content; the root `<svg>` gains
+//!   `xmlns:openbadges` (once) and, as its first child,
+//!   `<openbadges:credential verify="..."></openbadges:credential>`. A DOCTYPE of any
+//!   kind is refused: the output must mean what the input showed.
+//! - [`unbake_png`] and [`unbake_svg`] remove a baked credential without adding one
+//!   (an uploaded image must not carry someone else's badge).
 
 use std::io::Read as _;
 
@@ -108,6 +126,14 @@ pub enum Error {
     NotCredential,
     #[error("the credential element has both a verify attribute and a body")]
     BothForms,
+    #[error(
+        "the credential to bake is not a compact JWS (three base64url parts separated by dots)"
+    )]
+    NotCompactJws,
+    #[error("the SVG has a DOCTYPE; a badge image must not declare one")]
+    DocType,
+    #[error("the SVG binds the prefix openbadges to another namespace")]
+    PrefixInUse,
 }
 
 /// Recognises an image by its bytes: the PNG signature, or an SVG document (optional
@@ -489,6 +515,298 @@ fn xml_error(e: impl std::fmt::Display) -> Error {
 }
 
 // ---------------------------------------------------------------------------------
+// Baking
+
+/// Bakes a compact JWS into a PNG (§5.3.1): the image with every earlier credential
+/// chunk removed and one uncompressed `iTXt` chunk keyed `openbadgecredential` right
+/// after `IHDR`.
+pub fn bake_png(png: &[u8], jwt: &str) -> Result<Vec<u8>, Error> {
+    check_jwt(jwt)?;
+    rewrite_png(png, Some(jwt))
+}
+
+/// The PNG without any baked credential (OB 3.0 or OB 2.0), every chunk CRC checked.
+pub fn unbake_png(png: &[u8]) -> Result<Vec<u8>, Error> {
+    rewrite_png(png, None)
+}
+
+/// The width and height a PNG's `IHDR` chunk states (PNG §11.2.2), read without
+/// decoding anything else; both are at least 1.
+pub fn png_dimensions(png: &[u8]) -> Result<(u32, u32), Error> {
+    let mut rest = png.strip_prefix(&PNG_SIGNATURE).ok_or(Error::NotPng)?;
+    let (kind, data) = next_chunk(&mut rest)?;
+    let malformed = || Error::MalformedPng("the first chunk is not a valid IHDR".into());
+    if &kind != b"IHDR" || data.len() != 13 {
+        return Err(malformed());
+    }
+    let (width, tail) = data.split_first_chunk::<4>().ok_or_else(malformed)?;
+    let (height, _) = tail.split_first_chunk::<4>().ok_or_else(malformed)?;
+    let (width, height) = (u32::from_be_bytes(*width), u32::from_be_bytes(*height));
+    if width == 0 || height == 0 {
+        return Err(Error::MalformedPng("the image has no pixels".into()));
+    }
+    Ok((width, height))
+}
+
+/// Bakes a compact JWS into an SVG (§5.3.2): the document with every earlier credential
+/// element removed, `xmlns:openbadges` declared on the root, and one
+/// `<openbadges:credential verify="...">` as the root's first child.
+pub fn bake_svg(svg: &str, jwt: &str) -> Result<String, Error> {
+    check_jwt(jwt)?;
+    rewrite_svg(svg, Some(jwt))
+}
+
+/// The SVG without any baked credential element (OB 3.0 or OB 2.0).
+pub fn unbake_svg(svg: &str) -> Result<String, Error> {
+    rewrite_svg(svg, None)
+}
+
+/// Only what [`extract`] reads back unchanged may be baked: a compact JWS within the cap.
+fn check_jwt(jwt: &str) -> Result<(), Error> {
+    if jwt.len() > MAX_CREDENTIAL_BYTES {
+        return Err(Error::CredentialTooLarge {
+            limit: MAX_CREDENTIAL_BYTES,
+        });
+    }
+    if !is_compact_jws(jwt) {
+        return Err(Error::NotCompactJws);
+    }
+    Ok(())
+}
+
+/// Copies `png` chunk by chunk up to `IEND` (anything after it is dropped), leaving out
+/// credential chunks and, with `jwt`, writing the new one after `IHDR`.
+fn rewrite_png(png: &[u8], jwt: Option<&str>) -> Result<Vec<u8>, Error> {
+    if png.len() > MAX_IMAGE_BYTES {
+        return Err(Error::ImageTooLarge {
+            limit: MAX_IMAGE_BYTES,
+        });
+    }
+    let mut rest = png.strip_prefix(&PNG_SIGNATURE).ok_or(Error::NotPng)?;
+    let extra = jwt.map_or(0, |jwt| ITXT_OVERHEAD + jwt.len());
+    let mut out = Vec::with_capacity(png.len() + extra);
+    out.extend_from_slice(&PNG_SIGNATURE);
+    let mut first = true;
+    loop {
+        let before = rest;
+        let (kind, data) = next_chunk(&mut rest)?;
+        let raw = &before[..before.len() - rest.len()];
+        if first {
+            if &kind != b"IHDR" {
+                return Err(Error::MalformedPng("the first chunk is not IHDR".into()));
+            }
+            first = false;
+            out.extend_from_slice(raw);
+            if let Some(jwt) = jwt {
+                push_itxt(&mut out, jwt)?;
+            }
+            continue;
+        }
+        if is_credential_chunk(&kind, data) {
+            continue;
+        }
+        out.extend_from_slice(raw);
+        if &kind == b"IEND" {
+            return Ok(out);
+        }
+    }
+}
+
+/// Length, type and CRC (12 bytes), the keyword, and its NUL, the compression flag and
+/// method, and the two empty strings' NULs (5 bytes).
+const ITXT_OVERHEAD: usize = 12 + PNG_KEYWORD.len() + 5;
+
+/// Appends an uncompressed `iTXt` chunk holding `text` under [`PNG_KEYWORD`].
+fn push_itxt(out: &mut Vec<u8>, text: &str) -> Result<(), Error> {
+    let len = u32::try_from(PNG_KEYWORD.len() + 5 + text.len()).map_err(|_| {
+        Error::CredentialTooLarge {
+            limit: MAX_CREDENTIAL_BYTES,
+        }
+    })?;
+    out.extend_from_slice(&len.to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(b"iTXt");
+    out.extend_from_slice(PNG_KEYWORD.as_bytes());
+    // Keyword NUL, compression flag 0, method 0, language tag "" NUL, translated
+    // keyword "" NUL.
+    out.extend_from_slice(&[0, 0, 0, 0, 0]);
+    out.extend_from_slice(text.as_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&out[start..]);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
+    Ok(())
+}
+
+/// A text chunk keyed as an OB 3.0 credential or an OB 2.0 assertion.
+fn is_credential_chunk(kind: &[u8; 4], data: &[u8]) -> bool {
+    matches!(kind, b"iTXt" | b"tEXt" | b"zTXt")
+        && split_keyword(data).is_some_and(|(keyword, _)| {
+            keyword == PNG_KEYWORD.as_bytes() || keyword == OB2_PNG_KEYWORD
+        })
+}
+
+/// Copies `svg` event by event, byte for byte, leaving out credential elements and,
+/// with `jwt`, declaring the prefix on the root and writing the new element first.
+fn rewrite_svg(svg: &str, jwt: Option<&str>) -> Result<String, Error> {
+    if svg.len() > MAX_IMAGE_BYTES {
+        return Err(Error::ImageTooLarge {
+            limit: MAX_IMAGE_BYTES,
+        });
+    }
+    let doc = svg.strip_prefix('\u{feff}').unwrap_or(svg);
+    let extra = jwt.map_or(0, |jwt| jwt.len() + 160);
+    let mut out = String::with_capacity(doc.len() + extra);
+    let mut reader = NsReader::from_str(doc);
+    let mut depth = 0usize;
+    let mut root_seen = false;
+    // The depth at which a left-out element opened, while inside it.
+    let mut skipping: Option<usize> = None;
+    loop {
+        let before = position(&reader);
+        let (ns, event) = reader.read_resolved_event().map_err(xml_error)?;
+        let ns = Ns::of(&ns);
+        let raw = doc
+            .get(before..position(&reader))
+            .ok_or_else(|| Error::MalformedSvg("unexpected parser position".into()))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                if ns == Ns::Unknown {
+                    return Err(Error::MalformedSvg("undeclared namespace prefix".into()));
+                }
+                let local = e.local_name();
+                if !root_seen {
+                    if local.as_ref() != "svg" || !matches!(ns, Ns::Svg | Ns::None) {
+                        return Err(Error::NotSvgRoot);
+                    }
+                    root_seen = true;
+                    match jwt {
+                        Some(jwt) => push_baked_root(&mut out, e, raw, empty, jwt)?,
+                        None => out.push_str(raw),
+                    }
+                } else if depth == 0 {
+                    return Err(Error::MalformedSvg("content after the root element".into()));
+                } else if skipping.is_none() {
+                    let credential =
+                        (ns == Ns::Ob3 && local.as_ref() == "credential") || ns == Ns::Ob2;
+                    if credential {
+                        if !empty {
+                            skipping = Some(depth);
+                        }
+                    } else {
+                        out.push_str(raw);
+                    }
+                }
+                if !empty {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if skipping == Some(depth) {
+                    skipping = None;
+                } else if skipping.is_none() {
+                    out.push_str(raw);
+                }
+            }
+            Event::DocType(_) => return Err(Error::DocType),
+            Event::Eof => break,
+            Event::Text(_)
+            | Event::CData(_)
+            | Event::GeneralRef(_)
+            | Event::Comment(_)
+            | Event::Decl(_)
+            | Event::PI(_) => {
+                if skipping.is_none() {
+                    out.push_str(raw);
+                }
+            }
+        }
+    }
+    if !root_seen {
+        return Err(Error::NotSvgRoot);
+    }
+    if depth != 0 {
+        return Err(Error::MalformedSvg("unexpected end of document".into()));
+    }
+    Ok(out)
+}
+
+/// The reader's byte offset into the document.
+fn position(reader: &NsReader<&[u8]>) -> usize {
+    usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX)
+}
+
+/// Writes the root start tag with `xmlns:openbadges` bound to [`SVG_NAMESPACE`], then the
+/// credential element (and, for an empty root, the end tag).
+fn push_baked_root(
+    out: &mut String,
+    root: &quick_xml::events::BytesStart<'_>,
+    raw: &str,
+    empty: bool,
+    jwt: &str,
+) -> Result<(), Error> {
+    let mut declared = false;
+    let mut rebuild = false;
+    for attr in root.attributes() {
+        let attr = attr.map_err(|e| Error::MalformedSvg(clip(e)))?;
+        if attr.key.as_ref() == "xmlns:openbadges" {
+            let value = attr
+                .normalized_value_with(XmlVersion::Implicit1_0, 1, resolve_xml_entity)
+                .map_err(xml_error)?;
+            match value.as_ref() {
+                SVG_NAMESPACE => declared = true,
+                // An OB 2.0 badge binds the same prefix to its namespace; every element
+                // in it is left out, so the declaration goes too.
+                OB2_SVG_NAMESPACE => rebuild = true,
+                _ => return Err(Error::PrefixInUse),
+            }
+        }
+    }
+    let name = root.name().as_ref().to_owned();
+    if rebuild {
+        out.push('<');
+        out.push_str(&name);
+        for attr in root.attributes() {
+            let attr = attr.map_err(|e| Error::MalformedSvg(clip(e)))?;
+            if attr.key.as_ref() == "xmlns:openbadges" {
+                continue;
+            }
+            let key = attr.key.as_ref();
+            let value = attr
+                .normalized_value_with(XmlVersion::Implicit1_0, 1, resolve_xml_entity)
+                .map_err(xml_error)?;
+            out.push(' ');
+            out.push_str(key);
+            out.push_str("=\"");
+            out.push_str(&quick_xml::escape::escape(value.as_ref()));
+            out.push('"');
+        }
+    } else {
+        let open = raw
+            .strip_suffix("/>")
+            .or_else(|| raw.strip_suffix('>'))
+            .ok_or_else(|| Error::MalformedSvg("unexpected root tag".into()))?;
+        out.push_str(open.trim_end());
+    }
+    if !declared {
+        out.push_str(" xmlns:openbadges=\"");
+        out.push_str(SVG_NAMESPACE);
+        out.push('"');
+    }
+    out.push('>');
+    out.push_str("<openbadges:credential verify=\"");
+    out.push_str(&quick_xml::escape::escape(jwt));
+    out.push_str("\"></openbadges:credential>");
+    if empty {
+        out.push_str("</");
+        out.push_str(&name);
+        out.push('>');
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
 // Shared
 
 /// Classifies baked text: JSON if it starts with `{` (after trimming), else it must be
@@ -507,7 +825,7 @@ fn classify(text: &str) -> Result<Baked, Error> {
 }
 
 /// Three non-empty base64url parts (no padding) separated by exactly two dots.
-fn is_compact_jws(s: &str) -> bool {
+pub fn is_compact_jws(s: &str) -> bool {
     s.bytes().filter(|b| *b == b'.').count() == 2
         && s.split('.').all(|part| {
             !part.is_empty()
@@ -1231,6 +1549,296 @@ mod tests {
         assert!(err.to_string().len() < 300, "{err}");
     }
 
+    // --- Baking -------------------------------------------------------------------
+
+    /// The chunk types of a PNG, in order.
+    fn chunk_types(png: &[u8]) -> Vec<String> {
+        let mut rest = png.strip_prefix(&PNG_SIGNATURE).expect("signature");
+        let mut types = Vec::new();
+        while !rest.is_empty() {
+            let (kind, _) = next_chunk(&mut rest).expect("chunk");
+            types.push(String::from_utf8_lossy(&kind).into_owned());
+        }
+        types
+    }
+
+    const JWS2: &str = "eyJhbGciOiJFZERTQSJ9.eyJpc3MiOiJkaWQ6a2V5OnoifQ.c2lnbmF0dXJlMg";
+
+    #[test]
+    fn png_baked_jwt_is_read_back() {
+        let png = png_with_itxt(&[("Software", "test")]);
+        let baked = bake_png(&png, JWS).expect("baked");
+        assert_eq!(
+            extract(ImageKind::Png, &baked).expect("read"),
+            Baked::Jwt(JWS.into())
+        );
+        assert_eq!(sniff(&baked), Some(ImageKind::Png));
+    }
+
+    #[test]
+    fn png_bake_writes_one_uncompressed_itxt_right_after_ihdr() {
+        let png = png_with_itxt(&[]);
+        let baked = bake_png(&png, JWS).expect("baked");
+        assert_eq!(chunk_types(&baked), ["IHDR", "iTXt", "IDAT", "IEND"]);
+        assert_eq!(baked.len(), png.len() + ITXT_OVERHEAD + JWS.len());
+        let mut expected = PNG_KEYWORD.as_bytes().to_vec();
+        expected.extend_from_slice(&[0, 0, 0, 0, 0]);
+        expected.extend_from_slice(JWS.as_bytes());
+        assert_eq!(&baked[33 + 8..33 + 8 + expected.len()], expected.as_slice());
+        // The png crate reads it back too, as an uncompressed iTXt.
+        let decoder = png::Decoder::new(baked.as_slice());
+        let reader = decoder.read_info().expect("decodes");
+        let chunks = &reader.info().utf8_text;
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].keyword, PNG_KEYWORD);
+        assert!(!chunks[0].compressed);
+        assert_eq!(chunks[0].get_text().expect("text"), JWS);
+    }
+
+    #[test]
+    fn png_baking_twice_leaves_one_chunk_with_the_second_jwt() {
+        let once = bake_png(&png_with_itxt(&[]), JWS).expect("baked");
+        let twice = bake_png(&once, JWS2).expect("baked again");
+        assert_eq!(chunk_types(&twice), ["IHDR", "iTXt", "IDAT", "IEND"]);
+        assert_eq!(
+            extract(ImageKind::Png, &twice).expect("read"),
+            Baked::Jwt(JWS2.into())
+        );
+        assert_eq!(twice.len(), once.len() - JWS.len() + JWS2.len());
+    }
+
+    #[test]
+    fn png_bake_replaces_every_earlier_credential_chunk() {
+        let png = png_with(&[
+            chunk(
+                b"iTXt",
+                &itxt_data(PNG_KEYWORD.as_bytes(), 1, 0, &zlib(JWS.as_bytes())),
+            ),
+            chunk(b"tEXt", b"openbadgecredential\0a.b.c"),
+            chunk(
+                b"zTXt",
+                &[b"openbadgecredential\0\0".as_slice(), &zlib(b"a.b.c")].concat(),
+            ),
+            chunk(
+                b"iTXt",
+                &itxt_data(OB2_PNG_KEYWORD, 0, 0, b"https://example.org/a"),
+            ),
+            chunk(b"tEXt", b"openbadges\0https://example.org/a"),
+            chunk(b"tEXt", b"Comment\0kept"),
+        ]);
+        assert!(extract(ImageKind::Png, &png).is_err());
+        let baked = bake_png(&png, JWS2).expect("baked");
+        assert_eq!(
+            chunk_types(&baked),
+            ["IHDR", "iTXt", "IDAT", "tEXt", "IEND"]
+        );
+        assert!(find(&baked, b"Comment\0kept").is_some());
+        assert_eq!(
+            extract(ImageKind::Png, &baked).expect("read"),
+            Baked::Jwt(JWS2.into())
+        );
+    }
+
+    #[test]
+    fn png_bake_copies_other_chunks_byte_for_byte_and_drops_what_follows_iend() {
+        let png = png_with_itxt(&[("Software", "test"), ("Title", "A badge")]);
+        let mut trailing = png.clone();
+        trailing.extend_from_slice(b"garbage after IEND");
+        let baked = bake_png(&trailing, JWS).expect("baked");
+        assert_eq!(unbake_png(&baked).expect("unbaked"), png);
+        assert_eq!(unbake_png(&png).expect("nothing to remove"), png);
+    }
+
+    #[test]
+    fn png_bake_refuses_damaged_images_and_non_jws_credentials() {
+        let png = png_with_itxt(&[]);
+        let mut bad = png.clone();
+        let n = bad.len();
+        bad[n - 20] ^= 1;
+        assert!(matches!(bake_png(&bad, JWS), Err(Error::BadCrc { .. })));
+        assert!(matches!(bake_png(b"GIF89a", JWS), Err(Error::NotPng)));
+        assert!(matches!(
+            bake_png(&png[..png.len() - 12], JWS),
+            Err(Error::MalformedPng(_))
+        ));
+        let mut no_ihdr = PNG_SIGNATURE.to_vec();
+        no_ihdr.extend(chunk(b"IEND", b""));
+        assert!(matches!(
+            bake_png(&no_ihdr, JWS),
+            Err(Error::MalformedPng(_))
+        ));
+        for jwt in ["", "a.b", "a.b.c.d", " a.b.c", "{\"id\":1}", "a.b.c\n"] {
+            assert!(
+                matches!(bake_png(&png, jwt), Err(Error::NotCompactJws)),
+                "{jwt:?}"
+            );
+        }
+        let huge = format!("a.b.{}", "c".repeat(MAX_CREDENTIAL_BYTES));
+        assert!(matches!(
+            bake_png(&png, &huge),
+            Err(Error::CredentialTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn png_dimensions_come_from_ihdr() {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, 7, 3);
+            enc.set_color(png::ColorType::Grayscale);
+            let mut w = enc.write_header().expect("header");
+            w.write_image_data(&[0; 21]).expect("pixels");
+        }
+        assert_eq!(png_dimensions(&out).expect("size"), (7, 3));
+        assert!(matches!(png_dimensions(b"nope"), Err(Error::NotPng)));
+        let mut bad = PNG_SIGNATURE.to_vec();
+        bad.extend(chunk(b"IHDR", &[0; 12]));
+        assert!(matches!(png_dimensions(&bad), Err(Error::MalformedPng(_))));
+    }
+
+    const PLAIN_SVG: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
+<!-- a badge -->
+<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" class='a "b"'>
+  <title>Tom &amp; Jerry</title>
+  <g><rect width="10" height="10" fill="#123"/><![CDATA[ x ]]></g>
+</svg>
+"##;
+
+    /// How many elements named `credential` in the OB 3.0 namespace a document holds.
+    fn credential_elements(svg: &str) -> usize {
+        let mut reader = NsReader::from_str(svg);
+        let mut n = 0;
+        loop {
+            let (ns, event) = reader.read_resolved_event().expect("xml");
+            let ns = Ns::of(&ns);
+            match event {
+                Event::Start(e) | Event::Empty(e)
+                    if ns == Ns::Ob3 && e.local_name().as_ref() == "credential" =>
+                {
+                    n += 1;
+                }
+                Event::Eof => return n,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn svg_baked_jwt_is_read_back_and_the_rest_is_untouched() {
+        let baked = bake_svg(PLAIN_SVG, JWS).expect("baked");
+        assert_eq!(
+            extract(ImageKind::Svg, baked.as_bytes()).expect("read"),
+            Baked::Jwt(JWS.into())
+        );
+        let expected = PLAIN_SVG.replace(
+            "class='a \"b\"'>",
+            &format!(
+                "class='a \"b\"' xmlns:openbadges=\"{SVG_NAMESPACE}\"><openbadges:credential verify=\"{JWS}\"></openbadges:credential>"
+            ),
+        );
+        assert_eq!(baked, expected);
+        assert_eq!(unbake_svg(PLAIN_SVG).expect("unbaked"), PLAIN_SVG);
+    }
+
+    #[test]
+    fn svg_baking_twice_leaves_one_element_with_the_second_jwt() {
+        let once = bake_svg(PLAIN_SVG, JWS).expect("baked");
+        let twice = bake_svg(&once, JWS2).expect("baked again");
+        assert_eq!(credential_elements(&twice), 1);
+        assert_eq!(twice.matches("xmlns:openbadges=").count(), 1);
+        assert_eq!(
+            extract(ImageKind::Svg, twice.as_bytes()).expect("read"),
+            Baked::Jwt(JWS2.into())
+        );
+        assert_eq!(twice, once.replace(JWS, JWS2));
+    }
+
+    #[test]
+    fn svg_bake_removes_credentials_under_any_prefix_and_ob2_assertions() {
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:ob="{SVG_NAMESPACE}" xmlns:openbadges="http://openbadges.org"><openbadges:assertion verify="https://example.org/a"><x>y</x></openbadges:assertion><g><ob:credential><![CDATA[{{"id": "x"}}]]></ob:credential><credential xmlns="{SVG_NAMESPACE}" verify="{JWS}"/></g><circle r="1"/></svg>"#
+        );
+        let baked = bake_svg(&svg, JWS2).expect("baked");
+        assert_eq!(credential_elements(&baked), 1);
+        assert!(
+            !baked.contains("assertion") && !baked.contains("openbadges.org"),
+            "{baked}"
+        );
+        assert!(baked.contains("<g></g><circle r=\"1\"/>"), "{baked}");
+        assert_eq!(
+            extract(ImageKind::Svg, baked.as_bytes()).expect("read"),
+            Baked::Jwt(JWS2.into())
+        );
+        let plain = unbake_svg(&svg).expect("unbaked");
+        assert!(matches!(
+            extract(ImageKind::Svg, plain.as_bytes()),
+            Err(Error::NoCredential)
+        ));
+    }
+
+    #[test]
+    fn svg_bake_keeps_an_existing_declaration_and_fills_an_empty_root() {
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="{SVG_NAMESPACE}" />"#
+        );
+        let baked = bake_svg(&svg, JWS).expect("baked");
+        assert_eq!(
+            baked,
+            format!(
+                r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="{SVG_NAMESPACE}"><openbadges:credential verify="{JWS}"></openbadges:credential></svg>"#
+            )
+        );
+        let prefixed = r#"<s:svg xmlns:s="http://www.w3.org/2000/svg"/>"#;
+        let baked = bake_svg(prefixed, JWS).expect("baked");
+        assert!(
+            baked.ends_with("</openbadges:credential></s:svg>"),
+            "{baked}"
+        );
+        assert_eq!(
+            extract(ImageKind::Svg, baked.as_bytes()).expect("read"),
+            Baked::Jwt(JWS.into())
+        );
+    }
+
+    #[test]
+    fn svg_bake_refuses_a_doctype_and_a_conflicting_prefix() {
+        let doctype = r#"<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"><svg xmlns="http://www.w3.org/2000/svg"/>"#;
+        assert!(matches!(bake_svg(doctype, JWS), Err(Error::DocType)));
+        let entities =
+            r#"<!DOCTYPE svg [<!ENTITY a "b">]><svg xmlns="http://www.w3.org/2000/svg">&a;</svg>"#;
+        assert!(matches!(bake_svg(entities, JWS), Err(Error::DocType)));
+        let taken = r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="https://example.org/other"/>"#;
+        assert!(matches!(bake_svg(taken, JWS), Err(Error::PrefixInUse)));
+    }
+
+    #[test]
+    fn svg_bake_refuses_what_is_not_an_svg_document() {
+        assert!(matches!(bake_svg("<html/>", JWS), Err(Error::NotSvgRoot)));
+        assert!(matches!(bake_svg("", JWS), Err(Error::NotSvgRoot)));
+        assert!(matches!(
+            bake_svg("<svg><g></svg>", JWS),
+            Err(Error::MalformedSvg(_))
+        ));
+        assert!(matches!(
+            bake_svg("<svg><g>", JWS),
+            Err(Error::MalformedSvg(_))
+        ));
+        assert!(matches!(
+            bake_svg("<svg/><svg/>", JWS),
+            Err(Error::MalformedSvg(_))
+        ));
+        assert!(matches!(
+            bake_svg("<svg/>", "\"><script>"),
+            Err(Error::NotCompactJws)
+        ));
+    }
+
+    #[test]
+    fn svg_bake_drops_a_byte_order_mark() {
+        let baked = bake_svg("\u{feff}<svg/>", JWS).expect("baked");
+        assert!(baked.starts_with("<svg "), "{baked}");
+    }
+
     // --- Classification, sniffing, content types -------------------------------------
 
     #[test]
@@ -1315,7 +1923,55 @@ mod tests {
         }
     }
 
+    /// A compact JWS of random base64url parts.
+    fn jws() -> impl Strategy<Value = String> {
+        (
+            "[A-Za-z0-9_-]{1,60}",
+            "[A-Za-z0-9_-]{1,400}",
+            "[A-Za-z0-9_-]{1,90}",
+        )
+            .prop_map(|(h, p, s)| format!("{h}.{p}.{s}"))
+    }
+
     proptest! {
+        #[test]
+        fn baked_png_gives_back_exactly_the_jwt(first in jws(), second in jws()) {
+            let png = png_with_itxt(&[("Comment", "x")]);
+            let once = bake_png(&png, &first).expect("baked");
+            prop_assert_eq!(extract(ImageKind::Png, &once).expect("read"), Baked::Jwt(first));
+            let twice = bake_png(&once, &second).expect("baked again");
+            prop_assert_eq!(
+                chunk_types(&twice).iter().filter(|t| *t == "iTXt").count(),
+                2 // the credential and the Comment
+            );
+            prop_assert_eq!(extract(ImageKind::Png, &twice).expect("read"), Baked::Jwt(second));
+            prop_assert_eq!(unbake_png(&twice).expect("unbaked"), png);
+        }
+
+        #[test]
+        fn baked_svg_gives_back_exactly_the_jwt(
+            first in jws(),
+            second in jws(),
+            body in "[a-z ]{0,20}",
+        ) {
+            let svg = format!(r#"<svg xmlns="http://www.w3.org/2000/svg"><text>{body}</text></svg>"#);
+            let once = bake_svg(&svg, &first).expect("baked");
+            prop_assert_eq!(extract(ImageKind::Svg, once.as_bytes()).expect("read"), Baked::Jwt(first));
+            let twice = bake_svg(&once, &second).expect("baked again");
+            prop_assert_eq!(credential_elements(&twice), 1);
+            prop_assert_eq!(extract(ImageKind::Svg, twice.as_bytes()).expect("read"), Baked::Jwt(second));
+        }
+
+        #[test]
+        fn unbaking_an_svg_without_a_credential_changes_nothing(
+            body in "[a-z0-9 =\"'<>/&;#.-]{0,120}",
+        ) {
+            let svg = format!(r#"<svg xmlns="http://www.w3.org/2000/svg">{body}</svg>"#);
+            if let Ok(out) = unbake_svg(&svg) {
+                prop_assert_eq!(out, svg);
+            }
+        }
+
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
             let _ = extract(ImageKind::Png, &bytes);

@@ -20,15 +20,22 @@
 //! - [`verify`]: the verification pipeline and its report.
 //! - [`trust`]: the trust registry of issuers the verifier vouches for or refuses.
 //! - [`partner`]: partner API keys for the verifier API: secrets, limits, usage.
-//! - [`http`], [`cli`]: the thin outer layers.
+//! - [`images`]: badge images: upload checks, the SVG sanitiser, the generated design, PNG
+//!   renditions.
+//! - [`catalogue`]: badge types, where achievements sit, page visibility, uploaded
+//!   images and the art a badge is drawn with.
+//! - [`views`]: what each public page shows (catalogue, achievement, badge).
+//! - [`http`], [`cli`]: the thin outer layers; page templates live in `http`.
 
 pub mod app;
 pub mod bake;
 pub mod bench;
+pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod did;
 pub mod http;
+pub mod images;
 pub mod issue;
 pub mod jose;
 pub mod keyring;
@@ -43,3 +50,4 @@ pub mod status;
 pub mod store;
 pub mod trust;
 pub mod verify;
+pub mod views;

@@ -19,13 +19,9 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-use crate::app::{AdminToken, AppState, RateLimit};
-use crate::clock::SystemClock;
+use crate::issue::AwardRequest;
 use crate::issue::offers::PRE_AUTHORIZED_GRANT;
-use crate::issue::{AwardRequest, StatusConfig};
 use crate::jose::{Algorithm, SigningKey, b64};
-use crate::keyring::Keyring;
-use crate::store::Store;
 
 /// The figures.
 #[derive(Debug, Clone)]
@@ -132,26 +128,11 @@ pub fn run(wallets: usize, window: Duration) -> anyhow::Result<ClaimBench> {
 }
 
 fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Result<ClaimBench> {
-    let keys = Arc::new(Keyring::load_or_generate(
-        &dir.join("keys"),
-        Algorithm::ES256,
-    )?);
-    let store = Store::open(&dir.join("data"))?;
-    let public_url = url::Url::parse("https://badges.example.edu")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let mut state = AppState::with_status(
-            store.clone(),
-            keys,
-            public_url,
-            AdminToken::new("bench"),
-            Arc::new(SystemClock),
-            StatusConfig::default(),
-        )
-        .await?;
-        state.set_rate_limit(RateLimit::Off);
+        let (state, store) = super::bench_state(dir).await?;
         let issuer = state.issuer.clone();
         let aud = issuer.identifier();
         let router = crate::http::router(state);

@@ -7,9 +7,11 @@
 //!   claims added, serialised and signed: the yardstick the award figures compare to.
 //!
 //! No store writes (no fsync) here; [`status`] measures durability and status lists,
-//! [`claim`] OpenID4VCI claim flows, [`verify`] verifying another issuer's badges.
+//! [`claim`] OpenID4VCI claim flows, [`verify`] verifying another issuer's badges,
+//! [`pages`] the public pages and baked images.
 
 pub mod claim;
+pub mod pages;
 pub mod status;
 pub mod verify;
 
@@ -85,6 +87,29 @@ pub(crate) fn in_scratch_dir<T>(
     let result = f(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The service over a scratch directory (ES256 key, no rate limit), as benchmarks
+/// drive it: opened inside the caller's runtime. Returns the state and its store.
+pub(crate) async fn bench_state(
+    dir: &std::path::Path,
+) -> anyhow::Result<(crate::app::AppState, crate::store::Store)> {
+    let keys = std::sync::Arc::new(crate::keyring::Keyring::load_or_generate(
+        &dir.join("keys"),
+        Algorithm::ES256,
+    )?);
+    let store = crate::store::Store::open(&dir.join("data"))?;
+    let mut state = crate::app::AppState::with_status(
+        store.clone(),
+        keys,
+        url::Url::parse("https://badges.example.edu")?,
+        crate::app::AdminToken::new("bench"),
+        std::sync::Arc::new(crate::clock::SystemClock),
+        issue::StatusConfig::default(),
+    )
+    .await?;
+    state.set_rate_limit(crate::app::RateLimit::Off);
+    Ok((state, store))
 }
 
 /// The achievement the store benchmarks award (staff input).

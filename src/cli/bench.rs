@@ -1,4 +1,5 @@
-//! `accolade bench`: prints badges issued per second beside the raw signature rate.
+//! `accolade bench`: prints badges issued per second beside the raw signature rate,
+//! and the durability, claim, verification and page figures.
 
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub struct BenchArgs {
     /// Only the award figures (with the ES256 build-and-sign rate they compare to).
     #[arg(long)]
     pub awards_only: bool,
+    /// Only the public page figures (badge pages beside the verify pipeline, PNG bakes).
+    #[arg(long)]
+    pub pages_only: bool,
 }
 
 impl clap::builder::ValueParserFactory for Algorithm {
@@ -56,6 +60,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.verify_only {
         return verifications(args, window, &algs);
+    }
+    if args.pages_only {
+        return pages(window);
     }
     if args.awards_only {
         let es = crate::bench::run(Algorithm::ES256, window)?;
@@ -91,7 +98,45 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!();
     claims(args, window, Some(es))?;
     println!();
-    verifications(args, window, &algs)
+    verifications(args, window, &algs)?;
+    println!();
+    pages(window)
+}
+
+/// Badge pages beside the verify pipeline of the same run, and PNG bakes.
+fn pages(window: Duration) -> anyhow::Result<()> {
+    let p = crate::bench::pages::run(window)?;
+    println!(
+        "Public pages (one thread, through the router in process; the badge is this service's own ES256 badge):"
+    );
+    println!(
+        "  verify pipeline (own badge)     {:>10.0} /s",
+        p.verify_per_sec
+    );
+    println!(
+        "  badge page, live status check   {:>10.0} /s   ratio {:.2} of the pipeline (goal >= 0.5)",
+        p.badge_pages_per_sec,
+        p.ratio()
+    );
+    println!(
+        "  badge page, status reused {:>2} s  {:>10.0} /s",
+        crate::views::STATUS_TTL.as_secs(),
+        p.badge_pages_cached_per_sec
+    );
+    println!(
+        "  catalogue page                  {:>10.0} /s",
+        p.catalogue_per_sec
+    );
+    println!(
+        "  PNG bakes ({} KiB baked image)  {:>10.0} /s",
+        p.png_bytes / 1024,
+        p.bakes_per_sec
+    );
+    println!(
+        "  GET /badges/{{id}}/badge.png      {:>10.0} /s",
+        p.png_downloads_per_sec
+    );
+    Ok(())
 }
 
 /// Awards through the real store beside the build-and-sign rate of the same run, with

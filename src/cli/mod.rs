@@ -1,5 +1,6 @@
-//! The command line: `accolade serve | keys | verify | bench`.
+//! The command line: `accolade serve | keys | verify | bake | unbake | bench`.
 
+pub mod bake;
 pub mod bench;
 pub mod keys;
 pub mod serve;
@@ -33,6 +34,10 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Verify a badge locally: a JWT, a file holding one, or a JSON credential.
     Verify(verify::VerifyArgs),
+    /// Bake a credential (a compact JWT) into a PNG or SVG badge image.
+    Bake(bake::BakeArgs),
+    /// Print the credential baked into a PNG or SVG badge image.
+    Unbake(bake::UnbakeArgs),
     /// Measure issuance throughput per algorithm against the raw signature rate.
     Bench(bench::BenchArgs),
 }
@@ -43,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::run(args).map(|()| 0),
         Command::Keys(cmd) => keys::run(cmd).map(|()| 0),
         Command::Verify(args) => verify::run(args),
+        Command::Bake(args) => bake::run_bake(&args),
+        Command::Unbake(args) => bake::run_unbake(&args),
         Command::Bench(args) => bench::run(&args).map(|()| 0),
     }
 }

@@ -104,6 +104,36 @@ impl From<issue::Error> for ApiError {
     }
 }
 
+impl From<crate::catalogue::Error> for ApiError {
+    fn from(e: crate::catalogue::Error) -> Self {
+        use crate::catalogue::Error as E;
+        match e {
+            E::Invalid { .. } | E::Image(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            E::NotFound(_) => Self::not_found(e.to_string()),
+            E::Issue(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Render(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<crate::views::Error> for ApiError {
+    fn from(e: crate::views::Error) -> Self {
+        use crate::views::Error as E;
+        match e {
+            E::NotFound(_) => Self::not_found(e.to_string()),
+            E::Catalogue(e) => e.into(),
+            E::Issue(e) => e.into(),
+            E::Verify(e) => e.into(),
+            E::Render(_) => Self::internal(&e),
+        }
+    }
+}
+
 impl From<store::Error> for ApiError {
     fn from(e: store::Error) -> Self {
         match &e {

@@ -5,6 +5,7 @@
 
 pub mod error;
 mod middleware;
+pub mod pages;
 mod routes;
 
 use std::time::Duration;
@@ -34,9 +35,61 @@ pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// and tests walk it to prove that each one demands the admin token.
 fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     use routes::admin as a;
+    use routes::catalogue as c;
     vec![
         (Method::GET, "/api/v1/issuer", get(a::get_issuer)),
         (Method::PUT, "/api/v1/issuer", put(a::put_issuer)),
+        (
+            Method::PUT,
+            "/api/v1/issuer/image",
+            put(c::put_issuer_image),
+        ),
+        (Method::GET, "/api/v1/badge-types", get(c::list_badge_types)),
+        (
+            Method::POST,
+            "/api/v1/badge-types",
+            post(c::create_badge_type),
+        ),
+        (
+            Method::GET,
+            "/api/v1/badge-types/{id}",
+            get(c::get_badge_type),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/badge-types/{id}",
+            put(c::put_badge_type),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/badge-types/{id}",
+            delete(c::delete_badge_type),
+        ),
+        (
+            Method::GET,
+            "/api/v1/achievements/{id}/catalogue",
+            get(c::get_placement),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/achievements/{id}/catalogue",
+            put(c::put_placement),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/achievements/{id}/image",
+            put(c::put_achievement_image),
+        ),
+        (
+            Method::POST,
+            "/api/v1/credentials/{id}/hide",
+            post(c::hide_credential),
+        ),
+        (
+            Method::POST,
+            "/api/v1/credentials/{id}/show",
+            post(c::show_credential),
+        ),
         (
             Method::POST,
             "/api/v1/achievements",
@@ -244,10 +297,21 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/healthz", get(routes::public::healthz))
         .route(&did_path, get(routes::public::get_did_document))
+        .route("/", get(pages::catalogue))
+        .route("/favicon.ico", get(pages::favicon))
+        .route("/assets/{file}", get(pages::asset))
+        .route("/images/{file}", get(pages::image))
+        .route("/achievements/{id}", get(pages::achievement))
         .route(
-            "/achievements/{id}",
-            get(routes::public::get_public_achievement),
+            "/achievements/{id}/image.png",
+            get(pages::achievement_image),
         )
+        .route("/badges/{id}", get(pages::badge))
+        .route("/badges/{id}/badge.png", get(pages::badge_png))
+        .route("/badges/{id}/badge.svg", get(pages::badge_svg))
+        .route("/badges/{id}/small.png", get(pages::badge_small))
+        .route("/badges/{id}/credential.jwt", get(pages::badge_jwt))
+        .route("/badges/{id}/embed", get(pages::badge_embed))
         .route(
             "/status/{purpose}/{list}",
             get(routes::public::get_status_list),
@@ -305,7 +369,7 @@ pub fn router(state: AppState) -> Router {
     let app = admin
         .merge(verifier)
         .merge(public)
-        .fallback(routes::public::not_found)
+        .fallback(pages::not_found)
         .method_not_allowed_fallback(routes::public::method_not_allowed)
         .with_state(state.clone());
 
@@ -324,9 +388,15 @@ pub fn router(state: AppState) -> Router {
                 &format!("/.well-known/{AS_WELL_KNOWN}{base}"),
                 get(routes::oid4vci::authorization_server_metadata),
             )
+            // The catalogue answers at the base with and without its trailing slash.
+            .route(&format!("{base}/"), get(pages::catalogue))
             .with_state(state.clone())
             .nest(base, app)
-            .fallback(routes::public::not_found)
+            .fallback_service(
+                Router::new()
+                    .fallback(pages::not_found)
+                    .with_state(state.clone()),
+            )
     };
 
     // The layers every request passes, wrapped once around the whole router rather
@@ -343,6 +413,7 @@ pub fn router(state: AppState) -> Router {
             },
             middleware::rate_limit,
         ))
+        .layer(axum::middleware::from_fn(pages::page_headers))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(app);

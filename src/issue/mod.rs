@@ -605,6 +605,26 @@ impl Issuer {
         .await
     }
 
+    /// Points an achievement's `image` at `image` (an uploaded image's URL): later awards
+    /// carry it; issued badges keep the image they were signed with.
+    pub async fn set_achievement_image(
+        &self,
+        id: &str,
+        image: crate::model::Image,
+    ) -> Result<AchievementRecord, Error> {
+        let now = self.now();
+        self.change_achievement(id, |rec| {
+            if rec.achievement.image.as_ref() == Some(&image) {
+                return false;
+            }
+            rec.achievement.image = Some(image.clone());
+            rec.revision += 1;
+            rec.updated_at = now;
+            true
+        })
+        .await
+    }
+
     /// Archives an achievement: it stays readable, but no new awards.
     pub async fn archive_achievement(&self, id: &str) -> Result<AchievementRecord, Error> {
         let now = self.now();

@@ -38,6 +38,26 @@ impl IssuerProfile {
                 serde_json::to_value(img).map_err(|e| Error::invalid("image", &e.to_string()))?,
             );
         }
+        for (field, colour) in [
+            ("primary_color", &mut self.primary_color),
+            ("accent_color", &mut self.accent_color),
+        ] {
+            if let Some(c) = colour.take() {
+                *colour = Some(normalise_colour(&c).ok_or_else(|| {
+                    Error::invalid(field, "must be a colour written #rgb or #rrggbb")
+                })?);
+            }
+        }
+        if let Some(id) = self.linkedin_organization_id.take() {
+            let id = id.trim();
+            if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::invalid(
+                    "linkedin_organization_id",
+                    "must be the organisation's numeric LinkedIn id",
+                ));
+            }
+            self.linkedin_organization_id = Some(id.to_owned());
+        }
         Ok(self)
     }
 
@@ -74,6 +94,20 @@ impl IssuerProfile {
     }
 }
 
+/// `#rgb` or `#rrggbb` (any case) as lower-case `#rrggbb`.
+pub fn normalise_colour(s: &str) -> Option<String> {
+    let hex = s.trim().strip_prefix('#')?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let full = match hex.len() {
+        3 => hex.chars().flat_map(|c| [c, c]).collect::<String>(),
+        6 => hex.to_owned(),
+        _ => return None,
+    };
+    Some(format!("#{}", full.to_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +135,31 @@ mod tests {
     }
 
     #[test]
+    fn page_settings_are_normalised_and_never_reach_the_badge_profile() {
+        let p: IssuerProfile = serde_json::from_value(json!({
+            "name": "Northwind",
+            "primary_color": "#1D4E89",
+            "accent_color": "#fa0",
+            "linkedin_organization_id": " 1337 ",
+            "default_visibility": "hidden"
+        }))
+        .expect("parses");
+        let p = p.validated().expect("valid");
+        assert_eq!(p.primary_color.as_deref(), Some("#1d4e89"));
+        assert_eq!(p.accent_color.as_deref(), Some("#ffaa00"));
+        assert_eq!(p.linkedin_organization_id.as_deref(), Some("1337"));
+        let badge = serde_json::to_value(p.to_profile("did:web:x")).expect("json");
+        for k in [
+            "primary_color",
+            "accent_color",
+            "linkedin_organization_id",
+            "default_visibility",
+        ] {
+            assert!(badge.get(k).is_none(), "{k} leaked into the badge profile");
+        }
+    }
+
+    #[test]
     fn bad_profiles_get_field_messages() {
         for (body, field) in [
             (json!({"name": ""}), "name"),
@@ -109,6 +168,18 @@ mod tests {
             (
                 json!({"name": "x", "image": "javascript:alert(1)"}),
                 "image",
+            ),
+            (
+                json!({"name": "x", "primary_color": "blue"}),
+                "primary_color",
+            ),
+            (
+                json!({"name": "x", "accent_color": "#12345"}),
+                "accent_color",
+            ),
+            (
+                json!({"name": "x", "linkedin_organization_id": "acme"}),
+                "linkedin_organization_id",
             ),
         ] {
             let p: IssuerProfile = serde_json::from_value(body).expect("parses");

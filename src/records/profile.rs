@@ -1,5 +1,6 @@
 //! The issuer Profile's editable parts (OB 3.0 §B.1.4); its `id` is always the
-//! service's DID and is not kept. Checks and the OB form: [`crate::issue::profile`].
+//! service's DID and is not kept. The page settings beside them (colours, LinkedIn
+//! organisation, default page visibility) are never part of a badge. Checks and the OB form: [`crate::issue::profile`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,4 +22,18 @@ pub struct IssuerProfile {
     /// Logo: an http(s) URL or a `data:image/...` URI (or an OB Image object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Value>,
+    /// The main colour of the public pages and of generated badge designs (`#rrggbb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// The second colour (`#rrggbb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accent_color: Option<String>,
+    /// The institution's LinkedIn organisation id: "Add to LinkedIn" then names the
+    /// organisation by id instead of by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkedin_organization_id: Option<String>,
+    /// Whether a new badge's public page is shown until staff hide it (the default) or
+    /// hidden until they show it.
+    #[serde(default)]
+    pub default_visibility: super::catalogue::Visibility,
 }

@@ -50,8 +50,8 @@ use crate::records::presentation::PresentationRequest;
 use crate::records::profile::IssuerProfile;
 use crate::records::trust::{Entry as TrustEntry, IssuerId};
 use crate::records::{
-    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, CodeEntry, TokenGrant,
-    WalletHandle,
+    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, BadgeType, CodeEntry,
+    Placement, StoredImage, TokenGrant, Visibility, WalletHandle,
 };
 use crate::status::{SignedList, StatusPurpose, StatusSlot};
 
@@ -404,6 +404,35 @@ pub trait PartnerKeys: Durable {
     async fn put_partner_key(&self, key: &PartnerKeyRecord) -> Result<(), Error>;
 }
 
+/// How the public catalogue presents achievements and badges: badge types,
+/// placements, page visibility. A placement naming a type that no longer exists is
+/// read as untyped.
+#[async_trait]
+pub trait Catalogue: Durable {
+    /// Every badge type, by `order` then name.
+    async fn badge_types(&self) -> Result<Vec<BadgeType>, Error>;
+    async fn badge_type(&self, id: &str) -> Result<Option<BadgeType>, Error>;
+    /// Creates or replaces the type of `t.id`.
+    async fn put_badge_type(&self, t: &BadgeType) -> Result<(), Error>;
+    /// Removes a type; `false` when there was none.
+    async fn remove_badge_type(&self, id: &str) -> Result<bool, Error>;
+    /// Every achievement's placement (achievements never placed are left out).
+    async fn placements(&self) -> Result<Vec<(Uuid, Placement)>, Error>;
+    async fn placement(&self, achievement: Uuid) -> Result<Option<Placement>, Error>;
+    async fn put_placement(&self, achievement: Uuid, p: &Placement) -> Result<(), Error>;
+    /// The visibility staff chose for an award's page (`None`: the issuer's default).
+    async fn visibility(&self, award: Uuid) -> Result<Option<Visibility>, Error>;
+    async fn set_visibility(&self, award: Uuid, v: Visibility) -> Result<(), Error>;
+}
+
+/// Uploaded images, content-addressed. Putting the same bytes twice keeps one copy;
+/// nothing is ever removed.
+#[async_trait]
+pub trait Images: Durable {
+    async fn put_image(&self, image: &StoredImage) -> Result<(), Error>;
+    async fn image(&self, digest: &str) -> Result<Option<StoredImage>, Error>;
+}
+
 /// Every repository, opened over one store. Cloning is cheap (reference counts).
 #[derive(Clone)]
 pub struct Store {
@@ -417,6 +446,8 @@ pub struct Store {
     pub presentations: Arc<dyn PresentationRequests>,
     pub trust: Arc<dyn TrustRegistry>,
     pub partners: Arc<dyn PartnerKeys>,
+    pub catalogue: Arc<dyn Catalogue>,
+    pub images: Arc<dyn Images>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -456,6 +487,8 @@ impl Store {
             + PresentationRequests
             + TrustRegistry
             + PartnerKeys
+            + Catalogue
+            + Images
             + 'static,
     {
         Self {
@@ -469,6 +502,8 @@ impl Store {
             presentations: s.clone(),
             trust: s.clone(),
             partners: s.clone(),
+            catalogue: s.clone(),
+            images: s.clone(),
             durable: s,
             upgraded: None,
         }

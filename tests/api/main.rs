@@ -8,6 +8,7 @@ mod issuance;
 mod oid4vci;
 mod oid4vp;
 mod outbound;
+mod pages;
 mod partner;
 mod snapshots;
 mod status;

@@ -946,10 +946,20 @@ async fn the_claim_page_offers_a_qr_code_as_png_and_svg() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h.get(header::CONTENT_TYPE).expect("ct"), "image/svg+xml");
-    let (s, _, _) = app
+    let (s, h, body) = app
         .raw(Method::GET, "/claim/not-a-claim-id", &[], Vec::new())
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let ct = h
+        .get(header::CONTENT_TYPE)
+        .expect("ct")
+        .to_str()
+        .expect("ct");
+    assert!(
+        ct.starts_with("text/html"),
+        "an unknown claim link is a page: {ct}"
+    );
+    assert!(body.as_str().expect("html").contains("noindex"));
 }
 
 #[tokio::test]

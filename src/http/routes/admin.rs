@@ -180,6 +180,12 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
         if let Some(c) = state.issuer.claim_url(rec) {
             o.insert("claim_url".into(), json!(c));
         }
+        if !rec.issued.is_empty() {
+            o.insert(
+                "badge_url".into(),
+                json!(format!("{}/badges/{}", state.issuer.identifier(), rec.id)),
+            );
+        }
         if rec.approval_required {
             o.insert("approved".into(), json!(rec.wallet.approved));
             o.insert(
@@ -412,6 +418,9 @@ async fn credential_view(state: &AppState, rec: &Award) -> Value {
         }
         o.insert("revoked".into(), json!(rec.revoked));
         o.insert("suspended".into(), json!(rec.suspended));
+        if let Ok(public) = state.catalogue.is_public(rec.id).await {
+            o.insert("public".into(), json!(public));
+        }
         o.insert("updated_at".into(), json!(format_seconds(rec.updated_at)));
         o.insert("copies".into(), json!(rec.issued.len()));
         let urls = state.issuer.status_urls();

@@ -1,6 +1,7 @@
 //! Route handlers, one file per audience.
 
 pub mod admin;
+pub mod catalogue;
 pub mod claim;
 pub mod oid4vci;
 pub mod oid4vp;

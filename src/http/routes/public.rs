@@ -1,4 +1,4 @@
-//! Public routes: health, the DID document, dereferenceable achievements.
+//! Public routes: health, the DID document, status lists.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -25,19 +25,6 @@ pub async fn get_did_document(State(state): State<AppState>) -> Response {
         Json(state.did_document.as_ref().clone()),
     )
         .into_response()
-}
-
-/// `GET /achievements/{id}`: an achievement's id URL dereferences to its definition.
-pub async fn get_public_achievement(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let rec = state.issuer.achievement(&id).await?;
-    Ok((
-        [(header::CACHE_CONTROL, "public, max-age=60")],
-        Json(&rec.achievement),
-    )
-        .into_response())
 }
 
 /// `GET /status/{purpose}/{list}`: a BitstringStatusListCredential as a compact JWS
@@ -83,11 +70,6 @@ pub async fn get_status_list(
         published.jwt.clone(),
     )
         .into_response())
-}
-
-/// Unknown paths: a JSON 404.
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
 }
 
 /// Known path, wrong method: a JSON 405.

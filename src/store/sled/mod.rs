@@ -23,6 +23,8 @@
 //!   `oid4vp_by_tx`: wallet handle → request uuid.
 //! - `trust_registry`: issuer id → trust entry (JSON).
 //! - `partner_keys`: key id → [`PartnerKeyRecord`] (JSON).
+//! - `catalogue` and `images`: badge types, placements, page visibility and uploaded
+//!   images (`catalogue.rs`).
 //!
 //! # Concurrency and crashes
 //! sled makes nothing durable until a flush; the group flusher (`flush.rs`) runs one blocking
@@ -37,6 +39,7 @@
 //! Records of the first store format (JSON awards that embedded their achievement) are
 //! converted when the store opens (`upgrade.rs`).
 
+mod catalogue;
 mod codec;
 mod flush;
 mod upgrade;
@@ -210,6 +213,8 @@ pub struct SledStore {
     requests_by_tx: ::sled::Tree,
     trust: ::sled::Tree,
     partners: ::sled::Tree,
+    catalogue: ::sled::Tree,
+    images: ::sled::Tree,
     flusher: flush::GroupFlush,
     /// Serialises changes to achievements (rare), so that revisions never interleave.
     achievement_writer: Mutex<()>,
@@ -240,6 +245,8 @@ impl SledStore {
             requests_by_tx: db.open_tree("oid4vp_by_tx")?,
             trust: db.open_tree("trust_registry")?,
             partners: db.open_tree("partner_keys")?,
+            catalogue: db.open_tree("catalogue")?,
+            images: db.open_tree("images")?,
             flusher: flush::GroupFlush::start(db.clone())?,
             achievement_writer: Mutex::new(()),
             db,
@@ -289,6 +296,8 @@ impl SledStore {
             &self.requests,
             &self.trust,
             &self.partners,
+            &self.catalogue,
+            &self.images,
         ]
         .iter()
         .all(|t| t.is_empty())

@@ -183,6 +183,8 @@ pub struct Services {
     pub catalogue: crate::catalogue::Catalogue,
     /// What the public pages show.
     pub pages: crate::views::Pages,
+    /// Earners' manage links and profiles.
+    pub earners: crate::earners::Earners,
     /// OpenID4VP presentation requests.
     pub oid4vp: crate::oid4vp::Oid4vp,
     /// The trust registry the verifier consults (the same one the admin API edits).
@@ -278,15 +280,18 @@ impl AppState {
         )
         .await?;
         let catalogue = crate::catalogue::Catalogue::new(&store, issuer.clone());
+        let earners = crate::earners::Earners::new(&store, issuer.clone(), catalogue.clone());
         let pages = crate::views::Pages::new(
             issuer.clone(),
             catalogue.clone(),
+            earners.clone(),
             verifier.clone(),
             clock.clone(),
         );
         Ok(Self(Arc::new(Services {
             catalogue,
             pages,
+            earners,
             oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone(), &store, clock.clone()),
             oid4vp,
             store,

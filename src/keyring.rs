@@ -1,7 +1,8 @@
 //! The issuer's signing keys on disk (`--keys-dir`, default `./keys`).
 //!
 //! Layout: one unencrypted PKCS#8 PEM file per key, named `<key id>.pem`, mode 0600;
-//! and `keyring.json`, the public manifest (key id, algorithm, creation time, retired
+//! `link-secret` (mode 0600, generated on first load), 32 random bytes in hex under
+//! which the earners' private manage links are derived; and `keyring.json`, the public manifest (key id, algorithm, creation time, retired
 //! flag, which key signs). The key id is the RFC 7638 thumbprint of the public key, so
 //! the DID URL `<did>#<key id>` never changes. A private key file that group or others
 //! can read stops the service: keys are the asset worth most.
@@ -24,6 +25,8 @@ use crate::jose::{self, Algorithm, PublicJwk, SigningKey};
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "keyring.json";
+/// The file of the secret the earners' manage links are derived under.
+pub const LINK_SECRET: &str = "link-secret";
 
 /// Key storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,8 @@ pub enum Error {
     RetireSigningKey(String),
     #[error("key generation failed: {0}")]
     Generate(jose::Error),
+    #[error("{0}: expected 64 hexadecimal digits")]
+    LinkSecret(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -90,6 +95,55 @@ struct Manifest {
 pub struct Keyring {
     entries: Vec<(KeyInfo, Arc<SigningKey>)>,
     signing: usize,
+    link_secret: LinkSecret,
+}
+
+/// The secret earners' manage links are derived under. `Debug` never prints it.
+#[derive(Clone)]
+pub struct LinkSecret(Arc<[u8; 32]>);
+
+impl std::fmt::Debug for LinkSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSecret(<redacted>)")
+    }
+}
+
+impl LinkSecret {
+    /// A secret from its bytes (tests and benchmarks).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Arc::new(bytes))
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Reads `dir/link-secret`, generating it (mode 0600) when it does not exist. A file
+    /// that group or others can read is refused, as key files are.
+    pub fn load_or_generate(dir: &Path) -> Result<Self, Error> {
+        let path = dir.join(LINK_SECRET);
+        match fs::metadata(&path) {
+            Ok(meta) => {
+                let mode = meta.mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(Error::Permissions { path, mode });
+                }
+                let text = fs::read_to_string(&path).map_err(io(&path))?;
+                let bytes = hex::decode(text.trim())
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| Error::LinkSecret(path.clone()))?;
+                Ok(Self::from_bytes(bytes))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+                write_private(&path, format!("{}\n", hex::encode(bytes)).as_bytes())?;
+                Ok(Self::from_bytes(bytes))
+            }
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
 }
 
 impl Keyring {
@@ -166,7 +220,17 @@ impl Keyring {
             .and_then(|kid| entries.iter().position(|(i, _)| i.kid == kid && !i.retired))
             .or_else(|| entries.iter().rposition(|(i, _)| !i.retired))
             .unwrap_or(entries.len() - 1);
-        Ok(Self { entries, signing })
+        let link_secret = LinkSecret::load_or_generate(dir)?;
+        Ok(Self {
+            entries,
+            signing,
+            link_secret,
+        })
+    }
+
+    /// The secret earners' manage links are derived under.
+    pub fn link_secret(&self) -> &LinkSecret {
+        &self.link_secret
     }
 
     /// The key that signs new credentials.
@@ -237,17 +301,7 @@ fn manifest_of(ring: &Keyring) -> Manifest {
 fn generate_into(dir: &Path, alg: Algorithm) -> Result<String, Error> {
     let (key, pem) = SigningKey::generate(alg).map_err(Error::Generate)?;
     let path = dir.join(format!("{}.pem", key.id()));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(io(&path))?;
-    // The umask cannot widen 0600, but make the mode explicit all the same.
-    f.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(io(&path))?;
-    f.write_all(&pem).map_err(io(&path))?;
-    f.sync_all().map_err(io(&path))?;
+    write_private(&path, &pem)?;
     let mut manifest = read_manifest(dir)?;
     manifest.keys.push(KeyInfo {
         kid: key.id().to_owned(),
@@ -258,6 +312,21 @@ fn generate_into(dir: &Path, alg: Algorithm) -> Result<String, Error> {
     manifest.signing = Some(key.id().to_owned());
     write_manifest(dir, &manifest)?;
     Ok(key.id().to_owned())
+}
+
+/// Creates `path` (which must not exist) with mode 0600, writes `bytes` and syncs.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    // The umask cannot widen 0600, but make the mode explicit all the same.
+    f.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
 }
 
 fn pem_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
@@ -313,6 +382,31 @@ mod tests {
         let again = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
         assert_eq!(again.signing_kid(), ring.signing_kid());
         assert_eq!(again.published().len(), 1);
+    }
+
+    #[test]
+    fn the_link_secret_is_generated_once_private_and_checked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        let path = dir.path().join(LINK_SECRET);
+        assert_eq!(fs::metadata(&path).expect("meta").mode() & 0o777, 0o600);
+        let again = Keyring::load(dir.path()).expect("loads");
+        assert_eq!(again.link_secret().bytes(), ring.link_secret().bytes());
+        assert_eq!(again.published().len(), 1, "the secret is not a key");
+        assert!(
+            !format!("{:?}", ring.link_secret()).contains(&hex::encode(ring.link_secret().bytes()))
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(matches!(
+            Keyring::load(dir.path()).expect_err("refused"),
+            Error::Permissions { mode: 0o644, .. }
+        ));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        fs::write(&path, "not hex").expect("write");
+        assert!(matches!(
+            Keyring::load(dir.path()).expect_err("refused"),
+            Error::LinkSecret(_)
+        ));
     }
 
     #[test]

@@ -24,7 +24,9 @@
 //!   renditions.
 //! - [`catalogue`]: badge types, where achievements sit, page visibility, uploaded
 //!   images and the art a badge is drawn with.
-//! - [`views`]: what each public page shows (catalogue, achievement, badge).
+//! - [`earners`]: earners' manage links, their badges, and published profiles.
+//! - [`views`]: what each public page shows (catalogue, achievement, badge, claim,
+//!   earner, profile, verify).
 //! - [`http`], [`cli`]: the thin outer layers; page templates live in `http`.
 
 pub mod app;
@@ -34,6 +36,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod did;
+pub mod earners;
 pub mod http;
 pub mod images;
 pub mod issue;

@@ -96,8 +96,11 @@ impl From<issue::Error> for ApiError {
             issue::Error::Conflict(_) => {
                 Self::new(StatusCode::CONFLICT, "credential_revoked", e.to_string())
             }
-            issue::Error::WrongState(_) => {
+            issue::Error::WrongState(_) | issue::Error::Locked => {
                 Self::new(StatusCode::CONFLICT, "invalid_state", e.to_string())
+            }
+            issue::Error::WrongTxCode { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_tx_code", e.to_string())
             }
             issue::Error::Sign(_) | issue::Error::Store(_) => Self::internal(&e),
         }
@@ -129,7 +132,26 @@ impl From<crate::views::Error> for ApiError {
             E::Catalogue(e) => e.into(),
             E::Issue(e) => e.into(),
             E::Verify(e) => e.into(),
+            E::Earner(e) => e.into(),
             E::Render(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<crate::earners::Error> for ApiError {
+    fn from(e: crate::earners::Error) -> Self {
+        use crate::earners::Error as E;
+        match e {
+            E::LinkNotValid | E::NotFound(_) => Self::not_found(e.to_string()),
+            E::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            E::Taken(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::Issue(e) => e.into(),
+            E::Catalogue(e) => e.into(),
+            E::Store(e) => e.into(),
         }
     }
 }

@@ -87,6 +87,11 @@ fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (
             Method::POST,
+            "/api/v1/credentials/{id}/earner-link",
+            post(routes::admin::renew_earner_link),
+        ),
+        (
+            Method::POST,
             "/api/v1/credentials/{id}/show",
             post(c::show_credential),
         ),
@@ -336,6 +341,20 @@ pub fn router(state: AppState) -> Router {
         .route(paths::DEFERRED, post(routes::oid4vci::deferred))
         .route(paths::NOTIFICATION, post(routes::oid4vci::notification))
         .route("/claim/{id}", get(routes::claim::claim_page))
+        .route("/claim/{id}/accept", post(routes::claim::accept))
+        .route(
+            "/earner/{award}/{mac}",
+            get(pages::earner::manage).post(pages::earner::manage_post),
+        )
+        .route("/profiles/{handle}", get(pages::earner::profile))
+        .route(
+            "/verify",
+            get(pages::verify::form_page)
+                .post(pages::verify::submit)
+                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        )
+        .route("/verify/wallet", post(pages::verify::wallet_start))
+        .route("/verify/wallet/{id}", get(pages::verify::wallet_page))
         .route("/claim/{id}/qr.svg", get(routes::claim::claim_qr_svg))
         .route("/claim/{id}/qr.png", get(routes::claim::claim_qr_png))
         .route(

@@ -72,6 +72,23 @@ pub enum Error {
     /// The award's delivery state forbids the request (re-offering an issued badge).
     #[error("{0}")]
     WrongState(String),
+    /// A wrong transaction code on the claim page; `left` tries remain.
+    #[error("{}", wrong_tx_code(*.left))]
+    WrongTxCode { left: u8 },
+    /// Too many wrong transaction codes: only an admin re-offer opens the award again.
+    #[error("too many wrong codes were tried; ask the issuer to send the badge again")]
+    Locked,
+}
+
+fn wrong_tx_code(left: u8) -> String {
+    match left {
+        0 => {
+            "that code is not right, and no tries are left; ask the issuer to send the badge again"
+                .into()
+        }
+        1 => "that code is not right; one try is left".into(),
+        n => format!("that code is not right; {n} tries are left"),
+    }
 }
 
 fn join_violations(v: &[Violation]) -> String {
@@ -437,6 +454,11 @@ impl Issuer {
     /// Identifier.
     pub fn identifier(&self) -> String {
         base(&self.public_url)
+    }
+
+    /// The secret earners' manage links are derived under (kept with the keys).
+    pub fn link_secret(&self) -> &crate::keyring::LinkSecret {
+        self.keys.link_secret()
     }
 
     // ---- profile ----

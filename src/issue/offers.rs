@@ -137,7 +137,7 @@ impl Issuer {
     /// wrong transaction codes.
     pub async fn offer_live<'a>(&self, rec: &'a Award) -> Option<&'a Offer> {
         let o = rec.wallet.offer.as_ref()?;
-        if o.expires_at <= self.clock.now() || rec.revoked || rec.state != AwardState::Offered {
+        if o.expires_at <= self.clock.now() || !rec.wallet_open() {
             return None;
         }
         let code = self.offers.code(&o.code).await.ok().flatten()?;
@@ -180,7 +180,7 @@ impl Issuer {
                         "the award is revoked; it cannot be offered again".into(),
                     ));
                 }
-                if rec.state != AwardState::Offered {
+                if !rec.wallet_open() {
                     return Err(store::Error::Refused(
                         "the award was delivered directly or is already in a wallet".into(),
                     ));
@@ -220,7 +220,7 @@ impl Issuer {
     async fn claim_state(&self, rec: &Award) -> Result<(ClaimState, bool), Error> {
         let state = if rec.revoked {
             ClaimState::Revoked
-        } else if rec.state == AwardState::Issued {
+        } else if rec.in_wallet() || !rec.wallet_open() {
             ClaimState::Issued
         } else if rec.wallet.deferred.is_some() {
             ClaimState::AwaitingApproval
@@ -268,11 +268,7 @@ impl Issuer {
             .awards
             .change(award, |rec| {
                 let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
-                if rec.revoked
-                    || rec.state != AwardState::Offered
-                    || rec.wallet.deferred.is_some()
-                    || !same
-                {
+                if !rec.wallet_open() || rec.wallet.deferred.is_some() || !same {
                     // Changed since the read above (another page view minted already).
                     return Ok((AwardChange::none(), false));
                 }
@@ -305,6 +301,120 @@ impl Issuer {
         };
         let (state, _) = self.claim_state(&record).await?;
         Ok(Claim { record, state })
+    }
+}
+
+impl Issuer {
+    /// Accepts a badge on its claim page, without a wallet: the transaction code (when
+    /// the award has one) is checked against the live offer's code, counting wrong
+    /// tries exactly as the wallet path does, so both paths share the five tries. The
+    /// badge is signed for the award's own recipient (its DID, or the hashed e-mail
+    /// identity) under the award's own id and status slot, and the award becomes
+    /// issued; its offer stays live, so a wallet can still take a copy bound to its key
+    /// later. Accepting an award that already has a badge changes nothing. Durable when
+    /// this returns.
+    pub async fn accept_on_web(
+        &self,
+        claim_id: &str,
+        tx_code: Option<&str>,
+    ) -> Result<Award, Error> {
+        loop {
+            let claim = self.claim(claim_id).await?;
+            let rec = claim.record;
+            if !rec.issued.is_empty() && !rec.revoked {
+                return Ok(rec);
+            }
+            match claim.state {
+                ClaimState::Revoked => {
+                    return Err(Error::WrongState(
+                        "this badge was revoked by its issuer".into(),
+                    ));
+                }
+                ClaimState::Locked => return Err(Error::Locked),
+                ClaimState::AwaitingApproval => {
+                    return Err(Error::WrongState(
+                        "a wallet asked for this badge and the issuer has not approved it yet"
+                            .into(),
+                    ));
+                }
+                ClaimState::Issued | ClaimState::Open => {}
+            }
+            if rec.suspended {
+                return Err(Error::WrongState(
+                    "this badge is suspended by its issuer".into(),
+                ));
+            }
+            if rec.approval_required && !rec.wallet.approved {
+                return Err(Error::WrongState(
+                    "the issuer approves this badge before it is issued; try again once they have"
+                        .into(),
+                ));
+            }
+            if let Some(expected) = rec.wallet.tx_code.as_deref() {
+                let offer = rec.wallet.offer.as_ref().ok_or_else(|| {
+                    Error::WrongState("this badge has no live offer; open its link again".into())
+                })?;
+                let Some(entry) = self.offers.code(&offer.code).await? else {
+                    return Err(Error::WrongState(
+                        "a wallet is collecting this badge right now; open its link again in a minute".into(),
+                    ));
+                };
+                if entry.failures >= MAX_TX_CODE_FAILURES {
+                    return Err(Error::Locked);
+                }
+                let given = tx_code.map(str::trim).unwrap_or_default();
+                if given.is_empty() {
+                    return Err(Error::invalid(
+                        "tx_code",
+                        "enter the code the issuer sent you",
+                    ));
+                }
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                    expected.as_bytes(),
+                    given.as_bytes(),
+                )) {
+                    if !self.offers.count_wrong_tx_code(&offer.code, entry).await? {
+                        continue;
+                    }
+                    // Durable before answering: a crash must not forget a wrong try.
+                    self.offers.flush().await?;
+                    return Err(Error::WrongTxCode {
+                        left: MAX_TX_CODE_FAILURES.saturating_sub(entry.failures + 1),
+                    });
+                }
+            }
+            let jwt = self.sign_award(&rec, rec.recipient.id.as_deref()).await?;
+            let mut copy = crate::records::IssuedCopy::new(jwt, self.kid_url(), self.now());
+            copy.subject.clone_from(&rec.recipient.id);
+            let stamp = self.now();
+            let (rec, _) = self
+                .awards
+                .change(rec.id, |r| {
+                    if r.revoked {
+                        return Err(store::Error::Refused(
+                            "this badge was revoked by its issuer".into(),
+                        ));
+                    }
+                    if r.suspended {
+                        return Err(store::Error::Refused(
+                            "this badge is suspended by its issuer".into(),
+                        ));
+                    }
+                    if !r.issued.is_empty() {
+                        // Accepted (or taken by a wallet) meanwhile: that badge stands.
+                        return Ok((AwardChange::none(), ()));
+                    }
+                    r.issued.push(copy.clone());
+                    r.state = AwardState::Issued;
+                    r.updated_at = stamp;
+                    Ok((AwardChange::award(), ()))
+                })
+                .await
+                .map_err(state_error)?;
+            self.awards.flush().await?;
+            tracing::info!(jti = %rec.credential_id(), "badge accepted on its claim page");
+            return Ok(rec);
+        }
     }
 }
 

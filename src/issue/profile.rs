@@ -58,6 +58,19 @@ impl IssuerProfile {
             }
             self.linkedin_organization_id = Some(id.to_owned());
         }
+        if let Some(h) = self.wallet_help.take() {
+            let h = h.trim();
+            if h.chars().count() > crate::records::profile::WALLET_HELP_MAX {
+                return Err(Error::invalid(
+                    "wallet_help",
+                    &format!(
+                        "may be at most {} characters",
+                        crate::records::profile::WALLET_HELP_MAX
+                    ),
+                ));
+            }
+            self.wallet_help = (!h.is_empty()).then(|| h.to_owned());
+        }
         Ok(self)
     }
 
@@ -141,19 +154,25 @@ mod tests {
             "primary_color": "#1D4E89",
             "accent_color": "#fa0",
             "linkedin_organization_id": " 1337 ",
-            "default_visibility": "hidden"
+            "default_visibility": "hidden",
+            "wallet_help": "  Works with **any** OpenID4VCI wallet.  "
         }))
         .expect("parses");
         let p = p.validated().expect("valid");
         assert_eq!(p.primary_color.as_deref(), Some("#1d4e89"));
         assert_eq!(p.accent_color.as_deref(), Some("#ffaa00"));
         assert_eq!(p.linkedin_organization_id.as_deref(), Some("1337"));
+        assert_eq!(
+            p.wallet_help.as_deref(),
+            Some("Works with **any** OpenID4VCI wallet.")
+        );
         let badge = serde_json::to_value(p.to_profile("did:web:x")).expect("json");
         for k in [
             "primary_color",
             "accent_color",
             "linkedin_organization_id",
             "default_visibility",
+            "wallet_help",
         ] {
             assert!(badge.get(k).is_none(), "{k} leaked into the badge profile");
         }

@@ -85,6 +85,9 @@ pub enum Kind {
     StatusList,
     /// A JWK (or JWK Set) named by an HTTPS `kid`: 64 KiB.
     Jwk,
+    /// A badge someone gave the address of (a badge page, a hosted credential): its
+    /// JWT, JSON or baked image, 2 MiB.
+    Badge,
 }
 
 impl Kind {
@@ -94,6 +97,7 @@ impl Kind {
             Kind::DidDocument => 256 * 1024,
             Kind::StatusList => 160 * 1024,
             Kind::Jwk => 64 * 1024,
+            Kind::Badge => 2 * 1024 * 1024,
         }
     }
 
@@ -104,6 +108,10 @@ impl Kind {
                 "application/vc+jwt, application/jwt, application/vc+ld+json, application/json"
             }
             Kind::Jwk => "application/jwk+json, application/jwk-set+json, application/json",
+            Kind::Badge => {
+                "application/vc+jwt, application/jwt, application/vc+ld+json, application/ld+json;q=0.9, \
+                 application/json;q=0.9, image/png;q=0.5, image/svg+xml;q=0.5"
+            }
         }
     }
 }

@@ -279,7 +279,7 @@ impl Oid4vci {
             let offer_ok = rec.wallet.offer.as_ref().is_some_and(|o| {
                 bool::from(o.code.as_bytes().ct_eq(code.as_bytes())) && o.expires_at > now
             });
-            if !offer_ok || rec.revoked || rec.state != AwardState::Offered {
+            if !offer_ok || !rec.wallet_open() {
                 return Err(bad_code());
             }
             if let Some(c) = requested.iter().find(|c| *c != rec.wallet.configuration()) {
@@ -691,8 +691,11 @@ impl Oid4vci {
         let stamp = self.now();
         let kid = self.issuer.kid_url();
         let mut copies = Vec::with_capacity(holders.len());
+        // The first copy takes the award's own id and slot, unless the earner already
+        // accepted the badge on the claim page (that copy holds them).
+        let own_taken = !rec.issued.is_empty();
         for (i, holder) in holders.iter().enumerate() {
-            let (id, slot, jwt) = if i == 0 {
+            let (id, slot, jwt) = if i == 0 && !own_taken {
                 (
                     None,
                     None,
@@ -734,6 +737,11 @@ impl Oid4vci {
             .awards
             .update_award(award, &mut |r: &mut Award| {
                 claimable(r, issuing)?;
+                if !own_taken && !r.issued.is_empty() {
+                    return Err(store::Error::Refused(
+                        "the badge was accepted on its claim page meanwhile; ask again".into(),
+                    ));
+                }
                 r.wallet.offer = None;
                 r.issued.extend(copies.iter().cloned());
                 r.state = AwardState::Issued;
@@ -769,7 +777,7 @@ impl Oid4vci {
             .map_err(|e| Error::Issue(issue::offers::state_error(e)))?;
         let id = rec.id;
         let rec = match &rec.wallet.deferred {
-            Some(d) if rec.state == AwardState::Offered && !rec.revoked => {
+            Some(d) if rec.wallet_open() => {
                 let holders = d.holders.clone();
                 match self.issue_copies(rec, &holders, Issuing::Approval).await {
                     Ok((rec, _)) => rec,
@@ -778,7 +786,7 @@ impl Oid4vci {
                         self.awards.flush().await?;
                         match self.awards.award(id).await? {
                             // A concurrent approval issued it: same outcome.
-                            Some(r) if r.state == AwardState::Issued => r,
+                            Some(r) if r.in_wallet() => r,
                             _ => return Err(e),
                         }
                     }
@@ -858,7 +866,7 @@ impl Oid4vci {
                 "the award was revoked".into(),
             ));
         }
-        if rec.state != AwardState::Issued {
+        if !rec.in_wallet() {
             return if d.draft13 {
                 Err(Error::IssuancePending)
             } else {
@@ -998,7 +1006,7 @@ fn claimable(r: &Award, issuing: Issuing) -> Result<(), store::Error> {
     if r.suspended {
         return Err(store::Error::Refused("the badge is suspended".into()));
     }
-    if r.state != AwardState::Offered {
+    if !r.wallet_open() {
         return Err(store::Error::Refused(
             "the badge was already issued to a wallet".into(),
         ));

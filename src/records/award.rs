@@ -115,6 +115,20 @@ impl Award {
         format!("urn:uuid:{}", self.id)
     }
 
+    /// Whether a wallet holds a copy. Copies a wallet took carry a `notification_id`;
+    /// a badge accepted on the claim page or signed directly carries none.
+    pub fn in_wallet(&self) -> bool {
+        self.issued.iter().any(|c| c.notification_id.is_some())
+    }
+
+    /// Whether the award may still go into a wallet over OpenID4VCI: it has a claim
+    /// page (it was offered, not delivered directly), it is not revoked, and no
+    /// wallet has taken it yet. An award the earner accepted on the claim page stays
+    /// open, so that a wallet can later take a copy bound to its key.
+    pub fn wallet_open(&self) -> bool {
+        !self.revoked && !self.in_wallet() && self.wallet.claim_id.is_some()
+    }
+
     /// Every status slot of the award: its own and those of its batch copies.
     pub fn slots(&self) -> Vec<StatusSlot> {
         self.status

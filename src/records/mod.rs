@@ -1,7 +1,7 @@
 //! The records the service keeps, in the domain's words: achievements and their
 //! revisions, awards and their delivery to wallets, OpenID4VCI tokens, the issuer
-//! profile, presentation requests, trust registry entries, partner keys, and how the
-//! public catalogue shows achievements and badges.
+//! profile, presentation requests, trust registry entries, partner keys, how the
+//! public catalogue shows achievements and badges, and earners' profiles.
 //!
 //! Plain data, below everything that stores or uses them: [`crate::store`] keeps them
 //! behind its repository traits, and the domain modules ([`crate::issue`],
@@ -13,6 +13,7 @@
 pub mod achievement;
 pub mod award;
 pub mod catalogue;
+pub mod earner;
 pub mod partner;
 pub mod presentation;
 pub mod profile;
@@ -22,6 +23,7 @@ pub mod wallet;
 pub use achievement::{AchievementRecord, AchievementRef};
 pub use award::{AuditEvent, Award, AwardState, IssuedCopy, Recipient};
 pub use catalogue::{BadgeType, Placement, StoredImage, Visibility};
+pub use earner::{EarnerRecord, Handle};
 pub use wallet::{
     CodeEntry, CredentialIdentifier, DeferredRequest, Offer, TokenGrant, WalletEvent, WalletHandle,
     WalletState,

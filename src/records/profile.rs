@@ -36,4 +36,12 @@ pub struct IssuerProfile {
     /// hidden until they show it.
     #[serde(default)]
     pub default_visibility: super::catalogue::Visibility,
+    /// What the claim page tells earners about wallets (Markdown, at most
+    /// [`WALLET_HELP_MAX`] characters): which wallets are known to work, where to get
+    /// one. Without it the page says what any wallet needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_help: Option<String>,
 }
+
+/// The longest `wallet_help`.
+pub const WALLET_HELP_MAX: usize = 2000;

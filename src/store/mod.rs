@@ -51,7 +51,7 @@ use crate::records::profile::IssuerProfile;
 use crate::records::trust::{Entry as TrustEntry, IssuerId};
 use crate::records::{
     AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, BadgeType, CodeEntry,
-    Placement, StoredImage, TokenGrant, Visibility, WalletHandle,
+    EarnerRecord, Handle, Placement, StoredImage, TokenGrant, Visibility, WalletHandle,
 };
 use crate::status::{SignedList, StatusPurpose, StatusSlot};
 
@@ -191,6 +191,8 @@ pub struct AwardFilter {
     pub achievement: Option<Uuid>,
     /// Awards to this (normalised) e-mail address.
     pub email: Option<String>,
+    /// Awards naming this recipient id (a DID or other IRI).
+    pub recipient_id: Option<String>,
     pub state: Option<AwardState>,
 }
 
@@ -202,6 +204,10 @@ impl AwardFilter {
                 .email
                 .as_deref()
                 .is_none_or(|e| a.recipient.email.as_deref() == Some(e))
+            && self
+                .recipient_id
+                .as_deref()
+                .is_none_or(|i| a.recipient.id.as_deref() == Some(i))
             && self.state.is_none_or(|s| s == a.state)
     }
 }
@@ -433,6 +439,18 @@ pub trait Images: Durable {
     async fn image(&self, digest: &str) -> Result<Option<StoredImage>, Error>;
 }
 
+/// Earners: their published profiles and manage-link generations, and who holds
+/// which profile handle.
+#[async_trait]
+pub trait Earners: Durable {
+    async fn earner(&self, identity: &str) -> Result<Option<EarnerRecord>, Error>;
+    async fn earner_by_handle(&self, handle: &Handle) -> Result<Option<EarnerRecord>, Error>;
+    /// Writes an earner's record together with its handle: the handle is claimed for
+    /// this identity and any handle it held before is let go, atomically. Refused with
+    /// [`Error::Refused`] (and nothing written) if another earner holds the handle.
+    async fn put_earner(&self, earner: &EarnerRecord) -> Result<(), Error>;
+}
+
 /// Every repository, opened over one store. Cloning is cheap (reference counts).
 #[derive(Clone)]
 pub struct Store {
@@ -448,6 +466,7 @@ pub struct Store {
     pub partners: Arc<dyn PartnerKeys>,
     pub catalogue: Arc<dyn Catalogue>,
     pub images: Arc<dyn Images>,
+    pub earners: Arc<dyn Earners>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -489,6 +508,7 @@ impl Store {
             + PartnerKeys
             + Catalogue
             + Images
+            + Earners
             + 'static,
     {
         Self {
@@ -504,6 +524,7 @@ impl Store {
             partners: s.clone(),
             catalogue: s.clone(),
             images: s.clone(),
+            earners: s.clone(),
             durable: s,
             upgraded: None,
         }

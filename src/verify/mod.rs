@@ -295,6 +295,62 @@ impl Verifier {
         }
     }
 
+    /// Fetches a badge from the address someone gave (a badge page, which answers
+    /// with the credential when asked for it; a hosted credential) through the
+    /// outbound client, and verifies what it serves: a compact JWT, a JSON credential
+    /// or a baked image. The fetch counts against the verification's budget.
+    pub async fn verify_url(&self, url: &str, opts: &Options) -> Result<Report, Error> {
+        remote::with_budget(async {
+            let body = self
+                .remote
+                .fetch(url, crate::net::Kind::Badge)
+                .await
+                .map_err(|e| {
+                    Error::Malformed(format!(
+                        "the badge at {} could not be fetched: {e}",
+                        short(url)
+                    ))
+                })?;
+            if let Some(kind) = crate::bake::sniff(&body) {
+                let owned = body.to_vec();
+                let extracted =
+                    tokio::task::spawn_blocking(move || crate::bake::extract(kind, &owned))
+                        .await
+                        .map_err(|e| {
+                            Error::Malformed(format!("the image could not be read: {e}"))
+                        })?;
+                return match extracted {
+                    Ok(crate::bake::Baked::Jwt(jwt)) => {
+                        self.run_jwt(&jwt, Subject::Badge, opts).await
+                    }
+                    Ok(crate::bake::Baked::Json(Value::Object(o))) => {
+                        self.run_json(&o, Subject::Badge, opts).await
+                    }
+                    Ok(crate::bake::Baked::Json(_)) => {
+                        Err(Error::Malformed("the image holds no credential".into()))
+                    }
+                    Err(e) => Err(Error::Malformed(format!("the image: {e}"))),
+                };
+            }
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| {
+                    Error::Malformed(format!("{} did not answer with a badge", short(url)))
+                })?
+                .trim();
+            if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text) {
+                return self.run_json(&o, Subject::Badge, opts).await;
+            }
+            if text.split('.').count() == 3 && !text.contains(char::is_whitespace) {
+                return self.run_jwt(text, Subject::Badge, opts).await;
+            }
+            Err(Error::Malformed(format!(
+                "{} answered with something that is not a badge (a web page, perhaps)",
+                short(url)
+            )))
+        })
+        .await
+    }
+
     /// Step 1 for a JWT, then the rest of the pipeline.
     async fn run_jwt(
         &self,

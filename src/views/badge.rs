@@ -138,6 +138,18 @@ pub struct CheckView {
     pub message: Option<String>,
 }
 
+impl CheckView {
+    /// A report's check as pages list it.
+    pub fn of(c: &crate::verify::report::Check) -> Self {
+        Self {
+            check: c.check.as_str(),
+            label: label(c.check),
+            outcome: outcome(c.outcome),
+            message: c.message.clone(),
+        }
+    }
+}
+
 fn label(c: CheckName) -> &'static str {
     match c {
         CheckName::Signature => "Signed by the issuer",
@@ -444,16 +456,7 @@ impl Pages {
         let embed = share::embed_snippet(&embed_url, &text.name);
         let achievement_url = Some(self.issuer.achievement_url(badge.award.achievement.key))
             .filter(|u| achievement.as_ref().is_some_and(|a| &a.id == u));
-        let checks = report
-            .checks
-            .iter()
-            .map(|c| CheckView {
-                check: c.check.as_str(),
-                label: label(c.check),
-                outcome: outcome(c.outcome),
-                message: c.message.clone(),
-            })
-            .collect();
+        let checks = report.checks.iter().map(CheckView::of).collect();
         let title = match &earner {
             Some(e) => format!("{} — earned by {e}", text.name),
             None => text.name.clone(),

@@ -10,9 +10,11 @@
 
 pub mod badge;
 pub mod claim;
+pub mod earner;
 pub mod markdown;
 pub mod share;
 pub mod theme;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -40,6 +42,8 @@ pub enum Error {
     Issue(#[from] issue::Error),
     #[error(transparent)]
     Verify(#[from] crate::verify::Error),
+    #[error(transparent)]
+    Earner(#[from] crate::earners::Error),
     #[error("rendering failed: {0}")]
     Render(String),
 }
@@ -229,6 +233,7 @@ impl AchievementText {
 pub struct Pages {
     issuer: Issuer,
     catalogue: Catalogue,
+    earners: crate::earners::Earners,
     verifier: Verifier,
     clock: SharedClock,
     statuses: Arc<badge::StatusCache>,
@@ -244,12 +249,14 @@ impl Pages {
     pub fn new(
         issuer: Issuer,
         catalogue: Catalogue,
+        earners: crate::earners::Earners,
         verifier: Verifier,
         clock: SharedClock,
     ) -> Self {
         Self {
             issuer,
             catalogue,
+            earners,
             verifier,
             clock,
             statuses: Arc::new(badge::StatusCache::new(STATUS_TTL)),

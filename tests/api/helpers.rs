@@ -69,6 +69,24 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Whether any file under the app's directory (store and keys), flushed, holds
+    /// `needle`.
+    pub async fn data_dir_contains(&self, needle: &[u8]) -> bool {
+        self.store.flush().await.expect("flush");
+        fn walk(dir: &Path, needle: &[u8]) -> bool {
+            std::fs::read_dir(dir).expect("read dir").any(|e| {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    walk(&p, needle)
+                } else {
+                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    bytes.windows(needle.len()).any(|w| w == needle)
+                }
+            })
+        }
+        walk(self._dir.path(), needle)
+    }
+
     pub async fn new() -> Self {
         Self::with(Algorithm::ES256, PUBLIC_URL).await
     }

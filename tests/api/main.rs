@@ -10,6 +10,7 @@ mod oid4vp;
 mod outbound;
 mod pages;
 mod partner;
+mod people;
 mod snapshots;
 mod status;
 mod store_upgrade;

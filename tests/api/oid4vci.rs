@@ -1519,3 +1519,194 @@ async fn an_award_can_offer_the_json_ld_configuration_instead() {
     let (_, p, _) = decode_jwt(r["credential"].as_str().expect("jwt"));
     assert_eq!(p["sub"], wallet.did);
 }
+
+impl TestApp {
+    /// Accepts an award on its claim page (no wallet): the form post.
+    async fn accept_on_web(&self, award: &Value, tx: &str) -> (StatusCode, HeaderMap, String) {
+        let claim = award["claim_url"]
+            .as_str()
+            .expect("claim_url")
+            .strip_prefix(PUBLIC_URL)
+            .expect("ours")
+            .to_owned();
+        let (s, h, v) = self
+            .raw(
+                Method::POST,
+                &format!("{claim}/accept"),
+                &[("content-type", "application/x-www-form-urlencoded")],
+                format!("tx_code={tx}").into_bytes(),
+            )
+            .await;
+        (s, h, v.as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// Accepting without a wallet: wrong codes are refused on the page and counted with
+/// the token endpoint's, the right code issues the badge to the award's e-mail
+/// identity and lands on its page.
+#[tokio::test]
+async fn accepting_on_the_web_shares_the_five_tries_and_lands_on_the_badge_page() {
+    let app = TestApp::new().await;
+    let award = app.award_offer(json!({})).await;
+    let tx = award["tx_code"].as_str().expect("tx");
+    let wrong = if tx == "000000" { "111111" } else { "000000" };
+    let code = code_of(&app.offer(&award).await);
+    for _ in 0..3 {
+        let (s, v) = app.redeem(&code, Some(wrong)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+    let (s, h, page) = app.accept_on_web(&award, wrong).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        h.get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+    assert!(
+        page.contains("data-error=\"tx_code\""),
+        "no code error on the page"
+    );
+    assert!(
+        page.contains("one try is left"),
+        "the page does not count the tries"
+    );
+    // The fifth wrong try, then the right code: too late on either path.
+    let (s, _, page) = app.accept_on_web(&award, wrong).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("Too many wrong codes"),
+        "the fifth try does not say it locked"
+    );
+    let (s, _, page) = app.accept_on_web(&award, tx).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(
+        page.contains("Too many wrong codes"),
+        "the page does not say it is locked"
+    );
+    let (s, v) = app.redeem(&code, Some(tx)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // A fresh award: the right code on the page.
+    let award = app.award_offer(json!({})).await;
+    let tx = award["tx_code"].as_str().expect("tx");
+    let id = award["credential_id"].as_str().expect("id");
+    let uuid = id.trim_start_matches("urn:uuid:");
+    let (s, h, _) = app.accept_on_web(&award, tx).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.get(header::LOCATION).expect("location"),
+        &format!("{PUBLIC_URL}/badges/{uuid}")
+    );
+    let (_, view) = app
+        .admin(Method::GET, &format!("/api/v1/credentials/{id}"), None)
+        .await;
+    assert_eq!(view["state"], "issued", "{view}");
+    assert_eq!(view["badge_url"], format!("{PUBLIC_URL}/badges/{uuid}"));
+    let jwt = view["badges"][0]["credential"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let (s, _, page) = app
+        .raw(
+            Method::GET,
+            &format!("/badges/{uuid}"),
+            &[("accept", "application/vc+jwt")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let jwt = page.as_str().map(str::to_owned).unwrap_or(jwt);
+    let (_, payload, _) = decode_jwt(&jwt);
+    assert_eq!(payload["jti"], id);
+    let ids = payload["credentialSubject"]["identifier"].to_string();
+    assert!(
+        ids.contains("emailAddress") && ids.contains("\"hashed\":true"),
+        "{ids}"
+    );
+    assert!(payload["credentialSubject"].get("id").is_none());
+    let (s, report) = app.verify(json!(jwt)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["verified"], true, "{report}");
+    // Accepting twice is harmless: back to the same page.
+    let (s, h, _) = app.accept_on_web(&award, tx).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.get(header::LOCATION).expect("location"),
+        &format!("{PUBLIC_URL}/badges/{uuid}")
+    );
+}
+
+/// After accepting on the web, the wallet path stays open: a wallet gets a copy bound
+/// to its DID, with an id of its own, and the e-mail badge keeps the award's id.
+#[tokio::test]
+async fn a_badge_accepted_on_the_web_can_still_go_into_a_wallet() {
+    let app = TestApp::new().await;
+    let award = app.award_offer(json!({})).await;
+    let tx = award["tx_code"].as_str().expect("tx");
+    let id = award["credential_id"].as_str().expect("id");
+    let (s, _, _) = app.accept_on_web(&award, tx).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let offer = app.offer(&award).await;
+    let (s, t) = app.redeem(&code_of(&offer), Some(tx)).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let token = t["access_token"].as_str().expect("token");
+    let wallet = Wallet::new(Algorithm::ES256);
+    let nonce = app.nonce().await;
+    let (s, _, r) = app
+        .credential(token, claim_body(wallet.proof(&nonce)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let jwt = r["credentials"][0]["credential"]
+        .as_str()
+        .expect("credential");
+    let (_, payload, _) = decode_jwt(jwt);
+    assert_eq!(payload["credentialSubject"]["id"], wallet.did);
+    assert_ne!(payload["jti"], id, "the wallet copy has an id of its own");
+    let (s, report) = app.verify(json!(jwt)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["verified"], true, "{report}");
+    // The award's own page still shows the e-mail badge.
+    let uuid = id.trim_start_matches("urn:uuid:");
+    let (s, _, v) = app
+        .raw(
+            Method::GET,
+            &format!("/badges/{uuid}"),
+            &[("accept", "application/json")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], id);
+}
+
+#[tokio::test]
+async fn an_unknown_claim_id_is_an_html_404() {
+    let app = TestApp::new().await;
+    let (s, h, page) = app
+        .raw(
+            Method::GET,
+            "/claim/no-such-claim",
+            &[("accept", "text/html")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        h.get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+    assert!(page.as_str().expect("html").contains("not found"));
+    let (s, _, _) = app
+        .raw(
+            Method::POST,
+            "/claim/no-such-claim/accept",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"tx_code=123456".to_vec(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

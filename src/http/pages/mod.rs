@@ -7,8 +7,11 @@
 //! [`page_headers`]: a Content-Security-Policy with no inline script or style, no
 //! sniffing, a referrer policy, and framing denied except on the embed view.
 
+pub mod earner;
 pub mod negotiate;
+pub mod people;
 pub mod templates;
+pub mod verify;
 
 use std::sync::LazyLock;
 
@@ -95,7 +98,7 @@ pub(crate) fn page(status: StatusCode, markup: Markup, cache: &'static str) -> R
 }
 
 /// An HTML error page (falling back to a plain site when the profile is unreadable).
-async fn error_page(
+pub(crate) async fn error_page(
     state: &AppState,
     status: StatusCode,
     heading: &str,
@@ -136,7 +139,8 @@ pub(crate) async fn failed(state: &AppState, e: views::Error, what: &str) -> Res
         | views::Error::Catalogue(crate::catalogue::Error::NotFound(_))
         | views::Error::Catalogue(crate::catalogue::Error::Issue(crate::issue::Error::NotFound(
             _,
-        ))) => {
+        )))
+        | views::Error::Earner(crate::earners::Error::NotFound(_)) => {
             error_page(
                 state,
                 StatusCode::NOT_FOUND,
@@ -145,6 +149,15 @@ pub(crate) async fn failed(state: &AppState, e: views::Error, what: &str) -> Res
                     "There is no {} at this address. Check the link, or browse all badges.",
                     what.to_lowercase()
                 ),
+            )
+            .await
+        }
+        views::Error::Earner(crate::earners::Error::LinkNotValid) => {
+            error_page(
+                state,
+                StatusCode::NOT_FOUND,
+                "This link is not valid",
+                "The link may be mistyped, or the issuer may have sent you a newer one. Use the newest link from the issuer, or ask them for a new one.",
             )
             .await
         }
@@ -554,4 +567,25 @@ pub async fn badge_jwt(
         format!("badge-{}.jwt", b.id),
         b.jwt.into_bytes(),
     ))
+}
+
+/// Refuses a form post another site made: a browser names the page a form was sent
+/// from in `Origin`, and ours are all under the public URL. Posts without `Origin`
+/// (older browsers, scripts) pass; the forms that change state carry their own
+/// secret as well (the claim or manage link, or a form token).
+pub(crate) async fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN)?.to_str().unwrap_or("null");
+    let ours = state.public_url.origin().ascii_serialization();
+    if origin.eq_ignore_ascii_case(&ours) {
+        return None;
+    }
+    Some(
+        error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site",
+            "For your safety, forms on this site are only accepted from its own pages. Open the page again and send the form from there.",
+        )
+        .await,
+    )
 }

@@ -416,22 +416,61 @@ pub fn claim(v: &ClaimView) -> Markup {
     let main = html! {
         div.wrap {
             div.detail {
-                aside {
+                aside.stack {
                     div.badge-art { img src=(v.image_url) alt={ (v.name) " badge" } width="320" height="320"; }
+                    @if let Some(u) = &v.earner_url {
+                        p { a href=(u) data-link="earner" { "All your badges from " (s.issuer_name) } }
+                    }
                 }
                 div.stack {
                     div {
+                        @if let Some(t) = &v.badge_type { span.pill { (t) } }
                         h1 { (v.name) }
-                        p.lead { (v.description) }
-                        p { "Awarded by " (s.issuer_name) }
+                        @if let Some(e) = &v.earner { p.lead { "Awarded to " strong { (e) } " by " (s.issuer_name) } }
+                        @else { p.lead { "Awarded by " (s.issuer_name) } }
+                        @if !v.description.is_empty() { p { (v.description) } }
+                        @if let Some(x) = v.valid_until {
+                            p.small { "Valid until " time datetime=(crate::clock::format_seconds(x)) { (date(x)) } "." }
+                        }
+                    }
+                    @if let Some(u) = &v.badge_url {
+                        section.panel.done data-claim="accepted" aria-labelledby="accepted-h" {
+                            h2 #accepted-h { "Your badge is ready" }
+                            p { "You have accepted this badge. Its page shows it to anyone you share it with, with the badge image and credential to download." }
+                            p.actions { a.button.primary href=(u) { "Open your badge page" } }
+                        }
+                    } @else if v.badge_private {
+                        section.panel.done data-claim="accepted" aria-labelledby="accepted-h" {
+                            h2 #accepted-h { "Your badge is issued" }
+                            p { "Its public page is private. Make it public from your badge list to share it." }
+                        }
+                    }
+                    @if let Some(action) = &v.accept_url {
+                        section.panel aria-labelledby="accept-h" {
+                            h2 #accept-h { "Accept without a wallet" }
+                            p { "No digital wallet? Accept the badge here. You get a badge page to share, the badge image with the credential inside it, and the credential file; you can still add it to a wallet later." }
+                            form.accept method="post" action=(action) data-action="accept-badge" {
+                                @if let Some(e) = &v.error {
+                                    p.form-error #accept-error role="alert" data-error="tx_code" { (e) }
+                                }
+                                @if v.tx_code_required {
+                                    label for="tx_code" { "Code from the issuer" }
+                                    p.hint #tx-hint { "The " (crate::issue::offers::TX_CODE_LENGTH) "-digit code " (s.issuer_name) " sent you with this badge. Five wrong tries lock the badge until the issuer sends it again." }
+                                    input #tx_code name="tx_code" type="text" inputmode="numeric" autocomplete="one-time-code"
+                                        pattern="[0-9]*" maxlength="12" required
+                                        aria-describedby=(if v.error.is_some() { "tx-hint accept-error" } else { "tx-hint" });
+                                }
+                                button.button.primary type="submit" { "Accept badge" }
+                            }
+                        }
                     }
                     section.panel aria-labelledby="claim-h" {
-                        h2 #claim-h { "Claim your badge" }
+                        h2 #claim-h { @if v.badge_url.is_some() || v.badge_private { "Also add it to a wallet" } @else { "Add it to your digital wallet" } }
                         @match (v.state, &v.offer) {
                             (ClaimState::Open, Some(o)) => {
                                 p { "Scan this code with your digital wallet, or open the link on the device your wallet is on." }
-                                div.qr { (PreEscaped(&o.qr_svg)) }
-                                p.actions { a.button.primary href=(o.uri) { "Open in wallet" } }
+                                div.qr data-qr="offer" { (PreEscaped(&o.qr_svg)) }
+                                p.actions { a.button href=(o.uri) data-link="offer" { "Open in wallet" } }
                                 @if let Some(n) = o.tx_code_digits {
                                     p { "Your wallet will ask for the " (n) "-digit code " (s.issuer_name) " sent you with this badge." }
                                 }
@@ -450,6 +489,7 @@ pub fn claim(v: &ClaimView) -> Markup {
                             (ClaimState::AwaitingApproval, _) => { p { "Your wallet has asked for this badge; it will arrive once the issuer approves it." } }
                             (ClaimState::Open, None) => { p { "This badge cannot be claimed just now. Reload the page in a moment." } }
                         }
+                        div.wallet-help { (PreEscaped(&v.wallet_help_html)) }
                     }
                 }
             }

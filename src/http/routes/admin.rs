@@ -180,6 +180,13 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
         if let Some(c) = state.issuer.claim_url(rec) {
             o.insert("claim_url".into(), json!(c));
         }
+        match state.earners.manage_url(rec).await {
+            Ok(Some(u)) => {
+                o.insert("earner_url".into(), json!(u));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "deriving an earner link"),
+        }
         if !rec.issued.is_empty() {
             o.insert(
                 "badge_url".into(),
@@ -651,6 +658,7 @@ pub async fn list_credentials(
     let filter = AwardFilter {
         achievement,
         email,
+        recipient_id: None,
         state: st,
     };
     let page = state.issuer.credentials(&filter, limit, cursor).await?;
@@ -682,4 +690,14 @@ pub async fn approve_award(
 ) -> Result<Json<Value>, ApiError> {
     let rec = state.oid4vci.approve(&id).await?;
     Ok(Json(credential_view(&state, &rec).await))
+}
+
+/// `POST /api/v1/credentials/{id}/earner-link`: a new manage link for the earner of
+/// an award; every earlier link of that earner stops working.
+pub async fn renew_earner_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let url = state.earners.renew(&id).await?;
+    Ok(Json(json!({"earner_url": url})))
 }

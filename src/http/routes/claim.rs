@@ -13,13 +13,85 @@ use crate::issue::offers::ClaimState;
 
 /// `GET /claim/{id}`: an HTML page; an unknown claim link is an HTML 404.
 pub async fn claim_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match state.pages.claim_view(&id).await {
+    claim_answer(&state, &id, StatusCode::OK, None).await
+}
+
+async fn claim_answer(
+    state: &AppState,
+    id: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    match state.pages.claim_view(id, error).await {
         Ok(v) => {
-            let mut res = pages::page(StatusCode::OK, pages::templates::claim(&v), "no-store");
+            let mut res = pages::page(status, pages::templates::claim(&v), "no-store");
             res.headers_mut().remove(header::VARY);
             res
         }
-        Err(e) => pages::failed(&state, e, "Claim link").await,
+        Err(e) => pages::failed(state, e, "Claim link").await,
+    }
+}
+
+/// The claim page's accept form.
+#[derive(Debug, serde::Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    tx_code: Option<String>,
+}
+
+/// `POST /claim/{id}/accept`: accepts the badge without a wallet (the transaction
+/// code counts against the same five tries as the wallet's), then sends the earner to
+/// the badge page. A wrong code shows the claim page again with the tries left.
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<AcceptForm>,
+) -> Response {
+    if let Some(refused) = pages::cross_site(&state, &headers).await {
+        return refused;
+    }
+    match state
+        .issuer
+        .accept_on_web(&id, form.tx_code.as_deref())
+        .await
+    {
+        Ok(rec) => {
+            let to = if state.catalogue.is_public(rec.id).await.unwrap_or(true) {
+                format!("{}/badges/{}", state.issuer.identifier(), rec.id)
+            } else {
+                format!("{}/claim/{id}", state.issuer.identifier())
+            };
+            axum::response::Redirect::to(&to).into_response()
+        }
+        Err(
+            e @ (crate::issue::Error::WrongTxCode { .. } | crate::issue::Error::Invalid { .. }),
+        ) => {
+            let message = match &e {
+                crate::issue::Error::Invalid { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            let message = capitalised(&message);
+            claim_answer(&state, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(message)).await
+        }
+        Err(e @ (crate::issue::Error::Locked | crate::issue::Error::WrongState(_))) => {
+            claim_answer(
+                &state,
+                &id,
+                StatusCode::CONFLICT,
+                Some(capitalised(&e.to_string())),
+            )
+            .await
+        }
+        Err(e) => pages::failed(&state, e.into(), "Claim link").await,
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str().trim_end_matches('.')),
+        None => String::new(),
     }
 }
 

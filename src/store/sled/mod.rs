@@ -25,6 +25,7 @@
 //! - `partner_keys`: key id → [`PartnerKeyRecord`] (JSON).
 //! - `catalogue` and `images`: badge types, placements, page visibility and uploaded
 //!   images (`catalogue.rs`).
+//! - `earners`: earners' profiles and the handles they hold (`earners.rs`).
 //!
 //! # Concurrency and crashes
 //! sled makes nothing durable until a flush; the group flusher (`flush.rs`) runs one blocking
@@ -41,6 +42,7 @@
 
 mod catalogue;
 mod codec;
+mod earners;
 mod flush;
 mod upgrade;
 
@@ -215,6 +217,7 @@ pub struct SledStore {
     partners: ::sled::Tree,
     catalogue: ::sled::Tree,
     images: ::sled::Tree,
+    earners: ::sled::Tree,
     flusher: flush::GroupFlush,
     /// Serialises changes to achievements (rare), so that revisions never interleave.
     achievement_writer: Mutex<()>,
@@ -247,6 +250,7 @@ impl SledStore {
             partners: db.open_tree("partner_keys")?,
             catalogue: db.open_tree("catalogue")?,
             images: db.open_tree("images")?,
+            earners: db.open_tree("earners")?,
             flusher: flush::GroupFlush::start(db.clone())?,
             achievement_writer: Mutex::new(()),
             db,

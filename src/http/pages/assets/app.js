@@ -35,3 +35,58 @@
   var buttons = document.querySelectorAll("[data-copy]");
   for (var i = 0; i < buttons.length; i++) { buttons[i].hidden = false; }
 })();
+
+// The verify page: a print button, drag and drop onto the upload form, and the wallet
+// request's answer (the page reloads when the request stops being pending; without
+// this script, the page's refresh link does the same).
+(function () {
+  "use strict";
+  var print = document.querySelectorAll("[data-print]");
+  for (var i = 0; i < print.length; i++) {
+    print[i].hidden = false;
+    print[i].addEventListener("click", function () { window.print(); });
+  }
+
+  var zones = document.querySelectorAll("[data-dropzone]");
+  for (var j = 0; j < zones.length; j++) {
+    (function (zone) {
+      var input = zone.querySelector("input[type=file]");
+      var hint = zone.querySelector(".drop-hint");
+      if (!input || typeof DataTransfer === "undefined") { return; }
+      if (hint) { hint.hidden = false; }
+      function over(on) { zone.setAttribute("data-over", on ? "true" : "false"); }
+      zone.addEventListener("dragover", function (e) { e.preventDefault(); over(true); });
+      zone.addEventListener("dragleave", function () { over(false); });
+      zone.addEventListener("drop", function (e) {
+        e.preventDefault();
+        over(false);
+        if (!e.dataTransfer || !e.dataTransfer.files || e.dataTransfer.files.length === 0) { return; }
+        var dt = new DataTransfer();
+        dt.items.add(e.dataTransfer.files[0]);
+        input.files = dt.files;
+        if (input.form) {
+          if (input.form.requestSubmit) { input.form.requestSubmit(); } else { input.form.submit(); }
+        }
+      });
+    })(zones[j]);
+  }
+
+  var req = document.querySelector("[data-poll][data-request-state=pending]");
+  if (!req || !window.fetch) { return; }
+  var url = req.getAttribute("data-poll");
+  var tries = 0;
+  function poll() {
+    tries += 1;
+    fetch(url, { headers: { "Accept": "application/json" }, cache: "no-store", credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (body && body.state && body.state !== "pending") {
+          window.location.reload();
+          return;
+        }
+        // Every 2 s for the first minutes, then every 10 s; the request expires anyway.
+        window.setTimeout(poll, tries < 90 ? 2000 : 10000);
+      }, function () { window.setTimeout(poll, 10000); });
+  }
+  window.setTimeout(poll, 2000);
+})();

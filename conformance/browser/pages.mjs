@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { peopleSteps } from './people.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -804,7 +805,7 @@ async function claimPage() {
     specific: async ({ page }) => {
       await check('claim: the QR code and the wallet link of the live offer', async () => {
         must(await page.locator('.qr svg').count() === 1, 'no inline QR code');
-        const href = await page.locator('a.button.primary').first().getAttribute('href');
+        const href = await page.locator('[data-link="offer"]').getAttribute('href');
         must(href === award.offer_uri, `wallet link ${href} is not the offer ${award.offer_uri}`);
         const text = squash(await page.locator('main').innerText());
         must(text.includes('6-digit code'), 'no transaction code hint');
@@ -830,6 +831,7 @@ const steps = [
   ['unknown badge', () => notFound('badge-unknown', '/badges/00000000-0000-0000-0000-000000000000')],
   ['claim', claimPage],
   ['badge (expired)', () => ctx.badges?.expired ? badgeExpired(ctx.badges.expired) : skip('badge-expired', 'no expiring badge was issued')],
+  ...peopleSteps({ ctx, base, ok, fail, skip, check, must, squash, both, visit, pageChecks, admin, get, ROOT }),
 ];
 for (const [name, step] of steps) {
   try {

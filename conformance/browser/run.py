@@ -15,12 +15,15 @@
      the catalogue, achievement, badge, revoked, hidden, expired and not-found pages
      at 390 px and 1280 px, checks their markup, headers, downloads, share links,
      accessibility and keyboard focus, and writes full-page screenshots to
-     target/browser/.
+     target/browser/; then people.mjs, the earner's and the employer's pages: the
+     claim page (its QR code decoded by zbarimg), accepting without a wallet, the
+     earner's page and profile, and /verify (uploads, pasted and addressed badges, and
+     a wallet presentation answered by the npm wallets of conformance/oid4vp).
 
 Every check prints one line, `ok   <what>` or `FAIL <what>: <why>`; a setup call that
 fails is reported the same way (method, path, status, body) and the run goes on where
 it can. Exits 1 if anything failed. Python 3 standard library only; needs Node 20+,
-npm and /usr/bin/chromium (Debian package `chromium`).
+npm, /usr/bin/chromium (Debian package `chromium`) and zbarimg (`zbar-tools`).
 
     python3 conformance/browser/run.py --binary target/debug/accolade
 """
@@ -56,6 +59,8 @@ ISSUER = {
     "email": "badges@northwind.example",
     "primary_color": "#1d4e89",
     "accent_color": "#f2a900",
+    "wallet_help": "Known to work: **Sphereon Wallet** and **Lissi** (iOS and Android), "
+                   "and any wallet that speaks OpenID4VCI with the pre-authorized code.",
 }
 BASIC_ISSUER_FIELDS = ("name", "url", "description", "email")
 
@@ -276,6 +281,7 @@ def jwt_payload(jwt):
 def setup(report, svc):
     """Everything pages.mjs needs, as a JSON-able dict."""
     ctx = {"base": svc.base, "token": svc.token, "issuer": ISSUER, "badgeTypes": BADGE_TYPES,
+           "earnerDid": EARNER_DID,
            "achievements": [], "badges": {}}
 
     # The issuer profile; the colours are new fields, so fall back to the basic ones.
@@ -430,15 +436,22 @@ def check_image(report, svc, url, ctype):
 
 
 def ensure_node_modules():
-    if os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")) and \
-            os.path.isdir(os.path.join(HERE, "node_modules", "axe-core")):
-        return
+    """npm ci where a package is missing: the browser driver here, and the wallets of
+    conformance/oid4vci and conformance/oid4vp (the wallet path of /verify)."""
+    wanted = [
+        (HERE, ("playwright-core", "axe-core")),
+        (os.path.join(ROOT, "conformance", "oid4vci"), ("@openid4vc/openid4vci",)),
+        (os.path.join(ROOT, "conformance", "oid4vp"), ("@openid4vc/openid4vp",)),
+    ]
     npm = shutil.which("npm")
-    if not npm:
-        raise RuntimeError("npm is not on PATH; install Node 20+")
-    print("npm ci in conformance/browser ...", flush=True)
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True,
-                   stdout=sys.stderr)
+    for d, probes in wanted:
+        if all(os.path.isdir(os.path.join(d, "node_modules", p)) for p in probes):
+            continue
+        if not npm:
+            raise RuntimeError("npm is not on PATH; install Node 20+")
+        print(f"npm ci in {os.path.relpath(d, ROOT)} ...", flush=True)
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=d, check=True,
+                       stdout=sys.stderr)
 
 
 def run_pages(report, node, ctx_path, timeout):
@@ -464,7 +477,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "debug", "accolade"))
     ap.add_argument("--screenshots", default=os.path.join(ROOT, "target", "browser"),
                     help="where the screenshots go (default: target/browser)")
-    ap.add_argument("--timeout", type=int, default=150, help="seconds pages.mjs may take")
+    ap.add_argument("--timeout", type=int, default=300, help="seconds pages.mjs may take")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     args = ap.parse_args()
 
@@ -476,6 +489,8 @@ def main():
         sys.exit("node is not on PATH; the run needs Node 20+")
     if not os.access(os.environ.get("CHROMIUM", CHROMIUM), os.X_OK):
         sys.exit(f"no Chromium at {CHROMIUM}; install it: apt-get install -y chromium")
+    if not shutil.which("zbarimg"):
+        sys.exit("no zbarimg (decodes the QR codes); install it: apt-get install -y zbar-tools")
     ensure_node_modules()
     shots = os.path.abspath(args.screenshots)
     os.makedirs(shots, exist_ok=True)

@@ -6,7 +6,12 @@
 //!   runs with;
 //! - the catalogue rendered per second;
 //! - PNG bakes per second (the 600 px badge image, credential chunk inserted, CRCs
-//!   written), and the baked PNG downloaded through the router.
+//!   written), and the baked PNG downloaded through the router;
+//! - the earner's private page and published profile (three badges of theirs), first
+//!   among the few awards above, then with [`CROWD`] awards to other people in the
+//!   store: finding an earner's awards reads the award listing, so this is the figure
+//!   that falls as a store grows;
+//! - the verify page answering a pasted JWT (multipart form in, the page out).
 
 use std::time::{Duration, Instant};
 
@@ -34,7 +39,18 @@ pub struct PagesBench {
     /// `GET /badges/{id}/badge.png` through the router.
     pub png_downloads_per_sec: f64,
     pub png_bytes: usize,
+    /// The earner's manage page and profile among a handful of awards.
+    pub earner_page_per_sec: f64,
+    pub profile_per_sec: f64,
+    /// The same with [`CROWD`] more awards to other people in the store.
+    pub earner_page_crowd_per_sec: f64,
+    pub profile_crowd_per_sec: f64,
+    /// `POST /verify` with a pasted JWT.
+    pub verify_page_per_sec: f64,
 }
+
+/// Awards to other people added for the second earner-page figures.
+pub const CROWD: usize = 2_000;
 
 impl PagesBench {
     /// Badge pages (live check) as a fraction of the verify pipeline.
@@ -164,7 +180,110 @@ fn run_in(dir: &std::path::Path, window: Duration) -> anyhow::Result<PagesBench>
             async move { get(&r, &p, "image/png").await.map(drop) }
         })
         .await?;
+        // The earner: three badges to one address, a published profile.
+        let mut mine = Vec::new();
+        for i in 0..3 {
+            let req: AwardRequest = serde_json::from_value(json!({
+                "achievement_id": ach.achievement.id,
+                "recipient": {"name": "Grace Hopper", "email": "grace@example.org",
+                              "id": format!("did:example:grace-{i}")},
+                "delivery": "direct",
+            }))?;
+            mine.push(issuer.award(req).await?.record);
+        }
+        let manage_url = state
+            .earners
+            .manage_url(&mine[0])
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the earner has no page"))?;
+        let manage = manage_url
+            .strip_prefix(&issuer.identifier())
+            .unwrap_or(&manage_url)
+            .to_owned();
+        let (award, mac) = manage
+            .trim_start_matches("/earner/")
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("unexpected manage link {manage}"))?;
+        let earner = state.earners.open(award, mac).await?;
+        state
+            .earners
+            .change(
+                &earner,
+                crate::earners::Change::Profile {
+                    handle: "grace-hopper".into(),
+                    headline: None,
+                },
+            )
+            .await?;
+        let earner = state.earners.open(award, mac).await?;
+        state
+            .earners
+            .change(&earner, crate::earners::Change::Publish(true))
+            .await?;
+        let earner_pages = |router: Router| {
+            let manage = manage.clone();
+            async move {
+                let earner = rate(window, || {
+                    let (r, p) = (router.clone(), manage.clone());
+                    async move { get(&r, &p, HTML).await.map(drop) }
+                })
+                .await?;
+                let profile = rate(window, || {
+                    let r = router.clone();
+                    async move { get(&r, "/profiles/grace-hopper", HTML).await.map(drop) }
+                })
+                .await?;
+                anyhow::Ok((earner, profile))
+            }
+        };
+        let (earner_page_per_sec, profile_per_sec) = earner_pages(router.clone()).await?;
+
+        let boundary = "bench-boundary";
+        let form = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\npaste\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"credential\"\r\n\r\n{jwt}\r\n\
+             --{boundary}--\r\n"
+        );
+        let verify_page_per_sec = rate(window, || {
+            let (r, body) = (router.clone(), form.clone());
+            async move {
+                let res = r
+                    .oneshot(
+                        Request::post("/verify")
+                            .header(
+                                header::CONTENT_TYPE,
+                                format!("multipart/form-data; boundary={boundary}"),
+                            )
+                            .body(Body::from(body))?,
+                    )
+                    .await?;
+                let bytes = res.into_body().collect().await?.to_bytes();
+                let needle: &[u8] = b"data-verdict=\"authentic\"";
+                anyhow::ensure!(
+                    bytes.windows(needle.len()).any(|w| w == needle),
+                    "the verify page did not say authentic"
+                );
+                Ok(())
+            }
+        })
+        .await?;
+
+        for i in 0..CROWD {
+            let req: AwardRequest = serde_json::from_value(json!({
+                "achievement_id": ach.achievement.id,
+                "recipient": {"name": "Someone Else", "email": format!("person{i}@example.org")},
+            }))?;
+            issuer.award(req).await?;
+        }
+        let (earner_page_crowd_per_sec, profile_crowd_per_sec) =
+            earner_pages(router.clone()).await?;
+
         Ok(PagesBench {
+            earner_page_per_sec,
+            profile_per_sec,
+            earner_page_crowd_per_sec,
+            profile_crowd_per_sec,
+            verify_page_per_sec,
             verify_per_sec,
             badge_pages_per_sec,
             badge_pages_cached_per_sec,

@@ -136,6 +136,22 @@ fn pages(window: Duration) -> anyhow::Result<()> {
         "  GET /badges/{{id}}/badge.png      {:>10.0} /s",
         p.png_downloads_per_sec
     );
+    println!(
+        "  earner's page (3 badges)        {:>10.0} /s   with {} other awards stored {:>8.0} /s",
+        p.earner_page_per_sec,
+        crate::bench::pages::CROWD,
+        p.earner_page_crowd_per_sec
+    );
+    println!(
+        "  published profile (3 badges)    {:>10.0} /s   with {} other awards stored {:>8.0} /s",
+        p.profile_per_sec,
+        crate::bench::pages::CROWD,
+        p.profile_crowd_per_sec
+    );
+    println!(
+        "  POST /verify, pasted JWT        {:>10.0} /s",
+        p.verify_page_per_sec
+    );
     Ok(())
 }
 

@@ -8,6 +8,10 @@
 //! - `credentials`: award uuid (16 bytes) → [`Award`] (compact: `codec.rs`).
 //! - `credentials_by_seq`: sequence number (u64 big-endian) → award uuid; the listing
 //!   walks it backwards and its key is the cursor.
+//! - `credentials_by_recipient`: `e` + e-mail address, or `i` + recipient id, then a
+//!   zero byte and the sequence number (u64 big-endian) → award uuid; the listing
+//!   filtered by recipient walks it instead of every award. Built for awards written
+//!   before it existed when the store opens (`meta` `recipient_index` marks it done).
 //! - `credential_copies`: uuid of a batch copy → its award's uuid.
 //! - `audit`: award uuid + sequence (u64) → [`AuditEvent`] (compact).
 //! - `status_slots`: list (u32) + index (u32), big-endian → the award uuid it was given
@@ -77,6 +81,33 @@ pub const FORMAT: u32 = 2;
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 const FORMAT_KEY: &[u8] = b"format";
+/// Present once every award is in `credentials_by_recipient`.
+const RECIPIENT_INDEX_KEY: &[u8] = b"recipient_index";
+
+/// The prefix of an award's entries in `credentials_by_recipient` for one recipient
+/// field.
+fn recipient_prefix(tag: u8, value: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(value.len() + 2);
+    k.push(tag);
+    k.extend_from_slice(value.as_bytes());
+    k.push(0);
+    k
+}
+
+/// The index keys of an award: its e-mail address and its recipient id.
+fn recipient_keys(award: &Award) -> impl Iterator<Item = Vec<u8>> + '_ {
+    [
+        award.recipient.email.as_deref().map(|e| (b'e', e)),
+        award.recipient.id.as_deref().map(|i| (b'i', i)),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(tag, v)| {
+        let mut k = recipient_prefix(tag, v);
+        k.extend_from_slice(&award.seq.to_be_bytes());
+        k
+    })
+}
 const PROFILE_KEY: &[u8] = b"issuer_profile";
 
 impl From<::sled::Error> for Error {
@@ -205,6 +236,7 @@ pub struct SledStore {
     revisions: ::sled::Tree,
     awards: ::sled::Tree,
     by_seq: ::sled::Tree,
+    by_recipient: ::sled::Tree,
     copies: ::sled::Tree,
     audit: ::sled::Tree,
     slots: ::sled::Tree,
@@ -238,6 +270,7 @@ impl SledStore {
             revisions: db.open_tree("achievement_revisions")?,
             awards: db.open_tree("credentials")?,
             by_seq: db.open_tree("credentials_by_seq")?,
+            by_recipient: db.open_tree("credentials_by_recipient")?,
             copies: db.open_tree("credential_copies")?,
             audit: db.open_tree("audit")?,
             slots: db.open_tree("status_slots")?,
@@ -256,6 +289,7 @@ impl SledStore {
             db,
         };
         let opened = s.bring_up_to_date()?;
+        s.index_recipients()?;
         Ok((s, opened))
     }
 
@@ -321,8 +355,29 @@ impl SledStore {
         for h in handles.iter().flatten() {
             self.wallet.insert(handle_key(h), idb)?;
         }
+        for k in recipient_keys(award) {
+            self.by_recipient.insert(k, idb)?;
+        }
         self.by_seq.insert(award.seq.to_be_bytes(), idb)?;
         self.awards.insert(idb, codec::award(award))?;
+        Ok(())
+    }
+
+    /// Puts every award written before the recipient index existed into it, once.
+    /// Safe to interrupt: entries are idempotent and the mark comes last.
+    fn index_recipients(&self) -> Result<(), Error> {
+        if self.meta.get(RECIPIENT_INDEX_KEY)?.is_some() {
+            return Ok(());
+        }
+        for item in self.awards.iter() {
+            let (k, v) = item?;
+            let award = codec::read_award(&v)?;
+            for key in recipient_keys(&award) {
+                self.by_recipient.insert(key, k.as_ref())?;
+            }
+        }
+        self.meta.insert(RECIPIENT_INDEX_KEY, &[1u8])?;
+        self.db.flush()?;
         Ok(())
     }
 
@@ -620,6 +675,9 @@ impl Awards for SledStore {
         if let Some((_, award)) = self.read_award(id)? {
             self.awards.remove(id.as_bytes())?;
             self.by_seq.remove(award.seq.to_be_bytes())?;
+            for k in recipient_keys(&award) {
+                self.by_recipient.remove(k)?;
+            }
         }
         // The slot stays the award's for ever.
         self.fulfil(slot, id)
@@ -651,7 +709,19 @@ impl Awards for SledStore {
     ) -> Result<AwardPage, Error> {
         let upper = cursor.unwrap_or(u64::MAX);
         let mut page = AwardPage::default();
-        for item in self.by_seq.range(..upper.to_be_bytes()).rev() {
+        // One recipient's awards come from the recipient index, newest first as well.
+        let walk: Box<dyn Iterator<Item = ::sled::Result<(::sled::IVec, ::sled::IVec)>>> =
+            match (&filter.email, &filter.recipient_id) {
+                (Some(v), _) | (None, Some(v)) => {
+                    let tag = if filter.email.is_some() { b'e' } else { b'i' };
+                    let prefix = recipient_prefix(tag, v);
+                    let mut end = prefix.clone();
+                    end.extend_from_slice(&upper.to_be_bytes());
+                    Box::new(self.by_recipient.range(prefix..end).rev())
+                }
+                (None, None) => Box::new(self.by_seq.range(..upper.to_be_bytes()).rev()),
+            };
+        for item in walk {
             let (_, id) = item?;
             let id = uuid_value("award index", &id)?;
             // An entry whose award is gone (burned) or not written yet is skipped.
@@ -1120,6 +1190,74 @@ mod tests {
                 .len(),
             3
         );
+    }
+
+    #[tokio::test]
+    async fn one_recipients_awards_come_from_the_index_and_it_is_built_for_older_stores() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a_ids = vec![];
+        let did = "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi";
+        {
+            let s = open(dir.path());
+            for i in 0..7 {
+                let mut a = award(if i % 2 == 0 { "a@x.org" } else { "b@x.org" }, None);
+                if i == 3 {
+                    a.recipient.id = Some(did.into());
+                }
+                s.insert_award(&mut a).await.expect("insert");
+                if i % 2 == 0 {
+                    a_ids.push(a.id);
+                }
+            }
+            // An index entry whose award is gone is skipped.
+            let mut gone = award("a@x.org", None);
+            gone.seq = u64::MAX - 1;
+            s.by_recipient
+                .insert(
+                    recipient_keys(&gone).next().expect("key"),
+                    gone.id.as_bytes().as_slice(),
+                )
+                .expect("insert");
+            let only_a = AwardFilter {
+                email: Some("a@x.org".into()),
+                ..Default::default()
+            };
+            let p1 = s.awards(&only_a, 3, None).await.expect("list");
+            let p2 = s.awards(&only_a, 3, p1.next).await.expect("list");
+            let got: Vec<Uuid> = p1.awards.iter().chain(&p2.awards).map(|a| a.id).collect();
+            a_ids.reverse();
+            assert_eq!(
+                got, a_ids,
+                "newest first, paged exactly, the gone one skipped"
+            );
+            assert!(p2.next.is_none());
+            let by_did = AwardFilter {
+                recipient_id: Some(did.into()),
+                ..Default::default()
+            };
+            let d = s.awards(&by_did, 10, None).await.expect("list");
+            assert_eq!(d.awards.len(), 1);
+            assert_eq!(d.awards[0].recipient.email.as_deref(), Some("b@x.org"));
+            // As a store written before the index: no mark, no entries.
+            s.meta.remove(RECIPIENT_INDEX_KEY).expect("remove");
+            s.by_recipient.clear().expect("clear");
+            s.db.flush().expect("flush");
+        }
+        let s = open(dir.path());
+        assert!(s.meta.get(RECIPIENT_INDEX_KEY).expect("get").is_some());
+        let only_a = AwardFilter {
+            email: Some("a@x.org".into()),
+            ..Default::default()
+        };
+        let got: Vec<Uuid> = s
+            .awards(&only_a, 10, None)
+            .await
+            .expect("list")
+            .awards
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(got, a_ids, "rebuilt when the store opened");
     }
 
     #[tokio::test]

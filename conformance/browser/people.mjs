@@ -323,6 +323,23 @@ export function peopleSteps(h) {
       v.tag = 'verify-garbage 1280px';
       v.url = page.url();
       await pageChecks({ ...v, response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+      await check('verify: a badge image dropped on the upload form is verified (drag and drop)', async () => {
+        await page.goto(`${base}/verify`);
+        const hint = await page.locator('[data-dropzone] .drop-hint').isVisible();
+        must(hint, 'the drop hint is not shown with the script on');
+        const dataTransfer = await page.evaluateHandle((b64) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+          return dt;
+        }, fresh.body.toString('base64'));
+        await Promise.all([
+          page.waitForNavigation(),
+          page.dispatchEvent('[data-dropzone]', 'drop', { dataTransfer }),
+        ]);
+        const verdict = await page.locator('[data-verdict]').getAttribute('data-verdict');
+        must(verdict === 'authentic', `data-verdict="${verdict}"`);
+      });
       await check('verify: garbage pasted gets a friendly line', async () => {
         const out = await submitVerify(page, 'verify-paste', () => page.fill('#credential', 'eyJhbGciOi…'));
         must(out.verdict === 'cannot-tell', `${out.verdict}`);

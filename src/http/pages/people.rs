@@ -234,8 +234,8 @@ fn result(o: &VerifyOutcome, site_name: &str) -> Markup {
             h2 #result-h { "Result" }
             div class={ "verdict " (o.verdict.as_str()) } data-verdict=(o.verdict.as_str()) role="status" {
                 strong { (o.verdict.headline()) }
-                p { (o.verdict.explanation()) }
                 @if let Some(p) = &o.problem { p.problem data-problem="input" { (p) } }
+                @else { p { (o.verdict.explanation()) } }
             }
             @if o.problem.is_none() {
                 (trust_line(&o.trust, site_name))

@@ -118,6 +118,17 @@ impl LinkSecret {
         &self.0
     }
 
+    /// The base64url HMAC-SHA-256, under this secret, of `purpose`, a zero byte and
+    /// `message`: the purpose keeps a value derived for one use from serving another.
+    pub fn derive(&self, purpose: &str, message: &[u8]) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.bytes());
+        let mut msg = Vec::with_capacity(purpose.len() + 1 + message.len());
+        msg.extend_from_slice(purpose.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(message);
+        jose::b64(ring::hmac::sign(&key, &msg).as_ref())
+    }
+
     /// Reads `dir/link-secret`, generating it (mode 0600) when it does not exist. A file
     /// that group or others can read is refused, as key files are.
     pub fn load_or_generate(dir: &Path) -> Result<Self, Error> {

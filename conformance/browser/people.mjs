@@ -64,6 +64,20 @@ export function peopleSteps(h) {
     }
   }
 
+  /**
+   * The checks every page gets, on the page `v` shows now (reached by a form post, a
+   * redirect or the page's own reload, not by visit()): its status and type come from
+   * the document's navigation entry.
+   */
+  async function shownPageChecks(v, label) {
+    const nav = await v.page.evaluate(() => ({
+      status: performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0,
+      type: document.contentType,
+    }));
+    await pageChecks({ ...v, label, tag: `${label} ${v.width}px`, url: v.page.url(),
+      response: { status: () => nav.status, headers: () => ({ 'content-type': nav.type }) } }, {});
+  }
+
   async function claimPage() {
     const a = awards.accept;
     if (!a) { skip('earner-claim', 'no award'); return; }
@@ -217,8 +231,7 @@ export function peopleSteps(h) {
         const href = await page.locator('[data-profile="published"] a').getAttribute('href');
         must(href === profileUrl, `link ${href}`);
       });
-      await pageChecks({ ...v, label: 'earner-manage-published', tag: 'earner-manage-published 1280px',
-        url: page.url(), response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+      await shownPageChecks(v, 'earner-manage-published');
     } finally {
       await page.close();
     }
@@ -290,8 +303,7 @@ export function peopleSteps(h) {
           must(trust === 'listed', `data-trust="${trust}"`);
           return `"${out.text.slice(0, 60)}"`;
         });
-        v.url = v.page.url();
-        await pageChecks({ ...v, response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+        await shownPageChecks(v, 'verify-authentic');
       } finally {
         await v.page.close();
       }
@@ -309,8 +321,7 @@ export function peopleSteps(h) {
         must(status === 'fail', `status check ${status}`);
         return `"${out.text.slice(0, 60)}"`;
       });
-      v.url = page.url();
-      await pageChecks({ ...v, response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+      await shownPageChecks(v, 'verify-revoked');
       await check('verify: garbage uploaded gets a friendly line, not JSON', async () => {
         const out = await submitVerify(page, 'verify-upload', () => page.setInputFiles('#badge-file',
           { name: 'holiday.png', mimeType: 'image/png', buffer: Buffer.from('this is not an image at all') }));
@@ -319,10 +330,7 @@ export function peopleSteps(h) {
         must(problem.length > 20 && !out.body.startsWith('{'), `problem "${problem}"`);
         return `"${problem.slice(0, 80)}"`;
       });
-      v.label = 'verify-garbage';
-      v.tag = 'verify-garbage 1280px';
-      v.url = page.url();
-      await pageChecks({ ...v, response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+      await shownPageChecks(v, 'verify-garbage');
       await check('verify: a badge image dropped on the upload form is verified (drag and drop)', async () => {
         await page.goto(`${base}/verify`);
         const hint = await page.locator('[data-dropzone] .drop-hint').isVisible();
@@ -398,9 +406,7 @@ export function peopleSteps(h) {
         must(decoded === link, `decoded "${decoded.slice(0, 100)}"`);
         return page.url().replace(base, '');
       });
-      v.url = page.url();
-      await pageChecks({ ...v, label: 'verify-wallet-pending', tag: 'verify-wallet-pending 1280px',
-        response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+      await shownPageChecks(v, 'verify-wallet-pending');
       if (!link) return;
       await check('verify-wallet: the wallet answers and the page turns authentic by itself', async () => {
         const run = new Promise((resolve) => {
@@ -418,10 +424,7 @@ export function peopleSteps(h) {
         must(facts.includes(w.achievement.name), `facts ${facts.slice(0, 120)}`);
         return 'verdict shown without a reload by hand';
       });
-      v.label = 'verify-wallet-answered';
-      v.tag = 'verify-wallet-answered 1280px';
-      v.url = page.url();
-      await pageChecks({ ...v, response: { status: () => 200, headers: () => ({ 'content-type': 'text/html' }) } }, {});
+      await shownPageChecks(v, 'verify-wallet-answered');
     } finally {
       await page.close();
     }

@@ -148,6 +148,11 @@ impl Snapshot {
     pub fn badge_type(&self, id: &str) -> Option<&BadgeType> {
         self.types.iter().find(|t| t.id == id)
     }
+
+    /// The badge type an achievement is placed under, if any.
+    pub fn type_of(&self, achievement: Uuid) -> Option<&BadgeType> {
+        self.badge_type(self.placement(achievement).badge_type.as_deref()?)
+    }
 }
 
 /// The art a badge is drawn with.

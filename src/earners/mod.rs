@@ -18,7 +18,6 @@
 
 use std::collections::BTreeSet;
 
-use ring::hmac;
 use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
@@ -137,12 +136,9 @@ impl Earners {
     }
 
     fn mac(&self, identity: &str, generation: u32) -> String {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.secret.bytes());
-        let mut msg = Vec::with_capacity(identity.len() + 32);
-        msg.extend_from_slice(b"accolade earner manage link\0");
-        msg.extend_from_slice(&generation.to_be_bytes());
+        let mut msg = generation.to_be_bytes().to_vec();
         msg.extend_from_slice(identity.as_bytes());
-        crate::jose::b64(hmac::sign(&key, &msg).as_ref())
+        self.secret.derive("accolade earner manage link", &msg)
     }
 
     async fn record(&self, identity: &str) -> Result<EarnerRecord, Error> {
@@ -345,11 +341,14 @@ impl Earners {
 
     /// Whether a badge appears on its earner's profile.
     pub async fn on_profile(&self, rec: &EarnerRecord, a: &Award) -> Result<bool, Error> {
-        Ok(!a.issued.is_empty()
-            && !a.revoked
-            && !rec.excluded.contains(&a.id)
-            && self.catalogue.is_public(a.id).await?)
+        Ok(shown_on_profile(rec, a, true) && self.catalogue.is_public(a.id).await?)
     }
+}
+
+/// Whether a badge appears on its earner's profile, given whether its page is public:
+/// issued, not revoked, and not left off.
+pub fn shown_on_profile(rec: &EarnerRecord, a: &Award, public: bool) -> bool {
+    public && !a.issued.is_empty() && !a.revoked && !rec.excluded.contains(&a.id)
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl Issuer {
     async fn claim_state(&self, rec: &Award) -> Result<(ClaimState, bool), Error> {
         let state = if rec.revoked {
             ClaimState::Revoked
-        } else if rec.in_wallet() || !rec.wallet_open() {
+        } else if !rec.wallet_open() {
             ClaimState::Issued
         } else if rec.wallet.deferred.is_some() {
             ClaimState::AwaitingApproval
@@ -373,14 +373,11 @@ impl Issuer {
                     expected.as_bytes(),
                     given.as_bytes(),
                 )) {
-                    if !self.offers.count_wrong_tx_code(&offer.code, entry).await? {
+                    let Some(left) = count_wrong_tx_code(&*self.offers, &offer.code, entry).await?
+                    else {
                         continue;
-                    }
-                    // Durable before answering: a crash must not forget a wrong try.
-                    self.offers.flush().await?;
-                    return Err(Error::WrongTxCode {
-                        left: MAX_TX_CODE_FAILURES.saturating_sub(entry.failures + 1),
-                    });
+                    };
+                    return Err(Error::WrongTxCode { left });
                 }
             }
             let jwt = self.sign_award(&rec, rec.recipient.id.as_deref()).await?;
@@ -416,6 +413,22 @@ impl Issuer {
             return Ok(rec);
         }
     }
+}
+
+/// Counts one wrong transaction code against the pre-authorized `code`, as read in
+/// `seen`, durably before the caller answers (a crash must not forget a wrong try).
+/// Returns the tries left, or `None` when the code changed meanwhile (read it again).
+/// The wallet's token endpoint and the claim page share this count.
+pub(crate) async fn count_wrong_tx_code(
+    offers: &dyn store::Offers,
+    code: &str,
+    seen: crate::records::CodeEntry,
+) -> Result<Option<u8>, store::Error> {
+    if !offers.count_wrong_tx_code(code, seen).await? {
+        return Ok(None);
+    }
+    offers.flush().await?;
+    Ok(Some(MAX_TX_CODE_FAILURES.saturating_sub(seen.failures + 1)))
 }
 
 /// Maps a refused store change to the issuer's conflict error.

@@ -39,7 +39,7 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::SharedClock;
 use crate::issue::offers::{
     CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIGURATIONS, MAX_TX_CODE_FAILURES,
-    PRE_AUTHORIZED_GRANT, random_id,
+    PRE_AUTHORIZED_GRANT, count_wrong_tx_code, random_id,
 };
 use crate::issue::{self, Issuer};
 use crate::records::{
@@ -301,12 +301,9 @@ impl Oid4vci {
                 (Some(expected), Some(given))
                     if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) =>
                 {
-                    if !self.offers.count_wrong_tx_code(code, entry).await? {
+                    let Some(left) = count_wrong_tx_code(&*self.offers, code, entry).await? else {
                         continue;
-                    }
-                    // Durable before answering: a crash must not forget a wrong try.
-                    self.offers.flush().await?;
-                    let left = MAX_TX_CODE_FAILURES.saturating_sub(entry.failures + 1);
+                    };
                     return Err(Error::InvalidGrant(if left == 0 {
                         "wrong tx_code; the offer is now dead".to_owned()
                     } else {

@@ -283,15 +283,9 @@ impl Verifier {
         bytes: &[u8],
         opts: &Options,
     ) -> Result<Report, Error> {
-        // Walking a large image (CRCs, inflation) is CPU work: off the async workers.
-        let owned = bytes.to_vec();
-        let extracted = tokio::task::spawn_blocking(move || crate::bake::extract(kind, &owned))
-            .await
-            .map_err(|e| Error::Malformed(format!("the image could not be read: {e}")))?;
-        match extracted {
-            Ok(crate::bake::Baked::Jwt(jwt)) => self.verify_jwt_with(&jwt, opts).await,
-            Ok(crate::bake::Baked::Json(v)) => self.verify_value_with(&v, opts).await,
-            Err(e) => Err(Error::Malformed(format!("the image: {e}"))),
+        match unbake(kind, bytes.to_vec()).await? {
+            crate::bake::Baked::Jwt(jwt) => self.verify_jwt_with(&jwt, opts).await,
+            crate::bake::Baked::Json(v) => self.verify_value_with(&v, opts).await,
         }
     }
 
@@ -312,24 +306,14 @@ impl Verifier {
                     ))
                 })?;
             if let Some(kind) = crate::bake::sniff(&body) {
-                let owned = body.to_vec();
-                let extracted =
-                    tokio::task::spawn_blocking(move || crate::bake::extract(kind, &owned))
-                        .await
-                        .map_err(|e| {
-                            Error::Malformed(format!("the image could not be read: {e}"))
-                        })?;
-                return match extracted {
-                    Ok(crate::bake::Baked::Jwt(jwt)) => {
-                        self.run_jwt(&jwt, Subject::Badge, opts).await
-                    }
-                    Ok(crate::bake::Baked::Json(Value::Object(o))) => {
+                return match unbake(kind, body.to_vec()).await? {
+                    crate::bake::Baked::Jwt(jwt) => self.run_jwt(&jwt, Subject::Badge, opts).await,
+                    crate::bake::Baked::Json(Value::Object(o)) => {
                         self.run_json(&o, Subject::Badge, opts).await
                     }
-                    Ok(crate::bake::Baked::Json(_)) => {
+                    crate::bake::Baked::Json(_) => {
                         Err(Error::Malformed("the image holds no credential".into()))
                     }
-                    Err(e) => Err(Error::Malformed(format!("the image: {e}"))),
                 };
             }
             let text = std::str::from_utf8(&body)
@@ -946,6 +930,15 @@ pub(crate) fn payload_subject(payload: &Map<String, Value>) -> Option<&str> {
         .and_then(claims::subject_id)
         .or_else(|| claims::subject_id(payload))
         .or_else(|| payload.get("sub").and_then(Value::as_str))
+}
+
+/// Reads the credential baked into an image. Walking a large image (CRCs,
+/// inflation) is CPU work: off the async workers.
+async fn unbake(kind: crate::bake::ImageKind, bytes: Vec<u8>) -> Result<crate::bake::Baked, Error> {
+    tokio::task::spawn_blocking(move || crate::bake::extract(kind, &bytes))
+        .await
+        .map_err(|e| Error::Malformed(format!("the image could not be read: {e}")))?
+        .map_err(|e| Error::Malformed(format!("the image: {e}")))
 }
 
 /// Among candidate keys (no `kid`): the one the embedded `jwk` names, or else the

@@ -364,9 +364,8 @@ impl Pages {
         let achievement = badge.achievement();
         let snap = self.catalogue.snapshot().await?;
         let type_name = snap
-            .placement(badge.award.achievement.key)
-            .badge_type
-            .and_then(|t| snap.badge_type(&t).map(|t| t.name.clone()));
+            .type_of(badge.award.achievement.key)
+            .map(|t| t.name.clone());
         let name = achievement
             .as_ref()
             .map_or("Open Badge", |a| a.name.as_str());
@@ -413,10 +412,7 @@ impl Pages {
         let status = PageStatus::from_report(&report, &badge.award, now, issued, expires);
         let page_url = format!("{}/badges/{}", site.base, badge.id);
         let snap = self.catalogue.snapshot().await?;
-        let badge_type = snap
-            .placement(badge.award.achievement.key)
-            .badge_type
-            .and_then(|t| snap.badge_type(&t).cloned());
+        let badge_type = snap.type_of(badge.award.achievement.key).cloned();
         let earner = badge.award.recipient.name.clone().or_else(|| {
             badge
                 .credential

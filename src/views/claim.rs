@@ -115,10 +115,7 @@ impl Pages {
             (None, false)
         };
         let snap = self.catalogue.snapshot().await?;
-        let badge_type = snap
-            .placement(rec.achievement.key)
-            .badge_type
-            .and_then(|t| snap.badge_type(&t).map(|t| t.name.clone()));
+        let badge_type = snap.type_of(rec.achievement.key).map(|t| t.name.clone());
         let earner_url = self.earners.manage_url(rec).await?;
         Ok(ClaimView {
             earner: rec.recipient.name.clone(),

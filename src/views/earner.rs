@@ -192,10 +192,7 @@ impl Pages {
         let achievement = self.issuer.revision(a.achievement).await?;
         let text = super::AchievementText::of(&achievement, 3);
         let snap = self.catalogue.snapshot().await?;
-        let type_name = snap
-            .placement(a.achievement.key)
-            .badge_type
-            .and_then(|t| snap.badge_type(&t).map(|t| t.name.clone()));
+        let type_name = snap.type_of(a.achievement.key).map(|t| t.name.clone());
         let now = self.now();
         let issued = !a.issued.is_empty();
         let standing = if a.revoked {
@@ -210,7 +207,7 @@ impl Pages {
             Standing::Offered
         };
         let public = self.catalogue.is_public(a.id).await?;
-        let on_profile = self.earners.on_profile(rec, a).await?;
+        let on_profile = crate::earners::shown_on_profile(rec, a, public);
         let badge = EarnerBadge {
             id: a.id,
             name: achievement.name.clone(),

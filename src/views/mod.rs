@@ -334,11 +334,7 @@ impl Pages {
             .into_iter()
             .filter(|r| !r.archived)
             .collect();
-        let type_of = |r: &AchievementRecord| {
-            snap.placement(r.key)
-                .badge_type
-                .and_then(|t| snap.badge_type(&t).map(|t| t.name.clone()))
-        };
+        let type_of = |r: &AchievementRecord| snap.type_of(r.key).map(|t| t.name.clone());
         let mut featured: Vec<(i64, &AchievementRecord)> = listed
             .iter()
             .filter_map(|r| {
@@ -417,10 +413,7 @@ impl Pages {
         let rec = self.issuer.achievement(id).await?;
         let site = self.site().await?;
         let snap = self.catalogue.snapshot().await?;
-        let badge_type = snap
-            .placement(rec.key)
-            .badge_type
-            .and_then(|t| snap.badge_type(&t).cloned());
+        let badge_type = snap.type_of(rec.key).cloned();
         let text = AchievementText::of(&rec.achievement, 3);
         let image_url = image_png_url(&site, &rec);
         let meta = Meta {
@@ -447,10 +440,7 @@ impl Pages {
     pub async fn achievement_art(&self, id: &str) -> Result<catalogue::Art, Error> {
         let rec = self.issuer.achievement(id).await?;
         let snap = self.catalogue.snapshot().await?;
-        let type_name = snap
-            .placement(rec.key)
-            .badge_type
-            .and_then(|t| snap.badge_type(&t).map(|t| t.name.clone()));
+        let type_name = snap.type_of(rec.key).map(|t| t.name.clone());
         Ok(self
             .catalogue
             .art(ArtRequest {

@@ -121,12 +121,7 @@ pub async fn manage_post(
                 Error::Taken(_) => StatusCode::CONFLICT,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            let text = e.to_string();
-            let mut c = text.chars();
-            let text = match c.next() {
-                Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-                None => text,
-            };
+            let text = super::sentence(&e.to_string());
             render(
                 &state,
                 &award,

@@ -569,6 +569,15 @@ pub async fn badge_jwt(
     ))
 }
 
+/// An error message as a sentence on a page: capitalised, one full stop.
+pub(crate) fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str().trim_end_matches('.')),
+        None => String::new(),
+    }
+}
+
 /// Refuses a form post another site made: a browser names the page a form was sent
 /// from in `Origin`, and ours are all under the public URL. Posts without `Origin`
 /// (older browsers, scripts) pass; the forms that change state carry their own

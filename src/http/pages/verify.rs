@@ -22,7 +22,6 @@ use axum::extract::{ConnectInfo, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use ring::hmac;
 use serde::Deserialize;
 use serde_json::Value;
 use subtle::ConstantTimeEq as _;
@@ -62,10 +61,10 @@ fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// The form token for a cookie value.
 fn form_token(state: &AppState, cookie: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, state.issuer.link_secret().bytes());
-    let mut msg = b"accolade verify form\0".to_vec();
-    msg.extend_from_slice(cookie.as_bytes());
-    crate::jose::b64(hmac::sign(&key, &msg).as_ref())
+    state
+        .issuer
+        .link_secret()
+        .derive("accolade verify form", cookie.as_bytes())
 }
 
 /// The page's form token, and the cookie to set when the browser has none yet.
@@ -309,6 +308,36 @@ async fn by_url(state: &AppState, url: &str, opts: &Options) -> VerifyOutcome {
     )
 }
 
+/// Verifies what the form gave, by the method it names (a file or a pasted text when
+/// it names none); also says which method that was.
+async fn examine(state: &AppState, f: &Submitted) -> (VerifyOutcome, Option<&'static str>) {
+    let opts = Options {
+        recipient_email: f.email.as_ref().map(|e| e.trim().to_owned()),
+    };
+    let file = f
+        .file
+        .as_ref()
+        .map(|(ctype, bytes)| (ctype.as_deref(), bytes.as_slice()));
+    match (f.method.as_deref(), file, &f.credential) {
+        (Some("upload"), file, _) => {
+            let (ctype, bytes) = file.unwrap_or((None, &[]));
+            (by_upload(state, ctype, bytes, &opts).await, Some("upload"))
+        }
+        (Some("url"), _, _) => (
+            by_url(state, f.url.as_deref().unwrap_or_default(), &opts).await,
+            Some("url"),
+        ),
+        (_, Some((ctype, bytes)), _) if !bytes.is_empty() => {
+            (by_upload(state, ctype, bytes, &opts).await, Some("upload"))
+        }
+        (_, _, Some(text)) => (by_text(state, text, &opts).await, Some("paste")),
+        _ => (
+            problem("Paste a badge, upload its image, or give its page's address."),
+            None,
+        ),
+    }
+}
+
 /// `POST /verify`.
 pub async fn submit(
     State(state): State<AppState>,
@@ -320,38 +349,8 @@ pub async fn submit(
         Err(_) => Err("Send the form from this page (it must be a file upload form).".into()),
     };
     let (result, method) = match form {
+        Ok(f) => examine(&state, &f).await,
         Err(message) => (problem(&message), None),
-        Ok(f) => {
-            let opts = Options {
-                recipient_email: f.email.as_ref().map(|e| e.trim().to_owned()),
-            };
-            match f.method.as_deref() {
-                Some("upload") => {
-                    let r = match &f.file {
-                        Some((ctype, bytes)) => {
-                            by_upload(&state, ctype.as_deref(), bytes, &opts).await
-                        }
-                        None => problem("Choose a badge image (PNG or SVG) to upload."),
-                    };
-                    (r, Some("upload"))
-                }
-                Some("url") => (
-                    by_url(&state, f.url.as_deref().unwrap_or_default(), &opts).await,
-                    Some("url"),
-                ),
-                _ => match (&f.file, &f.credential) {
-                    (Some((ctype, bytes)), _) if !bytes.is_empty() => (
-                        by_upload(&state, ctype.as_deref(), bytes, &opts).await,
-                        Some("upload"),
-                    ),
-                    (_, Some(text)) => (by_text(&state, text, &opts).await, Some("paste")),
-                    _ => (
-                        problem("Paste a badge, upload its image, or give its page's address."),
-                        None,
-                    ),
-                },
-            }
-        }
     };
     render(&state, &headers, Some(result), None, method).await
 }

@@ -71,7 +71,7 @@ pub async fn accept(
                 crate::issue::Error::Invalid { message, .. } => message.clone(),
                 other => other.to_string(),
             };
-            let message = capitalised(&message);
+            let message = pages::sentence(&message);
             claim_answer(&state, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(message)).await
         }
         Err(e @ (crate::issue::Error::Locked | crate::issue::Error::WrongState(_))) => {
@@ -79,19 +79,11 @@ pub async fn accept(
                 &state,
                 &id,
                 StatusCode::CONFLICT,
-                Some(capitalised(&e.to_string())),
+                Some(pages::sentence(&e.to_string())),
             )
             .await
         }
         Err(e) => pages::failed(&state, e.into(), "Claim link").await,
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str().trim_end_matches('.')),
-        None => String::new(),
     }
 }
 

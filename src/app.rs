@@ -128,6 +128,30 @@ pub fn read_identity(data_dir: &Path) -> Option<url::Url> {
     url::Url::parse(v.get("public_url")?.as_str()?).ok()
 }
 
+/// The file in the data dir that tells other commands where the running service
+/// listens (`staff add` beside it goes through its API).
+pub const SERVING_FILE: &str = "serving.json";
+
+/// Records where the service listens (removed on a clean stop).
+pub fn write_serving(data_dir: &Path, url: &str) -> std::io::Result<()> {
+    let body = serde_json::json!({"url": url, "pid": std::process::id()});
+    let tmp = data_dir.join(format!("{SERVING_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{body:#}\n"))?;
+    std::fs::rename(tmp, data_dir.join(SERVING_FILE))
+}
+
+/// Forgets the listening address (a clean stop).
+pub fn clear_serving(data_dir: &Path) {
+    let _ = std::fs::remove_file(data_dir.join(SERVING_FILE));
+}
+
+/// Where a service on this data dir said it listens, if it did.
+pub fn read_serving(data_dir: &Path) -> Option<String> {
+    let bytes = std::fs::read(data_dir.join(SERVING_FILE)).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    Some(v.get("url")?.as_str()?.to_owned())
+}
+
 /// Per-client request rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateLimit {
@@ -191,6 +215,10 @@ pub struct Services {
     pub trust: crate::trust::Registry,
     /// Partner API keys for the verifier routes.
     pub partner_keys: crate::partner::KeyStore,
+    /// Staff accounts, sessions, tokens and the audit trail.
+    pub staff: crate::staff::Staff,
+    /// E-mail: the outbox, templates, reminders.
+    pub mail: crate::mail::Mail,
     pub identity: WebIdentity,
     pub public_url: url::Url,
     pub admin_token: AdminToken,
@@ -266,6 +294,7 @@ impl AppState {
         if burned > 0 {
             tracing::warn!(burned, "awards left unsigned by a crash were burned");
         }
+        let link_secret = keys.link_secret().clone();
         let own = Arc::new(PublishedKeys::new(identity.did.clone(), published));
         let verifier = Verifier::new(Some(own), clock.clone())
             .with_local_status(issuer.local_status())
@@ -288,7 +317,20 @@ impl AppState {
             verifier.clone(),
             clock.clone(),
         );
+        let staff =
+            crate::staff::Staff::new(&store, link_secret.clone(), &public_url, clock.clone());
+        let mail = crate::mail::Mail::new(
+            &store,
+            issuer.clone(),
+            earners.clone(),
+            staff.clone(),
+            link_secret,
+            &public_url,
+            clock.clone(),
+        );
         Ok(Self(Arc::new(Services {
+            staff,
+            mail,
             catalogue,
             pages,
             earners,
@@ -307,6 +349,16 @@ impl AppState {
             did_document,
             clock,
         })))
+    }
+
+    /// Sends e-mail through this SMTP server: e-mail delivery of awards, invitations
+    /// and password resets by mail, reminders.
+    pub fn set_smtp(&mut self, config: crate::mail::SmtpConfig) -> Result<(), crate::mail::Error> {
+        let services = Arc::make_mut(&mut self.0);
+        services.mail = services.mail.clone().with_smtp(config)?;
+        services.issuer = services.issuer.clone().with_mail(true);
+        services.staff = services.staff.clone().with_mail(true);
+        Ok(())
     }
 
     /// Sets the per-client rate limit.

@@ -1,9 +1,10 @@
-//! The command line: `accolade serve | keys | verify | bake | unbake | bench`.
+//! The command line: `accolade serve | keys | verify | bake | unbake | bench | staff`.
 
 pub mod bake;
 pub mod bench;
 pub mod keys;
 pub mod serve;
+pub mod staff;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,9 @@ pub enum Command {
     Unbake(bake::UnbakeArgs),
     /// Measure issuance throughput per algorithm against the raw signature rate.
     Bench(bench::BenchArgs),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -51,5 +55,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bake(args) => bake::run_bake(&args),
         Command::Unbake(args) => bake::run_unbake(&args),
         Command::Bench(args) => bench::run(&args).map(|()| 0),
+        Command::Staff(cmd) => staff::run(cmd).map(|()| 0),
     }
 }

@@ -74,6 +74,20 @@ pub struct ServeArgs {
     /// turned trusted by it.
     #[arg(long, env = "ACCOLADE_TRUST_REGISTRY", value_name = "FILE")]
     pub trust_registry: Option<PathBuf>,
+    /// The SMTP server for e-mail to earners and staff: smtp://HOST:PORT (plain),
+    /// smtp://HOST:PORT?tls=starttls, or smtps://HOST:PORT (TLS); a user and password
+    /// in the URL, or ACCOLADE_SMTP_USER / ACCOLADE_SMTP_PASSWORD. Without it, nothing
+    /// is e-mailed and awards with "delivery": "email" are refused.
+    #[arg(
+        long,
+        env = "ACCOLADE_SMTP_URL",
+        value_name = "URL",
+        requires = "mail_from"
+    )]
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail: "Name <address@example.edu>".
+    #[arg(long, env = "ACCOLADE_MAIL_FROM", value_name = "MAILBOX")]
+    pub mail_from: Option<String>,
 }
 
 impl clap::builder::ValueParserFactory for BadgePurposes {
@@ -160,6 +174,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("starting the issuer")?;
     state.set_rate_limit(args.rate_limit);
+    if let (Some(url), Some(from)) = (&args.smtp_url, &args.mail_from) {
+        let user = std::env::var("ACCOLADE_SMTP_USER").ok();
+        let password = std::env::var("ACCOLADE_SMTP_PASSWORD").ok();
+        let cfg = crate::mail::SmtpConfig::parse(url, from, user.as_deref(), password.as_deref())?;
+        eprintln!(
+            "e-mail: through {}:{} ({:?}) from {}",
+            cfg.host, cfg.port, cfg.tls, cfg.from
+        );
+        state.set_smtp(cfg)?;
+    }
     state.set_allow_http_did_web(args.allow_http_did_web.clone());
     if let Some(path) = &args.trust_registry {
         let s = state
@@ -233,12 +257,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
     let partner_keys = state.partner_keys.clone();
     tokio::spawn(persist_partner_usage(partner_keys.clone()));
+    tokio::spawn(state.mail.clone().run());
+    tokio::spawn(sweep_sessions(state.staff.clone()));
 
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     // Signal handlers exist before anyone can see the listening line.
     let signals = Signals::install()?;
     tokio::spawn(shutdown_on_signal(signals, handle.clone()));
+    if let Err(e) = app::write_serving(&args.data_dir, &format!("{scheme}://{bound}")) {
+        eprintln!(
+            "warning: could not record the listening address in {}: {e}",
+            args.data_dir.display()
+        );
+    }
     println!("listening on {scheme}://{bound}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -261,8 +293,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("writing the API keys' usage counts")?;
     store.flush().await.context("flushing the store")?;
+    app::clear_serving(&args.data_dir);
     eprintln!("stopped; store flushed");
     Ok(())
+}
+
+/// Removes expired staff sessions every ten minutes.
+async fn sweep_sessions(staff: crate::staff::Staff) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = staff.sweep().await {
+            tracing::warn!(error = %e, "sweeping expired sessions failed");
+        }
+    }
 }
 
 /// SIGINT and SIGTERM streams, registered up front.

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -38,7 +41,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "this route needs \"Authorization: Bearer <admin token>\"",
+            "this route needs \"Authorization: Bearer <admin token or personal API token>\" or a signed-in session",
         )
     }
 
@@ -59,6 +62,11 @@ impl IntoResponse for ApiError {
             Json(json!({"error": self.code, "message": self.message})),
         )
             .into_response();
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -102,6 +110,11 @@ impl From<issue::Error> for ApiError {
             issue::Error::WrongTxCode { .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_tx_code", e.to_string())
             }
+            issue::Error::MailNotConfigured => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mail_not_configured",
+                e.to_string(),
+            ),
             issue::Error::Sign(_) | issue::Error::Store(_) => Self::internal(&e),
         }
     }
@@ -152,6 +165,52 @@ impl From<crate::earners::Error> for ApiError {
             E::Issue(e) => e.into(),
             E::Catalogue(e) => e.into(),
             E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::staff::Error> for ApiError {
+    fn from(e: crate::staff::Error) -> Self {
+        use crate::staff::Error as E;
+        let unprocessable = |code| Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string());
+        match &e {
+            E::Password(_) => unprocessable("weak_password"),
+            E::Invalid { .. } => unprocessable("invalid_request"),
+            E::BadCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                e.to_string(),
+            ),
+            E::TotpRequired => Self::new(StatusCode::UNAUTHORIZED, "totp_required", e.to_string()),
+            E::TotpWrong => Self::new(StatusCode::UNAUTHORIZED, "totp_invalid", e.to_string()),
+            E::Throttled(s) => {
+                let mut a = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string());
+                a.retry_after = Some(*s);
+                a
+            }
+            E::NotFound(_) => Self::not_found(e.to_string()),
+            E::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            E::LinkInvalid => Self::new(StatusCode::GONE, "link_invalid", e.to_string()),
+            E::Store(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<crate::mail::Error> for ApiError {
+    fn from(e: crate::mail::Error) -> Self {
+        use crate::mail::Error as E;
+        match &e {
+            E::Template(_) | E::Invalid(_) | E::Url(_) | E::From(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                e.to_string(),
+            ),
+            E::NotConfigured => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mail_not_configured",
+                e.to_string(),
+            ),
+            E::Store(_) => Self::internal(&e),
         }
     }
 }

@@ -143,22 +143,6 @@ impl ClientLimit {
     }
 }
 
-/// Rejects requests without the admin bearer token (constant-time comparison).
-pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    match presented {
-        Some(t) if state.admin_token.matches(t) => next.run(req).await,
-        _ => ApiError::unauthorized().into_response(),
-    }
-}
-
 /// Bodies of error answers that axum's extractors produce as plain text (a body over
 /// the limit, a malformed query string ...) are rewritten to the JSON error shape
 /// every other error has.

@@ -3,6 +3,7 @@
 //!
 //! `router(state)` is pure (no sockets), so tests drive it in-process.
 
+pub mod access;
 pub mod error;
 mod middleware;
 pub mod pages;
@@ -17,7 +18,10 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
+pub use access::Rule;
 pub use error::ApiError;
+
+use crate::records::Role;
 
 use crate::app::AppState;
 use crate::oid4vci::metadata::{AS_WELL_KNOWN, ISSUER_WELL_KNOWN, paths};
@@ -31,201 +35,430 @@ pub const VERIFY_BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Body cap for batch awards (JSON or CSV).
 pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
-/// Every admin route: (method, path, handler). The router is built from this table,
-/// and tests walk it to prove that each one demands the admin token.
-fn admin_table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+/// Every admin route: (method, path, rule, handler). The router is built from this
+/// table, every route behind [`access::authorize`] with its rule; tests walk it to
+/// prove that each one demands authentication and the role its rule names.
+fn admin_table() -> Vec<(Method, &'static str, Rule, MethodRouter<AppState>)> {
+    use Role::{Issuer, Owner, Viewer};
     use routes::admin as a;
     use routes::catalogue as c;
+    use routes::staff as s;
+    let r = Rule::new;
     vec![
-        (Method::GET, "/api/v1/issuer", get(a::get_issuer)),
-        (Method::PUT, "/api/v1/issuer", put(a::put_issuer)),
+        (
+            Method::GET,
+            "/api/v1/issuer",
+            r(Viewer, "issuer.read"),
+            get(a::get_issuer),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/issuer",
+            r(Owner, "issuer.update"),
+            put(a::put_issuer),
+        ),
         (
             Method::PUT,
             "/api/v1/issuer/image",
+            r(Owner, "issuer.image"),
             put(c::put_issuer_image),
         ),
-        (Method::GET, "/api/v1/badge-types", get(c::list_badge_types)),
+        (
+            Method::GET,
+            "/api/v1/badge-types",
+            r(Viewer, "badge_type.list"),
+            get(c::list_badge_types),
+        ),
         (
             Method::POST,
             "/api/v1/badge-types",
+            r(Issuer, "badge_type.create"),
             post(c::create_badge_type),
         ),
         (
             Method::GET,
             "/api/v1/badge-types/{id}",
+            r(Viewer, "badge_type.read"),
             get(c::get_badge_type),
         ),
         (
             Method::PUT,
             "/api/v1/badge-types/{id}",
+            r(Issuer, "badge_type.update"),
             put(c::put_badge_type),
         ),
         (
             Method::DELETE,
             "/api/v1/badge-types/{id}",
+            r(Issuer, "badge_type.delete"),
             delete(c::delete_badge_type),
         ),
         (
             Method::GET,
             "/api/v1/achievements/{id}/catalogue",
+            r(Viewer, "achievement.catalogue_read"),
             get(c::get_placement),
         ),
         (
             Method::PUT,
             "/api/v1/achievements/{id}/catalogue",
+            r(Issuer, "achievement.catalogue"),
             put(c::put_placement),
         ),
         (
             Method::PUT,
             "/api/v1/achievements/{id}/image",
+            r(Issuer, "achievement.image"),
             put(c::put_achievement_image),
         ),
         (
             Method::POST,
             "/api/v1/credentials/{id}/hide",
+            r(Issuer, "credential.hide"),
             post(c::hide_credential),
         ),
         (
             Method::POST,
             "/api/v1/credentials/{id}/earner-link",
+            r(Issuer, "credential.earner_link"),
             post(routes::admin::renew_earner_link),
         ),
         (
             Method::POST,
             "/api/v1/credentials/{id}/show",
+            r(Issuer, "credential.show"),
             post(c::show_credential),
         ),
         (
             Method::POST,
             "/api/v1/achievements",
+            r(Issuer, "achievement.create"),
             post(a::create_achievement),
         ),
         (
             Method::GET,
             "/api/v1/achievements",
+            r(Viewer, "achievement.list"),
             get(a::list_achievements),
         ),
         (
             Method::GET,
             "/api/v1/achievements/{id}",
+            r(Viewer, "achievement.read"),
             get(a::get_achievement),
         ),
         (
             Method::PUT,
             "/api/v1/achievements/{id}",
+            r(Issuer, "achievement.update"),
             put(a::update_achievement),
         ),
         (
             Method::POST,
             "/api/v1/achievements/{id}/archive",
+            r(Issuer, "achievement.archive"),
             post(a::archive_achievement),
         ),
-        (Method::POST, "/api/v1/awards", post(a::create_award)),
+        (
+            Method::POST,
+            "/api/v1/awards",
+            r(Issuer, "award.create"),
+            post(a::create_award),
+        ),
         (
             Method::POST,
             "/api/v1/awards/batch",
+            r(Issuer, "award.batch"),
             post(a::create_award_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
         (
             Method::POST,
             "/api/v1/awards/{id}/reoffer",
+            r(Issuer, "award.reoffer"),
             post(a::reoffer_award),
         ),
         (
             Method::POST,
             "/api/v1/awards/{id}/approve",
+            r(Issuer, "award.approve"),
             post(a::approve_award),
         ),
-        (Method::GET, "/api/v1/credentials", get(a::list_credentials)),
+        (
+            Method::GET,
+            "/api/v1/credentials",
+            r(Viewer, "credential.list"),
+            get(a::list_credentials),
+        ),
         (
             Method::GET,
             "/api/v1/credentials/{id}",
+            r(Viewer, "credential.read"),
             get(a::get_credential),
         ),
         (
             Method::POST,
             "/api/v1/credentials/{id}/revoke",
+            r(Issuer, "credential.revoke"),
             post(a::revoke_credential),
         ),
         (
             Method::POST,
             "/api/v1/credentials/{id}/suspend",
+            r(Issuer, "credential.suspend"),
             post(a::suspend_credential),
         ),
         (
             Method::POST,
             "/api/v1/credentials/{id}/unsuspend",
+            r(Issuer, "credential.unsuspend"),
             post(a::unsuspend_credential),
         ),
         (
             Method::GET,
             "/api/v1/credentials/{id}/audit",
+            r(Viewer, "credential.audit"),
             get(a::credential_audit),
         ),
         (
             Method::POST,
             "/credentials/issue",
+            r(Issuer, "vcapi.issue"),
             post(routes::vcapi::issue),
         ),
         (
             Method::POST,
             "/api/v1/credentials/revoke",
+            r(Issuer, "credential.revoke_batch"),
             post(a::revoke_batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
         (
             Method::GET,
             "/api/v1/trust/issuers",
+            r(Viewer, "trust.list"),
             get(routes::trust::list_entries),
         ),
         (
             Method::POST,
             "/api/v1/trust/issuers",
+            r(Owner, "trust.create"),
             post(routes::trust::create_entry),
         ),
         (
             Method::GET,
             "/api/v1/trust/issuers/{id}",
+            r(Viewer, "trust.read"),
             get(routes::trust::get_entry),
         ),
         (
             Method::PUT,
             "/api/v1/trust/issuers/{id}",
+            r(Owner, "trust.update"),
             put(routes::trust::put_entry),
         ),
         (
             Method::DELETE,
             "/api/v1/trust/issuers/{id}",
+            r(Owner, "trust.delete"),
             delete(routes::trust::delete_entry),
         ),
         (
             Method::POST,
             "/api/v1/trust/import",
+            r(Owner, "trust.import"),
             post(routes::trust::import_registry).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         ),
         (
             Method::GET,
             "/api/v1/api-keys",
+            r(Viewer, "api_key.list"),
             get(routes::partner::list_keys),
         ),
         (
             Method::POST,
             "/api/v1/api-keys",
+            r(Owner, "api_key.create"),
             post(routes::partner::create_key),
         ),
         (
             Method::GET,
             "/api/v1/api-keys/{id}",
+            r(Viewer, "api_key.read"),
             get(routes::partner::get_key),
         ),
         (
             Method::PATCH,
             "/api/v1/api-keys/{id}",
+            r(Owner, "api_key.update"),
             patch(routes::partner::update_key),
         ),
         (
             Method::POST,
             "/api/v1/api-keys/{id}/revoke",
+            r(Owner, "api_key.revoke"),
             post(routes::partner::revoke_key),
+        ),
+        (Method::GET, "/api/v1/me", Rule::own("me.read"), get(s::me)),
+        (
+            Method::POST,
+            "/api/v1/me/password",
+            Rule::own("me.password"),
+            post(s::change_password),
+        ),
+        (
+            Method::GET,
+            "/api/v1/me/tokens",
+            Rule::own("me.token_list"),
+            get(s::list_tokens),
+        ),
+        (
+            Method::POST,
+            "/api/v1/me/tokens",
+            Rule::own("me.token_create"),
+            post(s::create_token),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/me/tokens/{id}",
+            Rule::own("me.token_revoke"),
+            delete(s::revoke_token),
+        ),
+        (
+            Method::POST,
+            "/api/v1/me/totp",
+            Rule::own("me.totp_begin"),
+            post(s::totp_begin),
+        ),
+        (
+            Method::POST,
+            "/api/v1/me/totp/confirm",
+            Rule::own("me.totp_confirm"),
+            post(s::totp_confirm),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/me/totp",
+            Rule::own("me.totp_disable"),
+            delete(s::totp_disable),
+        ),
+        (
+            Method::GET,
+            "/api/v1/staff",
+            r(Viewer, "staff.list"),
+            get(s::list_staff),
+        ),
+        (
+            Method::POST,
+            "/api/v1/staff",
+            r(Owner, "staff.create"),
+            post(s::add_staff),
+        ),
+        (
+            Method::GET,
+            "/api/v1/staff/{id}",
+            r(Viewer, "staff.read"),
+            get(s::get_staff),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/staff/{id}",
+            r(Owner, "staff.update"),
+            patch(s::update_staff),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/staff/{id}",
+            r(Owner, "staff.delete"),
+            delete(s::remove_staff),
+        ),
+        (
+            Method::POST,
+            "/api/v1/staff/{id}/password-reset",
+            r(Owner, "staff.password_reset"),
+            post(s::reset_staff),
+        ),
+        (
+            Method::POST,
+            "/api/v1/staff/{id}/totp-reset",
+            r(Owner, "staff.totp_reset"),
+            post(s::reset_staff_totp),
+        ),
+        (
+            Method::GET,
+            "/api/v1/settings/security",
+            r(Viewer, "settings.security_read"),
+            get(s::get_security),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/settings/security",
+            r(Owner, "settings.security"),
+            put(s::put_security),
+        ),
+        (
+            Method::GET,
+            "/api/v1/audit",
+            r(Viewer, "audit.list"),
+            get(s::audit),
+        ),
+        (
+            Method::GET,
+            "/api/v1/mail",
+            r(Viewer, "mail.read"),
+            get(s::mail_status),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/mail/settings",
+            r(Owner, "mail.settings"),
+            put(s::put_mail_settings),
+        ),
+        (
+            Method::GET,
+            "/api/v1/mail/templates",
+            r(Viewer, "mail.template_list"),
+            get(s::list_templates),
+        ),
+        (
+            Method::GET,
+            "/api/v1/mail/templates/{id}",
+            r(Viewer, "mail.template_read"),
+            get(s::get_template),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/mail/templates/{id}",
+            r(Owner, "mail.template_update"),
+            put(s::put_template),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/mail/templates/{id}",
+            r(Owner, "mail.template_reset"),
+            delete(s::delete_template),
+        ),
+        (
+            Method::POST,
+            "/api/v1/mail/templates/{id}/preview",
+            r(Owner, "mail.template_preview"),
+            post(s::preview_template),
+        ),
+        (
+            Method::POST,
+            "/api/v1/mail/test",
+            r(Owner, "mail.test"),
+            post(s::send_test),
+        ),
+        (
+            Method::GET,
+            "/api/v1/mail/outbox/{id}",
+            r(Viewer, "mail.outbox_read"),
+            get(s::outbox_message),
+        ),
+        (
+            Method::POST,
+            "/api/v1/credentials/{id}/mail",
+            r(Issuer, "credential.mail"),
+            post(a::credential_mail),
         ),
     ]
 }
@@ -280,18 +513,37 @@ pub fn verifier_routes() -> Vec<(Method, &'static str)> {
 
 /// The admin routes as (method, path template), for tests and docs.
 pub fn admin_routes() -> Vec<(Method, &'static str)> {
-    admin_table().into_iter().map(|(m, p, _)| (m, p)).collect()
+    admin_table()
+        .into_iter()
+        .map(|(m, p, _, _)| (m, p))
+        .collect()
+}
+
+/// The admin routes with the role each needs, for tests and docs.
+pub fn admin_rules() -> Vec<(Method, &'static str, Rule)> {
+    admin_table()
+        .into_iter()
+        .map(|(m, p, r, _)| (m, p, r))
+        .collect()
 }
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let mut admin = Router::new();
-    for (_, path, handler) in admin_table() {
+    let mut rules = std::collections::HashMap::new();
+    for (method, path, rule, handler) in admin_table() {
         admin = admin.route(path, handler);
+        rules.insert(
+            (method, format!("{}{path}", state.identity.base_path)),
+            rule,
+        );
     }
     let admin = admin.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        middleware::require_admin,
+        access::Access {
+            state: state.clone(),
+            rules: std::sync::Arc::new(rules),
+        },
+        access::authorize,
     ));
 
     let did_path = if state.identity.base_path.is_empty() {
@@ -347,6 +599,43 @@ pub fn router(state: AppState) -> Router {
             get(pages::earner::manage).post(pages::earner::manage_post),
         )
         .route("/profiles/{handle}", get(pages::earner::profile))
+        .route("/api/v1/auth/login", post(routes::staff::login))
+        .route("/api/v1/auth/logout", post(routes::staff::logout))
+        .route(
+            "/api/v1/auth/password-reset",
+            post(routes::staff::request_reset),
+        )
+        .route(
+            "/api/v1/auth/links/{token}",
+            get(routes::staff::link_info).post(routes::staff::complete_link),
+        )
+        .route("/admin", get(pages::admin::home))
+        .route(
+            "/admin/login",
+            get(pages::admin::login_form).post(pages::admin::login),
+        )
+        .route("/admin/logout", post(pages::admin::logout))
+        .route("/admin/tokens", post(pages::admin::create_token))
+        .route(
+            "/admin/tokens/{id}/revoke",
+            post(pages::admin::revoke_token),
+        )
+        .route(
+            "/admin/invitation/{token}",
+            get(pages::admin::invitation).post(pages::admin::invitation_post),
+        )
+        .route(
+            "/admin/reset/{token}",
+            get(pages::admin::reset).post(pages::admin::reset_post),
+        )
+        .route(
+            "/admin/forgot",
+            get(pages::admin::forgot).post(pages::admin::forgot_post),
+        )
+        .route(
+            "/mail/unsubscribe/{award}/{mac}",
+            get(pages::admin::unsubscribe_page).post(pages::admin::unsubscribe),
+        )
         .route(
             "/verify",
             get(pages::verify::form_page)

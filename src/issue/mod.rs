@@ -38,8 +38,8 @@ use crate::model::{
     OneOrMany, ProfileRef, VCDM2_CONTEXT, types,
 };
 use crate::records::{
-    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, IssuedCopy, Recipient,
-    WalletState,
+    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, IssuedCopy, MailKind,
+    OutboxMessage, Recipient, WalletState,
 };
 use crate::status::{BadgePurposes, LiveLists, StatusPurpose, StatusSlot, StatusUrls};
 use crate::store::{
@@ -78,6 +78,9 @@ pub enum Error {
     /// Too many wrong transaction codes: only an admin re-offer opens the award again.
     #[error("too many wrong codes were tried; ask the issuer to send the badge again")]
     Locked,
+    /// `"delivery": "email"` with no SMTP server configured.
+    #[error("delivery \"email\" needs an SMTP server: start the service with --smtp-url")]
+    MailNotConfigured,
 }
 
 fn wrong_tx_code(left: u8) -> String {
@@ -189,6 +192,11 @@ pub fn email_identity_hash(email: &str, salt: &str) -> String {
     format!("sha256${}", hex::encode(h.finalize()))
 }
 
+/// The outbox key (idempotency key) of an award's e-mail: one award, one message.
+pub fn award_mail_key(award: uuid::Uuid) -> String {
+    format!("{award}/award")
+}
+
 /// How an award reaches the earner.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -198,6 +206,8 @@ pub enum Delivery {
     /// Offered to the earner's wallet (OpenID4VCI).
     #[default]
     Offer,
+    /// Offered, and the earner is sent the claim link and their manage link by e-mail.
+    Email,
 }
 
 /// The recipient as the admin API receives it.
@@ -321,6 +331,8 @@ pub struct Issuer {
     /// Orders status changes with their application to the lists in memory, so that
     /// the lists end as the store does when two changes of one award race.
     status_writer: Arc<tokio::sync::Mutex<()>>,
+    /// Whether an SMTP server is configured (e-mail delivery is possible).
+    mail_enabled: bool,
 }
 
 /// An award recorded in the store (with its status slot) and not yet answered.
@@ -390,7 +402,19 @@ impl Issuer {
             status_config,
             cache: Arc::default(),
             status_writer: Arc::default(),
+            mail_enabled: false,
         })
+    }
+
+    /// Says whether an SMTP server is configured (e-mail delivery is refused without).
+    pub fn with_mail(mut self, enabled: bool) -> Self {
+        self.mail_enabled = enabled;
+        self
+    }
+
+    /// Whether e-mail delivery is possible.
+    pub fn mail_enabled(&self) -> bool {
+        self.mail_enabled
     }
 
     /// Burns the awards a crash left recorded but unsigned. They were never answered,
@@ -683,6 +707,17 @@ impl Issuer {
         }
         let recipient = validate_recipient(&req.recipient)?;
         let delivery = req.delivery.unwrap_or_default();
+        if delivery == Delivery::Email {
+            if recipient.email.is_none() {
+                return Err(Error::invalid(
+                    "recipient.email",
+                    "e-mail delivery needs the earner's e-mail address",
+                ));
+            }
+            if !self.mail_enabled {
+                return Err(Error::MailNotConfigured);
+            }
+        }
         if delivery == Delivery::Direct && recipient.id.is_none() {
             return Err(Error::invalid(
                 "recipient.id",
@@ -767,7 +802,21 @@ impl Issuer {
         if direct {
             self.awards.reserve_award(award.id, slot).await?;
         } else {
-            self.awards.insert_award(&mut award).await?;
+            let mail: Vec<OutboxMessage> = match (delivery, &award.recipient.email) {
+                (Delivery::Email, Some(to)) => {
+                    let mut m = OutboxMessage::new(
+                        award_mail_key(award.id),
+                        MailKind::Award,
+                        to.clone(),
+                        now,
+                    );
+                    m.award = Some(award.id);
+                    m.name.clone_from(&award.recipient.name);
+                    vec![m]
+                }
+                _ => Vec::new(),
+            };
+            self.awards.insert_award(&mut award, &mail).await?;
         }
         Ok(RecordedAward {
             award,

@@ -1,7 +1,8 @@
 //! The records the service keeps, in the domain's words: achievements and their
 //! revisions, awards and their delivery to wallets, OpenID4VCI tokens, the issuer
 //! profile, presentation requests, trust registry entries, partner keys, how the
-//! public catalogue shows achievements and badges, and earners' profiles.
+//! public catalogue shows achievements and badges, earners' profiles, staff accounts
+//! and their audit trail, and the e-mail outbox.
 //!
 //! Plain data, below everything that stores or uses them: [`crate::store`] keeps them
 //! behind its repository traits, and the domain modules ([`crate::issue`],
@@ -14,9 +15,11 @@ pub mod achievement;
 pub mod award;
 pub mod catalogue;
 pub mod earner;
+pub mod mail;
 pub mod partner;
 pub mod presentation;
 pub mod profile;
+pub mod staff;
 pub mod trust;
 pub mod wallet;
 
@@ -24,6 +27,11 @@ pub use achievement::{AchievementRecord, AchievementRef};
 pub use award::{AuditEvent, Award, AwardState, IssuedCopy, Recipient};
 pub use catalogue::{BadgeType, Placement, StoredImage, Visibility};
 pub use earner::{EarnerRecord, Handle};
+pub use mail::{MailKind, MailSettings, MailState, MailTemplate, OutboxMessage, TemplateKind};
+pub use staff::{
+    AuditRecord, LinkPurpose, PersonalToken, Role, SecuritySettings, SessionRecord, StaffLink,
+    StaffRecord, TotpState,
+};
 pub use wallet::{
     CodeEntry, CredentialIdentifier, DeferredRequest, Offer, TokenGrant, WalletEvent, WalletHandle,
     WalletState,

@@ -50,8 +50,10 @@ use crate::records::presentation::PresentationRequest;
 use crate::records::profile::IssuerProfile;
 use crate::records::trust::{Entry as TrustEntry, IssuerId};
 use crate::records::{
-    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, BadgeType, CodeEntry,
-    EarnerRecord, Handle, Placement, StoredImage, TokenGrant, Visibility, WalletHandle,
+    AchievementRecord, AchievementRef, AuditEvent, AuditRecord, Award, AwardState, BadgeType,
+    CodeEntry, EarnerRecord, Handle, MailSettings, MailTemplate, OutboxMessage, PersonalToken,
+    Placement, SecuritySettings, SessionRecord, StaffLink, StaffRecord, StoredImage, TemplateKind,
+    TokenGrant, Visibility, WalletHandle,
 };
 use crate::status::{SignedList, StatusPurpose, StatusSlot};
 
@@ -233,7 +235,9 @@ pub trait Awards: Durable {
     /// (refused with [`Error::SlotTaken`], and nothing written, if that slot was ever
     /// given out), the handles of its offer and claim page, and its place in the
     /// newest-first listing (`award.seq`, set here).
-    async fn insert_award(&self, award: &mut Award) -> Result<(), Error>;
+    /// The messages in `mail` go into the outbox with it (same flush, written first:
+    /// an award is never recorded without its messages).
+    async fn insert_award(&self, award: &mut Award, mail: &[OutboxMessage]) -> Result<(), Error>;
     /// Records an award [`Awards::reserve_award`] reserved (with its slot), as
     /// [`Awards::insert_award`] does; the reservation is fulfilled, no longer pending.
     async fn record_reserved(&self, award: &mut Award) -> Result<(), Error>;
@@ -451,6 +455,123 @@ pub trait Earners: Durable {
     async fn put_earner(&self, earner: &EarnerRecord) -> Result<(), Error>;
 }
 
+/// Staff accounts, their sessions, personal tokens and one-time links.
+#[async_trait]
+pub trait Staff: Durable {
+    async fn staff_members(&self) -> Result<Vec<StaffRecord>, Error>;
+    async fn staff_member(&self, id: Uuid) -> Result<Option<StaffRecord>, Error>;
+    async fn staff_by_email(&self, email: &str) -> Result<Option<StaffRecord>, Error>;
+    /// Adds an account; [`Error::Refused`] (and nothing written) when its e-mail
+    /// address has one already.
+    async fn insert_staff(&self, member: &StaffRecord) -> Result<(), Error>;
+    /// Changes an account atomically (its e-mail address stays): `change` sees it as
+    /// it stands and returns whether to write. [`Error::Missing`] when there is none.
+    async fn update_staff(
+        &self,
+        id: Uuid,
+        change: &mut StaffChangeFn<'_>,
+    ) -> Result<StaffRecord, Error>;
+    /// Removes an account with its sessions, tokens and links.
+    async fn remove_staff(&self, id: Uuid) -> Result<bool, Error>;
+    async fn put_session(&self, digest: &[u8; 32], session: &SessionRecord) -> Result<(), Error>;
+    async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionRecord>, Error>;
+    async fn remove_session(&self, digest: &[u8; 32]) -> Result<bool, Error>;
+    /// Ends every session of a member; how many there were.
+    async fn remove_sessions_of(&self, staff: Uuid) -> Result<usize, Error>;
+    /// Removes the sessions `keep` refuses; how many went.
+    async fn sweep_sessions(
+        &self,
+        keep: &(dyn for<'r> Fn(&'r SessionRecord) -> bool + Sync),
+    ) -> Result<usize, Error>;
+    async fn put_personal_token(&self, digest: &[u8; 32], t: &PersonalToken) -> Result<(), Error>;
+    async fn personal_token(&self, digest: &[u8; 32]) -> Result<Option<PersonalToken>, Error>;
+    /// A member's tokens with their digests.
+    async fn personal_tokens(&self, staff: Uuid) -> Result<Vec<([u8; 32], PersonalToken)>, Error>;
+    async fn remove_personal_token(&self, digest: &[u8; 32]) -> Result<bool, Error>;
+    async fn put_staff_link(&self, link: &StaffLink) -> Result<(), Error>;
+    async fn staff_link(&self, id: Uuid) -> Result<Option<StaffLink>, Error>;
+    /// Spends a link: of concurrent callers exactly one gets `true`, and only while
+    /// it is unused.
+    async fn use_staff_link(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, Error>;
+    async fn security_settings(&self) -> Result<SecuritySettings, Error>;
+    async fn put_security_settings(&self, s: &SecuritySettings) -> Result<(), Error>;
+}
+
+/// A change to a staff account (see [`Staff::update_staff`]).
+pub type StaffChangeFn<'a> = dyn FnMut(&mut StaffRecord) -> Result<bool, Error> + Send + 'a;
+
+/// Filters for the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// An action, or an action prefix ending in `.` (`credential.`).
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        self.actor.as_deref().is_none_or(|a| r.actor == a)
+            && self.action.as_deref().is_none_or(|a| {
+                if a.ends_with('.') {
+                    r.action.starts_with(a)
+                } else {
+                    r.action == a
+                }
+            })
+            && self
+                .target
+                .as_deref()
+                .is_none_or(|t| r.target.as_deref() == Some(t))
+            && self.since.is_none_or(|s| r.at >= s)
+            && self.until.is_none_or(|u| r.at < u)
+    }
+}
+
+/// The audit trail of staff actions: appended to, never changed.
+#[async_trait]
+pub trait AuditLog: Durable {
+    /// Appends an entry (its `seq` is set here).
+    async fn append_audit(&self, record: &mut AuditRecord) -> Result<(), Error>;
+    /// Entries newest first, below `cursor` (a page's last `seq`), at most `limit`.
+    async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        limit: usize,
+        cursor: Option<u64>,
+    ) -> Result<Vec<AuditRecord>, Error>;
+}
+
+/// The e-mail outbox, opt-outs, templates and reminder settings.
+#[async_trait]
+pub trait Outbox: Durable {
+    /// Queues a message unless one with its key exists (`false` then: one event, one
+    /// message).
+    async fn enqueue(&self, message: &OutboxMessage) -> Result<bool, Error>;
+    async fn message(&self, key: &str) -> Result<Option<OutboxMessage>, Error>;
+    /// Replaces a message (its key stays).
+    async fn put_message(&self, message: &OutboxMessage) -> Result<(), Error>;
+    /// Messages still to send, oldest first.
+    async fn pending_messages(&self) -> Result<Vec<OutboxMessage>, Error>;
+    /// The messages about an award, oldest first.
+    async fn award_messages(&self, award: Uuid) -> Result<Vec<OutboxMessage>, Error>;
+    /// The awards that were delivered by e-mail (reminders go to these only).
+    async fn mailed_awards(&self) -> Result<Vec<Uuid>, Error>;
+    async fn set_opt_out(&self, award: Uuid, out: bool) -> Result<(), Error>;
+    async fn opted_out(&self, award: Uuid) -> Result<bool, Error>;
+    async fn template(&self, kind: TemplateKind) -> Result<Option<MailTemplate>, Error>;
+    /// Sets (or with `None` drops, back to the default) an issuer's template.
+    async fn put_template(
+        &self,
+        kind: TemplateKind,
+        template: Option<&MailTemplate>,
+    ) -> Result<(), Error>;
+    async fn mail_settings(&self) -> Result<MailSettings, Error>;
+    async fn put_mail_settings(&self, s: &MailSettings) -> Result<(), Error>;
+}
+
 /// Every repository, opened over one store. Cloning is cheap (reference counts).
 #[derive(Clone)]
 pub struct Store {
@@ -467,6 +588,9 @@ pub struct Store {
     pub catalogue: Arc<dyn Catalogue>,
     pub images: Arc<dyn Images>,
     pub earners: Arc<dyn Earners>,
+    pub staff: Arc<dyn Staff>,
+    pub audit: Arc<dyn AuditLog>,
+    pub outbox: Arc<dyn Outbox>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -509,6 +633,9 @@ impl Store {
             + Catalogue
             + Images
             + Earners
+            + Staff
+            + AuditLog
+            + Outbox
             + 'static,
     {
         Self {
@@ -525,6 +652,9 @@ impl Store {
             catalogue: s.clone(),
             images: s.clone(),
             earners: s.clone(),
+            staff: s.clone(),
+            audit: s.clone(),
+            outbox: s.clone(),
             durable: s,
             upgraded: None,
         }

@@ -65,6 +65,8 @@ pub struct TestApp {
     pub store: Store,
     pub public_url: String,
     pub status: StatusConfig,
+    /// The SMTP server set with [`TestApp::use_smtp`] (kept across restarts).
+    pub smtp: Option<accolade::mail::SmtpConfig>,
     _dir: tempfile::TempDir,
 }
 
@@ -140,6 +142,7 @@ impl TestApp {
             store,
             public_url: public_url.trim_end_matches('/').to_owned(),
             status,
+            smtp: None,
             _dir: dir,
         }
     }
@@ -164,7 +167,53 @@ impl TestApp {
             self.status.clone(),
         )
         .await;
+        if let Some(c) = self.smtp.clone() {
+            self.state.set_smtp(c).expect("smtp");
+        }
         self.router = accolade::http::router(self.state.clone());
+    }
+
+    /// Sends e-mail through the SMTP server at `url` (as `--smtp-url`).
+    pub fn use_smtp(&mut self, url: &str) {
+        let c = accolade::mail::SmtpConfig::parse(
+            url,
+            "Example Badges <badges@example.edu>",
+            None,
+            None,
+        )
+        .expect("smtp url");
+        self.smtp = Some(c.clone());
+        self.state.set_smtp(c).expect("smtp");
+        self.router = accolade::http::router(self.state.clone());
+    }
+
+    /// A request with extra headers, from a client address; the answer's status,
+    /// headers and JSON body (`Null` when empty).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+        from: Option<std::net::SocketAddr>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let mut req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(serde_json::to_vec(&v).expect("json")))
+                .expect("request"),
+            None => b.body(Body::empty()).expect("request"),
+        };
+        if let Some(a) = from {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(a));
+        }
+        let (status, headers, bytes) = self.send(req).await;
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, v)
     }
 
     /// An app served on a real socket at `http://127.0.0.1:<port>`, its public URL.

@@ -160,7 +160,8 @@ async fn a_revoked_badge_shows_in_the_published_list_and_fails_verification() {
         assert_eq!(err["error"], "credential_revoked");
     }
 
-    // The audit record keeps who, when and why; one event, not two.
+    // The audit record keeps who (the authenticated principal: the body's "actor" is
+    // not trusted), when and why; one event, not two.
     let (s, audit) = app
         .admin(
             Method::GET,
@@ -173,7 +174,7 @@ async fn a_revoked_badge_shows_in_the_published_list_and_fails_verification() {
     assert_eq!(events.len(), 1, "{audit}");
     assert_eq!(events[0]["action"], "revoke");
     assert_eq!(events[0]["reason"], "exam misconduct");
-    assert_eq!(events[0]["actor"], "registrar@example.edu");
+    assert_eq!(events[0]["actor"], "admin token");
     assert_eq!(events[0]["at"], "2026-11-19T00:00:00Z");
 }
 

@@ -7,6 +7,7 @@
 //! [`page_headers`]: a Content-Security-Policy with no inline script or style, no
 //! sniffing, a referrer policy, and framing denied except on the embed view.
 
+pub mod admin;
 pub mod earner;
 pub mod negotiate;
 pub mod people;
@@ -567,6 +568,78 @@ pub async fn badge_jwt(
         format!("badge-{}.jwt", b.id),
         b.jwt.into_bytes(),
     ))
+}
+
+/// The cookie pre-session form tokens are derived from.
+const CSRF_COOKIE: &str = "accolade_csrf";
+
+/// The cookie's value in a request, when it is one we could have set.
+pub(crate) fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == CSRF_COOKIE)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// The form token for a cookie value, for one kind of form.
+fn form_token(state: &AppState, cookie: &str, purpose: &str) -> String {
+    state
+        .issuer
+        .link_secret()
+        .derive(purpose, cookie.as_bytes())
+}
+
+/// Whether a form post carries the token its page was given (the browser must send
+/// the cookie back too).
+pub(crate) fn form_csrf_valid(
+    state: &AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+    presented: &str,
+) -> bool {
+    use subtle::ConstantTimeEq as _;
+    csrf_cookie(headers).is_some_and(|c| {
+        let expected = form_token(state, &c, purpose);
+        bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    })
+}
+
+/// The page's form token, and the cookie to set when the browser has none yet: forms
+/// shown before anyone signs in carry a token derived from a random cookie.
+pub(crate) fn form_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+) -> (String, Option<HeaderValue>) {
+    if let Some(c) = csrf_cookie(headers) {
+        return (form_token(state, &c, purpose), None);
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let value = crate::jose::b64(bytes);
+    let path = match state.public_url.path().trim_end_matches('/') {
+        "" => "/".to_owned(),
+        p => p.to_owned(),
+    };
+    let secure = if state.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!("{CSRF_COOKIE}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}");
+    (
+        form_token(state, &value, purpose),
+        HeaderValue::from_str(&cookie).ok(),
+    )
 }
 
 /// An error message as a sentence on a page: capitalised, one full stop.

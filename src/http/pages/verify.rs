@@ -19,77 +19,27 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Multipart, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::Value;
-use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
-use super::{cross_site, error_page, failed, page, people};
+use super::{cross_site, error_page, failed, form_csrf, form_csrf_valid, page, people};
 use crate::app::{AppState, RateLimit};
 use crate::oid4vp::{self, Constraints, NewRequest};
 use crate::verify::{Options, Report};
 use crate::views::BadgeLookup;
 use crate::views::verify::{VerifyOutcome, WalletRequest, outcome_of, problem};
 
-/// The cookie the wallet form's token is derived from.
-const CSRF_COOKIE: &str = "accolade_csrf";
 /// The most text a pasted credential or an address may be (the upload takes the rest
 /// of the body limit).
 const MAX_TEXT: usize = 1024 * 1024;
+/// What the wallet form's token is derived for.
+const FORM_PURPOSE: &str = "accolade verify form";
 /// What the page asks a wallet for.
 const PURPOSE: &str = "An employer asks to see one of your badges.";
-
-/// The cookie's value in a request, when it is one we could have set.
-fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == CSRF_COOKIE)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| {
-            v.len() == 43
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-/// The form token for a cookie value.
-fn form_token(state: &AppState, cookie: &str) -> String {
-    state
-        .issuer
-        .link_secret()
-        .derive("accolade verify form", cookie.as_bytes())
-}
-
-/// The page's form token, and the cookie to set when the browser has none yet.
-fn csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    if let Some(c) = csrf_cookie(headers) {
-        return (form_token(state, &c), None);
-    }
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-    let value = crate::jose::b64(bytes);
-    let path = match state.public_url.path().trim_end_matches('/') {
-        "" => "/".to_owned(),
-        p => p.to_owned(),
-    };
-    let secure = if state.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!("{CSRF_COOKIE}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}");
-    (
-        form_token(state, &value),
-        HeaderValue::from_str(&cookie).ok(),
-    )
-}
 
 async fn render(
     state: &AppState,
@@ -98,7 +48,7 @@ async fn render(
     wallet: Option<WalletRequest>,
     method: Option<&'static str>,
 ) -> Response {
-    let (token, cookie) = csrf(state, headers);
+    let (token, cookie) = form_csrf(state, headers, FORM_PURPOSE);
     let view = match state
         .pages
         .verify_view(token, outcome, wallet, method)
@@ -372,11 +322,7 @@ pub async fn wallet_start(
     if let Some(refused) = cross_site(&state, &headers).await {
         return refused;
     }
-    let valid = csrf_cookie(&headers).is_some_and(|c| {
-        let expected = form_token(&state, &c);
-        bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes()))
-    });
-    if !valid {
+    if !form_csrf_valid(&state, &headers, FORM_PURPOSE, &form.csrf) {
         return error_page(
             &state,
             StatusCode::FORBIDDEN,

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,9 +13,11 @@ use super::parse_json;
 use crate::app::AppState;
 use crate::clock::format_seconds;
 use crate::http::ApiError;
+use crate::http::access::{AuditNote, noted_json};
 use crate::issue::revoke::{ActionContext, StatusAction};
 use crate::issue::{self, AwardRequest, IssuerProfile, RecipientInput};
-use crate::records::{AchievementRecord, AuditEvent, Award, AwardState, WalletEvent};
+use crate::records::{AchievementRecord, AuditEvent, Award, AwardState, MailKind, WalletEvent};
+use crate::staff::Principal;
 use crate::status::StatusPurpose;
 use crate::store::AwardFilter;
 
@@ -193,6 +195,22 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
                 json!(format!("{}/badges/{}", state.issuer.identifier(), rec.id)),
             );
         }
+        match state.mail.award_messages(rec.id).await {
+            Ok(messages) if !messages.is_empty() => {
+                if let Some(m) = messages.iter().find(|m| m.kind == MailKind::Award) {
+                    o.insert("mail".into(), json!(m.state.as_str()));
+                    o.insert("mail_error".into(), json!(m.error));
+                    o.insert("mail_answer".into(), json!(m.answer));
+                }
+                let views: Vec<Value> = messages.iter().map(super::staff::message_view).collect();
+                o.insert("mail_messages".into(), json!(views));
+                if let Ok(out) = state.mail.opted_out(rec.id).await {
+                    o.insert("mail_opt_out".into(), json!(out));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "reading an award's e-mail"),
+        }
         if rec.approval_required {
             o.insert("approved".into(), json!(rec.wallet.approved));
             o.insert(
@@ -222,12 +240,17 @@ pub async fn create_award(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: AwardRequest = parse_json(&body)?;
+    let delivery = req.delivery.unwrap_or_default();
     let out = state.issuer.award(req).await?;
-    Ok((
+    state.mail.wake();
+    Ok(noted_json(
         StatusCode::CREATED,
-        Json(award_answer(&state, &out.record, out.credential.as_deref()).await),
-    )
-        .into_response())
+        award_answer(&state, &out.record, out.credential.as_deref()).await,
+        AuditNote::target(out.record.credential_id()).with_detail(json!({
+            "achievement_id": state.issuer.achievement_url(out.record.achievement.key),
+            "delivery": delivery,
+        })),
+    ))
 }
 
 /// The most rows one batch may hold.
@@ -240,7 +263,7 @@ pub async fn create_award_batch(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -294,7 +317,14 @@ pub async fn create_award_batch(
             }
         });
     }
-    Ok(Json(json!({"results": results})))
+    state.mail.wake();
+    let ok = results.iter().filter(|r| r["error"].is_null()).count();
+    let detail = json!({"rows": results.len(), "awarded": ok, "failed": results.len() - ok});
+    Ok(noted_json(
+        StatusCode::OK,
+        json!({"results": results}),
+        AuditNote::default().with_detail(detail),
+    ))
 }
 
 fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> {
@@ -356,8 +386,11 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
             None => None,
             Some("direct") => Some(issue::Delivery::Direct),
             Some("offer") => Some(issue::Delivery::Offer),
+            Some("email") => Some(issue::Delivery::Email),
             Some(other) => {
-                out.push(Err(format!("delivery {other:?} must be direct or offer")));
+                out.push(Err(format!(
+                    "delivery {other:?} must be direct, offer or email"
+                )));
                 continue;
             }
         };
@@ -480,55 +513,67 @@ pub struct StatusBody {
     actor: Option<String>,
 }
 
-fn status_body(body: &[u8]) -> Result<ActionContext, ApiError> {
+/// The body's `actor` is accepted (earlier clients send it) but never trusted: the
+/// record names the authenticated principal.
+fn status_body(body: &[u8], p: &Principal) -> Result<ActionContext, ApiError> {
     let b: StatusBody = if body.iter().all(u8::is_ascii_whitespace) {
         StatusBody::default()
     } else {
         parse_json(body)?
     };
+    let _claimed = b.actor;
     Ok(ActionContext {
         reason: b.reason,
-        actor: b.actor,
+        actor: Some(p.actor.clone()),
     })
 }
 
 async fn status_action(
     state: &AppState,
+    p: &Principal,
     id: &str,
     action: StatusAction,
     body: &[u8],
-) -> Result<Json<Value>, ApiError> {
-    let ctx = status_body(body)?;
+) -> Result<Response, ApiError> {
+    let ctx = status_body(body, p)?;
     let rec = state.issuer.change_status(id, action, &ctx).await?;
-    Ok(Json(credential_view(state, &rec).await))
+    let note = AuditNote::target(rec.credential_id()).with_detail(json!({"reason": ctx.reason}));
+    Ok(noted_json(
+        StatusCode::OK,
+        credential_view(state, &rec).await,
+        note,
+    ))
 }
 
 /// `POST /api/v1/credentials/{credential_id}/revoke` `{"reason"}`: permanent; 200 also
 /// when already revoked.
 pub async fn revoke_credential(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    status_action(&state, &id, StatusAction::Revoke, &body).await
+) -> Result<Response, ApiError> {
+    status_action(&state, &p, &id, StatusAction::Revoke, &body).await
 }
 
 /// `POST /api/v1/credentials/{credential_id}/suspend` `{"reason"}`: 409 when revoked.
 pub async fn suspend_credential(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    status_action(&state, &id, StatusAction::Suspend, &body).await
+) -> Result<Response, ApiError> {
+    status_action(&state, &p, &id, StatusAction::Suspend, &body).await
 }
 
 /// `POST /api/v1/credentials/{credential_id}/unsuspend`: 409 when revoked.
 pub async fn unsuspend_credential(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    status_action(&state, &id, StatusAction::Unsuspend, &body).await
+) -> Result<Response, ApiError> {
+    status_action(&state, &p, &id, StatusAction::Unsuspend, &body).await
 }
 
 /// `POST /api/v1/credentials/revoke`:
@@ -536,6 +581,7 @@ pub async fn unsuspend_credential(
 /// order; each succeeds or fails on its own.
 pub async fn revoke_batch(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     #[derive(Deserialize)]
@@ -558,9 +604,10 @@ pub async fn revoke_batch(
             format!("a batch holds at most {MAX_BATCH} ids; split it"),
         ));
     }
+    let _claimed = b.actor;
     let ctx = ActionContext {
         reason: b.reason,
-        actor: b.actor,
+        actor: Some(p.actor.clone()),
     };
     let outcomes = state.issuer.revoke_batch(&b.credential_ids, &ctx).await?;
     let results: Vec<Value> = b
@@ -700,4 +747,26 @@ pub async fn renew_earner_link(
 ) -> Result<Json<Value>, ApiError> {
     let url = state.earners.renew(&id).await?;
     Ok(Json(json!({"earner_url": url})))
+}
+
+/// `POST /api/v1/credentials/{id}/mail` `{"opt_out": bool}`: stops (or restarts)
+/// reminders for an award, as the earner's one-click link does.
+pub async fn credential_mail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        opt_out: bool,
+    }
+    let b: Body = parse_json(&body)?;
+    let rec = state.issuer.credential(&id).await?;
+    state.mail.set_opt_out(rec.id, b.opt_out).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        credential_view(&state, &rec).await,
+        AuditNote::target(rec.credential_id()).with_detail(json!({"opt_out": b.opt_out})),
+    ))
 }

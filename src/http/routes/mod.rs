@@ -7,6 +7,7 @@ pub mod oid4vci;
 pub mod oid4vp;
 pub mod partner;
 pub mod public;
+pub mod staff;
 pub mod trust;
 pub mod vcapi;
 pub mod verify;

@@ -48,6 +48,7 @@ mod catalogue;
 mod codec;
 mod earners;
 mod flush;
+mod staff;
 mod upgrade;
 
 use std::path::Path;
@@ -70,7 +71,8 @@ use crate::records::presentation::{PresentationRequest, State};
 use crate::records::profile::IssuerProfile;
 use crate::records::trust::{Entry as TrustEntry, IssuerId};
 use crate::records::{
-    AchievementRecord, AchievementRef, AuditEvent, CodeEntry, TokenGrant, WalletHandle,
+    AchievementRecord, AchievementRef, AuditEvent, CodeEntry, OutboxMessage, TokenGrant,
+    WalletHandle,
 };
 use crate::status::{SignedList, StatusPurpose, StatusSlot};
 
@@ -250,6 +252,9 @@ pub struct SledStore {
     catalogue: ::sled::Tree,
     images: ::sled::Tree,
     earners: ::sled::Tree,
+    staff: ::sled::Tree,
+    audit_log: ::sled::Tree,
+    outbox: ::sled::Tree,
     flusher: flush::GroupFlush,
     /// Serialises changes to achievements (rare), so that revisions never interleave.
     achievement_writer: Mutex<()>,
@@ -284,6 +289,9 @@ impl SledStore {
             catalogue: db.open_tree("catalogue")?,
             images: db.open_tree("images")?,
             earners: db.open_tree("earners")?,
+            staff: db.open_tree("staff")?,
+            audit_log: db.open_tree("audit_log")?,
+            outbox: db.open_tree("outbox")?,
             flusher: flush::GroupFlush::start(db.clone())?,
             achievement_writer: Mutex::new(()),
             db,
@@ -621,7 +629,10 @@ impl Awards for SledStore {
         self.take_slot(slot, &reserved(id))
     }
 
-    async fn insert_award(&self, award: &mut Award) -> Result<(), Error> {
+    async fn insert_award(&self, award: &mut Award, mail: &[OutboxMessage]) -> Result<(), Error> {
+        // The messages first: an award is never recorded without them (a message
+        // whose award a crash lost finds no award and is dropped).
+        self.write_messages(mail)?;
         // The slot before anything names it.
         if let Some(slot) = award.status {
             self.take_slot(slot, award.id.as_bytes())?;
@@ -1166,7 +1177,7 @@ mod tests {
         let mut ids = vec![];
         for i in 0..5 {
             let mut a = award(if i % 2 == 0 { "a@x.org" } else { "b@x.org" }, None);
-            s.insert_award(&mut a).await.expect("insert");
+            s.insert_award(&mut a, &[]).await.expect("insert");
             ids.push(a.id);
         }
         let all = AwardFilter::default();
@@ -1204,7 +1215,7 @@ mod tests {
                 if i == 3 {
                     a.recipient.id = Some(did.into());
                 }
-                s.insert_award(&mut a).await.expect("insert");
+                s.insert_award(&mut a, &[]).await.expect("insert");
                 if i % 2 == 0 {
                     a_ids.push(a.id);
                 }
@@ -1272,7 +1283,7 @@ mod tests {
                 expires_at: at(1_704_068_100),
                 created_at: at(1_704_067_200),
             });
-            s.insert_award(&mut a).await.expect("insert");
+            s.insert_award(&mut a, &[]).await.expect("insert");
             s.flush().await.expect("flush");
             a
         };
@@ -1315,7 +1326,7 @@ mod tests {
             Err(Error::SlotTaken { list: 1, index: 7 })
         ));
         assert!(matches!(
-            s.insert_award(&mut second).await,
+            s.insert_award(&mut second, &[]).await,
             Err(Error::SlotTaken { list: 1, index: 7 })
         ));
         assert_eq!(s.award(second.id).await.expect("get"), None);
@@ -1356,7 +1367,7 @@ mod tests {
         let s = open(dir.path());
         let slot = StatusSlot { list: 1, index: 4 };
         let mut kept = award("a@x.org", Some(StatusSlot { list: 1, index: 3 }));
-        s.insert_award(&mut kept).await.expect("insert");
+        s.insert_award(&mut kept, &[]).await.expect("insert");
         let b = award("b@x.org", Some(slot));
         s.reserve_award(b.id, slot).await.expect("reserve");
         assert_eq!(s.award(b.id).await.expect("get"), None, "not recorded yet");
@@ -1384,7 +1395,7 @@ mod tests {
         );
         let mut again = award("c@x.org", Some(slot));
         assert!(matches!(
-            s.insert_award(&mut again).await,
+            s.insert_award(&mut again, &[]).await,
             Err(Error::SlotTaken { .. })
         ));
     }
@@ -1401,7 +1412,7 @@ mod tests {
             expires_at: at(100),
             created_at: at(0),
         });
-        s.insert_award(&mut a).await.expect("insert");
+        s.insert_award(&mut a, &[]).await.expect("insert");
         let event = AuditEvent {
             at: at(5),
             action: "revoke".into(),
@@ -1478,7 +1489,7 @@ mod tests {
             expires_at: at(10),
             created_at: at(0),
         });
-        s.insert_award(&mut a).await.expect("insert");
+        s.insert_award(&mut a, &[]).await.expect("insert");
         let e = s.code("code-1").await.expect("read").expect("there");
         assert!(s.count_wrong_tx_code("code-1", e).await.expect("cas"));
         // A stale view loses: the entry changed under it.

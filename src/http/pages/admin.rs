@@ -1,0 +1,695 @@
+//! The staff console's door: signing in and out (`/admin/login`), the signed-in start
+//! page (`/admin`) with personal API tokens, invitations and password resets
+//! (`/admin/invitation/{token}`, `/admin/reset/{token}`, `/admin/forgot`), and the
+//! earner's one-click opt-out from reminders (`/mail/unsubscribe/{award}/{mac}`).
+//!
+//! Every form carries a CSRF token: the session's once signed in, a token derived from
+//! a random cookie before; a post without a valid one is refused with 403.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::templates::layout;
+use super::{cross_site, error_page, form_csrf, form_csrf_valid, page};
+use crate::app::AppState;
+use crate::http::access::{self, SESSION_COOKIE};
+use crate::http::routes::staff::set_session_cookies;
+use crate::staff::{Error, Principal, Via};
+use crate::views::{Meta, Site};
+
+const LOGIN_FORM: &str = "accolade staff sign-in form";
+const LINK_FORM: &str = "accolade staff link form";
+const FORGOT_FORM: &str = "accolade staff reset form";
+
+fn meta(site: &Site, title: &str, path: &str) -> Meta {
+    Meta {
+        title: format!("{title} — {}", site.issuer_name),
+        description: format!("Staff console of {}", site.issuer_name),
+        url: format!("{}{path}", site.base),
+        image: None,
+        image_alt: None,
+        noindex: true,
+        og_type: "website",
+    }
+}
+
+async fn site(state: &AppState) -> Site {
+    match state.pages.site().await {
+        Ok(s) => s,
+        Err(_) => Site {
+            base: state.issuer.identifier(),
+            issuer_name: state.issuer.identifier(),
+            issuer_url: None,
+            issuer_email: None,
+            issuer_description: None,
+            logo_url: None,
+            did: state.issuer.did().as_str().to_owned(),
+            theme: crate::views::Theme::new(None, None),
+        },
+    }
+}
+
+fn notice(kind: &str, text: &str) -> Markup {
+    html! { div.notice role=(if kind == "error" { "alert" } else { "status" }) data-notice=(kind) { p { (text) } } }
+}
+
+async fn shell(
+    state: &AppState,
+    title: &str,
+    path: &str,
+    status: StatusCode,
+    main: Markup,
+) -> Response {
+    let site = site(state).await;
+    let m = meta(&site, title, path);
+    page(
+        status,
+        layout(
+            &site,
+            &m,
+            Some("console"),
+            html! { div.wrap.narrow { (main) } },
+        ),
+        "no-store",
+    )
+}
+
+fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+fn peer(c: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<std::net::IpAddr> {
+    c.map(|Extension(ConnectInfo(a))| a.ip())
+}
+
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let c = access::cookie(headers, SESSION_COOKIE)?;
+    state.staff.session(c).await.ok().flatten()
+}
+
+// ---- sign in ----
+
+async fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    msg: Option<&str>,
+    email: &str,
+) -> Response {
+    let (token, cookie) = form_csrf(state, headers, LOGIN_FORM);
+    let base = state.issuer.identifier();
+    let main = html! {
+        h1 { "Staff sign-in" }
+        @if let Some(m) = msg { (notice("error", m)) }
+        form.stack method="post" action={ (base) "/admin/login" } data-action="sign-in" {
+            input type="hidden" name="csrf" value=(token);
+            label for="email" { "E-mail address" }
+            input #email type="email" name="email" value=(email) autocomplete="username" required;
+            label for="password" { "Password" }
+            input #password type="password" name="password" autocomplete="current-password" required minlength="12";
+            label for="code" { "Authenticator code (if you set one up)" }
+            input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}";
+            button.button type="submit" { "Sign in" }
+        }
+        p { a href={ (base) "/admin/forgot" } { "Forgot your password?" } }
+    };
+    with_cookie(
+        shell(state, "Sign in", "/admin/login", status, main).await,
+        cookie,
+    )
+}
+
+/// `GET /admin/login`.
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if signed_in(&state, &headers).await.is_some() {
+        return Redirect::to(&format!("{}/admin", state.issuer.identifier())).into_response();
+    }
+    login_page(&state, &headers, StatusCode::OK, None, "").await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+async fn form_expired(state: &AppState) -> Response {
+    error_page(
+        state,
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "Open the page again and send the form from there. (Your browser must accept this site's cookies.)",
+    )
+    .await
+}
+
+/// `POST /admin/login`: a session, then the console (303).
+pub async fn login(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if let Some(r) = cross_site(&state, &headers).await {
+        return r;
+    }
+    if !form_csrf_valid(&state, &headers, LOGIN_FORM, &f.csrf) {
+        return form_expired(&state).await;
+    }
+    let code = Some(f.code.as_str()).filter(|c| !c.trim().is_empty());
+    let device = access::cookie(&headers, access::DEVICE_COOKIE);
+    match state
+        .staff
+        .sign_in(&f.email, &f.password, code, peer(c), device)
+        .await
+    {
+        Ok(s) => {
+            let mut res =
+                Redirect::to(&format!("{}/admin", state.issuer.identifier())).into_response();
+            set_session_cookies(&state, &mut res, &s);
+            res
+        }
+        Err(e @ (Error::BadCredentials | Error::TotpRequired | Error::TotpWrong)) => {
+            login_page(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                Some(&super::sentence(&e.to_string())),
+                &f.email,
+            )
+            .await
+        }
+        Err(e @ Error::Throttled(s)) => {
+            let mut res = login_page(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&super::sentence(&e.to_string())),
+                &f.email,
+            )
+            .await;
+            if let Ok(v) = s.to_string().parse() {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "signing in");
+            error_page(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Signing in failed; try again in a moment.",
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let base = state.issuer.identifier();
+    if let Some(p) = signed_in(&state, &headers).await {
+        if !access::csrf_ok(&p, Some(&f.csrf)) {
+            return form_expired(&state).await;
+        }
+        if let Err(e) = state.staff.sign_out(&p, peer(c)).await {
+            tracing::error!(error = %e, "signing out");
+        }
+    }
+    with_cookie(
+        Redirect::to(&format!("{base}/admin/login")).into_response(),
+        access::set_cookie(&state, SESSION_COOKIE, "", 0),
+    )
+}
+
+// ---- the start page ----
+
+async fn console(
+    state: &AppState,
+    p: &Principal,
+    new_token: Option<(String, String)>,
+    msg: Option<&str>,
+) -> Response {
+    let base = state.issuer.identifier();
+    let Via::Session {
+        csrf,
+        totp_setup_required,
+        ..
+    } = &p.via
+    else {
+        return Redirect::to(&format!("{base}/admin/login")).into_response();
+    };
+    let tokens = match p.member {
+        Some(id) => state.staff.tokens(id).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let main = html! {
+        h1 { "Staff console" }
+        p data-signed-in=(p.actor) { "Signed in as " strong { (p.name.clone().unwrap_or_default()) } " (" (p.actor) "), " span data-role=(p.role.as_str()) { (p.role.as_str()) } "." }
+        @if *totp_setup_required {
+            (notice("error", "An owner requires two-factor sign-in: set it up through POST /api/v1/me/totp before doing anything else."))
+        }
+        @if let Some(m) = msg { (notice("status", m)) }
+        @if let Some((name, token)) = &new_token {
+            div.notice role="status" data-notice="token" {
+                p { "Your new token “" (name) "” — copy it now; it is not shown again:" }
+                p.mono data-token=(token) { (token) }
+            }
+        }
+        section.panel aria-labelledby="tokens-h" {
+            h2 #tokens-h { "Personal API tokens" }
+            p { "A token acts with your role on the admin API (" code { "Authorization: Bearer <token>" } ")." }
+            @if tokens.is_empty() { p { "You have no tokens." } } @else {
+                ul role="list" {
+                    @for t in &tokens {
+                        li data-token-id=(t.id) {
+                            strong { (t.name) } " · " span.mono { (t.hint) "…" } " · created " (super::templates::date(t.created_at))
+                            " · " @if let Some(u) = t.last_used_at { "last used " (super::templates::date(u)) } @else { "never used" }
+                            form method="post" action={ (base) "/admin/tokens/" (t.id) "/revoke" } data-action="revoke-api-token" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.button.secondary type="submit" { "Revoke" }
+                            }
+                        }
+                    }
+                }
+            }
+            form.stack method="post" action={ (base) "/admin/tokens" } data-action="create-api-token" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="token-name" { "Name of a new token" }
+                input #token-name type="text" name="name" required maxlength="100";
+                button.button type="submit" { "Create token" }
+            }
+        }
+        form method="post" action={ (base) "/admin/logout" } data-action="sign-out" {
+            input type="hidden" name="csrf" value=(csrf);
+            button.button.secondary type="submit" { "Sign out" }
+        }
+    };
+    shell(state, "Staff console", "/admin", StatusCode::OK, main).await
+}
+
+/// `GET /admin`: the console, or the sign-in page.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match signed_in(&state, &headers).await {
+        Some(p) => console(&state, &p, None, None).await,
+        None => Redirect::to(&format!("{}/admin/login", state.issuer.identifier())).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Checks a signed-in form post: the session, its CSRF token, and the two-factor rule.
+async fn session_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Principal, Response> {
+    if let Some(r) = cross_site(state, headers).await {
+        return Err(r);
+    }
+    let Some(p) = signed_in(state, headers).await else {
+        return Err(
+            Redirect::to(&format!("{}/admin/login", state.issuer.identifier())).into_response(),
+        );
+    };
+    if !access::csrf_ok(&p, Some(csrf)) {
+        return Err(form_expired(state).await);
+    }
+    Ok(p)
+}
+
+/// `POST /admin/tokens`: a personal token, shown once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let p = match session_post(&state, &headers, &f.csrf).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(id) = p.member else {
+        return form_expired(&state).await;
+    };
+    match state.staff.create_token(id, &f.name).await {
+        Ok(t) => {
+            let mut e = state.staff.entry(
+                Some(&p),
+                "me.token_create",
+                Some(t.record.id.to_string()),
+                None,
+            );
+            e.detail = Some(serde_json::json!({"name": t.record.name}));
+            if let Err(err) = state.staff.record(e).await {
+                tracing::error!(error = %err, "writing the audit trail");
+            }
+            console(&state, &p, Some((t.record.name, t.token)), None).await
+        }
+        Err(e) => console(&state, &p, None, Some(&super::sentence(&e.to_string()))).await,
+    }
+}
+
+/// `POST /admin/tokens/{id}/revoke`.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let p = match session_post(&state, &headers, &f.csrf).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(id) = p.member else {
+        return form_expired(&state).await;
+    };
+    let msg = match state.staff.revoke_token(id, &token).await {
+        Ok(t) => {
+            if let Err(err) = state
+                .staff
+                .record(state.staff.entry(
+                    Some(&p),
+                    "me.token_revoke",
+                    Some(t.id.to_string()),
+                    None,
+                ))
+                .await
+            {
+                tracing::error!(error = %err, "writing the audit trail");
+            }
+            format!("The token “{}” is revoked.", t.name)
+        }
+        Err(e) => super::sentence(&e.to_string()),
+    };
+    console(&state, &p, None, Some(&msg)).await
+}
+
+// ---- invitations and resets ----
+
+async fn link_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    token: &str,
+    status: StatusCode,
+    msg: Option<&str>,
+) -> Response {
+    let base = state.issuer.identifier();
+    let (link, member) = match state.staff.link(token).await {
+        Ok(x) => x,
+        Err(_) => {
+            return error_page(state, StatusCode::GONE, "This link is not valid any more", "Links to choose a password work once and for a limited time. Ask an owner for a new invitation, or ask for a new reset link.").await;
+        }
+    };
+    let (form_token, cookie) = form_csrf(state, headers, LINK_FORM);
+    let title = match link.purpose {
+        crate::records::LinkPurpose::Invitation => "Choose your password",
+        crate::records::LinkPurpose::PasswordReset => "Choose a new password",
+    };
+    let main = html! {
+        h1 { (title) }
+        p { "For " strong { (member.name) } " (" (member.email) ")." }
+        @if let Some(m) = msg { (notice("error", m)) }
+        form.stack method="post" action={ (base) "/admin/" (kind) "/" (token) } data-action="set-password" {
+            input type="hidden" name="csrf" value=(form_token);
+            input type="hidden" name="email" value=(member.email) autocomplete="username";
+            label for="password" { "New password (at least 12 characters)" }
+            input #password type="password" name="password" autocomplete="new-password" required minlength="12";
+            label for="confirm" { "The same password again" }
+            input #confirm type="password" name="confirm" autocomplete="new-password" required minlength="12";
+            button.button type="submit" { "Save password and sign in" }
+        }
+    };
+    with_cookie(
+        shell(state, title, &format!("/admin/{kind}"), status, main).await,
+        cookie,
+    )
+}
+
+/// `GET /admin/invitation/{token}` and `/admin/reset/{token}`.
+pub async fn invitation(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    link_page(&state, &headers, "invitation", &token, StatusCode::OK, None).await
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    link_page(&state, &headers, "reset", &token, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn link_post(
+    state: AppState,
+    kind: &str,
+    token: String,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    f: PasswordForm,
+) -> Response {
+    if let Some(r) = cross_site(&state, &headers).await {
+        return r;
+    }
+    if !form_csrf_valid(&state, &headers, LINK_FORM, &f.csrf) {
+        return form_expired(&state).await;
+    }
+    if f.password != f.confirm {
+        return link_page(
+            &state,
+            &headers,
+            kind,
+            &token,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The two passwords are not the same."),
+        )
+        .await;
+    }
+    match state
+        .staff
+        .complete_link(&token, &f.password, peer(c))
+        .await
+    {
+        Ok(s) => {
+            let mut res =
+                Redirect::to(&format!("{}/admin", state.issuer.identifier())).into_response();
+            set_session_cookies(&state, &mut res, &s);
+            res
+        }
+        Err(Error::Password(e)) => {
+            link_page(
+                &state,
+                &headers,
+                kind,
+                &token,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&super::sentence(&e.to_string())),
+            )
+            .await
+        }
+        Err(_) => link_page(&state, &headers, kind, &token, StatusCode::GONE, None).await,
+    }
+}
+
+/// `POST /admin/invitation/{token}` and `/admin/reset/{token}`.
+pub async fn invitation_post(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    link_post(state, "invitation", token, c, headers, f).await
+}
+
+pub async fn reset_post(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    link_post(state, "reset", token, c, headers, f).await
+}
+
+async fn forgot_page(state: &AppState, headers: &HeaderMap, sent: bool) -> Response {
+    let base = state.issuer.identifier();
+    let (token, cookie) = form_csrf(state, headers, FORGOT_FORM);
+    let main = html! {
+        h1 { "Forgot your password?" }
+        @if sent {
+            (notice("status", "If the address has an account, a link to choose a new password is on its way. It works once, for one hour."))
+        } @else {
+            form.stack method="post" action={ (base) "/admin/forgot" } data-action="forgot-password" {
+                input type="hidden" name="csrf" value=(token);
+                label for="email" { "Your e-mail address" }
+                input #email type="email" name="email" autocomplete="username" required;
+                button.button type="submit" { "Send me a link" }
+            }
+        }
+        p { a href={ (base) "/admin/login" } { "Back to sign-in" } }
+    };
+    with_cookie(
+        shell(
+            state,
+            "Forgot your password?",
+            "/admin/forgot",
+            StatusCode::OK,
+            main,
+        )
+        .await,
+        cookie,
+    )
+}
+
+/// `GET /admin/forgot`.
+pub async fn forgot(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    forgot_page(&state, &headers, false).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /admin/forgot`: the same answer whether or not the address has an account.
+pub async fn forgot_post(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(f): Form<ForgotForm>,
+) -> Response {
+    if let Some(r) = cross_site(&state, &headers).await {
+        return r;
+    }
+    if !form_csrf_valid(&state, &headers, FORGOT_FORM, &f.csrf) {
+        return form_expired(&state).await;
+    }
+    if let Err(e) = state.staff.request_reset(&f.email, peer(c)).await {
+        tracing::error!(error = %e, "a password reset request");
+    }
+    state.mail.wake();
+    forgot_page(&state, &headers, true).await
+}
+
+// ---- the earner's opt-out ----
+
+/// `GET /mail/unsubscribe/{award}/{mac}`: a page with the one button.
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path((award, mac)): Path<(String, String)>,
+) -> Response {
+    if state.mail.check_unsubscribe(&award, &mac).is_none() {
+        return error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "This link is not valid",
+            "Use the link in the most recent message about your badge.",
+        )
+        .await;
+    }
+    let base = state.issuer.identifier();
+    let main = html! {
+        h1 { "Stop reminders about this badge?" }
+        p { "You will get no more reminders about this badge (that it is waiting to be claimed, or about to expire). Your badge itself stays as it is." }
+        form method="post" action={ (base) "/mail/unsubscribe/" (award) "/" (mac) } data-action="unsubscribe" {
+            button.button type="submit" { "Stop reminders" }
+        }
+    };
+    shell(
+        &state,
+        "Stop reminders",
+        "/mail/unsubscribe",
+        StatusCode::OK,
+        main,
+    )
+    .await
+}
+
+/// `POST /mail/unsubscribe/{award}/{mac}`: the link itself is the secret (RFC 8058
+/// one-click posts come from mail programs without cookies).
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    Path((award, mac)): Path<(String, String)>,
+) -> Response {
+    let Some(id) = state.mail.check_unsubscribe(&award, &mac) else {
+        return error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "This link is not valid",
+            "Use the link in the most recent message about your badge.",
+        )
+        .await;
+    };
+    if let Err(e) = state.mail.set_opt_out(id, true).await {
+        tracing::error!(error = %e, "opting out of reminders");
+        return error_page(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Try again in a moment.",
+        )
+        .await;
+    }
+    let main = html! {
+        h1 { "Done" }
+        (notice("status", "You will get no more reminders about this badge."))
+    };
+    shell(
+        &state,
+        "Reminders stopped",
+        "/mail/unsubscribe",
+        StatusCode::OK,
+        main,
+    )
+    .await
+}

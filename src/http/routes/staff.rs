@@ -1,0 +1,827 @@
+//! Staff over the API: signing in and out, one's own account (`/api/v1/me`: password,
+//! personal tokens, two-factor), accounts (owners), security and mail settings, the
+//! audit trail (JSON and CSV).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::parse_json;
+use crate::app::AppState;
+use crate::clock::{format_seconds, parse_datetime};
+use crate::http::ApiError;
+use crate::http::access::{self, AuditNote, ClientAddr, DEVICE_COOKIE, SESSION_COOKIE, noted_json};
+use crate::records::{
+    AuditRecord, MailSettings, MailTemplate, OutboxMessage, PersonalToken, Role, SecuritySettings,
+    StaffRecord, TemplateKind,
+};
+use crate::staff::{Principal, SESSION_MAX, SignedIn, Via};
+use crate::store::AuditFilter;
+
+pub fn staff_view(m: &StaffRecord) -> Value {
+    json!({
+        "id": m.id.to_string(),
+        "email": m.email,
+        "name": m.name,
+        "role": m.role.as_str(),
+        "totp": m.has_totp(),
+        "active": m.password.is_some(),
+        "created_at": format_seconds(m.created_at),
+        "last_sign_in": m.last_sign_in.map(format_seconds),
+    })
+}
+
+fn token_view(t: &PersonalToken) -> Value {
+    json!({
+        "id": t.id.to_string(),
+        "name": t.name,
+        "hint": format!("{}…", t.hint),
+        "created_at": format_seconds(t.created_at),
+        "last_used_at": t.last_used_at.map(format_seconds),
+    })
+}
+
+fn member_of(p: &Principal) -> Result<Uuid, ApiError> {
+    p.member.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_member",
+            "the admin token is not a staff member: sign in, or use a personal API token",
+        )
+    })
+}
+
+fn peer(c: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<std::net::IpAddr> {
+    c.map(|Extension(ConnectInfo(a))| a.ip())
+}
+
+/// The answer to a sign-in: the session and device cookies, and the CSRF token.
+pub fn signed_in_response(state: &AppState, s: &SignedIn, status: StatusCode) -> Response {
+    let mut res = (
+        status,
+        Json(json!({
+            "csrf_token": s.csrf,
+            "staff": staff_view(&s.member),
+            "totp_setup_required": s.totp_setup_required,
+            "expires_in": SESSION_MAX.whole_seconds(),
+        })),
+    )
+        .into_response();
+    set_session_cookies(state, &mut res, s);
+    res
+}
+
+/// Sets the session cookie (and the device cookie) on an answer.
+pub fn set_session_cookies(state: &AppState, res: &mut Response, s: &SignedIn) {
+    if let Some(v) = access::set_cookie(
+        state,
+        SESSION_COOKIE,
+        &s.cookie,
+        SESSION_MAX.whole_seconds(),
+    ) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    if let Some(v) = access::set_cookie(state, DEVICE_COOKIE, &s.device, 400 * 24 * 3600) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+// ---- signing in and out ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+/// `POST /api/v1/auth/login` `{"email", "password", "totp"?}` → 200 with the session
+/// cookie and `{"csrf_token", "staff"}`.
+pub async fn login(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: LoginBody = parse_json(&body)?;
+    let device = access::cookie(&headers, DEVICE_COOKIE);
+    let s = state
+        .staff
+        .sign_in(&b.email, &b.password, b.totp.as_deref(), peer(c), device)
+        .await?;
+    Ok(signed_in_response(&state, &s, StatusCode::OK))
+}
+
+/// `POST /api/v1/auth/logout`: ends the session of the cookie (with its CSRF token).
+pub async fn logout(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(p) = access::principal(&state, &headers).await.ok().flatten()
+        && matches!(p.via, Via::Session { .. })
+    {
+        let presented = headers
+            .get(access::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if !access::csrf_ok(&p, presented) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "send the session's CSRF token in the X-CSRF-Token header",
+            ));
+        }
+        state.staff.sign_out(&p, peer(c)).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if let Some(v) = access::set_cookie(&state, SESSION_COOKIE, "", 0) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+/// `POST /api/v1/auth/password-reset` `{"email"}` → 202 whether or not the address has
+/// an account; a member gets a link by e-mail.
+pub async fn request_reset(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: ResetRequest = parse_json(&body)?;
+    state.staff.request_reset(&b.email, peer(c)).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"message": "if the address has an account, a link to choose a new password is on its way"})),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/auth/links/{token}`: what an invitation or reset link is for.
+pub async fn link_info(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (link, member) = state.staff.link(&token).await?;
+    Ok(Json(json!({
+        "purpose": link.purpose.as_str(),
+        "email": member.email,
+        "name": member.name,
+        "expires_at": format_seconds(link.expires_at),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+/// `POST /api/v1/auth/links/{token}` `{"password"}`: sets the password (the link is
+/// spent) and signs in.
+pub async fn complete_link(
+    State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: NewPassword = parse_json(&body)?;
+    let s = state
+        .staff
+        .complete_link(&token, &b.password, peer(c))
+        .await?;
+    Ok(signed_in_response(&state, &s, StatusCode::OK))
+}
+
+// ---- one's own account ----
+
+/// `GET /api/v1/me`: who is calling (and, for a session, its CSRF token).
+pub async fn me(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let mut v = json!({"actor": p.actor, "role": p.role.as_str(), "via": p.via.as_str()});
+    if let Some(id) = p.member {
+        v["staff"] = staff_view(&state.staff.member(id).await?);
+    }
+    if let Via::Session {
+        csrf,
+        totp_setup_required,
+        ..
+    } = &p.via
+    {
+        v["csrf_token"] = json!(csrf);
+        v["totp_setup_required"] = json!(totp_setup_required);
+    }
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/me/password` `{"current_password", "new_password"}`: every session
+/// of the member ends; a session caller gets a fresh one (new cookie and CSRF token).
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Extension(addr): Extension<ClientAddr>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = member_of(&p)?;
+    let b: PasswordChange = parse_json(&body)?;
+    let fresh = state
+        .staff
+        .change_password(&p, &b.current_password, &b.new_password, addr.0)
+        .await?;
+    Ok(match fresh {
+        Some(s) => signed_in_response(&state, &s, StatusCode::OK),
+        None => Json(json!({"staff": staff_view(&state.staff.member(id).await?)})).into_response(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    name: String,
+}
+
+/// `POST /api/v1/me/tokens` `{"name"}` → 201 `{"id", "token", ...}` (shown once).
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = member_of(&p)?;
+    let b: TokenBody = parse_json(&body)?;
+    let t = state.staff.create_token(id, &b.name).await?;
+    let mut v = token_view(&t.record);
+    v["token"] = json!(t.token);
+    Ok(noted_json(
+        StatusCode::CREATED,
+        v,
+        AuditNote::target(t.record.id.to_string()).with_detail(json!({"name": t.record.name})),
+    ))
+}
+
+/// `GET /api/v1/me/tokens`.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let id = member_of(&p)?;
+    let tokens: Vec<Value> = state
+        .staff
+        .tokens(id)
+        .await?
+        .iter()
+        .map(token_view)
+        .collect();
+    Ok(Json(json!({"tokens": tokens})))
+}
+
+/// `DELETE /api/v1/me/tokens/{id}`.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = member_of(&p)?;
+    let t = state.staff.revoke_token(id, &token).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        json!({"revoked": token_view(&t)}),
+        AuditNote::target(t.id.to_string()).with_detail(json!({"name": t.name})),
+    ))
+}
+
+/// `POST /api/v1/me/totp` → `{"secret", "otpauth_uri"}`: set-up starts; confirm it.
+pub async fn totp_begin(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let id = member_of(&p)?;
+    let (secret, uri) = state.staff.totp_begin(id).await?;
+    Ok(Json(json!({"secret": secret, "otpauth_uri": uri})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    code: String,
+}
+
+/// `POST /api/v1/me/totp/confirm` `{"code"}`: sign-in asks for a code from now on.
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = member_of(&p)?;
+    let b: CodeBody = parse_json(&body)?;
+    state.staff.totp_confirm(id, &b.code).await?;
+    if let Via::Session { digest, .. } = &p.via {
+        // The session that was only allowed to set it up may do everything now.
+        state.staff.release_session(digest).await?;
+    }
+    Ok(Json(json!({"totp": true})))
+}
+
+/// `DELETE /api/v1/me/totp` `{"code"}`.
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = member_of(&p)?;
+    let b: CodeBody = parse_json(&body)?;
+    state.staff.totp_disable(id, &b.code).await?;
+    Ok(Json(json!({"totp": false})))
+}
+
+// ---- accounts (owners) ----
+
+/// `GET /api/v1/staff`.
+pub async fn list_staff(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let all: Vec<Value> = state
+        .staff
+        .members()
+        .await?
+        .iter()
+        .map(staff_view)
+        .collect();
+    Ok(Json(json!({"staff": all})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    email: String,
+    name: String,
+    role: String,
+    /// Given: the account can sign in at once. Left out: an invitation link.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn role(s: &str) -> Result<Role, ApiError> {
+    s.parse::<Role>().map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("role: {e}"),
+        )
+    })
+}
+
+/// `POST /api/v1/staff` `{"email", "name", "role", "password"?}` → 201; without a
+/// password the answer carries `invitation_url` (also e-mailed when mail works).
+pub async fn add_staff(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let b: NewMember = parse_json(&body)?;
+    let role = role(&b.role)?;
+    let (m, link) = state
+        .staff
+        .add(&b.email, &b.name, role, b.password.as_deref())
+        .await?;
+    let mut v = staff_view(&m);
+    if let Some(l) = link {
+        v["invitation_url"] = json!(l);
+        v["mail"] = json!(if state.mail.configured().is_some() {
+            "queued"
+        } else {
+            "not_configured"
+        });
+        state.mail.wake();
+    }
+    Ok(noted_json(
+        StatusCode::CREATED,
+        v,
+        AuditNote::target(m.id.to_string())
+            .with_detail(json!({"email": m.email, "role": m.role.as_str()})),
+    ))
+}
+
+/// `GET /api/v1/staff/{id}` (id or e-mail address).
+pub async fn get_staff(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(staff_view(&state.staff.find(&id).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberChange {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// `PATCH /api/v1/staff/{id}` `{"name"?, "role"?}`.
+pub async fn update_staff(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: MemberChange = parse_json(&body)?;
+    let role = b.role.as_deref().map(role).transpose()?;
+    let m = state.staff.find(&id).await?;
+    let m = state.staff.update(m.id, b.name.as_deref(), role).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        staff_view(&m),
+        AuditNote::target(m.id.to_string())
+            .with_detail(json!({"role": m.role.as_str(), "name": m.name})),
+    ))
+}
+
+/// `DELETE /api/v1/staff/{id}`: the account, its sessions and tokens go.
+pub async fn remove_staff(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let m = state.staff.find(&id).await?;
+    let m = state.staff.remove(m.id).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        json!({"removed": staff_view(&m)}),
+        AuditNote::target(m.id.to_string()).with_detail(json!({"email": m.email})),
+    ))
+}
+
+/// `POST /api/v1/staff/{id}/password-reset` → `{"reset_url"}` (also e-mailed).
+pub async fn reset_staff(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let m = state.staff.find(&id).await?;
+    let url = state.staff.reset_link(m.id).await?;
+    state.mail.wake();
+    Ok(noted_json(
+        StatusCode::OK,
+        json!({"reset_url": url, "mail": if state.mail.configured().is_some() { "queued" } else { "not_configured" }}),
+        AuditNote::target(m.id.to_string()),
+    ))
+}
+
+/// `POST /api/v1/staff/{id}/totp-reset`: turns a member's two-factor off (a lost
+/// phone).
+pub async fn reset_staff_totp(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let m = state.staff.find(&id).await?;
+    state.staff.totp_reset(m.id).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        staff_view(&state.staff.member(m.id).await?),
+        AuditNote::target(m.id.to_string()),
+    ))
+}
+
+/// `GET /api/v1/settings/security`.
+pub async fn get_security(
+    State(state): State<AppState>,
+) -> Result<Json<SecuritySettings>, ApiError> {
+    Ok(Json(state.staff.security().await?))
+}
+
+/// `PUT /api/v1/settings/security` `{"require_totp": bool}`.
+pub async fn put_security(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        require_totp: bool,
+    }
+    let b: Body = parse_json(&body)?;
+    let s = SecuritySettings {
+        require_totp: b.require_totp,
+    };
+    state.staff.set_security(&s).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        json!(s),
+        AuditNote::default().with_detail(json!(s)),
+    ))
+}
+
+// ---- the audit trail ----
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    format: Option<String>,
+}
+
+fn audit_view(r: &AuditRecord) -> Value {
+    json!({
+        "seq": r.seq.to_string(),
+        "at": format_seconds(r.at),
+        "actor": r.actor,
+        "actor_id": r.actor_id.map(|u| u.to_string()),
+        "via": r.via,
+        "action": r.action,
+        "target": r.target,
+        "address": r.address,
+        "status": r.status,
+        "detail": r.detail,
+    })
+}
+
+/// A CSV cell: quoted when needed, and a leading `=`, `+`, `-`, `@`, tab or CR
+/// neutralised with a `'` so that spreadsheets show it instead of running it.
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// `GET /api/v1/audit?actor=&action=&target=&since=&until=&limit=&cursor=` → newest
+/// first with `next_cursor`; `format=csv` (or `Accept: text/csv`) exports every
+/// matching entry as CSV.
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
+    let time = |name: &str, v: &Option<String>| match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => parse_datetime(s)
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{name} must be an RFC 3339 date-time"))),
+    };
+    let filter = AuditFilter {
+        actor: q.actor.clone().filter(|s| !s.is_empty()),
+        action: q.action.clone().filter(|s| !s.is_empty()),
+        target: q.target.clone().filter(|s| !s.is_empty()),
+        since: time("since", &q.since)?,
+        until: time("until", &q.until)?,
+    };
+    let csv = q.format.as_deref() == Some("csv")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/csv"));
+    let cursor = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| invalid("cursor is not one this service gave".into()))?,
+        ),
+    };
+    if csv {
+        let mut out = String::from("seq,at,actor,via,action,target,address,status,detail\n");
+        let mut cur = cursor;
+        loop {
+            let page = state.staff.audit_log(&filter, 1000, cur).await?;
+            for r in &page {
+                let cells = [
+                    r.seq.to_string(),
+                    format_seconds(r.at),
+                    r.actor.clone(),
+                    r.via.clone().unwrap_or_default(),
+                    r.action.clone(),
+                    r.target.clone().unwrap_or_default(),
+                    r.address.clone().unwrap_or_default(),
+                    r.status.map(|s| s.to_string()).unwrap_or_default(),
+                    r.detail.as_ref().map(Value::to_string).unwrap_or_default(),
+                ];
+                out.push_str(
+                    &cells
+                        .iter()
+                        .map(|c| csv_cell(c))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                out.push('\n');
+            }
+            match page.last() {
+                Some(l) if page.len() == 1000 => cur = Some(l.seq),
+                _ => break,
+            }
+        }
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audit.csv\"",
+                ),
+            ],
+            out,
+        )
+            .into_response());
+    }
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 100,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => return Err(invalid("limit must be 1..=1000".into())),
+        },
+    };
+    let page = state.staff.audit_log(&filter, limit, cursor).await?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|r| r.seq.to_string()))
+        .flatten();
+    let events: Vec<Value> = page.iter().map(audit_view).collect();
+    Ok(Json(json!({"events": events, "next_cursor": next})).into_response())
+}
+
+// ---- mail ----
+
+/// `GET /api/v1/mail`: whether e-mail works, from whom, and the reminder settings.
+pub async fn mail_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let settings = state.mail.settings().await?;
+    let smtp = state.mail.configured().map(|c| {
+        json!({
+            "host": c.host,
+            "port": c.port,
+            "tls": format!("{:?}", c.tls).to_lowercase(),
+            "from": c.from.to_string(),
+        })
+    });
+    Ok(Json(
+        json!({"configured": smtp.is_some(), "smtp": smtp, "settings": settings}),
+    ))
+}
+
+/// `PUT /api/v1/mail/settings` `{"unclaimed_reminder_days": [...], "expiry_reminder_days": [...]}`.
+pub async fn put_mail_settings(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let s: MailSettings = parse_json(&body)?;
+    state.mail.set_settings(&s).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        json!(s),
+        AuditNote::default().with_detail(json!(s)),
+    ))
+}
+
+fn template_kind(s: &str) -> Result<TemplateKind, ApiError> {
+    TemplateKind::parse(s).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no template {s:?}; templates are {}",
+            TemplateKind::ALL.map(TemplateKind::as_str).join(", ")
+        ))
+    })
+}
+
+async fn template_view(state: &AppState, kind: TemplateKind) -> Result<Value, ApiError> {
+    let (t, custom) = state.mail.template(kind).await?;
+    Ok(json!({
+        "kind": kind.as_str(),
+        "custom": custom,
+        "subject": t.subject,
+        "text": t.text,
+        "html": t.html,
+        "placeholders": crate::mail::template::placeholders(kind),
+    }))
+}
+
+/// `GET /api/v1/mail/templates`.
+pub async fn list_templates(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut all = Vec::new();
+    for k in TemplateKind::ALL {
+        all.push(template_view(&state, k).await?);
+    }
+    Ok(Json(json!({"templates": all})))
+}
+
+/// `GET /api/v1/mail/templates/{kind}`.
+pub async fn get_template(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(template_view(&state, template_kind(&kind)?).await?))
+}
+
+/// `PUT /api/v1/mail/templates/{kind}` `{"subject", "text", "html"}`.
+pub async fn put_template(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let kind = template_kind(&kind)?;
+    let t: MailTemplate = parse_json(&body)?;
+    state.mail.set_template(kind, Some(&t)).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        template_view(&state, kind).await?,
+        AuditNote::target(kind.as_str()),
+    ))
+}
+
+/// `DELETE /api/v1/mail/templates/{kind}`: back to the built-in one.
+pub async fn delete_template(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+) -> Result<Response, ApiError> {
+    let kind = template_kind(&kind)?;
+    state.mail.set_template(kind, None).await?;
+    Ok(noted_json(
+        StatusCode::OK,
+        template_view(&state, kind).await?,
+        AuditNote::target(kind.as_str()),
+    ))
+}
+
+/// `POST /api/v1/mail/templates/{kind}/preview` with an optional draft
+/// `{"subject", "text", "html"}` → the message filled with sample values.
+pub async fn preview_template(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let kind = template_kind(&kind)?;
+    let draft: Option<MailTemplate> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(parse_json(&body)?)
+    };
+    let r = state.mail.preview(kind, draft.as_ref()).await?;
+    Ok(Json(
+        json!({"subject": r.subject, "text": r.text, "html": r.html}),
+    ))
+}
+
+/// `POST /api/v1/mail/test` `{"to"}` → 202: a test message is queued.
+pub async fn send_test(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        to: String,
+    }
+    let b: Body = parse_json(&body)?;
+    let m = state.mail.send_test(&b.to).await?;
+    Ok(noted_json(
+        StatusCode::ACCEPTED,
+        json!({"key": m.key, "to": m.to, "mail": "queued"}),
+        AuditNote::target(m.key.clone()).with_detail(json!({"to": m.to})),
+    ))
+}
+
+/// `GET /api/v1/mail/outbox/{key}`: one message's state (test messages).
+pub async fn outbox_message(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let m = state
+        .mail
+        .message(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no message {key:?}")))?;
+    Ok(Json(message_view(&m)))
+}
+
+/// A message as the API shows it.
+pub fn message_view(m: &OutboxMessage) -> Value {
+    json!({
+        "key": m.key,
+        "kind": m.kind.label(),
+        "to": m.to,
+        "state": m.state.as_str(),
+        "attempts": m.attempts,
+        "created_at": format_seconds(m.created_at),
+        "next_attempt_at": m.state.pending().then(|| format_seconds(m.next_at)),
+        "sent_at": m.sent_at.map(format_seconds),
+        "answer": m.answer,
+        "error": m.error,
+    })
+}

@@ -36,6 +36,13 @@ pub struct BenchArgs {
     /// Only the public page figures (badge pages beside the verify pipeline, PNG bakes).
     #[arg(long)]
     pub pages_only: bool,
+    /// Only the e-mail figures: a CSV award by e-mail and the messages handed to an
+    /// SMTP server on this machine.
+    #[arg(long)]
+    pub mail_only: bool,
+    /// Rows of the e-mail benchmark's CSV award.
+    #[arg(long, default_value_t = crate::bench::mail::ROWS)]
+    pub mail_rows: usize,
 }
 
 impl clap::builder::ValueParserFactory for Algorithm {
@@ -63,6 +70,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.pages_only {
         return pages(window);
+    }
+    if args.mail_only {
+        return mail(args.mail_rows);
     }
     if args.awards_only {
         let es = crate::bench::run(Algorithm::ES256, window)?;
@@ -104,6 +114,25 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Badge pages beside the verify pipeline of the same run, and PNG bakes.
+fn mail(rows: usize) -> anyhow::Result<()> {
+    let m = crate::bench::mail::run(rows.max(1))?;
+    println!(
+        "E-mail (a CSV award with delivery \"email\", then the outbox worker; SMTP sink on this machine):"
+    );
+    println!(
+        "  CSV award of {} rows          {:>8.2} s   {:>10.0} awards/s (outbox messages written with them)",
+        m.rows,
+        m.award_seconds,
+        m.awards_per_sec()
+    );
+    println!(
+        "  e-mails handed to the sink    {:>8.2} s   {:>10.0} e-mails/s",
+        m.send_seconds,
+        m.mails_per_sec()
+    );
+    Ok(())
+}
+
 fn pages(window: Duration) -> anyhow::Result<()> {
     let p = crate::bench::pages::run(window)?;
     println!(

@@ -31,11 +31,12 @@ pub mod template;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -184,30 +185,84 @@ impl SmtpConfig {
         })
     }
 
-    /// The transport (a pool of connections).
-    pub fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, Error> {
-        let tls_err = |e: lettre::transport::smtp::Error| Error::Url(e.to_string());
-        let mut b = match self.tls {
-            Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
-            Tls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host).map_err(tls_err)?
-            }
+    /// Opens one connection: TCP with Nagle's algorithm off (lettre writes a message
+    /// and its final `.` separately; with Nagle on, each message would wait for the
+    /// server's delayed acknowledgement), then TLS or STARTTLS, then authentication.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+        let hello = ClientId::default();
+        let timeout = Some(std::time::Duration::from_secs(30));
+        let mut conn = match self.tls {
             Tls::Wrapper => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host).map_err(tls_err)?
+                let params = TlsParameters::new_rustls(self.host.clone())?;
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    timeout,
+                    &hello,
+                    Some(params),
+                    None,
+                )
+                .await?
             }
-        }
-        .port(self.port)
-        .timeout(Some(std::time::Duration::from_secs(30)))
-        .pool_config(PoolConfig::new().max_size(CONCURRENCY as u32));
+            Tls::None | Tls::Starttls => {
+                let tcp = tokio::time::timeout(
+                    std::time::Duration::from_secs(30),
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                .map_err(|_| connection_error("connecting timed out"))?
+                .map_err(|e| connection_error(&e.to_string()))?;
+                let _ = tcp.set_nodelay(true);
+                let mut conn =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello).await?;
+                if self.tls == Tls::Starttls {
+                    if !conn.can_starttls() {
+                        return Err(connection_error(
+                            "the server does not offer STARTTLS, which tls=starttls requires",
+                        ));
+                    }
+                    conn.starttls(TlsParameters::new_rustls(self.host.clone())?, &hello)
+                        .await?;
+                }
+                conn
+            }
+        };
         if let (Some(u), Some(p)) = (&self.user, &self.password) {
-            b = b.credentials(Credentials::new(u.clone(), p.clone()));
+            conn.auth(
+                &[Mechanism::Plain, Mechanism::Login],
+                &Credentials::new(u.clone(), p.clone()),
+            )
+            .await?;
         }
-        Ok(b.build())
+        Ok(conn)
     }
 
     /// The domain of the sender's address (for `Message-ID`s).
     fn domain(&self) -> String {
         self.from.email.domain().to_owned()
+    }
+}
+
+/// Why a message was not accepted.
+#[derive(Debug)]
+struct Failure {
+    words: String,
+    /// The server refused it for good (5xx): no retry.
+    permanent: bool,
+}
+
+impl From<lettre::transport::smtp::Error> for Failure {
+    fn from(e: lettre::transport::smtp::Error) -> Self {
+        Self {
+            words: e.to_string(),
+            permanent: e.is_permanent(),
+        }
+    }
+}
+
+fn connection_error(what: &str) -> Failure {
+    Failure {
+        words: format!("connecting to the SMTP server: {what}"),
+        permanent: false,
     }
 }
 
@@ -256,7 +311,7 @@ pub struct Mail {
     secret: LinkSecret,
     clock: SharedClock,
     base: String,
-    smtp: Option<(SmtpConfig, AsyncSmtpTransport<Tokio1Executor>)>,
+    smtp: Option<SmtpConfig>,
     /// Wakes the worker when a message is queued.
     wake: Arc<tokio::sync::Notify>,
 }
@@ -264,7 +319,7 @@ pub struct Mail {
 impl std::fmt::Debug for Mail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mail")
-            .field("smtp", &self.smtp.as_ref().map(|(c, _)| c))
+            .field("smtp", &self.smtp)
             .finish_non_exhaustive()
     }
 }
@@ -296,13 +351,12 @@ impl Mail {
 
     /// Sends through this SMTP server.
     pub fn with_smtp(mut self, config: SmtpConfig) -> Result<Self, Error> {
-        let t = config.transport()?;
-        self.smtp = Some((config, t));
+        self.smtp = Some(config);
         Ok(self)
     }
 
     pub fn configured(&self) -> Option<&SmtpConfig> {
-        self.smtp.as_ref().map(|(c, _)| c)
+        self.smtp.as_ref()
     }
 
     /// Wakes the worker (a message was queued).
@@ -601,7 +655,7 @@ impl Mail {
     /// One pass: sends every message due now. Returns what happened.
     pub async fn deliver_due(&self) -> Result<Delivered, Error> {
         let mut done = Delivered::default();
-        let Some((cfg, transport)) = self.smtp.clone() else {
+        let Some(cfg) = self.smtp.clone() else {
             return Ok(done);
         };
         loop {
@@ -644,21 +698,23 @@ impl Mail {
                 }
             }
             self.outbox.flush().await?;
-            // Hand them over, several at once.
-            let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+            // Hand them over on a few connections at once, each reused for many.
+            let queue = Arc::new(std::sync::Mutex::new(
+                ready.into_iter().collect::<std::collections::VecDeque<_>>(),
+            ));
             let mut set = tokio::task::JoinSet::new();
-            for (m, msg) in ready {
-                let t = transport.clone();
-                let sem = sem.clone();
-                set.spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    let r = t.send(msg).await;
-                    (m, r)
-                });
+            for _ in 0..CONCURRENCY {
+                let (cfg, queue) = (cfg.clone(), queue.clone());
+                set.spawn(async move { send_all(&cfg, &queue).await });
+            }
+            let mut results = Vec::new();
+            while let Some(joined) = set.join_next().await {
+                if let Ok(r) = joined {
+                    results.extend(r);
+                }
             }
             let now = self.now();
-            while let Some(joined) = set.join_next().await {
-                let Ok((mut m, r)) = joined else { continue };
+            for (mut m, r) in results {
                 match r {
                     Ok(resp) => {
                         m.state = MailState::Sent;
@@ -672,9 +728,9 @@ impl Mail {
                         done.sent += 1;
                     }
                     Err(e) => {
-                        let words = e.to_string();
+                        let words = e.words;
                         let last = m.attempts as usize > BACKOFF.len();
-                        if e.is_permanent() || last {
+                        if e.permanent || last {
                             m.state = MailState::Failed;
                             done.failed += 1;
                         } else {
@@ -783,6 +839,46 @@ impl Mail {
                 tokio::time::timeout(std::time::Duration::from_secs(5), self.wake.notified()).await;
         }
     }
+}
+
+type Sent = (
+    OutboxMessage,
+    Result<lettre::transport::smtp::response::Response, Failure>,
+);
+
+/// One sender: takes messages off the queue and sends them over one connection,
+/// opening another when it breaks.
+async fn send_all(
+    cfg: &SmtpConfig,
+    queue: &std::sync::Mutex<std::collections::VecDeque<(OutboxMessage, Message)>>,
+) -> Vec<Sent> {
+    let mut out = Vec::new();
+    let mut conn: Option<AsyncSmtpConnection> = None;
+    loop {
+        let next = queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front();
+        let Some((m, msg)) = next else { break };
+        if conn.as_ref().is_none_or(AsyncSmtpConnection::has_broken) {
+            conn = match cfg.connect().await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    out.push((m, Err(e)));
+                    continue;
+                }
+            };
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let r = c.send(msg.envelope(), &msg.formatted()).await;
+        out.push((m, r.map_err(Failure::from)));
+    }
+    if let Some(mut c) = conn
+        && !c.has_broken()
+    {
+        let _ = c.quit().await;
+    }
+    out
 }
 
 /// Whether the earner has taken the badge (a wallet, or the web).

@@ -94,17 +94,10 @@ pub fn check(kind: TemplateKind, t: &MailTemplate) -> Result<(), Invalid> {
 }
 
 fn escape_html(s: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    // `&`, `<`, `>` and `"`: enough for text and for double-quoted attributes.
+    let _ = maud::Escaper::new(&mut out).write_str(s);
     out
 }
 

@@ -56,7 +56,12 @@ async fn site(state: &AppState) -> Site {
 }
 
 fn notice(kind: &str, text: &str) -> Markup {
-    html! { div.notice role=(if kind == "error" { "alert" } else { "status" }) data-notice=(kind) { p { (text) } } }
+    let class = if kind == "error" {
+        "notice-line error"
+    } else {
+        "notice-line ok"
+    };
+    html! { p class=(class) role=(if kind == "error" { "alert" } else { "status" }) data-notice=(kind) { (text) } }
 }
 
 async fn shell(
@@ -85,6 +90,22 @@ fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Re
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
+}
+
+/// Checks a form posted before signing in: from our own pages, with its form token.
+async fn anonymous_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+    csrf: &str,
+) -> Option<Response> {
+    if let Some(r) = cross_site(state, headers).await {
+        return Some(r);
+    }
+    if !form_csrf_valid(state, headers, purpose, csrf) {
+        return Some(form_expired(state).await);
+    }
+    None
 }
 
 fn peer(c: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<std::net::IpAddr> {
@@ -118,7 +139,7 @@ async fn login_page(
             input #password type="password" name="password" autocomplete="current-password" required minlength="12";
             label for="code" { "Authenticator code (if you set one up)" }
             input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}";
-            button.button type="submit" { "Sign in" }
+            button.button.primary type="submit" { "Sign in" }
         }
         p { a href={ (base) "/admin/forgot" } { "Forgot your password?" } }
     };
@@ -165,11 +186,8 @@ pub async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if let Some(r) = cross_site(&state, &headers).await {
+    if let Some(r) = anonymous_post(&state, &headers, LOGIN_FORM, &f.csrf).await {
         return r;
-    }
-    if !form_csrf_valid(&state, &headers, LOGIN_FORM, &f.csrf) {
-        return form_expired(&state).await;
     }
     let code = Some(f.code.as_str()).filter(|c| !c.trim().is_empty());
     let device = access::cookie(&headers, access::DEVICE_COOKIE);
@@ -278,7 +296,7 @@ async fn console(
         }
         @if let Some(m) = msg { (notice("status", m)) }
         @if let Some((name, token)) = &new_token {
-            div.notice role="status" data-notice="token" {
+            div.panel role="status" data-notice="token" {
                 p { "Your new token “" (name) "” — copy it now; it is not shown again:" }
                 p.mono data-token=(token) { (token) }
             }
@@ -294,7 +312,7 @@ async fn console(
                             " · " @if let Some(u) = t.last_used_at { "last used " (super::templates::date(u)) } @else { "never used" }
                             form method="post" action={ (base) "/admin/tokens/" (t.id) "/revoke" } data-action="revoke-api-token" {
                                 input type="hidden" name="csrf" value=(csrf);
-                                button.button.secondary type="submit" { "Revoke" }
+                                button.button type="submit" { "Revoke" }
                             }
                         }
                     }
@@ -304,12 +322,12 @@ async fn console(
                 input type="hidden" name="csrf" value=(csrf);
                 label for="token-name" { "Name of a new token" }
                 input #token-name type="text" name="name" required maxlength="100";
-                button.button type="submit" { "Create token" }
+                button.button.primary type="submit" { "Create token" }
             }
         }
         form method="post" action={ (base) "/admin/logout" } data-action="sign-out" {
             input type="hidden" name="csrf" value=(csrf);
-            button.button.secondary type="submit" { "Sign out" }
+            button.button type="submit" { "Sign out" }
         }
     };
     shell(state, "Staff console", "/admin", StatusCode::OK, main).await
@@ -450,7 +468,7 @@ async fn link_page(
             input #password type="password" name="password" autocomplete="new-password" required minlength="12";
             label for="confirm" { "The same password again" }
             input #confirm type="password" name="confirm" autocomplete="new-password" required minlength="12";
-            button.button type="submit" { "Save password and sign in" }
+            button.button.primary type="submit" { "Save password and sign in" }
         }
     };
     with_cookie(
@@ -494,11 +512,8 @@ async fn link_post(
     headers: HeaderMap,
     f: PasswordForm,
 ) -> Response {
-    if let Some(r) = cross_site(&state, &headers).await {
+    if let Some(r) = anonymous_post(&state, &headers, LINK_FORM, &f.csrf).await {
         return r;
-    }
-    if !form_csrf_valid(&state, &headers, LINK_FORM, &f.csrf) {
-        return form_expired(&state).await;
     }
     if f.password != f.confirm {
         return link_page(
@@ -570,7 +585,7 @@ async fn forgot_page(state: &AppState, headers: &HeaderMap, sent: bool) -> Respo
                 input type="hidden" name="csrf" value=(token);
                 label for="email" { "Your e-mail address" }
                 input #email type="email" name="email" autocomplete="username" required;
-                button.button type="submit" { "Send me a link" }
+                button.button.primary type="submit" { "Send me a link" }
             }
         }
         p { a href={ (base) "/admin/login" } { "Back to sign-in" } }
@@ -608,11 +623,8 @@ pub async fn forgot_post(
     headers: HeaderMap,
     Form(f): Form<ForgotForm>,
 ) -> Response {
-    if let Some(r) = cross_site(&state, &headers).await {
+    if let Some(r) = anonymous_post(&state, &headers, FORGOT_FORM, &f.csrf).await {
         return r;
-    }
-    if !form_csrf_valid(&state, &headers, FORGOT_FORM, &f.csrf) {
-        return form_expired(&state).await;
     }
     if let Err(e) = state.staff.request_reset(&f.email, peer(c)).await {
         tracing::error!(error = %e, "a password reset request");
@@ -642,7 +654,7 @@ pub async fn unsubscribe_page(
         h1 { "Stop reminders about this badge?" }
         p { "You will get no more reminders about this badge (that it is waiting to be claimed, or about to expire). Your badge itself stays as it is." }
         form method="post" action={ (base) "/mail/unsubscribe/" (award) "/" (mac) } data-action="unsubscribe" {
-            button.button type="submit" { "Stop reminders" }
+            button.button.primary type="submit" { "Stop reminders" }
         }
     };
     shell(

@@ -575,14 +575,8 @@ const CSRF_COOKIE: &str = "accolade_csrf";
 
 /// The cookie's value in a request, when it is one we could have set.
 pub(crate) fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == CSRF_COOKIE)
-        .map(|(_, v)| v.to_owned())
+    crate::http::access::cookie(headers, CSRF_COOKIE)
+        .map(str::to_owned)
         .filter(|v| {
             v.len() == 43
                 && v.bytes()

@@ -618,7 +618,13 @@ impl Mail {
         v.insert("unsubscribe_url", self.unsubscribe_url(award.id));
     }
 
-    fn build(&self, cfg: &SmtpConfig, m: &OutboxMessage, r: &Rendered) -> Result<Message, String> {
+    fn build(
+        &self,
+        cfg: &SmtpConfig,
+        m: &OutboxMessage,
+        r: &Rendered,
+        reply_to: Option<&str>,
+    ) -> Result<Message, String> {
         let to_addr =
             m.to.parse()
                 .map_err(|e| format!("the address {:?} is not valid: {e}", m.to))?;
@@ -632,6 +638,10 @@ impl Mail {
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
                 "auto-generated".into(),
             ));
+        // Replies reach the institution's contact address, not the sending robot.
+        if let Some(addr) = reply_to.and_then(|a| a.parse().ok()) {
+            b = b.reply_to(Mailbox::new(None, addr));
+        }
         if let Some(award) = m.award {
             b = b
                 .raw_header(HeaderValue::new(
@@ -673,6 +683,7 @@ impl Mail {
             }
             // Render and mark every message of the chunk `sending`, one flush.
             let mut ready = Vec::with_capacity(due.len());
+            let reply_to = self.issuer.profile().await.ok().and_then(|p| p.email);
             for mut m in due {
                 match self.render(&m).await? {
                     Err(why) => {
@@ -681,7 +692,7 @@ impl Mail {
                         self.outbox.put_message(&m).await?;
                         done.cancelled += 1;
                     }
-                    Ok(r) => match self.build(&cfg, &m, &r) {
+                    Ok(r) => match self.build(&cfg, &m, &r, reply_to.as_deref()) {
                         Err(why) => {
                             m.state = MailState::Failed;
                             m.error = Some(why);

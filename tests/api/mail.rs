@@ -19,7 +19,7 @@ async fn mail_app() -> (TestApp, SmtpSink) {
         .admin(
             Method::PUT,
             "/api/v1/issuer",
-            Some(json!({"name": "Example University"})),
+            Some(json!({"name": "Example University", "email": "office@example.edu"})),
         )
         .await;
     assert_eq!(s, StatusCode::OK);
@@ -64,6 +64,7 @@ async fn an_award_by_email_sends_one_message_with_both_links_and_never_the_code(
     let m = &sink.messages()[0];
     assert_eq!(m.to, ["ada@example.org"]);
     assert!(m.from.contains("badges@example.edu"));
+    assert_eq!(m.header("Reply-To").as_deref(), Some("office@example.edu"));
     let subject = m.header("Subject").expect("subject");
     assert!(subject.contains("Example University"), "{subject}");
     let text = m.text();

@@ -525,6 +525,20 @@ async fn failed_sign_ins_slow_down_the_address_and_the_account_but_never_lock_th
             .0,
         StatusCode::OK
     );
+    // Another site's page cannot sign a visitor in.
+    let (s, _, v) = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "owner@example.edu", "password": PASSWORD})),
+            &[("origin", "https://evil.example")],
+            Some(addr(3)),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("cross_origin"))
+    );
     // Unknown accounts answer exactly as wrong passwords do.
     let (s, _, v) = login(&app, "nobody@example.edu", PASSWORD, addr(2)).await;
     assert_eq!(

@@ -95,6 +95,24 @@ pub fn set_session_cookies(state: &AppState, res: &mut Response, s: &SignedIn) {
 
 // ---- signing in and out ----
 
+/// Refuses a sign-in call another site's page made (browsers name it in `Origin`):
+/// no one can sign a visitor in to an account of the attacker's choosing.
+fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null"))
+    {
+        Some(o) if !o.eq_ignore_ascii_case(&state.public_url.origin().ascii_serialization()) => {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "signing in is accepted only from this service's own pages or from non-browser clients",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -112,6 +130,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    same_origin(&state, &headers)?;
     let b: LoginBody = parse_json(&body)?;
     let device = access::cookie(&headers, DEVICE_COOKIE);
     let s = state
@@ -160,8 +179,10 @@ pub struct ResetRequest {
 pub async fn request_reset(
     State(state): State<AppState>,
     c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    same_origin(&state, &headers)?;
     let b: ResetRequest = parse_json(&body)?;
     state.staff.request_reset(&b.email, peer(c)).await?;
     Ok((
@@ -196,9 +217,11 @@ pub struct NewPassword {
 pub async fn complete_link(
     State(state): State<AppState>,
     c: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    same_origin(&state, &headers)?;
     let b: NewPassword = parse_json(&body)?;
     let s = state
         .staff

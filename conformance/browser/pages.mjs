@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { peopleSteps } from './people.mjs';
+import { staffSteps } from './staff.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -832,6 +833,7 @@ const steps = [
   ['claim', claimPage],
   ['badge (expired)', () => ctx.badges?.expired ? badgeExpired(ctx.badges.expired) : skip('badge-expired', 'no expiring badge was issued')],
   ...peopleSteps({ ctx, base, ok, fail, skip, check, must, squash, both, visit, pageChecks, admin, get, ROOT }),
+  ...staffSteps({ base, ok, fail, check, must, squash, both, visit, pageChecks, admin }),
 ];
 for (const [name, step] of steps) {
   try {

@@ -267,11 +267,19 @@ pub async fn authorize(State(access): State<Access>, mut req: Request, next: Nex
     req.extensions_mut().insert(addr);
     let res = next.run(req).await;
     if !is_safe(&method) && res.status().is_success() {
-        let note = res
+        let mut note = res
             .extensions()
             .get::<AuditNote>()
             .cloned()
             .unwrap_or_default();
+        // A created thing's id, when the answer names it.
+        if note.target.is_none() && target.is_none() {
+            note.target = res
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
         let mut e = state
             .staff
             .entry(Some(&p), rule.action, note.target.or(target), addr.0);

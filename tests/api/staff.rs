@@ -1004,6 +1004,12 @@ async fn the_audit_trail_names_the_principal_never_the_body_and_exports_csv() {
         ],
         "{all}"
     );
+    // What was created is named.
+    let (_, created) = app
+        .admin(Method::GET, "/api/v1/audit?action=achievement.create", None)
+        .await;
+    assert_eq!(created["events"][0]["target"], ach["id"], "{created}");
+    assert_eq!(created["events"][0]["actor"], "admin token");
     // Refusals are kept too.
     let (s, _) = with_token(&app, &token, Method::POST, "/api/v1/staff", Some(json!({}))).await;
     assert_eq!(s, StatusCode::FORBIDDEN);

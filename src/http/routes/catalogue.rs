@@ -29,7 +29,11 @@ pub async fn create_badge_type(
 ) -> Result<Response, ApiError> {
     let input: BadgeTypeInput = parse_json(&body)?;
     let t = state.catalogue.create_badge_type(input).await?;
-    Ok((StatusCode::CREATED, Json(t)).into_response())
+    let note = crate::http::access::AuditNote::target(t.id.clone());
+    Ok(crate::http::access::noted(
+        (StatusCode::CREATED, Json(t)),
+        note,
+    ))
 }
 
 /// `GET /api/v1/badge-types/{id}`

@@ -49,12 +49,16 @@ pub async fn create_key(State(state): State<AppState>, body: Bytes) -> Result<Re
     if let Some(o) = v.as_object_mut() {
         o.insert("key".into(), json!(secret.expose()));
     }
-    Ok((
-        StatusCode::CREATED,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(v),
-    )
-        .into_response())
+    let note = crate::http::access::AuditNote::target(view.id.to_string())
+        .with_detail(json!({"name": view.name}));
+    Ok(crate::http::access::noted(
+        (
+            StatusCode::CREATED,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(v),
+        ),
+        note,
+    ))
 }
 
 /// `GET /api/v1/api-keys`

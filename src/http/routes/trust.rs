@@ -55,9 +55,13 @@ pub async fn create_entry(
         )
     })?)?;
     let fields = input.fields()?;
+    let target = id.to_string();
     let (entry, _) = state.trust.put(id, fields, Source::Admin).await?;
     state.trust.flush().await?;
-    Ok((StatusCode::CREATED, Json(entry.as_ref().clone())).into_response())
+    Ok(crate::http::access::noted(
+        (StatusCode::CREATED, Json(entry.as_ref().clone())),
+        crate::http::access::AuditNote::target(target),
+    ))
 }
 
 /// `GET /api/v1/trust/issuers/{id}`

@@ -328,6 +328,7 @@ impl AppState {
             &public_url,
             clock.clone(),
         );
+        let staff = staff.with_mail_bell(mail.bell());
         Ok(Self(Arc::new(Services {
             staff,
             mail,

@@ -201,6 +201,28 @@ fn target_of(template: &str, path: &str) -> Option<String> {
         .last()
 }
 
+/// What a session that must first set up two-factor sign-in may do.
+const SETUP_ACTIONS: [&str; 3] = ["me.read", "me.totp_begin", "me.totp_confirm"];
+
+/// Records a refused call: `denied.<action>` (too little a role), `csrf.<action>`,
+/// `totp_setup_required.<action>`.
+async fn refused(
+    state: &AppState,
+    p: &Principal,
+    why: &str,
+    action: &str,
+    target: Option<String>,
+    addr: ClientAddr,
+) {
+    let mut e = state
+        .staff
+        .entry(Some(p), &format!("{why}.{action}"), target, addr.0);
+    e.status = Some(403);
+    if let Err(err) = state.staff.record(e).await {
+        tracing::error!(error = %err, "writing the audit trail");
+    }
+}
+
 /// The middleware on every admin route.
 pub async fn authorize(State(access): State<Access>, mut req: Request, next: Next) -> Response {
     let state = &access.state;
@@ -210,11 +232,13 @@ pub async fn authorize(State(access): State<Access>, mut req: Request, next: Nex
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
-    let Some(rule) = access
-        .rules
-        .get(&(method.clone(), template.clone()))
-        .copied()
-    else {
+    // HEAD is GET without the body, with GET's rule.
+    let lookup = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
+    let Some(rule) = access.rules.get(&(lookup, template.clone())).copied() else {
         // A route without a rule is a bug; refuse rather than guess.
         tracing::error!(%method, %template, "an admin route has no access rule");
         return forbidden("forbidden", "this route has no access rule");
@@ -230,6 +254,7 @@ pub async fn authorize(State(access): State<Access>, mut req: Request, next: Nex
     if !is_safe(&method) {
         let presented = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         if !csrf_ok(&p, presented) {
+            refused(state, &p, "csrf", rule.action, target.clone(), addr).await;
             return forbidden(
                 "csrf",
                 "a call made with the session cookie must send the session's CSRF token in the X-CSRF-Token header",
@@ -240,21 +265,24 @@ pub async fn authorize(State(access): State<Access>, mut req: Request, next: Nex
         totp_setup_required: true,
         ..
     } = p.via
-        && !rule.own
+        && !SETUP_ACTIONS.contains(&rule.action)
     {
+        refused(
+            state,
+            &p,
+            "totp_setup_required",
+            rule.action,
+            target.clone(),
+            addr,
+        )
+        .await;
         return forbidden(
             "totp_setup_required",
-            "set up two-factor sign-in first (POST /api/v1/me/totp): an owner requires it",
+            "set up two-factor sign-in first (POST /api/v1/me/totp, then /api/v1/me/totp/confirm): an owner requires it",
         );
     }
     if !p.may(rule.role) {
-        let mut e = state
-            .staff
-            .entry(Some(&p), &format!("denied.{}", rule.action), target, addr.0);
-        e.status = Some(403);
-        if let Err(err) = state.staff.record(e).await {
-            tracing::error!(error = %err, "writing the audit trail");
-        }
+        refused(state, &p, "denied", rule.action, target, addr).await;
         return forbidden(
             "forbidden",
             format!(

@@ -191,6 +191,8 @@ impl From<crate::staff::Error> for ApiError {
             E::NotFound(_) => Self::not_found(e.to_string()),
             E::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             E::LinkInvalid => Self::new(StatusCode::GONE, "link_invalid", e.to_string()),
+            // Removed by a concurrent call.
+            E::Store(crate::store::Error::Missing(_)) => Self::not_found(e.to_string()),
             E::Store(_) => Self::internal(&e),
         }
     }

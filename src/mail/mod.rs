@@ -62,6 +62,8 @@ pub const BACKOFF: [Duration; 7] = [
     Duration::hours(6),
     Duration::hours(12),
 ];
+/// What `render` says of a message to try again shortly (not cancelled).
+const LATER: &str = "not yet";
 /// Messages handed to the server at once.
 const CONCURRENCY: usize = 8;
 /// Messages marked `sending` per flush.
@@ -359,6 +361,11 @@ impl Mail {
         self.smtp.as_ref()
     }
 
+    /// The worker's bell, for others that queue messages.
+    pub fn bell(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
     /// Wakes the worker (a message was queued).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -521,10 +528,17 @@ impl Mail {
                     return Ok(Err("the message names no award".into()));
                 };
                 let Some(award) = self.awards.award(id).await? else {
+                    // Written just before its award: the award may not be there yet.
+                    if self.now() - m.created_at < Duration::minutes(1) {
+                        return Ok(Err(LATER.into()));
+                    }
                     return Ok(Err("the award no longer exists".into()));
                 };
                 if award.revoked {
                     return Ok(Err("the badge was revoked".into()));
+                }
+                if m.kind != MailKind::Award && award.suspended {
+                    return Ok(Err("the badge is suspended".into()));
                 }
                 if m.kind != MailKind::Award && self.outbox.opted_out(id).await? {
                     return Ok(Err("the earner opted out".into()));
@@ -686,6 +700,10 @@ impl Mail {
             let reply_to = self.issuer.profile().await.ok().and_then(|p| p.email);
             for mut m in due {
                 match self.render(&m).await? {
+                    Err(why) if why == LATER => {
+                        m.next_at = now + Duration::seconds(5);
+                        self.outbox.put_message(&m).await?;
+                    }
                     Err(why) => {
                         m.state = MailState::Cancelled;
                         m.error = Some(why);
@@ -709,54 +727,24 @@ impl Mail {
                 }
             }
             self.outbox.flush().await?;
-            // Hand them over on a few connections at once, each reused for many.
+            // Hand them over on a few connections at once, each reused for many;
+            // each answer is made durable as it comes, so a crash repeats at most the
+            // messages in flight.
             let queue = Arc::new(std::sync::Mutex::new(
                 ready.into_iter().collect::<std::collections::VecDeque<_>>(),
             ));
             let mut set = tokio::task::JoinSet::new();
             for _ in 0..CONCURRENCY {
                 let (cfg, queue) = (cfg.clone(), queue.clone());
-                set.spawn(async move { send_all(&cfg, &queue).await });
+                let (outbox, clock) = (self.outbox.clone(), self.clock.clone());
+                set.spawn(async move { send_all(&cfg, &queue, &*outbox, &clock).await });
             }
-            let mut results = Vec::new();
             while let Some(joined) = set.join_next().await {
-                if let Ok(r) = joined {
-                    results.extend(r);
-                }
+                let d = joined.map_err(|e| store::Error::Task(e.to_string()))??;
+                done.sent += d.sent;
+                done.retried += d.retried;
+                done.failed += d.failed;
             }
-            let now = self.now();
-            for (mut m, r) in results {
-                match r {
-                    Ok(resp) => {
-                        m.state = MailState::Sent;
-                        m.sent_at = Some(now);
-                        m.error = None;
-                        m.answer = Some(format!(
-                            "{} {}",
-                            resp.code(),
-                            resp.message().collect::<Vec<_>>().join(" ")
-                        ));
-                        done.sent += 1;
-                    }
-                    Err(e) => {
-                        let words = e.words;
-                        let last = m.attempts as usize > BACKOFF.len();
-                        if e.permanent || last {
-                            m.state = MailState::Failed;
-                            done.failed += 1;
-                        } else {
-                            m.state = MailState::Queued;
-                            m.next_at =
-                                now + BACKOFF[(m.attempts as usize - 1).min(BACKOFF.len() - 1)];
-                            done.retried += 1;
-                        }
-                        tracing::warn!(key = %m.key, attempt = m.attempts, error = %words, "an e-mail was not accepted");
-                        m.error = Some(words);
-                    }
-                }
-                self.outbox.put_message(&m).await?;
-            }
-            self.outbox.flush().await?;
         }
     }
 
@@ -775,7 +763,7 @@ impl Mail {
             let Some(to) = award.recipient.email.clone() else {
                 continue;
             };
-            if award.revoked || self.outbox.opted_out(id).await? {
+            if award.revoked || award.suspended || self.outbox.opted_out(id).await? {
                 continue;
             }
             let mut due: Option<(String, MailKind)> = None;
@@ -852,18 +840,15 @@ impl Mail {
     }
 }
 
-type Sent = (
-    OutboxMessage,
-    Result<lettre::transport::smtp::response::Response, Failure>,
-);
-
-/// One sender: takes messages off the queue and sends them over one connection,
-/// opening another when it breaks.
+/// One sender: takes messages off the queue and sends them over one connection
+/// (opening another when it breaks), recording each answer durably before the next.
 async fn send_all(
     cfg: &SmtpConfig,
     queue: &std::sync::Mutex<std::collections::VecDeque<(OutboxMessage, Message)>>,
-) -> Vec<Sent> {
-    let mut out = Vec::new();
+    outbox: &dyn Outbox,
+    clock: &SharedClock,
+) -> Result<Delivered, store::Error> {
+    let mut done = Delivered::default();
     let mut conn: Option<AsyncSmtpConnection> = None;
     loop {
         let next = queue
@@ -875,21 +860,64 @@ async fn send_all(
             conn = match cfg.connect().await {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    out.push((m, Err(e)));
+                    let m = settle(m, Err(e), clock.timestamp(), &mut done);
+                    outbox.put_message(&m).await?;
+                    outbox.flush().await?;
                     continue;
                 }
             };
         }
         let Some(c) = conn.as_mut() else { continue };
         let r = c.send(msg.envelope(), &msg.formatted()).await;
-        out.push((m, r.map_err(Failure::from)));
+        let m = settle(m, r.map_err(Failure::from), clock.timestamp(), &mut done);
+        outbox.put_message(&m).await?;
+        outbox.flush().await?;
     }
     if let Some(mut c) = conn
         && !c.has_broken()
     {
         let _ = c.quit().await;
     }
-    out
+    Ok(done)
+}
+
+/// A message after its attempt: sent, to be retried after its back-off, or failed.
+fn settle(
+    mut m: OutboxMessage,
+    r: Result<lettre::transport::smtp::response::Response, Failure>,
+    now: OffsetDateTime,
+    done: &mut Delivered,
+) -> OutboxMessage {
+    match r {
+        Ok(resp) => {
+            m.state = MailState::Sent;
+            m.sent_at = Some(now);
+            m.error = None;
+            m.answer = Some(format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            ));
+            done.sent += 1;
+        }
+        Err(e) => {
+            let last = m.attempts as usize > BACKOFF.len();
+            if e.permanent || last {
+                m.state = MailState::Failed;
+                done.failed += 1;
+            } else {
+                m.state = MailState::Queued;
+                m.next_at = now
+                    + BACKOFF[(m.attempts as usize)
+                        .saturating_sub(1)
+                        .min(BACKOFF.len() - 1)];
+                done.retried += 1;
+            }
+            tracing::warn!(key = %m.key, attempt = m.attempts, error = %e.words, "an e-mail was not accepted");
+            m.error = Some(e.words);
+        }
+    }
+    m
 }
 
 /// Whether the earner has taken the badge (a wallet, or the web).

@@ -192,9 +192,29 @@ struct Failures {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ThrottleKey {
+    /// Sign-ins from an address (an IPv6 client by its /64).
     Address(IpAddr),
+    /// Sign-ins and password checks of an account.
     Account(String),
+    /// Password-reset requests from an address (apart from sign-ins, so that asking
+    /// for resets never slows anyone's sign-in).
+    Reset(IpAddr),
 }
+
+/// An address as throttles count it: IPv6 clients by their /64 (one host has them
+/// all), IPv4-mapped ones as IPv4.
+fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// Keys the throttle remembers at most; beyond, entries not now delaying anyone go.
+const THROTTLE_KEYS: usize = 100_000;
 
 /// The sign-in throttle (in memory).
 #[derive(Debug, Default)]
@@ -212,9 +232,12 @@ impl Throttle {
 
     fn fail(&self, key: ThrottleKey, now: OffsetDateTime, cap: Duration) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() > 100_000 {
-            // Forget failures nobody repeated for a day.
+        if map.len() >= THROTTLE_KEYS {
+            // Forget failures nobody repeated for a day, then any not delaying now.
             map.retain(|_, f| now - f.last < Duration::days(1));
+            if map.len() >= THROTTLE_KEYS {
+                map.retain(|_, f| f.until > now);
+            }
         }
         let f = map.entry(key).or_insert(Failures {
             count: 0,
@@ -231,6 +254,17 @@ impl Throttle {
             let exp = (f.count - FREE_FAILURES - 1).min(20);
             let delay = Duration::seconds(1i64 << exp).min(cap);
             f.until = now + delay;
+        }
+    }
+
+    /// Takes back one charge (a right password that still needs its second factor).
+    fn refund(&self, key: &ThrottleKey, now: OffsetDateTime) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(f) = map.get_mut(key) {
+            f.count = f.count.saturating_sub(1);
+            if f.count <= FREE_FAILURES {
+                f.until = now;
+            }
         }
     }
 
@@ -294,8 +328,14 @@ pub struct Staff {
     /// The public URL (links point under it).
     base: String,
     throttle: Arc<Throttle>,
+    /// Password hashes computed at once (each takes 19 MiB and a core for a while).
+    hashing: Arc<tokio::sync::Semaphore>,
+    /// Orders changes that could leave no owner.
+    owners_lock: Arc<tokio::sync::Mutex<()>>,
     /// Whether e-mail can be sent (invitations and resets are then mailed).
     mail_enabled: bool,
+    /// Wakes the mail worker.
+    mail_bell: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for Staff {
@@ -319,14 +359,42 @@ impl Staff {
             clock,
             base: public_url.as_str().trim_end_matches('/').to_owned(),
             throttle: Arc::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            )),
+            owners_lock: Arc::default(),
             mail_enabled: false,
+            mail_bell: None,
         }
+    }
+
+    /// Checks a password against a hash off the async workers, a few at a time.
+    async fn verify_password(&self, password: &str, phc: String) -> bool {
+        let Ok(_permit) = self.hashing.acquire().await else {
+            return false;
+        };
+        let pw = password.to_owned();
+        tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
+            .await
+            .unwrap_or(false)
     }
 
     /// Says whether e-mail can be sent.
     pub fn with_mail(mut self, enabled: bool) -> Self {
         self.mail_enabled = enabled;
         self
+    }
+
+    /// Shares the mail worker's bell: messages queued here wake it.
+    pub fn with_mail_bell(mut self, bell: Arc<tokio::sync::Notify>) -> Self {
+        self.mail_bell = Some(bell);
+        self
+    }
+
+    fn wake_mail(&self) {
+        if let Some(b) = &self.mail_bell {
+            b.notify_one();
+        }
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -450,7 +518,7 @@ impl Staff {
             .members()
             .await?
             .iter()
-            .filter(|m| m.role == Role::Owner)
+            .filter(|m| m.role == Role::Owner && m.password.is_some())
             .count())
     }
 
@@ -462,8 +530,10 @@ impl Staff {
         role: Option<Role>,
     ) -> Result<StaffRecord, Error> {
         let name = name.map(check_name).transpose()?;
+        let _owners = self.owners_lock.lock().await;
         let current = self.member(id).await?;
         if current.role == Role::Owner
+            && current.password.is_some()
             && role.is_some_and(|r| r != Role::Owner)
             && self.owners().await? <= 1
         {
@@ -500,8 +570,9 @@ impl Staff {
 
     /// Removes a member (their sessions and tokens end); never the last owner.
     pub async fn remove(&self, id: Uuid) -> Result<StaffRecord, Error> {
+        let _owners = self.owners_lock.lock().await;
         let member = self.member(id).await?;
-        if member.role == Role::Owner && self.owners().await? <= 1 {
+        if member.role == Role::Owner && member.password.is_some() && self.owners().await? <= 1 {
             return Err(Error::Conflict(
                 "this is the only owner; make someone else an owner first".into(),
             ));
@@ -539,39 +610,45 @@ impl Staff {
         device: Option<&str>,
     ) -> Result<SignedIn, Error> {
         let now = self.now();
-        let email = normalise_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        let addr_key = address.map(ThrottleKey::Address);
+        let Ok(email) = normalise_email(email) else {
+            // Not an address: no account has it. Cost the same hash, remember nothing.
+            let _ = self
+                .verify_password(password, password::dummy_hash().to_owned())
+                .await;
+            return Err(Error::BadCredentials);
+        };
+        let addr_key = address.map(|a| ThrottleKey::Address(client(a)));
         let acct_key = ThrottleKey::Account(email.clone());
-        if let Some(k) = &addr_key
-            && let Some(w) = self.throttle.wait(k, now)
-        {
-            return Err(Error::Throttled(w));
-        }
         let member = self.store.staff_by_email(&email).await?;
+        // A browser where this member signed in before is never slowed down: a
+        // stranger's guesses cannot keep the member out.
         let known = member
             .as_ref()
             .is_some_and(|m| self.known_device(m.id, device));
-        if !known && let Some(w) = self.throttle.wait(&acct_key, now) {
-            return Err(Error::Throttled(w));
+        if !known {
+            for k in addr_key.iter().chain([&acct_key]) {
+                if let Some(w) = self.throttle.wait(k, now) {
+                    return Err(Error::Throttled(w));
+                }
+            }
         }
+        // Counted before the (slow) check, so that parallel guesses meet the delay
+        // too; a success clears it.
+        let charge = |me: &Self| {
+            if !known {
+                if let Some(k) = addr_key.clone() {
+                    me.throttle.fail(k, now, ADDRESS_DELAY_MAX);
+                }
+                me.throttle.fail(acct_key.clone(), now, ACCOUNT_DELAY_MAX);
+            }
+        };
+        charge(self);
         let phc = member
             .as_ref()
             .and_then(|m| m.password.clone())
             .unwrap_or_else(|| password::dummy_hash().to_owned());
-        let pw = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
-            .await
-            .unwrap_or(false);
-        let fail = |me: &Self| {
-            if let Some(k) = addr_key.clone() {
-                me.throttle.fail(k, now, ADDRESS_DELAY_MAX);
-            }
-            if !known {
-                me.throttle.fail(acct_key.clone(), now, ACCOUNT_DELAY_MAX);
-            }
-        };
+        let ok = self.verify_password(password, phc).await;
         let Some(member) = member.filter(|m| ok && m.password.is_some()) else {
-            fail(self);
             let mut e = self.entry(None, "auth.sign_in_failed", None, address);
             e.actor = email.clone();
             self.record(e).await?;
@@ -579,10 +656,15 @@ impl Staff {
         };
         if member.has_totp() {
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+                if !known {
+                    for k in addr_key.iter().chain([&acct_key]) {
+                        self.throttle.refund(k, now);
+                    }
+                }
                 return Err(Error::TotpRequired);
             };
             if !self.spend_totp(&member, code).await? {
-                fail(self);
+                charge(self);
                 let mut e = self.entry(None, "auth.totp_failed", None, address);
                 e.actor = email.clone();
                 self.record(e).await?;
@@ -690,8 +772,9 @@ impl Staff {
         };
         // Kept fresh to the minute: no write on every request.
         if now - s.last_seen >= Duration::minutes(1) {
+            // Only while it still exists: a sign-out in between stays a sign-out.
             s.last_seen = now;
-            self.store.put_session(&d, &s).await?;
+            self.store.touch_session(&d, now).await?;
         }
         Ok(Some(Principal::of(
             &member,
@@ -750,12 +833,17 @@ impl Staff {
             .member
             .ok_or_else(|| Error::invalid("member", "the admin token has no password"))?;
         let member = self.member(id).await?;
+        password::check_policy(new)?;
+        // Guessing the current password with a stolen session is throttled as
+        // sign-ins are.
+        let now = self.now();
+        let key = ThrottleKey::Account(member.email.clone());
+        if let Some(w) = self.throttle.wait(&key, now) {
+            return Err(Error::Throttled(w));
+        }
         let phc = member.password.clone().unwrap_or_default();
-        let cur = current.to_owned();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&cur, &phc))
-            .await
-            .unwrap_or(false);
-        if !ok {
+        if !self.verify_password(current, phc).await {
+            self.throttle.fail(key, now, ACCOUNT_DELAY_MAX);
             return Err(Error::invalid("current_password", "is not right"));
         }
         self.set_password(&member, new).await?;
@@ -792,6 +880,8 @@ impl Staff {
             })
             .await?;
         self.store.remove_sessions_of(member.id).await?;
+        // Any other invitation or reset link of the member is spent too.
+        self.store.expire_staff_links(member.id, now).await?;
         self.flush().await?;
         Ok(())
     }
@@ -865,45 +955,58 @@ impl Staff {
         Ok(self.link_url(&link))
     }
 
-    /// An owner sends a member a password-reset link.
-    pub async fn reset_link(&self, id: Uuid) -> Result<String, Error> {
+    /// An owner sends a member a password-reset link: by e-mail when mail works (the
+    /// link is then not shown to the owner, who could otherwise act as the member);
+    /// otherwise it is returned for the owner to hand over.
+    pub async fn reset_link(&self, id: Uuid) -> Result<Option<String>, Error> {
         let member = self.member(id).await?;
         let url = self.issue_link(&member, LinkPurpose::PasswordReset).await?;
         self.flush().await?;
-        Ok(url)
+        Ok((!self.mail_enabled).then_some(url))
     }
 
     /// Anyone asks for a reset of an e-mail address: the member (if there is one and
     /// mail is configured) gets a link. The answer is the same either way.
     pub async fn request_reset(&self, email: &str, address: Option<IpAddr>) -> Result<(), Error> {
         let now = self.now();
-        // Throttled like sign-ins (per address), so it cannot flood a mailbox.
-        if let Some(a) = address
-            && self.throttle.wait(&ThrottleKey::Address(a), now).is_some()
-        {
-            return Ok(());
-        }
+        // Throttled per address on a throttle of its own (it cannot flood a mailbox,
+        // and asking for resets never slows anyone's sign-in).
         if let Some(a) = address {
-            self.throttle
-                .fail(ThrottleKey::Address(a), now, ADDRESS_DELAY_MAX);
+            let key = ThrottleKey::Reset(client(a));
+            if self.throttle.wait(&key, now).is_some() {
+                return Ok(());
+            }
+            self.throttle.fail(key, now, ADDRESS_DELAY_MAX);
         }
         let Ok(email) = normalise_email(email) else {
             return Ok(());
         };
-        if let Some(member) = self.store.staff_by_email(&email).await?
-            && self.mail_enabled
-        {
-            self.issue_link(&member, LinkPurpose::PasswordReset).await?;
-            self.flush().await?;
-            let mut e = self.entry(
-                None,
-                "auth.password_reset_requested",
-                Some(member.id.to_string()),
-                address,
-            );
-            e.actor = email;
-            self.record(e).await?;
+        if !self.mail_enabled {
+            return Ok(());
         }
+        // The work happens after the answer, so that its time tells nothing about
+        // whether the address has an account.
+        let me = self.clone();
+        tokio::spawn(async move {
+            let run = async {
+                if let Some(member) = me.store.staff_by_email(&email).await? {
+                    me.issue_link(&member, LinkPurpose::PasswordReset).await?;
+                    me.flush().await?;
+                    let e = me.entry(
+                        None,
+                        "auth.password_reset_requested",
+                        Some(member.id.to_string()),
+                        address,
+                    );
+                    me.record(e).await?;
+                    me.wake_mail();
+                }
+                Ok::<(), Error>(())
+            };
+            if let Err(e) = run.await {
+                tracing::error!(error = %e, "a password reset request");
+            }
+        });
         Ok(())
     }
 
@@ -932,14 +1035,37 @@ impl Staff {
         &self,
         token: &str,
         new_password: &str,
+        code: Option<&str>,
         address: Option<IpAddr>,
     ) -> Result<SignedIn, Error> {
         password::check_policy(new_password)?;
         let (link, member) = self.link(token).await?;
+        // A reset link proves the mailbox, not the second factor.
+        if member.has_totp() {
+            let now = self.now();
+            let key = ThrottleKey::Account(member.email.clone());
+            if let Some(w) = self.throttle.wait(&key, now) {
+                return Err(Error::Throttled(w));
+            }
+            let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(Error::TotpRequired);
+            };
+            if !self.spend_totp(&member, code).await? {
+                self.throttle.fail(key, now, ACCOUNT_DELAY_MAX);
+                return Err(Error::TotpWrong);
+            }
+        }
         if !self.store.use_staff_link(link.id, self.now()).await? {
             return Err(Error::LinkInvalid);
         }
         self.set_password(&member, new_password).await?;
+        if link.purpose == LinkPurpose::PasswordReset {
+            // Whoever knew the old password may have made tokens: a reset ends them.
+            for (d, _) in self.store.personal_tokens(member.id).await? {
+                self.store.remove_personal_token(&d).await?;
+            }
+            self.flush().await?;
+        }
         let p = Principal::of(&member, Via::PersonalToken);
         let action = match link.purpose {
             LinkPurpose::Invitation => "staff.invitation_accepted",
@@ -1097,7 +1223,13 @@ impl Staff {
             ));
         }
         let m = self.member(member).await?;
+        let now = self.now();
+        let key = ThrottleKey::Account(m.email.clone());
+        if let Some(w) = self.throttle.wait(&key, now) {
+            return Err(Error::Throttled(w));
+        }
         if m.has_totp() && !self.spend_totp(&m, code).await? {
+            self.throttle.fail(key, now, ACCOUNT_DELAY_MAX);
             return Err(Error::TotpWrong);
         }
         self.store

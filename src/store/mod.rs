@@ -476,6 +476,8 @@ pub trait Staff: Durable {
     async fn put_session(&self, digest: &[u8; 32], session: &SessionRecord) -> Result<(), Error>;
     async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionRecord>, Error>;
     async fn remove_session(&self, digest: &[u8; 32]) -> Result<bool, Error>;
+    /// Marks a session used at `at`, only if it still exists.
+    async fn touch_session(&self, digest: &[u8; 32], at: OffsetDateTime) -> Result<bool, Error>;
     /// Ends every session of a member; how many there were.
     async fn remove_sessions_of(&self, staff: Uuid) -> Result<usize, Error>;
     /// Removes the sessions `keep` refuses; how many went.
@@ -488,11 +490,19 @@ pub trait Staff: Durable {
     /// A member's tokens with their digests.
     async fn personal_tokens(&self, staff: Uuid) -> Result<Vec<([u8; 32], PersonalToken)>, Error>;
     async fn remove_personal_token(&self, digest: &[u8; 32]) -> Result<bool, Error>;
+    /// Marks a token used at `at`, only if it still exists.
+    async fn touch_personal_token(
+        &self,
+        digest: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<bool, Error>;
     async fn put_staff_link(&self, link: &StaffLink) -> Result<(), Error>;
     async fn staff_link(&self, id: Uuid) -> Result<Option<StaffLink>, Error>;
     /// Spends a link: of concurrent callers exactly one gets `true`, and only while
     /// it is unused.
     async fn use_staff_link(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, Error>;
+    /// Spends every open link of a member.
+    async fn expire_staff_links(&self, staff: Uuid, at: OffsetDateTime) -> Result<usize, Error>;
     async fn security_settings(&self) -> Result<SecuritySettings, Error>;
     async fn put_security_settings(&self, s: &SecuritySettings) -> Result<(), Error>;
 }

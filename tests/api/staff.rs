@@ -831,7 +831,7 @@ async fn two_factor_sign_in_with_totp_and_an_owner_can_require_it() {
             None,
         )
         .await;
-    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         login(&app, "i@example.edu", PASSWORD, addr(1)).await.0,
         StatusCode::OK
@@ -1054,4 +1054,238 @@ async fn the_audit_trail_names_the_principal_never_the_body_and_exports_csv() {
     // Without credentials, nothing.
     let (s, _) = app.call(Method::GET, "/api/v1/audit", None, false).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_session_that_must_set_up_two_factor_makes_no_tokens_and_viewers_see_no_acting_links() {
+    let app = TestApp::new().await;
+    add_member(&app, "v@example.edu", "viewer").await;
+    let viewer = token_for(&app, "v@example.edu").await;
+    let (s, _) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/settings/security",
+            Some(json!({"require_totp": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let vs = sign_in(&app, "v@example.edu").await;
+    let hdr = [
+        ("cookie", vs.cookie.as_str()),
+        ("x-csrf-token", vs.csrf.as_str()),
+    ];
+    let (st, _, v) = app
+        .request(
+            Method::POST,
+            "/api/v1/me/tokens",
+            Some(json!({"name": "sneaky"})),
+            &hdr,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("totp_setup_required"))
+    );
+    let (st, _, _) = app
+        .request(Method::GET, "/api/v1/me", None, &hdr, None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    // The refusal is on record.
+    let (_, log) = app
+        .admin(
+            Method::GET,
+            "/api/v1/audit?action=totp_setup_required.me.token_create",
+            None,
+        )
+        .await;
+    assert_eq!(log["events"].as_array().expect("events").len(), 1, "{log}");
+    // A viewer reads credentials without the links that act on them.
+    let ach = app.create_achievement().await;
+    let (s, award) = app
+        .admin(
+            Method::POST,
+            "/api/v1/awards",
+            Some(json!({"achievement_id": ach["id"], "recipient": {"email": "ada@example.org"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let cid = award["credential_id"].as_str().expect("cid");
+    let (s, v) = with_token(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("/api/v1/credentials/{cid}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    for k in [
+        "offer_uri",
+        "offer_uri_by_value",
+        "claim_url",
+        "earner_url",
+        "tx_code",
+    ] {
+        assert!(v.get(k).is_none(), "a viewer sees {k}: {v}");
+    }
+    let (_, list) = with_token(&app, &viewer, Method::GET, "/api/v1/credentials", None).await;
+    assert!(list["credentials"][0].get("claim_url").is_none());
+    let (_, v) = app
+        .admin(Method::GET, &format!("/api/v1/credentials/{cid}"), None)
+        .await;
+    assert!(
+        v["claim_url"].is_string() && v["offer_uri"].is_string(),
+        "{v}"
+    );
+    // HEAD is GET's rule.
+    let req = axum::http::Request::builder()
+        .method(Method::HEAD)
+        .uri("/api/v1/credentials")
+        .header("authorization", format!("Bearer {viewer}"))
+        .body(axum::body::Body::empty())
+        .expect("req");
+    assert_eq!(app.send(req).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_reset_needs_the_second_factor_ends_tokens_and_spends_other_links() {
+    let app = TestApp::new().await;
+    let id = add_member(&app, "i@example.edu", "issuer").await;
+    let token = token_for(&app, "i@example.edu").await;
+    let s = sign_in(&app, "i@example.edu").await;
+    let hdr = [
+        ("cookie", s.cookie.as_str()),
+        ("x-csrf-token", s.csrf.as_str()),
+    ];
+    let (_, _, v) = app
+        .request(Method::POST, "/api/v1/me/totp", None, &hdr, None)
+        .await;
+    let secret = TotpSecret::from_base32(v["secret"].as_str().expect("secret")).expect("b32");
+    let (st, _, _) = app
+        .request(
+            Method::POST,
+            "/api/v1/me/totp/confirm",
+            Some(json!({"code": secret.code_at(NOW)})),
+            &hdr,
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let reset = |v: &Value| {
+        v["reset_url"]
+            .as_str()
+            .expect("reset url")
+            .rsplit('/')
+            .next()
+            .expect("t")
+            .to_owned()
+    };
+    let (_, v1) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/staff/{id}/password-reset"),
+            None,
+        )
+        .await;
+    let (_, v2) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/staff/{id}/password-reset"),
+            None,
+        )
+        .await;
+    let (first, second) = (reset(&v1), reset(&v2));
+    let path = format!("/api/v1/auth/links/{second}");
+    let new = "a fresh and long passphrase";
+    let (st, v) = app
+        .call(Method::POST, &path, Some(json!({"password": new})), false)
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("totp_required"))
+    );
+    app.clock.advance(30);
+    let (st, v) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"password": new, "totp": secret.code_at(NOW + 30)})),
+            false,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // The reset ended the member's tokens and the other open link.
+    let (st, _) = with_token(&app, &token, Method::GET, "/api/v1/credentials", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/auth/links/{first}"),
+            None,
+            false,
+        )
+        .await;
+    assert_eq!(st, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn staff_may_stop_an_awards_reminders_but_not_restart_them() {
+    let app = TestApp::new().await;
+    let ach = app.create_achievement().await;
+    let (_, award) = app
+        .admin(
+            Method::POST,
+            "/api/v1/awards",
+            Some(json!({"achievement_id": ach["id"], "recipient": {"email": "ada@example.org"}})),
+        )
+        .await;
+    let cid = award["credential_id"].as_str().expect("cid");
+    let path = format!("/api/v1/credentials/{cid}/mail");
+    let (s, _) = app
+        .admin(Method::POST, &path, Some(json!({"opt_out": true})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = app
+        .admin(Method::POST, &path, Some(json!({"opt_out": false})))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+#[tokio::test]
+async fn parallel_guesses_meet_the_same_delay_as_sequential_ones() {
+    use tower::ServiceExt as _;
+    let app = TestApp::new().await;
+    add_member(&app, "o@example.edu", "owner").await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let router = app.router.clone();
+        set.spawn(async move {
+            let mut req = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/auth/login")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({"email": "o@example.edu", "password": "a wrong guess here"}).to_string(),
+                ))
+                .expect("req");
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr(9)));
+            router.oneshot(req).await.expect("infallible").status()
+        });
+    }
+    let mut refused = 0;
+    let mut throttled = 0;
+    while let Some(s) = set.join_next().await {
+        match s.expect("task") {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        (refused, throttled),
+        (6, 14),
+        "five free tries and the one that starts the delay"
+    );
 }

@@ -366,12 +366,26 @@ async fn session_post(
     if !access::csrf_ok(&p, Some(csrf)) {
         return Err(form_expired(state).await);
     }
+    if let Via::Session {
+        totp_setup_required: true,
+        ..
+    } = p.via
+    {
+        return Err(error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "Set up two-factor sign-in first",
+            "An owner requires two-factor sign-in for every account. Set it up first; then you can make tokens.",
+        )
+        .await);
+    }
     Ok(p)
 }
 
 /// `POST /admin/tokens`: a personal token, shown once.
 pub async fn create_token(
     State(state): State<AppState>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Response {
@@ -388,7 +402,7 @@ pub async fn create_token(
                 Some(&p),
                 "me.token_create",
                 Some(t.record.id.to_string()),
-                None,
+                peer(c),
             );
             e.detail = Some(serde_json::json!({"name": t.record.name}));
             if let Err(err) = state.staff.record(e).await {
@@ -404,6 +418,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    c: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
@@ -422,7 +437,7 @@ pub async fn revoke_token(
                     Some(&p),
                     "me.token_revoke",
                     Some(t.id.to_string()),
-                    None,
+                    peer(c),
                 ))
                 .await
             {
@@ -468,6 +483,10 @@ async fn link_page(
             input #password type="password" name="password" autocomplete="new-password" required minlength="12";
             label for="confirm" { "The same password again" }
             input #confirm type="password" name="confirm" autocomplete="new-password" required minlength="12";
+            @if member.has_totp() {
+                label for="code" { "Code from your authenticator app" }
+                input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9 ]{6,7}";
+            }
             button.button.primary type="submit" { "Save password and sign in" }
         }
     };
@@ -502,6 +521,8 @@ pub struct PasswordForm {
     password: String,
     #[serde(default)]
     confirm: String,
+    #[serde(default)]
+    code: String,
 }
 
 async fn link_post(
@@ -528,7 +549,12 @@ async fn link_post(
     }
     match state
         .staff
-        .complete_link(&token, &f.password, peer(c))
+        .complete_link(
+            &token,
+            &f.password,
+            Some(f.code.as_str()).filter(|c| !c.trim().is_empty()),
+            peer(c),
+        )
         .await
     {
         Ok(s) => {
@@ -537,7 +563,9 @@ async fn link_post(
             set_session_cookies(&state, &mut res, &s);
             res
         }
-        Err(Error::Password(e)) => {
+        Err(
+            e @ (Error::Password(_) | Error::TotpRequired | Error::TotpWrong | Error::Throttled(_)),
+        ) => {
             link_page(
                 &state,
                 &headers,

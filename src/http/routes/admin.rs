@@ -496,11 +496,32 @@ async fn credential_view(state: &AppState, rec: &Award) -> Value {
 /// `GET /api/v1/credentials/{credential_id}`
 pub async fn get_credential(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        credential_view(&state, &state.issuer.credential(&id).await?).await,
-    ))
+    let mut v = credential_view(&state, &state.issuer.credential(&id).await?).await;
+    for_role(&mut v, &p);
+    Ok(Json(v))
+}
+
+/// What a viewer does not see of a credential: the links that act on it (the offer
+/// with its pre-authorized code, the claim page, the earner's manage link).
+const ACTING_LINKS: [&str; 5] = [
+    "offer_uri",
+    "offer_uri_by_value",
+    "claim_url",
+    "earner_url",
+    "tx_code",
+];
+
+fn for_role(v: &mut Value, p: &Principal) {
+    if !p.may(crate::records::Role::Issuer)
+        && let Some(o) = v.as_object_mut()
+    {
+        for k in ACTING_LINKS {
+            o.remove(k);
+        }
+    }
 }
 
 /// The body of revoke and suspend: `{"reason": "...", "actor": "..."}`, both optional.
@@ -662,6 +683,7 @@ const MAX_LIMIT: usize = 500;
 /// `GET /api/v1/credentials?achievement_id=&email=&state=&limit=&cursor=`, newest first.
 pub async fn list_credentials(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Query(q): Query<CredentialQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
@@ -711,7 +733,9 @@ pub async fn list_credentials(
     let page = state.issuer.credentials(&filter, limit, cursor).await?;
     let mut items = Vec::with_capacity(page.awards.len());
     for a in &page.awards {
-        items.push(credential_view(&state, a).await);
+        let mut v = credential_view(&state, a).await;
+        for_role(&mut v, &p);
+        items.push(v);
     }
     Ok(Json(json!({
         "credentials": items,
@@ -749,8 +773,8 @@ pub async fn renew_earner_link(
     Ok(Json(json!({"earner_url": url})))
 }
 
-/// `POST /api/v1/credentials/{id}/mail` `{"opt_out": bool}`: stops (or restarts)
-/// reminders for an award, as the earner's one-click link does.
+/// `POST /api/v1/credentials/{id}/mail` `{"opt_out": true}`: stops reminders for an
+/// award, as the earner's one-click link does.
 pub async fn credential_mail(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -762,6 +786,14 @@ pub async fn credential_mail(
         opt_out: bool,
     }
     let b: Body = parse_json(&body)?;
+    if !b.opt_out {
+        // The earner's choice: staff may stop reminders, not start them again.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "opt_out: staff may stop an award's reminders, and only the earner starts them again",
+        ));
+    }
     let rec = state.issuer.credential(&id).await?;
     state.mail.set_opt_out(rec.id, b.opt_out).await?;
     Ok(noted_json(

@@ -210,6 +210,9 @@ pub async fn link_info(
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     password: String,
+    /// The authenticator code, for a reset of an account with two-factor sign-in.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// `POST /api/v1/auth/links/{token}` `{"password"}`: sets the password (the link is
@@ -225,7 +228,7 @@ pub async fn complete_link(
     let b: NewPassword = parse_json(&body)?;
     let s = state
         .staff
-        .complete_link(&token, &b.password, peer(c))
+        .complete_link(&token, &b.password, b.totp.as_deref(), peer(c))
         .await?;
     Ok(signed_in_response(&state, &s, StatusCode::OK))
 }
@@ -359,7 +362,11 @@ pub async fn totp_confirm(
 ) -> Result<Json<Value>, ApiError> {
     let id = member_of(&p)?;
     let b: CodeBody = parse_json(&body)?;
-    state.staff.totp_confirm(id, &b.code).await?;
+    state
+        .staff
+        .totp_confirm(id, &b.code)
+        .await
+        .map_err(wrong_code)?;
     if let Via::Session { digest, .. } = &p.via {
         // The session that was only allowed to set it up may do everything now.
         state.staff.release_session(digest).await?;
@@ -375,8 +382,24 @@ pub async fn totp_disable(
 ) -> Result<Json<Value>, ApiError> {
     let id = member_of(&p)?;
     let b: CodeBody = parse_json(&body)?;
-    state.staff.totp_disable(id, &b.code).await?;
+    state
+        .staff
+        .totp_disable(id, &b.code)
+        .await
+        .map_err(wrong_code)?;
     Ok(Json(json!({"totp": false})))
+}
+
+/// A wrong code from a signed-in member is a bad request, not a failed sign-in.
+fn wrong_code(e: crate::staff::Error) -> ApiError {
+    match e {
+        crate::staff::Error::TotpWrong => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "totp_invalid",
+            "that authenticator code is not right",
+        ),
+        other => other.into(),
+    }
 }
 
 // ---- accounts (owners) ----
@@ -500,6 +523,8 @@ pub async fn reset_staff(
     state.mail.wake();
     Ok(noted_json(
         StatusCode::OK,
+        // With mail, the link goes to the member only: an owner holding it could sign
+        // in as them.
         json!({"reset_url": url, "mail": if state.mail.configured().is_some() { "queued" } else { "not_configured" }}),
         AuditNote::target(m.id.to_string()),
     ))

@@ -197,6 +197,12 @@ impl Staff for SledStore {
         Ok(self.staff.remove(prefixed(SESSION, digest))?.is_some())
     }
 
+    async fn touch_session(&self, digest: &[u8; 32], at: OffsetDateTime) -> Result<bool, Error> {
+        self.touch::<SessionRecord>(&prefixed(SESSION, digest), "session", |s| {
+            s.last_seen = at;
+        })
+    }
+
     async fn remove_sessions_of(&self, staff: Uuid) -> Result<usize, Error> {
         self.sweep_sessions(&|s| s.staff != staff).await
     }
@@ -240,6 +246,16 @@ impl Staff for SledStore {
         Ok(self.staff.remove(prefixed(TOKEN, digest))?.is_some())
     }
 
+    async fn touch_personal_token(
+        &self,
+        digest: &[u8; 32],
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.touch::<PersonalToken>(&prefixed(TOKEN, digest), "personal token", |t| {
+            t.last_used_at = Some(at);
+        })
+    }
+
     async fn put_staff_link(&self, link: &StaffLink) -> Result<(), Error> {
         self.staff.insert(
             prefixed(LINK, link.id.as_bytes()),
@@ -272,6 +288,20 @@ impl Staff for SledStore {
                 return Ok(true);
             }
         }
+    }
+
+    async fn expire_staff_links(&self, staff: Uuid, at: OffsetDateTime) -> Result<usize, Error> {
+        let mut n = 0;
+        for (k, l) in scan::<StaffLink>(&self.staff, "staff link", &[LINK])? {
+            if l.staff == staff && l.used_at.is_none() {
+                let id = Uuid::from_slice(&k)
+                    .map_err(|e| Error::Corrupt("staff link".into(), e.to_string()))?;
+                if self.use_staff_link(id, at).await? {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
     }
 
     async fn security_settings(&self) -> Result<SecuritySettings, Error> {
@@ -441,6 +471,30 @@ impl Outbox for SledStore {
 }
 
 impl SledStore {
+    /// Changes a JSON record in `staff` only while it exists (compare-and-swap).
+    fn touch<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: &str,
+        change: impl Fn(&mut T),
+    ) -> Result<bool, Error> {
+        loop {
+            let Some(old) = self.staff.get(key)? else {
+                return Ok(false);
+            };
+            let mut rec: T = from_json(what, &old)?;
+            change(&mut rec);
+            let new = json(what, &rec)?;
+            if self
+                .staff
+                .compare_and_swap(key, Some(old), Some(new))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
     fn message_at(&self, key: &[u8]) -> Result<Option<OutboxMessage>, Error> {
         get_json(&self.outbox, "outbox message", &prefixed(MESSAGE, key))
     }

@@ -64,8 +64,9 @@ pub const BACKOFF: [Duration; 7] = [
 ];
 /// What `render` says of a message to try again shortly (not cancelled).
 const LATER: &str = "not yet";
-/// Messages handed to the server at once.
-const CONCURRENCY: usize = 8;
+/// Connections to the SMTP server at once (each sends many messages in turn; most
+/// servers accept 20 or more from one client).
+const CONCURRENCY: usize = 16;
 /// Messages marked `sending` per flush.
 const CHUNK: usize = 512;
 

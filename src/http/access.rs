@@ -114,10 +114,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// A `Set-Cookie` value for one of the staff cookies: HttpOnly, `SameSite=Lax`,
-/// scoped to the public URL's path, `Secure` when the public URL is https (also when
-/// TLS ends at a proxy in front). `max_age` 0 removes it.
-pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
+/// Where the service's cookies apply: the public URL's path, and `; Secure` when the
+/// public URL is https.
+pub fn cookie_scope(state: &AppState) -> (String, &'static str) {
     let path = match state.public_url.path().trim_end_matches('/') {
         "" => "/".to_owned(),
         p => p.to_owned(),
@@ -127,6 +126,19 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Op
     } else {
         ""
     };
+    (path, secure)
+}
+
+/// The client address a handler was given by the connection, if any.
+pub fn peer(c: Option<axum::extract::Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    c.map(|axum::extract::Extension(ConnectInfo(a))| a.ip())
+}
+
+/// A `Set-Cookie` value for one of the staff cookies: HttpOnly, `SameSite=Lax`,
+/// scoped to the public URL's path, `Secure` when the public URL is https (also when
+/// TLS ends at a proxy in front). `max_age` 0 removes it.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let (path, secure) = cookie_scope(state);
     HeaderValue::from_str(&format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
     ))
@@ -193,10 +205,9 @@ fn target_of(template: &str, path: &str) -> Option<String> {
         .zip(path.split('/'))
         .filter(|(t, _)| t.starts_with('{'))
         .map(|(_, p)| {
-            url::form_urlencoded::parse(format!("x={p}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_else(|| p.to_owned())
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
         })
         .last()
 }

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use crate::app::{AppState, RateLimit};
+use crate::net::addr::client_prefix;
 use crate::partner::KeyStore;
 
 /// The header partners may present their key in (besides `Authorization: Bearer`).
@@ -201,7 +202,7 @@ fn take(ip: IpAddr, per_second: u32) -> Result<(), f64> {
     let rate = f64::from(per_second);
     take_from(
         &BUCKETS,
-        client_key(ip, 64),
+        client_prefix(ip, 64),
         rate,
         rate,
         Charge::Exactly(1.0),
@@ -222,7 +223,7 @@ pub const ANONYMOUS_REQUESTS_BURST: f64 = 10.0;
 pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
     take_from(
         &CREATE_BUCKETS,
-        client_key(ip, 48),
+        client_prefix(ip, 48),
         ANONYMOUS_REQUESTS_PER_SEC,
         ANONYMOUS_REQUESTS_BURST,
         Charge::Exactly(1.0),
@@ -235,22 +236,6 @@ pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
             )
         })
     })
-}
-
-/// The bucket key of a client address: an IPv6 client usually holds a whole prefix
-/// (a /64 at least, often a /56 or /48), so the first `prefix` bits are one client;
-/// an IPv4-mapped address is its IPv4 address.
-fn client_key(ip: IpAddr, prefix: u32) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mask = u128::MAX.checked_shl(128 - prefix.min(128)).unwrap_or(0);
-                IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & mask))
-            }
-        },
-        IpAddr::V4(_) => ip,
-    }
 }
 
 /// What a request costs its bucket.
@@ -312,7 +297,7 @@ pub(crate) fn charge_anonymous(ip: IpAddr, limit: RateLimit, extra: usize) -> Op
     let rate = f64::from(n);
     take_from(
         &BUCKETS,
-        client_key(ip, 64),
+        client_prefix(ip, 64),
         rate,
         rate,
         Charge::OnCredit(extra as f64),
@@ -364,13 +349,13 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
         let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
-        assert_eq!(client_key(a, 64), client_key(b, 64));
-        assert_ne!(client_key(a, 64), client_key(c, 64));
-        assert_eq!(client_key(a, 48), client_key(c, 48));
-        assert_eq!(client_key(a, 128), a);
+        assert_eq!(client_prefix(a, 64), client_prefix(b, 64));
+        assert_ne!(client_prefix(a, 64), client_prefix(c, 64));
+        assert_eq!(client_prefix(a, 48), client_prefix(c, 48));
+        assert_eq!(client_prefix(a, 128), a);
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
         assert_eq!(
-            client_key(mapped, 64),
+            client_prefix(mapped, 64),
             "192.0.2.1".parse::<IpAddr>().expect("ip")
         );
     }

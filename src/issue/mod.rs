@@ -163,26 +163,7 @@ pub(crate) fn image_from_input(v: &Value) -> Result<Image, String> {
     })
 }
 
-/// Trims and lower-cases an e-mail address and checks its shape. Lower-casing keeps
-/// the hashed IdentityObject reproducible whatever case a verifier types.
-pub(crate) fn normalise_email(s: &str) -> Result<String, String> {
-    let e = s.trim().to_lowercase();
-    let ok = e.len() <= 254
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(e)
-    } else {
-        Err(format!("{s:?} is not an e-mail address"))
-    }
-}
+pub(crate) use crate::records::normalise_email;
 
 /// The OB 3.0 IdentityHash of an e-mail: `sha256$` + hex(SHA-256(email ‖ salt)).
 pub fn email_identity_hash(email: &str, salt: &str) -> String {

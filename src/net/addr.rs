@@ -11,6 +11,22 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// One client's share of the address space, for counting requests per client: an
+/// IPv6 client usually holds a whole prefix (a /64 at least, often a /56 or /48), so
+/// the first `prefix` bits are one client; an IPv4-mapped address is its IPv4 address.
+pub fn client_prefix(ip: IpAddr, prefix: u32) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mask = u128::MAX.checked_shl(128 - prefix.min(128)).unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+            }
+        },
+        IpAddr::V4(_) => ip,
+    }
+}
+
 /// Whether an outbound fetch may connect to `ip`.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {

@@ -42,6 +42,27 @@ pub use wallet::{
 #[error("{0}")]
 pub struct Invalid(pub String);
 
+/// Trims and lower-cases an e-mail address and checks its shape. Lower-casing keeps
+/// the hashed IdentityObject reproducible whatever case a verifier types.
+pub fn normalise_email(s: &str) -> Result<String, String> {
+    let e = s.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(e)
+    } else {
+        Err(format!("{s:?} is not an e-mail address"))
+    }
+}
+
 /// `s` cut to about 100 bytes (on a character boundary) for a message: values that come
 /// from clients or badges can be huge.
 pub(crate) fn short(s: &str) -> String {

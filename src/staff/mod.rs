@@ -204,13 +204,7 @@ enum ThrottleKey {
 /// An address as throttles count it: IPv6 clients by their /64 (one host has them
 /// all), IPv4-mapped ones as IPv4.
 fn client(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
-        },
-        IpAddr::V4(_) => ip,
-    }
+    crate::net::addr::client_prefix(ip, 64)
 }
 
 /// Keys the throttle remembers at most; beyond, entries not now delaying anyone go.
@@ -276,23 +270,14 @@ impl Throttle {
     }
 }
 
-/// Normalises an e-mail address for accounts: trimmed, lower-case, one `@` with
-/// something on each side, no spaces or angle brackets.
+/// Normalises an e-mail address for accounts: the shape every address the service
+/// keeps has ([`crate::records::normalise_email`]), and none of the characters that
+/// would need quoting in a mail header (`<>,;"()[]\`).
 pub fn normalise_email(s: &str) -> Result<String, Error> {
-    let e = s.trim().to_lowercase();
-    let ok = e.len() <= 254
-        && e.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
-        })
-        && e.matches('@').count() == 1
-        && !e
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c));
-    if ok {
-        Ok(e)
-    } else {
-        Err(Error::invalid("email", "is not an e-mail address"))
-    }
+    crate::records::normalise_email(s)
+        .ok()
+        .filter(|e| !e.contains(['<', '>', ',', ';', '"', '(', ')', '[', ']', '\\']))
+        .ok_or_else(|| Error::invalid("email", "is not an e-mail address"))
 }
 
 fn check_name(name: &str) -> Result<String, Error> {
@@ -434,6 +419,23 @@ impl Staff {
             status: None,
             detail: None,
         }
+    }
+
+    /// An audit entry of a member acting by a means that is not a principal yet (a
+    /// sign-in, a link).
+    fn member_entry(
+        &self,
+        member: &StaffRecord,
+        action: &str,
+        target: Option<String>,
+        address: Option<IpAddr>,
+        via: &str,
+    ) -> AuditRecord {
+        let mut e = self.entry(None, action, target, address);
+        e.actor.clone_from(&member.email);
+        e.actor_id = Some(member.id);
+        e.via = Some(via.to_owned());
+        e
     }
 
     /// The trail, newest first.
@@ -690,10 +692,8 @@ impl Staff {
             })
             .await?;
         let signed = self.open_session(&member, address, setup).await?;
-        let p = Principal::of(&member, Via::PersonalToken);
-        let mut e = self.entry(Some(&p), "auth.sign_in", None, address);
-        e.via = Some("session".into());
-        self.record(e).await?;
+        self.record(self.member_entry(&member, "auth.sign_in", None, address, "session"))
+            .await?;
         Ok(signed)
     }
 
@@ -1066,14 +1066,13 @@ impl Staff {
             }
             self.flush().await?;
         }
-        let p = Principal::of(&member, Via::PersonalToken);
         let action = match link.purpose {
             LinkPurpose::Invitation => "staff.invitation_accepted",
             LinkPurpose::PasswordReset => "staff.password_reset",
         };
-        let mut e = self.entry(Some(&p), action, Some(member.id.to_string()), address);
-        e.via = Some("link".into());
-        self.record(e).await?;
+        let target = Some(member.id.to_string());
+        self.record(self.member_entry(&member, action, target, address, "link"))
+            .await?;
         let settings = self.store.security_settings().await?;
         let member = self.member(member.id).await?;
         self.open_session(
@@ -1092,7 +1091,7 @@ impl Staff {
             return Ok(None);
         }
         let d = digest(value);
-        let Some(mut t) = self.store.personal_token(&d).await? else {
+        let Some(t) = self.store.personal_token(&d).await? else {
             return Ok(None);
         };
         let Some(member) = self.store.staff_member(t.staff).await? else {
@@ -1102,8 +1101,8 @@ impl Staff {
         if t.last_used_at
             .is_none_or(|l| now - l >= Duration::minutes(1))
         {
-            t.last_used_at = Some(now);
-            self.store.put_personal_token(&d, &t).await?;
+            // Only while it still exists: a revocation in between stays one.
+            self.store.touch_personal_token(&d, now).await?;
         }
         Ok(Some(Principal::of(&member, Via::PersonalToken)))
     }

@@ -108,10 +108,6 @@ async fn anonymous_post(
     None
 }
 
-fn peer(c: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<std::net::IpAddr> {
-    c.map(|Extension(ConnectInfo(a))| a.ip())
-}
-
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
     let c = access::cookie(headers, SESSION_COOKIE)?;
     state.staff.session(c).await.ok().flatten()
@@ -193,7 +189,7 @@ pub async fn login(
     let device = access::cookie(&headers, access::DEVICE_COOKIE);
     match state
         .staff
-        .sign_in(&f.email, &f.password, code, peer(c), device)
+        .sign_in(&f.email, &f.password, code, access::peer(c), device)
         .await
     {
         Ok(s) => {
@@ -257,7 +253,7 @@ pub async fn logout(
         if !access::csrf_ok(&p, Some(&f.csrf)) {
             return form_expired(&state).await;
         }
-        if let Err(e) = state.staff.sign_out(&p, peer(c)).await {
+        if let Err(e) = state.staff.sign_out(&p, access::peer(c)).await {
             tracing::error!(error = %e, "signing out");
         }
     }
@@ -402,7 +398,7 @@ pub async fn create_token(
                 Some(&p),
                 "me.token_create",
                 Some(t.record.id.to_string()),
-                peer(c),
+                access::peer(c),
             );
             e.detail = Some(serde_json::json!({"name": t.record.name}));
             if let Err(err) = state.staff.record(e).await {
@@ -437,7 +433,7 @@ pub async fn revoke_token(
                     Some(&p),
                     "me.token_revoke",
                     Some(t.id.to_string()),
-                    peer(c),
+                    access::peer(c),
                 ))
                 .await
             {
@@ -553,7 +549,7 @@ async fn link_post(
             &token,
             &f.password,
             Some(f.code.as_str()).filter(|c| !c.trim().is_empty()),
-            peer(c),
+            access::peer(c),
         )
         .await
     {
@@ -654,7 +650,7 @@ pub async fn forgot_post(
     if let Some(r) = anonymous_post(&state, &headers, FORGOT_FORM, &f.csrf).await {
         return r;
     }
-    if let Err(e) = state.staff.request_reset(&f.email, peer(c)).await {
+    if let Err(e) = state.staff.request_reset(&f.email, access::peer(c)).await {
         tracing::error!(error = %e, "a password reset request");
     }
     state.mail.wake();

@@ -620,15 +620,7 @@ pub(crate) fn form_csrf(
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
     let value = crate::jose::b64(bytes);
-    let path = match state.public_url.path().trim_end_matches('/') {
-        "" => "/".to_owned(),
-        p => p.to_owned(),
-    };
-    let secure = if state.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
+    let (path, secure) = crate::http::access::cookie_scope(state);
     let cookie = format!("{CSRF_COOKIE}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}");
     (
         form_token(state, &value, purpose),

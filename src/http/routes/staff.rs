@@ -58,10 +58,6 @@ fn member_of(p: &Principal) -> Result<Uuid, ApiError> {
     })
 }
 
-fn peer(c: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<std::net::IpAddr> {
-    c.map(|Extension(ConnectInfo(a))| a.ip())
-}
-
 /// The answer to a sign-in: the session and device cookies, and the CSRF token.
 pub fn signed_in_response(state: &AppState, s: &SignedIn, status: StatusCode) -> Response {
     let mut res = (
@@ -135,7 +131,13 @@ pub async fn login(
     let device = access::cookie(&headers, DEVICE_COOKIE);
     let s = state
         .staff
-        .sign_in(&b.email, &b.password, b.totp.as_deref(), peer(c), device)
+        .sign_in(
+            &b.email,
+            &b.password,
+            b.totp.as_deref(),
+            access::peer(c),
+            device,
+        )
         .await?;
     Ok(signed_in_response(&state, &s, StatusCode::OK))
 }
@@ -159,7 +161,7 @@ pub async fn logout(
                 "send the session's CSRF token in the X-CSRF-Token header",
             ));
         }
-        state.staff.sign_out(&p, peer(c)).await?;
+        state.staff.sign_out(&p, access::peer(c)).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     if let Some(v) = access::set_cookie(&state, SESSION_COOKIE, "", 0) {
@@ -184,7 +186,7 @@ pub async fn request_reset(
 ) -> Result<Response, ApiError> {
     same_origin(&state, &headers)?;
     let b: ResetRequest = parse_json(&body)?;
-    state.staff.request_reset(&b.email, peer(c)).await?;
+    state.staff.request_reset(&b.email, access::peer(c)).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"message": "if the address has an account, a link to choose a new password is on its way"})),
@@ -228,7 +230,7 @@ pub async fn complete_link(
     let b: NewPassword = parse_json(&body)?;
     let s = state
         .staff
-        .complete_link(&token, &b.password, b.totp.as_deref(), peer(c))
+        .complete_link(&token, &b.password, b.totp.as_deref(), access::peer(c))
         .await?;
     Ok(signed_in_response(&state, &s, StatusCode::OK))
 }

@@ -219,6 +219,8 @@ pub struct Services {
     pub staff: crate::staff::Staff,
     /// E-mail: the outbox, templates, reminders.
     pub mail: crate::mail::Mail,
+    /// Verifications counted by day.
+    pub tally: crate::stats::Tally,
     pub identity: WebIdentity,
     pub public_url: url::Url,
     pub admin_token: AdminToken,
@@ -329,9 +331,12 @@ impl AppState {
             clock.clone(),
         );
         let staff = staff.with_mail_bell(mail.bell());
+        let tally =
+            crate::stats::Tally::new(verifier.tally(), store.counters.clone(), clock.clone());
         Ok(Self(Arc::new(Services {
             staff,
             mail,
+            tally,
             catalogue,
             pages,
             earners,

@@ -51,6 +51,7 @@ pub mod partner;
 pub mod qr;
 pub mod records;
 pub mod staff;
+pub mod stats;
 pub mod status;
 pub mod store;
 pub mod trust;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { peopleSteps } from './people.mjs';
 import { staffSteps } from './staff.mjs';
+import { consoleSteps } from './console.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -834,6 +835,7 @@ const steps = [
   ['badge (expired)', () => ctx.badges?.expired ? badgeExpired(ctx.badges.expired) : skip('badge-expired', 'no expiring badge was issued')],
   ...peopleSteps({ ctx, base, ok, fail, skip, check, must, squash, both, visit, pageChecks, admin, get, ROOT }),
   ...staffSteps({ base, ok, fail, check, must, squash, both, visit, pageChecks, admin }),
+  ...consoleSteps({ ctx, base, ok, fail, skip, check, must, squash, both, visit, pageChecks, admin, ROOT }),
 ];
 for (const [name, step] of steps) {
   try {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Browser run: accolade's public HTML pages in headless Chromium.
+"""Browser run: accolade's HTML pages and staff console in headless Chromium.
 
-  1. start `accolade serve --listen 127.0.0.1:0` with data and keys in a temporary
-     directory, read the URL from its `listening on` line and the admin token from
-     `<data-dir>/admin-token`;
+  1. start an SMTP sink (aiosmtpd) that writes each message it gets as JSON to
+     `<workdir>/mail/`, and `accolade serve --listen 127.0.0.1:0 --smtp-url ...` with
+     data and keys in a temporary directory; read the URL from its `listening on`
+     line and the admin token from `<data-dir>/admin-token`;
   2. `npm ci` in conformance/browser when its node_modules is missing;
   3. set up a catalogue through the admin API: the issuer profile (name, colours),
      five badge types, six achievements (Markdown criteria with a list, bold text, a
@@ -18,14 +19,22 @@
      target/browser/; then people.mjs, the earner's and the employer's pages: the
      claim page (its QR code decoded by zbarimg), accepting without a wallet, the
      earner's page and profile, and /verify (uploads, pasted and addressed badges, and
-     a wallet presentation answered by the npm wallets of conformance/oid4vp).
+     a wallet presentation answered by the npm wallets of conformance/oid4vp); then
+     staff.mjs (invitations, sign-in, tokens) and console.mjs, the staff console: an
+     owner and a viewer (made here with passwords) sign in, the owner uploads a logo,
+     adds a badge type, creates an achievement with an image, awards it by CSV to
+     three earners (the sink must get three messages whose claim links open), an
+     earner claims with the npm OpenID4VCI wallet, the owner revokes that badge; the
+     viewer sees no revoke form and a forged one gets 403; every console page is
+     checked (axe-core) and screenshotted at both widths.
 
 Every check prints one line, `ok   <what>` or `FAIL <what>: <why>`; a setup call that
 fails is reported the same way (method, path, status, body) and the run goes on where
-it can. Exits 1 if anything failed. Python 3 standard library only; needs Node 20+,
-npm, /usr/bin/chromium (Debian package `chromium`) and zbarimg (`zbar-tools`).
+it can. Exits 1 if anything failed. Python 3 standard library plus aiosmtpd (Debian:
+python3-aiosmtpd, which serves /usr/bin/python3); needs Node 20+, npm, /usr/bin/chromium
+(Debian package `chromium`) and zbarimg (`zbar-tools`).
 
-    python3 conformance/browser/run.py --binary target/debug/accolade
+    /usr/bin/python3 conformance/browser/run.py --binary target/debug/accolade
 """
 
 import argparse
@@ -180,11 +189,54 @@ def short(body, limit=240):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+class MailSink:
+    """An SMTP server (aiosmtpd) that writes every message it gets to `<dir>/<n>.json`
+    (envelope recipients, subject, text and HTML parts, decoded), where console.mjs
+    reads them."""
+
+    def __init__(self, directory):
+        import socket
+        from aiosmtpd.controller import Controller
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.count = 0
+        self.lock = threading.Lock()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        import email
+        import email.policy
+        msg = email.message_from_bytes(bytes(envelope.content), policy=email.policy.default)
+        parts = {}
+        for kind in ("plain", "html"):
+            part = msg.get_body(preferencelist=(kind,))
+            parts[kind] = part.get_content() if part is not None else ""
+        record = {"to": list(envelope.rcpt_tos), "subject": str(msg.get("Subject", "")),
+                  "text": parts["plain"], "html": parts["html"]}
+        with self.lock:
+            self.count += 1
+            path = os.path.join(self.dir, f"{self.count}.json")
+        with open(path + ".part", "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.rename(path + ".part", path)
+        return "250 OK"
+
+    def start(self):
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+
 class Service:
     """`accolade serve` on a port the kernel picks, data and keys in a temporary directory."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, smtp_port=None):
         self.binary, self.workdir = binary, workdir
+        self.smtp_port = smtp_port
         self.data_dir = os.path.join(workdir, "data")
         self.keys_dir = os.path.join(workdir, "keys")
         self.log_path = os.path.join(workdir, "serve.log")
@@ -197,7 +249,10 @@ class Service:
             self.proc = subprocess.Popen(
                 [self.binary, "serve", "--listen", "127.0.0.1:0",
                  "--data-dir", self.data_dir, "--keys-dir", self.keys_dir,
-                 "--rate-limit", "off"],
+                 "--rate-limit", "off"]
+                + ([] if self.smtp_port is None else
+                   ["--smtp-url", f"smtp://127.0.0.1:{self.smtp_port}",
+                    "--mail-from", "Northwind Badges <badges@northwind.example>"]),
                 stdout=subprocess.PIPE, stderr=log, env=env)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -402,7 +457,34 @@ def setup(report, svc):
         award("expired", "incident", utc(4),
               f"setup: POST /api/v1/awards expiring 4 s after issue "
               f"(a past valid_until is refused: {status})")
+    ctx["console"] = console_setup(report, svc)
     return ctx
+
+
+CONSOLE_PASSWORD = "console owner passphrase 2026"
+
+
+def console_setup(report, svc):
+    """Accounts and files console.mjs uses: an owner and a viewer with passwords, a
+    logo and an achievement image on disk, the directory the mail sink writes to."""
+    out = {"mailDir": os.path.join(svc.workdir, "mail")}
+    for role in ("owner", "viewer"):
+        who = {"email": f"{role}.console@northwind.example", "name": f"Console {role.title()}",
+               "role": role, "password": CONSOLE_PASSWORD}
+        if expect(report, svc, f"setup: POST /api/v1/staff ({role} with a password)", "POST",
+                  "/api/v1/staff", 201, body=who) is not None:
+            out[role] = {"email": who["email"], "password": who["password"]}
+    # A name a spreadsheet would run as a formula: the CSV export must neutralise it.
+    expect(report, svc, "setup: POST /api/v1/trust/issuers (a formula-like name)", "POST",
+           "/api/v1/trust/issuers", 201,
+           body={"id": "did:web:formula.example", "name": '=HYPERLINK("https://evil.example")',
+                 "status": "blocked"})
+    for name, size in (("logo", 96), ("image", 200)):
+        path = os.path.join(svc.workdir, f"{name}.png")
+        with open(path, "wb") as f:
+            f.write(badge_png(size))
+        out[name] = path
+    return out
 
 
 def check_image(report, svc, url, ctype):
@@ -500,7 +582,9 @@ def main():
     started = time.time()
     report = Report()
     workdir = tempfile.mkdtemp(prefix="accolade-browser-")
-    svc = Service(binary, workdir)
+    sink = MailSink(os.path.join(workdir, "mail"))
+    sink.start()
+    svc = Service(binary, workdir, smtp_port=sink.port)
     try:
         svc.start()
         report.ok(f"service started at {svc.base} (admin token from data/admin-token)")
@@ -514,6 +598,7 @@ def main():
         report.fail("browser run", f"{type(e).__name__}: {e}")
     finally:
         svc.stop()
+        sink.stop()
     if report.failed:
         tail = svc.log_tail()
         if tail.strip():

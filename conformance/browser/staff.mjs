@@ -97,6 +97,7 @@ export function staffSteps(h) {
         }
         let token = null;
         await check('staff console: the create-api-token form shows a token once', async () => {
+          await page.goto(`${base}/admin/account`);
           await page.fill('#token-name', 'browser run');
           await Promise.all([page.waitForLoadState('load'), page.click('[data-action=create-api-token] button')]);
           token = squash(await page.locator('[data-token]').textContent());

@@ -13,6 +13,7 @@
 pub mod claim;
 pub mod mail;
 pub mod pages;
+pub mod search;
 pub mod status;
 pub mod verify;
 

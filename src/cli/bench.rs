@@ -43,6 +43,12 @@ pub struct BenchArgs {
     /// Rows of the e-mail benchmark's CSV award.
     #[arg(long, default_value_t = crate::bench::mail::ROWS)]
     pub mail_rows: usize,
+    /// Only the staff console's credential search over a large store.
+    #[arg(long)]
+    pub search_only: bool,
+    /// Awards in the search benchmark's store.
+    #[arg(long, default_value_t = crate::bench::search::ROWS)]
+    pub search_rows: usize,
 }
 
 impl clap::builder::ValueParserFactory for Algorithm {
@@ -73,6 +79,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.mail_only {
         return mail(args.mail_rows);
+    }
+    if args.search_only {
+        return search(args.search_rows);
     }
     if args.awards_only {
         let es = crate::bench::run(Algorithm::ES256, window)?;
@@ -114,6 +123,25 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Badge pages beside the verify pipeline of the same run, and PNG bakes.
+fn search(rows: usize) -> anyhow::Result<()> {
+    let b = crate::bench::search::run(rows.max(1))?;
+    println!(
+        "Staff console credential search: {} awards written in {:.1} s; each page rendered through the router with an owner's session (median of 5):",
+        b.rows, b.fill_seconds
+    );
+    println!("  {:<40} {:>10} {:>8}  query", "search", "ms", "rows");
+    for t in &b.timings {
+        println!(
+            "  {:<40} {:>10.2} {:>8}  {}",
+            t.what,
+            t.median.as_secs_f64() * 1000.0,
+            t.results,
+            t.query
+        );
+    }
+    Ok(())
+}
+
 fn mail(rows: usize) -> anyhow::Result<()> {
     let m = crate::bench::mail::run(rows.max(1))?;
     println!(

@@ -259,6 +259,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(persist_partner_usage(partner_keys.clone()));
     tokio::spawn(state.mail.clone().run());
     tokio::spawn(sweep_sessions(state.staff.clone()));
+    let tally = state.tally.clone();
+    tokio::spawn(persist_tally(tally.clone()));
 
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
@@ -292,10 +294,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .persist_usage()
         .await
         .context("writing the API keys' usage counts")?;
+    tally
+        .persist()
+        .await
+        .context("writing the verification counts")?;
     store.flush().await.context("flushing the store")?;
     app::clear_serving(&args.data_dir);
     eprintln!("stopped; store flushed");
     Ok(())
+}
+
+/// Saves the verification count every five seconds.
+async fn persist_tally(tally: crate::stats::Tally) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = tally.persist().await {
+            tracing::warn!(error = %e, "writing the verification count failed");
+        }
+    }
 }
 
 /// Removes expired staff sessions every ten minutes.

@@ -527,8 +527,8 @@ pub fn admin_rules() -> Vec<(Method, &'static str, Rule)> {
         .collect()
 }
 
-/// The whole application.
-pub fn router(state: AppState) -> Router {
+/// The admin routes behind their access rules, not yet given the state.
+fn admin_routes_with_rules(state: &AppState) -> Router<AppState> {
     let mut admin = Router::new();
     let mut rules = std::collections::HashMap::new();
     for (method, path, rule, handler) in admin_table() {
@@ -538,13 +538,111 @@ pub fn router(state: AppState) -> Router {
             rule,
         );
     }
-    let admin = admin.route_layer(axum::middleware::from_fn_with_state(
+    admin.route_layer(axum::middleware::from_fn_with_state(
         access::Access {
             state: state.clone(),
             rules: std::sync::Arc::new(rules),
         },
         access::authorize,
-    ));
+    ))
+}
+
+/// The admin API alone, under the public URL's path: what the staff console calls
+/// in-process, so that every console action passes the same access rules, checks and
+/// audit trail as the same call over HTTP.
+pub(crate) fn admin_api(state: &AppState) -> Router {
+    let admin = admin_routes_with_rules(state).with_state(state.clone());
+    if state.identity.base_path.is_empty() {
+        admin
+    } else {
+        Router::new().nest(&state.identity.base_path, admin)
+    }
+}
+
+/// The staff console's pages (`pages::console`).
+fn console_routes() -> Router<AppState> {
+    use pages::console::{awarding as w, programme as p, settings as s};
+    // Image uploads (1 MiB) and CSV files travel in multipart forms.
+    let upload = || DefaultBodyLimit::max(2 * BODY_LIMIT);
+    Router::new()
+        .route("/admin", get(p::dashboard))
+        .route("/admin/profile", get(p::profile).post(p::save_profile))
+        .route("/admin/profile/logo", post(p::save_logo).layer(upload()))
+        .route("/admin/badge-types", post(p::create_badge_type))
+        .route("/admin/badge-types/{id}", post(p::save_badge_type))
+        .route("/admin/badge-types/{id}/delete", post(p::delete_badge_type))
+        .route(
+            "/admin/achievements",
+            get(p::achievements)
+                .post(p::create_achievement)
+                .layer(upload()),
+        )
+        .route("/admin/achievements.csv", get(p::achievements_csv))
+        .route("/admin/achievements/new", get(p::new_achievement))
+        .route(
+            "/admin/achievements/{id}",
+            get(p::achievement)
+                .post(p::update_achievement)
+                .layer(upload()),
+        )
+        .route(
+            "/admin/achievements/{id}/archive",
+            post(p::archive_achievement),
+        )
+        .route("/admin/award", get(w::award_page).post(w::award_one))
+        .route("/admin/award/template.csv", get(w::csv_template))
+        .route(
+            "/admin/award/csv",
+            post(w::csv_check).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route("/admin/award/csv/{job}", get(w::csv_job))
+        .route("/admin/award/csv/{job}/progress", get(w::csv_progress))
+        .route("/admin/award/csv/{job}/start", post(w::csv_start))
+        .route("/admin/award/results/{file}", get(w::csv_results))
+        .route("/admin/credentials", get(w::credentials))
+        .route("/admin/credentials.csv", get(w::credentials_csv))
+        .route("/admin/credentials/{id}", get(w::credential))
+        .route(
+            "/admin/credentials/{id}/{action}",
+            post(w::credential_action),
+        )
+        .route(
+            "/admin/presentations",
+            get(w::presentations).post(w::create_presentation),
+        )
+        .route("/admin/presentations/{id}", get(w::presentation))
+        .route("/admin/trust", get(s::trust).post(s::add_trust))
+        .route("/admin/trust.csv", get(s::trust_csv))
+        .route(
+            "/admin/trust/import",
+            post(s::import_trust).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route("/admin/trust/{id}/status", post(s::trust_status))
+        .route("/admin/trust/{id}/delete", post(s::delete_trust))
+        .route("/admin/api-keys", get(s::api_keys).post(s::create_api_key))
+        .route("/admin/api-keys.csv", get(s::api_keys_csv))
+        .route("/admin/api-keys/{id}/revoke", post(s::revoke_api_key))
+        .route("/admin/staff", get(s::staff).post(s::invite))
+        .route("/admin/staff.csv", get(s::staff_csv))
+        .route("/admin/staff/security", post(s::security))
+        .route("/admin/staff/{id}/{action}", post(s::member_action))
+        .route("/admin/mail", get(s::mail))
+        .route("/admin/mail/settings", post(s::mail_settings))
+        .route("/admin/mail/test", post(s::mail_test))
+        .route("/admin/mail/templates/{*rest}", post(s::template))
+        .route("/admin/audit", get(s::audit))
+        .route("/admin/audit.csv", get(s::audit_csv))
+        .route("/admin/account", get(s::account))
+        .route("/admin/account/password", post(s::change_password))
+        .route("/admin/account/totp", post(s::totp_begin))
+        .route("/admin/account/totp/{what}", post(s::totp))
+        .route("/admin/tokens", post(s::create_token))
+        .route("/admin/tokens/{id}/revoke", post(s::revoke_token))
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let admin = admin_routes_with_rules(&state);
 
     let did_path = if state.identity.base_path.is_empty() {
         "/.well-known/did.json".to_owned()
@@ -609,17 +707,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/auth/links/{token}",
             get(routes::staff::link_info).post(routes::staff::complete_link),
         )
-        .route("/admin", get(pages::admin::home))
         .route(
             "/admin/login",
             get(pages::admin::login_form).post(pages::admin::login),
         )
         .route("/admin/logout", post(pages::admin::logout))
-        .route("/admin/tokens", post(pages::admin::create_token))
-        .route(
-            "/admin/tokens/{id}/revoke",
-            post(pages::admin::revoke_token),
-        )
+        .merge(console_routes())
         .route(
             "/admin/invitation/{token}",
             get(pages::admin::invitation).post(pages::admin::invitation_post),

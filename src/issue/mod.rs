@@ -673,6 +673,39 @@ impl Issuer {
     /// pending) and recorded once signed. Nothing is signed yet and nothing is durable:
     /// flush, then [`Issuer::complete_award`].
     pub async fn record_award(&self, req: AwardRequest) -> Result<RecordedAward, Error> {
+        let (mut award, ach, delivery) = self.draft_award(&req).await?;
+        let direct = delivery == Delivery::Direct;
+        let now = award.created_at;
+        // A slot reserved here and not written (the checks below fail) is never used.
+        let slot = self.lists.allocate();
+        award.status = Some(slot);
+        // Every check of the badge it will become, before anything is written: a bad
+        // award fails here, not in the earner's wallet.
+        let cred = self
+            .credential_of(&award, &ach.achievement, award.recipient.id.as_deref())
+            .await?;
+        let payload = checked_payload(&cred, true)?;
+        self.record_drafted(award, delivery, direct, now, payload)
+            .await
+    }
+
+    /// Every check [`Issuer::record_award`] makes, and nothing written: no status slot
+    /// taken, no offer made. A batch previewed this way fails only where something
+    /// changed in between (an achievement archived, e-mail turned off).
+    pub async fn check_award(&self, req: &AwardRequest) -> Result<(), Error> {
+        let (award, ach, _) = self.draft_award(req).await?;
+        let cred = self
+            .credential_of(&award, &ach.achievement, award.recipient.id.as_deref())
+            .await?;
+        checked_payload(&cred, true)?;
+        Ok(())
+    }
+
+    /// The award a request describes, checked, before it has a status slot.
+    async fn draft_award(
+        &self,
+        req: &AwardRequest,
+    ) -> Result<(Award, Arc<AchievementRecord>, Delivery), Error> {
         let ach = self
             .achievement(&req.achievement_id)
             .await
@@ -728,7 +761,7 @@ impl Issuer {
                 Some(t)
             }
         };
-        let extras = award_extras(&req)?;
+        let extras = award_extras(req)?;
         let mut salt = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut salt);
         let direct = delivery == Delivery::Direct;
@@ -764,15 +797,21 @@ impl Issuer {
                 award.wallet.configuration_id = Some(c.clone());
             }
         }
-        // A slot reserved here and not written (the checks below fail) is never used.
-        let slot = self.lists.allocate();
-        award.status = Some(slot);
-        // Every check of the badge it will become, before anything is written: a bad
-        // award fails here, not in the earner's wallet.
-        let cred = self
-            .credential_of(&award, &ach.achievement, award.recipient.id.as_deref())
-            .await?;
-        let payload = checked_payload(&cred, true)?;
+        Ok((award, ach, delivery))
+    }
+
+    /// The rest of [`Issuer::record_award`]: offer, slot and record.
+    async fn record_drafted(
+        &self,
+        mut award: Award,
+        delivery: Delivery,
+        direct: bool,
+        now: OffsetDateTime,
+        payload: Vec<u8>,
+    ) -> Result<RecordedAward, Error> {
+        let slot = award
+            .status
+            .ok_or_else(|| Error::Build("the award has no status slot".into()))?;
         if !direct {
             award.wallet.offer = Some(self.new_offer());
             award.wallet.claim_id = Some(offers::random_id(16));

@@ -196,6 +196,28 @@ pub struct AwardFilter {
     /// Awards naming this recipient id (a DID or other IRI).
     pub recipient_id: Option<String>,
     pub state: Option<AwardState>,
+    /// Awards whose recipient name holds every one of these words ([`name_words`]).
+    pub name_words: Vec<String>,
+    pub revoked: Option<bool>,
+    pub suspended: Option<bool>,
+    /// Whether the award's `validUntil` has passed at the given instant.
+    pub expired: Option<(bool, OffsetDateTime)>,
+}
+
+/// The words of a name as the search index keeps them: lower case, split at anything
+/// that is not a letter or digit, each word once.
+pub fn name_words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for w in name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let w = w.to_lowercase();
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    words
 }
 
 impl AwardFilter {
@@ -211,6 +233,15 @@ impl AwardFilter {
                 .as_deref()
                 .is_none_or(|i| a.recipient.id.as_deref() == Some(i))
             && self.state.is_none_or(|s| s == a.state)
+            && self.revoked.is_none_or(|r| r == a.revoked)
+            && self.suspended.is_none_or(|s| s == a.suspended)
+            && self
+                .expired
+                .is_none_or(|(e, now)| e == a.valid_until.is_some_and(|u| u <= now))
+            && (self.name_words.is_empty() || {
+                let have = name_words(a.recipient.name.as_deref().unwrap_or(""));
+                self.name_words.iter().all(|w| have.contains(w))
+            })
     }
 }
 
@@ -269,6 +300,28 @@ pub trait Awards: Durable {
     async fn update_award(&self, id: Uuid, change: &mut AwardChangeFn<'_>) -> Result<Award, Error>;
     /// The audit events of an award, oldest first.
     async fn audit_events(&self, id: Uuid) -> Result<Vec<AuditEvent>, Error>;
+    /// How many awards there are, and in which states (for the console's dashboard).
+    async fn award_counts(&self) -> Result<AwardCounts, Error>;
+}
+
+/// Award totals by state. `offered` counts awards no one has taken yet; `revoked`
+/// and `suspended` count awards with that flag, whatever their state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AwardCounts {
+    pub total: u64,
+    pub offered: u64,
+    pub revoked: u64,
+    pub suspended: u64,
+}
+
+/// Named counters by day (days since the Unix epoch, UTC): verifications and the
+/// like, for the console. Written in batches; a crash may lose the last batch.
+#[async_trait]
+pub trait Counters: Durable {
+    /// Adds `n` to the counter `name` of `day`.
+    async fn add_count(&self, name: &str, day: i64, n: u64) -> Result<(), Error>;
+    /// The sum of the counter `name` over the days `from..=to`.
+    async fn count(&self, name: &str, from: i64, to: i64) -> Result<u64, Error>;
 }
 
 impl dyn Awards {
@@ -601,6 +654,7 @@ pub struct Store {
     pub staff: Arc<dyn Staff>,
     pub audit: Arc<dyn AuditLog>,
     pub outbox: Arc<dyn Outbox>,
+    pub counters: Arc<dyn Counters>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -646,6 +700,7 @@ impl Store {
             + Staff
             + AuditLog
             + Outbox
+            + Counters
             + 'static,
     {
         Self {
@@ -665,6 +720,7 @@ impl Store {
             staff: s.clone(),
             audit: s.clone(),
             outbox: s.clone(),
+            counters: s.clone(),
             durable: s,
             upgraded: None,
         }

@@ -151,6 +151,8 @@ pub struct Verifier {
     local: Option<Arc<dyn LocalStatus>>,
     remote: Arc<Remote>,
     registry: Option<crate::trust::Registry>,
+    /// Credentials verified and not yet counted in the store ([`crate::stats`]).
+    tally: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -195,7 +197,18 @@ impl Verifier {
             local: None,
             remote: Arc::new(Remote::offline()),
             registry: None,
+            tally: Arc::default(),
         }
+    }
+
+    /// The count of credentials verified not yet saved (shared with clones).
+    pub fn tally(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.tally.clone()
+    }
+
+    fn count(&self) {
+        self.tally
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Decides `issuer_trust` for issuers other than our own through `registry`.
@@ -259,6 +272,7 @@ impl Verifier {
 
     /// As [`Verifier::verify_jwt`], with options.
     pub async fn verify_jwt_with(&self, token: &str, opts: &Options) -> Result<Report, Error> {
+        self.count();
         remote::with_budget(self.run_jwt(token, Subject::Badge, opts)).await
     }
 
@@ -273,6 +287,7 @@ impl Verifier {
         obj: &Map<String, Value>,
         opts: &Options,
     ) -> Result<Report, Error> {
+        self.count();
         remote::with_budget(self.run_json(obj, Subject::Badge, opts)).await
     }
 
@@ -294,6 +309,7 @@ impl Verifier {
     /// outbound client, and verifies what it serves: a compact JWT, a JSON credential
     /// or a baked image. The fetch counts against the verification's budget.
     pub async fn verify_url(&self, url: &str, opts: &Options) -> Result<Report, Error> {
+        self.count();
         remote::with_budget(async {
             let body = self
                 .remote

@@ -462,7 +462,13 @@ async fn credentials_list_newest_first_with_filters_and_a_cursor() {
     assert_eq!(by_ach["credentials"].as_array().map(Vec::len), Some(6));
     assert!(by_ach["next_cursor"].is_null());
 
-    for bad in ["limit=0", "limit=x", "state=revoked", "cursor=abc"] {
+    for bad in [
+        "limit=0",
+        "limit=x",
+        "state=lost",
+        "revoked=yes",
+        "cursor=abc",
+    ] {
         let (s, v) = app
             .admin(Method::GET, &format!("/api/v1/credentials?{bad}"), None)
             .await;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cli;
+mod console;
 mod helpers;
 mod issuance;
 mod mail;

@@ -1,5 +1,5 @@
-//! The staff console's door: signing in and out (`/admin/login`), the signed-in start
-//! page (`/admin`) with personal API tokens, invitations and password resets
+//! The staff console's door: signing in and out (`/admin/login`), invitations and
+//! password resets
 //! (`/admin/invitation/{token}`, `/admin/reset/{token}`, `/admin/forgot`), and the
 //! earner's one-click opt-out from reminders (`/mail/unsubscribe/{award}/{mac}`).
 //!
@@ -20,49 +20,13 @@ use super::{cross_site, error_page, form_csrf, form_csrf_valid, page};
 use crate::app::AppState;
 use crate::http::access::{self, SESSION_COOKIE};
 use crate::http::routes::staff::set_session_cookies;
-use crate::staff::{Error, Principal, Via};
-use crate::views::{Meta, Site};
+use crate::staff::{Error, Principal};
 
 const LOGIN_FORM: &str = "accolade staff sign-in form";
 const LINK_FORM: &str = "accolade staff link form";
 const FORGOT_FORM: &str = "accolade staff reset form";
 
-fn meta(site: &Site, title: &str, path: &str) -> Meta {
-    Meta {
-        title: format!("{title} — {}", site.issuer_name),
-        description: format!("Staff console of {}", site.issuer_name),
-        url: format!("{}{path}", site.base),
-        image: None,
-        image_alt: None,
-        noindex: true,
-        og_type: "website",
-    }
-}
-
-async fn site(state: &AppState) -> Site {
-    match state.pages.site().await {
-        Ok(s) => s,
-        Err(_) => Site {
-            base: state.issuer.identifier(),
-            issuer_name: state.issuer.identifier(),
-            issuer_url: None,
-            issuer_email: None,
-            issuer_description: None,
-            logo_url: None,
-            did: state.issuer.did().as_str().to_owned(),
-            theme: crate::views::Theme::new(None, None),
-        },
-    }
-}
-
-fn notice(kind: &str, text: &str) -> Markup {
-    let class = if kind == "error" {
-        "notice-line error"
-    } else {
-        "notice-line ok"
-    };
-    html! { p class=(class) role=(if kind == "error" { "alert" } else { "status" }) data-notice=(kind) { (text) } }
-}
+use super::console::{meta, notice, site};
 
 async fn shell(
     state: &AppState,
@@ -261,189 +225,6 @@ pub async fn logout(
         Redirect::to(&format!("{base}/admin/login")).into_response(),
         access::set_cookie(&state, SESSION_COOKIE, "", 0),
     )
-}
-
-// ---- the start page ----
-
-async fn console(
-    state: &AppState,
-    p: &Principal,
-    new_token: Option<(String, String)>,
-    msg: Option<&str>,
-) -> Response {
-    let base = state.issuer.identifier();
-    let Via::Session {
-        csrf,
-        totp_setup_required,
-        ..
-    } = &p.via
-    else {
-        return Redirect::to(&format!("{base}/admin/login")).into_response();
-    };
-    let tokens = match p.member {
-        Some(id) => state.staff.tokens(id).await.unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let main = html! {
-        h1 { "Staff console" }
-        p data-signed-in=(p.actor) { "Signed in as " strong { (p.name.clone().unwrap_or_default()) } " (" (p.actor) "), " span data-role=(p.role.as_str()) { (p.role.as_str()) } "." }
-        @if *totp_setup_required {
-            (notice("error", "An owner requires two-factor sign-in: set it up through POST /api/v1/me/totp before doing anything else."))
-        }
-        @if let Some(m) = msg { (notice("status", m)) }
-        @if let Some((name, token)) = &new_token {
-            div.panel role="status" data-notice="token" {
-                p { "Your new token “" (name) "” — copy it now; it is not shown again:" }
-                p.mono data-token=(token) { (token) }
-            }
-        }
-        section.panel aria-labelledby="tokens-h" {
-            h2 #tokens-h { "Personal API tokens" }
-            p { "A token acts with your role on the admin API (" code { "Authorization: Bearer <token>" } ")." }
-            @if tokens.is_empty() { p { "You have no tokens." } } @else {
-                ul role="list" {
-                    @for t in &tokens {
-                        li data-token-id=(t.id) {
-                            strong { (t.name) } " · " span.mono { (t.hint) "…" } " · created " (super::templates::date(t.created_at))
-                            " · " @if let Some(u) = t.last_used_at { "last used " (super::templates::date(u)) } @else { "never used" }
-                            form method="post" action={ (base) "/admin/tokens/" (t.id) "/revoke" } data-action="revoke-api-token" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                button.button type="submit" { "Revoke" }
-                            }
-                        }
-                    }
-                }
-            }
-            form.stack method="post" action={ (base) "/admin/tokens" } data-action="create-api-token" {
-                input type="hidden" name="csrf" value=(csrf);
-                label for="token-name" { "Name of a new token" }
-                input #token-name type="text" name="name" required maxlength="100";
-                button.button.primary type="submit" { "Create token" }
-            }
-        }
-        form method="post" action={ (base) "/admin/logout" } data-action="sign-out" {
-            input type="hidden" name="csrf" value=(csrf);
-            button.button type="submit" { "Sign out" }
-        }
-    };
-    shell(state, "Staff console", "/admin", StatusCode::OK, main).await
-}
-
-/// `GET /admin`: the console, or the sign-in page.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match signed_in(&state, &headers).await {
-        Some(p) => console(&state, &p, None, None).await,
-        None => Redirect::to(&format!("{}/admin/login", state.issuer.identifier())).into_response(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-}
-
-/// Checks a signed-in form post: the session, its CSRF token, and the two-factor rule.
-async fn session_post(
-    state: &AppState,
-    headers: &HeaderMap,
-    csrf: &str,
-) -> Result<Principal, Response> {
-    if let Some(r) = cross_site(state, headers).await {
-        return Err(r);
-    }
-    let Some(p) = signed_in(state, headers).await else {
-        return Err(
-            Redirect::to(&format!("{}/admin/login", state.issuer.identifier())).into_response(),
-        );
-    };
-    if !access::csrf_ok(&p, Some(csrf)) {
-        return Err(form_expired(state).await);
-    }
-    if let Via::Session {
-        totp_setup_required: true,
-        ..
-    } = p.via
-    {
-        return Err(error_page(
-            state,
-            StatusCode::FORBIDDEN,
-            "Set up two-factor sign-in first",
-            "An owner requires two-factor sign-in for every account. Set it up first; then you can make tokens.",
-        )
-        .await);
-    }
-    Ok(p)
-}
-
-/// `POST /admin/tokens`: a personal token, shown once.
-pub async fn create_token(
-    State(state): State<AppState>,
-    c: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(f): Form<TokenForm>,
-) -> Response {
-    let p = match session_post(&state, &headers, &f.csrf).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Some(id) = p.member else {
-        return form_expired(&state).await;
-    };
-    match state.staff.create_token(id, &f.name).await {
-        Ok(t) => {
-            let mut e = state.staff.entry(
-                Some(&p),
-                "me.token_create",
-                Some(t.record.id.to_string()),
-                access::peer(c),
-            );
-            e.detail = Some(serde_json::json!({"name": t.record.name}));
-            if let Err(err) = state.staff.record(e).await {
-                tracing::error!(error = %err, "writing the audit trail");
-            }
-            console(&state, &p, Some((t.record.name, t.token)), None).await
-        }
-        Err(e) => console(&state, &p, None, Some(&super::sentence(&e.to_string()))).await,
-    }
-}
-
-/// `POST /admin/tokens/{id}/revoke`.
-pub async fn revoke_token(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-    c: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    let p = match session_post(&state, &headers, &f.csrf).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Some(id) = p.member else {
-        return form_expired(&state).await;
-    };
-    let msg = match state.staff.revoke_token(id, &token).await {
-        Ok(t) => {
-            if let Err(err) = state
-                .staff
-                .record(state.staff.entry(
-                    Some(&p),
-                    "me.token_revoke",
-                    Some(t.id.to_string()),
-                    access::peer(c),
-                ))
-                .await
-            {
-                tracing::error!(error = %err, "writing the audit trail");
-            }
-            format!("The token “{}” is revoked.", t.name)
-        }
-        Err(e) => super::sentence(&e.to_string()),
-    };
-    console(&state, &p, None, Some(&msg)).await
 }
 
 // ---- invitations and resets ----

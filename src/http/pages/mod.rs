@@ -8,6 +8,7 @@
 //! sniffing, a referrer policy, and framing denied except on the embed view.
 
 pub mod admin;
+pub mod console;
 pub mod earner;
 pub mod negotiate;
 pub mod people;

@@ -228,7 +228,7 @@ fn facts(f: &Facts) -> Markup {
     }
 }
 
-fn result(o: &VerifyOutcome, site_name: &str) -> Markup {
+pub(crate) fn result(o: &VerifyOutcome, site_name: &str) -> Markup {
     html! {
         section.panel.result #result aria-labelledby="result-h" {
             h2 #result-h { "Result" }
@@ -249,7 +249,7 @@ fn result(o: &VerifyOutcome, site_name: &str) -> Markup {
     }
 }
 
-fn wallet(w: &WalletRequest) -> Markup {
+pub(crate) fn wallet(w: &WalletRequest) -> Markup {
     html! {
         section.panel #wallet aria-labelledby="wallet-h" data-request=(w.id) data-request-state=(w.state) data-poll=(w.poll_url) {
             h2 #wallet-h { "Ask the candidate's wallet" }

@@ -391,6 +391,45 @@ pub async fn wallet_start(
     }
 }
 
+/// A presentation request as a page shows it: the QR code and link while it waits,
+/// then the verdict (the verify page, and the console's "check a candidate").
+pub(crate) fn wallet_view(
+    state: &AppState,
+    rec: &crate::records::presentation::PresentationRequest,
+    page_url: String,
+) -> (WalletRequest, Option<VerifyOutcome>) {
+    let o = &state.oid4vp;
+    let link = o.authorization_request(rec);
+    let st = o.state(rec);
+    let state_name = serde_json::to_value(st)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "pending".into());
+    let wallet = WalletRequest {
+        id: rec.id.to_string(),
+        qr_svg: crate::qr::svg(&link).unwrap_or_default(),
+        link,
+        state: state_name,
+        expires: rec.expires_at,
+        page_url,
+        poll_url: format!(
+            "{}/api/v1/presentation-requests/{}",
+            state.issuer.identifier(),
+            rec.id
+        ),
+    };
+    let outcome = match (&rec.result, st) {
+        (Some(r), _) => Some(own_outcome(state, r)),
+        (None, oid4vp::State::Rejected) => Some(problem(
+            rec.reason
+                .as_deref()
+                .unwrap_or("The wallet's answer was not accepted."),
+        )),
+        _ => None,
+    };
+    (wallet, outcome)
+}
+
 /// `GET /verify/wallet/{id}`.
 pub async fn wallet_page(
     State(state): State<AppState>,
@@ -423,31 +462,11 @@ pub async fn wallet_page(
             .await;
         }
     };
-    let o = &state.oid4vp;
-    let link = o.authorization_request(&rec);
-    let st = o.state(&rec);
-    let state_name = serde_json::to_value(st)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "pending".into());
     let base = state.issuer.identifier();
-    let wallet = WalletRequest {
-        id: rec.id.to_string(),
-        qr_svg: crate::qr::svg(&link).unwrap_or_default(),
-        link,
-        state: state_name,
-        expires: rec.expires_at,
-        page_url: format!("{base}/verify/wallet/{}#wallet", rec.id),
-        poll_url: format!("{base}/api/v1/presentation-requests/{}", rec.id),
-    };
-    let outcome = match (&rec.result, st) {
-        (Some(r), _) => Some(own_outcome(&state, r)),
-        (None, oid4vp::State::Rejected) => Some(problem(
-            rec.reason
-                .as_deref()
-                .unwrap_or("The wallet's answer was not accepted."),
-        )),
-        _ => None,
-    };
+    let (wallet, outcome) = wallet_view(
+        &state,
+        &rec,
+        format!("{base}/verify/wallet/{}#wallet", rec.id),
+    );
     render(&state, &headers, outcome, Some(wallet), Some("wallet")).await
 }

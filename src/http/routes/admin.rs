@@ -261,9 +261,23 @@ const MAX_BATCH: usize = 10_000;
 /// own; the answer lists every row.
 pub async fn create_award_batch(
     State(state): State<AppState>,
+    Query(q): Query<BatchQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let dry_run = match q.dry_run.as_deref() {
+        None | Some("" | "false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dry_run {other:?} must be true or false"
+            )));
+        }
+    };
+    let default_delivery = match q.delivery.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(delivery_named(d).map_err(ApiError::bad_request)?),
+    };
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -293,10 +307,41 @@ pub async fn create_award_batch(
             format!("a batch holds at most {MAX_BATCH} rows; split it"),
         ));
     }
-    let reqs = rows
+    let reqs: Vec<Result<AwardRequest, issue::Error>> = rows
         .into_iter()
-        .map(|r| r.map_err(|m| issue::Error::invalid("row", &m)))
+        .map(|r| {
+            r.map(|mut a| {
+                if a.delivery.is_none() {
+                    a.delivery = default_delivery;
+                }
+                a
+            })
+            .map_err(|m| issue::Error::invalid("row", &m))
+        })
         .collect();
+    if dry_run {
+        let mut results = Vec::with_capacity(reqs.len());
+        for (i, r) in reqs.iter().enumerate() {
+            let checked = match r {
+                Ok(a) => state.issuer.check_award(a).await,
+                Err(e) => Err(issue::Error::invalid("row", &e.to_string())),
+            };
+            results.push(match checked {
+                Ok(()) => json!({"row": i + 1, "credential_id": null, "error": null}),
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    json!({"row": i + 1, "credential_id": null, "error": e.message, "code": e.code})
+                }
+            });
+        }
+        let ok = results.iter().filter(|r| r["error"].is_null()).count();
+        let detail = json!({"dry_run": true, "rows": results.len(), "valid": ok});
+        return Ok(noted_json(
+            StatusCode::OK,
+            json!({"dry_run": true, "results": results}),
+            AuditNote::default().with_detail(detail),
+        ));
+    }
     let outcomes = state.issuer.award_batch(reqs).await?;
     let mut results: Vec<Value> = Vec::with_capacity(outcomes.len());
     for (i, outcome) in outcomes.into_iter().enumerate() {
@@ -325,6 +370,23 @@ pub async fn create_award_batch(
         json!({"results": results}),
         AuditNote::default().with_detail(detail),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchQuery {
+    /// `true`: check every row and award nothing.
+    dry_run: Option<String>,
+    /// The delivery of rows that do not name one.
+    delivery: Option<String>,
+}
+
+fn delivery_named(d: &str) -> Result<issue::Delivery, String> {
+    match d {
+        "direct" => Ok(issue::Delivery::Direct),
+        "offer" => Ok(issue::Delivery::Offer),
+        "email" => Ok(issue::Delivery::Email),
+        other => Err(format!("delivery {other:?} must be direct, offer or email")),
+    }
 }
 
 fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> {
@@ -382,15 +444,11 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
                 .map(str::to_owned)
                 .filter(|s| !s.is_empty())
         };
-        let delivery = match get(delivery).as_deref() {
+        let delivery = match get(delivery).as_deref().map(delivery_named) {
             None => None,
-            Some("direct") => Some(issue::Delivery::Direct),
-            Some("offer") => Some(issue::Delivery::Offer),
-            Some("email") => Some(issue::Delivery::Email),
-            Some(other) => {
-                out.push(Err(format!(
-                    "delivery {other:?} must be direct, offer or email"
-                )));
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                out.push(Err(e));
                 continue;
             }
         };
@@ -671,7 +729,12 @@ pub async fn credential_audit(
 pub struct CredentialQuery {
     achievement_id: Option<String>,
     email: Option<String>,
+    recipient_id: Option<String>,
+    name: Option<String>,
     state: Option<String>,
+    revoked: Option<String>,
+    suspended: Option<String>,
+    expired: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -680,7 +743,10 @@ pub struct CredentialQuery {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-/// `GET /api/v1/credentials?achievement_id=&email=&state=&limit=&cursor=`, newest first.
+/// `GET /api/v1/credentials?achievement_id=&email=&recipient_id=&name=&state=&revoked=&suspended=&expired=&limit=&cursor=`,
+/// newest first. `name` matches whole words of the recipient's name; `state` is
+/// `offered` or `issued`, or `revoked`, `suspended`, `expired` as a short form of the
+/// flag (`revoked=true`, ...); the flags take `true` or `false`; filters combine.
 pub async fn list_credentials(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -701,13 +767,34 @@ pub async fn list_credentials(
                 .map_err(|_| invalid("cursor is not one this service gave".into()))?,
         ),
     };
+    let flag = |name: &str, v: &Option<String>| match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(invalid(format!("{name} {other:?} must be true or false"))),
+    };
+    let mut revoked = flag("revoked", &q.revoked)?;
+    let mut suspended = flag("suspended", &q.suspended)?;
+    let mut expired = flag("expired", &q.expired)?;
     let st = match q.state.as_deref() {
         None | Some("") => None,
         Some("offered") => Some(AwardState::Offered),
         Some("issued") => Some(AwardState::Issued),
+        Some("revoked") => {
+            revoked = Some(true);
+            None
+        }
+        Some("suspended") => {
+            suspended = Some(true);
+            None
+        }
+        Some("expired") => {
+            expired = Some(true);
+            None
+        }
         Some(other) => {
             return Err(invalid(format!(
-                "state {other:?} must be offered or issued"
+                "state {other:?} must be offered, issued, revoked, suspended or expired"
             )));
         }
     };
@@ -727,8 +814,17 @@ pub async fn list_credentials(
     let filter = AwardFilter {
         achievement,
         email,
-        recipient_id: None,
+        recipient_id: q
+            .recipient_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(str::to_owned),
         state: st,
+        name_words: crate::store::name_words(q.name.as_deref().unwrap_or("")),
+        revoked,
+        suspended,
+        expired: expired.map(|e| (e, state.clock.now())),
     };
     let page = state.issuer.credentials(&filter, limit, cursor).await?;
     let mut items = Vec::with_capacity(page.awards.len());

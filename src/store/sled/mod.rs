@@ -8,10 +8,15 @@
 //! - `credentials`: award uuid (16 bytes) → [`Award`] (compact: `codec.rs`).
 //! - `credentials_by_seq`: sequence number (u64 big-endian) → award uuid; the listing
 //!   walks it backwards and its key is the cursor.
-//! - `credentials_by_recipient`: `e` + e-mail address, or `i` + recipient id, then a
-//!   zero byte and the sequence number (u64 big-endian) → award uuid; the listing
-//!   filtered by recipient walks it instead of every award. Built for awards written
-//!   before it existed when the store opens (`meta` `recipient_index` marks it done).
+//! - `credentials_by_recipient`: the search index. A tag and a value — `e` + e-mail
+//!   address, `i` + recipient id, `n` + a word of the recipient's name (lower case),
+//!   `a` + achievement uuid, `f` + `revoked`, `suspended` or `offered` — then a zero
+//!   byte and the sequence number (u64 big-endian) → award uuid. A filtered listing
+//!   walks the most selective entry it can instead of every award. Entries are hints:
+//!   the award read decides whether it passes, so an entry a change left behind is
+//!   harmless, and entries for an award's new state are written before the award.
+//!   Built for awards written before it existed when the store opens (`meta`
+//!   `search_index` marks it done).
 //! - `credential_copies`: uuid of a batch copy → its award's uuid.
 //! - `audit`: award uuid + sequence (u64) → [`AuditEvent`] (compact).
 //! - `status_slots`: list (u32) + index (u32), big-endian → the award uuid it was given
@@ -30,6 +35,8 @@
 //! - `catalogue` and `images`: badge types, placements, page visibility and uploaded
 //!   images (`catalogue.rs`).
 //! - `earners`: earners' profiles and the handles they hold (`earners.rs`).
+//! - `counters`: `c` + counter name, a zero byte and a day (i64 big-endian, days since
+//!   the Unix epoch) → count (u64 big-endian).
 //!
 //! # Concurrency and crashes
 //! sled makes nothing durable until a flush; the group flusher (`flush.rs`) runs one blocking
@@ -61,9 +68,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AchievementChange, Achievements, Award, AwardChange, AwardChangeFn, AwardFilter, AwardPage,
-    Awards, Durable, Error, HandleOp, IssuerProfiles, Nonces, Offers, PartnerKeys,
-    PresentationRequests, RequestSummary, StatusLists, StatusState, Tokens, TrustRegistry,
+    AchievementChange, Achievements, Award, AwardChange, AwardChangeFn, AwardCounts, AwardFilter,
+    AwardPage, Awards, Counters, Durable, Error, HandleOp, IssuerProfiles, Nonces, Offers,
+    PartnerKeys, PresentationRequests, RequestSummary, StatusLists, StatusState, Tokens,
+    TrustRegistry,
 };
 use crate::model::Achievement;
 use crate::records::partner::PartnerKeyRecord;
@@ -71,8 +79,8 @@ use crate::records::presentation::{PresentationRequest, State};
 use crate::records::profile::IssuerProfile;
 use crate::records::trust::{Entry as TrustEntry, IssuerId};
 use crate::records::{
-    AchievementRecord, AchievementRef, AuditEvent, CodeEntry, OutboxMessage, TokenGrant,
-    WalletHandle,
+    AchievementRecord, AchievementRef, AuditEvent, AwardState, CodeEntry, OutboxMessage,
+    TokenGrant, WalletHandle,
 };
 use crate::status::{SignedList, StatusPurpose, StatusSlot};
 
@@ -83,8 +91,8 @@ pub const FORMAT: u32 = 2;
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 const FORMAT_KEY: &[u8] = b"format";
-/// Present once every award is in `credentials_by_recipient`.
-const RECIPIENT_INDEX_KEY: &[u8] = b"recipient_index";
+/// Present once every award is in `credentials_by_recipient` with all its entries.
+const SEARCH_INDEX_KEY: &[u8] = b"search_index";
 
 /// The prefix of an award's entries in `credentials_by_recipient` for one recipient
 /// field.
@@ -96,19 +104,62 @@ fn recipient_prefix(tag: u8, value: &str) -> Vec<u8> {
     k
 }
 
-/// The index keys of an award: its e-mail address and its recipient id.
-fn recipient_keys(award: &Award) -> impl Iterator<Item = Vec<u8>> + '_ {
-    [
-        award.recipient.email.as_deref().map(|e| (b'e', e)),
-        award.recipient.id.as_deref().map(|i| (b'i', i)),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|(tag, v)| {
-        let mut k = recipient_prefix(tag, v);
-        k.extend_from_slice(&award.seq.to_be_bytes());
-        k
-    })
+/// The search index keys of an award (see the module doc).
+fn index_keys(award: &Award) -> Vec<Vec<u8>> {
+    let mut fields: Vec<(u8, String)> = Vec::new();
+    if let Some(e) = &award.recipient.email {
+        fields.push((b'e', e.clone()));
+    }
+    if let Some(i) = &award.recipient.id {
+        fields.push((b'i', i.clone()));
+    }
+    for w in crate::store::name_words(award.recipient.name.as_deref().unwrap_or("")) {
+        fields.push((b'n', w));
+    }
+    fields.push((b'a', award.achievement.key.simple().to_string()));
+    for (on, flag) in [
+        (award.revoked, "revoked"),
+        (award.suspended, "suspended"),
+        (award.state == AwardState::Offered, "offered"),
+    ] {
+        if on {
+            fields.push((b'f', flag.to_owned()));
+        }
+    }
+    fields
+        .into_iter()
+        .map(|(tag, v)| {
+            let mut k = recipient_prefix(tag, &v);
+            k.extend_from_slice(&award.seq.to_be_bytes());
+            k
+        })
+        .collect()
+}
+
+/// The index entry a filtered listing walks: the most selective one it names.
+fn walk_prefix(filter: &AwardFilter) -> Option<Vec<u8>> {
+    if let Some(e) = &filter.email {
+        return Some(recipient_prefix(b'e', e));
+    }
+    if let Some(i) = &filter.recipient_id {
+        return Some(recipient_prefix(b'i', i));
+    }
+    if let Some(w) = filter.name_words.iter().max_by_key(|w| w.len()) {
+        return Some(recipient_prefix(b'n', w));
+    }
+    if filter.revoked == Some(true) {
+        return Some(recipient_prefix(b'f', "revoked"));
+    }
+    if filter.suspended == Some(true) {
+        return Some(recipient_prefix(b'f', "suspended"));
+    }
+    if let Some(k) = filter.achievement {
+        return Some(recipient_prefix(b'a', &k.simple().to_string()));
+    }
+    if filter.state == Some(AwardState::Offered) {
+        return Some(recipient_prefix(b'f', "offered"));
+    }
+    None
 }
 const PROFILE_KEY: &[u8] = b"issuer_profile";
 
@@ -255,9 +306,13 @@ pub struct SledStore {
     staff: ::sled::Tree,
     audit_log: ::sled::Tree,
     outbox: ::sled::Tree,
+    counters: ::sled::Tree,
     flusher: flush::GroupFlush,
     /// Serialises changes to achievements (rare), so that revisions never interleave.
     achievement_writer: Mutex<()>,
+    /// The award totals, counted once (keys only) when first asked for and kept up to
+    /// date by every write from then on (one process owns the store).
+    counts: Mutex<Option<AwardCounts>>,
 }
 
 impl SledStore {
@@ -292,12 +347,14 @@ impl SledStore {
             staff: db.open_tree("staff")?,
             audit_log: db.open_tree("audit_log")?,
             outbox: db.open_tree("outbox")?,
+            counters: db.open_tree("counters")?,
             flusher: flush::GroupFlush::start(db.clone())?,
             achievement_writer: Mutex::new(()),
+            counts: Mutex::new(None),
             db,
         };
         let opened = s.bring_up_to_date()?;
-        s.index_recipients()?;
+        s.index_awards()?;
         Ok((s, opened))
     }
 
@@ -349,6 +406,37 @@ impl SledStore {
         .all(|t| t.is_empty())
     }
 
+    /// Moves the kept award totals from `before` to `after` (an award written, changed
+    /// or removed), once they have been counted.
+    fn recount(&self, before: Option<&Award>, after: Option<&Award>) {
+        let mut kept = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(c) = kept.as_mut() else {
+            return;
+        };
+        let weigh = |a: Option<&Award>| {
+            a.map_or([0u64; 4], |a| {
+                [
+                    1,
+                    u64::from(a.state == AwardState::Offered),
+                    u64::from(a.revoked),
+                    u64::from(a.suspended),
+                ]
+            })
+        };
+        let (b, a) = (weigh(before), weigh(after));
+        for (field, (was, is)) in [
+            &mut c.total,
+            &mut c.offered,
+            &mut c.revoked,
+            &mut c.suspended,
+        ]
+        .into_iter()
+        .zip(b.into_iter().zip(a))
+        {
+            *field = (*field + is).saturating_sub(was);
+        }
+    }
+
     /// Writes an award whose slot is settled: its handles and listing entry first
     /// (they lead nowhere until the award is written), then the award.
     fn write_award(&self, award: &mut Award) -> Result<(), Error> {
@@ -363,28 +451,29 @@ impl SledStore {
         for h in handles.iter().flatten() {
             self.wallet.insert(handle_key(h), idb)?;
         }
-        for k in recipient_keys(award) {
+        for k in index_keys(award) {
             self.by_recipient.insert(k, idb)?;
         }
         self.by_seq.insert(award.seq.to_be_bytes(), idb)?;
         self.awards.insert(idb, codec::award(award))?;
+        self.recount(None, Some(award));
         Ok(())
     }
 
-    /// Puts every award written before the recipient index existed into it, once.
+    /// Puts every award written before the search index existed into it, once.
     /// Safe to interrupt: entries are idempotent and the mark comes last.
-    fn index_recipients(&self) -> Result<(), Error> {
-        if self.meta.get(RECIPIENT_INDEX_KEY)?.is_some() {
+    fn index_awards(&self) -> Result<(), Error> {
+        if self.meta.get(SEARCH_INDEX_KEY)?.is_some() {
             return Ok(());
         }
         for item in self.awards.iter() {
             let (k, v) = item?;
             let award = codec::read_award(&v)?;
-            for key in recipient_keys(&award) {
+            for key in index_keys(&award) {
                 self.by_recipient.insert(key, k.as_ref())?;
             }
         }
-        self.meta.insert(RECIPIENT_INDEX_KEY, &[1u8])?;
+        self.meta.insert(SEARCH_INDEX_KEY, &[1u8])?;
         self.db.flush()?;
         Ok(())
     }
@@ -437,10 +526,24 @@ impl SledStore {
         let idb = id.as_bytes();
         loop {
             let (old, mut award) = self.read_award(id)?.ok_or(Error::Missing(id))?;
+            let before = index_keys(&award);
+            let before_award = award.clone();
             let c = change(&mut award)?;
             if !c.write {
                 return Ok(award);
             }
+            // The index entries of the new state go first, the stale ones once the
+            // award is written (see the module doc).
+            let after = index_keys(&award);
+            for k in after.iter().filter(|k| !before.contains(k)) {
+                self.by_recipient.insert(k.as_slice(), idb.as_slice())?;
+            }
+            let stale = || -> Result<(), Error> {
+                for k in before.iter().filter(|k| !after.contains(k)) {
+                    self.by_recipient.remove(k.as_slice())?;
+                }
+                Ok(())
+            };
             let new = codec::award(&award);
             if c.bits.is_empty() && c.audit.is_none() && c.handles.is_empty() {
                 if self
@@ -448,12 +551,18 @@ impl SledStore {
                     .compare_and_swap(idb, Some(&old), Some(new))?
                     .is_ok()
                 {
+                    stale()?;
+                    self.recount(Some(&before_award), Some(&award));
                     return Ok(award);
                 }
                 continue;
             }
             match self.write_change(id, &old, &new, &c) {
-                Ok(()) => return Ok(award),
+                Ok(()) => {
+                    stale()?;
+                    self.recount(Some(&before_award), Some(&award));
+                    return Ok(award);
+                }
                 Err(Abort::Conflict) => continue,
                 Err(Abort::Fail(e)) => return Err(e),
             }
@@ -686,9 +795,10 @@ impl Awards for SledStore {
         if let Some((_, award)) = self.read_award(id)? {
             self.awards.remove(id.as_bytes())?;
             self.by_seq.remove(award.seq.to_be_bytes())?;
-            for k in recipient_keys(&award) {
+            for k in index_keys(&award) {
                 self.by_recipient.remove(k)?;
             }
+            self.recount(Some(&award), None);
         }
         // The slot stays the award's for ever.
         self.fulfil(slot, id)
@@ -722,15 +832,13 @@ impl Awards for SledStore {
         let mut page = AwardPage::default();
         // One recipient's awards come from the recipient index, newest first as well.
         let walk: Box<dyn Iterator<Item = ::sled::Result<(::sled::IVec, ::sled::IVec)>>> =
-            match (&filter.email, &filter.recipient_id) {
-                (Some(v), _) | (None, Some(v)) => {
-                    let tag = if filter.email.is_some() { b'e' } else { b'i' };
-                    let prefix = recipient_prefix(tag, v);
+            match walk_prefix(filter) {
+                Some(prefix) => {
                     let mut end = prefix.clone();
                     end.extend_from_slice(&upper.to_be_bytes());
                     Box::new(self.by_recipient.range(prefix..end).rev())
                 }
-                (None, None) => Box::new(self.by_seq.range(..upper.to_be_bytes()).rev()),
+                None => Box::new(self.by_seq.range(..upper.to_be_bytes()).rev()),
             };
         for item in walk {
             let (_, id) = item?;
@@ -762,6 +870,69 @@ impl Awards for SledStore {
             .values()
             .map(|v| codec::read_audit(&v?))
             .collect()
+    }
+
+    async fn award_counts(&self) -> Result<AwardCounts, Error> {
+        // Counted once, under the lock that writes take to keep the totals (so none is
+        // missed or counted twice); kept up to date from then on.
+        let mut kept = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = *kept {
+            return Ok(c);
+        }
+        // Keys only: no award is read.
+        let count = |prefix: &[u8]| -> Result<u64, Error> {
+            let mut n = 0u64;
+            for k in self.by_recipient.scan_prefix(prefix).keys() {
+                k?;
+                n += 1;
+            }
+            Ok(n)
+        };
+        let mut total = 0u64;
+        for k in self.by_seq.iter().keys() {
+            k?;
+            total += 1;
+        }
+        let c = AwardCounts {
+            total,
+            offered: count(&recipient_prefix(b'f', "offered"))?,
+            revoked: count(&recipient_prefix(b'f', "revoked"))?,
+            suspended: count(&recipient_prefix(b'f', "suspended"))?,
+        };
+        *kept = Some(c);
+        Ok(c)
+    }
+}
+
+fn counter_key(name: &str, day: i64) -> Vec<u8> {
+    let mut k = recipient_prefix(b'c', name);
+    k.extend_from_slice(&day.to_be_bytes());
+    k
+}
+
+#[async_trait]
+impl Counters for SledStore {
+    async fn add_count(&self, name: &str, day: i64, n: u64) -> Result<(), Error> {
+        self.counters
+            .update_and_fetch(counter_key(name, day), |old| {
+                let was = old
+                    .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some(was.saturating_add(n).to_be_bytes().to_vec())
+            })?;
+        Ok(())
+    }
+
+    async fn count(&self, name: &str, from: i64, to: i64) -> Result<u64, Error> {
+        let mut sum = 0u64;
+        for item in self
+            .counters
+            .range(counter_key(name, from)..=counter_key(name, to))
+        {
+            let (_, v) = item?;
+            sum = sum.saturating_add(<[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes));
+        }
+        Ok(sum)
     }
 }
 
@@ -1121,8 +1292,8 @@ impl PartnerKeys for SledStore {
 mod tests {
     use super::*;
     use crate::clock::from_unix;
-    use crate::records::{AwardState, Offer, Recipient, WalletState};
-    use crate::store::{AwardChange, BitWrite, HandleOp};
+    use crate::records::{Offer, Recipient, WalletState};
+    use crate::store::{AwardChange, BitWrite, HandleOp, name_words};
 
     fn at(unix: i64) -> OffsetDateTime {
         from_unix(unix)
@@ -1168,6 +1339,104 @@ mod tests {
             created_at: at(1_704_067_200),
             updated_at: at(1_704_067_200),
         }
+    }
+
+    #[tokio::test]
+    async fn search_walks_names_flags_and_achievements_and_follows_changes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let other = Uuid::new_v4();
+        let mut ids = vec![];
+        for (i, name) in ["Ada Lovelace", "Grace Hopper", "ada  BYRON", "Alan Turing"]
+            .iter()
+            .enumerate()
+        {
+            let mut a = award(&format!("p{i}@x.org"), None);
+            a.recipient.name = Some((*name).into());
+            if i == 3 {
+                a.achievement.key = other;
+                a.valid_until = Some(at(1_704_067_300));
+            }
+            s.insert_award(&mut a, &[]).await.expect("insert");
+            ids.push(a.id);
+        }
+        let ids_of = |p: AwardPage| p.awards.iter().map(|a| a.id).collect::<Vec<_>>();
+        let by = |f: AwardFilter| {
+            let s = &s;
+            async move { ids_of(s.awards(&f, 10, None).await.expect("list")) }
+        };
+        let words = |q: &str| AwardFilter {
+            name_words: name_words(q),
+            ..Default::default()
+        };
+        assert_eq!(by(words("ADA")).await, vec![ids[2], ids[0]]);
+        assert_eq!(by(words("lovelace, ada")).await, vec![ids[0]]);
+        assert!(by(words("lovel")).await.is_empty(), "whole words only");
+        let of = AwardFilter {
+            achievement: Some(other),
+            ..Default::default()
+        };
+        assert_eq!(by(of).await, vec![ids[3]]);
+        let revoked = AwardFilter {
+            revoked: Some(true),
+            ..Default::default()
+        };
+        assert!(by(revoked.clone()).await.is_empty());
+        let counted = s.award_counts().await.expect("counts");
+        assert_eq!(
+            counted,
+            AwardCounts {
+                total: 4,
+                offered: 4,
+                revoked: 0,
+                suspended: 0
+            }
+        );
+        // Revoking moves the award into the flag's entries; issuing takes it out of
+        // the offered ones.
+        s.update_award(ids[1], &mut |a: &mut Award| {
+            a.revoked = true;
+            a.state = AwardState::Issued;
+            Ok(AwardChange::award())
+        })
+        .await
+        .expect("change");
+        assert_eq!(by(revoked).await, vec![ids[1]]);
+        // The totals kept since they were counted are what a fresh count finds.
+        let kept = s.award_counts().await.expect("counts");
+        assert_eq!(
+            kept,
+            AwardCounts {
+                total: 4,
+                offered: 3,
+                revoked: 1,
+                suspended: 0
+            }
+        );
+        *s.counts.lock().expect("lock") = None;
+        assert_eq!(s.award_counts().await.expect("counts"), kept);
+        let offered = AwardFilter {
+            state: Some(AwardState::Offered),
+            ..Default::default()
+        };
+        assert_eq!(by(offered).await, vec![ids[3], ids[2], ids[0]]);
+        let stale = recipient_prefix(b'f', "offered");
+        assert_eq!(
+            s.by_recipient.scan_prefix(&stale).count(),
+            3,
+            "the stale entry is gone"
+        );
+        let expired = AwardFilter {
+            expired: Some((true, at(1_704_067_300))),
+            ..Default::default()
+        };
+        assert_eq!(by(expired).await, vec![ids[3]]);
+        let live = AwardFilter {
+            expired: Some((false, at(1_704_067_300))),
+            revoked: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(by(live).await, vec![ids[2], ids[0]]);
     }
 
     #[tokio::test]
@@ -1225,7 +1494,7 @@ mod tests {
             gone.seq = u64::MAX - 1;
             s.by_recipient
                 .insert(
-                    recipient_keys(&gone).next().expect("key"),
+                    index_keys(&gone).into_iter().next().expect("key"),
                     gone.id.as_bytes().as_slice(),
                 )
                 .expect("insert");
@@ -1250,12 +1519,12 @@ mod tests {
             assert_eq!(d.awards.len(), 1);
             assert_eq!(d.awards[0].recipient.email.as_deref(), Some("b@x.org"));
             // As a store written before the index: no mark, no entries.
-            s.meta.remove(RECIPIENT_INDEX_KEY).expect("remove");
+            s.meta.remove(SEARCH_INDEX_KEY).expect("remove");
             s.by_recipient.clear().expect("clear");
             s.db.flush().expect("flush");
         }
         let s = open(dir.path());
-        assert!(s.meta.get(RECIPIENT_INDEX_KEY).expect("get").is_some());
+        assert!(s.meta.get(SEARCH_INDEX_KEY).expect("get").is_some());
         let only_a = AwardFilter {
             email: Some("a@x.org".into()),
             ..Default::default()

@@ -90,3 +90,27 @@
   }
   window.setTimeout(poll, 2000);
 })();
+
+// The console's CSV award in progress: the bar moves as rows are awarded, and the
+// page reloads with the results when it is done (without this script, the page's
+// refresh link does the same).
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-job-poll][data-job-state=running]");
+  if (!box || !window.fetch) { return; }
+  var url = box.getAttribute("data-job-poll");
+  var bar = box.querySelector("progress");
+  var text = box.querySelector("[data-progress]");
+  function poll() {
+    fetch(url, { headers: { "Accept": "application/json" }, cache: "no-store", credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (!body) { window.setTimeout(poll, 5000); return; }
+        if (bar) { bar.max = body.total; bar.value = body.done; bar.textContent = body.done + " of " + body.total; }
+        if (text) { text.textContent = body.done + " of " + body.total + " done."; }
+        if (body.state === "done") { window.location.reload(); return; }
+        window.setTimeout(poll, 1000);
+      }, function () { window.setTimeout(poll, 5000); });
+  }
+  window.setTimeout(poll, 1000);
+})();

@@ -270,7 +270,10 @@ export function consoleSteps(h) {
       must(s.job, 'no upload page');
       const v = await visit(1280, 'console-award-codes', s.job);
       try {
-        code = await v.page.locator(`[data-tx-code][data-for="${e.email}"]`).getAttribute('data-tx-code');
+        for (const x of s.earners) {
+          x.code = await v.page.locator(`[data-tx-code][data-for="${x.email}"]`).getAttribute('data-tx-code');
+        }
+        code = e.code;
         must(/^\d{6}$/.test(code || ''), `code ${code}`);
         const all = await v.page.locator('[data-tx-code]').count();
         must(all === 3, `${all} codes`);
@@ -362,6 +365,7 @@ export function consoleSteps(h) {
     ];
     for (const [label, p] of pages) await both(label, `${base}${p}`);
     const v = await visit(1280, 'console-presentation', `${base}/admin/presentations`);
+    let link = null;
     try {
       await check('console presentations: a request for our badge shows a QR code that waits for the wallet', async () => {
         await page_select(v.page);
@@ -371,13 +375,35 @@ export function consoleSteps(h) {
         must(st === 'pending', `state ${st}`);
         const svg = await v.page.locator('[data-qr=request] svg').count();
         must(svg === 1, 'no QR code');
+        link = await v.page.locator('[data-link="request"]').getAttribute('href');
+        must(link && link.startsWith('openid4vp://'), `link ${link}`);
         s.presentation = v.page.url();
         return 'pending, QR shown';
       });
+      if (s.presentation) await both('console-presentation', s.presentation);
+      const e = s.earners[1];
+      const script = path.join(ROOT, 'conformance', 'oid4vp', 'claim_and_present.mjs');
+      if (link && e?.offer && e?.code && existsSync(path.join(ROOT, 'conformance', 'oid4vp', 'node_modules'))) {
+        await check('console presentations: a candidate\'s wallet answers and the verdict appears by itself', async () => {
+          const out = await new Promise((resolve) => {
+            execFile(process.execPath, [script, '--offer', e.offer, '--tx-code', e.code, '--request', link, '--allow-http'],
+              { cwd: path.dirname(script), timeout: 120_000 }, (err, stdout, stderr) => resolve({ err, stdout, stderr }));
+          });
+          must(!out.err, `the wallet failed: ${out.err?.message} ${String(out.stderr).slice(-300)}`);
+          await v.page.waitForSelector('[data-verdict]', { timeout: 30_000 });
+          const verdict = await v.page.locator('[data-verdict]').getAttribute('data-verdict');
+          must(verdict === 'authentic', `data-verdict="${verdict}"`);
+          const facts = squash(await v.page.locator('.verify-facts').innerText());
+          must(facts.includes(ACH_NAME), `facts ${facts.slice(0, 120)}`);
+          return 'authentic, without a reload by hand';
+        });
+        await both('console-presentation-answered', s.presentation);
+      } else {
+        skip('console presentations: the wallet answers', 'no offer, code or npm wallets');
+      }
     } finally {
       await v.page.close();
     }
-    if (s.presentation) await both('console-presentation', s.presentation);
     await check('console exports: every list downloads CSV with formula cells neutralised', async () => {
       const v2 = await visit(1280, 'console-exports', `${base}/admin`);
       try {

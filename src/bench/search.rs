@@ -213,8 +213,10 @@ async fn run_in(dir: &std::path::Path, rows: usize) -> anyhow::Result<SearchBenc
             .body(Body::empty())?;
         let t = Instant::now();
         let res = router.clone().oneshot(req).await?;
+        let status = res.status();
         let _ = res.into_body().collect().await?;
         times.push(t.elapsed());
+        anyhow::ensure!(status == StatusCode::OK, "/admin: {status}");
     }
     timings.push(Timing {
         what: "dashboard, first load (counts keys)".into(),

@@ -261,6 +261,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(sweep_sessions(state.staff.clone()));
     let tally = state.tally.clone();
     tokio::spawn(persist_tally(tally.clone()));
+    // The console's dashboard totals: counted once now (the store keeps them after),
+    // so that the first dashboard does not wait for the count.
+    let awards = state.store.awards.clone();
+    let rt = tokio::runtime::Handle::current();
+    // The count walks every award's keys: on a thread of its own, off the workers.
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = rt.block_on(awards.award_counts()) {
+            tracing::warn!(error = %e, "counting the awards failed");
+        }
+    });
 
     let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export function consoleSteps(h) {
-  const { ctx, base, ok, fail, skip, check, must, squash, both, visit, ROOT } = h;
+  const { ctx, base, ok, fail, skip, check, must, squash, both, visit, pageChecks, ROOT } = h;
   const c = ctx.console || {};
   const s = { earners: [], claimed: null };
   const ACH_NAME = 'Console Cloud Skills';
@@ -353,6 +353,35 @@ export function consoleSteps(h) {
     });
   }
 
+  async function awardOne() {
+    if (!s.achievement) { skip('console award-one', 'no achievement'); return; }
+    const v = await visit(1280, 'console-award-one', `${base}/admin/award?achievement=${s.achievement}`);
+    try {
+      let answer = null;
+      await check('console award-one: one earner by form gets a claim link, its QR code and a wallet code', async () => {
+        const { page } = v;
+        await page.fill('#w-name', 'Edsger Dijkstra');
+        await page.fill('#w-email', 'edsger@example.org');
+        await page.check('form[data-action=award-one] input[name=delivery][value=offer]');
+        const [res] = await Promise.all([page.waitForNavigation(), page.click('form[data-action=award-one] button[type=submit]')]);
+        answer = res;
+        const claim = await page.locator('[data-claim-url]').inputValue();
+        must(claim.startsWith(`${base}/claim/`), `claim ${claim}`);
+        const code = await page.locator('[data-tx-code]').textContent();
+        must(/^\d{6}$/.test(squash(code)), `code ${code}`);
+        const qr = await page.locator('.small-qr img').evaluate((i) => i.complete && i.naturalWidth);
+        must(qr > 0, 'the QR code did not load');
+        return claim.replace(base, '');
+      });
+      if (answer) {
+        await pageChecks({ ...v, url: v.page.url(), response: answer, isHtml: true, label: 'console-award-one',
+          tag: 'console-award-one 1280px' }, { once: false });
+      }
+    } finally {
+      await v.page.close();
+    }
+  }
+
   async function otherPages() {
     const pages = [
       ['console-presentations', '/admin/presentations'],
@@ -408,7 +437,7 @@ export function consoleSteps(h) {
       const v2 = await visit(1280, 'console-exports', `${base}/admin`);
       try {
         const out = [];
-        for (const p of ['/admin/achievements.csv', '/admin/credentials.csv', '/admin/trust.csv',
+        for (const p of ['/admin/achievements.csv', '/admin/badge-types.csv', '/admin/credentials.csv', '/admin/trust.csv',
           '/admin/api-keys.csv', '/admin/staff.csv', '/admin/audit.csv']) {
           const r = await v2.page.request.get(`${base}${p}`);
           const type = r.headers()['content-type'] || '';
@@ -517,6 +546,7 @@ export function consoleSteps(h) {
     ['console: wallet claim', claimWithWallet],
     ['console: credentials', credentials],
     ['console: revoke', revoke],
+    ['console: award one earner', awardOne],
     ['console: other pages', otherPages],
     ['console: viewer', viewer],
   ];

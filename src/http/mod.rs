@@ -569,6 +569,7 @@ fn console_routes() -> Router<AppState> {
         .route("/admin/profile", get(p::profile).post(p::save_profile))
         .route("/admin/profile/logo", post(p::save_logo).layer(upload()))
         .route("/admin/badge-types", post(p::create_badge_type))
+        .route("/admin/badge-types.csv", get(p::badge_types_csv))
         .route("/admin/badge-types/{id}", post(p::save_badge_type))
         .route("/admin/badge-types/{id}/delete", post(p::delete_badge_type))
         .route(

@@ -133,7 +133,8 @@ fn path_of(url: &str) -> String {
     url.strip_prefix(PUBLIC_URL).unwrap_or(url).to_owned()
 }
 
-const PAGES: [&str; 14] = [
+const PAGES: [&str; 15] = [
+    "/admin/badge-types.csv",
     "/admin",
     "/admin/profile",
     "/admin/achievements",

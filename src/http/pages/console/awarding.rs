@@ -936,8 +936,10 @@ pub async fn credential(
                             button.button.danger type="submit" { "Revoke for good" }
                         }
                         @if suspended {
-                            form method="post" action=(act("unsuspend")) data-action="unsuspend" {
+                            form.stack method="post" action=(act("unsuspend")) data-action="unsuspend" {
                                 input type="hidden" name="csrf" value=(cx.csrf);
+                                label for="unsuspend-reason" { "Reason for lifting the suspension (optional)" }
+                                input #unsuspend-reason type="text" name="reason" maxlength="500";
                                 button.button type="submit" { "Lift the suspension" }
                             }
                         } @else {
@@ -1028,7 +1030,15 @@ pub async fn credential_action(
                 },
             )
         }
-        "unsuspend" => (format!("{cred}/unsuspend"), ApiBody::Empty, "unsuspended"),
+        "unsuspend" => (
+            format!("{cred}/unsuspend"),
+            if f.get("reason").is_empty() {
+                ApiBody::Empty
+            } else {
+                ApiBody::Json(reason)
+            },
+            "unsuspended",
+        ),
         "hide" => (format!("{cred}/hide"), ApiBody::Empty, "hidden"),
         "show" => (format!("{cred}/show"), ApiBody::Empty, "shown"),
         "reoffer" => (format!("{award}/reoffer"), ApiBody::Empty, "reoffered"),

@@ -225,6 +225,7 @@ async fn profile_page(cx: &Cx, p: &Value, status: StatusCode, note: Markup) -> R
         section.panel aria-labelledby="types-h" data-section="badge-types" {
             h2 #types-h { "Badge types" }
             p { "Types group achievements in the public catalogue (for example Knowledge, Skill, Proficiency, Certification)." }
+            p { a.button href=(cx.at("/badge-types.csv")) download { "Export CSV" } }
             @if types.is_empty() { p.empty { "No badge types yet." } }
             @for t in &types {
                 @let id = s(t, "id");
@@ -336,6 +337,29 @@ pub(crate) fn bad_input(message: &str) -> super::Answer {
             .to_string()
             .into(),
     }
+}
+
+/// `GET /admin/badge-types.csv`.
+pub async fn badge_types_csv(Page(cx): Page) -> Response {
+    let types = match cx.read("/api/v1/badge-types").await {
+        Ok(v) => v["badge_types"].as_array().cloned().unwrap_or_default(),
+        Err(r) => return r,
+    };
+    csv_download(
+        "badge-types.csv",
+        &["id", "name", "description", "order"],
+        types
+            .iter()
+            .map(|t| {
+                vec![
+                    s(t, "id").to_owned(),
+                    s(t, "name").to_owned(),
+                    s(t, "description").to_owned(),
+                    t["order"].to_string(),
+                ]
+            })
+            .collect(),
+    )
 }
 
 fn badge_type_body(f: &Fields) -> Value {

@@ -382,6 +382,34 @@ export function consoleSteps(h) {
     }
   }
 
+  async function apiKey() {
+    const v = await visit(1280, 'console-api-key', `${base}/admin/api-keys`);
+    try {
+      await check('console api keys: a key is shown once, then revoked after a second click', async () => {
+        const { page } = v;
+        await page.fill('#k-name', 'Acme Hiring');
+        await Promise.all([page.waitForLoadState('load'), page.click('[data-action=create-api-key] button')]);
+        const key = await page.locator('[data-api-key]').getAttribute('data-api-key');
+        must(key && key.startsWith('acc_live_'), `key ${key}`);
+        const usage = await fetch(`${base}/api/v1/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': key },
+          body: JSON.stringify({ credential: 'not.a.jwt' }) });
+        must(usage.status !== 401 && usage.status !== 403, `the fresh key is refused: ${usage.status}`);
+        await page.goto(`${base}/admin/api-keys`);
+        const row = page.locator('tr[data-api-key-id]').filter({ hasText: 'Acme Hiring' });
+        await row.locator('details[data-confirm=revoke-api-key] summary').click();
+        await Promise.all([page.waitForURL(/done=key-revoked/), row.locator('form[data-action=revoke-api-key] button').click()]);
+        const state = squash(await page.locator('tr[data-api-key-id]').filter({ hasText: 'Acme Hiring' }).locator('td').last().textContent());
+        must(state === 'Revoked', `state ${state}`);
+        const after = await fetch(`${base}/api/v1/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': key },
+          body: JSON.stringify({ credential: 'not.a.jwt' }) });
+        must(after.status === 401 || after.status === 403, `verify with the revoked key: ${after.status}`);
+        return `created, used, revoked (then ${after.status})`;
+      });
+    } finally {
+      await v.page.close();
+    }
+  }
+
   async function otherPages() {
     const pages = [
       ['console-presentations', '/admin/presentations'],
@@ -547,6 +575,7 @@ export function consoleSteps(h) {
     ['console: credentials', credentials],
     ['console: revoke', revoke],
     ['console: award one earner', awardOne],
+    ['console: API keys', apiKey],
     ['console: other pages', otherPages],
     ['console: viewer', viewer],
   ];

@@ -645,6 +645,27 @@ pub(crate) fn when(t: &str) -> String {
     }
 }
 
+/// A destructive action behind a second click: a disclosure whose summary looks like
+/// the button and opens to the form that does it (no script, no dialog).
+pub(crate) fn confirm(
+    cx: &Cx,
+    action: &str,
+    data_action: &str,
+    label: &str,
+    question: &str,
+) -> Markup {
+    html! {
+        details.confirm data-confirm=(data_action) {
+            summary.button.danger { (label) }
+            form method="post" action=(action) data-action=(data_action) {
+                input type="hidden" name="csrf" value=(cx.csrf);
+                p.small { (question) }
+                button.button.danger type="submit" { "Yes, " (label.to_lowercase()) }
+            }
+        }
+    }
+}
+
 /// The signed-in member's page, after a role check the page itself makes for what it
 /// offers (the API decides what is done).
 pub(crate) fn role_note(cx: &Cx, needed: Role) -> Markup {

@@ -715,10 +715,7 @@ async fn achievement_form(
                     p { a href={ (base) "/achievements/" (id) } { "Public page" } }
                     @if may {
                         p { a.button href={ (cx.at("/award")) "?achievement=" (id) } { "Award it" } }
-                        form method="post" action=(cx.at(&format!("/achievements/{id}/archive"))) data-action="archive" {
-                            input type="hidden" name="csrf" value=(cx.csrf);
-                            button.button.danger type="submit" { "Archive (no new awards)" }
-                        }
+                        (super::confirm(cx, &cx.at(&format!("/achievements/{id}/archive")), "archive", "Archive", "Archived achievements cannot be awarded again; badges already issued stay valid."))
                     }
                 }
             }

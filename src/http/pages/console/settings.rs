@@ -81,10 +81,7 @@ async fn trust_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
                                                 button.button type="submit" data-action="block" { "Block" }
                                             }
                                         }
-                                        form method="post" action=(cx.at(&format!("/trust/{}/delete", seg(id)))) {
-                                            input type="hidden" name="csrf" value=(cx.csrf);
-                                            button.button.danger type="submit" { "Remove" }
-                                        }
+                                        (super::confirm(cx, &cx.at(&format!("/trust/{}/delete", seg(id))), "remove-trust", "Remove", "Its badges then verify as from an issuer not in the registry."))
                                     }
                                 }
                             }
@@ -297,10 +294,7 @@ async fn keys_page(
                                     @if k["revoked"].as_bool() == Some(true) { "Revoked" } @else {
                                         "Active"
                                         @if owner {
-                                            form method="post" action=(cx.at(&format!("/api-keys/{}/revoke", seg(s(k, "id"))))) data-action="revoke-api-key" {
-                                                input type="hidden" name="csrf" value=(cx.csrf);
-                                                button.button.danger type="submit" { "Revoke" }
-                                            }
+                                            (super::confirm(cx, &cx.at(&format!("/api-keys/{}/revoke", seg(s(k, "id")))), "revoke-api-key", "Revoke", "The partner's calls with this key are refused from now on."))
                                         }
                                     }
                                 }
@@ -464,10 +458,7 @@ async fn staff_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
                                             button.button type="submit" { "Remove two-factor" }
                                         }
                                     }
-                                    form method="post" action=(cx.at(&format!("/staff/{}/delete", seg(id)))) data-action="remove-member" {
-                                        input type="hidden" name="csrf" value=(cx.csrf);
-                                        button.button.danger type="submit" { "Remove" }
-                                    }
+                                    (super::confirm(cx, &cx.at(&format!("/staff/{}/delete", seg(id))), "remove-member", "Remove", "Their sessions and API tokens end at once."))
                                 }
                             }
                         }

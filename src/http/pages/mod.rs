@@ -120,7 +120,7 @@ pub(crate) async fn error_page(
     )
 }
 
-fn fallback_site(state: &AppState) -> Site {
+pub(crate) fn fallback_site(state: &AppState) -> Site {
     Site {
         base: state.issuer.identifier(),
         issuer_name: state.issuer.identifier(),

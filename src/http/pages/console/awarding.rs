@@ -27,7 +27,7 @@ use super::{
     role_note, s, seg, when,
 };
 use crate::app::AppState;
-use crate::records::Role;
+use crate::records::{AchievementRecord, Role};
 
 /// Rows per batch call while awarding a CSV upload (the progress moves per call).
 const CHUNK: usize = 100;
@@ -47,13 +47,15 @@ pub struct AwardQuery {
     achievement: Option<String>,
 }
 
+/// Every achievement, archived ones included (empty when the store cannot be read:
+/// the page then offers none).
+async fn all_achievements(state: &AppState) -> Vec<AchievementRecord> {
+    state.issuer.achievements().await.unwrap_or_default()
+}
+
 /// Active achievements as (last segment, name), by name.
-async fn active_achievements(state: &AppState) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = state
-        .issuer
-        .achievements()
-        .await
-        .unwrap_or_default()
+fn active_achievements(all: &[AchievementRecord]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = all
         .iter()
         .filter(|r| !r.archived)
         .map(|r| {
@@ -68,9 +70,9 @@ async fn active_achievements(state: &AppState) -> Vec<(String, String)> {
 }
 
 /// Achievement names by id (full and last segment), archived ones included.
-async fn achievement_names(state: &AppState) -> HashMap<String, String> {
+fn achievement_names(all: &[AchievementRecord]) -> HashMap<String, String> {
     let mut m = HashMap::new();
-    for r in state.issuer.achievements().await.unwrap_or_default().iter() {
+    for r in all {
         m.insert(r.achievement.id.clone(), r.achievement.name.clone());
         m.insert(
             last(&r.achievement.id).to_owned(),
@@ -97,7 +99,7 @@ fn delivery_choice(cx: &Cx, prefix: &str, chosen: &str) -> Markup {
 }
 
 async fn award_form(cx: &Cx, f: &Fields, status: StatusCode, note: Markup) -> Response {
-    let achievements = active_achievements(&cx.state).await;
+    let achievements = active_achievements(&all_achievements(&cx.state).await);
     let chosen = f.get("achievement");
     let delivery = match f.get("delivery") {
         "" => "email",
@@ -170,8 +172,7 @@ pub async fn award_page(Query(q): Query<AwardQuery>, Page(cx): Page) -> Response
 
 /// `GET /admin/award/template.csv`.
 pub async fn csv_template(State(state): State<AppState>) -> Response {
-    let example = active_achievements(&state)
-        .await
+    let example = active_achievements(&all_achievements(&state).await)
         .first()
         .map(|(id, _)| format!("{}/achievements/{id}", state.issuer.identifier()))
         .unwrap_or_default();
@@ -261,8 +262,7 @@ pub async fn award_one(Posted(cx, f): Posted) -> Response {
 }
 
 async fn achievement_label(state: &AppState, id: &str) -> String {
-    achievement_names(state)
-        .await
+    achievement_names(&all_achievements(state).await)
         .get(id)
         .map(|n| format!("“{n}”"))
         .unwrap_or_else(|| "The badge".into())
@@ -417,7 +417,7 @@ pub async fn csv_job(Path(id): Path<String>, Page(cx): Page) -> Response {
     let Some(j) = job_of(&cx, &id) else {
         return gone(&cx).await;
     };
-    let names = achievement_names(&state).await;
+    let names = achievement_names(&all_achievements(&state).await);
     let main = {
         let job = lock(&j);
         let valid = job.valid();
@@ -730,8 +730,9 @@ pub async fn credentials(Query(q): Query<Search>, Page(cx): Page) -> Response {
         Err(r) => return r,
     };
     let list = page["credentials"].as_array().cloned().unwrap_or_default();
-    let names = achievement_names(&state).await;
-    let achievements = active_achievements(&state).await;
+    let all = all_achievements(&state).await;
+    let names = achievement_names(&all);
+    let achievements = active_achievements(&all);
     let now = state.clock.now();
     let here = q.here();
     let main = html! {
@@ -802,7 +803,7 @@ pub async fn credentials(Query(q): Query<Search>, Page(cx): Page) -> Response {
 pub async fn credentials_csv(Query(q): Query<Search>, Page(cx): Page) -> Response {
     let state = cx.state.clone();
     let query = q.api_query().unwrap_or_default();
-    let names = achievement_names(&state).await;
+    let names = achievement_names(&all_achievements(&state).await);
     let now = state.clock.now();
     let mut rows = Vec::new();
     let mut cursor: Option<String> = None;
@@ -870,12 +871,10 @@ pub async fn credential(
         Err(r) => return r,
     };
     let audit = cx
-        .read(&format!("{path}/audit"))
+        .list(&format!("{path}/audit"), "events")
         .await
-        .ok()
-        .and_then(|v| v["events"].as_array().cloned())
         .unwrap_or_default();
-    let names = achievement_names(&state).await;
+    let names = achievement_names(&all_achievements(&state).await);
     let uuid = s(&c, "credential_id")
         .trim_start_matches("urn:uuid:")
         .to_owned();
@@ -1058,12 +1057,8 @@ pub async fn credential_action(
             .await;
         }
     };
-    let a = cx.api(Method::POST, &path, body).await;
     let back = format!("/credentials/{}", id.trim_start_matches("urn:uuid:"));
-    if a.ok() {
-        return cx.done(&back, done);
-    }
-    cx.failed(&a, &back).await
+    cx.act(Method::POST, &path, body, &back, done).await
 }
 
 // ---- presentation requests ----
@@ -1074,7 +1069,7 @@ pub async fn presentations(Page(cx): Page) -> Response {
 }
 
 async fn presentations_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
-    let achievements = active_achievements(&cx.state).await;
+    let achievements = active_achievements(&all_achievements(&cx.state).await);
     let verified = cx.state.tally.verifications(7).await.unwrap_or(0);
     let main = html! {
         h1 { "Check a candidate" }

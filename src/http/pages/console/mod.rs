@@ -178,6 +178,32 @@ impl Cx {
         }
     }
 
+    /// The items under `key` of a GET through the API; an error becomes the page.
+    pub async fn list(&self, path: &str, key: &str) -> Result<Vec<Value>, Response> {
+        Ok(self.read(path).await?[key]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Runs a form's API call and goes back to `back`: saying `done`, or the error
+    /// page.
+    pub async fn act(
+        &self,
+        method: Method,
+        path: &str,
+        body: ApiBody,
+        back: &str,
+        done: &str,
+    ) -> Response {
+        let a = self.api(method, path, body).await;
+        if a.ok() {
+            self.done(back, done)
+        } else {
+            self.failed(&a, back).await
+        }
+    }
+
     /// The page for a call that did not work: the API's status and message, and the
     /// way back.
     pub async fn failed(&self, a: &Answer, back: &str) -> Response {
@@ -271,16 +297,7 @@ pub(crate) fn meta(site: &Site, title: &str, path: &str) -> Meta {
 pub(crate) async fn site(state: &AppState) -> Site {
     match state.pages.site().await {
         Ok(s) => s,
-        Err(_) => Site {
-            base: state.issuer.identifier(),
-            issuer_name: state.issuer.identifier(),
-            issuer_url: None,
-            issuer_email: None,
-            issuer_description: None,
-            logo_url: None,
-            did: state.issuer.did().as_str().to_owned(),
-            theme: crate::views::Theme::new(None, None),
-        },
+        Err(_) => super::fallback_site(state),
     }
 }
 
@@ -443,6 +460,25 @@ fn peer_of(parts: &axum::http::request::Parts) -> Option<Extension<ConnectInfo<S
         .map(|c| Extension(*c))
 }
 
+/// What a posted form's check needs of the request, and the request to read the body
+/// from.
+fn split_post(
+    req: axum::extract::Request,
+) -> (
+    HeaderMap,
+    Option<Extension<ConnectInfo<SocketAddr>>>,
+    axum::extract::Request,
+) {
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers.clone();
+    let peer = peer_of(&parts);
+    (
+        headers,
+        peer,
+        axum::extract::Request::from_parts(parts, body),
+    )
+}
+
 impl axum::extract::FromRequestParts<AppState> for Page {
     type Rejection = Response;
 
@@ -473,10 +509,7 @@ impl axum::extract::FromRequest<AppState> for Posted {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
-        let (parts, body) = req.into_parts();
-        let headers = parts.headers.clone();
-        let peer = peer_of(&parts);
-        let req = axum::extract::Request::from_parts(parts, body);
+        let (headers, peer, req) = split_post(req);
         let axum::Form(f) = match axum::Form::<Fields>::from_request(req, state).await {
             Ok(f) => f,
             Err(e) => {
@@ -498,10 +531,7 @@ impl axum::extract::FromRequest<AppState> for Uploaded {
     type Rejection = Response;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
-        let (parts, body) = req.into_parts();
-        let headers = parts.headers.clone();
-        let peer = peer_of(&parts);
-        let req = axum::extract::Request::from_parts(parts, body);
+        let (headers, peer, req) = split_post(req);
         let read = match Multipart::from_request(req, state).await {
             Ok(m) => read_multipart(m).await,
             Err(e) => Err(super::sentence(&e.body_text())),

@@ -35,10 +35,8 @@ pub async fn dashboard(Query(q): Query<Done>, Page(cx): Page) -> Response {
     let counts = state.store.awards.award_counts().await.unwrap_or_default();
     let verified = state.tally.verifications(7).await.unwrap_or(0);
     let recent = cx
-        .read("/api/v1/audit?limit=10")
+        .list("/api/v1/audit?limit=10", "events")
         .await
-        .ok()
-        .and_then(|v| v.get("events").and_then(Value::as_array).cloned())
         .unwrap_or_default();
     let tiles: [(&str, u64, &str, String); 7] = [
         (
@@ -162,10 +160,8 @@ pub async fn profile(Query(q): Query<Done>, Page(cx): Page) -> Response {
 
 async fn profile_page(cx: &Cx, p: &Value, status: StatusCode, note: Markup) -> Response {
     let types = cx
-        .read("/api/v1/badge-types")
+        .list("/api/v1/badge-types", "badge_types")
         .await
-        .ok()
-        .and_then(|v| v.get("badge_types").and_then(Value::as_array).cloned())
         .unwrap_or_default();
     let owner = cx.may(Role::Owner);
     let issuer = cx.may(Role::Issuer);
@@ -315,17 +311,14 @@ pub async fn save_logo(Uploaded(cx, _, files): Uploaded) -> Response {
             .failed(&bad_input("choose an image file to upload"), "/profile")
             .await;
     };
-    let a = cx
-        .api(
-            Method::PUT,
-            "/api/v1/issuer/image",
-            ApiBody::Raw(file.content_type, file.bytes),
-        )
-        .await;
-    if a.ok() {
-        return cx.done("/profile", "logo");
-    }
-    cx.failed(&a, "/profile").await
+    cx.act(
+        Method::PUT,
+        "/api/v1/issuer/image",
+        ApiBody::Raw(file.content_type, file.bytes),
+        "/profile",
+        "logo",
+    )
+    .await
 }
 
 /// An answer for input the console refuses before calling anything.
@@ -341,8 +334,8 @@ pub(crate) fn bad_input(message: &str) -> super::Answer {
 
 /// `GET /admin/badge-types.csv`.
 pub async fn badge_types_csv(Page(cx): Page) -> Response {
-    let types = match cx.read("/api/v1/badge-types").await {
-        Ok(v) => v["badge_types"].as_array().cloned().unwrap_or_default(),
+    let types = match cx.list("/api/v1/badge-types", "badge_types").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     csv_download(
@@ -372,47 +365,38 @@ fn badge_type_body(f: &Fields) -> Value {
 
 /// `POST /admin/badge-types`.
 pub async fn create_badge_type(Posted(cx, f): Posted) -> Response {
-    let a = cx
-        .api(
-            Method::POST,
-            "/api/v1/badge-types",
-            ApiBody::Json(badge_type_body(&f)),
-        )
-        .await;
-    if a.ok() {
-        return cx.done("/profile", "type-created");
-    }
-    cx.failed(&a, "/profile").await
+    cx.act(
+        Method::POST,
+        "/api/v1/badge-types",
+        ApiBody::Json(badge_type_body(&f)),
+        "/profile",
+        "type-created",
+    )
+    .await
 }
 
 /// `POST /admin/badge-types/{id}`.
 pub async fn save_badge_type(Path(id): Path<String>, Posted(cx, f): Posted) -> Response {
-    let a = cx
-        .api(
-            Method::PUT,
-            &format!("/api/v1/badge-types/{}", seg(&id)),
-            ApiBody::Json(badge_type_body(&f)),
-        )
-        .await;
-    if a.ok() {
-        return cx.done("/profile", "type-saved");
-    }
-    cx.failed(&a, "/profile").await
+    cx.act(
+        Method::PUT,
+        &format!("/api/v1/badge-types/{}", seg(&id)),
+        ApiBody::Json(badge_type_body(&f)),
+        "/profile",
+        "type-saved",
+    )
+    .await
 }
 
 /// `POST /admin/badge-types/{id}/delete`.
 pub async fn delete_badge_type(Path(id): Path<String>, Posted(cx, _): Posted) -> Response {
-    let a = cx
-        .api(
-            Method::DELETE,
-            &format!("/api/v1/badge-types/{}", seg(&id)),
-            ApiBody::Empty,
-        )
-        .await;
-    if a.ok() {
-        return cx.done("/profile", "type-deleted");
-    }
-    cx.failed(&a, "/profile").await
+    cx.act(
+        Method::DELETE,
+        &format!("/api/v1/badge-types/{}", seg(&id)),
+        ApiBody::Empty,
+        "/profile",
+        "type-deleted",
+    )
+    .await
 }
 
 // ---- achievements ----
@@ -649,10 +633,8 @@ async fn achievement_form(
     note: Markup,
 ) -> Response {
     let types = cx
-        .read("/api/v1/badge-types")
+        .list("/api/v1/badge-types", "badge_types")
         .await
-        .ok()
-        .and_then(|v| v.get("badge_types").and_then(Value::as_array).cloned())
         .unwrap_or_default();
     let may = cx.may(Role::Issuer) && !archived;
     let base = cx.base();
@@ -887,15 +869,12 @@ async fn save(
 
 /// `POST /admin/achievements/{id}/archive`.
 pub async fn archive_achievement(Path(id): Path<String>, Posted(cx, _): Posted) -> Response {
-    let a = cx
-        .api(
-            Method::POST,
-            &format!("/api/v1/achievements/{}/archive", seg(&id)),
-            ApiBody::Empty,
-        )
-        .await;
-    if a.ok() {
-        return cx.done(&format!("/achievements/{}", last(&id)), "archived");
-    }
-    cx.failed(&a, &format!("/achievements/{}", last(&id))).await
+    cx.act(
+        Method::POST,
+        &format!("/api/v1/achievements/{}/archive", seg(&id)),
+        ApiBody::Empty,
+        &format!("/achievements/{}", last(&id)),
+        "archived",
+    )
+    .await
 }

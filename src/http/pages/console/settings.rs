@@ -21,23 +21,6 @@ pub struct Done {
     done: Option<String>,
 }
 
-/// Runs a form's API call and goes back to `back`: saying `done`, or the error page.
-async fn act(
-    cx: &Cx,
-    method: Method,
-    path: &str,
-    body: ApiBody,
-    back: &str,
-    done: &str,
-) -> Response {
-    let a = cx.api(method, path, body).await;
-    if a.ok() {
-        cx.done(back, done)
-    } else {
-        cx.failed(&a, back).await
-    }
-}
-
 // ---- trust registry ----
 
 /// `GET /admin/trust`.
@@ -46,8 +29,8 @@ pub async fn trust(Query(q): Query<Done>, Page(cx): Page) -> Response {
 }
 
 async fn trust_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
-    let list = match cx.read("/api/v1/trust/issuers").await {
-        Ok(v) => v["issuers"].as_array().cloned().unwrap_or_default(),
+    let list = match cx.list("/api/v1/trust/issuers", "issuers").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     let owner = cx.may(Role::Owner);
@@ -126,8 +109,8 @@ async fn trust_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
 
 /// `GET /admin/trust.csv`.
 pub async fn trust_csv(Page(cx): Page) -> Response {
-    let list = match cx.read("/api/v1/trust/issuers").await {
-        Ok(v) => v["issuers"].as_array().cloned().unwrap_or_default(),
+    let list = match cx.list("/api/v1/trust/issuers", "issuers").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     csv_download(
@@ -157,8 +140,7 @@ pub async fn add_trust(Posted(cx, f): Posted) -> Response {
     if let Some(w) = f.opt("website") {
         body["website"] = json!(w);
     }
-    act(
-        &cx,
+    cx.act(
         Method::POST,
         "/api/v1/trust/issuers",
         ApiBody::Json(body),
@@ -182,8 +164,7 @@ pub async fn trust_status(Path(id): Path<String>, Posted(cx, f): Posted) -> Resp
         }
     }
     body.insert("status".into(), json!(f.get("status")));
-    act(
-        &cx,
+    cx.act(
         Method::PUT,
         &path,
         ApiBody::Json(Value::Object(body)),
@@ -195,8 +176,7 @@ pub async fn trust_status(Path(id): Path<String>, Posted(cx, f): Posted) -> Resp
 
 /// `POST /admin/trust/{id}/delete`.
 pub async fn delete_trust(Path(id): Path<String>, Posted(cx, _): Posted) -> Response {
-    act(
-        &cx,
+    cx.act(
         Method::DELETE,
         &format!("/api/v1/trust/issuers/{}", seg(&id)),
         ApiBody::Empty,
@@ -258,8 +238,8 @@ async fn keys_page(
     note: Markup,
     new_key: Option<(String, String)>,
 ) -> Response {
-    let list = match cx.read("/api/v1/api-keys").await {
-        Ok(v) => v["api_keys"].as_array().cloned().unwrap_or_default(),
+    let list = match cx.list("/api/v1/api-keys", "api_keys").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     let owner = cx.may(Role::Owner);
@@ -321,8 +301,8 @@ async fn keys_page(
 
 /// `GET /admin/api-keys.csv`.
 pub async fn api_keys_csv(Page(cx): Page) -> Response {
-    let list = match cx.read("/api/v1/api-keys").await {
-        Ok(v) => v["api_keys"].as_array().cloned().unwrap_or_default(),
+    let list = match cx.list("/api/v1/api-keys", "api_keys").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     csv_download(
@@ -388,8 +368,7 @@ pub async fn create_api_key(Posted(cx, f): Posted) -> Response {
 
 /// `POST /admin/api-keys/{id}/revoke`.
 pub async fn revoke_api_key(Path(id): Path<String>, Posted(cx, _): Posted) -> Response {
-    act(
-        &cx,
+    cx.act(
         Method::POST,
         &format!("/api/v1/api-keys/{}/revoke", seg(&id)),
         ApiBody::Empty,
@@ -409,8 +388,8 @@ pub async fn staff(Query(q): Query<Done>, Page(cx): Page) -> Response {
 const ROLES: [&str; 3] = ["viewer", "issuer", "owner"];
 
 async fn staff_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
-    let list = match cx.read("/api/v1/staff").await {
-        Ok(v) => v["staff"].as_array().cloned().unwrap_or_default(),
+    let list = match cx.list("/api/v1/staff", "staff").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     let security = cx
@@ -493,8 +472,8 @@ async fn staff_page(cx: &Cx, status: StatusCode, note: Markup) -> Response {
 
 /// `GET /admin/staff.csv`.
 pub async fn staff_csv(Page(cx): Page) -> Response {
-    let list = match cx.read("/api/v1/staff").await {
-        Ok(v) => v["staff"].as_array().cloned().unwrap_or_default(),
+    let list = match cx.list("/api/v1/staff", "staff").await {
+        Ok(l) => l,
         Err(r) => return r,
     };
     csv_download(
@@ -575,8 +554,7 @@ pub async fn member_action(
     let path = format!("/api/v1/staff/{}", seg(&id));
     match action.as_str() {
         "role" => {
-            act(
-                &cx,
+            cx.act(
                 Method::PATCH,
                 &path,
                 ApiBody::Json(json!({"role": f.get("role")})),
@@ -586,8 +564,7 @@ pub async fn member_action(
             .await
         }
         "delete" => {
-            act(
-                &cx,
+            cx.act(
                 Method::DELETE,
                 &path,
                 ApiBody::Empty,
@@ -597,8 +574,7 @@ pub async fn member_action(
             .await
         }
         "totp-reset" => {
-            act(
-                &cx,
+            cx.act(
                 Method::POST,
                 &format!("{path}/totp-reset"),
                 ApiBody::Empty,
@@ -642,8 +618,7 @@ pub async fn member_action(
 
 /// `POST /admin/staff/security`.
 pub async fn security(Posted(cx, f): Posted) -> Response {
-    act(
-        &cx,
+    cx.act(
         Method::PUT,
         "/api/v1/settings/security",
         ApiBody::Json(json!({"require_totp": f.checked("require_totp")})),
@@ -682,10 +657,8 @@ async fn mail_page(
         Err(r) => return r,
     };
     let templates = cx
-        .read("/api/v1/mail/templates")
+        .list("/api/v1/mail/templates", "templates")
         .await
-        .ok()
-        .and_then(|v| v["templates"].as_array().cloned())
         .unwrap_or_default();
     let owner = cx.may(Role::Owner);
     let configured = m["configured"].as_bool() == Some(true);
@@ -771,8 +744,7 @@ pub async fn mail_settings(Posted(cx, f): Posted) -> Response {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return cx.failed(&bad_input(&e), "/mail").await,
     };
-    act(
-        &cx,
+    cx.act(
         Method::PUT,
         "/api/v1/mail/settings",
         ApiBody::Json(
@@ -795,8 +767,7 @@ pub async fn template(Path(rest): Path<String>, Posted(cx, f): Posted) -> Respon
     let draft = json!({"subject": f.get("subject"), "text": f.0.iter().find(|(k, _)| k == "text").map(|(_, v)| v.as_str()).unwrap_or(""), "html": f.0.iter().find(|(k, _)| k == "html").map(|(_, v)| v.as_str()).unwrap_or("")});
     match what.as_str() {
         "" => {
-            act(
-                &cx,
+            cx.act(
                 Method::PUT,
                 &path,
                 ApiBody::Json(draft),
@@ -806,8 +777,7 @@ pub async fn template(Path(rest): Path<String>, Posted(cx, f): Posted) -> Respon
             .await
         }
         "reset" => {
-            act(
-                &cx,
+            cx.act(
                 Method::DELETE,
                 &path,
                 ApiBody::Empty,
@@ -843,8 +813,7 @@ pub async fn template(Path(rest): Path<String>, Posted(cx, f): Posted) -> Respon
 
 /// `POST /admin/mail/test`.
 pub async fn mail_test(Posted(cx, f): Posted) -> Response {
-    act(
-        &cx,
+    cx.act(
         Method::POST,
         "/api/v1/mail/test",
         ApiBody::Json(json!({"to": f.get("to")})),
@@ -1134,8 +1103,7 @@ pub async fn create_token(Posted(cx, f): Posted) -> Response {
 
 /// `POST /admin/tokens/{id}/revoke`.
 pub async fn revoke_token(Path(id): Path<String>, Posted(cx, _): Posted) -> Response {
-    act(
-        &cx,
+    cx.act(
         Method::DELETE,
         &format!("/api/v1/me/tokens/{}", seg(&id)),
         ApiBody::Empty,

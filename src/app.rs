@@ -51,6 +51,35 @@ pub enum TokenSource {
     Environment,
     /// Read from (or generated into) this file.
     File(PathBuf),
+    /// Read from (or generated into) the database a fleet shares.
+    Database,
+}
+
+/// A fleet's admin token: `ACCOLADE_ADMIN_TOKEN` when set (every node must be given
+/// the same), otherwise the one kept in the shared store, made by whichever node asked
+/// first.
+pub async fn fleet_admin_token(
+    env_token: Option<&str>,
+    fleet: &dyn crate::store::Fleet,
+) -> Result<(AdminToken, TokenSource), TokenError> {
+    if let Some(t) = env_token.filter(|t| !t.is_empty()) {
+        return Ok((AdminToken::new(t), TokenSource::Environment));
+    }
+    let token = fleet
+        .shared_value(ADMIN_TOKEN_NAME, &new_admin_token())
+        .await
+        .map_err(TokenError::Store)?;
+    Ok((AdminToken::new(&token), TokenSource::Database))
+}
+
+/// The name the shared store keeps the admin token under.
+pub const ADMIN_TOKEN_NAME: &str = "admin_token";
+
+/// 32 random bytes, base64url.
+pub fn new_admin_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    crate::jose::b64(bytes)
 }
 
 /// Errors loading the admin token.
@@ -63,6 +92,8 @@ pub enum TokenError {
     },
     #[error("{0} is empty")]
     Empty(PathBuf),
+    #[error("the admin token kept in the database: {0}")]
+    Store(crate::store::Error),
 }
 
 /// The admin token: `ACCOLADE_ADMIN_TOKEN` when set (it wins), otherwise the one in
@@ -91,9 +122,7 @@ pub fn load_admin_token(
             Ok((AdminToken::new(t), TokenSource::File(path)))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-            let token = crate::jose::b64(bytes);
+            let token = new_admin_token();
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -292,7 +321,16 @@ impl AppState {
             status,
         )
         .await?;
-        let burned = issuer.recover().await?;
+        // A fleet's other nodes may be signing right now: only intents older than
+        // any award takes are a crashed node's.
+        let burned = issuer
+            .recover(
+                store
+                    .fleet
+                    .shared()
+                    .then_some(crate::issue::ABANDONED_AFTER),
+            )
+            .await?;
         if burned > 0 {
             tracing::warn!(burned, "awards left unsigned by a crash were burned");
         }

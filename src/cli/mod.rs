@@ -1,7 +1,9 @@
-//! The command line: `accolade serve | keys | verify | bake | unbake | bench | staff`.
+//! The command line: `accolade serve | keys | verify | bake | unbake | bench | staff |
+//! migrate | admin-token`.
 
 pub mod bake;
 pub mod bench;
+pub mod fleet;
 pub mod keys;
 pub mod serve;
 pub mod staff;
@@ -44,6 +46,10 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     Staff(staff::StaffCommand),
+    /// Apply the PostgreSQL migrations a fleet's database lacks, without serving.
+    Migrate(fleet::DatabaseArgs),
+    /// Print the admin token a fleet shares (kept in its PostgreSQL database).
+    AdminToken(fleet::DatabaseArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -56,5 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Unbake(args) => bake::run_unbake(&args),
         Command::Bench(args) => bench::run(&args).map(|()| 0),
         Command::Staff(cmd) => staff::run(cmd).map(|()| 0),
+        Command::Migrate(args) => fleet::migrate(&args).map(|()| 0),
+        Command::AdminToken(args) => fleet::admin_token(&args).map(|()| 0),
     }
 }

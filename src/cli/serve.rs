@@ -30,6 +30,16 @@ pub struct ServeArgs {
     /// Where the store (an embedded database) and the admin token live.
     #[arg(long, env = "ACCOLADE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database shared by every node of a fleet:
+    /// postgres://USER:PASS@HOST:PORT/DB (sslmode=disable|prefer|require, default
+    /// prefer). Without it, the store is sled in --data-dir (one process).
+    #[arg(
+        long,
+        env = "ACCOLADE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
     /// Where the signing keys live (PKCS#8 PEM, mode 0600). A key of --key-alg is
     /// generated when the directory holds none.
     #[arg(long, env = "ACCOLADE_KEYS_DIR", default_value = "./keys")]
@@ -143,13 +153,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let keys = Keyring::load_or_generate(&args.keys_dir, args.key_alg)
         .with_context(|| format!("loading signing keys from {}", args.keys_dir.display()))?;
-    let store = Store::open(&args.data_dir)
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+    let store = match &args.database_url {
+        Some(url) => {
+            let store = Store::connect(url)
+                .await
+                .context("connecting to the PostgreSQL database")?;
+            eprintln!(
+                "store: PostgreSQL ({})",
+                crate::store::postgres::describe(url)
+            );
+            store
+        }
+        None => Store::open(&args.data_dir)
+            .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
+    };
     if let Some(note) = store.upgraded() {
         eprintln!("{note}");
     }
     let env_token = std::env::var("ACCOLADE_ADMIN_TOKEN").ok();
-    let (token, source) = app::load_admin_token(env_token.as_deref(), &args.data_dir)?;
+    let (token, source) = if store.fleet.shared() {
+        app::fleet_admin_token(env_token.as_deref(), &*store.fleet).await?
+    } else {
+        app::load_admin_token(env_token.as_deref(), &args.data_dir)?
+    };
 
     let listener =
         TcpListener::bind(args.listen).with_context(|| format!("binding {}", args.listen))?;
@@ -235,6 +261,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     match &source {
         TokenSource::Environment => eprintln!("admin token: from ACCOLADE_ADMIN_TOKEN"),
         TokenSource::File(p) => eprintln!("admin token: stored in {}", p.display()),
+        TokenSource::Database => eprintln!(
+            "admin token: kept in the database (the same on every node); `accolade admin-token --database-url ...` prints it"
+        ),
     }
 
     if let Err(e) = app::write_identity(&args.data_dir, &public_url, state.identity.did.as_str()) {

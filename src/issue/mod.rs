@@ -49,6 +49,11 @@ use crate::store::{
 pub(crate) use crate::net::validate_http_url;
 pub use profile::IssuerProfile;
 
+/// How long an award may stay reserved (its slot taken, not yet signed) before a node
+/// of a fleet takes it for the intent of a node that crashed and burns it. Signing
+/// takes milliseconds; a node that stalls longer than this loses the award (its
+/// request fails, nothing acknowledged is lost).
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// What can go wrong issuing.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -401,8 +406,12 @@ impl Issuer {
     /// Burns the awards a crash left recorded but unsigned. They were never answered,
     /// so nobody holds them; they are removed, and their status slots stay taken so
     /// they are never handed out again. Returns how many there were.
-    pub async fn recover(&self) -> Result<usize, Error> {
-        let ids = self.awards.pending_awards().await?;
+    ///
+    /// In a store a fleet shares, another node may be signing right now: only what
+    /// was reserved longer than `older_than` ago (a node that never came back) is
+    /// burned; pass `None` when the store is this process's alone.
+    pub async fn recover(&self, older_than: Option<std::time::Duration>) -> Result<usize, Error> {
+        let ids = self.awards.pending_awards(older_than).await?;
         for (id, slot) in &ids {
             let event = burned(
                 self.clock.timestamp(),

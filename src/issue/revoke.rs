@@ -237,17 +237,11 @@ impl Issuer {
                     Some(VC_JWT_TYP),
                     &payload,
                 )?;
+                // Another node may have signed the same bits first: serve its copy.
                 self.status_store
-                    .put_signed_list(
-                        purpose,
-                        list,
-                        &SignedList {
-                            digest,
-                            jwt: jwt.clone(),
-                        },
-                    )
-                    .await?;
-                jwt
+                    .put_signed_list(purpose, list, &SignedList { digest, jwt })
+                    .await?
+                    .jwt
             }
         };
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(jwt.as_bytes()))[..32]);

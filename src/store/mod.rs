@@ -35,6 +35,8 @@
 //! and friends, and a networked store (PostgreSQL) can stand in for [`sled`] without a
 //! caller changing.
 
+mod codec;
+pub mod postgres;
 pub mod sled;
 
 use std::path::Path;
@@ -272,8 +274,13 @@ pub trait Awards: Durable {
     /// Records an award [`Awards::reserve_award`] reserved (with its slot), as
     /// [`Awards::insert_award`] does; the reservation is fulfilled, no longer pending.
     async fn record_reserved(&self, award: &mut Award) -> Result<(), Error>;
-    /// Awards reserved and never recorded, with the slots they reserved.
-    async fn pending_awards(&self) -> Result<Vec<(Uuid, StatusSlot)>, Error>;
+    /// Awards reserved and never recorded, with the slots they reserved: all of them,
+    /// or (in a store a fleet shares, where other nodes may be signing right now)
+    /// those reserved longer than `older_than` ago.
+    async fn pending_awards(
+        &self,
+        older_than: Option<std::time::Duration>,
+    ) -> Result<Vec<(Uuid, StatusSlot)>, Error>;
     /// Abandons a reserved award: it (and its listing entry, if it was recorded) goes,
     /// its status slot stays taken for ever, and `event` says why. Nothing happens
     /// when the reservation is gone already.
@@ -367,13 +374,16 @@ pub trait StatusLists: Durable {
         purpose: StatusPurpose,
         list: u32,
     ) -> Result<Option<SignedList>, Error>;
-    /// Keeps the last signed copy of a list (losing it costs only a signature).
+    /// Keeps the last signed copy of a list (losing it costs only a signature) and
+    /// returns the copy that stands: when one with the same digest is kept already
+    /// (another node signed the same bits first), that one, so that every node serves
+    /// the same bytes.
     async fn put_signed_list(
         &self,
         purpose: StatusPurpose,
         list: u32,
         signed: &SignedList,
-    ) -> Result<(), Error>;
+    ) -> Result<SignedList, Error>;
 }
 
 /// The handles a wallet or earner holds (codes, offer ids, claim pages, deferred
@@ -635,6 +645,92 @@ pub trait Outbox: Durable {
     async fn put_mail_settings(&self, s: &MailSettings) -> Result<(), Error>;
 }
 
+/// What changed in a store a fleet shares, told to every node as the change commits
+/// (see [`Fleet::changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Anything may have changed (the listener was away): drop every cache.
+    All,
+    /// The issuer profile (or another store-wide value).
+    Profile,
+    Achievements,
+    Trust,
+    Partners,
+    /// Badge types, placements or page visibility.
+    Catalogue,
+    /// Mail, security or other settings.
+    Settings,
+    /// An award changed or went.
+    Award(Uuid),
+    /// A status slot was given out.
+    Slot(StatusSlot),
+    /// A status bit was set or cleared.
+    Bit {
+        purpose: StatusPurpose,
+        slot: StatusSlot,
+        value: bool,
+    },
+}
+
+impl Change {
+    /// Reads a notification's payload (`slot:3:17`, `bit:0:3:17:1`, `trust`, ...).
+    pub fn parse(payload: &str) -> Option<Self> {
+        let mut parts = payload.split(':');
+        let head = parts.next()?;
+        let mut num = || -> Option<u32> { parts.next()?.parse().ok() };
+        Some(match head {
+            "all" => Change::All,
+            "profile" => Change::Profile,
+            "achievements" => Change::Achievements,
+            "trust" => Change::Trust,
+            "partners" => Change::Partners,
+            "catalogue" => Change::Catalogue,
+            "settings" => Change::Settings,
+            "slot" => Change::Slot(StatusSlot {
+                list: num()?,
+                index: num()?,
+            }),
+            "bit" => {
+                let purpose = match num()? {
+                    0 => StatusPurpose::Revocation,
+                    1 => StatusPurpose::Suspension,
+                    _ => return None,
+                };
+                let slot = StatusSlot {
+                    list: num()?,
+                    index: num()?,
+                };
+                let value = num()? == 1;
+                Change::Bit {
+                    purpose,
+                    slot,
+                    value,
+                }
+            }
+            "award" => Change::Award(payload.get(6..)?.parse().ok()?),
+            _ => return None,
+        })
+    }
+}
+
+/// What a store shared by several processes (a fleet) adds: word of changes made
+/// anywhere, leases for work one node does at a time, values every node shares.
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    /// Whether other processes may share the store.
+    fn shared(&self) -> bool;
+    /// The changes committed to the store by any node (this one included), in commit
+    /// order; `None` for a store one process owns (it sees its own writes).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>>;
+    /// Takes or renews the lease `name` for `holder` until `until` (Unix seconds):
+    /// `true` when `holder` holds it now. A lease whose holder let it run out by `now`
+    /// passes to the next asker. One process owning the store always holds it.
+    async fn lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool, Error>;
+    /// The value kept under `name`; when there is none, `made` is kept and returned.
+    /// Of nodes asking at once, every one gets the first one's value.
+    async fn shared_value(&self, name: &str, made: &str) -> Result<String, Error>;
+}
+
 /// Every repository, opened over one store. Cloning is cheap (reference counts).
 #[derive(Clone)]
 pub struct Store {
@@ -655,6 +751,7 @@ pub struct Store {
     pub audit: Arc<dyn AuditLog>,
     pub outbox: Arc<dyn Outbox>,
     pub counters: Arc<dyn Counters>,
+    pub fleet: Arc<dyn Fleet>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -674,6 +771,13 @@ impl Store {
         let mut store = Self::over(Arc::new(db));
         store.upgraded = upgraded.map(Arc::from);
         Ok(store)
+    }
+
+    /// Connects to the PostgreSQL database at `url` (shared by a fleet), applying the
+    /// migrations it lacks first.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let db = postgres::PgStore::connect(url).await?;
+        Ok(Self::over(Arc::new(db)))
     }
 
     /// When opening converted records an earlier version wrote: what, in a sentence.
@@ -701,6 +805,7 @@ impl Store {
             + AuditLog
             + Outbox
             + Counters
+            + Fleet
             + 'static,
     {
         Self {
@@ -721,6 +826,7 @@ impl Store {
             audit: s.clone(),
             outbox: s.clone(),
             counters: s.clone(),
+            fleet: s.clone(),
             durable: s,
             upgraded: None,
         }

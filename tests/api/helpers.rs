@@ -24,6 +24,70 @@ pub const NOW: i64 = 1_795_046_400;
 pub const PUBLIC_URL: &str = "https://badges.example.edu";
 pub const DID: &str = "did:web:badges.example.edu";
 
+/// The PostgreSQL database the suite runs against (`ACCOLADE_TEST_DATABASE_URL`);
+/// `None` runs it on sled.
+pub fn database() -> Option<String> {
+    std::env::var("ACCOLADE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// `url` with `schema` first on the search path (so a test's tables are its own).
+pub fn url_in_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{schema}")
+}
+
+/// A store in a new, empty schema of the test database; the schema's name.
+pub async fn fresh_database_store(url: &str) -> (Store, String) {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test database");
+    let task = tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    drop(client);
+    let _ = task.await;
+    let store = Store::connect(&url_in_schema(url, &schema))
+        .await
+        .expect("store in the test database");
+    (store, schema)
+}
+
+/// Whether any row of any table in `schema` holds `needle` (as text or bytes).
+async fn database_contains(url: &str, schema: &str, needle: &[u8]) -> bool {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test database");
+    tokio::spawn(conn);
+    let tables = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+            &[&schema],
+        )
+        .await
+        .expect("tables");
+    let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+    for t in tables {
+        let name: String = t.get(0);
+        let rows = client
+            .query(&format!("SELECT t::text FROM {schema}.\"{name}\" t"), &[])
+            .await
+            .expect("rows");
+        for r in rows {
+            // Byte columns read as text are `\x` and hex digits.
+            let text: String = r.get(0);
+            if text.as_bytes().windows(needle.len()).any(|w| w == needle) || text.contains(&hex) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The committed test key of an algorithm.
 pub fn vector_key_path(alg: Algorithm) -> PathBuf {
     let name = match alg {
@@ -75,6 +139,12 @@ impl TestApp {
     /// `needle`.
     pub async fn data_dir_contains(&self, needle: &[u8]) -> bool {
         self.store.flush().await.expect("flush");
+        if let (Some(url), Ok(schema)) = (
+            database(),
+            std::fs::read_to_string(self._dir.path().join("schema")),
+        ) {
+            return database_contains(&url, &schema, needle).await;
+        }
         fn walk(dir: &Path, needle: &[u8]) -> bool {
             std::fs::read_dir(dir).expect("read dir").any(|e| {
                 let p = e.expect("entry").path();
@@ -124,7 +194,14 @@ impl TestApp {
         status: StatusConfig,
     ) -> Self {
         let keys_dir = dir.path().join("keys");
-        let store = Store::open(&dir.path().join("data")).expect("store");
+        let store = match database() {
+            Some(url) if !dir.path().join("data").exists() => {
+                let (store, schema) = fresh_database_store(&url).await;
+                std::fs::write(dir.path().join("schema"), &schema).expect("schema name");
+                store
+            }
+            _ => Store::open(&dir.path().join("data")).expect("store"),
+        };
         let clock = Arc::new(FixedClock::at(now));
         let state = build_state(
             &keys_dir,

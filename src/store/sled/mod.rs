@@ -52,7 +52,7 @@
 //! converted when the store opens (`upgrade.rs`).
 
 mod catalogue;
-mod codec;
+
 mod earners;
 mod flush;
 mod staff;
@@ -61,6 +61,7 @@ mod upgrade;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
+use super::codec;
 use ::sled::Transactional as _;
 use ::sled::transaction::{ConflictableTransactionError, TransactionError};
 use async_trait::async_trait;
@@ -69,8 +70,8 @@ use uuid::Uuid;
 
 use super::{
     AchievementChange, Achievements, Award, AwardChange, AwardChangeFn, AwardCounts, AwardFilter,
-    AwardPage, Awards, Counters, Durable, Error, HandleOp, IssuerProfiles, Nonces, Offers,
-    PartnerKeys, PresentationRequests, RequestSummary, StatusLists, StatusState, Tokens,
+    AwardPage, Awards, Change, Counters, Durable, Error, Fleet, HandleOp, IssuerProfiles, Nonces,
+    Offers, PartnerKeys, PresentationRequests, RequestSummary, StatusLists, StatusState, Tokens,
     TrustRegistry,
 };
 use crate::model::Achievement;
@@ -767,7 +768,11 @@ impl Awards for SledStore {
         self.fulfil(slot, award.id)
     }
 
-    async fn pending_awards(&self) -> Result<Vec<(Uuid, StatusSlot)>, Error> {
+    /// One process owns the store: every reservation is pending, whatever its age.
+    async fn pending_awards(
+        &self,
+        _older_than: Option<std::time::Duration>,
+    ) -> Result<Vec<(Uuid, StatusSlot)>, Error> {
         let mut out = Vec::new();
         for item in self.slots.iter() {
             let (k, v) = item?;
@@ -980,10 +985,10 @@ impl StatusLists for SledStore {
         purpose: StatusPurpose,
         list: u32,
         signed: &SignedList,
-    ) -> Result<(), Error> {
+    ) -> Result<SignedList, Error> {
         self.signed
             .insert(list_key(purpose, list), json("signed list", signed)?)?;
-        Ok(())
+        Ok(signed.clone())
     }
 }
 
@@ -1268,6 +1273,36 @@ impl TrustRegistry for SledStore {
 
     async fn remove_trust_entry(&self, id: &IssuerId) -> Result<bool, Error> {
         Ok(self.trust.remove(id.as_str().as_bytes())?.is_some())
+    }
+}
+
+/// One process owns an embedded store: it holds every lease and sees its own writes.
+#[async_trait]
+impl Fleet for SledStore {
+    fn shared(&self) -> bool {
+        false
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    async fn lease(&self, _: &str, _: &str, _: i64, _: i64) -> Result<bool, Error> {
+        Ok(true)
+    }
+
+    async fn shared_value(&self, name: &str, made: &str) -> Result<String, Error> {
+        let key = format!("shared/{name}");
+        match self.meta.compare_and_swap(
+            key.as_bytes(),
+            None as Option<&[u8]>,
+            Some(made.as_bytes()),
+        )? {
+            Ok(()) => Ok(made.to_owned()),
+            Err(e) => {
+                Ok(String::from_utf8_lossy(e.current.as_deref().unwrap_or_default()).into_owned())
+            }
+        }
     }
 }
 
@@ -1586,7 +1621,7 @@ mod tests {
         let mut first = award("a@x.org", Some(slot));
         s.reserve_award(first.id, slot).await.expect("reserve");
         assert_eq!(
-            s.pending_awards().await.expect("pending"),
+            s.pending_awards(None).await.expect("pending"),
             vec![(first.id, slot)]
         );
         let mut second = award("b@x.org", Some(slot));
@@ -1611,11 +1646,11 @@ mod tests {
             "nothing written"
         );
         assert_eq!(
-            s.pending_awards().await.expect("pending"),
+            s.pending_awards(None).await.expect("pending"),
             vec![(first.id, slot)]
         );
         s.record_reserved(&mut first).await.expect("record");
-        assert!(s.pending_awards().await.expect("pending").is_empty());
+        assert!(s.pending_awards(None).await.expect("pending").is_empty());
         assert_eq!(s.award(first.id).await.expect("get"), Some(first.clone()));
         assert!(matches!(
             s.add_copy(first.id, Uuid::new_v4(), slot).await,
@@ -1650,7 +1685,7 @@ mod tests {
         s.burn_award(b.id, slot, &event)
             .await
             .expect("again: nothing to do");
-        assert!(s.pending_awards().await.expect("pending").is_empty());
+        assert!(s.pending_awards(None).await.expect("pending").is_empty());
         assert_eq!(s.audit_events(b.id).await.expect("audit"), vec![event]);
         let listed = s
             .awards(&AwardFilter::default(), 10, None)

@@ -28,17 +28,17 @@ use crate::status::StatusSlot;
 use crate::store::Error;
 
 /// Tag of an award record, version 2 (the first compact one).
-pub(super) const AWARD: u8 = 0xA2;
+pub(in crate::store) const AWARD: u8 = 0xA2;
 /// Tag of an audit event, version 2.
-pub(super) const AUDIT: u8 = 0xE2;
+pub(in crate::store) const AUDIT: u8 = 0xE2;
 /// Tag of a token grant, version 2.
-pub(super) const TOKEN: u8 = 0x72;
+pub(in crate::store) const TOKEN: u8 = 0x72;
 
 /// The longest string a record may hold (a JWT is well under it).
 const MAX_STR: u64 = 16 * 1024 * 1024;
 
 #[derive(Default)]
-pub(super) struct Writer(Vec<u8>);
+pub(in crate::store) struct Writer(Vec<u8>);
 
 impl Writer {
     fn with_tag(tag: u8, capacity: usize) -> Self {
@@ -147,19 +147,19 @@ impl Writer {
         }
     }
 
-    pub(super) fn into_bytes(self) -> Vec<u8> {
+    pub(in crate::store) fn into_bytes(self) -> Vec<u8> {
         self.0
     }
 }
 
-pub(super) struct Reader<'a> {
+pub(in crate::store) struct Reader<'a> {
     buf: &'a [u8],
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
     /// A reader of a record of kind `tag`, named `what` in errors.
-    pub(super) fn new(buf: &'a [u8], tag: u8, what: &'static str) -> Result<Self, Error> {
+    pub(in crate::store) fn new(buf: &'a [u8], tag: u8, what: &'static str) -> Result<Self, Error> {
         let mut r = Self { buf, what };
         let t = r.u8()?;
         if t != tag {
@@ -307,7 +307,7 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
-    pub(super) fn finish(self) -> Result<(), Error> {
+    pub(in crate::store) fn finish(self) -> Result<(), Error> {
         if self.buf.is_empty() {
             Ok(())
         } else {
@@ -356,7 +356,7 @@ const REVOKED: u8 = 4;
 const SUSPENDED: u8 = 8;
 
 /// Encodes an award.
-pub(super) fn award(a: &Award) -> Vec<u8> {
+pub(in crate::store) fn award(a: &Award) -> Vec<u8> {
     let jwts: usize = a.issued.iter().map(|c| c.jwt.len() + 256).sum();
     let mut w = Writer::with_tag(AWARD, 256 + jwts);
     w.uuid(a.id);
@@ -441,7 +441,7 @@ fn wallet(w: &mut Writer, s: &WalletState) {
 }
 
 /// Decodes an award.
-pub(super) fn read_award(bytes: &[u8]) -> Result<Award, Error> {
+pub(in crate::store) fn read_award(bytes: &[u8]) -> Result<Award, Error> {
     let mut r = Reader::new(bytes, AWARD, "award")?;
     let id = r.uuid()?;
     let seq = r.varint()?;
@@ -559,7 +559,7 @@ fn read_wallet(r: &mut Reader<'_>) -> Result<WalletState, Error> {
 }
 
 /// Encodes an audit event.
-pub(super) fn audit(e: &AuditEvent) -> Vec<u8> {
+pub(in crate::store) fn audit(e: &AuditEvent) -> Vec<u8> {
     let mut w = Writer::with_tag(AUDIT, 64);
     w.time(e.at);
     w.str(&e.action);
@@ -569,7 +569,7 @@ pub(super) fn audit(e: &AuditEvent) -> Vec<u8> {
 }
 
 /// Decodes an audit event.
-pub(super) fn read_audit(bytes: &[u8]) -> Result<AuditEvent, Error> {
+pub(in crate::store) fn read_audit(bytes: &[u8]) -> Result<AuditEvent, Error> {
     let mut r = Reader::new(bytes, AUDIT, "audit event")?;
     let e = AuditEvent {
         at: r.time()?,
@@ -582,7 +582,7 @@ pub(super) fn read_audit(bytes: &[u8]) -> Result<AuditEvent, Error> {
 }
 
 /// Encodes a token grant.
-pub(super) fn token(g: &TokenGrant) -> Vec<u8> {
+pub(in crate::store) fn token(g: &TokenGrant) -> Vec<u8> {
     let mut w = Writer::with_tag(TOKEN, 128);
     w.uuid(g.award);
     w.strs(&g.configuration_ids);
@@ -598,7 +598,7 @@ pub(super) fn token(g: &TokenGrant) -> Vec<u8> {
 }
 
 /// Decodes a token grant.
-pub(super) fn read_token(bytes: &[u8]) -> Result<TokenGrant, Error> {
+pub(in crate::store) fn read_token(bytes: &[u8]) -> Result<TokenGrant, Error> {
     let mut r = Reader::new(bytes, TOKEN, "token")?;
     let award = r.uuid()?;
     let configuration_ids = r.strings()?;

@@ -405,6 +405,52 @@ impl AppState {
         Ok(())
     }
 
+    /// In a fleet (a shared store): keeps this node's caches in step with what every
+    /// node commits, from the store's change notices. `None` for a store this process
+    /// owns alone.
+    pub fn follow_fleet(&self) -> Option<tokio::task::JoinHandle<()>> {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut changes = self.store.fleet.changes()?;
+        let state = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => state.follow(&change).await,
+                    // Notices were missed: everything may have changed.
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "change notices missed; reloading");
+                        state.follow(&crate::store::Change::All).await;
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        }))
+    }
+
+    /// Takes in one change committed by any node of a fleet.
+    pub async fn follow(&self, change: &crate::store::Change) {
+        use crate::store::Change;
+        if let Err(e) = self.issuer.follow(change).await {
+            tracing::warn!(error = %e, ?change, "following a change failed");
+        }
+        let (trust, partners, catalogue) = match change {
+            Change::All => (true, true, true),
+            Change::Trust => (true, false, false),
+            Change::Partners => (false, true, false),
+            Change::Catalogue => (false, false, true),
+            _ => (false, false, false),
+        };
+        if trust && let Err(e) = self.trust.reload().await {
+            tracing::warn!(error = %e, "reloading the trust registry failed");
+        }
+        if partners && let Err(e) = self.partner_keys.reload().await {
+            tracing::warn!(error = %e, "reloading the API keys failed");
+        }
+        if catalogue {
+            self.catalogue.forget();
+        }
+    }
+
     /// Sets the per-client rate limit.
     pub fn set_rate_limit(&mut self, limit: RateLimit) {
         Arc::make_mut(&mut self.0).rate_limit = limit;

@@ -227,6 +227,12 @@ impl Catalogue {
         Ok(snap)
     }
 
+    /// Forgets the cached types and placements (another node of a fleet changed
+    /// them).
+    pub fn forget(&self) {
+        self.changed();
+    }
+
     fn changed(&self) {
         *self
             .snapshot

@@ -282,11 +282,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.issuer.identifier(),
         state.trust.len()
     );
+    if state.follow_fleet().is_some() {
+        eprintln!("fleet: following the changes other nodes commit");
+        tokio::spawn(burn_abandoned(state.issuer.clone()));
+    }
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
     let partner_keys = state.partner_keys.clone();
     tokio::spawn(persist_partner_usage(partner_keys.clone()));
-    tokio::spawn(state.mail.clone().run());
+    tokio::spawn(state.mail.clone().run(state.store.fleet.clone()));
     tokio::spawn(sweep_sessions(state.staff.clone()));
     let tally = state.tally.clone();
     tokio::spawn(persist_tally(tally.clone()));
@@ -341,6 +345,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     app::clear_serving(&args.data_dir);
     eprintln!("stopped; store flushed");
     Ok(())
+}
+
+/// In a fleet: every minute, burns the award intents a node left behind when it
+/// stopped between reserving and signing (older than [`crate::issue::ABANDONED_AFTER`]).
+async fn burn_abandoned(issuer: crate::issue::Issuer) {
+    let mut tick = tokio::time::interval(crate::issue::ABANDONED_AFTER);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match issuer.recover(Some(crate::issue::ABANDONED_AFTER)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(burned = n, "award intents another node left behind burned"),
+            Err(e) => tracing::warn!(error = %e, "burning abandoned award intents failed"),
+        }
+    }
 }
 
 /// Saves the verification count every five seconds.

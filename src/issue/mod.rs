@@ -54,6 +54,9 @@ pub use profile::IssuerProfile;
 /// takes milliseconds; a node that stalls longer than this loses the award (its
 /// request fails, nothing acknowledged is lost).
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+/// How many slots an award tries when other nodes of a fleet keep taking the one it
+/// picked (each try knows one more taken slot; a collision is one in thousands).
+const SLOT_TRIES: u32 = 32;
 /// What can go wrong issuing.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -392,6 +395,50 @@ impl Issuer {
         })
     }
 
+    /// Takes in a change another node of a fleet committed (or anything, after the
+    /// notices were interrupted): forgets what the cache held of it, marks slots taken
+    /// and applies status bits, so that this node's answers and lists agree with the
+    /// store within the notice's delay.
+    pub async fn follow(&self, change: &store::Change) -> Result<(), Error> {
+        use store::Change;
+        match change {
+            Change::All => {
+                self.forget_cached();
+                let state = self.status_store.status_state().await?;
+                self.lists.resync(state.slots, state.bits);
+            }
+            Change::Profile => {
+                self.cache.changed();
+                *write(&self.cache.profile) = None;
+            }
+            Change::Achievements => {
+                self.cache.changed();
+                write(&self.cache.achievements).clear();
+            }
+            Change::Slot(slot) => self.lists.mark_taken(*slot),
+            Change::Bit {
+                purpose,
+                slot,
+                value,
+            } => {
+                let _order = self.status_writer.lock().await;
+                self.lists.apply(*purpose, *slot, *value);
+            }
+            Change::Trust
+            | Change::Partners
+            | Change::Catalogue
+            | Change::Settings
+            | Change::Award(_) => {}
+        }
+        Ok(())
+    }
+
+    fn forget_cached(&self) {
+        self.cache.changed();
+        *write(&self.cache.profile) = None;
+        write(&self.cache.achievements).clear();
+    }
+
     /// Says whether an SMTP server is configured (e-mail delivery is refused without).
     pub fn with_mail(mut self, enabled: bool) -> Self {
         self.mail_enabled = enabled;
@@ -682,20 +729,35 @@ impl Issuer {
     /// pending) and recorded once signed. Nothing is signed yet and nothing is durable:
     /// flush, then [`Issuer::complete_award`].
     pub async fn record_award(&self, req: AwardRequest) -> Result<RecordedAward, Error> {
-        let (mut award, ach, delivery) = self.draft_award(&req).await?;
+        let (draft, ach, delivery) = self.draft_award(&req).await?;
         let direct = delivery == Delivery::Direct;
-        let now = award.created_at;
-        // A slot reserved here and not written (the checks below fail) is never used.
-        let slot = self.lists.allocate();
-        award.status = Some(slot);
-        // Every check of the badge it will become, before anything is written: a bad
-        // award fails here, not in the earner's wallet.
-        let cred = self
-            .credential_of(&award, &ach.achievement, award.recipient.id.as_deref())
-            .await?;
-        let payload = checked_payload(&cred, true)?;
-        self.record_drafted(award, delivery, direct, now, payload)
-            .await
+        let now = draft.created_at;
+        let mut tries = 0;
+        loop {
+            // A slot reserved here and not written (the checks below fail) is never
+            // used.
+            let slot = self.lists.allocate();
+            let mut award = draft.clone();
+            award.status = Some(slot);
+            // Every check of the badge it will become, before anything is written: a
+            // bad award fails here, not in the earner's wallet.
+            let cred = self
+                .credential_of(&award, &ach.achievement, award.recipient.id.as_deref())
+                .await?;
+            let payload = checked_payload(&cred, true)?;
+            match self
+                .record_drafted(award, delivery, direct, now, payload)
+                .await
+            {
+                // Another node of a fleet took the slot first (its notice had not
+                // reached this one yet): this node now knows it is taken and picks
+                // again.
+                Err(Error::Store(store::Error::SlotTaken { .. })) if tries < SLOT_TRIES => {
+                    tries += 1;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Every check [`Issuer::record_award`] makes, and nothing written: no status slot

@@ -293,6 +293,9 @@ impl Delivered {
 
 const OPT_OUT_PURPOSE: &str = "accolade mail opt-out";
 
+/// Seconds a node holds the right to send a fleet's e-mail without renewing it.
+pub const MAIL_LEASE: i64 = 30;
+
 /// E-mail: the outbox, its worker, templates and reminders.
 #[derive(Clone)]
 pub struct Mail {
@@ -805,9 +808,25 @@ impl Mail {
 
     /// The background worker: sends what is due whenever woken, at least every few
     /// seconds, and queues reminders every ten minutes.
-    pub async fn run(self) {
+    ///
+    /// In a fleet only the node holding the `mail` lease sends (one sender per
+    /// message); another takes over when it stops renewing for [`MAIL_LEASE`] seconds.
+    pub async fn run(self, fleet: Arc<dyn crate::store::Fleet>) {
         let mut last_reminders: Option<std::time::Instant> = None;
+        let holder = uuid::Uuid::new_v4().to_string();
         loop {
+            let now = self.clock.timestamp().unix_timestamp();
+            let mine = match fleet.lease("mail", &holder, now, now + MAIL_LEASE).await {
+                Ok(mine) => mine,
+                Err(e) => {
+                    tracing::warn!(error = %e, "renewing the mail lease failed");
+                    false
+                }
+            };
+            if !mine {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
             if last_reminders.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(600)) {
                 last_reminders = Some(std::time::Instant::now());
                 if let Err(e) = self.remind_due().await {

@@ -339,6 +339,43 @@ impl KeyStore {
         })
     }
 
+    /// Reads the keys again (another node of a fleet created, changed or revoked
+    /// one): names, limits and revocations come from the store; a key this node
+    /// knows keeps its counters and bucket.
+    pub async fn reload(&self) -> Result<(), Error> {
+        let _w = self.inner.writer.lock().await;
+        let now = seconds(self.now());
+        let records = self.inner.store.partner_keys().await?;
+        let mut map = self
+            .inner
+            .by_digest
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut fresh = HashMap::with_capacity(records.len());
+        for r in records {
+            let incoming = Live::from_record(r, now)?;
+            let live = match map.remove(&incoming.digest) {
+                Some(known) => {
+                    *known.meta.write().unwrap_or_else(PoisonError::into_inner) = incoming
+                        .meta
+                        .into_inner()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    known
+                        .revoked
+                        .store(incoming.revoked.into_inner(), Ordering::Release);
+                    known
+                        .rate_limit
+                        .store(incoming.rate_limit.into_inner(), Ordering::Release);
+                    known
+                }
+                None => Arc::new(incoming),
+            };
+            fresh.insert(live.digest, live);
+        }
+        *map = fresh;
+        Ok(())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<[u8; 32], Arc<Live>>> {
         self.inner
             .by_digest

@@ -264,6 +264,27 @@ pub struct Snapshot {
     pub version: u64,
 }
 
+/// The list `slot` belongs to, made (with any before it) when it is new; `None` for a
+/// slot outside every list (index `>= LIST_SIZE`, list 0).
+fn grow(lists: &mut Vec<List>, slot: StatusSlot) -> Option<&mut List> {
+    if slot.list == 0 || slot.index >= LIST_SIZE {
+        return None;
+    }
+    while lists.len() < slot.list as usize {
+        lists.push(List::new());
+    }
+    lists.get_mut(slot.list as usize - 1)
+}
+
+/// Marks `slot` taken.
+fn take(lists: &mut Vec<List>, slot: StatusSlot) {
+    if let Some(l) = grow(lists, slot)
+        && l.taken.set(slot.index as usize, true) == Some(false)
+    {
+        l.taken_count += 1;
+    }
+}
+
 impl LiveLists {
     /// Rebuilds the lists from what the store holds: every slot ever taken is taken,
     /// every bit set is set. Slots outside a list (index `>= LIST_SIZE`, list 0) are
@@ -273,26 +294,12 @@ impl LiveLists {
         bits: impl IntoIterator<Item = (StatusPurpose, StatusSlot)>,
     ) -> Self {
         let mut lists: Vec<List> = Vec::new();
-        let grow = |lists: &mut Vec<List>, slot: StatusSlot| -> Option<usize> {
-            if slot.list == 0 || slot.index >= LIST_SIZE {
-                return None;
-            }
-            while lists.len() < slot.list as usize {
-                lists.push(List::new());
-            }
-            Some(slot.list as usize - 1)
-        };
         for slot in slots {
-            if let Some(i) = grow(&mut lists, slot) {
-                let l = &mut lists[i];
-                if l.taken.set(slot.index as usize, true) == Some(false) {
-                    l.taken_count += 1;
-                }
-            }
+            take(&mut lists, slot);
         }
         for (purpose, slot) in bits {
-            if let Some(i) = grow(&mut lists, slot) {
-                lists[i].bits[purpose.slot()].set(slot.index as usize, true);
+            if let Some(l) = grow(&mut lists, slot) {
+                l.bits[purpose.slot()].set(slot.index as usize, true);
             }
         }
         Self {
@@ -307,14 +314,49 @@ impl LiveLists {
         self.lists.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a bit change that the store already holds.
+    /// Records a bit change that the store already holds (made here or, in a fleet,
+    /// by another node).
     pub fn apply(&self, purpose: StatusPurpose, slot: StatusSlot, value: bool) {
         let mut lists = self.guard();
-        if let Some(l) = lists.get_mut((slot.list as usize).wrapping_sub(1))
+        if let Some(l) = grow(&mut lists, slot)
             && l.bits[purpose.slot()].set(slot.index as usize, value) != Some(value)
         {
             l.version[purpose.slot()] += 1;
         }
+    }
+
+    /// Replaces the lists with what the store holds now (after a fleet's notices were
+    /// interrupted): a slot taken stays taken, and a list whose bits differ gets a new
+    /// version, so that it is published afresh.
+    pub fn resync(
+        &self,
+        slots: impl IntoIterator<Item = StatusSlot>,
+        bits: impl IntoIterator<Item = (StatusPurpose, StatusSlot)>,
+    ) {
+        let fresh = Self::rebuild(slots, bits);
+        let mut fresh = fresh.guard().clone();
+        let mut lists = self.guard();
+        for (i, old) in lists.iter().enumerate() {
+            if fresh.len() <= i {
+                fresh.push(List::new());
+            }
+            let new = &mut fresh[i];
+            for p in 0..2 {
+                new.version[p] = old.version[p] + u64::from(new.bits[p] != old.bits[p]);
+            }
+            // What this node took stays taken, even if its award is not written yet.
+            for index in 0..LIST_SIZE as usize {
+                if old.taken.get(index) == Some(true) && new.taken.set(index, true) == Some(false) {
+                    new.taken_count += 1;
+                }
+            }
+        }
+        *lists = fresh;
+    }
+
+    /// Records a slot another node of a fleet took, so that this one never picks it.
+    pub fn mark_taken(&self, slot: StatusSlot) {
+        take(&mut self.guard(), slot);
     }
 
     /// Reserves a fresh slot: a random free index of the newest list that has room,
@@ -403,6 +445,64 @@ impl LiveLists {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_and_bits_from_another_node_are_taken_and_applied() {
+        let lists = LiveLists::rebuild([], []);
+        let elsewhere = StatusSlot { list: 2, index: 7 };
+        lists.mark_taken(elsewhere);
+        assert_eq!(lists.list_count(), 2, "the lists it names exist");
+        assert_eq!(lists.taken(2), Some(1));
+        lists.mark_taken(elsewhere);
+        assert_eq!(lists.taken(2), Some(1), "counted once");
+        let before = lists.version(StatusPurpose::Revocation, 3);
+        assert_eq!(before, None);
+        lists.apply(
+            StatusPurpose::Revocation,
+            StatusSlot { list: 3, index: 1 },
+            true,
+        );
+        assert_eq!(
+            lists.get(StatusPurpose::Revocation, StatusSlot { list: 3, index: 1 }),
+            Some(true)
+        );
+        assert_eq!(lists.version(StatusPurpose::Revocation, 3), Some(1));
+        let held = lists
+            .snapshot(StatusPurpose::Revocation, 3)
+            .expect("list 3");
+        // A resync from a store that has the slot of list 2 and a bit of list 1 cleared.
+        lists.apply(
+            StatusPurpose::Revocation,
+            StatusSlot { list: 1, index: 4 },
+            true,
+        );
+        let v1 = lists.version(StatusPurpose::Revocation, 1).expect("list 1");
+        lists.resync(
+            [elsewhere, StatusSlot { list: 1, index: 9 }],
+            [(StatusPurpose::Revocation, StatusSlot { list: 3, index: 1 })],
+        );
+        assert_eq!(lists.taken(1), Some(1));
+        assert_eq!(
+            lists.get(StatusPurpose::Revocation, StatusSlot { list: 1, index: 4 }),
+            Some(false)
+        );
+        assert_eq!(lists.version(StatusPurpose::Revocation, 1), Some(v1 + 1));
+        assert_eq!(
+            lists.version(StatusPurpose::Revocation, 3),
+            Some(held.version),
+            "unchanged bits keep their version (and their published bytes)"
+        );
+        lists.mark_taken(StatusSlot { list: 0, index: 1 });
+        lists.mark_taken(StatusSlot {
+            list: 1,
+            index: LIST_SIZE,
+        });
+        assert_eq!(
+            lists.taken(1),
+            Some(0),
+            "slots outside every list are ignored"
+        );
+    }
 
     #[test]
     fn purposes_parse_with_revocation_required() {

@@ -404,6 +404,25 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
+    /// Reads every entry again (another node of a fleet changed the registry).
+    pub async fn reload(&self) -> Result<(), Error> {
+        let _w = self.inner.writer.lock().await;
+        let entries = self
+            .inner
+            .store
+            .trust_entries()
+            .await?
+            .into_iter()
+            .map(|e| (e.id.to_string(), Arc::new(e)))
+            .collect();
+        *self
+            .inner
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = entries;
+        Ok(())
+    }
+
     /// Opens the registry over the store and loads every entry into memory.
     pub async fn open(store: Arc<dyn TrustRegistry>, clock: SharedClock) -> Result<Self, Error> {
         let entries = store

@@ -211,6 +211,9 @@ impl TestApp {
             status.clone(),
         )
         .await;
+        // On a shared database, the app follows what every node commits, as `serve`
+        // does.
+        let _ = state.follow_fleet();
         Self {
             router: accolade::http::router(state.clone()),
             state,
@@ -222,6 +225,46 @@ impl TestApp {
             smtp: None,
             _dir: dir,
         }
+    }
+
+    /// A second node of the same fleet: its own process state over this app's
+    /// database schema, the same keys and public URL. `None` on sled (one process
+    /// owns a sled store).
+    pub async fn another_node(&self) -> Option<TestApp> {
+        let url = database()?;
+        let schema = std::fs::read_to_string(self._dir.path().join("schema")).ok()?;
+        let dir = tempfile::tempdir().expect("tmp");
+        copy_dir(&self.keys_dir, &dir.path().join("keys"));
+        std::fs::write(dir.path().join("schema"), &schema).expect("schema name");
+        let store = Store::connect(&url_in_schema(&url, &schema))
+            .await
+            .expect("second node's store");
+        let clock = Arc::new(FixedClock::at(
+            accolade::clock::Clock::now(&*self.clock).unix_timestamp(),
+        ));
+        let keys_dir = dir.path().join("keys");
+        let state = build_state(
+            &keys_dir,
+            store.clone(),
+            &self.public_url,
+            clock.clone(),
+            self.status.clone(),
+        )
+        .await;
+        state
+            .follow_fleet()
+            .expect("a shared store sends change notices");
+        Some(Self {
+            router: accolade::http::router(state.clone()),
+            state,
+            clock,
+            keys_dir,
+            store,
+            public_url: self.public_url.clone(),
+            status: self.status.clone(),
+            smtp: None,
+            _dir: dir,
+        })
     }
 
     /// An app over a copy of a data directory written earlier (a fixture), with the

@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod console;
+mod fleet;
 mod helpers;
 mod issuance;
 mod mail;

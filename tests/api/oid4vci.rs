@@ -491,6 +491,75 @@ async fn one_code_under_50_concurrent_token_requests_gives_exactly_one_token() {
 }
 
 #[tokio::test]
+async fn over_two_nodes_one_code_gives_one_token_and_the_other_node_honours_it() {
+    let app = TestApp::new().await;
+    let Some(other) = app.another_node().await else {
+        eprintln!("sled: no second node (set ACCOLADE_TEST_DATABASE_URL)");
+        return;
+    };
+    let award = app.award_offer(json!({"tx_code": false})).await;
+    let code = code_of(&app.offer(&award).await);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let router = if i % 2 == 0 {
+            app.router.clone()
+        } else {
+            other.router.clone()
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", PRE_AUTH),
+                ("pre-authorized_code", code.as_str()),
+            ])
+            .finish();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt as _;
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/oid4vci/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("req");
+            let res = router.oneshot(req).await.expect("infallible");
+            let status = res.status();
+            let bytes = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }));
+    }
+    let mut tokens = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            (StatusCode::OK, v) => tokens.push(v["access_token"].as_str().expect("t").to_owned()),
+            (StatusCode::BAD_REQUEST, _) => refused += 1,
+            (other, v) => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!((tokens.len(), refused), (1, 49));
+    // The token is good at either node, with a nonce from the other; the nonce is
+    // spent for both.
+    let wallet = Wallet::new(Algorithm::ES256);
+    let nonce = other.nonce().await;
+    let proof = wallet.proof(&nonce);
+    let (s, _, v) = app.credential(&tokens[0], claim_body(&proof)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let jwt = v["credentials"][0]["credential"]
+        .as_str()
+        .expect("credential");
+    let (s, report) = other.verify(json!(jwt)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["verified"], true, "{report}");
+    let (s, _, v) = other.credential(&tokens[0], claim_body(&proof)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a replayed proof: {v}");
+}
+
+#[tokio::test]
 async fn five_wrong_tx_codes_kill_the_code_even_for_the_right_one() {
     let app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;

@@ -35,6 +35,15 @@ fn expand(encoded: &str) -> Vec<u8> {
     out
 }
 
+/// The bits of a list credential's payload.
+pub(crate) fn expand_list(payload: &Value) -> Vec<u8> {
+    expand(
+        payload["credentialSubject"]["encodedList"]
+            .as_str()
+            .expect("list"),
+    )
+}
+
 /// Bit `i` in spec order: index 0 is the most significant bit of byte 0.
 pub(crate) fn bit(bytes: &[u8], i: usize) -> u8 {
     (bytes[i / 8] >> (7 - i % 8)) & 1

@@ -1,0 +1,203 @@
+//! Two nodes of a fleet over one PostgreSQL schema, in one process: what one node
+//! commits, the other sees. These run when the suite runs against PostgreSQL
+//! (`ACCOLADE_TEST_DATABASE_URL`); on sled there is no second node to have.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Both nodes, or `None` (said on stderr) when the suite runs on sled.
+async fn two_nodes() -> Option<(TestApp, TestApp)> {
+    let a = TestApp::new().await;
+    match a.another_node().await {
+        Some(b) => Some((a, b)),
+        None => {
+            eprintln!("sled: no second node (set ACCOLADE_TEST_DATABASE_URL)");
+            None
+        }
+    }
+}
+
+/// Polls `check` every 20 ms for up to a second (the fleet's promise).
+async fn within_a_second<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+async fn list(app: &TestApp) -> (String, Vec<u8>) {
+    let (s, h, body) = app
+        .send(
+            Request::get("/status/revocation/1")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    (
+        h[header::ETAG].to_str().expect("etag").to_owned(),
+        body.to_vec(),
+    )
+}
+
+fn index(jwt: &str) -> u64 {
+    let (_, p, _) = decode_jwt(jwt);
+    p["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .expect("index")
+        .parse()
+        .expect("number")
+}
+
+#[tokio::test]
+async fn awards_split_over_two_nodes_never_share_a_slot_and_both_publish_one_list() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ach = a.create_achievement().await;
+    let id = ach["id"].as_str().expect("id").to_owned();
+    // Each node believes a slot free until the other's notice arrives: awards made at
+    // once on both collide now and then, and must pick again, never share.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let router = if i % 2 == 0 {
+            a.router.clone()
+        } else {
+            b.router.clone()
+        };
+        let body = json!({"achievement_id": id, "delivery": "direct",
+                          "recipient": {"id": HOLDER_DID}});
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt as _;
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/awards")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("req");
+            let res = router.oneshot(req).await.expect("infallible");
+            let status = res.status();
+            let bytes = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).expect("json"),
+            )
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut jwts = Vec::new();
+    for t in tasks {
+        let (s, v) = t.await.expect("task");
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let jwt = v["credential"].as_str().expect("jwt").to_owned();
+        assert!(seen.insert(index(&jwt)), "an index given out twice");
+        jwts.push(jwt);
+    }
+    assert_eq!(seen.len(), 40);
+    // Both nodes know every slot taken.
+    assert!(
+        within_a_second(|| async {
+            a.state.issuer.status_lists().taken(1) == Some(40)
+                && b.state.issuer.status_lists().taken(1) == Some(40)
+        })
+        .await
+    );
+
+    // Revoked on one node: the other's list shows it within a second, and both
+    // publish the same bytes under the same ETag.
+    let (_, payload, _) = decode_jwt(&jwts[7]);
+    let cid = payload["jti"].as_str().expect("jti");
+    let (s, v) = a
+        .admin(
+            Method::POST,
+            &format!("/api/v1/credentials/{cid}/revoke"),
+            Some(json!({"reason": "exam misconduct"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let revoked = index(&jwts[7]) as usize;
+    assert!(
+        within_a_second(|| async {
+            let (_, body) = list(&b).await;
+            let (_, p, _) = decode_jwt(std::str::from_utf8(&body).expect("text"));
+            let bits = crate::status::expand_list(&p);
+            crate::status::bit(&bits, revoked) == 1
+        })
+        .await,
+        "the other node's list shows the revocation"
+    );
+    let (etag_a, bytes_a) = list(&a).await;
+    let (etag_b, bytes_b) = list(&b).await;
+    assert_eq!(etag_a, etag_b);
+    assert_eq!(bytes_a, bytes_b, "one signed copy for the fleet");
+    let (_, report) = b.verify(json!(jwts[7])).await;
+    assert_eq!(report["verified"], false, "{report}");
+    let (_, report) = b.verify(json!(jwts[8])).await;
+    assert_eq!(report["verified"], true, "{report}");
+}
+
+#[tokio::test]
+async fn a_change_on_one_node_reaches_the_others_caches_within_a_second() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    // b reads (and caches) the profile and the registry first.
+    let (_, before) = b.admin(Method::GET, "/api/v1/issuer", None).await;
+    assert_ne!(before["name"], "Fleet University");
+    assert_eq!(b.state.trust.len(), 0);
+    let (s, v) = a
+        .admin(
+            Method::PUT,
+            "/api/v1/issuer",
+            Some(json!({"name": "Fleet University", "url": "https://fleet.example.edu"})),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    let (s, v) = a
+        .admin(
+            Method::POST,
+            "/api/v1/trust/issuers",
+            Some(json!({"id": "did:web:partner.example.org", "name": "Partner", "status": "trusted"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, key) = a
+        .admin(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "Job board"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{key}");
+    assert!(
+        within_a_second(|| async {
+            let (_, now) = b.admin(Method::GET, "/api/v1/issuer", None).await;
+            now["name"] == "Fleet University"
+                && b.state.trust.len() == 1
+                && b.state.partner_keys.list().len() == 1
+        })
+        .await,
+        "profile, registry and API keys reach the other node"
+    );
+    // A badge signed on b carries the new name.
+    let jwt = b.issue_badge().await;
+    let (_, p, _) = decode_jwt(&jwt);
+    assert_eq!(p["issuer"]["name"], "Fleet University");
+}

@@ -23,6 +23,7 @@ Each cycle:
 
 Standard library only, plus the `openssl` command for the wallet's proofs. Usage:
   python3 conformance/crash_harness.py --binary target/release/accolade --cycles 50
+  (add --database-url postgres://... to run it on an empty PostgreSQL database)
 Exit status 0 when every cycle passed.
 """
 
@@ -364,6 +365,8 @@ def main():
     ap.add_argument("--max-run", type=float, default=1.5, help="seconds before the kill, at most")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument("--database-url", default=None,
+                    help="run on this (empty) PostgreSQL database instead of sled")
     ap.add_argument("--no-wallet", action="store_true",
                     help="leave out the OpenID4VCI claims (no openssl command needed)")
     args = ap.parse_args()
@@ -371,8 +374,11 @@ def main():
     rng = random.Random(seed)
     binary = os.path.abspath(args.binary)
     workdir = tempfile.mkdtemp(prefix="accolade-crash-")
-    print(f"crash harness: {args.cycles} cycles, {args.clients} clients, seed {seed}, dir {workdir}")
-    svc = Service(binary, workdir, free_port(), [])
+    store = "PostgreSQL" if args.database_url else "sled"
+    print(f"crash harness: {args.cycles} cycles, {args.clients} clients, {store}, seed {seed}, "
+          f"dir {workdir}")
+    extra = ["--database-url", args.database_url] if args.database_url else []
+    svc = Service(binary, workdir, free_port(), extra)
     wallet = None if args.no_wallet else Wallet(workdir)
     ledger = Ledger()
     failures = 0

@@ -499,7 +499,7 @@ mod tests {
         });
         assert_eq!(
             lists.taken(1),
-            Some(0),
+            Some(1),
             "slots outside every list are ignored"
         );
     }

@@ -201,3 +201,81 @@ async fn a_change_on_one_node_reaches_the_others_caches_within_a_second() {
     let (_, p, _) = decode_jwt(&jwt);
     assert_eq!(p["issuer"]["name"], "Fleet University");
 }
+
+/// Whether every server connection named `app` is encrypted (and there is one).
+async fn encrypted(url: &str, app: &str) -> bool {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test database");
+    tokio::spawn(conn);
+    let rows = client
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.application_name = $1",
+            &[&app],
+        )
+        .await
+        .expect("pg_stat_ssl");
+    !rows.is_empty() && rows.iter().all(|r| r.get::<_, bool>(0))
+}
+
+#[tokio::test]
+async fn tls_to_the_database_as_sslmode_asks() {
+    // CI serves the test database with a self-signed certificate (its own CA) and
+    // names it here; without it there is no TLS to test.
+    let (Some(url), Ok(ca)) = (database(), std::env::var("ACCOLADE_TEST_DATABASE_CA")) else {
+        eprintln!("no ACCOLADE_TEST_DATABASE_CA: the TLS test needs a server with TLS");
+        return;
+    };
+    let base = url.split('?').next().unwrap_or(&url).to_owned();
+    let with = |mode: &str, app: &str| format!("{base}?{mode}&application_name={app}");
+    let app = format!("accolade-tls-{}", uuid::Uuid::new_v4().simple());
+    let store = accolade::store::Store::connect(&with("sslmode=require", &app))
+        .await
+        .expect("sslmode=require connects to a server with TLS");
+    store
+        .fleet
+        .shared_value("tls-probe", "x")
+        .await
+        .expect("a statement");
+    assert!(
+        encrypted(&url, &app).await,
+        "sslmode=require: every connection encrypted"
+    );
+    drop(store);
+
+    let app = format!("accolade-tls-{}", uuid::Uuid::new_v4().simple());
+    let checked = with(&format!("sslmode=verify-full&sslrootcert={ca}"), &app);
+    let store = accolade::store::Store::connect(&checked)
+        .await
+        .expect("verify-full with the server's CA");
+    store
+        .fleet
+        .shared_value("tls-probe", "x")
+        .await
+        .expect("a statement");
+    assert!(encrypted(&url, &app).await);
+    drop(store);
+
+    // A CA that did not sign the server's certificate: refused, with a clear error.
+    if let Ok(other) = std::env::var("ACCOLADE_TEST_OTHER_CA") {
+        let wrong = with(
+            &format!("sslmode=verify-full&sslrootcert={other}"),
+            "accolade-tls-wrong",
+        );
+        let Err(err) = accolade::store::Store::connect(&wrong).await else {
+            panic!("a certificate from another CA is accepted");
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.to_lowercase().contains("certificate") || msg.contains("tls"),
+            "{msg}"
+        );
+    }
+    let Err(err) =
+        accolade::store::Store::connect(&with("sslmode=verify-full", "accolade-tls-noca")).await
+    else {
+        panic!("verify-full without a CA is accepted");
+    };
+    assert!(err.to_string().contains("sslrootcert"), "{err}");
+}

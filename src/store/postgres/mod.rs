@@ -67,14 +67,30 @@ const POOL_SIZE: usize = 16;
 
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
-        Error::Backend(Box::new(e))
+        backend(explained(&e))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Error::Backend(Box::new(e))
+        backend(explained(&e))
     }
+}
+
+/// An error with its causes, outermost first ("error performing TLS handshake:
+/// invalid peer certificate: UnknownIssuer"), each said once.
+fn explained(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 fn backend(msg: String) -> Error {
@@ -1150,6 +1166,29 @@ impl StatusLists for PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_is_explained_with_its_causes_each_once() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error performing TLS handshake")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert_eq!(
+            explained(&e),
+            "error performing TLS handshake: invalid peer certificate: UnknownIssuer"
+        );
+    }
 
     #[test]
     fn notifications_parse_as_the_triggers_write_them() {

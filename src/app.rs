@@ -256,6 +256,8 @@ pub struct Services {
     pub rate_limit: RateLimit,
     /// `--allow-http-did-web` exemptions (host:port), for outbound resolution.
     pub allow_http_did_web: Vec<AllowedHost>,
+    /// `--trusted-proxy`: where `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::net::proxy::TrustedProxies,
     /// The serialised DID document (keys change only on restart).
     pub did_document: Arc<Value>,
     pub clock: SharedClock,
@@ -390,6 +392,7 @@ impl AppState {
             admin_token,
             rate_limit: RateLimit::DEFAULT,
             allow_http_did_web: Vec::new(),
+            trusted_proxies: crate::net::proxy::TrustedProxies::default(),
             did_document,
             clock,
         })))
@@ -458,6 +461,12 @@ impl AppState {
 
     /// Sets the hosts exempt from the outbound rules (`--allow-http-did-web`): the
     /// verifier gets a fresh client and empty caches.
+    /// Sets the networks whose connections name the client in `X-Forwarded-For`
+    /// (`--trusted-proxy`).
+    pub fn set_trusted_proxies(&mut self, proxies: crate::net::proxy::TrustedProxies) {
+        Arc::make_mut(&mut self.0).trusted_proxies = proxies;
+    }
+
     pub fn set_allow_http_did_web(&mut self, hosts: Vec<AllowedHost>) {
         let outbound = Outbound::new(hosts.iter().cloned());
         let services = Arc::make_mut(&mut self.0);

@@ -32,7 +32,8 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
     /// A PostgreSQL database shared by every node of a fleet:
     /// postgres://USER:PASS@HOST:PORT/DB (sslmode=disable|prefer|require, default
-    /// prefer). Without it, the store is sled in --data-dir (one process).
+    /// prefer). Without it, the store is the embedded database in --data-dir (one
+    /// process).
     #[arg(
         long,
         env = "ACCOLADE_DATABASE_URL",
@@ -63,6 +64,18 @@ pub struct ServeArgs {
         value_name = "HOST:PORT"
     )]
     pub allow_http_did_web: Vec<crate::net::AllowedHost>,
+    /// A load balancer or TLS terminator in front of the service: connections from
+    /// this network (a CIDR block or one address; repeatable) name the client in
+    /// X-Forwarded-For, and per-address limits use that address. The header is
+    /// ignored on every other connection.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ACCOLADE_TRUSTED_PROXY",
+        value_delimiter = ',',
+        value_name = "CIDR",
+        value_parser = parse_proxy
+    )]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
     /// Requests per second per client IP, or "off". 429 with Retry-After beyond it.
     #[arg(long, env = "ACCOLADE_RATE_LIMIT", default_value = "2000", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
@@ -105,6 +118,10 @@ impl clap::builder::ValueParserFactory for BadgePurposes {
     fn value_parser() -> Self::Parser {
         clap::builder::ValueParser::new(|s: &str| s.parse::<BadgePurposes>())
     }
+}
+
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    crate::net::proxy::parse_network(s).map_err(|e| e.to_string())
 }
 
 fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
@@ -200,6 +217,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("starting the issuer")?;
     state.set_rate_limit(args.rate_limit);
+    if !args.trusted_proxy.is_empty() {
+        let list: Vec<String> = args.trusted_proxy.iter().map(|n| n.to_string()).collect();
+        eprintln!(
+            "trusted proxies: {} (X-Forwarded-For names the client on their connections)",
+            list.join(", ")
+        );
+        state.set_trusted_proxies(crate::net::proxy::TrustedProxies::new(
+            args.trusted_proxy.iter().copied(),
+        ));
+    }
     if let (Some(url), Some(from)) = (&args.smtp_url, &args.mail_from) {
         let user = std::env::var("ACCOLADE_SMTP_USER").ok();
         let password = std::env::var("ACCOLADE_SMTP_PASSWORD").ok();

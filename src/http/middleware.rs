@@ -312,6 +312,25 @@ pub(crate) fn charge_anonymous(ip: IpAddr, limit: RateLimit, extra: usize) -> Op
     })
 }
 
+/// Puts the client's address where every handler and limit reads it (the request's
+/// `ConnectInfo`), when the connection comes from a trusted proxy.
+pub async fn client_address(
+    State(proxies): State<crate::net::proxy::TrustedProxies>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if !proxies.is_empty()
+        && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+    {
+        let client = proxies.client(peer.ip(), req.headers());
+        if client != peer.ip() {
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+        }
+    }
+    next.run(req).await
+}
+
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.
 /// In-process requests without a peer address (tests) are not limited; nor are
 /// requests that a valid partner key governs.

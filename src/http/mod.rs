@@ -805,6 +805,12 @@ pub fn router(state: AppState) -> Router {
     // than around each route: axum clones a route's layer stack for every request.
     // Outermost first.
     let service = tower::ServiceBuilder::new()
+        // First, so that the trace, the limits and every handler see the client
+        // behind a trusted proxy.
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            middleware::client_address,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
         .layer(axum::middleware::from_fn_with_state(

@@ -31,6 +31,7 @@
 //! are kept (see `verify::remote`).
 
 pub mod addr;
+pub mod proxy;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};

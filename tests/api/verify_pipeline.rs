@@ -854,3 +854,47 @@ async fn vc_api_issue_refuses_what_the_badge_would_not_carry() {
         );
     }
 }
+
+/// A request from `peer` carrying `X-Forwarded-For: forwarded`.
+async fn through_proxy(app: &TestApp, peer: &str, forwarded: &str) -> StatusCode {
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().expect("addr");
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/verify")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", forwarded)
+        .body(Body::from("{}"))
+        .expect("req");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    app.send(req).await.0
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_limits_apply_per_forwarded_client_and_never_per_forged_header() {
+    let mut app = TestApp::new().await;
+    app.state
+        .set_rate_limit(accolade::app::RateLimit::PerSecond(3));
+    app.state
+        .set_trusted_proxies(accolade::net::proxy::TrustedProxies::new([
+            accolade::net::proxy::parse_network("10.77.0.0/16").expect("net"),
+        ]));
+    app.router = accolade::http::router(app.state.clone());
+    // Many clients behind one proxy: each has its own budget.
+    for client in 1..=20 {
+        for _ in 0..3 {
+            let s = through_proxy(&app, "10.77.0.1", &format!("198.51.100.{client}")).await;
+            assert_ne!(s, StatusCode::TOO_MANY_REQUESTS, "client {client}");
+        }
+    }
+    // One of them over its budget is refused, whichever proxy it comes through.
+    let s = through_proxy(&app, "10.77.0.2", "198.51.100.1").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // A client that is not a proxy cannot pick its address with the header: every
+    // forged value draws on its own budget.
+    let mut last = StatusCode::OK;
+    for i in 0..5 {
+        last = through_proxy(&app, "203.0.113.91", &format!("192.0.2.{i}")).await;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}

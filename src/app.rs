@@ -11,10 +11,10 @@ use subtle::ConstantTimeEq as _;
 use crate::clock::SharedClock;
 use crate::did::web::{self, WebIdentity};
 use crate::issue::{Issuer, StatusConfig};
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, LiveKeys};
 use crate::net::{AllowedHost, Outbound};
 use crate::store::Store;
-use crate::verify::{PublishedKeys, Verifier};
+use crate::verify::Verifier;
 
 /// The bearer token that guards the admin API. `Debug` never prints it.
 #[derive(Clone)]
@@ -258,9 +258,29 @@ pub struct Services {
     pub allow_http_did_web: Vec<AllowedHost>,
     /// `--trusted-proxy`: where `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::net::proxy::TrustedProxies,
-    /// The serialised DID document (keys change only on restart).
-    pub did_document: Arc<Value>,
     pub clock: SharedClock,
+}
+
+/// This service's DID and the keys its DID document publishes now, for the
+/// verifier (which sees no private key through it).
+#[derive(Debug)]
+struct OwnLiveKeys {
+    did: crate::did::Did,
+    keys: Arc<LiveKeys>,
+}
+
+impl crate::verify::OwnKeys for OwnLiveKeys {
+    fn did(&self) -> &crate::did::Did {
+        &self.did
+    }
+
+    fn published(&self) -> Vec<crate::did::web::PublishedKey> {
+        self.keys.current().published()
+    }
+
+    fn published_key(&self, kid: &str) -> Option<crate::jose::PublicJwk> {
+        self.keys.current().published_key(kid).cloned()
+    }
 }
 
 /// Why the state could not be assembled.
@@ -309,8 +329,8 @@ impl AppState {
         status: StatusConfig,
     ) -> Result<Self, StateError> {
         let identity = web::identity_for_url(&public_url)?;
-        let published = keys.published();
-        let did_document = Arc::new(web::did_document(&identity.did, &published));
+        let link_secret = keys.link_secret().clone();
+        let keys = LiveKeys::new(keys);
         let trust = crate::trust::Registry::open(store.trust.clone(), clock.clone()).await?;
         let partner_keys =
             crate::partner::KeyStore::open(store.partners.clone(), clock.clone()).await?;
@@ -336,8 +356,10 @@ impl AppState {
         if burned > 0 {
             tracing::warn!(burned, "awards left unsigned by a crash were burned");
         }
-        let link_secret = keys.link_secret().clone();
-        let own = Arc::new(PublishedKeys::new(identity.did.clone(), published));
+        let own = Arc::new(OwnLiveKeys {
+            did: identity.did.clone(),
+            keys: keys.clone(),
+        });
         let verifier = Verifier::new(Some(own), clock.clone())
             .with_local_status(issuer.local_status())
             .with_registry(trust.clone())
@@ -393,7 +415,6 @@ impl AppState {
             rate_limit: RateLimit::DEFAULT,
             allow_http_did_web: Vec::new(),
             trusted_proxies: crate::net::proxy::TrustedProxies::default(),
-            did_document,
             clock,
         })))
     }
@@ -452,6 +473,22 @@ impl AppState {
         if catalogue {
             self.catalogue.forget();
         }
+    }
+
+    /// The issuer's DID document, publishing the keys as they are now.
+    pub fn did_document(&self) -> Value {
+        web::did_document(
+            &self.identity.did,
+            &self.issuer.keys().current().published(),
+        )
+    }
+
+    /// Reads the keys directory again and, when its keys differ from those in use
+    /// (`accolade keys rotate` or `retire` ran, here or on another node of a fleet),
+    /// signs and publishes with them from now on. Whether anything changed.
+    pub fn reload_keys(&self, dir: &Path) -> Result<bool, crate::keyring::Error> {
+        let fresh = Keyring::load(dir)?;
+        Ok(self.issuer.replace_keys(fresh))
     }
 
     /// Sets the per-client rate limit.

@@ -98,6 +98,47 @@ pub struct Keyring {
     link_secret: LinkSecret,
 }
 
+/// The keys a running service signs with and publishes, replaced while it runs when
+/// the keys directory changes (`accolade keys rotate` or `retire`, on any node of a
+/// fleet): readers take the current set once per use, so that one signature and its
+/// key id always come from the same set.
+#[derive(Debug)]
+pub struct LiveKeys(std::sync::RwLock<Arc<Keyring>>);
+
+impl LiveKeys {
+    pub fn new(keys: Arc<Keyring>) -> Arc<Self> {
+        Arc::new(Self(std::sync::RwLock::new(keys)))
+    }
+
+    /// The keys as they are now.
+    pub fn current(&self) -> Arc<Keyring> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `fresh` in place when it differs from the current set (another signing
+    /// key, or keys added or retired); whether it did.
+    pub fn replace(&self, fresh: Keyring) -> bool {
+        let mut cur = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ids = |k: &Keyring| -> (String, Vec<String>) {
+            (
+                k.signing_kid().to_owned(),
+                k.published().into_iter().map(|p| p.kid).collect(),
+            )
+        };
+        if ids(&cur) == ids(&fresh) {
+            return false;
+        }
+        *cur = Arc::new(fresh);
+        true
+    }
+}
+
 /// The secret earners' manage links are derived under. `Debug` never prints it.
 #[derive(Clone)]
 pub struct LinkSecret(Arc<[u8; 32]>);

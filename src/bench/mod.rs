@@ -11,6 +11,7 @@
 //! [`pages`] the public pages and baked images.
 
 pub mod claim;
+pub mod fleet;
 pub mod mail;
 pub mod pages;
 pub mod search;

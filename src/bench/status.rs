@@ -88,7 +88,7 @@ fn run_in(
     rt.block_on(async {
         let issuer = Issuer::open(
             &store,
-            keys,
+            crate::keyring::LiveKeys::new(keys),
             did,
             public_url,
             Arc::new(SystemClock),
@@ -179,7 +179,7 @@ fn run_in(
 /// Runs `clients` tasks that each call `op` back to back for `window` (or until it
 /// has nothing left to do); returns the rate, the count and the process CPU per
 /// operation in microseconds.
-async fn phase<F, Fut>(
+pub(crate) async fn phase<F, Fut>(
     clients: usize,
     window: Duration,
     op: F,

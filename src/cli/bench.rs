@@ -43,6 +43,15 @@ pub struct BenchArgs {
     /// Rows of the e-mail benchmark's CSV award.
     #[arg(long, default_value_t = crate::bench::mail::ROWS)]
     pub mail_rows: usize,
+    /// Also measure awards on this PostgreSQL database (one node, then two nodes in
+    /// this process), in a schema of their own that is dropped afterwards.
+    #[arg(
+        long,
+        env = "ACCOLADE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
     /// Only the staff console's credential search over a large store.
     #[arg(long)]
     pub search_only: bool,
@@ -256,6 +265,30 @@ fn awards(
         "revocations, durable       {:>10.0} /s",
         s.durable_revocations_per_sec
     );
+    if let Some(url) = &args.database_url {
+        let runs = crate::bench::fleet::run(url, args.clients.clamp(1, 4096), window)?;
+        println!(
+            "awards on PostgreSQL ({}; ES256, direct delivery, {} clients in all):",
+            crate::store::postgres::describe(url),
+            args.clients.clamp(1, 4096)
+        );
+        for r in &runs {
+            let db = r
+                .database_cpu_micros
+                .map_or("database elsewhere".to_owned(), |c| {
+                    format!("database {c:.0} µs")
+                });
+            println!(
+                "  {} node(s)                {:>10.0} /s   {:.2} x build + sign   CPU per award: accolade {}, {db}   ({} awards)",
+                r.nodes,
+                r.awards_per_sec,
+                r.awards_per_sec / es256.badges_per_sec,
+                r.accolade_cpu_micros
+                    .map_or("?".to_owned(), |c| format!("{c:.0} µs")),
+                r.awards
+            );
+        }
+    }
     println!(
         "  (server CPU per award over HTTP: python3 conformance/award_cpu.py --binary target/release/accolade)"
     );

@@ -10,8 +10,8 @@ use crate::keyring::{self, Keyring};
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Generate a new key and make it the signing key. Earlier keys stay in the DID
-    /// document, so every badge signed before still verifies. A running service picks
-    /// the change up when restarted.
+    /// document, so every badge signed before still verifies. A running service (every
+    /// node of a fleet sharing the directory) picks the change up within 30 seconds.
     Rotate {
         #[command(flatten)]
         dir: KeysDir,
@@ -25,7 +25,7 @@ pub enum KeysCommand {
         dir: KeysDir,
     },
     /// Stop publishing a key in the DID document. Badges it signed stop verifying;
-    /// the signing key cannot be retired.
+    /// the signing key cannot be retired. A running service follows within 30 seconds.
     Retire {
         #[command(flatten)]
         dir: KeysDir,

@@ -313,6 +313,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("fleet: following the changes other nodes commit");
         tokio::spawn(burn_abandoned(state.issuer.clone()));
     }
+    tokio::spawn(reload_keys(state.clone(), args.keys_dir.clone()));
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
     let partner_keys = state.partner_keys.clone();
@@ -385,6 +386,34 @@ async fn burn_abandoned(issuer: crate::issue::Issuer) {
             Ok(0) => {}
             Ok(n) => tracing::warn!(burned = n, "award intents another node left behind burned"),
             Err(e) => tracing::warn!(error = %e, "burning abandoned award intents failed"),
+        }
+    }
+}
+
+/// How often the keys directory is read again.
+const KEYS_RELOAD: Duration = Duration::from_secs(30);
+
+/// Reads the keys directory every [`KEYS_RELOAD`]: after `accolade keys rotate` or
+/// `retire` (on this machine, or on the directory a fleet shares) the service signs
+/// with and publishes the new set without a restart.
+async fn reload_keys(state: AppState, dir: PathBuf) {
+    let mut tick = tokio::time::interval(KEYS_RELOAD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let d = dir.clone();
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.reload_keys(&d)).await {
+            Ok(Ok(true)) => tracing::info!(
+                signing = %state.issuer.kid_url(),
+                "signing keys changed; now signing and publishing the new set"
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "reading the keys directory failed; keeping the keys in use");
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the keys directory failed"),
         }
     }
 }

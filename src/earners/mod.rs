@@ -125,7 +125,7 @@ fn identity_of_recipient(r: &crate::records::Recipient) -> Option<String> {
 impl Earners {
     pub fn new(store: &Store, issuer: Issuer, catalogue: Catalogue) -> Self {
         let base = issuer.identifier();
-        let secret = issuer.link_secret().clone();
+        let secret = issuer.link_secret();
         Self {
             store: store.earners.clone(),
             issuer,

@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::clock::{SharedClock, format_seconds, parse_datetime, whole_seconds};
 use crate::did::Did;
 use crate::jose::{self, SigningKey, claims, jws};
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, LiveKeys};
 use crate::model::schema::{self, Violation};
 use crate::model::{
     Achievement, AchievementCredential, AchievementSubject, IdentityObject, Image, OB3_CONTEXT,
@@ -309,7 +309,7 @@ pub struct Issuer {
     profiles: Arc<dyn IssuerProfiles>,
     status_store: Arc<dyn store::StatusLists>,
     offers: Arc<dyn Offers>,
-    keys: Arc<Keyring>,
+    keys: Arc<LiveKeys>,
     did: Did,
     public_url: url::Url,
     clock: SharedClock,
@@ -343,7 +343,7 @@ impl std::fmt::Debug for Issuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Issuer")
             .field("did", &self.did)
-            .field("signing_kid", &self.keys.signing_kid())
+            .field("signing_kid", &self.keys.current().signing_kid().to_owned())
             .finish_non_exhaustive()
     }
 }
@@ -368,7 +368,7 @@ impl Issuer {
     /// not.
     pub async fn open(
         store: &Store,
-        keys: Arc<Keyring>,
+        keys: Arc<LiveKeys>,
         did: Did,
         public_url: url::Url,
         clock: SharedClock,
@@ -504,7 +504,7 @@ impl Issuer {
 
     /// The algorithm of the key that signs (issuer metadata names it).
     pub fn signing_algorithm(&self) -> crate::jose::Algorithm {
-        self.keys.signing_key().algorithm()
+        self.keys.current().signing_key().algorithm()
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -518,8 +518,24 @@ impl Issuer {
     }
 
     /// The secret earners' manage links are derived under (kept with the keys).
-    pub fn link_secret(&self) -> &crate::keyring::LinkSecret {
-        self.keys.link_secret()
+    pub fn link_secret(&self) -> crate::keyring::LinkSecret {
+        self.keys.current().link_secret().clone()
+    }
+
+    /// The keys it signs with, as they are now.
+    pub fn keys(&self) -> &Arc<LiveKeys> {
+        &self.keys
+    }
+
+    /// Takes in a new set of keys (the keys directory changed): signs with its
+    /// signing key from now on, and signs every status list again when next asked
+    /// (a list signed by a retired key would no longer verify).
+    pub fn replace_keys(&self, fresh: Keyring) -> bool {
+        let replaced = self.keys.replace(fresh);
+        if replaced {
+            self.lists.forget_published();
+        }
+        replaced
     }
 
     // ---- profile ----
@@ -921,9 +937,10 @@ impl Issuer {
         let RecordedAward { mut award, payload } = recorded;
         let mut credential = None;
         if let Some(payload) = payload {
+            let keys = self.keys.current();
             let signed = jws::sign_compact(
-                self.keys.signing_key(),
-                Some(&self.kid_url()),
+                keys.signing_key(),
+                Some(&self.kid_url_of(&keys)),
                 Some(BADGE_TYP),
                 &payload,
             );
@@ -1006,7 +1023,11 @@ impl Issuer {
 
     /// The DID URL of the signing key.
     pub fn kid_url(&self) -> String {
-        format!("{}#{}", self.did, self.keys.signing_kid())
+        self.kid_url_of(&self.keys.current())
+    }
+
+    fn kid_url_of(&self, keys: &Keyring) -> String {
+        format!("{}#{}", self.did, keys.signing_kid())
     }
 
     /// The credential of an award made from `achievement`, for `subject_id` (the
@@ -1051,7 +1072,8 @@ impl Issuer {
         subject_id: Option<&str>,
     ) -> Result<String, Error> {
         let cred = self.build_credential(award, subject_id).await?;
-        sign_badge(&cred, self.keys.signing_key(), &self.kid_url())
+        let keys = self.keys.current();
+        sign_badge(&cred, keys.signing_key(), &self.kid_url_of(&keys))
     }
 
     /// An award by credential id (`urn:uuid:...` or the bare uuid). The id of a batch

@@ -219,7 +219,8 @@ impl Issuer {
         let Some(snap) = self.lists.snapshot(purpose, list) else {
             return Ok(None);
         };
-        let kid = self.kid_url();
+        let keys = self.keys().current();
+        let kid = format!("{}#{}", self.did(), keys.signing_kid());
         let ttl = self.status_config.ttl_seconds;
         let mut h = Sha256::new();
         h.update(snap.bits.as_bytes());
@@ -231,12 +232,8 @@ impl Issuer {
             _ => {
                 let cred = self.status_list_credential(purpose, list, &snap.bits.encode());
                 let payload = serde_json::to_vec(&cred).map_err(|e| Error::Build(e.to_string()))?;
-                let jwt = jws::sign_compact(
-                    self.keys.signing_key(),
-                    Some(&kid),
-                    Some(VC_JWT_TYP),
-                    &payload,
-                )?;
+                let jwt =
+                    jws::sign_compact(keys.signing_key(), Some(&kid), Some(VC_JWT_TYP), &payload)?;
                 // Another node may have signed the same bits first: serve its copy.
                 self.status_store
                     .put_signed_list(purpose, list, &SignedList { digest, jwt })

@@ -61,7 +61,7 @@ use crate::clock::SharedClock;
 use crate::did::Did;
 use crate::issue::offers::random_id;
 use crate::jose::jws;
-use crate::keyring::Keyring;
+use crate::keyring::LiveKeys;
 use crate::store::{self, PresentationRequests, RequestSummary};
 use crate::verify::{Check, CheckName, Outcome, PresentationOptions, PresentationReport, Verifier};
 
@@ -161,7 +161,7 @@ pub struct Oid4vp {
     requests: Arc<dyn PresentationRequests>,
     /// The service's DID: request objects are signed by its key.
     did: Did,
-    keys: Arc<Keyring>,
+    keys: Arc<LiveKeys>,
     /// The public URL without a trailing slash.
     base: String,
     clock: SharedClock,
@@ -191,7 +191,7 @@ impl Oid4vp {
     pub async fn open(
         requests: Arc<dyn PresentationRequests>,
         did: Did,
-        keys: Arc<Keyring>,
+        keys: Arc<LiveKeys>,
         public_url: &url::Url,
         clock: SharedClock,
     ) -> Result<Self, Error> {
@@ -443,12 +443,15 @@ impl Oid4vp {
         }
         let payload = serde_json::to_vec(&claims).map_err(corrupt)?;
         match rec.prefix {
-            ClientIdPrefix::DecentralizedIdentifier => Ok(jws::sign_compact(
-                self.keys.signing_key(),
-                Some(&format!("{}#{}", self.did, self.keys.signing_kid())),
-                Some(REQUEST_TYP),
-                &payload,
-            )?),
+            ClientIdPrefix::DecentralizedIdentifier => {
+                let keys = self.keys.current();
+                Ok(jws::sign_compact(
+                    keys.signing_key(),
+                    Some(&format!("{}#{}", self.did, keys.signing_kid())),
+                    Some(REQUEST_TYP),
+                    &payload,
+                )?)
+            }
             ClientIdPrefix::RedirectUri => {
                 let header = json!({"alg": "none", "typ": REQUEST_TYP}).to_string();
                 Ok(format!(

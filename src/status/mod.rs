@@ -432,6 +432,15 @@ impl LiveLists {
             .cloned()
     }
 
+    /// Forgets every cached publication (the signing keys changed): each list is
+    /// signed again when next asked.
+    pub fn forget_published(&self) {
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Caches a publication unless a newer one is there already.
     pub fn cache(&self, purpose: StatusPurpose, list: u32, p: Arc<Published>) {
         let mut cache = self.published.lock().unwrap_or_else(|p| p.into_inner());

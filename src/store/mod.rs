@@ -720,7 +720,10 @@ pub trait Fleet: Send + Sync {
     /// Whether other processes may share the store.
     fn shared(&self) -> bool;
     /// The changes committed to the store by any node (this one included), in commit
-    /// order; `None` for a store one process owns (it sees its own writes).
+    /// order; `None` for a store one process owns (it sees its own writes). The first
+    /// receiver asked for holds every change since the store was opened (so a node
+    /// that filled its caches before subscribing misses nothing); later ones start
+    /// when asked.
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>>;
     /// Takes or renews the lease `name` for `holder` until `until` (Unix seconds):
     /// `true` when `holder` holds it now. A lease whose holder let it run out by `now`

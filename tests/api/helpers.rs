@@ -32,25 +32,14 @@ pub fn database() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-/// `url` with `schema` first on the search path (so a test's tables are its own).
-pub fn url_in_schema(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-csearch_path%3D{schema}")
-}
+pub use accolade::store::postgres::url_in_schema;
 
 /// A store in a new, empty schema of the test database; the schema's name.
 pub async fn fresh_database_store(url: &str) -> (Store, String) {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connecting to the test database");
-    let task = tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+    accolade::store::postgres::create_schema(url, &schema)
         .await
         .expect("create schema");
-    drop(client);
-    let _ = task.await;
     let store = Store::connect(&url_in_schema(url, &schema))
         .await
         .expect("store in the test database");

@@ -243,6 +243,75 @@ async fn after_rotation_old_badges_still_verify_and_new_ones_carry_the_new_kid()
 }
 
 #[tokio::test]
+async fn a_rotation_and_a_retirement_are_followed_without_a_restart() {
+    let app = TestApp::new().await;
+    let old = app.issue_badge().await;
+    let old_id = decode_jwt(&old).0["kid"]
+        .as_str()
+        .and_then(|k| k.rsplit('#').next())
+        .expect("kid")
+        .to_owned();
+    // Nothing changed: nothing replaced.
+    assert!(!app.state.reload_keys(&app.keys_dir).expect("reload"));
+    let list_before = app
+        .send(
+            axum::http::Request::get("/status/revocation/1")
+                .body(axum::body::Body::empty())
+                .expect("req"),
+        )
+        .await
+        .2;
+
+    let new_id = accolade::keyring::rotate(&app.keys_dir, Algorithm::EdDSA).expect("rotate");
+    assert!(app.state.reload_keys(&app.keys_dir).expect("reload"));
+    let doc = did_document(&app).await;
+    assert_eq!(doc["verificationMethod"].as_array().map(Vec::len), Some(2));
+    let new = app.issue_badge().await;
+    assert_eq!(decode_jwt(&new).0["kid"], json!(format!("{DID}#{new_id}")));
+    for jwt in [&old, &new] {
+        let (_, report) = app.verify(json!(jwt)).await;
+        assert_eq!(report["verified"], json!(true), "{report}");
+    }
+
+    // Retiring the old key: it leaves the DID document, its badges stop verifying, and
+    // the status list (signed by it before) is signed again by the new key.
+    accolade::keyring::retire(&app.keys_dir, &old_id).expect("retire");
+    assert!(app.state.reload_keys(&app.keys_dir).expect("reload"));
+    let doc = did_document(&app).await;
+    assert_eq!(doc["verificationMethod"].as_array().map(Vec::len), Some(1));
+    let (_, report) = app.verify(json!(old)).await;
+    assert_eq!(report["verified"], json!(false), "{report}");
+    let (s, _, list_after) = app
+        .send(
+            axum::http::Request::get("/status/revocation/1")
+                .body(axum::body::Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_ne!(list_after, list_before);
+    let list_jwt = std::str::from_utf8(&list_after).expect("text");
+    assert_eq!(
+        decode_jwt(list_jwt).0["kid"],
+        json!(format!("{DID}#{new_id}"))
+    );
+    let (_, report) = app.verify(json!(new)).await;
+    assert_eq!(report["verified"], json!(true), "{report}");
+
+    // A second node of a fleet sharing the keys directory follows the same way.
+    if let Some(other) = app.another_node().await {
+        let third = accolade::keyring::rotate(&app.keys_dir, Algorithm::ES256).expect("rotate");
+        for node in [&app, &other] {
+            // `another_node` copied the directory: point both at the shared one.
+            assert!(node.state.reload_keys(&app.keys_dir).expect("reload"));
+            let badge = node.issue_badge().await;
+            assert_eq!(decode_jwt(&badge).0["kid"], json!(format!("{DID}#{third}")));
+        }
+        assert_eq!(did_document(&app).await, did_document(&other).await);
+    }
+}
+
+#[tokio::test]
 async fn the_did_document_is_served_with_open_cors() {
     let app = TestApp::new().await;
     let req = axum::http::Request::builder()

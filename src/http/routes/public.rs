@@ -22,7 +22,7 @@ pub async fn get_did_document(State(state): State<AppState>) -> Response {
             (header::CONTENT_TYPE, "application/did+json"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        Json(state.did_document.as_ref().clone()),
+        Json(state.did_document()),
     )
         .into_response()
 }

@@ -175,6 +175,8 @@ fn award_of(seq: i64, body: &[u8]) -> Result<Award, Error> {
 pub struct PgStore {
     pool: Pool,
     changes: broadcast::Sender<Change>,
+    /// Every change since the store was opened, for the first to ask.
+    first: std::sync::Mutex<Option<broadcast::Receiver<Change>>>,
     listener: tokio::task::AbortHandle,
     /// Migrations this connection applied (for the start-up message).
     applied: Vec<i32>,
@@ -223,11 +225,26 @@ impl PgStore {
             .query_one("SELECT current_schema()", &[])
             .await?
             .try_get(0)?;
-        let (changes, _) = broadcast::channel(8192);
-        let listener = tokio::spawn(listen(config, tls, schema, changes.clone())).abort_handle();
+        // The first receiver exists before the listener does, so that whoever takes it
+        // (the node's follower) sees every change from the moment this store was
+        // opened, before any cache was filled from it.
+        let (changes, first) = broadcast::channel(8192);
+        let (ready, listening) = tokio::sync::oneshot::channel();
+        let listener =
+            tokio::spawn(listen(config, tls, schema, changes.clone(), ready)).abort_handle();
+        match tokio::time::timeout(std::time::Duration::from_secs(15), listening).await {
+            Ok(Ok(())) => {}
+            _ => {
+                listener.abort();
+                return Err(backend(
+                    "could not LISTEN for the changes of other nodes within 15 s".into(),
+                ));
+            }
+        }
         Ok(Self {
             pool,
             changes,
+            first: std::sync::Mutex::new(Some(first)),
             listener,
             applied,
             reads: AtomicU64::new(0),
@@ -356,6 +373,43 @@ fn db_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// Creates the schema `name` (letters, digits and `_` only) in the database at
+/// `url`, for tests and benchmarks that want a store of their own.
+pub async fn create_schema(url: &str, name: &str) -> Result<(), Error> {
+    schema_statement(url, name, "CREATE SCHEMA").await
+}
+
+/// Drops the schema `name` and everything in it.
+pub async fn drop_schema(url: &str, name: &str) -> Result<(), Error> {
+    schema_statement(url, name, "DROP SCHEMA IF EXISTS").await
+}
+
+async fn schema_statement(url: &str, name: &str, verb: &str) -> Result<(), Error> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(backend(format!("{name:?} is not a plain schema name")));
+    }
+    let (config, tls) = tls::parse(url)?;
+    let (client, conn) = config.connect(tls).await?;
+    let task = tokio::spawn(conn);
+    let cascade = if verb.starts_with("DROP") {
+        " CASCADE"
+    } else {
+        ""
+    };
+    client
+        .batch_execute(&format!("{verb} {name}{cascade}"))
+        .await?;
+    drop(client);
+    let _ = task.await;
+    Ok(())
+}
+
+/// `url` with `schema` first on the search path (the store then lives in it).
+pub fn url_in_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{schema}")
+}
+
 /// Applies the migrations at `url` and says what it did (`accolade migrate`).
 pub async fn migrate_only(url: &str) -> Result<Connected, Error> {
     let (config, tls) = tls::parse(url)?;
@@ -383,8 +437,10 @@ async fn listen(
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     schema: String,
     changes: broadcast::Sender<Change>,
+    ready: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut first = true;
+    let mut ready = Some(ready);
     loop {
         match config.connect(tls.clone()).await {
             Ok((client, mut conn)) => {
@@ -412,6 +468,9 @@ async fn listen(
                             let _ = changes.send(Change::All);
                         }
                         first = false;
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
                         let _ = messages.await;
                     }
                     Err(e) => {
@@ -452,7 +511,11 @@ impl Fleet for PgStore {
     }
 
     fn changes(&self) -> Option<broadcast::Receiver<Change>> {
-        Some(self.changes.subscribe())
+        let mut first = self
+            .first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(first.take().unwrap_or_else(|| self.changes.subscribe()))
     }
 
     async fn lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool, Error> {

@@ -261,6 +261,88 @@ pub struct Services {
     pub clock: SharedClock,
 }
 
+/// Where the signing keys are kept.
+#[derive(Clone)]
+pub enum KeySource {
+    /// A keys directory (`--keys-dir`), shared by a fleet's nodes when there are many.
+    Dir(PathBuf),
+    /// A fleet's database, sealed under `ACCOLADE_KEY_ENCRYPTION_KEY`.
+    Database {
+        fleet: Arc<dyn crate::store::Fleet>,
+        kek: crate::keyring::sealed::KeyEncryptionKey,
+    },
+}
+
+/// The name a fleet's database keeps its sealed key set under.
+pub const KEYS_NAME: &str = "keyring";
+
+impl KeySource {
+    /// The keys as they are kept now.
+    pub async fn load(&self) -> Result<Keyring, crate::keyring::Error> {
+        match self {
+            KeySource::Dir(dir) => Keyring::load(dir),
+            KeySource::Database { fleet, kek } => {
+                let sealed = fleet
+                    .current_shared_value(KEYS_NAME)
+                    .await
+                    .map_err(|e| crate::keyring::Error::Sealed(e.to_string()))?
+                    .ok_or_else(|| {
+                        crate::keyring::Error::Sealed(
+                            "the database keeps no keys yet (start a node with ACCOLADE_KEY_ENCRYPTION_KEY first)"
+                                .into(),
+                        )
+                    })?;
+                crate::keyring::sealed::KeySet::unseal(&sealed, kek)?.keyring()
+            }
+        }
+    }
+
+    /// The keys to start with. From a directory: those it holds, a key of `alg`
+    /// made when it holds none. From a database that keeps none yet: the keys
+    /// directory's set when `dir` holds keys (moving them in), otherwise a new one of
+    /// `alg`; of nodes starting together, every one ends up with the first one's set.
+    /// Says where they came from.
+    pub async fn load_or_create(
+        &self,
+        dir: &Path,
+        alg: crate::jose::Algorithm,
+    ) -> Result<(Keyring, String), crate::keyring::Error> {
+        use crate::keyring::sealed::KeySet;
+        match self {
+            KeySource::Dir(d) => Ok((
+                Keyring::load_or_generate(d, alg)?,
+                format!("keys directory {}", d.display()),
+            )),
+            KeySource::Database { fleet, kek } => {
+                let store = |e: crate::store::Error| crate::keyring::Error::Sealed(e.to_string());
+                if let Some(sealed) = fleet.current_shared_value(KEYS_NAME).await.map_err(store)? {
+                    let ring = KeySet::unseal(&sealed, kek)?.keyring()?;
+                    return Ok((ring, "the database (sealed)".into()));
+                }
+                let (set, origin) = if dir.is_dir() && Keyring::load(dir).is_ok() {
+                    (
+                        KeySet::from_dir(dir)?,
+                        format!("the database (sealed; moved in from {})", dir.display()),
+                    )
+                } else {
+                    (
+                        KeySet::generate(alg)?,
+                        "the database (sealed; made now)".into(),
+                    )
+                };
+                let made = set.seal(kek)?;
+                let kept = fleet.shared_value(KEYS_NAME, &made).await.map_err(store)?;
+                let origin = if kept == made {
+                    origin
+                } else {
+                    "the database (sealed; made by another node)".into()
+                };
+                Ok((KeySet::unseal(&kept, kek)?.keyring()?, origin))
+            }
+        }
+    }
+}
+
 /// This service's DID and the keys its DID document publishes now, for the
 /// verifier (which sees no private key through it).
 #[derive(Debug)]
@@ -488,6 +570,16 @@ impl AppState {
     /// signs and publishes with them from now on. Whether anything changed.
     pub fn reload_keys(&self, dir: &Path) -> Result<bool, crate::keyring::Error> {
         let fresh = Keyring::load(dir)?;
+        Ok(self.issuer.replace_keys(fresh))
+    }
+
+    /// Reads the keys again from where they are kept (a directory, or a fleet's
+    /// database) and takes them in when they changed.
+    pub async fn reload_keys_from(
+        &self,
+        source: &KeySource,
+    ) -> Result<bool, crate::keyring::Error> {
+        let fresh = source.load().await?;
         Ok(self.issuer.replace_keys(fresh))
     }
 

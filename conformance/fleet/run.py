@@ -2,11 +2,14 @@
 """Fleet run: two `accolade serve` processes on one PostgreSQL database, driven
 together as a load balancer would, from the outside (HTTP only).
 
-Both nodes get the same `--database-url`, `--public-url` and `--keys-dir` (the keys
-directory is shared, as a fleet without ACCOLADE_KEY_ENCRYPTION_KEY shares it), their
-own `--data-dir` and port, no ACCOLADE_ADMIN_TOKEN (the fleet's token is kept in the
-database and printed by `accolade admin-token`), and one SMTP sink. Cases:
+Both nodes get the same `--database-url`, `--public-url` and
+ACCOLADE_KEY_ENCRYPTION_KEY (the signing keys are kept in the database, sealed), their
+own `--data-dir`, `--keys-dir` and port, no ACCOLADE_ADMIN_TOKEN (the fleet's token
+is kept in the database and printed by `accolade admin-token`), and one SMTP sink;
+they start at the same moment on the empty database. Cases:
 
+  0. one signing key between them: both DID documents publish the same one key, and
+     neither keys directory holds a private key;
   1. one admin token for the fleet: both nodes accept the printed token, and refuse
      another;
   2. awards split across both: 200 direct awards from 8 threads, alternating nodes;
@@ -21,7 +24,10 @@ database and printed by `accolade admin-token`), and one SMTP sink. Cases:
      the mail lease), and is still once 3 s later;
   7. kill -9 of node A while both award: every award either node acknowledged is
      stored and issued; no index given out twice; A restarted awards again without
-     reusing an index.
+     reusing an index;
+  8. `accolade keys rotate --database-url`: both nodes publish the new key and sign
+     with it within a minute, without a restart (the time is printed); badges signed
+     before still verify.
 
 Every case prints `ok   <what>` or `FAIL <what>: <why>`; the run exits 1 if any
 failed. Python 3 standard library plus aiosmtpd (Debian: python3-aiosmtpd, which
@@ -32,6 +38,7 @@ serves /usr/bin/python3), and the `openssl` command for the wallet's proofs.
 """
 
 import argparse
+import base64
 import concurrent.futures
 import importlib.util
 import json
@@ -67,10 +74,10 @@ HOLDER = crash.HOLDER
 class Node:
     """One `accolade serve` of the fleet on a fixed port (kept across restarts)."""
 
-    def __init__(self, name, binary, workdir, keys_dir, port, public_url, database_url,
-                 smtp_port):
+    def __init__(self, name, binary, workdir, port, public_url, database_url, smtp_port, kek):
         self.name, self.binary, self.workdir = name, binary, workdir
-        self.keys_dir, self.port, self.public_url = keys_dir, port, public_url
+        self.keys_dir = os.path.join(workdir, "keys")
+        self.port, self.public_url, self.kek = port, public_url, kek
         self.database_url, self.smtp_port = database_url, smtp_port
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = os.path.join(workdir, "serve.log")
@@ -79,7 +86,8 @@ class Node:
 
     def start(self):
         os.makedirs(self.workdir, exist_ok=True)
-        env = clean_env(ACCOLADE_DATABASE_URL=self.database_url)
+        env = clean_env(ACCOLADE_DATABASE_URL=self.database_url,
+                        ACCOLADE_KEY_ENCRYPTION_KEY=self.kek)
         env.setdefault("ACCOLADE_LOG", "warn")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -134,6 +142,11 @@ class Node:
         body.update(extra)
         return self.call("POST", "/api/v1/awards", body, timeout=15)
 
+    def did_document(self):
+        status, _, doc = http("GET", self.base + "/.well-known/did.json")
+        check(status == 200, f"{self.name}: DID document {status}")
+        return doc
+
     def list_bytes(self, etag=None):
         """(status, ETag, bytes) of revocation list 1."""
         import urllib.request
@@ -147,6 +160,11 @@ class Node:
             return e.code, e.headers.get("ETag"), e.read()
 
 
+def jwt_header(jwt):
+    part = jwt.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
 def index_of(jwt):
     return crash.status_entry(crash.jwt_payload(jwt))[1]
 
@@ -158,8 +176,10 @@ def quote(cid):
 class Run:
     def __init__(self):
         self.failed = 0
+        self.cases = 0
 
     def case(self, what, fn):
+        self.cases += 1
         try:
             detail = fn()
             print(f"ok   {what}" + (f" ({detail})" if detail else ""))
@@ -183,25 +203,42 @@ def main():
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)
     workdir = tempfile.mkdtemp(prefix="accolade-fleet-")
-    keys_dir = os.path.join(workdir, "keys")
+    kek = os.urandom(32).hex()
     port_a, port_b = crash.free_port(), crash.free_port()
     public = f"http://127.0.0.1:{port_a}"
     sink = mailrun.Sink()
     sink.start()
-    a = Node("A", binary, os.path.join(workdir, "a"), keys_dir, port_a, public,
-             args.database_url, sink.port)
-    b = Node("B", binary, os.path.join(workdir, "b"), keys_dir, port_b, public,
-             args.database_url, sink.port)
+    a = Node("A", binary, os.path.join(workdir, "a"), port_a, public, args.database_url,
+             sink.port, kek)
+    b = Node("B", binary, os.path.join(workdir, "b"), port_b, public, args.database_url,
+             sink.port, kek)
     wallet = crash.Wallet(workdir)
     run = Run()
     acked = {}          # credential id -> index, for every 201 either node gave
     acked_lock = threading.Lock()
     print(f"fleet run: nodes A {a.base} and B {b.base}, public URL {public}, dir {workdir}")
     try:
-        # The first node makes the signing key; the second finds it in the shared
-        # directory.
-        a.start()
-        b.start()
+        # Both at once, on the empty database: one of them makes the keys.
+        starters = [threading.Thread(target=n.start) for n in (a, b)]
+        for t in starters:
+            t.start()
+        for t in starters:
+            t.join()
+        check(a.proc and b.proc and a.proc.poll() is None and b.proc.poll() is None,
+              "a node did not start")
+
+        def one_key():
+            da, db = a.did_document(), b.did_document()
+            methods = [m["id"] for m in da["verificationMethod"]]
+            check(len(methods) == 1, f"A publishes {len(methods)} keys")
+            check(methods == [m["id"] for m in db["verificationMethod"]],
+                  "A and B publish different keys")
+            for n in (a, b):
+                pems = [f for f in os.listdir(n.keys_dir) if f.endswith(".pem")] \
+                    if os.path.isdir(n.keys_dir) else []
+                check(not pems, f"{n.name}'s keys directory holds {pems}")
+            return f"{methods[0].split('#')[1]}, sealed in the database"
+        run.case("nodes started together on an empty database share one signing key", one_key)
         token = subprocess.run([binary, "admin-token"], check=True, capture_output=True,
                                env=clean_env(ACCOLADE_DATABASE_URL=args.database_url),
                                text=True).stdout.strip()
@@ -382,6 +419,37 @@ def main():
                     f"stored; 50 more on the restarted A; {len(indices)} distinct indices")
         run.case("kill -9 of one node during awards: nothing acknowledged lost, no index reused",
                  kill_during_awards)
+
+        def rotation():
+            s, before = a.award(ach)
+            check(s == 201, f"award before: {s}")
+            env = clean_env(ACCOLADE_DATABASE_URL=args.database_url,
+                            ACCOLADE_KEY_ENCRYPTION_KEY=kek)
+            out = subprocess.run([binary, "keys", "rotate", "--alg", "EdDSA"], env=env,
+                                 capture_output=True, text=True)
+            check(out.returncode == 0, f"keys rotate: {out.stderr.strip()}")
+            m = re.search(r"new signing key (\S+)", out.stdout)
+            check(m, f"keys rotate said {out.stdout!r}")
+            kid = m.group(1)
+            t0 = time.time()
+
+            def both_publish():
+                return all(any(v["id"].endswith("#" + kid) for v in n.did_document()["verificationMethod"])
+                           for n in (a, b))
+            check(poll(both_publish, 60, 0.5), "a node does not publish the new key within a minute")
+            took = time.time() - t0
+            for n in (a, b):
+                s, v = n.award(ach)
+                check(s == 201, f"award on {n.name}: {s}")
+                hdr = jwt_header(v["credential"])
+                check(hdr["kid"].endswith("#" + kid) and hdr["alg"] == "EdDSA",
+                      f"{n.name} signs with {hdr['kid']}")
+                s, r = n.call("POST", "/api/v1/verify", {"credential": before["credential"]},
+                              admin=False)
+                check(s == 200 and r.get("verified") is True,
+                      f"a badge signed before fails on {n.name}: {short(r)}")
+            return f"both nodes publish and sign with {kid} after {took:.1f} s"
+        run.case("a key rotation on the database is seen by both nodes", rotation)
     finally:
         for n in (a, b):
             n.stop()
@@ -391,7 +459,7 @@ def main():
                 print(f"--- node {n.name} log: {n.log_path}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"fleet run: {7 - run.failed} of 7 cases passed")
+    print(f"fleet run: {run.cases - run.failed} of {run.cases} cases passed")
     return 1 if run.failed else 0
 
 

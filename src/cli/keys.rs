@@ -1,10 +1,14 @@
-//! `accolade keys rotate|list|retire`.
+//! `accolade keys rotate|list|retire`: on a keys directory, or on the keys a fleet's
+//! database keeps sealed (`--database-url` with `ACCOLADE_KEY_ENCRYPTION_KEY`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use anyhow::Context as _;
+
 use crate::jose::Algorithm;
+use crate::keyring::sealed::{KeyEncryptionKey, KeySet};
 use crate::keyring::{self, Keyring};
 
 #[derive(Debug, Subcommand)]
@@ -39,46 +43,153 @@ pub struct KeysDir {
     /// The keys directory.
     #[arg(long, env = "ACCOLADE_KEYS_DIR", default_value = "./keys")]
     pub keys_dir: PathBuf,
+    /// A fleet's database: with ACCOLADE_KEY_ENCRYPTION_KEY set, act on the keys it
+    /// keeps (sealed) instead of the directory.
+    #[arg(
+        long,
+        env = "ACCOLADE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+}
+
+/// Where the command acts: the directory, or a fleet's database and its key.
+enum Place {
+    Dir(PathBuf),
+    Database(Box<crate::store::Store>, KeyEncryptionKey),
+}
+
+impl KeysDir {
+    fn place(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Place> {
+        let kek = std::env::var("ACCOLADE_KEY_ENCRYPTION_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        match (&self.database_url, kek) {
+            (Some(url), Some(kek)) => {
+                let store = rt
+                    .block_on(crate::store::Store::connect(url))
+                    .context("connecting to the PostgreSQL database")?;
+                Ok(Place::Database(Box::new(store), kek.parse()?))
+            }
+            (Some(_), None) => {
+                eprintln!(
+                    "note: no ACCOLADE_KEY_ENCRYPTION_KEY, so the fleet's keys are those of the keys directory {}",
+                    self.keys_dir.display()
+                );
+                Ok(Place::Dir(self.keys_dir.clone()))
+            }
+            (None, Some(_)) => anyhow::bail!(
+                "ACCOLADE_KEY_ENCRYPTION_KEY is set: give the fleet's --database-url (or unset it to act on the keys directory)"
+            ),
+            (None, None) => Ok(Place::Dir(self.keys_dir.clone())),
+        }
+    }
+}
+
+/// Changes the key set a fleet's database keeps with `change`, retrying when another
+/// writer changed it in between; what `change` returned.
+fn change_sealed<T>(
+    rt: &tokio::runtime::Runtime,
+    store: &crate::store::Store,
+    kek: &KeyEncryptionKey,
+    mut change: impl FnMut(&mut KeySet) -> Result<T, keyring::Error>,
+) -> anyhow::Result<T> {
+    rt.block_on(async {
+        loop {
+            let current = store
+                .fleet
+                .current_shared_value(crate::app::KEYS_NAME)
+                .await?
+                .context("the database keeps no keys yet: start a node with ACCOLADE_KEY_ENCRYPTION_KEY first")?;
+            let mut set = KeySet::unseal(&current, kek)?;
+            let out = change(&mut set)?;
+            let sealed = set.seal(kek)?;
+            if store
+                .fleet
+                .replace_shared_value(crate::app::KEYS_NAME, &current, &sealed)
+                .await?
+            {
+                return Ok(out);
+            }
+        }
+    })
+}
+
+fn list(ring: &Keyring) {
+    println!("{:<45} {:<6} {:<22} status", "kid", "alg", "created");
+    for (info, _) in ring.keys() {
+        let status = if info.kid == ring.signing_kid() {
+            "signing"
+        } else if info.retired {
+            "retired"
+        } else {
+            "published"
+        };
+        println!(
+            "{:<45} {:<6} {:<22} {status}",
+            info.kid,
+            info.alg.name(),
+            info.created
+        );
+    }
 }
 
 pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     match cmd {
-        KeysCommand::Rotate { dir, alg } => {
-            let alg = match alg {
-                Some(a) => a,
-                None => Keyring::load(&dir.keys_dir)
-                    .map(|r| r.signing_key().algorithm())
-                    .unwrap_or(Algorithm::ES256),
-            };
-            let kid = keyring::rotate(&dir.keys_dir, alg)?;
-            println!(
-                "new signing key {kid} ({alg}) in {}",
-                dir.keys_dir.display()
-            );
-            println!("restart the service to sign with it; earlier keys stay published");
-        }
-        KeysCommand::List { dir } => {
-            let ring = Keyring::load(&dir.keys_dir)?;
-            println!("{:<45} {:<6} {:<22} status", "kid", "alg", "created");
-            for (info, _) in ring.keys() {
-                let status = if info.kid == ring.signing_kid() {
-                    "signing"
-                } else if info.retired {
-                    "retired"
-                } else {
-                    "published"
+        KeysCommand::Rotate { dir, alg } => match dir.place(&rt)? {
+            Place::Dir(d) => {
+                let alg = match alg {
+                    Some(a) => a,
+                    None => Keyring::load(&d)
+                        .map(|r| r.signing_key().algorithm())
+                        .unwrap_or(Algorithm::ES256),
                 };
+                let kid = keyring::rotate(&d, alg)?;
+                println!("new signing key {kid} ({alg}) in {}", d.display());
                 println!(
-                    "{:<45} {:<6} {:<22} {status}",
-                    info.kid,
-                    info.alg.name(),
-                    info.created
+                    "a running service (every node sharing the directory) signs with it within 30 s; earlier keys stay published"
                 );
             }
-        }
+            Place::Database(store, kek) => {
+                let (kid, alg) = change_sealed(&rt, &store, &kek, |set| {
+                    let alg = match alg {
+                        Some(a) => a,
+                        None => set.keyring()?.signing_key().algorithm(),
+                    };
+                    Ok((set.rotate(alg)?, alg))
+                })?;
+                println!("new signing key {kid} ({alg}), sealed in the fleet's database");
+                println!("every node signs with it within 30 s; earlier keys stay published");
+            }
+        },
+        KeysCommand::List { dir } => match dir.place(&rt)? {
+            Place::Dir(d) => list(&Keyring::load(&d)?),
+            Place::Database(store, kek) => {
+                let ring = rt.block_on(
+                    crate::app::KeySource::Database {
+                        fleet: store.fleet.clone(),
+                        kek,
+                    }
+                    .load(),
+                )?;
+                list(&ring);
+            }
+        },
         KeysCommand::Retire { dir, kid } => {
-            keyring::retire(&dir.keys_dir, &kid)?;
-            println!("key {kid} retired: no longer in the DID document after a restart");
+            match dir.place(&rt)? {
+                Place::Dir(d) => keyring::retire(&d, &kid)?,
+                Place::Database(store, kek) => {
+                    change_sealed(&rt, &store, &kek, |set| set.retire(&kid))?;
+                }
+            }
+            println!(
+                "key {kid} retired: every running node leaves it out of the DID document within 30 s"
+            );
         }
     }
     Ok(())

@@ -13,7 +13,6 @@ use crate::app::{self, AppState, RateLimit, TokenSource};
 use crate::clock::SystemClock;
 use crate::issue::StatusConfig;
 use crate::jose::Algorithm;
-use crate::keyring::Keyring;
 use crate::status::BadgePurposes;
 use crate::store::Store;
 
@@ -168,8 +167,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let keys = Keyring::load_or_generate(&args.keys_dir, args.key_alg)
-        .with_context(|| format!("loading signing keys from {}", args.keys_dir.display()))?;
     let store = match &args.database_url {
         Some(url) => {
             let store = Store::connect(url)
@@ -187,6 +184,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(note) = store.upgraded() {
         eprintln!("{note}");
     }
+    let key_source = match std::env::var("ACCOLADE_KEY_ENCRYPTION_KEY") {
+        Ok(hex) if !hex.is_empty() => {
+            if !store.fleet.shared() {
+                anyhow::bail!(
+                    "ACCOLADE_KEY_ENCRYPTION_KEY keeps the signing keys in a fleet's database: it needs --database-url (one process keeps them in --keys-dir)"
+                );
+            }
+            app::KeySource::Database {
+                fleet: store.fleet.clone(),
+                kek: hex.parse()?,
+            }
+        }
+        _ => app::KeySource::Dir(args.keys_dir.clone()),
+    };
+    let (keys, keys_origin) = key_source
+        .load_or_create(&args.keys_dir, args.key_alg)
+        .await
+        .context("loading the signing keys")?;
     let env_token = std::env::var("ACCOLADE_ADMIN_TOKEN").ok();
     let (token, source) = if store.fleet.shared() {
         app::fleet_admin_token(env_token.as_deref(), &*store.fleet).await?
@@ -271,7 +286,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_default();
     eprintln!("issuer DID {} (document at {doc_url})", state.identity.did);
     eprintln!(
-        "signing key {} ({})",
+        "signing key {} ({}), keys from {keys_origin}",
         state.issuer.kid_url(),
         state.issuer.signing_algorithm()
     );
@@ -313,7 +328,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("fleet: following the changes other nodes commit");
         tokio::spawn(burn_abandoned(state.issuer.clone()));
     }
-    tokio::spawn(reload_keys(state.clone(), args.keys_dir.clone()));
+    tokio::spawn(reload_keys(state.clone(), key_source));
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));
     let partner_keys = state.partner_keys.clone();
@@ -393,27 +408,24 @@ async fn burn_abandoned(issuer: crate::issue::Issuer) {
 /// How often the keys directory is read again.
 const KEYS_RELOAD: Duration = Duration::from_secs(30);
 
-/// Reads the keys directory every [`KEYS_RELOAD`]: after `accolade keys rotate` or
-/// `retire` (on this machine, or on the directory a fleet shares) the service signs
-/// with and publishes the new set without a restart.
-async fn reload_keys(state: AppState, dir: PathBuf) {
+/// Reads the keys every [`KEYS_RELOAD`] where they are kept: after `accolade keys
+/// rotate` or `retire` (on this machine, on the directory a fleet shares, or on its
+/// database) the service signs with and publishes the new set without a restart.
+async fn reload_keys(state: AppState, source: app::KeySource) {
     let mut tick = tokio::time::interval(KEYS_RELOAD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        let d = dir.clone();
-        let s = state.clone();
-        match tokio::task::spawn_blocking(move || s.reload_keys(&d)).await {
-            Ok(Ok(true)) => tracing::info!(
+        match state.reload_keys_from(&source).await {
+            Ok(true) => tracing::info!(
                 signing = %state.issuer.kid_url(),
                 "signing keys changed; now signing and publishing the new set"
             ),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "reading the keys directory failed; keeping the keys in use");
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the signing keys failed; keeping the keys in use");
             }
-            Err(e) => tracing::warn!(error = %e, "reading the keys directory failed"),
         }
     }
 }

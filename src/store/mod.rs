@@ -732,6 +732,16 @@ pub trait Fleet: Send + Sync {
     /// The value kept under `name`; when there is none, `made` is kept and returned.
     /// Of nodes asking at once, every one gets the first one's value.
     async fn shared_value(&self, name: &str, made: &str) -> Result<String, Error>;
+    /// The value kept under `name`, if any.
+    async fn current_shared_value(&self, name: &str) -> Result<Option<String>, Error>;
+    /// Replaces the value under `name` with `new` if it is still `expected`; whether
+    /// it was (another writer got there first otherwise, and nothing changed).
+    async fn replace_shared_value(
+        &self,
+        name: &str,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, Error>;
 }
 
 /// Every repository, opened over one store. Cloning is cheap (reference counts).

@@ -316,6 +316,9 @@ async fn migrate(c: &mut deadpool_postgres::Object) -> Result<(Vec<i32>, i32), E
 }
 
 async fn apply_migrations(c: &mut deadpool_postgres::Object) -> Result<(Vec<i32>, i32), Error> {
+    // "already exists, skipping" is no news at every start.
+    c.batch_execute("SET client_min_messages TO warning")
+        .await?;
     c.batch_execute(
         "CREATE TABLE IF NOT EXISTS accolade_schema (
             version     integer PRIMARY KEY,
@@ -543,6 +546,34 @@ impl Fleet for PgStore {
             .await?
             .try_get(0)?;
         String::from_utf8(body).map_err(|e| Error::Corrupt(key, e.to_string()))
+    }
+
+    async fn current_shared_value(&self, name: &str) -> Result<Option<String>, Error> {
+        let key = format!("shared/{name}");
+        let row = self
+            .query_opt("SELECT body FROM meta WHERE key = $1", &[&key])
+            .await?;
+        row.map(|r| {
+            let body: Vec<u8> = r.try_get(0)?;
+            String::from_utf8(body).map_err(|e| Error::Corrupt(key.clone(), e.to_string()))
+        })
+        .transpose()
+    }
+
+    async fn replace_shared_value(
+        &self,
+        name: &str,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, Error> {
+        let key = format!("shared/{name}");
+        let n = self
+            .execute(
+                "UPDATE meta SET body = $3 WHERE key = $1 AND body = $2",
+                &[&key, &expected.as_bytes(), &new.as_bytes()],
+            )
+            .await?;
+        Ok(n == 1)
     }
 }
 

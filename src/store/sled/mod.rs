@@ -1304,6 +1304,35 @@ impl Fleet for SledStore {
             }
         }
     }
+
+    async fn current_shared_value(&self, name: &str) -> Result<Option<String>, Error> {
+        let key = format!("shared/{name}");
+        Ok(self
+            .meta
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    async fn replace_shared_value(
+        &self,
+        name: &str,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, Error> {
+        let key = format!("shared/{name}");
+        let swapped = self
+            .meta
+            .compare_and_swap(
+                key.as_bytes(),
+                Some(expected.as_bytes()),
+                Some(new.as_bytes()),
+            )?
+            .is_ok();
+        if swapped {
+            self.flush().await?;
+        }
+        Ok(swapped)
+    }
 }
 
 #[async_trait]

@@ -10,7 +10,9 @@
 //! Rotation writes a new key and makes it the signing key; older keys stay published
 //! in the DID document so that every badge they signed still verifies. Retiring a key
 //! removes it from the DID document (badges it signed stop verifying) and is refused
-//! for the signing key.
+//! for the signing key. A running service reads its keys again every 30 seconds and
+//! takes in a changed set ([`LiveKeys`]). A fleet may keep the same set in its
+//! database instead, sealed ([`sealed`]).
 
 use std::fs;
 use std::io::Write as _;
@@ -19,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+pub mod sealed;
 
 use crate::did::web::PublishedKey;
 use crate::jose::{self, Algorithm, PublicJwk, SigningKey};
@@ -56,6 +60,8 @@ pub enum Error {
     UnknownKey(String),
     #[error("key {0} is the signing key; rotate first, then retire it")]
     RetireSigningKey(String),
+    #[error("the keys kept in the database: {0}")]
+    Sealed(String),
     #[error("key generation failed: {0}")]
     Generate(jose::Error),
     #[error("{0}: expected 64 hexadecimal digits")]
@@ -82,7 +88,7 @@ pub struct KeyInfo {
     pub retired: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 struct Manifest {
     /// The key that signs new credentials.
     signing: Option<String>,
@@ -261,6 +267,17 @@ impl Keyring {
             };
             entries.push((info, Arc::new(key)));
         }
+        let link_secret = LinkSecret::load_or_generate(dir)?;
+        Ok(Self::assemble(&manifest, entries, link_secret))
+    }
+
+    /// The keyring of `entries` as `manifest` orders them, signing with the manifest's
+    /// signing key (or the newest key not retired).
+    fn assemble(
+        manifest: &Manifest,
+        mut entries: Vec<(KeyInfo, Arc<SigningKey>)>,
+        link_secret: LinkSecret,
+    ) -> Self {
         // Manifest order is creation order; keys adopted above sort by their date.
         entries.sort_by(|a, b| {
             let pos = |kid: &str| manifest.keys.iter().position(|k| k.kid == kid);
@@ -271,13 +288,12 @@ impl Keyring {
             .as_deref()
             .and_then(|kid| entries.iter().position(|(i, _)| i.kid == kid && !i.retired))
             .or_else(|| entries.iter().rposition(|(i, _)| !i.retired))
-            .unwrap_or(entries.len() - 1);
-        let link_secret = LinkSecret::load_or_generate(dir)?;
-        Ok(Self {
+            .unwrap_or(entries.len().saturating_sub(1));
+        Self {
             entries,
             signing,
             link_secret,
-        })
+        }
     }
 
     /// The secret earners' manage links are derived under.

@@ -19,7 +19,9 @@
 //! `requests` (calls admitted), `verifications` (badges examined to a report: one per
 //! verify call, one per badge in a presentation, one per answered item of a batch),
 //! `rejected_rate_limited` and `last_used_at` live in atomics, so the hot path never
-//! writes the store. [`KeyStore::persist_usage`] writes the keys whose counts changed;
+//! writes the store. [`KeyStore::persist_usage`] adds what each key counted since to
+//! the totals the store keeps (so the nodes of a fleet add up, and a write of a key's
+//! name or limit never undoes a count), and takes in what other nodes added;
 //! `serve` calls it every [`PERSIST_INTERVAL`] and once more on shutdown. A crash loses
 //! at most the counts of the last interval (about one second). Reads
 //! (`GET /api/v1/api-keys/{id}`) show the live counts. Creating, changing and revoking
@@ -158,6 +160,9 @@ struct Live {
     bucket: Mutex<Bucket>,
     /// The counts changed since they were last written.
     dirty: AtomicBool,
+    /// The totals the store held when this node last wrote or read them: what it
+    /// adds next is what it counted beyond them.
+    persisted: Mutex<Usage>,
 }
 
 impl Live {
@@ -238,7 +243,29 @@ impl Live {
                 at: now,
             }),
             dirty: AtomicBool::new(false),
+            persisted: Mutex::new(r.usage),
         })
+    }
+
+    /// Takes in the totals the store holds now: what other nodes of a fleet counted
+    /// since this one last looked is added to the live counts (which keep what this
+    /// node counted and has not written yet).
+    fn rebase(&self, stored: &Usage) {
+        let mut persisted = self
+            .persisted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let others = stored.minus(&persisted);
+        self.requests.fetch_add(others.requests, Ordering::Relaxed);
+        self.verifications
+            .fetch_add(others.verifications, Ordering::Relaxed);
+        self.rejected
+            .fetch_add(others.rejected_rate_limited, Ordering::Relaxed);
+        if let Some(t) = others.last_used_at {
+            self.last_used
+                .fetch_max(t.unix_timestamp(), Ordering::Relaxed);
+        }
+        *persisted = stored.clone();
     }
 }
 
@@ -356,6 +383,13 @@ impl KeyStore {
             let incoming = Live::from_record(r, now)?;
             let live = match map.remove(&incoming.digest) {
                 Some(known) => {
+                    known.rebase(
+                        &incoming
+                            .persisted
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clone(),
+                    );
                     *known.meta.write().unwrap_or_else(PoisonError::into_inner) = incoming
                         .meta
                         .into_inner()
@@ -543,14 +577,47 @@ impl KeyStore {
         if changed.is_empty() {
             return Ok(0);
         }
-        {
-            let _w = self.inner.writer.lock().await;
-            for live in &changed {
-                self.write(live).await?;
-            }
+        for live in &changed {
+            self.add_usage(live).await?;
         }
         self.flush().await?;
         Ok(changed.len())
+    }
+
+    /// Adds what this node counted for a key since it last wrote to the totals the
+    /// store keeps, then takes in the totals (other nodes' counts included). The dirty
+    /// flag is cleared before the counts are read, so a count that lands meanwhile
+    /// marks the key again.
+    async fn add_usage(&self, live: &Live) -> Result<(), Error> {
+        live.dirty.store(false, Ordering::Release);
+        let now = live.usage();
+        let delta = now.minus(
+            &live
+                .persisted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if delta.is_empty() {
+            return Ok(());
+        }
+        match self.inner.store.add_partner_usage(&live.id, &delta).await {
+            Ok(Some(totals)) => {
+                // The totals include the delta: only other nodes' counts are new here.
+                let mut persisted = live
+                    .persisted
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                *persisted = persisted.plus(&delta);
+                drop(persisted);
+                live.rebase(&totals);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                live.dirty.store(true, Ordering::Release);
+                Err(e.into())
+            }
+        }
     }
 
     /// Makes every change so far durable.
@@ -558,16 +625,11 @@ impl KeyStore {
         Ok(self.inner.store.flush().await?)
     }
 
-    /// Writes a key's record; the caller holds the writer lock. The dirty flag is
-    /// cleared before the counts are read, so a count that lands during the write
-    /// marks the key again.
+    /// Writes what a key's record says of it (name, limit, revocation; a new key's
+    /// counts); the caller holds the writer lock. An existing key's counts are the
+    /// store's, added to by [`KeyStore::persist_usage`].
     async fn write(&self, live: &Live) -> Result<(), Error> {
-        live.dirty.store(false, Ordering::Release);
-        if let Err(e) = self.inner.store.put_partner_key(&live.record()).await {
-            live.dirty.store(true, Ordering::Release);
-            return Err(e.into());
-        }
-        Ok(())
+        Ok(self.inner.store.put_partner_key(&live.record()).await?)
     }
 }
 

@@ -473,8 +473,18 @@ pub trait TrustRegistry: Durable {
 #[async_trait]
 pub trait PartnerKeys: Durable {
     async fn partner_keys(&self) -> Result<Vec<PartnerKeyRecord>, Error>;
-    /// Creates or replaces the key of `key.id`.
+    /// Creates the key of `key.id` (with its usage), or replaces what it says of an
+    /// existing key: name, limit, revocation. An existing key's usage counts are kept
+    /// as stored: every node of a fleet adds to them ([`PartnerKeys::add_partner_usage`]),
+    /// so that no node's write undoes another's.
     async fn put_partner_key(&self, key: &PartnerKeyRecord) -> Result<(), Error>;
+    /// Adds `delta` to the usage counts of key `id` (the later last use wins);
+    /// returns the totals, or `None` when there is no such key.
+    async fn add_partner_usage(
+        &self,
+        id: &str,
+        delta: &crate::records::partner::Usage,
+    ) -> Result<Option<crate::records::partner::Usage>, Error>;
 }
 
 /// How the public catalogue presents achievements and badges: badge types,

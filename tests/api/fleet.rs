@@ -279,3 +279,77 @@ async fn tls_to_the_database_as_sslmode_asks() {
     };
     assert!(err.to_string().contains("sslrootcert"), "{err}");
 }
+
+/// A verify request presenting an API key.
+async fn keyed_verify(app: &TestApp, key: &str) -> StatusCode {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/verify")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("X-API-Key", key)
+        .body(Body::from(r#"{"credential": "not a badge"}"#))
+        .expect("req");
+    app.send(req).await.0
+}
+
+#[tokio::test]
+async fn api_key_usage_counts_add_up_over_nodes_and_no_write_undoes_a_rename() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (s, key) = a
+        .admin(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "Job board"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{key}");
+    let id = key["id"].as_str().expect("id").to_owned();
+    let secret = key["key"].as_str().expect("secret").to_owned();
+    assert!(within_a_second(|| async { b.state.partner_keys.get(&id).is_ok() }).await);
+    // Not a badge (400), but admitted and counted under the key.
+    for _ in 0..3 {
+        assert_eq!(keyed_verify(&a, &secret).await, StatusCode::BAD_REQUEST);
+    }
+    for _ in 0..5 {
+        assert_eq!(keyed_verify(&b, &secret).await, StatusCode::BAD_REQUEST);
+    }
+    // b renames the key; a, whose counts are newer, writes them afterwards: the
+    // rename stands, and the counts of both nodes add up on both.
+    let (s, v) = b
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/api-keys/{id}"),
+            Some(json!({"name": "Job board (EU)"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.state
+        .partner_keys
+        .persist_usage()
+        .await
+        .expect("persist b");
+    a.state
+        .partner_keys
+        .persist_usage()
+        .await
+        .expect("persist a");
+    let stored = a.store.partners.partner_keys().await.expect("records");
+    assert_eq!(stored[0].name, "Job board (EU)");
+    assert_eq!(stored[0].usage.requests, 8);
+    assert!(
+        within_a_second(|| async {
+            [&a, &b].iter().all(|n| {
+                n.state
+                    .partner_keys
+                    .get(&id)
+                    .is_ok_and(|k| k.usage.requests == 8 && k.name == "Job board (EU)")
+            })
+        })
+        .await,
+        "a: {:?}; b: {:?}",
+        a.state.partner_keys.get(&id).map(|k| k.usage),
+        b.state.partner_keys.get(&id).map(|k| k.usage)
+    );
+}

@@ -342,13 +342,70 @@ impl PartnerKeys for PgStore {
     }
 
     async fn put_partner_key(&self, key: &PartnerKeyRecord) -> Result<(), Error> {
-        self.execute(
-            "INSERT INTO partner_keys (id, body) VALUES ($1, $2)
-                 ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
-            &[&key.id, &json("partner key", key)?],
+        self.change_partner_key(&key.id, |stored| {
+            let mut next = key.clone();
+            if let Some(s) = stored {
+                next.usage = s.usage;
+            }
+            Some(next)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn add_partner_usage(
+        &self,
+        id: &str,
+        delta: &crate::records::partner::Usage,
+    ) -> Result<Option<crate::records::partner::Usage>, Error> {
+        let after = self
+            .change_partner_key(id, |stored| {
+                stored.map(|mut s| {
+                    s.usage = s.usage.plus(delta);
+                    s
+                })
+            })
+            .await?;
+        Ok(after.map(|r| r.usage))
+    }
+}
+
+impl PgStore {
+    /// Replaces a partner key's record with what `f` makes of it (`None`: leave it),
+    /// in one transaction holding the row; the record as it then stands.
+    async fn change_partner_key(
+        &self,
+        id: &str,
+        f: impl FnOnce(Option<PartnerKeyRecord>) -> Option<PartnerKeyRecord>,
+    ) -> Result<Option<PartnerKeyRecord>, Error> {
+        let mut c = self.c().await?;
+        let tx = c.transaction().await?;
+        // Two first writers of one new key: the second waits on the first's row.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('partner_keys:' || $1))",
+            &[&id],
         )
         .await?;
-        Ok(())
+        let row = tx
+            .query_opt(
+                "SELECT body FROM partner_keys WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?;
+        let stored: Option<PartnerKeyRecord> = row
+            .map(|r| from_json("partner key", &r.try_get::<_, Vec<u8>>(0)?))
+            .transpose()?;
+        let Some(next) = f(stored) else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO partner_keys (id, body) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body",
+            &[&id, &json("partner key", &next)?],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(next))
     }
 }
 

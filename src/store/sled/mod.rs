@@ -1346,9 +1346,57 @@ impl PartnerKeys for SledStore {
     }
 
     async fn put_partner_key(&self, key: &PartnerKeyRecord) -> Result<(), Error> {
-        self.partners
-            .insert(key.id.as_bytes(), json("partner key", key)?)?;
-        Ok(())
+        self.change_partner_key(&key.id, |stored| {
+            let mut next = key.clone();
+            if let Some(s) = stored {
+                next.usage = s.usage;
+            }
+            Some(next)
+        })
+        .map(|_| ())
+    }
+
+    async fn add_partner_usage(
+        &self,
+        id: &str,
+        delta: &crate::records::partner::Usage,
+    ) -> Result<Option<crate::records::partner::Usage>, Error> {
+        let after = self.change_partner_key(id, |stored| {
+            stored.map(|mut s| {
+                s.usage = s.usage.plus(delta);
+                s
+            })
+        })?;
+        Ok(after.map(|r| r.usage))
+    }
+}
+
+impl SledStore {
+    /// Replaces a partner key's record with what `f` makes of it (`None`: leave it),
+    /// atomically against every other writer; the record as it then stands.
+    fn change_partner_key(
+        &self,
+        id: &str,
+        mut f: impl FnMut(Option<PartnerKeyRecord>) -> Option<PartnerKeyRecord>,
+    ) -> Result<Option<PartnerKeyRecord>, Error> {
+        loop {
+            let old = self.partners.get(id.as_bytes())?;
+            let stored: Option<PartnerKeyRecord> = old
+                .as_ref()
+                .map(|v| from_json("partner key", v))
+                .transpose()?;
+            let Some(next) = f(stored) else {
+                return Ok(None);
+            };
+            let bytes = json("partner key", &next)?;
+            if self
+                .partners
+                .compare_and_swap(id.as_bytes(), old, Some(bytes))?
+                .is_ok()
+            {
+                return Ok(Some(next));
+            }
+        }
     }
 }
 

@@ -275,6 +275,19 @@ impl PgStore {
         Ok(self.c().await?.query_opt(sql, params).await?)
     }
 
+    /// The record (a JSON body) one statement reads, if any.
+    async fn record<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<T>, Error> {
+        self.query_opt(sql, params)
+            .await?
+            .map(|r| from_json(what, &r.try_get::<_, Vec<u8>>(0)?))
+            .transpose()
+    }
+
     /// One statement on a pooled connection: its one row.
     async fn query_one(
         &self,

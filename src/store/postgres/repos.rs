@@ -217,13 +217,12 @@ impl PresentationRequests for PgStore {
     }
 
     async fn request(&self, id: Uuid) -> Result<Option<PresentationRequest>, Error> {
-        let row = self
-            .query_opt(
-                "SELECT body FROM presentation_requests WHERE id = $1",
-                &[&id],
-            )
-            .await?;
-        one("presentation request", row)
+        self.record(
+            "presentation request",
+            "SELECT body FROM presentation_requests WHERE id = $1",
+            &[&id],
+        )
+        .await
     }
 
     async fn request_for_tx(&self, tx: &str) -> Result<Option<Uuid>, Error> {
@@ -419,10 +418,12 @@ impl Catalogue for PgStore {
     }
 
     async fn badge_type(&self, id: &str) -> Result<Option<BadgeType>, Error> {
-        let row = self
-            .query_opt("SELECT body FROM badge_types WHERE id = $1", &[&id])
-            .await?;
-        one("badge type", row)
+        self.record(
+            "badge type",
+            "SELECT body FROM badge_types WHERE id = $1",
+            &[&id],
+        )
+        .await
     }
 
     async fn put_badge_type(&self, t: &BadgeType) -> Result<(), Error> {
@@ -452,13 +453,12 @@ impl Catalogue for PgStore {
     }
 
     async fn placement(&self, achievement: Uuid) -> Result<Option<Placement>, Error> {
-        let row = self
-            .query_opt(
-                "SELECT body FROM placements WHERE achievement = $1",
-                &[&achievement],
-            )
-            .await?;
-        one("placement", row)
+        self.record(
+            "placement",
+            "SELECT body FROM placements WHERE achievement = $1",
+            &[&achievement],
+        )
+        .await
     }
 
     async fn put_placement(&self, achievement: Uuid, p: &Placement) -> Result<(), Error> {
@@ -551,20 +551,21 @@ impl Images for PgStore {
 #[async_trait]
 impl Earners for PgStore {
     async fn earner(&self, identity: &str) -> Result<Option<EarnerRecord>, Error> {
-        let row = self
-            .query_opt("SELECT body FROM earners WHERE identity = $1", &[&identity])
-            .await?;
-        one("earner", row)
+        self.record(
+            "earner",
+            "SELECT body FROM earners WHERE identity = $1",
+            &[&identity],
+        )
+        .await
     }
 
     async fn earner_by_handle(&self, handle: &Handle) -> Result<Option<EarnerRecord>, Error> {
-        let row = self
-            .query_opt(
-                "SELECT body FROM earners WHERE handle = $1",
-                &[&handle.as_str()],
-            )
-            .await?;
-        one("earner", row)
+        self.record(
+            "earner",
+            "SELECT body FROM earners WHERE handle = $1",
+            &[&handle.as_str()],
+        )
+        .await
     }
 
     async fn put_earner(&self, earner: &EarnerRecord) -> Result<(), Error> {
@@ -631,17 +632,21 @@ impl Staff for PgStore {
     }
 
     async fn staff_member(&self, id: Uuid) -> Result<Option<StaffRecord>, Error> {
-        let row = self
-            .query_opt("SELECT body FROM staff WHERE id = $1", &[&id])
-            .await?;
-        one("staff member", row)
+        self.record(
+            "staff member",
+            "SELECT body FROM staff WHERE id = $1",
+            &[&id],
+        )
+        .await
     }
 
     async fn staff_by_email(&self, email: &str) -> Result<Option<StaffRecord>, Error> {
-        let row = self
-            .query_opt("SELECT body FROM staff WHERE email = $1", &[&email])
-            .await?;
-        one("staff member", row)
+        self.record(
+            "staff member",
+            "SELECT body FROM staff WHERE email = $1",
+            &[&email],
+        )
+        .await
     }
 
     async fn insert_staff(&self, member: &StaffRecord) -> Result<(), Error> {
@@ -724,13 +729,12 @@ impl Staff for PgStore {
     }
 
     async fn session(&self, digest: &[u8; 32]) -> Result<Option<SessionRecord>, Error> {
-        let row = self
-            .query_opt(
-                "SELECT body FROM staff_sessions WHERE digest = $1",
-                &[&digest.as_slice()],
-            )
-            .await?;
-        one("session", row)
+        self.record(
+            "session",
+            "SELECT body FROM staff_sessions WHERE digest = $1",
+            &[&digest.as_slice()],
+        )
+        .await
     }
 
     async fn remove_session(&self, digest: &[u8; 32]) -> Result<bool, Error> {
@@ -802,13 +806,12 @@ impl Staff for PgStore {
     }
 
     async fn personal_token(&self, digest: &[u8; 32]) -> Result<Option<PersonalToken>, Error> {
-        let row = self
-            .query_opt(
-                "SELECT body FROM personal_tokens WHERE digest = $1",
-                &[&digest.as_slice()],
-            )
-            .await?;
-        one("personal token", row)
+        self.record(
+            "personal token",
+            "SELECT body FROM personal_tokens WHERE digest = $1",
+            &[&digest.as_slice()],
+        )
+        .await
     }
 
     async fn personal_tokens(&self, staff: Uuid) -> Result<Vec<([u8; 32], PersonalToken)>, Error> {
@@ -873,10 +876,12 @@ impl Staff for PgStore {
     }
 
     async fn staff_link(&self, id: Uuid) -> Result<Option<StaffLink>, Error> {
-        let row = self
-            .query_opt("SELECT body FROM staff_links WHERE id = $1", &[&id])
-            .await?;
-        one("staff link", row)
+        self.record(
+            "staff link",
+            "SELECT body FROM staff_links WHERE id = $1",
+            &[&id],
+        )
+        .await
     }
 
     async fn use_staff_link(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, Error> {
@@ -1071,10 +1076,12 @@ impl Outbox for PgStore {
     }
 
     async fn message(&self, key: &str) -> Result<Option<OutboxMessage>, Error> {
-        let row = self
-            .query_opt("SELECT body FROM outbox WHERE key = $1", &[&key])
-            .await?;
-        one("outbox message", row)
+        self.record(
+            "outbox message",
+            "SELECT body FROM outbox WHERE key = $1",
+            &[&key],
+        )
+        .await
     }
 
     async fn put_message(&self, message: &OutboxMessage) -> Result<(), Error> {

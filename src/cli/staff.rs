@@ -2,7 +2,8 @@
 //! from standard input. With the service stopped it writes the store directly; beside
 //! a running service (which holds the store) it calls that service's admin API at the
 //! address the service recorded in the data dir, with the admin token
-//! (`ACCOLADE_ADMIN_TOKEN`, or the data dir's `admin-token` file).
+//! (`ACCOLADE_ADMIN_TOKEN`, or the data dir's `admin-token` file). With
+//! `--database-url` it writes a fleet's database directly, nodes running or not.
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,14 @@ pub struct AddArgs {
     /// owner, issuer or viewer.
     #[arg(long)]
     pub role: Role,
+    /// A fleet's database: the account is written there (every node sees it at once).
+    #[arg(
+        long,
+        env = "ACCOLADE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
 }
 
 impl clap::builder::ValueParserFactory for Role {
@@ -69,7 +78,13 @@ fn add(a: &AddArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    match Store::open(&a.data_dir) {
+    let opened = match &a.database_url {
+        Some(u) => Ok(rt
+            .block_on(Store::connect(u))
+            .context("connecting to the PostgreSQL database")?),
+        None => Store::open(&a.data_dir),
+    };
+    match opened {
         Ok(store) => rt.block_on(async {
             let url = app::read_identity(&a.data_dir)
                 .unwrap_or_else(|| url::Url::parse("http://localhost").expect("a literal URL"));

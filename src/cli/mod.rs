@@ -1,5 +1,5 @@
 //! The command line: `accolade serve | keys | verify | bake | unbake | bench | staff |
-//! migrate | admin-token`.
+//! migrate | admin-token | export | import`.
 
 pub mod bake;
 pub mod bench;
@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod keys;
 pub mod serve;
 pub mod staff;
+pub mod transfer;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,10 @@ pub enum Command {
     Migrate(fleet::DatabaseArgs),
     /// Print the admin token a fleet shares (kept in its PostgreSQL database).
     AdminToken(fleet::DatabaseArgs),
+    /// Write all of a store's state (a data dir or PostgreSQL) into one archive file.
+    Export(transfer::ExportArgs),
+    /// Load an archive `accolade export` wrote into an empty store (a data dir or PostgreSQL).
+    Import(transfer::ImportArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -64,5 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Staff(cmd) => staff::run(cmd).map(|()| 0),
         Command::Migrate(args) => fleet::migrate(&args).map(|()| 0),
         Command::AdminToken(args) => fleet::admin_token(&args).map(|()| 0),
+        Command::Export(args) => transfer::export(&args).map(|()| 0),
+        Command::Import(args) => transfer::import(&args).map(|()| 0),
     }
 }

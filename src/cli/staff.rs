@@ -123,7 +123,7 @@ fn add(a: &AddArgs) -> anyhow::Result<()> {
 }
 
 /// The admin token for a data dir.
-fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
     if let Ok(t) = std::env::var("ACCOLADE_ADMIN_TOKEN")
         && !t.is_empty()
     {

@@ -47,6 +47,12 @@ fn admin_table() -> Vec<(Method, &'static str, Rule, MethodRouter<AppState>)> {
     vec![
         (
             Method::GET,
+            "/api/v1/export",
+            r(Owner, "store.export"),
+            get(a::export),
+        ),
+        (
+            Method::GET,
             "/api/v1/issuer",
             r(Viewer, "issuer.read"),
             get(a::get_issuer),

@@ -38,6 +38,7 @@
 mod codec;
 pub mod postgres;
 pub mod sled;
+pub mod transfer;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -775,6 +776,8 @@ pub struct Store {
     pub outbox: Arc<dyn Outbox>,
     pub counters: Arc<dyn Counters>,
     pub fleet: Arc<dyn Fleet>,
+    /// Export and import of everything (`transfer`).
+    pub transfer: Arc<dyn transfer::Transfer>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -829,6 +832,7 @@ impl Store {
             + Outbox
             + Counters
             + Fleet
+            + transfer::Transfer
             + 'static,
     {
         Self {
@@ -850,6 +854,7 @@ impl Store {
             outbox: s.clone(),
             counters: s.clone(),
             fleet: s.clone(),
+            transfer: s.clone(),
             durable: s,
             upgraded: None,
         }

@@ -479,3 +479,101 @@ fn a_bad_trust_registry_file_refuses_start_and_a_good_one_is_applied() {
         format!("file:{}", file.display()).as_str()
     );
 }
+
+#[test]
+fn export_beside_a_running_service_then_import_into_a_new_data_dir() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = spawn(dir.path(), &[]);
+    let (s, a) = http_post(
+        &server.base,
+        "/api/v1/achievements",
+        &sample_achievement_input(),
+    );
+    assert_eq!(s, 201, "{a}");
+    let mut jwts = Vec::new();
+    for _ in 0..3 {
+        let (s, award) = http_post(
+            &server.base,
+            "/api/v1/awards",
+            &serde_json::json!({"achievement_id": a["id"], "delivery": "direct", "recipient": {"id": HOLDER_DID}}),
+        );
+        assert_eq!(s, 201, "{award}");
+        jwts.push(award["credential"].as_str().expect("jwt").to_owned());
+    }
+
+    // The service holds the data dir: the export goes through its API.
+    let archive = dir.path().join("export.jsonl");
+    let out = bin()
+        .arg("export")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--output")
+        .arg(&archive)
+        .env("ACCOLADE_ADMIN_TOKEN", TOKEN)
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("through the running service"), "{said}");
+    assert!(said.contains("3 award"), "{said}");
+    let mode = std::fs::metadata(&archive)
+        .expect("archive")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the archive is the owner's alone");
+    assert!(!dir.path().join("export.jsonl.partial").exists());
+    drop(server);
+
+    // Into a new data dir; a second import into it is refused.
+    let target = tempfile::tempdir().expect("tmp");
+    let import = || {
+        bin()
+            .arg("import")
+            .arg(&archive)
+            .arg("--data-dir")
+            .arg(target.path().join("data"))
+            .output()
+            .expect("run")
+    };
+    let out = import();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("imported") && said.contains("3 award"),
+        "{said}"
+    );
+    let again = import();
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already holds data"), "{err}");
+
+    // The new data dir, with the same keys, verifies the old badges as its own.
+    assert!(
+        target.path().join("data/identity.json").exists(),
+        "the import records the identity it moved"
+    );
+    for jwt in &jwts {
+        let file = target.path().join("badge.jwt");
+        std::fs::write(&file, jwt).expect("write");
+        let out = bin()
+            .arg("verify")
+            .arg("--data-dir")
+            .arg(target.path().join("data"))
+            .arg("--keys-dir")
+            .arg(dir.path().join("keys"))
+            .arg(&file)
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.contains("status        pass"), "{text}");
+    }
+}

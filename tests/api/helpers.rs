@@ -266,6 +266,35 @@ impl TestApp {
         Self::in_dir(dir, public_url, now, StatusConfig::default()).await
     }
 
+    /// An app over `store` (written elsewhere, e.g. by an import), with the committed
+    /// ES256 key and the default public URL, as a fresh `serve` over it would be.
+    pub async fn over_store(store: Store) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        install_test_key(&dir.path().join("keys"), Algorithm::ES256);
+        let keys_dir = dir.path().join("keys");
+        let clock = Arc::new(FixedClock::at(NOW));
+        let status = StatusConfig::default();
+        let state = build_state(
+            &keys_dir,
+            store.clone(),
+            PUBLIC_URL,
+            clock.clone(),
+            status.clone(),
+        )
+        .await;
+        Self {
+            router: accolade::http::router(state.clone()),
+            state,
+            clock,
+            keys_dir,
+            store,
+            public_url: PUBLIC_URL.to_owned(),
+            status,
+            smtp: None,
+            _dir: dir,
+        }
+    }
+
     /// Reloads keys as a restart would (same store).
     pub async fn restart(&mut self) {
         self.state = build_state(

@@ -18,6 +18,7 @@ mod snapshots;
 mod staff;
 mod status;
 mod store_upgrade;
+mod transfer;
 mod trust;
 mod vectors;
 mod verify_batch;

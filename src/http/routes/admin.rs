@@ -32,6 +32,48 @@ fn profile_view(state: &AppState, p: &IssuerProfile) -> Value {
 }
 
 /// `GET /api/v1/issuer`
+/// `GET /api/v1/export`: the whole store as an archive (`store::transfer`), streamed
+/// from one consistent walk; an export that fails midway ends without its last line,
+/// which `accolade import` refuses.
+pub async fn export(State(state): State<AppState>) -> Response {
+    use crate::store::transfer;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let store = state.store.clone();
+    let now = state.clock.now();
+    let header = transfer::Header {
+        version: transfer::VERSION,
+        exported_at: now,
+        from: String::new(),
+        public_url: Some(state.public_url.to_string()),
+        did: Some(state.identity.did.to_string()),
+    };
+    tokio::spawn(async move {
+        let mut out = transfer::ChannelLines(tx);
+        match transfer::export(&store, header, &mut out).await {
+            Ok(summary) => tracing::info!("export through the API: {summary}"),
+            Err(e) => tracing::warn!("export through the API stopped: {e}"),
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    let name = format!(
+        "attachment; filename=\"accolade-export-{}.jsonl\"",
+        now.date()
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
 pub async fn get_issuer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let p = state.issuer.profile().await?;
     Ok(Json(profile_view(&state, &p)))

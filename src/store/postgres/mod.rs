@@ -31,6 +31,7 @@
 
 mod repos;
 mod tls;
+mod transfer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -755,6 +756,15 @@ async fn write_award(
         )
         .await?;
     }
+    award.seq = insert_award_row(tx, award).await?;
+    Ok(())
+}
+
+/// Inserts an award's row at the next listing position; returns that position.
+pub(super) async fn insert_award_row(
+    tx: &impl deadpool_postgres::GenericClient,
+    award: &Award,
+) -> Result<u64, Error> {
     let cols = award_cols(award);
     let seq: i64 = tx
         .query_one(
@@ -777,8 +787,7 @@ async fn write_award(
         )
         .await?
         .try_get(0)?;
-    award.seq = seq as u64;
-    Ok(())
+    Ok(seq as u64)
 }
 
 /// Takes a slot for `owner` (reserved, or not): refused if it was ever given out.

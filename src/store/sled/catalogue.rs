@@ -14,9 +14,9 @@ use crate::images::ImageFormat;
 use crate::records::{BadgeType, Placement, StoredImage, Visibility};
 use crate::store::{Catalogue, Error, Images};
 
-const TYPE: u8 = b't';
-const PLACEMENT: u8 = b'p';
-const VISIBILITY: u8 = b'v';
+pub(super) const TYPE: u8 = b't';
+pub(super) const PLACEMENT: u8 = b'p';
+pub(super) const VISIBILITY: u8 = b'v';
 
 #[async_trait]
 impl Catalogue for SledStore {

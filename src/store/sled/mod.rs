@@ -56,6 +56,7 @@ mod catalogue;
 mod earners;
 mod flush;
 mod staff;
+mod transfer;
 mod upgrade;
 
 use std::path::Path;

@@ -258,6 +258,8 @@ pub struct Services {
     pub allow_http_did_web: Vec<AllowedHost>,
     /// `--trusted-proxy`: where `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::net::proxy::TrustedProxies,
+    /// A fleet's request budgets, shared by every node (`None`: this process counts).
+    pub buckets: Option<Arc<crate::net::buckets::SharedBuckets>>,
     pub clock: SharedClock,
 }
 
@@ -477,6 +479,10 @@ impl AppState {
         let staff = staff.with_mail_bell(mail.bell());
         let tally =
             crate::stats::Tally::new(verifier.tally(), store.counters.clone(), clock.clone());
+        let buckets = store
+            .limits
+            .clone()
+            .map(|l| Arc::new(crate::net::buckets::SharedBuckets::new(l, clock.clone())));
         Ok(Self(Arc::new(Services {
             staff,
             mail,
@@ -497,6 +503,7 @@ impl AppState {
             rate_limit: RateLimit::DEFAULT,
             allow_http_did_web: Vec::new(),
             trusted_proxies: crate::net::proxy::TrustedProxies::default(),
+            buckets,
             clock,
         })))
     }

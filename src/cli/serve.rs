@@ -327,6 +327,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if state.follow_fleet().is_some() {
         eprintln!("fleet: following the changes other nodes commit");
         tokio::spawn(burn_abandoned(state.issuer.clone()));
+        if let Some(limits) = state.store.limits.clone() {
+            tokio::spawn(sweep_shared_limits(limits, state.clock.clone()));
+        }
     }
     tokio::spawn(reload_keys(state.clone(), key_source));
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
@@ -401,6 +404,22 @@ async fn burn_abandoned(issuer: crate::issue::Issuer) {
             Ok(0) => {}
             Ok(n) => tracing::warn!(burned = n, "award intents another node left behind burned"),
             Err(e) => tracing::warn!(error = %e, "burning abandoned award intents failed"),
+        }
+    }
+}
+
+/// In a fleet: every ten minutes, drops the shared request budgets that are full
+/// again and the sign-in throttles that neither delay nor count any more.
+async fn sweep_shared_limits(
+    limits: std::sync::Arc<dyn crate::store::SharedLimits>,
+    clock: crate::clock::SharedClock,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = limits.sweep_limits(clock.now().unix_timestamp()).await {
+            tracing::warn!(error = %e, "sweeping the shared limits failed");
         }
     }
 }

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 use crate::app::{AppState, RateLimit};
 use crate::net::addr::client_prefix;
+use crate::net::buckets::{Cost, SharedBuckets};
 use crate::partner::KeyStore;
 
 /// The header partners may present their key in (besides `Authorization: Bearer`).
@@ -91,7 +92,18 @@ pub async fn partner_key(State(state): State<AppState>, mut req: Request, next: 
             Err(r) => return invalid_api_key(&r.to_string()),
         },
     };
-    if let Err(wait) = state.partner_keys.admit(&key) {
+    let admitted = match &state.buckets {
+        Some(shared) => {
+            let rate = f64::from(state.partner_keys.rate_limit(&key));
+            let taken = shared
+                .take(&format!("key {}", key.id), rate, rate, Cost::Exactly(1.0))
+                .await;
+            state.partner_keys.count(&key, taken.is_ok());
+            taken
+        }
+        None => state.partner_keys.admit(&key),
+    };
+    if let Err(wait) = admitted {
         let limit = state
             .partner_keys
             .get(&key.id)
@@ -109,6 +121,8 @@ pub async fn partner_key(State(state): State<AppState>, mut req: Request, next: 
 #[derive(Debug, Clone)]
 pub struct ClientLimit {
     pub limit: RateLimit,
+    /// A fleet's buckets: the limit holds for all nodes together.
+    pub shared: Option<Arc<SharedBuckets>>,
     pub keys: KeyStore,
     /// The verifier routes (method, path template with the base path): there a valid
     /// partner key replaces the per-IP limit with its own.
@@ -220,16 +234,28 @@ pub const ANONYMOUS_REQUESTS_PER_SEC: f64 = 1.0;
 pub const ANONYMOUS_REQUESTS_BURST: f64 = 10.0;
 
 /// Admits one anonymous presentation request from `ip` (`None`), or answers 429.
-pub(crate) fn refuse_anonymous_request(ip: IpAddr) -> Option<Response> {
-    take_from(
-        &CREATE_BUCKETS,
-        client_prefix(ip, 48),
-        ANONYMOUS_REQUESTS_PER_SEC,
-        ANONYMOUS_REQUESTS_BURST,
-        Charge::Exactly(1.0),
-    )
-    .err()
-    .map(|wait| {
+pub(crate) async fn refuse_anonymous_request(state: &AppState, ip: IpAddr) -> Option<Response> {
+    let client = client_prefix(ip, 48);
+    let taken = match &state.buckets {
+        Some(shared) => {
+            shared
+                .take(
+                    &format!("presentation requests {client}"),
+                    ANONYMOUS_REQUESTS_PER_SEC,
+                    ANONYMOUS_REQUESTS_BURST,
+                    Cost::Exactly(1.0),
+                )
+                .await
+        }
+        None => take_from(
+            &CREATE_BUCKETS,
+            client,
+            ANONYMOUS_REQUESTS_PER_SEC,
+            ANONYMOUS_REQUESTS_BURST,
+            Charge::Exactly(1.0),
+        ),
+    };
+    taken.err().map(|wait| {
         too_many_requests(wait, |secs| {
             format!(
                 "too many presentation requests from this address; retry in {secs} s, or use a partner API key"
@@ -287,23 +313,33 @@ fn take_from(
 /// of n badges costs what n calls would). The batch is admitted while the bucket
 /// is not in debt, and the requests after it wait until the debt is paid; a client
 /// already in debt gets 429.
-pub(crate) fn charge_anonymous(ip: IpAddr, limit: RateLimit, extra: usize) -> Option<Response> {
-    let RateLimit::PerSecond(n) = limit else {
+pub(crate) async fn charge_anonymous(
+    state: &AppState,
+    ip: IpAddr,
+    extra: usize,
+) -> Option<Response> {
+    let RateLimit::PerSecond(n) = state.rate_limit else {
         return None;
     };
     if extra == 0 {
         return None;
     }
     let rate = f64::from(n);
-    take_from(
-        &BUCKETS,
-        client_prefix(ip, 64),
-        rate,
-        rate,
-        Charge::OnCredit(extra as f64),
-    )
-    .err()
-    .map(|wait| {
+    let client = client_prefix(ip, 64);
+    let taken = match &state.buckets {
+        Some(shared) => {
+            shared
+                .take(
+                    &address_bucket(client),
+                    rate,
+                    rate,
+                    Cost::OnCredit(extra as f64),
+                )
+                .await
+        }
+        None => take_from(&BUCKETS, client, rate, rate, Charge::OnCredit(extra as f64)),
+    };
+    taken.err().map(|wait| {
         too_many_requests(wait, |secs| {
             format!(
                 "too many badges from this address; retry in {secs} s, or use a partner API key"
@@ -336,13 +372,27 @@ pub async fn client_address(
 /// requests that a valid partner key governs.
 pub async fn rate_limit(State(limit): State<ClientLimit>, req: Request, next: Next) -> Response {
     if let RateLimit::PerSecond(n) = limit.limit
-        && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
+        && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
         && !limit.governed_by_key(&req)
-        && let Err(wait) = take(addr.ip(), n)
     {
-        return too_many_requests(wait, |secs| format!("too many requests; retry in {secs} s"));
+        let taken = match &limit.shared {
+            Some(shared) => {
+                let rate = f64::from(n);
+                let key = address_bucket(client_prefix(addr.ip(), 64));
+                shared.take(&key, rate, rate, Cost::Exactly(1.0)).await
+            }
+            None => take(addr.ip(), n),
+        };
+        if let Err(wait) = taken {
+            return too_many_requests(wait, |secs| format!("too many requests; retry in {secs} s"));
+        }
     }
     next.run(req).await
+}
+
+/// The shared bucket of a client address (IPv6 by its /64).
+fn address_bucket(client: IpAddr) -> String {
+    format!("address {client}")
 }
 
 #[cfg(test)]

@@ -822,6 +822,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             middleware::ClientLimit {
                 limit: state.rate_limit,
+                shared: state.buckets.clone(),
                 keys: state.partner_keys.clone(),
                 keyed: keyed.into(),
             },

@@ -31,6 +31,7 @@
 //! are kept (see `verify::remote`).
 
 pub mod addr;
+pub mod buckets;
 pub mod proxy;
 
 use std::collections::{HashMap, HashSet};

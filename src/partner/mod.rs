@@ -249,7 +249,10 @@ impl Live {
 
     /// Takes in the totals the store holds now: what other nodes of a fleet counted
     /// since this one last looked is added to the live counts (which keep what this
-    /// node counted and has not written yet).
+    /// node counted and has not written yet). Counts only grow, so totals behind what
+    /// this node last saw are a stale read (a reload that raced a write) and change
+    /// nothing: the base never moves back, or the next write would count again what
+    /// was written already.
     fn rebase(&self, stored: &Usage) {
         let mut persisted = self
             .persisted
@@ -265,7 +268,7 @@ impl Live {
             self.last_used
                 .fetch_max(t.unix_timestamp(), Ordering::Relaxed);
         }
-        *persisted = stored.clone();
+        *persisted = persisted.plus(&others);
     }
 }
 
@@ -551,23 +554,35 @@ impl KeyStore {
                 Err((1.0 - b.tokens) / rate)
             }
         };
-        match taken {
-            Ok(()) => {
-                live.requests.fetch_add(1, Ordering::Relaxed);
-                live.last_used
-                    .fetch_max(now.unix_timestamp(), Ordering::Relaxed);
-            }
-            Err(_) => {
-                live.rejected.fetch_add(1, Ordering::Relaxed);
-            }
+        self.count(key, taken.is_ok());
+        taken
+    }
+
+    /// The requests a second the key allows.
+    pub fn rate_limit(&self, key: &PartnerKey) -> u32 {
+        key.live.rate_limit.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request under the key: admitted, or refused over its limit (a fleet
+    /// decides that with its shared buckets, then counts here).
+    pub fn count(&self, key: &PartnerKey, admitted: bool) {
+        let live = &key.live;
+        if admitted {
+            live.requests.fetch_add(1, Ordering::Relaxed);
+            live.last_used
+                .fetch_max(self.now().unix_timestamp(), Ordering::Relaxed);
+        } else {
+            live.rejected.fetch_add(1, Ordering::Relaxed);
         }
         live.dirty.store(true, Ordering::Release);
-        taken
     }
 
     /// Writes the keys whose counts changed since the last write, then flushes.
     /// Returns how many were written.
     pub async fn persist_usage(&self) -> Result<usize, Error> {
+        // Not beside a reload: a reload that read the totals before this write and
+        // rebased after it would take this node's own counts for another node's.
+        let _w = self.inner.writer.lock().await;
         let changed: Vec<Arc<Live>> = self
             .read()
             .values()
@@ -761,6 +776,39 @@ mod tests {
         assert_eq!(
             u.last_used_at.map(crate::clock::format_seconds).as_deref(),
             Some("2027-01-15T08:00:11Z")
+        );
+    }
+
+    #[test]
+    fn a_stale_total_never_moves_the_written_base_back() {
+        let r = Record {
+            id: "k1".into(),
+            name: "n".into(),
+            sha256: hex::encode([1u8; 32]),
+            rate_limit: 5,
+            created_at: crate::clock::from_unix(0),
+            updated_at: crate::clock::from_unix(0),
+            revoked: false,
+            revoked_at: None,
+            usage: Usage::default(),
+        };
+        let live = Live::from_record(r, 0.0).expect("live");
+        let at = |n: u64| Usage {
+            requests: n,
+            ..Usage::default()
+        };
+        // This node counted 3 and wrote them; the store then held 8 (5 from another).
+        live.requests.store(3, Ordering::Relaxed);
+        *live.persisted.lock().expect("lock") = at(3);
+        live.rebase(&at(8));
+        assert_eq!(live.usage().requests, 8);
+        // A reload that read the store before the write comes in late with 5.
+        live.rebase(&at(5));
+        assert_eq!(live.usage().requests, 8);
+        assert_eq!(
+            live.usage().minus(&live.persisted.lock().expect("lock")),
+            Usage::default(),
+            "nothing left to write twice"
         );
     }
 

@@ -210,63 +210,195 @@ fn client(ip: IpAddr) -> IpAddr {
 /// Keys the throttle remembers at most; beyond, entries not now delaying anyone go.
 const THROTTLE_KEYS: usize = 100_000;
 
-/// The sign-in throttle (in memory).
-#[derive(Debug, Default)]
+/// The sign-in throttle: in memory for one process, in the store for a fleet (every
+/// node counts the same failures).
+#[derive(Default)]
 struct Throttle {
     map: Mutex<HashMap<ThrottleKey, Failures>>,
+    shared: Option<Arc<dyn store::SharedLimits>>,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ThrottleKey {
+    /// The key a fleet's store keeps it under.
+    fn shared_key(&self) -> String {
+        match self {
+            ThrottleKey::Address(ip) => format!("sign-in address {ip}"),
+            ThrottleKey::Account(email) => format!("sign-in account {email}"),
+            ThrottleKey::Reset(ip) => format!("reset address {ip}"),
+        }
+    }
+}
+
+/// Charges one failure in the in-memory throttle, keeping it bounded.
+fn charge_in(
+    map: &mut HashMap<ThrottleKey, Failures>,
+    key: ThrottleKey,
+    now: OffsetDateTime,
+    cap: Duration,
+) {
+    if map.len() >= THROTTLE_KEYS {
+        // Forget failures nobody repeated for a day, then any not delaying now.
+        map.retain(|_, f| now - f.last < Duration::days(1));
+        if map.len() >= THROTTLE_KEYS {
+            map.retain(|_, f| f.until > now);
+        }
+    }
+    let f = failed_once_more(map.get(&key).copied(), now, cap);
+    map.insert(key, f);
+}
+
+/// Failures after one more (a day without failures starts the count again).
+fn failed_once_more(f: Option<Failures>, now: OffsetDateTime, cap: Duration) -> Failures {
+    let mut f = f.unwrap_or(Failures {
+        count: 0,
+        until: now,
+        last: now,
+    });
+    if now - f.last > Duration::days(1) {
+        f.count = 0;
+    }
+    f.count += 1;
+    f.last = now;
+    if f.count > FREE_FAILURES {
+        let exp = (f.count - FREE_FAILURES - 1).min(20);
+        let delay = Duration::seconds(1i64 << exp).min(cap);
+        f.until = now + delay;
+    }
+    f
+}
+
+/// Failures with one charge taken back.
+fn refunded(mut f: Failures, now: OffsetDateTime) -> Failures {
+    f.count = f.count.saturating_sub(1);
+    if f.count <= FREE_FAILURES {
+        f.until = now;
+    }
+    f
+}
+
+fn to_record(f: Failures) -> store::ThrottleRecord {
+    store::ThrottleRecord {
+        count: f.count,
+        until: f.until.unix_timestamp(),
+        last: f.last.unix_timestamp(),
+    }
+}
+
+fn from_record(r: store::ThrottleRecord) -> Failures {
+    Failures {
+        count: r.count,
+        until: crate::clock::from_unix(r.until),
+        last: crate::clock::from_unix(r.last),
+    }
 }
 
 impl Throttle {
-    /// Seconds to wait, if any.
-    fn wait(&self, key: &ThrottleKey, now: OffsetDateTime) -> Option<u64> {
-        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let f = map.get(key)?;
-        (f.until > now).then(|| (f.until - now).whole_seconds().max(1) as u64)
+    fn shared(shared: Option<Arc<dyn store::SharedLimits>>) -> Self {
+        Self {
+            map: Mutex::default(),
+            shared,
+        }
     }
 
-    fn fail(&self, key: ThrottleKey, now: OffsetDateTime, cap: Duration) {
+    /// Seconds to wait, if any.
+    async fn wait(&self, key: &ThrottleKey, now: OffsetDateTime) -> Result<Option<u64>, Error> {
+        let f = match &self.shared {
+            Some(s) => s.throttle(&key.shared_key()).await?.map(from_record),
+            None => self
+                .map
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(key)
+                .copied(),
+        };
+        Ok(f.filter(|f| f.until > now)
+            .map(|f| (f.until - now).whole_seconds().max(1) as u64))
+    }
+
+    async fn fail(
+        &self,
+        key: ThrottleKey,
+        now: OffsetDateTime,
+        cap: Duration,
+    ) -> Result<(), Error> {
+        if let Some(s) = &self.shared {
+            s.change_throttle(&key.shared_key(), &mut |r| {
+                Some(to_record(failed_once_more(r.map(from_record), now, cap)))
+            })
+            .await?;
+            return Ok(());
+        }
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= THROTTLE_KEYS {
-            // Forget failures nobody repeated for a day, then any not delaying now.
-            map.retain(|_, f| now - f.last < Duration::days(1));
-            if map.len() >= THROTTLE_KEYS {
-                map.retain(|_, f| f.until > now);
-            }
+        charge_in(&mut map, key, now, cap);
+        Ok(())
+    }
+
+    /// Charges an attempt unless the key waits now, in one step (parallel attempts
+    /// each see the others' charges, on every node): `Some(seconds to wait)` when it
+    /// waits, and then nothing is charged.
+    async fn try_charge(
+        &self,
+        key: &ThrottleKey,
+        now: OffsetDateTime,
+        cap: Duration,
+    ) -> Result<Option<u64>, Error> {
+        let waits =
+            |f: &Failures| (f.until > now).then(|| (f.until - now).whole_seconds().max(1) as u64);
+        if let Some(s) = &self.shared {
+            let mut wait = None;
+            s.change_throttle(&key.shared_key(), &mut |r| {
+                let f = r.map(from_record);
+                wait = f.as_ref().and_then(waits);
+                match wait {
+                    Some(_) => r,
+                    None => Some(to_record(failed_once_more(f, now, cap))),
+                }
+            })
+            .await?;
+            return Ok(wait);
         }
-        let f = map.entry(key).or_insert(Failures {
-            count: 0,
-            until: now,
-            last: now,
-        });
-        // A day without failures starts the count again.
-        if now - f.last > Duration::days(1) {
-            f.count = 0;
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(w) = map.get(key).and_then(waits) {
+            return Ok(Some(w));
         }
-        f.count += 1;
-        f.last = now;
-        if f.count > FREE_FAILURES {
-            let exp = (f.count - FREE_FAILURES - 1).min(20);
-            let delay = Duration::seconds(1i64 << exp).min(cap);
-            f.until = now + delay;
-        }
+        charge_in(&mut map, key.clone(), now, cap);
+        Ok(None)
     }
 
     /// Takes back one charge (a right password that still needs its second factor).
-    fn refund(&self, key: &ThrottleKey, now: OffsetDateTime) {
+    async fn refund(&self, key: &ThrottleKey, now: OffsetDateTime) -> Result<(), Error> {
+        if let Some(s) = &self.shared {
+            s.change_throttle(&key.shared_key(), &mut |r| {
+                r.map(|r| to_record(refunded(from_record(r), now)))
+            })
+            .await?;
+            return Ok(());
+        }
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(f) = map.get_mut(key) {
-            f.count = f.count.saturating_sub(1);
-            if f.count <= FREE_FAILURES {
-                f.until = now;
-            }
+            *f = refunded(*f, now);
         }
+        Ok(())
     }
 
-    fn clear(&self, key: &ThrottleKey) {
+    async fn clear(&self, key: &ThrottleKey) -> Result<(), Error> {
+        if let Some(s) = &self.shared {
+            s.change_throttle(&key.shared_key(), &mut |_| None).await?;
+            return Ok(());
+        }
         self.map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(key);
+        Ok(())
     }
 }
 
@@ -343,7 +475,7 @@ impl Staff {
             secret,
             clock,
             base: public_url.as_str().trim_end_matches('/').to_owned(),
-            throttle: Arc::default(),
+            throttle: Arc::new(Throttle::shared(store.limits.clone())),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             )),
@@ -627,24 +759,36 @@ impl Staff {
         let known = member
             .as_ref()
             .is_some_and(|m| self.known_device(m.id, device));
+        // Counted before the (slow) check, each key checked and charged in one step,
+        // so that parallel guesses (on any node) meet the delay too; a success clears
+        // it.
         if !known {
-            for k in addr_key.iter().chain([&acct_key]) {
-                if let Some(w) = self.throttle.wait(k, now) {
+            let keys = addr_key
+                .iter()
+                .map(|k| (k, ADDRESS_DELAY_MAX))
+                .chain([(&acct_key, ACCOUNT_DELAY_MAX)]);
+            let mut charged = Vec::new();
+            for (k, cap) in keys {
+                if let Some(w) = self.throttle.try_charge(k, now, cap).await? {
+                    for c in charged {
+                        self.throttle.refund(c, now).await?;
+                    }
                     return Err(Error::Throttled(w));
                 }
+                charged.push(k);
             }
         }
-        // Counted before the (slow) check, so that parallel guesses meet the delay
-        // too; a success clears it.
-        let charge = |me: &Self| {
+        let charge = || async {
             if !known {
                 if let Some(k) = addr_key.clone() {
-                    me.throttle.fail(k, now, ADDRESS_DELAY_MAX);
+                    self.throttle.fail(k, now, ADDRESS_DELAY_MAX).await?;
                 }
-                me.throttle.fail(acct_key.clone(), now, ACCOUNT_DELAY_MAX);
+                self.throttle
+                    .fail(acct_key.clone(), now, ACCOUNT_DELAY_MAX)
+                    .await?;
             }
+            Ok::<(), Error>(())
         };
-        charge(self);
         let phc = member
             .as_ref()
             .and_then(|m| m.password.clone())
@@ -660,13 +804,13 @@ impl Staff {
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
                 if !known {
                     for k in addr_key.iter().chain([&acct_key]) {
-                        self.throttle.refund(k, now);
+                        self.throttle.refund(k, now).await?;
                     }
                 }
                 return Err(Error::TotpRequired);
             };
             if !self.spend_totp(&member, code).await? {
-                charge(self);
+                charge().await?;
                 let mut e = self.entry(None, "auth.totp_failed", None, address);
                 e.actor = email.clone();
                 self.record(e).await?;
@@ -674,9 +818,9 @@ impl Staff {
             }
         }
         if let Some(k) = &addr_key {
-            self.throttle.clear(k);
+            self.throttle.clear(k).await?;
         }
-        self.throttle.clear(&acct_key);
+        self.throttle.clear(&acct_key).await?;
         let settings = self.store.security_settings().await?;
         let setup = settings.require_totp && !member.has_totp();
         let member = self
@@ -838,12 +982,12 @@ impl Staff {
         // sign-ins are.
         let now = self.now();
         let key = ThrottleKey::Account(member.email.clone());
-        if let Some(w) = self.throttle.wait(&key, now) {
+        if let Some(w) = self.throttle.wait(&key, now).await? {
             return Err(Error::Throttled(w));
         }
         let phc = member.password.clone().unwrap_or_default();
         if !self.verify_password(current, phc).await {
-            self.throttle.fail(key, now, ACCOUNT_DELAY_MAX);
+            self.throttle.fail(key, now, ACCOUNT_DELAY_MAX).await?;
             return Err(Error::invalid("current_password", "is not right"));
         }
         self.set_password(&member, new).await?;
@@ -973,10 +1117,10 @@ impl Staff {
         // and asking for resets never slows anyone's sign-in).
         if let Some(a) = address {
             let key = ThrottleKey::Reset(client(a));
-            if self.throttle.wait(&key, now).is_some() {
+            if self.throttle.wait(&key, now).await?.is_some() {
                 return Ok(());
             }
-            self.throttle.fail(key, now, ADDRESS_DELAY_MAX);
+            self.throttle.fail(key, now, ADDRESS_DELAY_MAX).await?;
         }
         let Ok(email) = normalise_email(email) else {
             return Ok(());
@@ -1044,14 +1188,14 @@ impl Staff {
         if member.has_totp() {
             let now = self.now();
             let key = ThrottleKey::Account(member.email.clone());
-            if let Some(w) = self.throttle.wait(&key, now) {
+            if let Some(w) = self.throttle.wait(&key, now).await? {
                 return Err(Error::Throttled(w));
             }
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
                 return Err(Error::TotpRequired);
             };
             if !self.spend_totp(&member, code).await? {
-                self.throttle.fail(key, now, ACCOUNT_DELAY_MAX);
+                self.throttle.fail(key, now, ACCOUNT_DELAY_MAX).await?;
                 return Err(Error::TotpWrong);
             }
         }
@@ -1224,11 +1368,11 @@ impl Staff {
         let m = self.member(member).await?;
         let now = self.now();
         let key = ThrottleKey::Account(m.email.clone());
-        if let Some(w) = self.throttle.wait(&key, now) {
+        if let Some(w) = self.throttle.wait(&key, now).await? {
             return Err(Error::Throttled(w));
         }
         if m.has_totp() && !self.spend_totp(&m, code).await? {
-            self.throttle.fail(key, now, ACCOUNT_DELAY_MAX);
+            self.throttle.fail(key, now, ACCOUNT_DELAY_MAX).await?;
             return Err(Error::TotpWrong);
         }
         self.store
@@ -1299,25 +1443,36 @@ mod tests {
         assert!(p.may(Role::Viewer) && !p.may(Role::Issuer));
     }
 
-    #[test]
-    fn throttle_grows_after_the_free_failures_and_is_capped() {
+    #[tokio::test]
+    async fn throttle_grows_after_the_free_failures_and_is_capped() {
         let t = Throttle::default();
         let now = crate::clock::from_unix(1_800_000_000);
         let k = ThrottleKey::Account("a@b.org".into());
         for _ in 0..FREE_FAILURES {
-            t.fail(k.clone(), now, ACCOUNT_DELAY_MAX);
+            t.fail(k.clone(), now, ACCOUNT_DELAY_MAX)
+                .await
+                .expect("fail");
         }
-        assert_eq!(t.wait(&k, now), None);
-        t.fail(k.clone(), now, ACCOUNT_DELAY_MAX);
-        assert_eq!(t.wait(&k, now), Some(1));
-        t.fail(k.clone(), now, ACCOUNT_DELAY_MAX);
-        assert_eq!(t.wait(&k, now), Some(2));
+        assert_eq!(t.wait(&k, now).await.expect("wait"), None);
+        t.fail(k.clone(), now, ACCOUNT_DELAY_MAX)
+            .await
+            .expect("fail");
+        assert_eq!(t.wait(&k, now).await.expect("wait"), Some(1));
+        t.fail(k.clone(), now, ACCOUNT_DELAY_MAX)
+            .await
+            .expect("fail");
+        assert_eq!(t.wait(&k, now).await.expect("wait"), Some(2));
         for _ in 0..20 {
-            t.fail(k.clone(), now, ACCOUNT_DELAY_MAX);
+            t.fail(k.clone(), now, ACCOUNT_DELAY_MAX)
+                .await
+                .expect("fail");
         }
-        assert_eq!(t.wait(&k, now), Some(60));
-        assert_eq!(t.wait(&k, now + Duration::seconds(61)), None);
-        t.clear(&k);
-        assert_eq!(t.wait(&k, now), None);
+        assert_eq!(t.wait(&k, now).await.expect("wait"), Some(60));
+        assert_eq!(
+            t.wait(&k, now + Duration::seconds(61)).await.expect("wait"),
+            None
+        );
+        t.clear(&k).await.expect("clear");
+        assert_eq!(t.wait(&k, now).await.expect("wait"), None);
     }
 }

@@ -755,6 +755,66 @@ pub trait Fleet: Send + Sync {
     ) -> Result<bool, Error>;
 }
 
+/// What a token bucket asked for: at least `least` and at most `most` tokens; or, on
+/// credit, `most` whenever the bucket is not in debt (it may then go below zero:
+/// work whose size is known only once admitted is paid for by the requests after it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenAsk {
+    pub least: f64,
+    pub most: f64,
+    pub credit: bool,
+}
+
+/// What a token bucket gave: the tokens taken (0 when refused) and, when refused,
+/// the seconds until the ask could be met.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokensTaken {
+    pub taken: f64,
+    pub wait: f64,
+}
+
+/// Failed attempts counted under one throttle key (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRecord {
+    pub count: u32,
+    /// Attempts wait until then.
+    pub until: i64,
+    /// The last failure.
+    pub last: i64,
+}
+
+/// The change a throttle update makes: the record after, from the record before.
+pub type ThrottleChangeFn<'a> =
+    dyn FnMut(Option<ThrottleRecord>) -> Option<ThrottleRecord> + Send + 'a;
+
+/// Limits every node of a fleet shares: request budgets (token buckets) and sign-in
+/// throttles. One process keeps these in memory
+/// instead, so only a shared store has them ([`Store::limits`]).
+#[async_trait]
+pub trait SharedLimits: Send + Sync {
+    /// Takes tokens from the bucket `key` at `now` (Unix seconds; refilled at `rate`
+    /// a second, up to `burst`; a new bucket starts full), atomically across nodes.
+    async fn take_tokens(
+        &self,
+        key: &str,
+        now: f64,
+        rate: f64,
+        burst: f64,
+        ask: TokenAsk,
+    ) -> Result<TokensTaken, Error>;
+    async fn throttle(&self, key: &str) -> Result<Option<ThrottleRecord>, Error>;
+    /// Changes the throttle `key` under a lock every node respects (`None` removes it).
+    async fn change_throttle(
+        &self,
+        key: &str,
+        change: &mut ThrottleChangeFn<'_>,
+    ) -> Result<(), Error>;
+    /// Drops buckets untouched for an hour (full again) and throttles no longer
+    /// delaying anyone nor counted (no failure for a day), at `now` (Unix seconds);
+    /// how many went.
+    async fn sweep_limits(&self, now: i64) -> Result<usize, Error>;
+}
+
 /// Every repository, opened over one store. Cloning is cheap (reference counts).
 #[derive(Clone)]
 pub struct Store {
@@ -778,6 +838,8 @@ pub struct Store {
     pub fleet: Arc<dyn Fleet>,
     /// Export and import of everything (`transfer`).
     pub transfer: Arc<dyn transfer::Transfer>,
+    /// Limits every node shares: only for a store shared by a fleet.
+    pub limits: Option<Arc<dyn SharedLimits>>,
     durable: Arc<dyn Durable>,
     /// What opening found to convert, for the start-up message.
     upgraded: Option<Arc<str>>,
@@ -802,8 +864,10 @@ impl Store {
     /// Connects to the PostgreSQL database at `url` (shared by a fleet), applying the
     /// migrations it lacks first.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let db = postgres::PgStore::connect(url).await?;
-        Ok(Self::over(Arc::new(db)))
+        let db = Arc::new(postgres::PgStore::connect(url).await?);
+        let mut store = Self::over(db.clone());
+        store.limits = Some(db);
+        Ok(store)
     }
 
     /// When opening converted records an earlier version wrote: what, in a sentence.
@@ -855,6 +919,7 @@ impl Store {
             counters: s.clone(),
             fleet: s.clone(),
             transfer: s.clone(),
+            limits: None,
             durable: s,
             upgraded: None,
         }

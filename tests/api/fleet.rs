@@ -353,3 +353,153 @@ async fn api_key_usage_counts_add_up_over_nodes_and_no_write_undoes_a_rename() {
         b.state.partner_keys.get(&id).map(|k| k.usage)
     );
 }
+
+/// Sends `n` requests alternating between the nodes, from one client address; how
+/// many each status got.
+async fn alternate(
+    nodes: [&TestApp; 2],
+    n: usize,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+    from: std::net::SocketAddr,
+) -> std::collections::BTreeMap<u16, usize> {
+    let mut got = std::collections::BTreeMap::new();
+    for i in 0..n {
+        let (s, _, _) = nodes[i % 2]
+            .request(method.clone(), path, body.clone(), headers, Some(from))
+            .await;
+        *got.entry(s.as_u16()).or_insert(0) += 1;
+    }
+    got
+}
+
+#[tokio::test]
+async fn the_per_address_limit_holds_for_the_fleet_not_per_node() {
+    let Some((mut a, mut b)) = two_nodes().await else {
+        return;
+    };
+    for n in [&mut a, &mut b] {
+        n.state
+            .set_rate_limit(accolade::app::RateLimit::PerSecond(10));
+        n.router = accolade::http::router(n.state.clone());
+    }
+    let client: std::net::SocketAddr = "198.51.100.77:40000".parse().expect("addr");
+    let got = alternate([&a, &b], 40, Method::GET, "/healthz", None, &[], client).await;
+    let ok = got.get(&200).copied().unwrap_or(0);
+    // A budget of 10 a second for the client, whichever node it reaches (a node
+    // counting alone would admit 20); the run may earn a token of refill.
+    assert!((10..=12).contains(&ok), "{got:?}");
+    assert_eq!(ok + got.get(&429).copied().unwrap_or(0), 40, "{got:?}");
+    // Another client has its own budget.
+    let other: std::net::SocketAddr = "198.51.100.78:40000".parse().expect("addr");
+    let (s, _, _) = b
+        .request(Method::GET, "/healthz", None, &[], Some(other))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_partner_keys_limit_holds_for_the_fleet() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (s, created) = a
+        .admin(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "Acme Hiring", "rate_limit": 4})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().expect("key").to_owned();
+    let known = within_a_second(|| async {
+        let (s, _, _) = b
+            .request(
+                Method::POST,
+                "/api/v1/verify",
+                Some(json!({"credential": "x"})),
+                &[("x-api-key", &key)],
+                None,
+            )
+            .await;
+        s != StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(known, "B does not know A's new key");
+    // B's probe above took one of the 4.
+    let client: std::net::SocketAddr = "198.51.100.79:40000".parse().expect("addr");
+    let got = alternate(
+        [&a, &b],
+        16,
+        Method::POST,
+        "/api/v1/verify",
+        Some(json!({"credential": "x"})),
+        &[("x-api-key", &key)],
+        client,
+    )
+    .await;
+    let refused = got.get(&429).copied().unwrap_or(0);
+    assert!((12..=13).contains(&refused), "{got:?}");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_on_one_node_slow_down_the_other() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (s, v) = a
+        .admin(
+            Method::POST,
+            "/api/v1/staff",
+            Some(json!({"email": "owner@example.edu", "name": "Owner", "role": "owner", "password": "correct horse battery staple"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let stranger: std::net::SocketAddr = "192.0.2.66:40000".parse().expect("addr");
+    let login = |node: &TestApp, password: &'static str| {
+        let node_router = node.router.clone();
+        async move {
+            let mut req = Request::post("/api/v1/auth/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"email": "owner@example.edu", "password": password}).to_string(),
+                ))
+                .expect("req");
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(stranger));
+            tower::ServiceExt::oneshot(node_router, req)
+                .await
+                .expect("infallible")
+                .status()
+        }
+    };
+    // Guesses spread over both nodes count together: five free, then delays.
+    for i in 0..6 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            login(node, "wrong password 123").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for node in [&a, &b] {
+        assert_eq!(
+            login(node, "correct horse battery staple").await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "each node makes the stranger wait"
+        );
+    }
+    // Once the delay has passed, the right password signs in (on either node), and
+    // clears the count for both.
+    a.clock.advance(2);
+    b.clock.advance(2);
+    assert_eq!(
+        login(&b, "correct horse battery staple").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&a, "wrong password 123").await,
+        StatusCode::UNAUTHORIZED
+    );
+}

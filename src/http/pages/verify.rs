@@ -333,7 +333,8 @@ pub async fn wallet_start(
     }
     if state.rate_limit != RateLimit::Off
         && let Some(Extension(ConnectInfo(addr))) = peer
-        && let Some(res) = crate::http::middleware::refuse_anonymous_request(addr.ip())
+        && let Some(res) =
+            crate::http::middleware::refuse_anonymous_request(&state, addr.ip()).await
     {
         let wait = res
             .headers()

@@ -146,7 +146,8 @@ pub async fn create(
     if key.is_none()
         && state.rate_limit != RateLimit::Off
         && let Some(Extension(ConnectInfo(addr))) = peer
-        && let Some(res) = crate::http::middleware::refuse_anonymous_request(addr.ip())
+        && let Some(res) =
+            crate::http::middleware::refuse_anonymous_request(&state, addr.ip()).await
     {
         return Ok(res);
     }

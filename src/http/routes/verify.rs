@@ -259,8 +259,7 @@ pub async fn verify_batch(
     // The per-IP limiter took one request; an anonymous batch pays for every badge.
     if key.is_none()
         && let Some(Extension(ConnectInfo(addr))) = peer
-        && let Some(res) =
-            crate::http::middleware::charge_anonymous(addr.ip(), state.rate_limit, n - 1)
+        && let Some(res) = crate::http::middleware::charge_anonymous(&state, addr.ip(), n - 1).await
     {
         return Ok(res);
     }

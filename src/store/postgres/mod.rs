@@ -28,7 +28,13 @@
 //!   listens ([`Fleet::changes`]) and drops or updates what it caches. A node that
 //!   loses its listening connection reconnects and tells its caches that anything may
 //!   have changed ([`Change::All`]).
+//! - **Limits** (migration 2, `limits.rs`): request budgets are token buckets in
+//!   `rate_buckets`, each take one call of `accolade_take` (the row locked from
+//!   refill to take); sign-in throttles are rows of `throttles`, changed under
+//!   `SELECT ... FOR UPDATE`.
+//! - **Moving data** (`transfer.rs`): an export reads one `REPEATABLE READ` snapshot.
 
+mod limits;
 mod repos;
 mod tls;
 mod transfer;
@@ -57,8 +63,14 @@ use crate::status::{SignedList, StatusPurpose, StatusSlot};
 pub use tls::{SslMode, describe};
 
 /// The migrations, in order: version, name, SQL.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "shared limits",
+        include_str!("migrations/0002_limits.sql"),
+    ),
+];
 
 /// The first key of the advisory lock migrations take (the second is the schema's).
 const MIGRATION_LOCK: i32 = 0x0acc_01ad;

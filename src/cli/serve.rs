@@ -308,6 +308,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
     }
 
+    // On a fleet's database the data dir holds only these notes for other commands:
+    // made when missing (the embedded store makes it otherwise).
+    if !args.data_dir.exists() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&args.data_dir);
+    }
     if let Err(e) = app::write_identity(&args.data_dir, &public_url, state.identity.did.as_str()) {
         eprintln!(
             "warning: could not record the identity in {}: {e}",

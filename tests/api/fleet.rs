@@ -503,3 +503,57 @@ async fn failed_sign_ins_on_one_node_slow_down_the_other() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn the_sweep_drops_only_limits_that_no_longer_count() {
+    use accolade::store::{ThrottleRecord, TokenAsk};
+    let app = TestApp::new().await;
+    let Some(limits) = app.store.limits.clone() else {
+        eprintln!("sled: limits live in memory (set ACCOLADE_TEST_DATABASE_URL)");
+        return;
+    };
+    let one = TokenAsk {
+        least: 1.0,
+        most: 1.0,
+        credit: false,
+    };
+    let taken = limits
+        .take_tokens("address 192.0.2.1", NOW as f64, 10.0, 10.0, one)
+        .await
+        .expect("take");
+    assert_eq!(taken.taken, 1.0);
+    let key = "sign-in account a@example.edu";
+    limits
+        .change_throttle(key, &mut |_| {
+            Some(ThrottleRecord {
+                count: 6,
+                until: NOW + 1,
+                last: NOW,
+            })
+        })
+        .await
+        .expect("throttle");
+    assert_eq!(limits.sweep_limits(NOW).await.expect("sweep"), 0);
+    // An hour on, the bucket is full again and goes; the throttle still counts.
+    assert_eq!(limits.sweep_limits(NOW + 3601).await.expect("sweep"), 1);
+    assert!(limits.throttle(key).await.expect("read").is_some());
+    // A day without failures and it goes too.
+    assert_eq!(limits.sweep_limits(NOW + 86_402).await.expect("sweep"), 1);
+    assert!(limits.throttle(key).await.expect("read").is_none());
+    // A bucket that went starts full again.
+    let taken = limits
+        .take_tokens(
+            "address 192.0.2.1",
+            NOW as f64 + 86_402.0,
+            10.0,
+            10.0,
+            TokenAsk {
+                least: 10.0,
+                most: 10.0,
+                credit: false,
+            },
+        )
+        .await
+        .expect("take");
+    assert_eq!(taken.taken, 10.0);
+}

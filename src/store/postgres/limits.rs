@@ -101,13 +101,13 @@ impl SharedLimits for PgStore {
     async fn sweep_limits(&self, now: i64) -> Result<usize, Error> {
         let buckets = self
             .execute(
-                "DELETE FROM rate_buckets WHERE at < $1 - $2",
+                "DELETE FROM rate_buckets WHERE at < $1::float8 - $2::float8",
                 &[&(now as f64), &BUCKET_IDLE_SECONDS],
             )
             .await?;
         let throttles = self
             .execute(
-                "DELETE FROM throttles WHERE until <= $1 AND last < $1 - $2",
+                "DELETE FROM throttles WHERE until <= $1::bigint AND last < $1::bigint - $2::bigint",
                 &[&now, &THROTTLE_MEMORY_SECONDS],
             )
             .await?;

@@ -10,6 +10,7 @@
 
 pub mod ob;
 pub mod schema;
+pub mod vcdm;
 
 pub use ob::*;
 

@@ -781,7 +781,7 @@ mod tests {
     }
 
     proptest! {
-        // Numbers survive whole (serde_json runs with arbitrary precision here).
+        // Numbers at their extremes survive whole.
         #[test]
         fn counters_and_slots_round_trip(n in any::<u64>(), day in any::<i64>(),
                                          list in any::<u32>(), index in any::<u32>(),

@@ -44,10 +44,17 @@
 //! 5. **Status** (`status`). Every Bitstring Status List entry, ours and foreign, see
 //!    [`status`]; revoked or suspended fails, a list that cannot be had is
 //!    `indeterminate`.
-//! 6. **Schema** (`schema`). The OB 3.0 AchievementCredential JSON Schema plus the
-//!    rules it cannot express. A VCDM 1.1 credential is checked under the VCDM 2.0
-//!    names (`issuanceDate` → `validFrom`, `expirationDate` → `validUntil`, the 1.1
-//!    base context → the 2.0 one), as 1EdTech's "any" schemas accept both.
+//! 6. **Schema** (`schema`). Every credential is held to the VC Data Model's rules
+//!    ([`crate::model::vcdm`]: contexts, types, ids, issuer, subject, dates, typed
+//!    status, schema, evidence, terms of use and refresh entries). An Open Badge
+//!    (`OpenBadgeCredential` / `AchievementCredential`) is also held to the OB 3.0
+//!    AchievementCredential JSON Schema plus the rules it cannot express, and an
+//!    endorsement to the EndorsementCredential schema; any other credential to the data
+//!    model alone. The report's `standard` says which: `ob3`, `vcdm2` or `vcdm1.1`. For
+//!    the OB schemas a VCDM 1.1 credential is checked under the VCDM 2.0 names
+//!    (`issuanceDate` → `validFrom`, `expirationDate` → `validUntil`, the 1.1 base
+//!    context → the 2.0 one), as 1EdTech's "any" schemas accept both. An enveloped
+//!    credential must itself have the VCDM 2.0 context first and its type (§4.13.1).
 //! 7. **Issuer trust** (`issuer_trust`), for badges and endorsements alike. Our own
 //!    DID passes when the signature did. Otherwise the [`crate::trust`] registry
 //!    decides, when the verifier has one: a `trusted` entry passes when the signature
@@ -96,7 +103,7 @@ use crate::clock::{SharedClock, parse_datetime};
 use crate::did::{Did, DidUrl};
 use crate::jose::jws::{CompactJws, HeaderPolicy};
 use crate::jose::{self, PublicJwk, claims};
-use crate::model::schema;
+use crate::model::{schema, vcdm};
 pub(crate) use crate::records::short;
 
 /// Clock skew tolerated on `validFrom`/`nbf` and `validUntil`/`exp`.
@@ -1020,13 +1027,28 @@ pub fn read_credential(v: &Value) -> Result<(), Error> {
     }
 }
 
-/// The JWT inside an `EnvelopedVerifiableCredential`.
+/// The JWT inside an `EnvelopedVerifiableCredential` (VCDM 2.0 §4.13.1: the VCDM 2.0
+/// context first, the type, a `data:application/vc+jwt,` id; the media types of
+/// earlier drafts are read too).
 fn enveloped_credential(o: &Map<String, Value>) -> Result<&str, Error> {
+    const KIND: &str = "EnvelopedVerifiableCredential";
     let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
-    enveloped_jwt(id).ok_or_else(|| {
-        Error::Malformed(
-            "an EnvelopedVerifiableCredential's id must be data:application/vc+jwt,<jwt>".into(),
-        )
+    let media = [
+        "application/vc+jwt",
+        "application/jwt",
+        "application/vc-ld+jwt",
+    ]
+    .into_iter()
+    .find(|m| id.starts_with(&format!("data:{m},")))
+    .unwrap_or("application/vc+jwt");
+    vcdm::enveloped(o, KIND, media).map_err(|v| {
+        Error::Malformed(format!(
+            "not an enveloped credential: {}",
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
     })
 }
 
@@ -1114,8 +1136,78 @@ fn vcdm11_view(payload: &Map<String, Value>) -> Result<(Credential, Credential),
     Ok((cred, view))
 }
 
-/// Step 6. A VCDM 1.1 credential is judged under the VCDM 2.0 names.
+/// Step 6. Every credential is held to the VC Data Model's rules ([`vcdm`]); an Open
+/// Badge (`OpenBadgeCredential` / `AchievementCredential`) to the OB 3.0 schema as well,
+/// and an endorsement to the EndorsementCredential schema. The report names the
+/// standard applied. For the OB schemas a VCDM 1.1 credential is judged under the VCDM
+/// 2.0 names.
 fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
+    let types = document.get("type");
+    let ob_schema = match subject {
+        Subject::Endorsement => Some(Subject::Endorsement),
+        Subject::Badge
+            if has_type(types, "AchievementCredential")
+                || has_type(types, "OpenBadgeCredential") =>
+        {
+            Some(Subject::Badge)
+        }
+        Subject::Badge if has_type(types, "EndorsementCredential") => Some(Subject::Endorsement),
+        Subject::Badge => None,
+    };
+    let mut violations = Vec::new();
+    let version = match vcdm::check_credential(document) {
+        Ok(v) => v,
+        Err(v) => {
+            violations.extend(v);
+            if first_context(document) == Some(VCDM1_CONTEXT) {
+                vcdm::Version::V1_1
+            } else {
+                vcdm::Version::V2
+            }
+        }
+    };
+    report.standard = Some(match ob_schema {
+        Some(_) => "ob3",
+        None => version.standard(),
+    });
+    if let Some(which) = ob_schema
+        && let Err(v) = check_ob_schema(document, which)
+    {
+        // The OB schema repeats some data model rules: each message once.
+        for x in v {
+            if !violations.iter().any(|y| y.path == x.path) {
+                violations.push(x);
+            }
+        }
+    }
+    if violations.is_empty() {
+        report.pass(CheckName::Schema);
+    } else {
+        report.fail(
+            CheckName::Schema,
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
+}
+
+fn first_context(document: &Value) -> Option<&str> {
+    document
+        .get("@context")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+}
+
+/// The OB 3.0 schema of `subject` (credential or endorsement), a VCDM 1.1 credential
+/// under the VCDM 2.0 names.
+fn check_ob_schema(
+    document: &Value,
+    subject: Subject,
+) -> Result<(), Vec<crate::model::schema::Violation>> {
     let v1 = document
         .get("@context")
         .and_then(Value::as_array)
@@ -1142,19 +1234,9 @@ fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
     } else {
         document
     };
-    let result = match subject {
+    match subject {
         Subject::Badge => schema::check_credential(doc),
         Subject::Endorsement => schema::check_endorsement(doc),
-    };
-    match result {
-        Ok(()) => report.pass(CheckName::Schema),
-        Err(v) => report.fail(
-            CheckName::Schema,
-            v.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
     }
 }
 

@@ -28,6 +28,7 @@ use super::{
 };
 use crate::jose::PublicJwk;
 use crate::jose::jws::{CompactJws, HeaderPolicy};
+use crate::model::vcdm;
 
 /// The most credentials verified in one presentation.
 pub const MAX_CREDENTIALS: usize = 16;
@@ -138,18 +139,27 @@ fn not_a_presentation() -> Error {
     Error::Malformed("a presentation is a VP-JWT string or a JSON presentation object".into())
 }
 
-/// The JWT inside an `EnvelopedVerifiablePresentation`.
+/// The JWT inside an `EnvelopedVerifiablePresentation` (VCDM 2.0 §4.13.2: the VCDM
+/// 2.0 context first, the type, a `data:application/vp+jwt,` id).
 fn enveloped_presentation(o: &Map<String, Value>) -> Result<&str, Error> {
+    const KIND: &str = "EnvelopedVerifiablePresentation";
     let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
-    ["data:application/vp+jwt,", "data:application/jwt,"]
-        .iter()
-        .find_map(|p| id.strip_prefix(p))
-        .ok_or_else(|| {
-            Error::Malformed(
-                "an EnvelopedVerifiablePresentation's id must be data:application/vp+jwt,<jwt>"
-                    .into(),
-            )
-        })
+    let media = if id.starts_with("data:application/jwt,") {
+        "application/jwt"
+    } else {
+        "application/vp+jwt"
+    };
+    vcdm::enveloped(o, KIND, media).map_err(|v| malformed("not an enveloped presentation", &v))
+}
+
+fn malformed(what: &str, v: &[crate::model::schema::Violation]) -> Error {
+    Error::Malformed(format!(
+        "{what}: {}",
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    ))
 }
 
 /// A VP-JWT and its payload.
@@ -174,14 +184,15 @@ fn presentation_in(payload: &Map<String, Value>) -> Result<&Map<String, Value>, 
     }
 }
 
+/// A presentation must meet the data model (VCDM 2.0 §4.13, or 1.1 for a 1.1 one).
 fn check_presentation_type(vp: &Map<String, Value>) -> Result<(), Error> {
-    if has_type(vp.get("type"), "VerifiablePresentation") {
-        Ok(())
-    } else {
-        Err(Error::Malformed(
+    if !has_type(vp.get("type"), "VerifiablePresentation") {
+        return Err(Error::Malformed(
             "not a presentation: its type does not include VerifiablePresentation".into(),
-        ))
+        ));
     }
+    vcdm::check_presentation(&Value::Object(vp.clone()))
+        .map_err(|v| malformed("not a valid presentation", &v))
 }
 
 /// A presentation's credentials, at most [`MAX_CREDENTIALS`].

@@ -80,6 +80,9 @@ pub struct Report {
     /// The `issuer_trust` outcome alone: `true`, `false`, or `null` for unknown.
     pub trusted: Option<bool>,
     pub checks: Vec<Check>,
+    /// The standard the credential was judged by: `ob3`, `vcdm2` or `vcdm1.1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standard: Option<&'static str>,
     /// The decoded credential (the JWT payload for JWT badges).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<Value>,
@@ -105,6 +108,7 @@ impl Report {
             verified: false,
             trusted: None,
             checks: Vec::new(),
+            standard: None,
             credential: None,
             issuer: None,
             verification_method: None,

@@ -138,7 +138,7 @@ async fn usage_counts_match_the_calls_made() {
     let (s, _, _) = post_keyed(
         &app,
         "/credentials/verify",
-        &json!({"verifiableCredential": {"type": ["EnvelopedVerifiableCredential"],
+        &json!({"verifiableCredential": {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["EnvelopedVerifiableCredential"],
                 "id": format!("data:application/vc+jwt,{badge}")}}),
         Some((key, Via::Header)),
         None,

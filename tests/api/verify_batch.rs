@@ -53,7 +53,7 @@ async fn a_mixed_batch_is_answered_per_item_in_order() {
             {"not": "a credential"},
             42,
             {"credential": good, "surprise": true},
-            {"type": "EnvelopedVerifiableCredential", "id": format!("data:application/vc+jwt,{good}")}
+            {"@context": "https://www.w3.org/ns/credentials/v2", "type": "EnvelopedVerifiableCredential", "id": format!("data:application/vc+jwt,{good}")}
         ]}),
     )
     .await;

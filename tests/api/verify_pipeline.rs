@@ -639,8 +639,10 @@ async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential
         );
     }
     // An unsigned presentation: only its credentials are judged.
+    let enveloped = json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": "EnvelopedVerifiableCredential", "id": format!("data:application/vc+jwt,{badge}")});
     let unsigned = json!({"presentation": {"@context": ["https://www.w3.org/ns/credentials/v2"],
-        "type": ["VerifiablePresentation"], "verifiableCredential": [badge]}});
+        "type": ["VerifiablePresentation"], "verifiableCredential": [enveloped]}});
     let (s, r) = app
         .call(Method::POST, "/presentations/verify", Some(unsigned), false)
         .await;
@@ -897,4 +899,63 @@ async fn behind_a_trusted_proxy_limits_apply_per_forwarded_client_and_never_per_
         last = through_proxy(&app, "203.0.113.91", &format!("192.0.2.{i}")).await;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_data_models_rules_are_held_for_credentials_and_presentations() {
+    let app = TestApp::new().await;
+    let badge = app.issue_badge().await;
+    // Our badge is an Open Badge: judged by OB 3.0 and the data model.
+    let (_, r) = app.verify(json!(badge)).await;
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["standard"], "ob3", "{r}");
+    let data_url = format!("data:application/vc+jwt,{badge}");
+    // An enveloped credential needs the VCDM 2.0 context first (§4.13.1).
+    for context in [
+        json!([]),
+        json!([
+            "https://example.org/ctx",
+            "https://www.w3.org/ns/credentials/v2"
+        ]),
+    ] {
+        let env =
+            json!({"@context": context, "type": "EnvelopedVerifiableCredential", "id": data_url});
+        let (s, r) = app
+            .call(
+                Method::POST,
+                "/credentials/verify",
+                Some(json!({"verifiableCredential": env})),
+                false,
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{context}: {r}");
+        assert!(r.to_string().contains("@context"), "{r}");
+    }
+    // A presentation needs its context and type (§4.13).
+    let env = json!({"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "EnvelopedVerifiableCredential", "id": data_url});
+    for (vp, want) in [
+        (
+            json!({"type": ["VerifiablePresentation"], "verifiableCredential": [env.clone()]}),
+            "/@context",
+        ),
+        (
+            json!({"@context": ["https://www.w3.org/2018/credentials/examples/v1"], "type": ["VerifiablePresentation"], "verifiableCredential": [env.clone()]}),
+            "/@context/0",
+        ),
+        (
+            json!({"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation"], "holder": "not a url", "verifiableCredential": [env.clone()]}),
+            "/holder",
+        ),
+    ] {
+        let (s, r) = app
+            .call(
+                Method::POST,
+                "/presentations/verify",
+                Some(json!({"presentation": vp})),
+                false,
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{want}: {r}");
+        assert!(r.to_string().contains(want), "{want}: {r}");
+    }
 }

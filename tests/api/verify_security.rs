@@ -277,7 +277,8 @@ async fn other_kinds_of_jwt_are_not_badges() {
         let token = forge(&key, &header, &payload.to_string());
         expect_fail(&app, &token, "signature", "typ").await;
     }
-    // A status list credential in the vc+jwt envelope is not a badge either.
+    // A status list credential in the vc+jwt envelope is no badge: it is judged by
+    // the VC Data Model alone, and the report says so.
     let status_list = json!({
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": "https://badges.example.edu/status/1",
@@ -289,8 +290,19 @@ async fn other_kinds_of_jwt_are_not_badges() {
     let token = forge(&key, &header, &status_list.to_string());
     let (s, report) = app.verify(json!(token)).await;
     assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["standard"], json!("vcdm2"), "{report}");
+    assert_eq!(outcome(&report, "schema"), Some("pass"), "{report}");
+    // ... and broken data model rules fail it.
+    let mut broken = status_list.clone();
+    broken["@context"] = json!(["https://example.org/first"]);
+    let token = forge(&key, &header, &broken.to_string());
+    let (_, report) = app.verify(json!(token)).await;
     assert_eq!(report["verified"], json!(false));
-    assert_eq!(outcome(&report, "schema"), Some("fail"), "{report}");
+    assert_eq!(report["standard"], json!("vcdm2"));
+    assert!(
+        message(&report, "schema").contains("/@context/0"),
+        "{report}"
+    );
 }
 
 #[tokio::test]
@@ -497,7 +509,7 @@ async fn no_input_gives_a_5xx() {
         use proptest::strategy::ValueTree as _;
         let (h, p, s, as_object) = strategy.new_tree(&mut runner).expect("generate").current();
         let input = if as_object {
-            json!({"id": format!("data:application/vc+jwt,{h}.{p}.{s}"), "type": "EnvelopedVerifiableCredential"})
+            json!({"@context": ["https://www.w3.org/ns/credentials/v2"], "id": format!("data:application/vc+jwt,{h}.{p}.{s}"), "type": "EnvelopedVerifiableCredential"})
         } else {
             json!(format!("{h}.{p}.{s}"))
         };

@@ -252,6 +252,7 @@ fn run_in(
             challenge: Some("bench-nonce".into()),
             domain: Some("https://verifier.example".into()),
             unsigned: false,
+            holder_binding: true,
         };
         let vp = serde_json::Value::String(wallet.vp("bench-nonce", "https://verifier.example")?);
         let start = Instant::now();

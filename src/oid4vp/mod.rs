@@ -664,6 +664,7 @@ impl Oid4vp {
             challenge: Some(rec.nonce.clone()),
             domain: Some(self.client_id(rec)),
             unsigned: false,
+            holder_binding: true,
         };
         let mut reports: Vec<(String, PresentationReport)> = Vec::new();
         for (qid, p) in answer {

@@ -14,7 +14,8 @@
 //! The presentation's own checks: `signature` (the holder's key, resolved like an
 //! issuer's: did:key, did:jwk, did:web), `nonce` and `audience` when the caller
 //! expects them (VC-API `options.challenge` and `options.domain`), `expiry` when the
-//! JWT carries `exp`/`nbf`, and `holder_binding`: every credential's
+//! JWT carries `exp`/`nbf`, and, when the caller asks for it
+//! ([`PresentationOptions::holder_binding`]), `holder_binding`: every credential's
 //! `credentialSubject.id` is the holder. Each credential gets the full badge pipeline.
 //! `verified` is true only when every presentation check passes and every credential
 //! is verified.
@@ -49,6 +50,9 @@ pub struct PresentationOptions {
     pub domain: Option<String>,
     /// The presentation is expected to carry no proof (VC-API `presentation`).
     pub unsigned: bool,
+    /// Every credential must be about the holder (`holder_binding`): what OpenID4VP
+    /// and `/api/v1/verify` ask; the W3C VC-API only when its caller does.
+    pub holder_binding: bool,
 }
 
 /// The answer for a presentation.
@@ -280,8 +284,8 @@ impl Verifier {
         }
         check_nonce_and_audience(&payload, opts, &mut report);
         self.check_vp_times(&payload, &mut report);
-        self.check_credentials(&vp, holder.as_deref(), &mut report)
-            .await?;
+        let bind_to = holder.as_deref().filter(|_| opts.holder_binding);
+        self.check_credentials(&vp, bind_to, &mut report).await?;
         Ok(report.finish())
     }
 
@@ -395,7 +399,7 @@ impl Verifier {
             }
         }
         // Without a holder proof there is no holder to bind to.
-        let bind_to = if opts.unsigned {
+        let bind_to = if opts.unsigned || !opts.holder_binding {
             None
         } else {
             holder.as_deref()

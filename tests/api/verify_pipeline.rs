@@ -575,7 +575,7 @@ async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential
         .award_direct(a["id"].as_str().expect("id"), &holder_did)
         .await;
     let badge = award["credential"].as_str().expect("jwt").to_owned();
-    let ask = |vp: String, challenge: &str| json!({"verifiablePresentation": vp, "options": {"challenge": challenge, "domain": "https://employer.example"}});
+    let ask = |vp: String, challenge: &str| json!({"verifiablePresentation": vp, "options": {"challenge": challenge, "domain": "https://employer.example", "holderBinding": true}});
     let (s, r) = app
         .call(
             Method::POST,
@@ -591,7 +591,8 @@ async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential
     assert_eq!(r["verified"], true, "{r}");
     assert_eq!(r["credentialResults"][0]["verified"], true);
 
-    // Wrong nonce, wrong audience, another signer, a badge of someone else: 200, not verified.
+    // Wrong nonce, wrong audience, another signer, a badge of someone else: not
+    // verified, answered 400 with the same body.
     let other = key(Algorithm::EdDSA);
     let someone_elses = app.issue_badge().await;
     let cases = [
@@ -626,7 +627,7 @@ async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential
                 false,
             )
             .await;
-        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
         assert_eq!(r["verified"], false, "{failing}: {r}");
         let checks = r["presentationResult"]["checks"]
             .as_array()
@@ -638,6 +639,21 @@ async fn vc_api_presentations_check_the_holder_the_challenge_and_each_credential
             "{failing}: {r}"
         );
     }
+    // Unless holder binding is asked for, a holder may present another's badge.
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/presentations/verify",
+            Some(json!({"verifiablePresentation": vp_jwt(&other, &[&badge], "n-1", "https://employer.example"),
+                        "options": {"challenge": "n-1", "domain": "https://employer.example"}})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(
+        !r.to_string().contains("holder_binding"),
+        "no binding was asked for: {r}"
+    );
     // An unsigned presentation: only its credentials are judged.
     let enveloped = json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
         "type": "EnvelopedVerifiableCredential", "id": format!("data:application/vc+jwt,{badge}")});

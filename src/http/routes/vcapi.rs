@@ -12,10 +12,10 @@
 //!   (the VC-API answers a credential that does not verify with a 4xx), `400` for input that
 //!   cannot be examined.
 //! - `POST /presentations/verify`: `{"verifiablePresentation": ..., "options":
-//!   {"challenge", "domain"}}` or `{"presentation": ...}` (unsigned) → `200` with
-//!   `verified` true or false ("A 200 status indicates the verification process itself
-//!   succeeded, regardless of whether the presentation and/or credentials were
-//!   determined to be valid or invalid"), `400` for input that cannot be examined.
+//!   {"challenge", "domain", "holderBinding"}}` or `{"presentation": ...}` (unsigned)
+//!   → `200` when it verifies, `400` with the same body when it does not (as for
+//!   credentials), `400` for input that cannot be examined. The holder need not be the
+//!   subject of each credential unless `options.holderBinding` is `true`.
 //!
 //! Verification answers carry the VC-API result members — `verified`, `problemDetails`
 //! (RFC 9457 objects with `type`, `title`, `detail`), and the earlier `checks`,
@@ -476,7 +476,10 @@ pub async fn verify_presentation(
             "unknown member {k:?}; send {{\"verifiablePresentation\": ..., \"options\": {{...}}}}"
         )));
     }
-    let opts = options(&body, &["challenge", "domain", "returnPresentation"])?;
+    let opts = options(
+        &body,
+        &["challenge", "domain", "returnPresentation", "holderBinding"],
+    )?;
     let text = |k: &str| -> Result<Option<String>, ApiError> {
         match opts.and_then(|o| o.get(k)) {
             None => Ok(None),
@@ -500,6 +503,7 @@ pub async fn verify_presentation(
         challenge: text("challenge")?,
         domain: text("domain")?,
         unsigned,
+        holder_binding: flag(opts, "holderBinding")?,
     };
     let mut report = state.verifier.verify_presentation(vp, &popts).await?;
     count_verifications(key.as_ref(), report.credentials.len());
@@ -534,5 +538,12 @@ pub async fn verify_presentation(
             presentation.unwrap_or(Value::Null),
         );
     }
-    Ok((StatusCode::OK, Json(v)).into_response())
+    // As for credentials: a presentation that does not verify is answered with a 4xx
+    // carrying the same body.
+    let status = if report.verified {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((status, Json(v)).into_response())
 }

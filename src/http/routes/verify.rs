@@ -160,6 +160,7 @@ pub async fn verify_credential(
             challenge: text(&req.nonce, "nonce")?,
             domain: text(&req.audience, "audience")?,
             unsigned: false,
+            holder_binding: true,
         };
         let report = state.verifier.verify_presentation(vp, &opts).await?;
         count_verifications(key.as_ref(), report.credentials.len());

@@ -29,6 +29,10 @@
 //!   earner, profile, verify).
 //! - [`http`], [`cli`]: the thin outer layers; page templates live in `http`.
 
+// JSON-LD types of the Data Integrity stack nest deeply: proving a verification
+// future `Send` needs more than the default recursion depth.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod bake;
 pub mod bench;

@@ -95,6 +95,13 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
+            // serde_json's `arbitrary_precision` (which the Data Integrity stack turns
+            // on) hands a number over as a map of this one member holding its text.
+            if out.is_empty() && key == NUMBER_TOKEN {
+                let text: String = map.next_value()?;
+                let n: serde_json::Number = text.parse().map_err(de::Error::custom)?;
+                return Ok(Value::Number(n));
+            }
             if out.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("{DUP_PREFIX}\"{key}\"")));
             }
@@ -104,6 +111,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Object(out))
     }
 }
+
+/// How serde_json names a number it passes on whole (`arbitrary_precision`).
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// A JSON value that was parsed strictly; usable as a serde field type.
 #[derive(Debug, Clone, PartialEq)]

@@ -628,4 +628,47 @@ mod tests {
         assert!(!is_achievement_type("ext:has space"));
         assert!(!is_achievement_type("Skill"));
     }
+
+    /// serde_json runs with `arbitrary_precision` (the Data Integrity stack turns it on
+    /// for the whole program), which changes how numbers travel through flattened and
+    /// untagged members: every OB type must still give back exactly what it read.
+    #[test]
+    fn numbers_in_flattened_and_untagged_members_survive_a_round_trip() {
+        let doc = serde_json::json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2",
+                         "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+            "id": "urn:uuid:91537dba-56cb-11ec-bf63-0242ac130002",
+            "type": ["VerifiableCredential", "OpenBadgeCredential"],
+            "issuer": {"id": "https://example.edu/issuers/565049", "type": ["Profile"],
+                       "name": "Example University", "ext:founded": 1891,
+                       "ext:rating": 4.75},
+            "validFrom": "2026-01-01T00:00:00Z",
+            "name": "Calculus",
+            "ext:credits": 3.5,
+            "ext:serial": 18446744073709551615u64,
+            "ext:offset": -9007199254740993i64,
+            "credentialSubject": {
+                "type": ["AchievementSubject"],
+                "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
+                "ext:score": 0.1,
+                "achievement": {
+                    "id": "https://example.edu/achievements/calculus",
+                    "type": ["Achievement"],
+                    "name": "Calculus", "description": "Limits and series.",
+                    "criteria": {"narrative": "Pass the exam.", "ext:weight": 1e-7},
+                    "ext:level": [1, 2.5, {"deep": 12345678901234567890u64}]
+                }
+            }
+        });
+        let typed: AchievementCredential = serde_json::from_value(doc.clone()).expect("reads");
+        assert_eq!(serde_json::to_value(&typed).expect("writes"), doc);
+        let text = serde_json::to_string(&doc).expect("text");
+        let typed: AchievementCredential = serde_json::from_str(&text).expect("reads text");
+        assert_eq!(serde_json::to_value(&typed).expect("writes"), doc);
+        // The issuer as a bare IRI (the untagged member's other arm).
+        let mut iri = doc;
+        iri["issuer"] = serde_json::json!("https://example.edu/issuers/565049");
+        let typed: AchievementCredential = serde_json::from_value(iri.clone()).expect("reads");
+        assert_eq!(serde_json::to_value(&typed).expect("writes"), iri);
+    }
 }

@@ -12,8 +12,10 @@
 //!      `issuanceDate` and `expirationDate`, which the `vc` object may leave out;
 //!    - an `EnvelopedVerifiableCredential` (VCDM 2.0 §4.13) whose `id` is a
 //!      `data:application/vc+jwt,` URL: verified as the JWT inside;
-//!    - a JSON credential with an embedded Data Integrity proof: `indeterminate`
-//!      signature (Data Integrity is not verified by this version);
+//!    - a JSON credential with an embedded Data Integrity proof
+//!      (`DataIntegrityProof` with `eddsa-rdfc-2022` or `ecdsa-rdfc-2019`, see
+//!      [`integrity`]), its issuer identified by a DID; other proof types, suites and
+//!      URL issuers are `indeterminate`;
 //!    - a baked PNG or SVG (OB 3.0 §5.3, see [`crate::bake`]): the credential inside.
 //!
 //!    A compact JWS is parsed strictly (length cap, exactly two dots, base64url, JSON
@@ -82,6 +84,7 @@
 //! [`remote::FETCHES_PER_VERIFICATION`] fetches, none after
 //! [`remote::FETCH_WINDOW`].
 
+pub mod integrity;
 pub mod local;
 pub mod presentation;
 pub mod recipient;
@@ -447,7 +450,7 @@ impl Verifier {
 
     /// Step 1 for JSON, then the rest of the pipeline: an EnvelopedVerifiableCredential
     /// is unwrapped and verified as its JWT; an embedded Data Integrity proof is
-    /// `indeterminate`; a credential without any proof fails.
+    /// verified ([`Verifier::check_integrity`]); a credential without any proof fails.
     async fn run_json(
         &self,
         obj: &Map<String, Value>,
@@ -467,10 +470,7 @@ impl Verifier {
                 CheckName::Signature,
                 "the credential carries no proof; send the signed JWT instead",
             ),
-            Some(_) => report.indeterminate(
-                CheckName::Signature,
-                "embedded Data Integrity proofs are not verified by this version",
-            ),
+            Some(_) => self.check_integrity(obj, &mut report).await,
         }
         // The schema of this generation rejects a single `proof` object; judge the
         // credential, not its proof container.
@@ -480,6 +480,111 @@ impl Verifier {
         self.rest(&credential, None, subject, opts, &mut report)
             .await;
         Ok(report.finish())
+    }
+
+    /// Step 2 for a credential secured with an embedded Data Integrity proof
+    /// ([`integrity`]): the proof's method must be a key of the issuer listed for
+    /// `assertionMethod`, and the proof must verify.
+    async fn check_integrity(&self, obj: &Map<String, Value>, report: &mut Report) {
+        use integrity::ProofError;
+        let outcome = Box::pin(async {
+            let proof = integrity::proof_of(obj)?;
+            integrity::suite_of(proof)?;
+            if proof.get("proofPurpose").and_then(Value::as_str) != Some("assertionMethod") {
+                return Err(ProofError::Invalid(
+                    "a credential's proof must have the purpose assertionMethod".into(),
+                ));
+            }
+            let Some(method) = proof.get("verificationMethod").and_then(Value::as_str) else {
+                return Err(ProofError::Invalid(
+                    "the proof names no verificationMethod".into(),
+                ));
+            };
+            let Some(issuer) = claims::issuer_id(obj) else {
+                return Err(ProofError::Invalid("the credential names no issuer".into()));
+            };
+            let key = match self.resolve_method(issuer, method).await {
+                KeyLookup::Found(k, _) => k,
+                KeyLookup::Fail(m) => return Err(ProofError::Invalid(m)),
+                KeyLookup::Indeterminate(m) => return Err(ProofError::Unsupported(m)),
+            };
+            integrity::verify(obj, method, issuer, &key).await?;
+            Ok(method.to_owned())
+        })
+        .await;
+        match outcome {
+            Ok(method) => {
+                report.verification_method = Some(method);
+                report.pass(CheckName::Signature);
+            }
+            Err(ProofError::Invalid(m)) => report.fail(CheckName::Signature, m),
+            Err(ProofError::Unsupported(m)) => report.indeterminate(CheckName::Signature, m),
+        }
+    }
+
+    /// The issuer's key a Data Integrity proof names (`method`, a DID URL of the
+    /// issuer), listed for `assertionMethod`.
+    async fn resolve_method(&self, issuer: &str, method: &str) -> KeyLookup {
+        let Ok(issuer_did) = issuer.parse::<Did>() else {
+            return KeyLookup::Indeterminate(format!(
+                "Data Integrity proofs are verified for issuers identified by a DID; {:?} is not one",
+                short(issuer)
+            ));
+        };
+        let Ok(url) = method.parse::<DidUrl>() else {
+            return KeyLookup::Fail(format!(
+                "the verification method {:?} is not a DID URL",
+                short(method)
+            ));
+        };
+        if url.did() != &issuer_did {
+            return KeyLookup::Fail(format!(
+                "the proof was made with a key of {}, not of the issuer {issuer_did}",
+                url.did()
+            ));
+        }
+        let found = |k: PublicJwk| KeyLookup::Found(Box::new(k), method.to_owned());
+        if self.is_own(issuer_did.as_str()) {
+            return match self
+                .own
+                .as_ref()
+                .and_then(|o| o.published_key(url.fragment()))
+            {
+                Some(k) => found(k),
+                None => KeyLookup::Fail(format!(
+                    "the issuer's DID document has no key {:?}",
+                    url.fragment()
+                )),
+            };
+        }
+        match issuer_did.method() {
+            "key" if url.fragment() == issuer_did.method_specific_id() => {
+                match crate::did::key::resolve(&issuer_did) {
+                    Ok(k) => found(k),
+                    Err(e) => KeyLookup::Fail(e.to_string()),
+                }
+            }
+            "jwk" if url.fragment() == crate::did::jwk::FRAGMENT => {
+                match crate::did::jwk::resolve(&issuer_did) {
+                    Ok(k) => found(k),
+                    Err(e) => KeyLookup::Fail(e.to_string()),
+                }
+            }
+            "key" | "jwk" => KeyLookup::Fail(format!(
+                "a did:{} document has one key; the proof names #{}",
+                issuer_did.method(),
+                url.fragment()
+            )),
+            "web" => match self.remote.did_web(&issuer_did).await {
+                Err(f) if f.definite => KeyLookup::Fail(f.message),
+                Err(f) => KeyLookup::Indeterminate(f.message),
+                Ok(doc) => match doc.key_for(method, Relationship::AssertionMethod) {
+                    Ok(k) => found(k.clone()),
+                    Err(m) => KeyLookup::Fail(m),
+                },
+            },
+            m => KeyLookup::Indeterminate(format!("the DID method \"{m}\" is not supported")),
+        }
     }
 
     /// Steps 4–9, on the credential (a JSON object).

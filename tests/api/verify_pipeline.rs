@@ -304,8 +304,8 @@ async fn endorsements_are_verified_and_a_bad_one_fails_the_badge() {
         .await;
     assert_eq!(outcome(&r, "endorsements"), Some("pass"), "{r}");
 
-    // A Data Integrity endorsement cannot be decided by this version; one with no
-    // proof at all fails.
+    // A Data Integrity endorsement whose proof is not even complete (no purpose, no
+    // method, a stub value) fails, as one with no proof at all does.
     let mut di = example("ob3_endorsementcredential.json");
     di["credentialSubject"]["id"] = json!(ENDORSED);
     di.remove("credentialStatus");
@@ -317,7 +317,11 @@ async fn endorsements_are_verified_and_a_bad_one_fails_the_badge() {
     let (_, r) = app
         .verify(json!(endorsed_badge(&issuer, "endorsement", json!([di]))))
         .await;
-    assert_eq!(outcome(&r, "endorsements"), Some("indeterminate"), "{r}");
+    assert_eq!(outcome(&r, "endorsements"), Some("fail"), "{r}");
+    assert!(
+        message(&r, "endorsements").contains("assertionMethod"),
+        "{r}"
+    );
     assert_eq!(r["verified"], false);
     let (_, r) = app
         .verify(json!(endorsed_badge(
@@ -974,4 +978,63 @@ async fn the_data_models_rules_are_held_for_credentials_and_presentations() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{want}: {r}");
         assert!(r.to_string().contains(want), "{want}: {r}");
     }
+}
+
+fn integrity_vector() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/integrity/ob3_did_key_eddsa.json");
+    serde_json::from_slice(&std::fs::read(path).expect("vector")).expect("json")
+}
+
+#[tokio::test]
+async fn a_data_integrity_badge_verifies_and_a_changed_copy_does_not() {
+    let app = TestApp::new().await;
+    let signed = integrity_vector();
+    let (s, r) = app.verify(signed.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(outcome(&r, "signature"), Some("pass"), "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["standard"], "ob3");
+    assert_eq!(
+        r["verification_method"],
+        "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi#z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
+    );
+    // The W3C VC-API takes it as it is.
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/credentials/verify",
+            Some(json!({"verifiableCredential": signed})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+
+    // Changed after signing, signed by a key that is not the issuer's, or for another
+    // purpose: the signature fails.
+    let mut renamed = signed.clone();
+    renamed["name"] = json!("Teamwork Badge (with honours)");
+    let mut other_key = signed.clone();
+    other_key["proof"]["verificationMethod"] = json!(
+        "did:key:z6MktkZB1oBapEM1a9gAjmbPikpGrPatxQQXqeUWJP6SqGuZ#z6MktkZB1oBapEM1a9gAjmbPikpGrPatxQQXqeUWJP6SqGuZ"
+    );
+    let mut purpose = signed.clone();
+    purpose["proof"]["proofPurpose"] = json!("authentication");
+    for (what, doc) in [
+        ("renamed", renamed),
+        ("other key", other_key),
+        ("purpose", purpose),
+    ] {
+        let (s, r) = app.verify(doc).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(r["verified"], false, "{what}: {r}");
+        assert_eq!(outcome(&r, "signature"), Some("fail"), "{what}: {r}");
+    }
+    // A suite this verifier does not handle is undecided, not failed.
+    let mut bbs = signed.clone();
+    bbs["proof"]["cryptosuite"] = json!("bbs-2023");
+    let (_, r) = app.verify(bbs).await;
+    assert_eq!(outcome(&r, "signature"), Some("indeterminate"), "{r}");
+    assert!(message(&r, "signature").contains("bbs-2023"), "{r}");
 }

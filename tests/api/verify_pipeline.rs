@@ -980,36 +980,51 @@ async fn the_data_models_rules_are_held_for_credentials_and_presentations() {
     }
 }
 
-fn integrity_vector() -> Value {
+fn integrity_vector(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors/integrity/ob3_did_key_eddsa.json");
+        .join("tests/vectors/integrity")
+        .join(name);
     serde_json::from_slice(&std::fs::read(path).expect("vector")).expect("json")
 }
 
 #[tokio::test]
 async fn a_data_integrity_badge_verifies_and_a_changed_copy_does_not() {
     let app = TestApp::new().await;
-    let signed = integrity_vector();
-    let (s, r) = app.verify(signed.clone()).await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    assert_eq!(outcome(&r, "signature"), Some("pass"), "{r}");
-    assert_eq!(r["verified"], true, "{r}");
-    assert_eq!(r["standard"], "ob3");
-    assert_eq!(
-        r["verification_method"],
-        "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi#z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
-    );
-    // The W3C VC-API takes it as it is.
-    let (s, r) = app
-        .call(
-            Method::POST,
-            "/credentials/verify",
-            Some(json!({"verifiableCredential": signed})),
-            false,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    assert_eq!(r["verified"], true, "{r}");
+    // eddsa-rdfc-2022 with an Ed25519 did:key, ecdsa-rdfc-2019 with a P-256 one.
+    for (name, key) in [
+        (
+            "ob3_did_key_eddsa.json",
+            "z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi",
+        ),
+        (
+            "ob3_did_key_ecdsa_p256.json",
+            "zDnaejZhoLPM59C3N57kPXGMzHvugJmCkdGioEmkbcwYLwEiZ",
+        ),
+    ] {
+        let signed = integrity_vector(name);
+        let (s, r) = app.verify(signed.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(outcome(&r, "signature"), Some("pass"), "{name}: {r}");
+        assert_eq!(r["verified"], true, "{name}: {r}");
+        assert_eq!(r["standard"], "ob3");
+        assert_eq!(r["verification_method"], format!("did:key:{key}#{key}"));
+        // The W3C VC-API takes it as it is.
+        let (s, r) = app
+            .call(
+                Method::POST,
+                "/credentials/verify",
+                Some(json!({"verifiableCredential": signed})),
+                false,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{name}: {r}");
+        assert_eq!(r["verified"], true, "{r}");
+        let mut renamed = integrity_vector(name);
+        renamed["name"] = json!("Teamwork Badge (with honours)");
+        let (_, r) = app.verify(renamed).await;
+        assert_eq!(outcome(&r, "signature"), Some("fail"), "{name}: {r}");
+    }
+    let signed = integrity_vector("ob3_did_key_eddsa.json");
 
     // Changed after signing, signed by a key that is not the issuer's, or for another
     // purpose: the signature fails.

@@ -55,14 +55,6 @@ pub struct ImportArgs {
     pub database_url: Option<String>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the runtime")
-}
-
 /// The header an export of a data dir starts with: what the dir says it is.
 fn header_for(data_dir: Option<&Path>) -> Header {
     let public_url = data_dir.and_then(app::read_identity);
@@ -80,7 +72,7 @@ fn header_for(data_dir: Option<&Path>) -> Header {
 }
 
 pub fn export(a: &ExportArgs) -> anyhow::Result<()> {
-    let rt = runtime()?;
+    let rt = crate::cli::fleet::runtime()?;
     let to_stdout = a.output.as_os_str() == "-";
     let partial = partial_path(&a.output);
     let opened = match &a.database_url {
@@ -89,7 +81,8 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<()> {
             .context("connecting to the PostgreSQL database")?),
         None => Store::open(&a.data_dir),
     };
-    let summary = match opened {
+    // Through the running service (its address), or not.
+    let through = match opened {
         Ok(store) => {
             let header = header_for(a.database_url.is_none().then_some(a.data_dir.as_path()));
             if to_stdout {
@@ -136,7 +129,7 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<()> {
     };
     std::fs::rename(&partial, &a.output)
         .with_context(|| format!("renaming {} to {}", partial.display(), a.output.display()))?;
-    match summary {
+    match through {
         Some(url) => println!(
             "exported {s} into {} (through the running service at {url})",
             a.output.display()
@@ -226,7 +219,7 @@ async fn download(data_dir: &Path, url: &str, out: &mut dyn std::io::Write) -> a
 }
 
 pub fn import(a: &ImportArgs) -> anyhow::Result<()> {
-    let rt = runtime()?;
+    let rt = crate::cli::fleet::runtime()?;
     std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
     let store = match &a.database_url {
         Some(u) => rt

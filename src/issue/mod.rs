@@ -62,7 +62,7 @@ const SLOT_TRIES: u32 = 32;
 pub enum Error {
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
-    #[error("{}", join_violations(.0))]
+    #[error("{}", crate::model::schema::joined(.0))]
     Schema(Vec<Violation>),
     #[error("{0} not found")]
     NotFound(String),
@@ -100,13 +100,6 @@ fn wrong_tx_code(left: u8) -> String {
         1 => "that code is not right; one try is left".into(),
         n => format!("that code is not right; {n} tries are left"),
     }
-}
-
-fn join_violations(v: &[Violation]) -> String {
-    v.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl Error {

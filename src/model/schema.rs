@@ -35,6 +35,14 @@ pub struct Violation {
     pub message: String,
 }
 
+/// Violations as one message, separated by `; `.
+pub fn joined(v: &[Violation]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.path.is_empty() {

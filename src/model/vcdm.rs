@@ -33,8 +33,7 @@ use serde_json::{Map, Value};
 use super::schema::Violation;
 use crate::clock::parse_datetime;
 
-/// The VCDM 2.0 base context.
-pub const VCDM2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
+pub use super::VCDM2_CONTEXT;
 /// The VCDM 1.1 base context.
 pub const VCDM1_CONTEXT: &str = "https://www.w3.org/2018/credentials/v1";
 
@@ -55,6 +54,20 @@ impl Version {
     }
 }
 
+/// Which version a document follows, by its first context: 1.1 for the 1.1 base
+/// context, 2.0 otherwise (what it is judged by, whether or not it passes).
+pub fn version_of(doc: &Value) -> Version {
+    let first = match doc.get("@context") {
+        Some(Value::Array(a)) => a.first(),
+        other => other,
+    };
+    if first.and_then(Value::as_str) == Some(VCDM1_CONTEXT) {
+        Version::V1_1
+    } else {
+        Version::V2
+    }
+}
+
 fn violation(path: &str, message: impl Into<String>) -> Violation {
     Violation {
         path: path.to_owned(),
@@ -64,7 +77,7 @@ fn violation(path: &str, message: impl Into<String>) -> Violation {
 
 /// Whether `s` is a URL (an absolute URI: `https:`, `did:`, `urn:uuid:`, ...).
 pub fn is_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| !u.scheme().is_empty())
+    url::Url::parse(s).is_ok()
 }
 
 /// Reads `@context`: which version its first item names, with violations of §4.3.
@@ -354,10 +367,15 @@ pub fn enveloped<'a>(
 
 /// Checks a presentation (not enveloped) against the data model (§4.13).
 pub fn check_presentation(doc: &Value) -> Result<(), Vec<Violation>> {
+    match doc.as_object() {
+        Some(o) => check_presentation_object(o),
+        None => Err(vec![violation("", "a presentation is a JSON object")]),
+    }
+}
+
+/// [`check_presentation`] of a presentation already known to be an object.
+pub fn check_presentation_object(doc: &Map<String, Value>) -> Result<(), Vec<Violation>> {
     let mut out = Vec::new();
-    let Some(doc) = doc.as_object() else {
-        return Err(vec![violation("", "a presentation is a JSON object")]);
-    };
     let version = context(doc, true, &mut out);
     types(doc, "VerifiablePresentation", &mut out);
     optional_id(doc, "", &mut out);

@@ -275,6 +275,13 @@ fn failed_once_more(f: Option<Failures>, now: OffsetDateTime, cap: Duration) -> 
     f
 }
 
+impl Failures {
+    /// The seconds (at least one) an attempt must wait at `now`, if it must.
+    fn waits(&self, now: OffsetDateTime) -> Option<u64> {
+        (self.until > now).then(|| (self.until - now).whole_seconds().max(1) as u64)
+    }
+}
+
 /// Failures with one charge taken back.
 fn refunded(mut f: Failures, now: OffsetDateTime) -> Failures {
     f.count = f.count.saturating_sub(1);
@@ -319,8 +326,7 @@ impl Throttle {
                 .get(key)
                 .copied(),
         };
-        Ok(f.filter(|f| f.until > now)
-            .map(|f| (f.until - now).whole_seconds().max(1) as u64))
+        Ok(f.and_then(|f| f.waits(now)))
     }
 
     async fn fail(
@@ -350,13 +356,11 @@ impl Throttle {
         now: OffsetDateTime,
         cap: Duration,
     ) -> Result<Option<u64>, Error> {
-        let waits =
-            |f: &Failures| (f.until > now).then(|| (f.until - now).whole_seconds().max(1) as u64);
         if let Some(s) = &self.shared {
             let mut wait = None;
             s.change_throttle(&key.shared_key(), &mut |r| {
                 let f = r.map(from_record);
-                wait = f.as_ref().and_then(waits);
+                wait = f.and_then(|f| f.waits(now));
                 match wait {
                     Some(_) => r,
                     None => Some(to_record(failed_once_more(f, now, cap))),
@@ -366,7 +370,7 @@ impl Throttle {
             return Ok(wait);
         }
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(w) = map.get(key).and_then(waits) {
+        if let Some(w) = map.get(key).and_then(|f| f.waits(now)) {
             return Ok(Some(w));
         }
         charge_in(&mut map, key.clone(), now, cap);

@@ -132,7 +132,7 @@ pub fn multikey(key: &PublicJwk) -> Result<String, ProofError> {
             .and_then(|s| crate::jose::b64_decode(s, name).ok())
             .ok_or_else(|| ProofError::Unsupported(format!("the key has no {name}")))
     };
-    let mut bytes = match key.algorithm() {
+    let bytes = match key.algorithm() {
         Algorithm::EdDSA => {
             let mut b = vec![0xed, 0x01];
             b.extend(part("x")?);
@@ -158,9 +158,7 @@ pub fn multikey(key: &PublicJwk) -> Result<String, ProofError> {
             ));
         }
     };
-    let mut out = String::from("z");
-    out.push_str(&bs58::encode(std::mem::take(&mut bytes)).into_string());
-    Ok(out)
+    Ok(format!("z{}", bs58::encode(bytes).into_string()))
 }
 
 /// Verifies the proof of `doc` made with `key`, which the caller found to be the key

@@ -118,11 +118,6 @@ pub const MAX_ENDORSEMENTS: usize = 8;
 /// Without a `kid`, the most keys of the issuer tried against the signature.
 pub const MAX_CANDIDATES: usize = 4;
 
-/// The VCDM 1.1 base context.
-const VCDM1_CONTEXT: &str = "https://www.w3.org/2018/credentials/v1";
-/// The VCDM 2.0 base context.
-const VCDM2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
-
 /// Input that cannot be examined at all.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -543,7 +538,26 @@ impl Verifier {
                 url.did()
             ));
         }
-        let found = |k: PublicJwk| KeyLookup::Found(Box::new(k), method.to_owned());
+        self.key_named(
+            &issuer_did,
+            &url,
+            Relationship::AssertionMethod,
+            "the proof",
+        )
+        .await
+    }
+
+    /// The key `url`, a DID URL of `issuer_did`, names, listed for `rel`: offline for
+    /// this service's own DID, did:key and did:jwk, through the outbound client for
+    /// did:web. `named_by` says what named it (a `kid`, a proof) in messages.
+    async fn key_named(
+        &self,
+        issuer_did: &Did,
+        url: &DidUrl,
+        rel: Relationship,
+        named_by: &str,
+    ) -> KeyLookup {
+        let found = |k: PublicJwk| KeyLookup::Found(Box::new(k), url.to_string());
         if self.is_own(issuer_did.as_str()) {
             return match self
                 .own
@@ -557,28 +571,32 @@ impl Verifier {
                 )),
             };
         }
-        match issuer_did.method() {
-            "key" if url.fragment() == issuer_did.method_specific_id() => {
-                match crate::did::key::resolve(&issuer_did) {
-                    Ok(k) => found(k),
-                    Err(e) => KeyLookup::Fail(e.to_string()),
-                }
-            }
-            "jwk" if url.fragment() == crate::did::jwk::FRAGMENT => {
-                match crate::did::jwk::resolve(&issuer_did) {
-                    Ok(k) => found(k),
-                    Err(e) => KeyLookup::Fail(e.to_string()),
-                }
-            }
-            "key" | "jwk" => KeyLookup::Fail(format!(
-                "a did:{} document has one key; the proof names #{}",
+        let one_key = |only: &str| {
+            KeyLookup::Fail(format!(
+                "a did:{} document has one key, #{only}; {named_by} names #{}",
                 issuer_did.method(),
                 url.fragment()
-            )),
-            "web" => match self.remote.did_web(&issuer_did).await {
+            ))
+        };
+        match issuer_did.method() {
+            "key" if url.fragment() != issuer_did.method_specific_id() => {
+                one_key(issuer_did.method_specific_id())
+            }
+            "jwk" if url.fragment() != crate::did::jwk::FRAGMENT => {
+                one_key(crate::did::jwk::FRAGMENT)
+            }
+            "key" => match crate::did::key::resolve(issuer_did) {
+                Ok(k) => found(k),
+                Err(e) => KeyLookup::Fail(e.to_string()),
+            },
+            "jwk" => match crate::did::jwk::resolve(issuer_did) {
+                Ok(k) => found(k),
+                Err(e) => KeyLookup::Fail(e.to_string()),
+            },
+            "web" => match self.remote.did_web(issuer_did).await {
                 Err(f) if f.definite => KeyLookup::Fail(f.message),
                 Err(f) => KeyLookup::Indeterminate(f.message),
-                Ok(doc) => match doc.key_for(method, Relationship::AssertionMethod) {
+                Ok(doc) => match doc.key_for(&url.to_string(), rel) {
                     Ok(k) => found(k.clone()),
                     Err(m) => KeyLookup::Fail(m),
                 },
@@ -732,75 +750,46 @@ impl Verifier {
                 }
             },
         };
+        if let Some(u) = &kid {
+            return self.key_named(&issuer_did, u, rel, "kid").await;
+        }
+        // No kid: the key among the issuer's that verifies.
         if self.is_own(issuer_did.as_str()) {
             let Some(keys) = &self.own else {
                 return KeyLookup::Indeterminate("no local keys".into());
             };
-            return match kid {
-                Some(u) => match keys.published_key(u.fragment()) {
-                    Some(k) => KeyLookup::Found(Box::new(k), u.to_string()),
-                    None => KeyLookup::Fail(format!(
-                        "the issuer's DID document has no key {:?}",
-                        u.fragment()
-                    )),
-                },
-                None => {
-                    let published = keys.published();
-                    pick_key(
-                        jws,
-                        embedded,
-                        published
-                            .iter()
-                            .map(|p| (format!("{issuer_did}#{}", p.kid), &p.jwk)),
-                    )
-                }
-            };
+            let published = keys.published();
+            return pick_key(
+                jws,
+                embedded,
+                published
+                    .iter()
+                    .map(|p| (format!("{issuer_did}#{}", p.kid), &p.jwk)),
+            );
         }
         match issuer_did.method() {
             "key" => match crate::did::key::resolve(&issuer_did) {
                 Ok(k) => {
-                    if let Some(u) = &kid
-                        && u.fragment() != issuer_did.method_specific_id()
-                    {
-                        return KeyLookup::Fail(format!(
-                            "a did:key document has one key, #{}; kid names #{}",
-                            issuer_did.method_specific_id(),
-                            u.fragment()
-                        ));
-                    }
                     let vm = format!("{issuer_did}#{}", issuer_did.method_specific_id());
                     KeyLookup::Found(Box::new(k), vm)
                 }
                 Err(e) => KeyLookup::Fail(e.to_string()),
             },
             "jwk" => match crate::did::jwk::resolve(&issuer_did) {
-                Ok(k) => {
-                    if let Some(u) = &kid
-                        && u.fragment() != crate::did::jwk::FRAGMENT
-                    {
-                        return KeyLookup::Fail(format!(
-                            "a did:jwk document has one key, #0; kid names #{}",
-                            u.fragment()
-                        ));
-                    }
-                    KeyLookup::Found(Box::new(k), format!("{issuer_did}#0"))
-                }
+                Ok(k) => KeyLookup::Found(
+                    Box::new(k),
+                    format!("{issuer_did}#{}", crate::did::jwk::FRAGMENT),
+                ),
                 Err(e) => KeyLookup::Fail(e.to_string()),
             },
             "web" => match self.remote.did_web(&issuer_did).await {
                 Err(f) if f.definite => KeyLookup::Fail(f.message),
                 Err(f) => KeyLookup::Indeterminate(f.message),
-                Ok(doc) => match kid {
-                    Some(u) => match doc.key_for(&u.to_string(), rel) {
-                        Ok(k) => KeyLookup::Found(Box::new(k.clone()), u.to_string()),
-                        Err(m) => KeyLookup::Fail(m),
-                    },
-                    None => pick_key(
-                        jws,
-                        embedded,
-                        doc.keys_for(rel).map(|(id, k)| (id.to_owned(), k)),
-                    ),
-                },
+                Ok(doc) => pick_key(
+                    jws,
+                    embedded,
+                    doc.keys_for(rel).map(|(id, k)| (id.to_owned(), k)),
+                ),
             },
             m => KeyLookup::Indeterminate(format!("the DID method \"{m}\" is not supported")),
         }
@@ -1138,6 +1127,7 @@ pub fn read_credential(v: &Value) -> Result<(), Error> {
 fn enveloped_credential(o: &Map<String, Value>) -> Result<&str, Error> {
     const KIND: &str = "EnvelopedVerifiableCredential";
     let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+    // VC-JOSE-COSE's media type, and those of earlier drafts.
     let media = [
         "application/vc+jwt",
         "application/jwt",
@@ -1149,10 +1139,7 @@ fn enveloped_credential(o: &Map<String, Value>) -> Result<&str, Error> {
     vcdm::enveloped(o, KIND, media).map_err(|v| {
         Error::Malformed(format!(
             "not an enveloped credential: {}",
-            v.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
+            schema::joined(&v)
         ))
     })
 }
@@ -1166,16 +1153,6 @@ fn check_json_credential(o: &Map<String, Value>) -> Result<(), Error> {
             "not a verifiable credential: it has no @context or credentialSubject".into(),
         ))
     }
-}
-
-pub fn enveloped_jwt(id: &str) -> Option<&str> {
-    [
-        "data:application/vc+jwt,",
-        "data:application/jwt,",
-        "data:application/vc-ld+jwt,",
-    ]
-    .iter()
-    .find_map(|p| id.strip_prefix(p))
 }
 
 fn has_type(v: Option<&Value>, t: &str) -> bool {
@@ -1260,17 +1237,10 @@ fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
         Subject::Badge => None,
     };
     let mut violations = Vec::new();
-    let version = match vcdm::check_credential(document) {
-        Ok(v) => v,
-        Err(v) => {
-            violations.extend(v);
-            if first_context(document) == Some(VCDM1_CONTEXT) {
-                vcdm::Version::V1_1
-            } else {
-                vcdm::Version::V2
-            }
-        }
-    };
+    if let Err(v) = vcdm::check_credential(document) {
+        violations.extend(v);
+    }
+    let version = vcdm::version_of(document);
     report.standard = Some(match ob_schema {
         Some(_) => "ob3",
         None => version.standard(),
@@ -1288,23 +1258,8 @@ fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
     if violations.is_empty() {
         report.pass(CheckName::Schema);
     } else {
-        report.fail(
-            CheckName::Schema,
-            violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
+        report.fail(CheckName::Schema, schema::joined(&violations));
     }
-}
-
-fn first_context(document: &Value) -> Option<&str> {
-    document
-        .get("@context")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .and_then(Value::as_str)
 }
 
 /// The OB 3.0 schema of `subject` (credential or endorsement), a VCDM 1.1 credential
@@ -1313,18 +1268,14 @@ fn check_ob_schema(
     document: &Value,
     subject: Subject,
 ) -> Result<(), Vec<crate::model::schema::Violation>> {
-    let v1 = document
-        .get("@context")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .is_some_and(|c| c == VCDM1_CONTEXT);
+    let v1 = vcdm::version_of(document) == vcdm::Version::V1_1;
     let mapped;
     let doc = if v1 && let Some(credential) = document.as_object() {
         let mut doc = credential.clone();
         if let Some(Value::Array(ctx)) = doc.get_mut("@context")
             && let Some(first) = ctx.first_mut()
         {
-            *first = Value::String(VCDM2_CONTEXT.into());
+            *first = Value::String(vcdm::VCDM2_CONTEXT.into());
         }
         for (old, new) in [
             ("issuanceDate", "validFrom"),

@@ -157,13 +157,7 @@ fn enveloped_presentation(o: &Map<String, Value>) -> Result<&str, Error> {
 }
 
 fn malformed(what: &str, v: &[crate::model::schema::Violation]) -> Error {
-    Error::Malformed(format!(
-        "{what}: {}",
-        v.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    ))
+    Error::Malformed(format!("{what}: {}", crate::model::schema::joined(v)))
 }
 
 /// A VP-JWT and its payload.
@@ -195,8 +189,7 @@ fn check_presentation_type(vp: &Map<String, Value>) -> Result<(), Error> {
             "not a presentation: its type does not include VerifiablePresentation".into(),
         ));
     }
-    vcdm::check_presentation(&Value::Object(vp.clone()))
-        .map_err(|v| malformed("not a valid presentation", &v))
+    vcdm::check_presentation_object(vp).map_err(|v| malformed("not a valid presentation", &v))
 }
 
 /// A presentation's credentials, at most [`MAX_CREDENTIALS`].

@@ -442,7 +442,6 @@ impl SledStore {
     /// Writes an award whose slot is settled: its handles and listing entry first
     /// (they lead nowhere until the award is written), then the award.
     fn write_award(&self, award: &mut Award) -> Result<(), Error> {
-        award.seq = self.db.generate_id()?;
         let idb = award.id.as_bytes().as_slice();
         let w = &award.wallet;
         let handles = [
@@ -453,6 +452,14 @@ impl SledStore {
         for h in handles.iter().flatten() {
             self.wallet.insert(handle_key(h), idb)?;
         }
+        self.write_listed(award)
+    }
+
+    /// Writes an award at the next listing position (setting its `seq`): its search
+    /// and listing entries first, then the award.
+    fn write_listed(&self, award: &mut Award) -> Result<(), Error> {
+        award.seq = self.db.generate_id()?;
+        let idb = award.id.as_bytes().as_slice();
         for k in index_keys(award) {
             self.by_recipient.insert(k, idb)?;
         }

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use super::{
-    RESERVED, SledStore, bit_key, code_value, from_json, handle_key, index_keys, json, list_key,
-    purpose_of, reserved, revision_key, slot_key, slot_of, uuid_value,
+    RESERVED, SledStore, bit_key, code_value, from_json, handle_key, json, list_key, purpose_of,
+    reserved, revision_key, slot_key, slot_of, uuid_value,
 };
 use crate::records::{AchievementRef, TemplateKind, Visibility};
 use crate::status::StatusSlot;
@@ -276,15 +276,8 @@ impl Transfer for SledStore {
                         .insert(revision_key(at), json("achievement revision", achievement)?)?;
                 }
                 Record::Award { body } => {
-                    let mut award = codec::read_award(body)?;
-                    award.seq = self.db.generate_id()?;
-                    let idb = award.id.as_bytes().as_slice();
-                    for k in index_keys(&award) {
-                        self.by_recipient.insert(k, idb)?;
-                    }
-                    self.by_seq.insert(award.seq.to_be_bytes(), idb)?;
-                    self.awards.insert(idb, codec::award(&award))?;
-                    self.recount(None, Some(&award));
+                    // Its handles come as their own records, as they stand.
+                    self.write_listed(&mut codec::read_award(body)?)?;
                 }
                 Record::Copy { copy, award } => {
                     self.copies

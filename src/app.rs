@@ -299,6 +299,67 @@ impl KeySource {
         }
     }
 
+    /// Adds a key of `alg` where the keys are kept, beside the others (the signing key
+    /// stays), and reads the set back: what a Data Integrity suite needs when the
+    /// service holds no key of its type. In a fleet's database the change is a
+    /// compare-and-swap, so two nodes adding at once both keep theirs.
+    pub async fn add_key(
+        &self,
+        alg: crate::jose::Algorithm,
+    ) -> Result<Keyring, crate::keyring::Error> {
+        match self {
+            KeySource::Dir(d) => {
+                crate::keyring::add(d, alg)?;
+                Keyring::load(d)
+            }
+            KeySource::Database { fleet, kek } => {
+                Self::change_sealed(&**fleet, kek, |set| set.add(alg)).await?;
+                self.load().await
+            }
+        }
+    }
+
+    /// Applies `change` to the key set sealed in a fleet's database, again until no
+    /// other writer came in between.
+    pub async fn change_sealed<T>(
+        fleet: &dyn crate::store::Fleet,
+        kek: &crate::keyring::sealed::KeyEncryptionKey,
+        mut change: impl FnMut(&mut crate::keyring::sealed::KeySet) -> Result<T, crate::keyring::Error>,
+    ) -> Result<T, crate::keyring::Error> {
+        let store = |e: crate::store::Error| crate::keyring::Error::Sealed(e.to_string());
+        loop {
+            let current = fleet
+                .current_shared_value(KEYS_NAME)
+                .await
+                .map_err(store)?
+                .ok_or_else(|| {
+                    crate::keyring::Error::Sealed(
+                        "the database keeps no keys yet: start a node with ACCOLADE_KEY_ENCRYPTION_KEY first"
+                            .into(),
+                    )
+                })?;
+            let mut set = crate::keyring::sealed::KeySet::unseal(&current, kek)?;
+            let out = change(&mut set)?;
+            let sealed = set.seal(kek)?;
+            if fleet
+                .replace_shared_value(KEYS_NAME, &current, &sealed)
+                .await
+                .map_err(store)?
+            {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// [`KeySource::add_key`] for [`LiveKeys::set_maker`].
+    pub fn maker(&self) -> crate::keyring::KeyMaker {
+        let source = self.clone();
+        Arc::new(move |alg| {
+            let source = source.clone();
+            Box::pin(async move { source.add_key(alg).await })
+        })
+    }
+
     /// The keys to start with. From a directory: those it holds, a key of `alg`
     /// made when it holds none. From a database that keeps none yet: the keys
     /// directory's set when `dir` holds keys (moving them in), otherwise a new one of

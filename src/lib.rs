@@ -43,6 +43,7 @@ pub mod did;
 pub mod earners;
 pub mod http;
 pub mod images;
+pub mod integrity;
 pub mod issue;
 pub mod jose;
 pub mod keyring;

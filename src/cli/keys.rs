@@ -93,27 +93,13 @@ fn change_sealed<T>(
     rt: &tokio::runtime::Runtime,
     store: &crate::store::Store,
     kek: &KeyEncryptionKey,
-    mut change: impl FnMut(&mut KeySet) -> Result<T, keyring::Error>,
+    change: impl FnMut(&mut KeySet) -> Result<T, keyring::Error>,
 ) -> anyhow::Result<T> {
-    rt.block_on(async {
-        loop {
-            let current = store
-                .fleet
-                .current_shared_value(crate::app::KEYS_NAME)
-                .await?
-                .context("the database keeps no keys yet: start a node with ACCOLADE_KEY_ENCRYPTION_KEY first")?;
-            let mut set = KeySet::unseal(&current, kek)?;
-            let out = change(&mut set)?;
-            let sealed = set.seal(kek)?;
-            if store
-                .fleet
-                .replace_shared_value(crate::app::KEYS_NAME, &current, &sealed)
-                .await?
-            {
-                return Ok(out);
-            }
-        }
-    })
+    Ok(rt.block_on(crate::app::KeySource::change_sealed(
+        &*store.fleet,
+        kek,
+        change,
+    ))?)
 }
 
 fn list(ring: &Keyring) {

@@ -340,6 +340,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(sweep_shared_limits(limits, state.clock.clone()));
         }
     }
+    state.issuer.keys().set_maker(key_source.maker());
     tokio::spawn(reload_keys(state.clone(), key_source));
     tokio::spawn(sweep_wallet_state(state.oid4vci.clone()));
     tokio::spawn(sweep_presentation_requests(state.oid4vp.clone()));

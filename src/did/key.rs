@@ -68,33 +68,40 @@ pub fn from_multibase(msid: &str) -> Result<PublicJwk, Error> {
     }
 }
 
-/// The did:key of a public key (Ed25519 or P-256).
-pub fn did_key_for(jwk: &PublicJwk) -> Result<Did, Error> {
+/// A public key as a Multikey `publicKeyMultibase` (Controlled Identifiers v1.0
+/// §2.2.2), which is also its did:key method-specific id: Ed25519 or P-256.
+pub fn multibase(jwk: &PublicJwk) -> Result<String, Error> {
     let mut bytes = Vec::with_capacity(35);
+    let raw = |v: &str, name: &'static str| {
+        crate::jose::b64_decode(v, name).map_err(|e| Error::DidKey(e.to_string()))
+    };
     match jwk.params() {
         JwkParams::Ed25519 { x } => {
             bytes.extend_from_slice(&ED25519_PREFIX);
-            bytes
-                .extend(crate::jose::b64_decode(x, "x").map_err(|e| Error::DidKey(e.to_string()))?);
+            bytes.extend(raw(x, "x")?);
         }
         JwkParams::P256 { x, y } => {
-            let y = crate::jose::b64_decode(y, "y").map_err(|e| Error::DidKey(e.to_string()))?;
+            let y = raw(y, "y")?;
             bytes.extend_from_slice(&P256_PREFIX);
             bytes.push(if y.last().is_some_and(|b| b & 1 == 1) {
                 3
             } else {
                 2
             });
-            bytes
-                .extend(crate::jose::b64_decode(x, "x").map_err(|e| Error::DidKey(e.to_string()))?);
+            bytes.extend(raw(x, "x")?);
         }
         JwkParams::Rsa { .. } => {
             return Err(Error::DidKey(
-                "RSA keys are not issued as did:key here".into(),
+                "RSA keys have no Multikey form here (Ed25519 and P-256 do)".into(),
             ));
         }
     }
-    format!("did:key:z{}", bs58::encode(bytes).into_string())
+    Ok(format!("z{}", bs58::encode(bytes).into_string()))
+}
+
+/// The did:key of a public key (Ed25519 or P-256).
+pub fn did_key_for(jwk: &PublicJwk) -> Result<Did, Error> {
+    format!("did:key:{}", multibase(jwk)?)
         .parse()
         .map_err(|_| Error::DidKey("encoding failed".into()))
 }

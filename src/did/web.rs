@@ -156,10 +156,21 @@ pub struct PublishedKey {
 }
 
 /// The DID document: every published key as a `JsonWebKey2020` verification method
-/// with `publicKeyJwk` (public members only), each referenced from `assertionMethod`
-/// (what credential issuance uses) and `authentication`.
+/// with `publicKeyJwk` (public members only), and each Ed25519 and P-256 key also as
+/// a `Multikey` method whose fragment is its `publicKeyMultibase` (Controlled
+/// Identifiers v1.0 §2.2.2: one form of key material per method), which Data
+/// Integrity proofs name. Each is referenced from `assertionMethod` (what credential
+/// issuance uses) and `authentication`.
 pub fn did_document(did: &Did, keys: &[PublishedKey]) -> Value {
-    let methods: Vec<Value> = keys
+    let multikeys: Vec<(String, String)> = keys
+        .iter()
+        .filter_map(|k| {
+            super::key::multibase(&k.jwk)
+                .ok()
+                .map(|mb| (format!("{did}#{mb}"), mb))
+        })
+        .collect();
+    let mut methods: Vec<Value> = keys
         .iter()
         .map(|k| {
             let mut jwk = k.jwk.to_value();
@@ -176,14 +187,24 @@ pub fn did_document(did: &Did, keys: &[PublishedKey]) -> Value {
             })
         })
         .collect();
+    methods.extend(multikeys.iter().map(|(id, mb)| {
+        json!({
+            "id": id,
+            "type": "Multikey",
+            "controller": did.as_str(),
+            "publicKeyMultibase": mb,
+        })
+    }));
     let refs: Vec<Value> = keys
         .iter()
         .map(|k| json!(format!("{did}#{}", k.kid)))
+        .chain(multikeys.iter().map(|(id, _)| json!(id)))
         .collect();
     json!({
         "@context": [
             "https://www.w3.org/ns/did/v1",
-            "https://w3id.org/security/suites/jws-2020/v1"
+            "https://w3id.org/security/suites/jws-2020/v1",
+            "https://w3id.org/security/multikey/v1"
         ],
         "id": did.as_str(),
         "verificationMethod": methods,

@@ -111,6 +111,10 @@ impl std::fmt::Debug for Earners {
 
 /// The identity an award names its earner by.
 pub fn identity_of(award: &Award) -> Option<String> {
+    // A credential issued as given through the VC-API is not a badge: no earner page.
+    if award.is_general() {
+        return None;
+    }
     identity_of_recipient(&award.recipient)
 }
 
@@ -221,6 +225,7 @@ impl Earners {
                 }
             }
         }
+        out.retain(|a| !a.is_general());
         out.sort_by_key(|a| std::cmp::Reverse(a.seq));
         out.truncate(MAX_BADGES);
         Ok(out)

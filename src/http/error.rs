@@ -101,6 +101,12 @@ impl From<issue::Error> for ApiError {
                 "invalid_credential",
                 e.to_string(),
             ),
+            issue::Error::BadCredential(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_credential", e.to_string())
+            }
+            issue::Error::Taken(_) => {
+                Self::new(StatusCode::CONFLICT, "credential_id_taken", e.to_string())
+            }
             issue::Error::Conflict(_) => {
                 Self::new(StatusCode::CONFLICT, "credential_revoked", e.to_string())
             }

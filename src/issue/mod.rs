@@ -13,6 +13,7 @@
 //! is produced by [`sign_vc_jose`] for the W3C VC-API.
 
 pub mod achievements;
+pub mod general;
 pub mod offers;
 pub mod profile;
 pub mod revoke;
@@ -77,6 +78,12 @@ pub enum Error {
     /// The credential's state forbids the change (suspending a revoked badge).
     #[error("{0}")]
     Conflict(String),
+    /// A credential given to be signed breaks the data model or the issuer's rules.
+    #[error("{0}")]
+    BadCredential(String),
+    /// A credential id given to be signed was used already.
+    #[error("{0}")]
+    Taken(String),
     /// The award's delivery state forbids the request (re-offering an issued badge).
     #[error("{0}")]
     WrongState(String),
@@ -1073,7 +1080,12 @@ impl Issuer {
     /// copy finds the award it belongs to.
     pub async fn credential(&self, id: &str) -> Result<Award, Error> {
         let not_found = || Error::NotFound(format!("credential {id}"));
-        let uuid = parse_credential_id(id).ok_or_else(not_found)?;
+        let uuid = match parse_credential_id(id) {
+            Some(u) => u,
+            // A URL id a credential issued through the VC-API carries.
+            None if crate::model::vcdm::is_url(id) => general::award_id_for(id),
+            None => return Err(not_found()),
+        };
         find_award(&*self.awards, uuid).await?.ok_or_else(not_found)
     }
 

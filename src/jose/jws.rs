@@ -177,6 +177,8 @@ struct SignHeader<'a> {
     kid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     typ: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cty: Option<&'a str>,
 }
 
 /// Signs `payload` as a compact JWS whose header is exactly `alg`, `kid` (when given)
@@ -187,10 +189,23 @@ pub fn sign_compact(
     typ: Option<&str>,
     payload: &[u8],
 ) -> Result<String, Error> {
+    sign_compact_with(key, kid, typ, None, payload)
+}
+
+/// [`sign_compact`] with a `cty` header too (VC-JOSE-COSE §3.1.1 names the content
+/// type of a secured credential `vc`).
+pub fn sign_compact_with(
+    key: &SigningKey,
+    kid: Option<&str>,
+    typ: Option<&str>,
+    cty: Option<&str>,
+    payload: &[u8],
+) -> Result<String, Error> {
     let header = SignHeader {
         alg: key.algorithm().name(),
         kid,
         typ,
+        cty,
     };
     let header = serde_json::to_vec(&header).map_err(|e| Error::Signing(e.to_string()))?;
     let mut out = b64(header);

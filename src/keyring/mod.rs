@@ -108,27 +108,92 @@ pub struct Keyring {
 /// the keys directory changes (`accolade keys rotate` or `retire`, on any node of a
 /// fleet): readers take the current set once per use, so that one signature and its
 /// key id always come from the same set.
-#[derive(Debug)]
-pub struct LiveKeys(std::sync::RwLock<Arc<Keyring>>);
+pub struct LiveKeys {
+    ring: std::sync::RwLock<Arc<Keyring>>,
+    /// Adds a key of an algorithm where the keys are kept, and returns the set it is
+    /// now in (`None`: the set is kept nowhere, as in tests; a key is added in memory).
+    maker: std::sync::RwLock<Option<KeyMaker>>,
+    /// One key made at a time, so that two proofs needing one make one.
+    making: tokio::sync::Mutex<()>,
+}
+
+/// Adds a key of an algorithm, not the signing key, where the keys are kept (a keys
+/// directory, a fleet's database) and returns the whole set as it now stands.
+pub type KeyMaker = Arc<
+    dyn Fn(Algorithm) -> futures_util::future::BoxFuture<'static, Result<Keyring, Error>>
+        + Send
+        + Sync,
+>;
+
+impl std::fmt::Debug for LiveKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKeys")
+            .field("signing", &self.current().signing_kid())
+            .finish_non_exhaustive()
+    }
+}
 
 impl LiveKeys {
     pub fn new(keys: Arc<Keyring>) -> Arc<Self> {
-        Arc::new(Self(std::sync::RwLock::new(keys)))
+        Arc::new(Self {
+            ring: std::sync::RwLock::new(keys),
+            maker: std::sync::RwLock::new(None),
+            making: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Says where keys that proofs need are made ([`LiveKeys::key_for`]).
+    pub fn set_maker(&self, maker: KeyMaker) {
+        *self
+            .maker
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(maker);
     }
 
     /// The keys as they are now.
     pub fn current(&self) -> Arc<Keyring> {
-        self.0
+        self.ring
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The newest published key of `alg` with its id, made and published first when
+    /// there is none (a Data Integrity suite needs an Ed25519 key under an ES256
+    /// signing key): the signing key stays as it is.
+    pub async fn key_for(&self, alg: Algorithm) -> Result<(String, Arc<SigningKey>), Error> {
+        let found = |ring: &Keyring| ring.newest_of(alg).map(|(i, k)| (i.kid.clone(), k.clone()));
+        if let Some(k) = found(&self.current()) {
+            return Ok(k);
+        }
+        let _one = self.making.lock().await;
+        if let Some(k) = found(&self.current()) {
+            return Ok(k);
+        }
+        let maker = self
+            .maker
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let fresh = match maker {
+            Some(make) => make(alg).await?,
+            None => self.current().with_generated(alg)?,
+        };
+        let made = found(&fresh).ok_or_else(|| {
+            Error::Sealed(format!(
+                "a {alg} key was made but the key set does not hold it"
+            ))
+        })?;
+        tracing::info!(kid = %made.0, alg = %alg, "made a key for Data Integrity proofs; it is published in the DID document");
+        self.replace(fresh);
+        Ok(made)
     }
 
     /// Puts `fresh` in place when it differs from the current set (another signing
     /// key, or keys added or retired); whether it did.
     pub fn replace(&self, fresh: Keyring) -> bool {
         let mut cur = self
-            .0
+            .ring
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let ids = |k: &Keyring| -> (String, Vec<String>) {
@@ -210,7 +275,7 @@ impl Keyring {
     pub fn load_or_generate(dir: &Path, alg: Algorithm) -> Result<Self, Error> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         if pem_files(dir)?.is_empty() {
-            generate_into(dir, alg)?;
+            generate_into(dir, alg, true)?;
         }
         Self::load(dir)
     }
@@ -323,24 +388,78 @@ impl Keyring {
             .collect()
     }
 
-    /// A published key by id.
+    /// A published key by id, or by its Multikey fragment (`z...`, the form Data
+    /// Integrity proofs name it by).
     pub fn published_key(&self, kid: &str) -> Option<&PublicJwk> {
-        self.entries
-            .iter()
-            .find(|(i, _)| i.kid == kid && !i.retired)
+        let live = || self.entries.iter().filter(|(i, _)| !i.retired);
+        live()
+            .find(|(i, _)| i.kid == kid)
+            .or_else(|| {
+                kid.starts_with('z').then(|| {
+                    live().find(|(_, k)| {
+                        crate::did::key::multibase(k.public_jwk()).is_ok_and(|m| m == kid)
+                    })
+                })?
+            })
             .map(|(_, k)| k.public_jwk())
+    }
+
+    /// The DID URL fragment a Data Integrity proof names key `kid` by: its Multikey.
+    pub fn multikey_fragment(&self, kid: &str) -> Option<String> {
+        self.published_key(kid)
+            .and_then(|k| crate::did::key::multibase(k).ok())
     }
 
     /// The id of the signing key.
     pub fn signing_kid(&self) -> &str {
         &self.entries[self.signing].0.kid
     }
+
+    /// The newest published key of `alg`: the signing key when it is of `alg`.
+    pub fn newest_of(&self, alg: Algorithm) -> Option<(&KeyInfo, &Arc<SigningKey>)> {
+        let signing = &self.entries[self.signing];
+        if signing.0.alg == alg && !signing.0.retired {
+            return Some((&signing.0, &signing.1));
+        }
+        self.entries
+            .iter()
+            .rev()
+            .find(|(i, _)| i.alg == alg && !i.retired)
+            .map(|(i, k)| (i, k))
+    }
+
+    /// This set and a new key of `alg`, kept in memory only (a set read from nowhere,
+    /// as in tests and benchmarks).
+    pub fn with_generated(&self, alg: Algorithm) -> Result<Keyring, Error> {
+        let (key, _) = SigningKey::generate(alg).map_err(Error::Generate)?;
+        let mut ring = self.clone();
+        ring.entries.push((
+            KeyInfo {
+                kid: key.id().to_owned(),
+                alg,
+                created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
+                retired: false,
+            },
+            Arc::new(key),
+        ));
+        Ok(ring)
+    }
 }
 
 /// Generates a key of `alg` in `dir` and makes it the signing key. Returns its id.
 pub fn rotate(dir: &Path, alg: Algorithm) -> Result<String, Error> {
     fs::create_dir_all(dir).map_err(io(dir))?;
-    generate_into(dir, alg)
+    generate_into(dir, alg, true)
+}
+
+/// Generates a key of `alg` in `dir`, published beside the others; the signing key
+/// stays as it is. Returns its id.
+pub fn add(dir: &Path, alg: Algorithm) -> Result<String, Error> {
+    let ring = Keyring::load(dir)?;
+    // A manifest naming no signing key (keys dropped in by hand) would otherwise
+    // sign with the newest key, the one added here.
+    write_manifest(dir, &manifest_of(&ring))?;
+    generate_into(dir, alg, false)
 }
 
 /// Retires `kid`: it stays on disk but leaves the DID document.
@@ -366,7 +485,7 @@ fn manifest_of(ring: &Keyring) -> Manifest {
     }
 }
 
-fn generate_into(dir: &Path, alg: Algorithm) -> Result<String, Error> {
+fn generate_into(dir: &Path, alg: Algorithm, signing: bool) -> Result<String, Error> {
     let (key, pem) = SigningKey::generate(alg).map_err(Error::Generate)?;
     let path = dir.join(format!("{}.pem", key.id()));
     write_private(&path, &pem)?;
@@ -377,7 +496,9 @@ fn generate_into(dir: &Path, alg: Algorithm) -> Result<String, Error> {
         created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
         retired: false,
     });
-    manifest.signing = Some(key.id().to_owned());
+    if signing {
+        manifest.signing = Some(key.id().to_owned());
+    }
     write_manifest(dir, &manifest)?;
     Ok(key.id().to_owned())
 }
@@ -450,6 +571,54 @@ mod tests {
         let again = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
         assert_eq!(again.signing_kid(), ring.signing_kid());
         assert_eq!(again.published().len(), 1);
+    }
+
+    #[test]
+    fn an_added_key_is_published_and_found_by_its_multikey_while_the_signing_key_stays() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        let signing = ring.signing_kid().to_owned();
+        assert!(ring.newest_of(Algorithm::EdDSA).is_none());
+        let added = add(dir.path(), Algorithm::EdDSA).expect("add");
+        let ring = Keyring::load(dir.path()).expect("loads");
+        assert_eq!(ring.signing_kid(), signing);
+        let (info, key) = ring.newest_of(Algorithm::EdDSA).expect("an Ed25519 key");
+        assert_eq!(info.kid, added);
+        let mb = crate::did::key::multibase(key.public_jwk()).expect("multikey");
+        assert_eq!(ring.published_key(&mb), Some(key.public_jwk()));
+        assert_eq!(ring.multikey_fragment(&added), Some(mb));
+        assert!(ring.published_key("z6MkNotOneOfOurs").is_none());
+        // The signing key is the newest of its algorithm.
+        assert_eq!(
+            ring.newest_of(Algorithm::ES256)
+                .map(|(i, _)| i.kid.as_str()),
+            Some(signing.as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn live_keys_make_a_missing_key_once_and_keep_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ring = Keyring::load_or_generate(dir.path(), Algorithm::ES256).expect("loads");
+        let live = LiveKeys::new(Arc::new(ring));
+        let d = dir.path().to_owned();
+        let maker: KeyMaker = Arc::new(move |alg| {
+            let d = d.clone();
+            Box::pin(async move {
+                add(&d, alg)?;
+                Keyring::load(&d)
+            })
+        });
+        live.set_maker(maker);
+        let (a, _) = live.key_for(Algorithm::EdDSA).await.expect("made");
+        let (b, _) = live.key_for(Algorithm::EdDSA).await.expect("kept");
+        assert_eq!(a, b);
+        assert_eq!(
+            Keyring::load(dir.path()).expect("loads").published().len(),
+            2
+        );
+        assert_eq!(live.current().published().len(), 2);
+        assert_eq!(live.current().signing_key().algorithm(), Algorithm::ES256);
     }
 
     #[test]

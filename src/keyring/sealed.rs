@@ -197,6 +197,18 @@ impl KeySet {
 
     /// Adds a key of `alg` and makes it the signing key; its id.
     pub fn rotate(&mut self, alg: Algorithm) -> Result<String, Error> {
+        let kid = self.add(alg)?;
+        self.manifest.signing = Some(kid.clone());
+        Ok(kid)
+    }
+
+    /// Adds a key of `alg`, published beside the others; the signing key stays.
+    pub fn add(&mut self, alg: Algorithm) -> Result<String, Error> {
+        if self.manifest.signing.is_none() && !self.pems.is_empty() {
+            // Keys moved in without a signing key named: name the one signing now,
+            // so that the key added here does not take its place.
+            self.manifest.signing = Some(self.keyring()?.signing_kid().to_owned());
+        }
         let (key, pem) = SigningKey::generate(alg).map_err(Error::Generate)?;
         let kid = key.id().to_owned();
         self.manifest.keys.push(KeyInfo {
@@ -205,7 +217,6 @@ impl KeySet {
             created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
             retired: false,
         });
-        self.manifest.signing = Some(kid.clone());
         self.pems.push((kid.clone(), pem));
         Ok(kid)
     }
@@ -275,6 +286,23 @@ mod tests {
         assert!("zz".repeat(32).parse::<KeyEncryptionKey>().is_err());
         let k = kek(7);
         assert_eq!(format!("{k:?}"), "KeyEncryptionKey(<redacted>)");
+    }
+
+    #[test]
+    fn an_added_key_is_published_beside_the_signing_key_which_stays() {
+        let mut set = KeySet::generate(Algorithm::ES256).expect("set");
+        let signing = set.keyring().expect("ring").signing_kid().to_owned();
+        let added = set.add(Algorithm::EdDSA).expect("add");
+        let ring = KeySet::unseal(&set.seal(&kek(2)).expect("seal"), &kek(2))
+            .expect("unseal")
+            .keyring()
+            .expect("ring");
+        assert_eq!(ring.signing_kid(), signing);
+        assert!(ring.published().iter().any(|k| k.kid == added));
+        assert_eq!(
+            ring.newest_of(Algorithm::EdDSA).map(|(i, _)| i.kid.clone()),
+            Some(added)
+        );
     }
 
     #[test]

@@ -47,3 +47,19 @@ pub struct AchievementRef {
     pub key: Uuid,
     pub revision: u32,
 }
+
+impl AchievementRef {
+    /// What a credential issued as given (through the VC-API) names: no stored
+    /// achievement (the nil uuid).
+    pub const fn general() -> Self {
+        Self {
+            key: Uuid::nil(),
+            revision: 0,
+        }
+    }
+
+    /// Whether this names no stored achievement ([`AchievementRef::general`]).
+    pub fn is_general(&self) -> bool {
+        self.key.is_nil()
+    }
+}

@@ -110,9 +110,26 @@ pub struct Award {
 }
 
 impl Award {
-    /// `urn:uuid:<id>`.
+    /// `urn:uuid:<id>`; for a credential issued as given, the id it carries.
     pub fn credential_id(&self) -> String {
+        if self.is_general()
+            && let Some(id) = self
+                .extras
+                .as_ref()
+                .and_then(|x| x.get("document"))
+                .and_then(|d| d.get("id"))
+                .and_then(Value::as_str)
+        {
+            return id.to_owned();
+        }
         format!("urn:uuid:{}", self.id)
+    }
+
+    /// Whether this is a credential issued as given through the VC-API, with no
+    /// stored achievement: its `extras` hold the credential as signed
+    /// ([`crate::issue::general`]).
+    pub fn is_general(&self) -> bool {
+        self.achievement.is_general()
     }
 
     /// Whether a wallet holds a copy. Copies a wallet took carry a `notification_id`;

@@ -183,8 +183,12 @@ impl StatusUrls {
     /// The `credentialStatus` value of a badge: one entry per purpose; a single object
     /// when there is one purpose (the OB 3.0 form), an array otherwise.
     pub fn entries(&self, slot: StatusSlot, purposes: &BadgePurposes) -> Value {
+        self.entries_for(slot, purposes.as_slice())
+    }
+
+    /// The `credentialStatus` of `slot` for `purposes`: one entry, or an array.
+    pub fn entries_for(&self, slot: StatusSlot, purposes: &[StatusPurpose]) -> Value {
         let mut v: Vec<Value> = purposes
-            .as_slice()
             .iter()
             .map(|p| {
                 let list = self.list_url(*p, slot.list);

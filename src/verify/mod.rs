@@ -14,7 +14,7 @@
 //!      `data:application/vc+jwt,` URL: verified as the JWT inside;
 //!    - a JSON credential with an embedded Data Integrity proof
 //!      (`DataIntegrityProof` with `eddsa-rdfc-2022` or `ecdsa-rdfc-2019`, see
-//!      [`integrity`]), its issuer identified by a DID; other proof types, suites and
+//!      [`integrity`]; also the older `Ed25519Signature2020` and `JsonWebSignature2020`), its issuer identified by a DID; other proof types, suites and
 //!      URL issuers are `indeterminate`;
 //!    - a baked PNG or SVG (OB 3.0 §5.3, see [`crate::bake`]): the credential inside.
 //!
@@ -84,7 +84,6 @@
 //! [`remote::FETCHES_PER_VERIFICATION`] fetches, none after
 //! [`remote::FETCH_WINDOW`].
 
-pub mod integrity;
 pub mod local;
 pub mod presentation;
 pub mod recipient;
@@ -104,6 +103,7 @@ pub use report::{Check, CheckName, Outcome, Report};
 
 use crate::clock::{SharedClock, parse_datetime};
 use crate::did::{Did, DidUrl};
+use crate::integrity;
 use crate::jose::jws::{CompactJws, HeaderPolicy};
 use crate::jose::{self, PublicJwk, claims};
 use crate::model::{schema, vcdm};

@@ -321,6 +321,11 @@ impl Pages {
             Err(crate::issue::Error::NotFound(_)) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
+        // A credential issued as given through the VC-API is not a badge of this
+        // issuer's achievements: it has no badge page.
+        if award.is_general() {
+            return Err(not_found());
+        }
         let copy = if award.id == uuid {
             award
                 .issued

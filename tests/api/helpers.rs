@@ -501,7 +501,7 @@ async fn build_state(
     status: StatusConfig,
 ) -> AppState {
     let keys = Keyring::load(keys_dir).expect("keys");
-    AppState::with_status(
+    let state = AppState::with_status(
         store,
         Arc::new(keys),
         url::Url::parse(public_url).expect("url"),
@@ -510,7 +510,13 @@ async fn build_state(
         status,
     )
     .await
-    .expect("state")
+    .expect("state");
+    // As `serve` does: a key a Data Integrity suite needs is made in the keys dir.
+    state
+        .issuer
+        .keys()
+        .set_maker(accolade::app::KeySource::Dir(keys_dir.to_owned()).maker());
+    state
 }
 
 /// The OB 3.0 test-vector key as a holder DID.

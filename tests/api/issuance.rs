@@ -229,7 +229,7 @@ async fn after_rotation_old_badges_still_verify_and_new_ones_carry_the_new_kid()
     assert_ne!(header["kid"], json!(old_kid));
 
     let doc = did_document(&app).await;
-    assert_eq!(doc["verificationMethod"].as_array().map(Vec::len), Some(2));
+    assert_eq!(jwk_methods(&doc), Some(2));
     for jwt in [&old, &new] {
         let kid = decode_jwt(jwt).0["kid"].as_str().expect("kid").to_owned();
         assert!(openssl_verify(jwt, key_for_kid(&doc, &kid)));
@@ -265,7 +265,7 @@ async fn a_rotation_and_a_retirement_are_followed_without_a_restart() {
     let new_id = accolade::keyring::rotate(&app.keys_dir, Algorithm::EdDSA).expect("rotate");
     assert!(app.state.reload_keys(&app.keys_dir).expect("reload"));
     let doc = did_document(&app).await;
-    assert_eq!(doc["verificationMethod"].as_array().map(Vec::len), Some(2));
+    assert_eq!(jwk_methods(&doc), Some(2));
     let new = app.issue_badge().await;
     assert_eq!(decode_jwt(&new).0["kid"], json!(format!("{DID}#{new_id}")));
     for jwt in [&old, &new] {
@@ -278,7 +278,7 @@ async fn a_rotation_and_a_retirement_are_followed_without_a_restart() {
     accolade::keyring::retire(&app.keys_dir, &old_id).expect("retire");
     assert!(app.state.reload_keys(&app.keys_dir).expect("reload"));
     let doc = did_document(&app).await;
-    assert_eq!(doc["verificationMethod"].as_array().map(Vec::len), Some(1));
+    assert_eq!(jwk_methods(&doc), Some(1));
     let (_, report) = app.verify(json!(old)).await;
     assert_eq!(report["verified"], json!(false), "{report}");
     let (s, _, list_after) = app
@@ -326,4 +326,12 @@ async fn the_did_document_is_served_with_open_cors() {
             .and_then(|v| v.to_str().ok()),
         Some("*")
     );
+}
+
+/// How many keys a DID document lists as `JsonWebKey2020` (each Ed25519 and P-256 key
+/// is listed once more, as a `Multikey`).
+fn jwk_methods(doc: &Value) -> Option<usize> {
+    doc["verificationMethod"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["type"] == "JsonWebKey2020").count())
 }

@@ -20,6 +20,7 @@ mod status;
 mod store_upgrade;
 mod transfer;
 mod trust;
+mod vcapi;
 mod vectors;
 mod verify_batch;
 mod verify_pipeline;

@@ -196,7 +196,7 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
     let mut v = json!({
         "credential_id": rec.credential_id(),
         "state": rec.state.as_str(),
-        "achievement_id": state.issuer.achievement_url(rec.achievement.key),
+        "achievement_id": (!rec.is_general()).then(|| state.issuer.achievement_url(rec.achievement.key)),
         "recipient": rec.recipient,
         "valid_from": format_seconds(rec.valid_from),
         "tx_code_required": rec.tx_code_required,
@@ -231,7 +231,19 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "deriving an earner link"),
         }
-        if !rec.issued.is_empty() {
+        if rec.is_general() {
+            // Issued as given through the VC-API: what was signed, and how.
+            if let Some(x) = rec.extras.as_ref() {
+                for (k, name) in [
+                    (crate::issue::general::DOCUMENT, "document"),
+                    (crate::issue::general::SECURING, "securing"),
+                ] {
+                    if let Some(v) = x.get(k) {
+                        o.insert(name.into(), v.clone());
+                    }
+                }
+            }
+        } else if !rec.issued.is_empty() {
             o.insert(
                 "badge_url".into(),
                 json!(format!("{}/badges/{}", state.issuer.identifier(), rec.id)),

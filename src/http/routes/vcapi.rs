@@ -1,12 +1,17 @@
 //! W3C VC-API (w3c-ccg/vc-api, the issuer and verifier services):
 //!
-//! - `POST /credentials/issue` (admin token): `{"credential": {...}, "options": {...}}`
-//!   → `201 {"verifiableCredential": {EnvelopedVerifiableCredential}}` whose `id` is
-//!   `data:application/vc+jwt,<jwt>`. The credential is an OpenBadgeCredential for one
-//!   of this issuer's achievements: it becomes a direct award (recorded, with its
-//!   status entries, revocable like any other), and the badge is built from the
-//!   achievement as the issuer defines it. Members the award cannot carry are refused
-//!   (422) rather than dropped.
+//! - `POST /credentials/issue` (an authorized call, role issuer or owner):
+//!   `{"credential": {...}, "options": {...}}` → `201 {"verifiableCredential": ...}`.
+//!   Any VC Data Model 2.0 credential whose issuer is this service (filled in when
+//!   absent), signed as given with its unknown members kept
+//!   ([`crate::issue::general`]): an `EnvelopedVerifiableCredential` holding a
+//!   `vc+jwt` by default, or the credential with a Data Integrity proof when
+//!   `options.proof` (or `options.cryptosuite`) is `eddsa-rdfc-2022` or
+//!   `ecdsa-rdfc-2019`. `options.credentialStatus` (`{"type":
+//!   "BitstringStatusListEntry", "statusPurpose": "revocation" | "suspension"}`, or a
+//!   list) chooses the status entries; `options.credentialId` sets the id. A
+//!   credential that breaks the data model → `400` naming the rule; an id issued
+//!   before → `409`.
 //! - `POST /credentials/verify`: `{"verifiableCredential": ..., "options": {...}}` →
 //!   `200` when the credential verifies, `400` with the same body when it does not
 //!   (the VC-API answers a credential that does not verify with a 4xx), `400` for input that
@@ -34,11 +39,11 @@ use serde_json::{Map, Value, json};
 use crate::app::AppState;
 use crate::http::ApiError;
 use crate::http::routes::verify::count_verifications;
-use crate::issue::{AwardRequest, Delivery, RecipientInput};
+use crate::issue::general::{IssueOptions, Securing};
 use crate::partner::PartnerKey;
+use crate::status::StatusPurpose;
 use crate::verify::{CheckName, Outcome, PresentationOptions, Report};
 
-const VCDM2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
 const VCDM: &str = "https://www.w3.org/TR/vc-data-model#";
 const BSL: &str = "https://www.w3.org/TR/vc-bitstring-status-list/#";
 const UNKNOWN_OPTION: &str = "https://www.w3.org/TR/vc-api#UNKNOWN_OPTION_PROVIDED";
@@ -106,238 +111,129 @@ pub async fn issue(State(state): State<AppState>, body: Bytes) -> Result<Respons
             "unknown member {k:?}; send {{\"credential\": {{...}}, \"options\": {{...}}}}"
         )));
     }
-    let opts = options(&body, &["credentialId", "mandatoryPointers"])?;
-    if let Some(o) = opts {
-        if o.contains_key("credentialId") {
-            return Err(unprocessable(
-                "options.credentialId is not supported: this issuer assigns urn:uuid ids",
-            ));
-        }
-        if o.contains_key("mandatoryPointers") {
-            return Err(unprocessable(
-                "options.mandatoryPointers applies to selective-disclosure proofs; badges here are JWTs",
-            ));
-        }
-    }
-    let Some(cred) = body.get("credential").and_then(Value::as_object) else {
+    let opts = options(
+        &body,
+        &[
+            "proof",
+            "cryptosuite",
+            "credentialStatus",
+            "credentialId",
+            "mandatoryPointers",
+        ],
+    )?;
+    let Some(mut cred) = body.get("credential").and_then(Value::as_object).cloned() else {
         return Err(ApiError::bad_request(
             "\"credential\" must be a JSON object",
         ));
     };
-    let req = award_for(&state, cred).await?;
-    let out = state.issuer.award(req).await?;
-    let jwt = out
-        .credential
-        .ok_or_else(|| ApiError::internal(&"a direct award returned no credential"))?;
+    let opt = |k: &str| opts.and_then(|o| o.get(k));
+    if opt("mandatoryPointers").is_some() {
+        return Err(unprocessable(
+            "options.mandatoryPointers applies to selective-disclosure suites (ecdsa-sd-2023, bbs-2023), which this issuer does not use",
+        ));
+    }
+    let securing = match (opt("proof"), opt("cryptosuite")) {
+        (None, None) => Securing::Jose,
+        (Some(Value::String(s)), None) | (None, Some(Value::String(s))) => {
+            Securing::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "options.proof {s:?} is not one this issuer makes: \"vc+jwt\" (the default), \"eddsa-rdfc-2022\" or \"ecdsa-rdfc-2019\""
+                ))
+            })?
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give options.proof or options.cryptosuite, not both",
+            ));
+        }
+        _ => return Err(ApiError::bad_request("options.proof must be a string")),
+    };
+    match opt("credentialId") {
+        None => {}
+        Some(Value::String(id)) => {
+            if cred.get("id").is_some_and(|given| given != id.as_str()) {
+                return Err(ApiError::bad_request(
+                    "options.credentialId differs from the credential's id",
+                ));
+            }
+            cred.insert("id".into(), Value::String(id.clone()));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "options.credentialId must be a URL string",
+            ));
+        }
+    }
+    let status = match opt("credentialStatus") {
+        None => None,
+        Some(v) => Some(status_purposes(v)?),
+    };
+    let issued = state
+        .issuer
+        .issue_credential(cred, &IssueOptions { securing, status })
+        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "verifiableCredential": {
-                "@context": VCDM2_CONTEXT,
-                "id": format!("data:application/vc+jwt,{jwt}"),
-                "type": "EnvelopedVerifiableCredential",
-            }
-        })),
+        Json(json!({"verifiableCredential": issued.verifiable_credential()?})),
     )
         .into_response())
 }
 
-fn extra_members<'a>(m: &'a Map<String, Value>, known: &[&str]) -> Vec<&'a str> {
-    m.keys()
-        .map(String::as_str)
-        .filter(|k| !known.contains(k))
-        .collect()
-}
-
-/// Maps a VC-API credential onto a direct award, refusing what it cannot carry.
-async fn award_for(state: &AppState, cred: &Map<String, Value>) -> Result<AwardRequest, ApiError> {
-    const TOP: [&str; 7] = [
-        "@context",
-        "type",
-        "issuer",
-        "credentialSubject",
-        "validFrom",
-        "validUntil",
-        "evidence",
-    ];
-    const SUBJECT: [&str; 4] = ["id", "type", "achievement", "result"];
-    if cred.contains_key("id") {
-        return Err(unprocessable(
-            "the credential has an id; this issuer assigns one (urn:uuid)",
-        ));
-    }
-    let extra = extra_members(cred, &TOP);
-    if !extra.is_empty() {
-        return Err(unprocessable(format!(
-            "members this issuer does not carry: {} (the badge's name, description and image come from the achievement)",
-            extra.join(", ")
-        )));
-    }
-    // The badge's @context is the VCDM 2.0 context then the OB 3.0 one.
-    let contexts: Vec<&str> = cred
-        .get("@context")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let ob = |c: &str| {
-        c.starts_with("https://purl.imsglobal.org/spec/ob/v3p0/context") && c.ends_with(".json")
+/// The purposes `options.credentialStatus` asks for: one `{"type":
+/// "BitstringStatusListEntry", "statusPurpose"?}` object or a list of them; an entry
+/// without a purpose asks for revocation.
+fn status_purposes(v: &Value) -> Result<Vec<StatusPurpose>, ApiError> {
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
     };
-    if !(contexts.len() == 2 && contexts[0] == VCDM2_CONTEXT && ob(contexts[1])) {
-        return Err(unprocessable(format!(
-            "@context must be [{VCDM2_CONTEXT}, the OB 3.0 context]; other contexts are not carried"
-        )));
-    }
-    let types: Vec<&str> = match cred.get("type") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        Some(Value::String(s)) => vec![s.as_str()],
-        _ => Vec::new(),
-    };
-    let known = |t: &&str| {
-        matches!(
-            *t,
-            "VerifiableCredential" | "OpenBadgeCredential" | "AchievementCredential"
-        )
-    };
-    if !types
-        .iter()
-        .any(|t| matches!(*t, "OpenBadgeCredential" | "AchievementCredential"))
-        || !types.iter().all(known)
-    {
-        return Err(unprocessable(
-            "type must be VerifiableCredential and OpenBadgeCredential (or AchievementCredential); other types are not carried",
-        ));
-    }
-    let ours = state.issuer.did().as_str();
-    let issuer = match cred.get("issuer") {
-        None => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(Value::Object(o)) => {
-            let extra = extra_members(o, &["id", "type"]);
-            let profile = |t: &Value| t == "Profile" || *t == json!(["Profile"]);
-            if o.get("type").is_some_and(|t| !profile(t)) {
-                return Err(unprocessable("issuer.type must be Profile"));
-            }
-            if !extra.is_empty() {
-                return Err(unprocessable(format!(
-                    "issuer members this issuer does not carry: {} (the profile is set with PUT /api/v1/issuer)",
-                    extra.join(", ")
+    let mut out = Vec::new();
+    for item in items {
+        let Some(o) = item.as_object() else {
+            return Err(ApiError::bad_request(
+                "options.credentialStatus must be an object (or a list of objects) with a type",
+            ));
+        };
+        match o.get("type").and_then(Value::as_str) {
+            Some("BitstringStatusListEntry") => {}
+            Some(t) => {
+                return Err(ApiError::bad_request(format!(
+                    "options.credentialStatus type {t:?} is not one this issuer publishes (BitstringStatusListEntry)"
                 )));
             }
-            o.get("id").and_then(Value::as_str)
+            None => {
+                return Err(ApiError::bad_request(
+                    "options.credentialStatus needs \"type\": \"BitstringStatusListEntry\"",
+                ));
+            }
         }
-        Some(_) => Some(""),
-    };
-    if let Some(i) = issuer
-        && i != ours
-    {
-        return Err(ApiError::bad_request(format!(
-            "the issuer {i:?} does not match this service's DID {ours}"
-        )));
-    }
-    let Some(subject) = cred.get("credentialSubject").and_then(Value::as_object) else {
-        return Err(unprocessable("credentialSubject must be an object"));
-    };
-    let extra = extra_members(subject, &SUBJECT);
-    if !extra.is_empty() {
-        return Err(unprocessable(format!(
-            "credentialSubject members this issuer does not carry: {}",
-            extra.join(", ")
-        )));
-    }
-    let Some(holder) = subject.get("id").and_then(Value::as_str) else {
-        return Err(unprocessable(
-            "credentialSubject.id (the earner's DID) is required; earners without a DID claim through an offer",
-        ));
-    };
-    match subject.get("type") {
-        None => {}
-        Some(t) if t == "AchievementSubject" || *t == json!(["AchievementSubject"]) => {}
-        Some(_) => {
-            return Err(unprocessable(
-                "credentialSubject.type must be AchievementSubject",
-            ));
+        match o.get("statusPurpose") {
+            None => {
+                for p in [StatusPurpose::Revocation] {
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+            Some(Value::String(p)) => {
+                let p: StatusPurpose = p.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "options.credentialStatus statusPurpose {p:?}: this issuer publishes revocation and suspension lists"
+                    ))
+                })?;
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "options.credentialStatus statusPurpose must be a string",
+                ));
+            }
         }
     }
-    let (achievement_id, given) = match subject.get("achievement") {
-        Some(Value::String(s)) => (s.clone(), None),
-        Some(Value::Object(a)) => (
-            a.get("id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| unprocessable("credentialSubject.achievement.id is required"))?,
-            Some(a),
-        ),
-        _ => {
-            return Err(unprocessable(
-                "credentialSubject.achievement must name one of this issuer's achievements",
-            ));
-        }
-    };
-    // The badge carries the achievement as defined here; anything given must agree.
-    if let Some(given) = given {
-        let stored = state
-            .issuer
-            .achievement(&achievement_id)
-            .await
-            .map_err(|_| {
-                unprocessable(format!(
-                    "{achievement_id:?} is not one of this issuer's achievements"
-                ))
-            })?;
-        let stored =
-            serde_json::to_value(&stored.achievement).map_err(|e| ApiError::internal(&e))?;
-        let as_list = |v: &Value| match v {
-            Value::String(_) => Value::Array(vec![v.clone()]),
-            other => other.clone(),
-        };
-        let differing: Vec<&str> = given
-            .iter()
-            .filter(|(k, v)| match stored.get(k.as_str()) {
-                Some(mine) if k.as_str() == "type" => as_list(mine) != as_list(v),
-                Some(mine) => mine != *v,
-                None => true,
-            })
-            .map(|(k, _)| k.as_str())
-            .collect();
-        if !differing.is_empty() {
-            return Err(unprocessable(format!(
-                "credentialSubject.achievement differs from the achievement as defined here in: {} (send just its id)",
-                differing.join(", ")
-            )));
-        }
-    }
-    let string = |k: &str| -> Result<Option<String>, ApiError> {
-        match cred.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(unprocessable(format!("{k} must be a date-time string"))),
-        }
-    };
-    let list = |v: Option<&Value>, name: &str| -> Result<Option<Vec<Value>>, ApiError> {
-        match v {
-            None => Ok(None),
-            Some(Value::Array(a)) => Ok(Some(a.clone())),
-            Some(o @ Value::Object(_)) => Ok(Some(vec![o.clone()])),
-            Some(_) => Err(unprocessable(format!("{name} must be an array of objects"))),
-        }
-    };
-    Ok(AwardRequest {
-        achievement_id,
-        recipient: RecipientInput {
-            name: None,
-            email: None,
-            id: Some(holder.to_owned()),
-        },
-        valid_from: string("validFrom")?,
-        valid_until: string("validUntil")?,
-        tx_code: None,
-        approval_required: None,
-        delivery: Some(Delivery::Direct),
-        credential_configuration_id: None,
-        evidence: list(cred.get("evidence"), "evidence")?,
-        result: list(subject.get("result"), "credentialSubject.result")?,
-        narrative: None,
-    })
+    out.sort();
+    Ok(out)
 }
 
 /// RFC 9457 problem details for every check that did not pass.

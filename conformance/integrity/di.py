@@ -1,0 +1,112 @@
+"""An independent Data Integrity verifier: pyld (JSON-LD, URDNA2015/RDFC-1.0) and
+cryptography (Ed25519, ECDSA P-256), sharing no code with the service.
+
+Implements "Verify Proof" of the eddsa-rdfc-2022 and ecdsa-rdfc-2019 cryptosuites
+(VC Data Integrity EdDSA Cryptosuites v1.0 §3.2.2-3.2.6; ECDSA Cryptosuites v1.0
+§3.2.2-3.2.6): the proof options (the proof without `proofValue`, with the
+document's `@context`) and the document without its proof are canonicalised, each
+hashed with SHA-256, and the signature is checked over the proof hash followed by the
+document hash. JSON-LD contexts come only from the repository's `contexts/`
+directory; any other context is an error.
+"""
+
+import copy
+import hashlib
+import json
+import os
+
+import base58
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from pyld import jsonld
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONTEXTS_DIR = os.path.join(HERE, "..", "..", "contexts")
+# The URL each file in contexts/ is served under (see contexts/README.md).
+CONTEXT_FILES = {
+    "https://www.w3.org/ns/credentials/v2": "w3c_credentials_v2.jsonld",
+    "https://www.w3.org/2018/credentials/v1": "w3c_credentials_v1.jsonld",
+    "https://w3id.org/security/data-integrity/v2": "w3id_data_integrity_v2.jsonld",
+    "https://w3id.org/security/multikey/v1": "w3id_multikey_v1.jsonld",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob_v3p0_context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json": "ob_v3p0_context-3.0.2.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "ob_v3p0_context-3.0.1.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob_v3p0_extensions.json",
+    "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json": "clr_v2p0_context-2.0.1.json",
+}
+
+
+def loader(url, options=None):
+    name = CONTEXT_FILES.get(url)
+    if name is None:
+        raise jsonld.JsonLdError("unknown context", "loading document failed", {"url": url})
+    with open(os.path.join(CONTEXTS_DIR, name), encoding="utf-8") as f:
+        return {"contextUrl": None, "documentUrl": url, "document": json.load(f)}
+
+
+def canonical(doc):
+    return jsonld.normalize(
+        doc,
+        {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader},
+    )
+
+
+def hash_data(doc):
+    """The bytes a proof of either suite signs: SHA-256 of the canonical proof
+    options, then SHA-256 of the canonical document."""
+    proof = doc["proof"]
+    if isinstance(proof, list):
+        (proof,) = proof
+    options = {k: v for k, v in proof.items() if k != "proofValue"}
+    options["@context"] = doc["@context"]
+    bare = {k: v for k, v in doc.items() if k != "proof"}
+    return (
+        hashlib.sha256(canonical(options).encode()).digest()
+        + hashlib.sha256(canonical(bare).encode()).digest()
+    )
+
+
+def public_key(multibase):
+    raw = base58.b58decode(multibase[1:])
+    if raw[:2] == b"\xed\x01":
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw[2:])
+    if raw[:2] == b"\x80\x24":
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw[2:])
+    raise ValueError("not an Ed25519 or P-256 Multikey")
+
+
+def verify(doc, multibase):
+    """True when the proof of `doc` verifies with the Multikey `multibase`."""
+    doc = copy.deepcopy(doc)
+    proof = doc["proof"][0] if isinstance(doc["proof"], list) else doc["proof"]
+    if proof.get("type") != "DataIntegrityProof":
+        raise ValueError(f"not a DataIntegrityProof: {proof.get('type')}")
+    suite = proof.get("cryptosuite")
+    value = proof["proofValue"]
+    if not value.startswith("z"):
+        raise ValueError("proofValue is not base58-btc")
+    sig = base58.b58decode(value[1:])
+    data = hash_data(doc)
+    key = public_key(multibase)
+    try:
+        if suite == "eddsa-rdfc-2022":
+            key.verify(sig, data)
+        elif suite == "ecdsa-rdfc-2019":
+            if len(sig) != 64:
+                return False
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise ValueError(f"unknown cryptosuite {suite}")
+    except InvalidSignature:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    import sys
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        print(verify(json.load(f), sys.argv[2]))

@@ -1,0 +1,729 @@
+//! Data Integrity proofs (W3C VC Data Integrity 1.0) on JSON credentials and
+//! presentations, made and checked with `ssi`:
+//!
+//! - `eddsa-rdfc-2022` (VC Data Integrity EdDSA Cryptosuites v1.0 §3.2) and
+//!   `ecdsa-rdfc-2019` with P-256 (VC Data Integrity ECDSA Cryptosuites v1.0 §3.2):
+//!   signed here and verified; both canonicalise with RDFC-1.0 after JSON-LD
+//!   expansion, hash the proof options and the document with SHA-256 and sign the
+//!   two hashes (the ECDSA signature is IEEE P1363 `r‖s`, base58-btc multibase);
+//! - the older `Ed25519Signature2020` (Ed25519Signature2020 §4) and
+//!   `JsonWebSignature2020` (Linked Data Proof JSON Web Signature 2020 §4, a detached
+//!   JWS over the same two hashes) still found in the field: verified only. An RSA
+//!   `JsonWebSignature2020` is reported as not verified (`indeterminate`).
+//!
+//! `ssi` does the JSON-LD and canonicalisation work; nothing here handles JSON-LD by
+//! hand. Signing goes through [`KeySigner`], so private keys stay in
+//! [`crate::jose::SigningKey`] and never pass to `ssi`.
+//!
+//! JSON-LD processing is offline and strict: the only contexts a document may name
+//! are the ones this project ships in `contexts/`, byte for byte (VCDM 2.0 and 1.1,
+//! Data Integrity v1 and v2, Multikey, the Ed25519Signature2020 and JWS 2020 suites,
+//! Status List 2021, OB 3.0.1–3.0.3 and its extensions, CLR 2.0.1). Any other context
+//! is refused, never fetched; documents over [`MAX_DOCUMENT_BYTES`] are not examined.
+//!
+//! A proof's `verificationMethod` must be a key of the issuer (or the holder, for a
+//! presentation) listed for the proof's purpose (Data Integrity §4.6 "Verify Proof");
+//! the caller finds the key, and it is handed to `ssi` as a method of that id and
+//! controller of the type the suite reads.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Map, Value, json};
+use ssi_claims_core::{
+    MessageSignatureError, SignatureEnvironment, SignatureError, VerificationParameters,
+};
+use ssi_data_integrity::{
+    AnyDataIntegrity, AnySuite, CryptographicSuite, DataIntegrityDocument, ProofConfiguration,
+};
+use ssi_verification_methods::{AnyMethod, LocalSigner, MessageSigner, Signer, VerificationMethod};
+
+use crate::jose::{Algorithm, PublicJwk, SigningKey};
+
+/// The contexts a Data Integrity document may name, and the files that hold them.
+pub const CONTEXTS: &[(&str, &str)] = &[
+    (
+        "https://www.w3.org/ns/credentials/v2",
+        include_str!("../contexts/w3c_credentials_v2.jsonld"),
+    ),
+    (
+        "https://www.w3.org/2018/credentials/v1",
+        include_str!("../contexts/w3c_credentials_v1.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/data-integrity/v1",
+        include_str!("../contexts/w3id_data_integrity_v1.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/data-integrity/v2",
+        include_str!("../contexts/w3id_data_integrity_v2.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/multikey/v1",
+        include_str!("../contexts/w3id_multikey_v1.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/suites/ed25519-2020/v1",
+        include_str!("../contexts/w3id_ed25519_2020_v1.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/suites/jws-2020/v1",
+        include_str!("../contexts/w3id_jws2020_v1.jsonld"),
+    ),
+    (
+        "https://w3id.org/vc/status-list/2021/v1",
+        include_str!("../contexts/w3id_status_list_2021_v1.jsonld"),
+    ),
+    (
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json",
+        include_str!("../contexts/ob_v3p0_context-3.0.1.json"),
+    ),
+    (
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json",
+        include_str!("../contexts/ob_v3p0_context-3.0.2.json"),
+    ),
+    (
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        include_str!("../contexts/ob_v3p0_context-3.0.3.json"),
+    ),
+    (
+        "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json",
+        include_str!("../contexts/ob_v3p0_extensions.json"),
+    ),
+    (
+        "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json",
+        include_str!("../contexts/clr_v2p0_context-2.0.1.json"),
+    ),
+];
+
+/// The offline document loader over [`CONTEXTS`] alone.
+static LOADER: LazyLock<Result<ssi_json_ld::ContextLoader, String>> = LazyLock::new(|| {
+    let map: HashMap<String, String> = CONTEXTS
+        .iter()
+        .map(|(url, text)| ((*url).to_owned(), (*text).to_owned()))
+        .collect();
+    ssi_json_ld::ContextLoader::empty()
+        .with_context_map_from(map)
+        .map_err(|e| e.to_string())
+});
+
+fn loader() -> Result<ssi_json_ld::ContextLoader, ProofError> {
+    LOADER
+        .as_ref()
+        .cloned()
+        .map_err(|e| ProofError::Unsupported(format!("the bundled contexts: {e}")))
+}
+
+/// The proof kinds this service knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// `DataIntegrityProof` / `eddsa-rdfc-2022` (Ed25519).
+    EddsaRdfc2022,
+    /// `DataIntegrityProof` / `ecdsa-rdfc-2019` (P-256 here).
+    EcdsaRdfc2019,
+    /// `Ed25519Signature2020` (verified only).
+    Ed25519Signature2020,
+    /// `JsonWebSignature2020` (verified only; Ed25519 and P-256 keys).
+    JsonWebSignature2020,
+}
+
+impl Suite {
+    /// The suites this service signs with.
+    pub const SIGNED: [Suite; 2] = [Suite::EddsaRdfc2022, Suite::EcdsaRdfc2019];
+
+    /// The `cryptosuite` name, or the proof `type` of the older suites.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::EddsaRdfc2022 => "eddsa-rdfc-2022",
+            Suite::EcdsaRdfc2019 => "ecdsa-rdfc-2019",
+            Suite::Ed25519Signature2020 => "Ed25519Signature2020",
+            Suite::JsonWebSignature2020 => "JsonWebSignature2020",
+        }
+    }
+
+    /// A suite this service signs with, by its `cryptosuite` name.
+    pub fn signing(name: &str) -> Option<Suite> {
+        Self::SIGNED.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The key algorithm the suite signs with here.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Suite::EcdsaRdfc2019 => Algorithm::ES256,
+            _ => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// The most bytes of a document whose proof is checked or made (JSON-LD work grows
+/// with it).
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// Why a proof was not accepted or not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The proof is wrong: a bad signature, a document changed after signing, a
+    /// method that is not the issuer's.
+    #[error("{0}")]
+    Invalid(String),
+    /// It could not be judged: a suite, context or key type this service does not
+    /// handle.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The proof object of a document (one proof; a set of proofs is not handled yet).
+pub fn proof_of(doc: &Map<String, Value>) -> Result<&Map<String, Value>, ProofError> {
+    match doc.get("proof") {
+        Some(Value::Object(p)) => Ok(p),
+        Some(Value::Array(a)) if a.len() == 1 => a[0]
+            .as_object()
+            .ok_or_else(|| ProofError::Invalid("the proof is not an object".into())),
+        Some(Value::Array(_)) => Err(ProofError::Unsupported(
+            "documents with several proofs are not verified yet".into(),
+        )),
+        _ => Err(ProofError::Invalid("the document carries no proof".into())),
+    }
+}
+
+/// The proof's suite, when this service verifies it.
+pub fn suite_of(proof: &Map<String, Value>) -> Result<Suite, ProofError> {
+    let kind = proof
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match kind {
+        "DataIntegrityProof" => {
+            let suite = proof
+                .get("cryptosuite")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Suite::signing(suite).ok_or_else(|| {
+                ProofError::Unsupported(format!(
+                    "the cryptosuite {suite:?} is not verified by this service (eddsa-rdfc-2022 and ecdsa-rdfc-2019 are)"
+                ))
+            })
+        }
+        "Ed25519Signature2020" => Ok(Suite::Ed25519Signature2020),
+        "JsonWebSignature2020" => Ok(Suite::JsonWebSignature2020),
+        _ => Err(ProofError::Unsupported(format!(
+            "proofs of type {kind:?} are not verified by this service (it verifies DataIntegrityProof with eddsa-rdfc-2022 or ecdsa-rdfc-2019, Ed25519Signature2020 and JsonWebSignature2020)"
+        ))),
+    }
+}
+
+/// A public key as a Multikey `publicKeyMultibase` (Ed25519 or P-256).
+pub fn multikey(key: &PublicJwk) -> Result<String, ProofError> {
+    crate::did::key::multibase(key).map_err(|e| ProofError::Unsupported(e.to_string()))
+}
+
+/// The verification method `ssi` is given for `key`: the type `suite` reads.
+fn method_for(
+    suite: Suite,
+    method: &str,
+    controller: &str,
+    key: &PublicJwk,
+) -> Result<HashMap<iref::IriBuf, AnyMethod>, ProofError> {
+    let wrong_key = |want: &str| {
+        ProofError::Invalid(format!(
+            "{} proofs are made with {want} keys; the method {method:?} holds a {} key",
+            suite.name(),
+            key.algorithm()
+        ))
+    };
+    let vm = match suite {
+        Suite::EddsaRdfc2022 | Suite::EcdsaRdfc2019 => {
+            if key.algorithm() != suite.algorithm() {
+                return Err(wrong_key(if suite == Suite::EcdsaRdfc2019 {
+                    "P-256"
+                } else {
+                    "Ed25519"
+                }));
+            }
+            json!({"type": "Multikey", "id": method, "controller": controller,
+                   "publicKeyMultibase": multikey(key)?})
+        }
+        Suite::Ed25519Signature2020 => {
+            if key.algorithm() != Algorithm::EdDSA {
+                return Err(wrong_key("Ed25519"));
+            }
+            json!({"type": "Ed25519VerificationKey2020", "id": method, "controller": controller,
+                   "publicKeyMultibase": multikey(key)?})
+        }
+        Suite::JsonWebSignature2020 => {
+            if key.algorithm() == Algorithm::RS256 {
+                return Err(ProofError::Unsupported(
+                    "JsonWebSignature2020 proofs made with RSA keys are not verified by this service (Ed25519 and P-256 ones are)".into(),
+                ));
+            }
+            json!({"type": "JsonWebKey2020", "id": method, "controller": controller,
+                   "publicKeyJwk": key.to_value()})
+        }
+    };
+    let vm: AnyMethod = serde_json::from_value(vm)
+        .map_err(|e| ProofError::Invalid(format!("the verification method: {e}")))?;
+    let id = iref::IriBuf::new(method.to_owned()).map_err(|_| {
+        ProofError::Invalid(format!("the verification method {method:?} is not an IRI"))
+    })?;
+    Ok(HashMap::from([(id, vm)]))
+}
+
+/// Refuses numbers the JSON-LD processor cannot take: an integer (no decimal point)
+/// outside the 64-bit range, `1e300` included, would stop it (`ssi` 0.4 panics on
+/// one).
+fn check_numbers(v: &Value) -> Result<(), ProofError> {
+    match v {
+        Value::Number(n) => {
+            let text = n.to_string();
+            if !text.contains('.') && text.parse::<i64>().is_err() && text.parse::<u64>().is_err() {
+                return Err(ProofError::Invalid(format!(
+                    "the number {text} cannot be processed as JSON-LD here: write it with a decimal point (e.g. 1.0e300) or as a string"
+                )));
+            }
+            Ok(())
+        }
+        Value::Array(a) => a.iter().try_for_each(check_numbers),
+        Value::Object(o) => o.values().try_for_each(check_numbers),
+        _ => Ok(()),
+    }
+}
+
+fn check_size(doc: &Map<String, Value>) -> Result<String, ProofError> {
+    doc.values().try_for_each(check_numbers)?;
+    let text = serde_json::to_string(doc).map_err(|e| ProofError::Invalid(e.to_string()))?;
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(ProofError::Unsupported(format!(
+            "documents over {} KiB are not examined",
+            MAX_DOCUMENT_BYTES / 1024
+        )));
+    }
+    Ok(text)
+}
+
+/// What `ssi` said when it could not process a document, in words.
+fn processing_error(m: String) -> ProofError {
+    if m.contains("Unknown context") || m.contains("loading document") {
+        ProofError::Invalid(format!(
+            "the document names a JSON-LD context this service does not hold (it reads only the VCDM, Data Integrity, OB 3.0 and CLR 2.0 contexts): {m}"
+        ))
+    } else if m.contains("expansion") {
+        // Expansion is strict: a term or type no context defines is an error, not
+        // something dropped from what is signed.
+        ProofError::Invalid(format!(
+            "a term or type of the document is not defined by its @context (every term a Data Integrity proof covers must be; add them in an inline context): {m}"
+        ))
+    } else {
+        ProofError::Invalid(m)
+    }
+}
+
+/// Verifies the proof of `doc` made with `key`, which the caller found to be the key
+/// `method` (the proof's `verificationMethod`) of `controller`.
+pub async fn verify(
+    doc: &Map<String, Value>,
+    method: &str,
+    controller: &str,
+    key: &PublicJwk,
+) -> Result<(), ProofError> {
+    let text = check_size(doc)?;
+    let suite = suite_of(proof_of(doc)?)?;
+    let methods = method_for(suite, method, controller, key)?;
+    let input: AnyDataIntegrity = serde_json::from_str(&text)
+        .map_err(|e| ProofError::Invalid(format!("not a Data Integrity document: {e}")))?;
+    let params = VerificationParameters::from_resolver(methods).with_json_ld_loader(loader()?);
+    // The JSON-LD and canonicalisation futures are large: kept on the heap, not on the
+    // stack of whatever verification awaits them.
+    match Box::pin(input.verify(&params)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ProofError::Invalid(e.to_string())),
+        Err(e) => Err(processing_error(e.to_string())),
+    }
+}
+
+/// Signs with a [`SigningKey`] for `ssi`, which sees only the message and the
+/// signature: the key never leaves [`crate::jose`].
+pub struct KeySigner(pub Arc<SigningKey>);
+
+/// One signature by a [`KeySigner`].
+pub struct KeyMessageSigner(Arc<SigningKey>);
+
+impl<M: VerificationMethod> Signer<M> for KeySigner {
+    type MessageSigner = KeyMessageSigner;
+
+    async fn for_method(
+        &self,
+        _method: Cow<'_, M>,
+    ) -> Result<Option<Self::MessageSigner>, SignatureError> {
+        Ok(Some(KeyMessageSigner(self.0.clone())))
+    }
+}
+
+impl<A: ssi_crypto::algorithm::SignatureAlgorithmType> MessageSigner<A> for KeyMessageSigner {
+    async fn sign(
+        self,
+        _algorithm: A::Instance,
+        message: &[u8],
+    ) -> Result<Vec<u8>, MessageSignatureError> {
+        // The suite decided the algorithm from the key type, which is this key's:
+        // Ed25519 signs the message, P-256 its SHA-256 digest (ES256).
+        self.0
+            .sign(message)
+            .map_err(MessageSignatureError::signature_failed)
+    }
+}
+
+/// How a proof is made: its suite, purpose and, for presentations, challenge and
+/// domain.
+#[derive(Debug, Clone)]
+pub struct ProofOptions {
+    pub suite: Suite,
+    /// `assertionMethod` (credentials, status lists) or `authentication`
+    /// (presentations).
+    pub purpose: &'static str,
+    /// RFC 3339, whole seconds.
+    pub created: String,
+    pub challenge: Option<String>,
+    pub domain: Option<String>,
+}
+
+/// Adds a proof of `options.suite` to `doc`, made with `key`, which is the key
+/// `method` of `controller`. The document is returned with its `proof`.
+pub async fn sign(
+    doc: &Map<String, Value>,
+    options: &ProofOptions,
+    key: &Arc<SigningKey>,
+    method: &str,
+    controller: &str,
+) -> Result<Map<String, Value>, ProofError> {
+    let suite = options.suite;
+    if !Suite::SIGNED.contains(&suite) {
+        return Err(ProofError::Unsupported(format!(
+            "{} proofs are verified, not made, here",
+            suite.name()
+        )));
+    }
+    if doc.contains_key("proof") {
+        return Err(ProofError::Invalid(
+            "the document already carries a proof".into(),
+        ));
+    }
+    let text = check_size(doc)?;
+    let methods = method_for(suite, method, controller, key.public_jwk())?;
+    let input: DataIntegrityDocument = serde_json::from_str(&text)
+        .map_err(|e| ProofError::Invalid(format!("not a JSON-LD document: {e}")))?;
+    let mut config = json!({
+        "type": "DataIntegrityProof",
+        "cryptosuite": suite.name(),
+        "created": options.created,
+        "verificationMethod": method,
+        "proofPurpose": options.purpose,
+    });
+    if let Some(o) = config.as_object_mut() {
+        if let Some(c) = &options.challenge {
+            o.insert("challenge".into(), json!(c));
+        }
+        if let Some(d) = &options.domain {
+            o.insert("domain".into(), json!(d));
+        }
+    }
+    let config: ProofConfiguration<AnySuite> = serde_json::from_value(config)
+        .map_err(|e| ProofError::Invalid(format!("the proof options: {e}")))?;
+    let (any, proof_options) = config.into_suite_and_options();
+    let env = SignatureEnvironment {
+        json_ld_loader: loader()?,
+        eip712_loader: (),
+    };
+    let signed = Box::pin(any.sign_with(
+        env,
+        input,
+        &methods,
+        LocalSigner(KeySigner(key.clone())),
+        proof_options.cast(),
+        Default::default(),
+    ))
+    .await
+    .map_err(|e| processing_error(e.to_string()))?;
+    match serde_json::to_value(&signed) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(ProofError::Invalid(
+            "the signed document is not an object".into(),
+        )),
+        Err(e) => Err(ProofError::Invalid(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 1EdTech test key (OB 3.0 Implementation Guide, "Linked Data Proof Test
+    /// Vector"): an issuer URL with a Multikey fragment.
+    const VM: &str =
+        "https://example.edu/issuers/565049#z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi";
+    const ISSUER: &str = "https://example.edu/issuers/565049";
+
+    fn vector(name: &str) -> Map<String, Value> {
+        let path = format!(
+            "{}/tests/vectors/examples/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("vector")).expect("json");
+        v.as_object().expect("object").clone()
+    }
+
+    fn test_key() -> PublicJwk {
+        let raw = hex::decode("4bdeafde2ea8beefadd8c699b5c7e0704cf51154d52e17b20b71337ca04cc5a5")
+            .expect("hex");
+        PublicJwk::from_ed25519_bytes(&raw).expect("key")
+    }
+
+    #[test]
+    fn the_test_key_is_the_multikey_the_vectors_name() {
+        assert_eq!(
+            multikey(&test_key()).expect("multikey"),
+            "z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_1edtech_vectors_verify_and_a_changed_copy_does_not() {
+        for name in [
+            "ob3_testvector_signed_credential.json",
+            "clr2_testvector_signed_credential.json",
+        ] {
+            let doc = vector(name);
+            let proof = proof_of(&doc).expect("proof");
+            assert_eq!(suite_of(proof), Ok(Suite::EddsaRdfc2022));
+            verify(&doc, VM, ISSUER, &test_key())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mut changed = doc.clone();
+            changed.insert(
+                "validFrom".into(),
+                Value::String("2010-01-02T00:00:00Z".into()),
+            );
+            let e = verify(&changed, VM, ISSUER, &test_key())
+                .await
+                .expect_err("changed after signing");
+            assert!(matches!(e, ProofError::Invalid(_)), "{name}: {e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn another_key_or_an_unknown_context_is_refused() {
+        let doc = vector("ob3_testvector_signed_credential.json");
+        let other_raw = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+            .verifying_key()
+            .to_bytes();
+        let other = PublicJwk::from_ed25519_bytes(&other_raw).expect("key");
+        assert!(verify(&doc, VM, ISSUER, &other).await.is_err());
+        let mut doc = doc;
+        if let Some(Value::Array(ctx)) = doc.get_mut("@context") {
+            ctx.push(Value::String(
+                "https://example.org/unknown-context.jsonld".into(),
+            ));
+        }
+        let e = verify(&doc, VM, ISSUER, &test_key())
+            .await
+            .expect_err("unknown");
+        assert!(e.to_string().contains("context"), "{e}");
+    }
+
+    fn options(suite: Suite) -> ProofOptions {
+        ProofOptions {
+            suite,
+            purpose: "assertionMethod",
+            created: "2026-12-05T10:00:00Z".into(),
+            challenge: None,
+            domain: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn what_is_signed_here_verifies_and_a_changed_copy_does_not() {
+        let unsigned = vector("ob3_testvector_credential.json");
+        for suite in Suite::SIGNED {
+            let (key, _) = SigningKey::generate(suite.algorithm()).expect("key");
+            let key = Arc::new(key);
+            let did = crate::did::key::did_key_for(key.public_jwk()).expect("did");
+            let method = format!("{did}#{}", did.method_specific_id());
+            let mut doc = unsigned.clone();
+            doc.insert(
+                "issuer".into(),
+                json!({"id": did.as_str(), "type": ["Profile"]}),
+            );
+            let signed = sign(&doc, &options(suite), &key, &method, did.as_str())
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", suite.name()));
+            let proof = proof_of(&signed).expect("proof");
+            assert_eq!(proof["cryptosuite"], suite.name());
+            assert_eq!(proof["verificationMethod"], method.as_str());
+            assert_eq!(proof["proofPurpose"], "assertionMethod");
+            assert_eq!(proof["created"], "2026-12-05T10:00:00Z");
+            let value = proof["proofValue"].as_str().expect("proofValue");
+            assert!(value.starts_with('z'), "base58-btc multibase: {value}");
+            // The signature is the suite's: 64 bytes for both (Ed25519; P-256 r||s).
+            assert_eq!(bs58::decode(&value[1..]).into_vec().expect("b58").len(), 64);
+            // The document is unchanged but for the proof.
+            let mut bare = signed.clone();
+            bare.remove("proof");
+            assert_eq!(bare, doc);
+            verify(&signed, &method, did.as_str(), key.public_jwk())
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", suite.name()));
+            let mut changed = signed.clone();
+            changed.insert("name".into(), json!("Another name"));
+            assert!(matches!(
+                verify(&changed, &method, did.as_str(), key.public_jwk()).await,
+                Err(ProofError::Invalid(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn signing_refuses_a_signed_document_an_older_suite_or_the_wrong_key() {
+        let doc = vector("ob3_testvector_credential.json");
+        let (ed, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let ed = Arc::new(ed);
+        let m = "did:example:1#k";
+        assert!(
+            sign(
+                &vector("ob3_testvector_signed_credential.json"),
+                &options(Suite::EddsaRdfc2022),
+                &ed,
+                m,
+                "did:example:1"
+            )
+            .await
+            .is_err()
+        );
+        assert!(matches!(
+            sign(
+                &doc,
+                &options(Suite::Ed25519Signature2020),
+                &ed,
+                m,
+                "did:example:1"
+            )
+            .await,
+            Err(ProofError::Unsupported(_))
+        ));
+        assert!(
+            sign(
+                &doc,
+                &options(Suite::EcdsaRdfc2019),
+                &ed,
+                m,
+                "did:example:1"
+            )
+            .await
+            .is_err()
+        );
+        let mut unknown = doc.clone();
+        unknown.insert(
+            "@context".into(),
+            json!([
+                "https://www.w3.org/ns/credentials/v2",
+                "https://example.org/ctx.jsonld"
+            ]),
+        );
+        let e = sign(
+            &unknown,
+            &options(Suite::EddsaRdfc2022),
+            &ed,
+            m,
+            "did:example:1",
+        )
+        .await
+        .expect_err("unknown context");
+        assert!(e.to_string().contains("context"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn undefined_terms_and_numbers_the_processor_cannot_take_are_refused() {
+        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let key = Arc::new(key);
+        let ctx = json!(["https://www.w3.org/ns/credentials/v2",
+            {"ex": "https://example.org/v#", "hours": "ex:hours", "Emp": "ex:Emp"}]);
+        let doc = |subject: Value, kind: &str| {
+            json!({"@context": ctx, "type": ["VerifiableCredential", kind],
+                   "issuer": "did:example:1", "credentialSubject": subject})
+            .as_object()
+            .cloned()
+            .expect("object")
+        };
+        let m = "did:example:1#k";
+        let opts = options(Suite::EddsaRdfc2022);
+        // Defined terms and ordinary numbers sign and verify.
+        let signed = sign(
+            &doc(json!({"hours": 37.5}), "Emp"),
+            &opts,
+            &key,
+            m,
+            "did:example:1",
+        )
+        .await
+        .expect("signs");
+        verify(&signed, m, "did:example:1", key.public_jwk())
+            .await
+            .expect("verifies");
+        // An undefined type or term is an error, never silently dropped.
+        for bad in [
+            doc(json!({"hours": 1}), "Undefined"),
+            doc(json!({"minutes": 1}), "Emp"),
+        ] {
+            let e = sign(&bad, &opts, &key, m, "did:example:1")
+                .await
+                .expect_err("undefined");
+            assert!(e.to_string().contains("not defined"), "{e}");
+        }
+        for n in ["1e300", "18446744073709551616", "-9223372036854775809"] {
+            let subject: Value =
+                serde_json::from_str(&format!("{{\"hours\": {n}}}")).expect("json");
+            let e = sign(
+                &doc(subject.clone(), "Emp"),
+                &opts,
+                &key,
+                m,
+                "did:example:1",
+            )
+            .await
+            .expect_err(n);
+            assert!(e.to_string().contains("cannot be processed"), "{n}: {e}");
+            let mut forged = signed.clone();
+            forged.insert("credentialSubject".into(), subject);
+            assert!(
+                verify(&forged, m, "did:example:1", key.public_jwk())
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn other_proof_types_and_suites_are_named_as_unsupported() {
+        let p = |v: Value| v.as_object().expect("object").clone();
+        assert_eq!(
+            suite_of(&p(serde_json::json!({"type": "Ed25519Signature2020"}))),
+            Ok(Suite::Ed25519Signature2020)
+        );
+        assert!(matches!(
+            suite_of(&p(serde_json::json!({"type": "RsaSignature2018"}))),
+            Err(ProofError::Unsupported(_))
+        ));
+        assert!(matches!(
+            suite_of(&p(
+                serde_json::json!({"type": "DataIntegrityProof", "cryptosuite": "bbs-2023"})
+            )),
+            Err(ProofError::Unsupported(_))
+        ));
+        assert_eq!(
+            suite_of(&p(
+                serde_json::json!({"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019"})
+            )),
+            Ok(Suite::EcdsaRdfc2019)
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! Any VC Data Model 2.0 credential, signed as given: the issuer side of the W3C
+//! VC-API (`POST /credentials/issue`, VC-API §3.3.1 "Issue Credential").
+//!
+//! The credential is held to the data model's rules ([`crate::model::vcdm`]); an Open
+//! Badge (`OpenBadgeCredential` / `AchievementCredential`) also to the OB 3.0
+//! AchievementCredential schema, an `EndorsementCredential` to its own. Its `issuer`
+//! must be this service (it is filled in when absent). What the issuer adds:
+//!
+//! - `id`: a caller's URL id is kept (a second credential with the same id is a
+//!   conflict); without one, `urn:uuid:<uuid>`;
+//! - `validFrom`, now, when absent (VCDM 2.0 §4.9);
+//! - `credentialStatus`: Bitstring Status List entries (Bitstring Status List v1.0
+//!   §2.1) for the purposes `options.credentialStatus` asks for, by default those
+//!   badges carry, so that staff can revoke (and suspend) it like any badge.
+//!
+//! It is secured as asked: enveloped in a VC-JOSE-COSE JWT (§3.1.1, `typ` `vc+jwt`,
+//! `cty` `vc`, the credential as the payload with no claims added) by default, or with
+//! an embedded Data Integrity proof (`eddsa-rdfc-2022` with an Ed25519 key,
+//! `ecdsa-rdfc-2019` with a P-256 key, whatever the signing key's algorithm: a key of
+//! the type the suite needs is made and published when there is none).
+//!
+//! Crash safety is an award's: the status slot is reserved and flushed before
+//! anything is signed, and the signed credential recorded and flushed before it is
+//! answered. The record is an award with no stored achievement
+//! ([`crate::records::award::Award::is_general`]), listed and revocable with the rest.
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{Error, Issuer, VC_JWT_TYP, check_payload_size};
+use crate::clock::{format_seconds, parse_datetime, whole_seconds};
+use crate::integrity::{self, ProofOptions, Suite};
+use crate::jose::jws;
+use crate::model::{schema, vcdm};
+use crate::records::achievement::AchievementRef;
+use crate::records::award::{Award, AwardState, IssuedCopy, Recipient};
+use crate::records::wallet::WalletState;
+use crate::status::StatusPurpose;
+
+/// How a credential issued through the VC-API is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Securing {
+    /// An `EnvelopedVerifiableCredential` holding a `vc+jwt`.
+    Jose,
+    /// An embedded Data Integrity proof of this suite.
+    DataIntegrity(Suite),
+}
+
+impl Securing {
+    /// The name `options.proof` gives it, and the record keeps.
+    pub fn name(self) -> &'static str {
+        match self {
+            Securing::Jose => "vc+jwt",
+            Securing::DataIntegrity(s) => s.name(),
+        }
+    }
+
+    /// From `options.proof` (or `options.cryptosuite`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "vc+jwt" | "jwt" | "jose" | "enveloped" => Some(Securing::Jose),
+            other => Suite::signing(other).map(Securing::DataIntegrity),
+        }
+    }
+}
+
+/// What the caller asks for besides the credential.
+#[derive(Debug, Clone)]
+pub struct IssueOptions {
+    pub securing: Securing,
+    /// The purposes to give status entries for; `None`: those badges carry.
+    pub status: Option<Vec<StatusPurpose>>,
+}
+
+/// A credential issued through the VC-API.
+#[derive(Debug, Clone)]
+pub struct IssuedCredential {
+    pub record: Award,
+    /// The compact `vc+jwt`, or the credential with its proof (JSON text).
+    pub secured: String,
+    pub securing: Securing,
+}
+
+impl IssuedCredential {
+    /// What the VC-API answers in `verifiableCredential`.
+    pub fn verifiable_credential(&self) -> Result<Value, Error> {
+        match self.securing {
+            Securing::Jose => Ok(json!({
+                "@context": [vcdm::VCDM2_CONTEXT],
+                "id": format!("data:application/vc+jwt,{}", self.secured),
+                "type": "EnvelopedVerifiableCredential",
+            })),
+            Securing::DataIntegrity(_) => {
+                serde_json::from_str(&self.secured).map_err(|e| Error::Build(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The member an award's `extras` keeps a general credential under (as signed, before
+/// its proof or envelope).
+pub const DOCUMENT: &str = "document";
+/// The member saying how it was secured.
+pub const SECURING: &str = "securing";
+
+/// The award id of a credential id: the uuid of a `urn:uuid:`, or a name-based (v5)
+/// uuid of any other URL, so that one URL can be issued once.
+pub fn award_id_for(credential_id: &str) -> Uuid {
+    crate::issue::parse_credential_id(credential_id)
+        .unwrap_or_else(|| Uuid::new_v5(&Uuid::NAMESPACE_URL, credential_id.as_bytes()))
+}
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::BadCredential(message.into())
+}
+
+fn has_type(doc: &Map<String, Value>, t: &str) -> bool {
+    match doc.get("type") {
+        Some(Value::String(s)) => s == t,
+        Some(Value::Array(a)) => a.iter().any(|v| v == t),
+        _ => false,
+    }
+}
+
+impl Issuer {
+    /// Checks, completes, records and signs `credential` (see the module docs).
+    pub async fn issue_credential(
+        &self,
+        mut credential: Map<String, Value>,
+        options: &IssueOptions,
+    ) -> Result<IssuedCredential, Error> {
+        let now = self.now();
+        // The issuer.
+        let ours = self.did().as_str().to_owned();
+        match credential.get("issuer") {
+            None => {
+                credential.insert("issuer".into(), json!(ours));
+            }
+            Some(Value::String(s)) if *s == ours => {}
+            Some(Value::Object(o)) if o.get("id").and_then(Value::as_str) == Some(&ours) => {}
+            Some(other) => {
+                let named = other
+                    .as_str()
+                    .or_else(|| other.get("id").and_then(Value::as_str))
+                    .unwrap_or("(no id)");
+                return Err(bad(format!(
+                    "the issuer {named:?} is not this service ({ours}); a credential is issued by the service that signs it"
+                )));
+            }
+        }
+        if credential.contains_key("proof") {
+            return Err(bad(
+                "the credential already carries a proof; send it unsigned",
+            ));
+        }
+        if credential.contains_key("credentialStatus") {
+            return Err(bad(
+                "credentialStatus is given by this issuer, so that it can revoke the credential; ask for purposes with options.credentialStatus",
+            ));
+        }
+        // The id.
+        let id = match credential.get("id") {
+            None => {
+                let id = crate::clock::time_ordered_id(now);
+                credential.insert("id".into(), json!(format!("urn:uuid:{id}")));
+                id
+            }
+            Some(Value::String(s)) if vcdm::is_url(s) => award_id_for(s),
+            Some(_) => return Err(bad("id must be a URL (VCDM 2.0 §4.4)")),
+        };
+        if self.awards.award(id).await?.is_some() {
+            return Err(Error::Taken(format!(
+                "a credential with the id {} was issued already",
+                credential
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            )));
+        }
+        if !credential.contains_key("validFrom") {
+            credential.insert("validFrom".into(), json!(format_seconds(now)));
+        }
+        // The data model's rules first (the messages name the section), then the
+        // Open Badges schemas for what they govern.
+        if let Err(v) = vcdm::check_credential(&Value::Object(credential.clone())) {
+            return Err(bad(schema::joined(&v)));
+        }
+        if vcdm::version_of(&Value::Object(credential.clone())) != vcdm::Version::V2 {
+            return Err(bad(format!(
+                "the first @context must be {} (VCDM 2.0 §4.3): this issuer signs VC Data Model 2.0 credentials",
+                vcdm::VCDM2_CONTEXT
+            )));
+        }
+        let valid = |k: &str| {
+            credential
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(parse_datetime)
+                .map(whole_seconds)
+        };
+        let valid_from = valid("validFrom").unwrap_or(now);
+        let valid_until = valid("validUntil");
+        if let Some(u) = valid_until
+            && u <= valid_from
+        {
+            return Err(bad("validUntil must be after validFrom"));
+        }
+        // The status entries, on a slot reserved below.
+        let purposes: Vec<StatusPurpose> = match &options.status {
+            Some(p) => p.clone(),
+            None => self.status_config.purposes.as_slice().to_vec(),
+        };
+        let subject_id = match credential.get("credentialSubject") {
+            Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        let mut tries = 0;
+        let (award, document) = loop {
+            let slot = self.lists.allocate();
+            let mut doc = credential.clone();
+            if !purposes.is_empty() {
+                doc.insert(
+                    "credentialStatus".into(),
+                    self.status_urls.entries_for(slot, &purposes),
+                );
+            }
+            let is_badge =
+                has_type(&doc, "OpenBadgeCredential") || has_type(&doc, "AchievementCredential");
+            let doc_value = Value::Object(doc.clone());
+            if is_badge {
+                schema::check_credential(&doc_value).map_err(Error::Schema)?;
+            } else if has_type(&doc, "EndorsementCredential") {
+                schema::check_endorsement(&doc_value).map_err(Error::Schema)?;
+            }
+            let award = Award {
+                id,
+                seq: 0,
+                achievement: AchievementRef::general(),
+                recipient: Recipient {
+                    name: None,
+                    email: None,
+                    id: subject_id.clone(),
+                },
+                state: AwardState::Offered,
+                salt: String::new(),
+                valid_from,
+                valid_until,
+                tx_code_required: false,
+                approval_required: false,
+                extras: Some(json!({DOCUMENT: doc_value, SECURING: options.securing.name()})),
+                issued: Vec::new(),
+                revoked: false,
+                suspended: false,
+                status: Some(slot),
+                wallet: WalletState::default(),
+                created_at: now,
+                updated_at: now,
+            };
+            match self.awards.reserve_award(award.id, slot).await {
+                Err(crate::store::Error::SlotTaken { .. }) if tries < super::SLOT_TRIES => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => break (award, doc),
+            }
+        };
+        // The intent is durable before anything is signed.
+        self.awards.flush().await?;
+        let signed = self.secure(&document, options.securing).await;
+        let (secured, kid) = match signed {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(slot) = award.status {
+                    let event = super::burned(self.now(), format!("signing failed: {e}"));
+                    self.awards.burn_award(award.id, slot, &event).await?;
+                }
+                return Err(e);
+            }
+        };
+        let mut award = award;
+        let mut copy = IssuedCopy::new(secured.clone(), kid, self.now());
+        copy.subject = subject_id;
+        award.issued.push(copy);
+        award.state = AwardState::Issued;
+        self.awards.record_reserved(&mut award).await?;
+        self.awards.flush().await?;
+        let shown = document
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        tracing::info!(
+            id = %shown,
+            securing = options.securing.name(),
+            "credential issued"
+        );
+        Ok(IssuedCredential {
+            record: award,
+            secured,
+            securing: options.securing,
+        })
+    }
+
+    /// Signs `doc` as `securing` says; the signed form and the DID URL of the key.
+    async fn secure(
+        &self,
+        doc: &Map<String, Value>,
+        securing: Securing,
+    ) -> Result<(String, String), Error> {
+        match securing {
+            Securing::Jose => {
+                let payload = serde_json::to_vec(doc).map_err(|e| Error::Build(e.to_string()))?;
+                check_payload_size(&payload)?;
+                let keys = self.keys.current();
+                let kid = self.kid_url_of(&keys);
+                let jwt = jws::sign_compact_with(
+                    keys.signing_key(),
+                    Some(&kid),
+                    Some(VC_JWT_TYP),
+                    Some("vc"),
+                    &payload,
+                )?;
+                Ok((jwt, kid))
+            }
+            Securing::DataIntegrity(suite) => {
+                let (_, key) = self
+                    .keys
+                    .key_for(suite.algorithm())
+                    .await
+                    .map_err(|e| Error::Build(format!("a key for {}: {e}", suite.name())))?;
+                let fragment = crate::did::key::multibase(key.public_jwk())
+                    .map_err(|e| Error::Build(e.to_string()))?;
+                let method = format!("{}#{fragment}", self.did());
+                let options = ProofOptions {
+                    suite,
+                    purpose: "assertionMethod",
+                    created: format_seconds(self.now()),
+                    challenge: None,
+                    domain: None,
+                };
+                let signed = integrity::sign(doc, &options, &key, &method, self.did().as_str())
+                    .await
+                    .map_err(|e| match e {
+                        integrity::ProofError::Invalid(m) => bad(m),
+                        integrity::ProofError::Unsupported(m) => Error::Build(m),
+                    })?;
+                let text =
+                    serde_json::to_string(&signed).map_err(|e| Error::Build(e.to_string()))?;
+                Ok((text, method))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn securing_names_round_trip_and_unknown_ones_are_refused() {
+        for s in [
+            Securing::Jose,
+            Securing::DataIntegrity(Suite::EddsaRdfc2022),
+            Securing::DataIntegrity(Suite::EcdsaRdfc2019),
+        ] {
+            assert_eq!(Securing::parse(s.name()), Some(s));
+        }
+        assert_eq!(Securing::parse("Ed25519Signature2020"), None);
+        assert_eq!(Securing::parse("bbs-2023"), None);
+    }
+
+    #[test]
+    fn url_ids_map_to_one_award_id_and_uuids_to_themselves() {
+        let u = "urn:uuid:0192f8a4-6f3e-7a1b-8c2d-3e4f5a6b7c8d";
+        assert_eq!(award_id_for(u).to_string(), &u[9..]);
+        let a = award_id_for("https://example.edu/credentials/3732");
+        assert_eq!(a, award_id_for("https://example.edu/credentials/3732"));
+        assert_ne!(a, award_id_for("https://example.edu/credentials/3733"));
+    }
+}

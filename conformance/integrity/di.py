@@ -30,6 +30,8 @@ CONTEXT_FILES = {
     "https://www.w3.org/2018/credentials/v1": "w3c_credentials_v1.jsonld",
     "https://w3id.org/security/data-integrity/v2": "w3id_data_integrity_v2.jsonld",
     "https://w3id.org/security/multikey/v1": "w3id_multikey_v1.jsonld",
+    "https://w3id.org/security/suites/ed25519-2020/v1": "w3id_ed25519_2020_v1.jsonld",
+    "https://w3id.org/security/suites/jws-2020/v1": "w3id_jws2020_v1.jsonld",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob_v3p0_context-3.0.3.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json": "ob_v3p0_context-3.0.2.json",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "ob_v3p0_context-3.0.1.json",
@@ -103,6 +105,51 @@ def verify(doc, multibase):
     except InvalidSignature:
         return False
     return True
+
+
+def b64url(b):
+    import base64
+
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def sign_legacy(doc, kind, private_key, method, created, b64_first=False):
+    """`doc` with a proof of an older suite, made here (for test vectors):
+    `Ed25519Signature2020` (proofValue: base58-btc Ed25519 signature of the hash
+    data) or `JsonWebSignature2020` (a detached, unencoded-payload JWS, RFC 7797, over
+    the hash data; EdDSA or ES256; its header `{"alg","crit","b64"}`, or
+    `{"alg","b64","crit"}` with `b64_first`)."""
+    doc = copy.deepcopy(doc)
+    doc["proof"] = {
+        "type": kind,
+        "created": created,
+        "verificationMethod": method,
+        "proofPurpose": "assertionMethod",
+    }
+    data = hash_data(doc)
+    if kind == "Ed25519Signature2020":
+        doc["proof"]["proofValue"] = "z" + base58.b58encode(private_key.sign(data)).decode()
+    elif kind == "JsonWebSignature2020":
+        if isinstance(private_key, ed25519.Ed25519PrivateKey):
+            header = {"alg": "EdDSA", "crit": ["b64"], "b64": False}
+            if b64_first:
+                header = {"alg": "EdDSA", "b64": False, "crit": ["b64"]}
+            sig = private_key.sign(b64url(json.dumps(header, separators=(",", ":")).encode()).encode() + b"." + data)
+        else:
+            from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+            header = {"alg": "ES256", "crit": ["b64"], "b64": False}
+            der = private_key.sign(
+                b64url(json.dumps(header, separators=(",", ":")).encode()).encode() + b"." + data,
+                ec.ECDSA(hashes.SHA256()),
+            )
+            r, s = decode_dss_signature(der)
+            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        protected = b64url(json.dumps(header, separators=(",", ":")).encode())
+        doc["proof"]["jws"] = protected + ".." + b64url(sig)
+    else:
+        raise ValueError(kind)
+    return doc
 
 
 if __name__ == "__main__":

@@ -301,6 +301,12 @@ impl Cache {
     }
 }
 
+type JsonLists = Arc<
+    std::sync::Mutex<
+        HashMap<(crate::status::StatusPurpose, u32), (String, Arc<crate::status::Published>)>,
+    >,
+>;
+
 /// The issuing service: everything needed to define achievements and award them.
 #[derive(Clone)]
 pub struct Issuer {
@@ -320,6 +326,9 @@ pub struct Issuer {
     /// Orders status changes with their application to the lists in memory, so that
     /// the lists end as the store does when two changes of one award race.
     status_writer: Arc<tokio::sync::Mutex<()>>,
+    /// Each list as JSON with a Data Integrity proof, by the ETag of the signed JWT it
+    /// was made from (so it is made again exactly when that changes).
+    json_lists: JsonLists,
     /// Whether an SMTP server is configured (e-mail delivery is possible).
     mail_enabled: bool,
 }
@@ -391,6 +400,7 @@ impl Issuer {
             status_config,
             cache: Arc::default(),
             status_writer: Arc::default(),
+            json_lists: Arc::default(),
             mail_enabled: false,
         })
     }

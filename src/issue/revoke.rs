@@ -251,6 +251,76 @@ impl Issuer {
         Ok(Some(p))
     }
 
+    /// The list credential for `purpose`/`list` as JSON with an `eddsa-rdfc-2022`
+    /// proof (Bitstring Status List v1.0 §2.2 with VC Data Integrity), for clients that
+    /// ask for `application/json`: the same credential as the JWT form (same
+    /// `validFrom`), proved with the issuer's Ed25519 key (made when there is none)
+    /// and `created` = `validFrom`. EdDSA signatures are deterministic, so every node of
+    /// a fleet serves the same bytes and ETag. The body is in [`Published::jwt`].
+    pub async fn published_list_json(
+        &self,
+        purpose: StatusPurpose,
+        list: u32,
+    ) -> Result<Option<Arc<Published>>, Error> {
+        let Some(jwt) = self.published_list(purpose, list).await? else {
+            return Ok(None);
+        };
+        let cached = |lists: &super::JsonLists| {
+            lists
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&(purpose, list))
+                .filter(|(etag, _)| *etag == jwt.etag)
+                .map(|(_, p)| p.clone())
+        };
+        if let Some(p) = cached(&self.json_lists) {
+            return Ok(Some(p));
+        }
+        let credential = jws::CompactJws::parse(&jwt.jwt)
+            .ok()
+            .and_then(|j| j.payload_json().ok())
+            .ok_or_else(|| Error::Build("the signed status list does not decode".into()))?;
+        let created = credential
+            .get("validFrom")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format_seconds(self.now()));
+        let (_, key) = self
+            .keys()
+            .key_for(crate::jose::Algorithm::EdDSA)
+            .await
+            .map_err(|e| Error::Build(format!("a key for eddsa-rdfc-2022: {e}")))?;
+        let fragment = crate::did::key::multibase(key.public_jwk())
+            .map_err(|e| Error::Build(e.to_string()))?;
+        let method = format!("{}#{fragment}", self.did());
+        let options = crate::integrity::ProofOptions {
+            suite: crate::integrity::Suite::EddsaRdfc2022,
+            purpose: "assertionMethod",
+            created,
+            challenge: None,
+            domain: None,
+        };
+        let signed =
+            crate::integrity::sign(&credential, &options, &key, &method, self.did().as_str())
+                .await
+                .map_err(|e| Error::Build(e.to_string()))?;
+        let body = serde_json::to_string(&signed).map_err(|e| Error::Build(e.to_string()))?;
+        let etag = format!(
+            "\"{}\"",
+            &hex::encode(Sha256::digest(body.as_bytes()))[..32]
+        );
+        let p = Arc::new(Published {
+            jwt: body,
+            etag,
+            version: jwt.version,
+        });
+        self.json_lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((purpose, list), (jwt.etag.clone(), p.clone()));
+        Ok(Some(p))
+    }
+
     /// The unsigned BitstringStatusListCredential of one list (§2.2, Example 3).
     pub fn status_list_credential(
         &self,

@@ -519,7 +519,7 @@ impl Verifier {
 
     /// The issuer's key a Data Integrity proof names (`method`, a DID URL of the
     /// issuer), listed for `assertionMethod`.
-    async fn resolve_method(&self, issuer: &str, method: &str) -> KeyLookup {
+    pub(crate) async fn resolve_method(&self, issuer: &str, method: &str) -> KeyLookup {
         let Ok(issuer_did) = issuer.parse::<Did>() else {
             return KeyLookup::Indeterminate(format!(
                 "Data Integrity proofs are verified for issuers identified by a DID; {:?} is not one",

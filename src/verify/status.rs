@@ -283,35 +283,35 @@ impl Verifier {
         url: &str,
     ) -> Result<(RemoteList, Option<Duration>), Failure> {
         let body = body.trim();
-        if body.starts_with('{') {
-            return Err(Failure::unknown(
-                "status lists secured with embedded proofs are not verified by this version; only vc+jwt",
-            ));
-        }
-        let jws = CompactJws::parse(body)
-            .map_err(|e| Failure::fail(format!("the status list is not a compact JWS: {e}")))?;
-        jws.check_header(&VC_JOSE_POLICY)
-            .map_err(|e| Failure::fail(format!("the status list's header: {e}")))?;
-        let payload = jws
-            .payload_json()
-            .map_err(|e| Failure::fail(format!("the status list's payload: {e}")))?;
-        let issuer = claims::issuer_id(&payload).unwrap_or_default().to_owned();
-        match self
-            .resolve_key(&issuer, &jws, None, super::Relationship::AssertionMethod)
-            .await
-        {
-            KeyLookup::Found(key, _) => jws
-                .verify(&key)
-                .map_err(|e| Failure::fail(format!("the status list's signature: {e}")))?,
-            KeyLookup::Fail(m) => {
-                return Err(Failure::fail(format!("the status list's signature: {m}")));
+        let (payload, issuer) = if body.starts_with('{') {
+            self.list_with_proof(body).await?
+        } else {
+            let jws = CompactJws::parse(body)
+                .map_err(|e| Failure::fail(format!("the status list is not a compact JWS: {e}")))?;
+            jws.check_header(&VC_JOSE_POLICY)
+                .map_err(|e| Failure::fail(format!("the status list's header: {e}")))?;
+            let payload = jws
+                .payload_json()
+                .map_err(|e| Failure::fail(format!("the status list's payload: {e}")))?;
+            let issuer = claims::issuer_id(&payload).unwrap_or_default().to_owned();
+            match self
+                .resolve_key(&issuer, &jws, None, super::Relationship::AssertionMethod)
+                .await
+            {
+                KeyLookup::Found(key, _) => jws
+                    .verify(&key)
+                    .map_err(|e| Failure::fail(format!("the status list's signature: {e}")))?,
+                KeyLookup::Fail(m) => {
+                    return Err(Failure::fail(format!("the status list's signature: {m}")));
+                }
+                KeyLookup::Indeterminate(m) => {
+                    return Err(Failure::unknown(format!(
+                        "the status list's signature: {m}"
+                    )));
+                }
             }
-            KeyLookup::Indeterminate(m) => {
-                return Err(Failure::unknown(format!(
-                    "the status list's signature: {m}"
-                )));
-            }
-        }
+            (payload, issuer)
+        };
         if !has_type(payload.get("type"), "BitstringStatusListCredential") {
             return Err(Failure::fail(
                 "the status list is not a BitstringStatusListCredential",
@@ -372,6 +372,49 @@ impl Verifier {
             valid_until: when("validUntil"),
         };
         Ok((list, ttl))
+    }
+
+    /// A list credential in JSON secured with an embedded Data Integrity proof (Bitstring
+    /// Status List v1.0 §3.2 step 4, "validate the status list credential"), made by a
+    /// key of its issuer for `assertionMethod`: the credential and its issuer.
+    async fn list_with_proof(&self, body: &str) -> Result<(Map<String, Value>, String), Failure> {
+        use crate::integrity::{self, ProofError};
+        let doc: Map<String, Value> = serde_json::from_str(body)
+            .map_err(|e| Failure::fail(format!("the status list is not a JSON object: {e}")))?;
+        let issuer = claims::issuer_id(&doc).unwrap_or_default().to_owned();
+        let signed = Box::pin(async {
+            let proof = integrity::proof_of(&doc)?;
+            integrity::suite_of(proof)?;
+            if proof.get("proofPurpose").and_then(Value::as_str) != Some("assertionMethod") {
+                return Err(ProofError::Invalid(
+                    "its proof's purpose is not assertionMethod".into(),
+                ));
+            }
+            let method = proof
+                .get("verificationMethod")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ProofError::Invalid("its proof names no method".into()))?;
+            let key = match self.resolve_method(&issuer, method).await {
+                KeyLookup::Found(k, _) => k,
+                KeyLookup::Fail(m) => return Err(ProofError::Invalid(m)),
+                KeyLookup::Indeterminate(m) => return Err(ProofError::Unsupported(m)),
+            };
+            integrity::verify(&doc, method, &issuer, &key).await
+        })
+        .await;
+        match signed {
+            Ok(()) => {
+                let mut payload = doc;
+                payload.remove("proof");
+                Ok((payload, issuer))
+            }
+            Err(ProofError::Invalid(m)) => {
+                Err(Failure::fail(format!("the status list's proof: {m}")))
+            }
+            Err(ProofError::Unsupported(m)) => {
+                Err(Failure::unknown(format!("the status list's proof: {m}")))
+            }
+        }
     }
 
     /// §3.2 steps 5 and 10 for one entry against a loaded list.

@@ -828,3 +828,128 @@ async fn other_issuers_lists_are_checked_strictly() {
     let bad_index = remote_badge(&key, "-1");
     assert_eq!(verify_remote(&bad_index, list(&[])).await.0, "fail");
 }
+
+#[tokio::test]
+async fn a_list_is_served_as_json_with_a_data_integrity_proof_when_json_is_asked_for() {
+    let app = TestApp::new().await;
+    let jwt = app.issue_badge().await;
+    let get = |accept: &'static str| {
+        app.send(
+            Request::get("/status/revocation/1")
+                .header(header::ACCEPT, accept)
+                .body(Body::empty())
+                .expect("req"),
+        )
+    };
+    // The JWT stays the default, and wins when ranked higher.
+    for accept in [
+        "*/*",
+        "application/vc+jwt",
+        "application/vc+jwt, application/json;q=0.5",
+    ] {
+        let (s, h, _) = get(accept).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h[header::CONTENT_TYPE], "application/vc+jwt", "{accept}");
+        assert_eq!(h[header::VARY], "Accept");
+    }
+    let (s, h, body) = get("application/json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let list: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(list["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    assert_eq!(list["proof"]["created"], list["validFrom"]);
+    assert_eq!(list["issuer"], DID);
+    let jwt_body = get("application/vc+jwt").await.2;
+    let (_, from_jwt, _) = decode_jwt(std::str::from_utf8(&jwt_body).expect("text"));
+    let mut bare = list.clone();
+    bare.as_object_mut().expect("object").remove("proof");
+    assert_eq!(bare, from_jwt, "the same credential in both forms");
+    // It verifies as a credential of this issuer; changed, it does not.
+    let (s, r) = app
+        .call(
+            Method::POST,
+            "/credentials/verify",
+            Some(json!({"verifiableCredential": list})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let mut changed = list.clone();
+    changed["credentialSubject"]["encodedList"] =
+        json!("uH4sIAAAAAAAAA-3BMQEAAADCoPVPbQwfoAAAAAAAAAAAAAAAAAAAAIC3AYbSVKsAQAAA");
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/credentials/verify",
+            Some(json!({"verifiableCredential": changed})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Same bytes until the list changes; a revocation changes both forms.
+    let (_, h2, body2) = get("application/ld+json").await;
+    assert_eq!(h2[header::CONTENT_TYPE], "application/ld+json");
+    assert_eq!(body2, body);
+    let (_, p, _) = decode_jwt(&jwt);
+    post(
+        &app,
+        &format!(
+            "/api/v1/credentials/{}/revoke",
+            p["jti"].as_str().expect("jti")
+        ),
+        json!({}),
+    )
+    .await;
+    let (_, h3, body3) = get("application/json").await;
+    assert_ne!(body3, body);
+    assert_ne!(h3[header::ETAG], h[header::ETAG]);
+}
+
+#[tokio::test]
+async fn another_issuers_list_secured_with_data_integrity_is_checked() {
+    let key = test_signing_key(Algorithm::ES256);
+    let me = did_key(&key);
+    let badge = remote_badge(&key, "94567");
+    // The list's issuer is the badge's: a did:key list signed by its own key.
+    let sign_list = |issuer_key: Arc<SigningKey>, set: Vec<usize>| async move {
+        let did = did_key(&issuer_key);
+        let mb = did.trim_start_matches("did:key:").to_owned();
+        let doc = remote_list(&did, 16 * 1024, &set, |_| {});
+        let opts = accolade::integrity::ProofOptions {
+            suite: accolade::integrity::Suite::EcdsaRdfc2019,
+            purpose: "assertionMethod",
+            created: "2026-01-01T00:00:00Z".into(),
+            challenge: None,
+            domain: None,
+        };
+        let signed = accolade::integrity::sign(
+            doc.as_object().expect("object"),
+            &opts,
+            &issuer_key,
+            &format!("{did}#{mb}"),
+            &did,
+        )
+        .await
+        .expect("signs");
+        serde_json::to_string(&signed).expect("json")
+    };
+    let key = Arc::new(key);
+    let (o, m) = verify_remote(&badge, Ok(sign_list(key.clone(), vec![]).await)).await;
+    assert_eq!(o, "pass", "{m}");
+    let (o, m) = verify_remote(&badge, Ok(sign_list(key.clone(), vec![94567]).await)).await;
+    assert_eq!(o, "fail", "{m}");
+    // Made with a P-256 key of another issuer: not the badge issuer's list.
+    let other = Arc::new(SigningKey::generate(Algorithm::ES256).expect("key").0);
+    let body = sign_list(other, vec![]).await;
+    let (o, m) = verify_remote(&badge, Ok(body)).await;
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.contains("issuer"), "{m}");
+    // Changed after signing.
+    let mut tampered: Value =
+        serde_json::from_str(&sign_list(key.clone(), vec![94567]).await).expect("json");
+    tampered["credentialSubject"]["encodedList"] =
+        remote_list(&me, 16 * 1024, &[], |_| {})["credentialSubject"]["encodedList"].clone();
+    let (o, m) = verify_remote(&badge, Ok(tampered.to_string())).await;
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.contains("proof"), "{m}");
+}

@@ -43,11 +43,13 @@ pub async fn get_status_list(
     ) else {
         return Err(ApiError::not_found("no such status list"));
     };
-    let published = state
-        .issuer
-        .published_list(purpose, list)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such status list"))?;
+    let json = wants_json(&headers);
+    let published = if json.is_some() {
+        state.issuer.published_list_json(purpose, list).await?
+    } else {
+        state.issuer.published_list(purpose, list).await?
+    }
+    .ok_or_else(|| ApiError::not_found("no such status list"))?;
     let max_age = state.issuer.status_config().ttl_seconds;
     let cache = format!("public, max-age={max_age}");
     let matches = headers
@@ -60,16 +62,50 @@ pub async fn get_status_list(
     let common = [
         (header::ETAG, published.etag.clone()),
         (header::CACHE_CONTROL, cache),
+        (header::VARY, "Accept".to_owned()),
     ];
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     Ok((
         common,
-        [(header::CONTENT_TYPE, "application/vc+jwt")],
+        [(header::CONTENT_TYPE, json.unwrap_or("application/vc+jwt"))],
         published.jwt.clone(),
     )
         .into_response())
+}
+
+/// The JSON media type the client ranks first when it prefers JSON to `vc+jwt`
+/// (`application/json`, `application/ld+json`, `application/vc`); `None` for the JWT
+/// (also for no `Accept` and `*/*`).
+fn wants_json(headers: &HeaderMap) -> Option<&'static str> {
+    const JSON: [&str; 3] = ["application/json", "application/ld+json", "application/vc"];
+    let mut best: Option<(f32, Option<&'static str>)> = None;
+    for v in headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in v.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let ty = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let choice = if ty == "application/vc+jwt" {
+                None
+            } else if let Some(j) = JSON.iter().find(|j| **j == ty) {
+                Some(*j)
+            } else {
+                continue;
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, choice));
+            }
+        }
+    }
+    best.and_then(|(_, c)| c)
 }
 
 /// Known path, wrong method: a JSON 405.

@@ -12,6 +12,7 @@
 
 pub mod claim;
 pub mod fleet;
+pub mod integrity;
 pub mod mail;
 pub mod pages;
 pub mod search;

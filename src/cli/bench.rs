@@ -52,6 +52,9 @@ pub struct BenchArgs {
         value_name = "URL"
     )]
     pub database_url: Option<String>,
+    /// Only the Data Integrity figures (sign and verify per second beside vc+jwt).
+    #[arg(long)]
+    pub integrity_only: bool,
     /// Only the staff console's credential search over a large store.
     #[arg(long)]
     pub search_only: bool,
@@ -92,6 +95,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.search_only {
         return search(args.search_rows);
     }
+    if args.integrity_only {
+        return integrity(window);
+    }
     if args.awards_only {
         let es = crate::bench::run(Algorithm::ES256, window)?;
         return awards(args, window, &es);
@@ -128,7 +134,31 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!();
     verifications(args, window, &algs)?;
     println!();
+    integrity(window)?;
+    println!();
     pages(window)
+}
+
+/// Data Integrity sign and verify rates beside the vc+jwt ones of the same run.
+fn integrity(window: Duration) -> anyhow::Result<()> {
+    let rows = crate::bench::integrity::run(window)?;
+    println!(
+        "Securing one credential (the OB 3.0 test vector credential, did:key issuer), one thread:"
+    );
+    println!(
+        "  {:<18} {:>12} {:>12}",
+        "mechanism", "signs/s", "verifies/s"
+    );
+    for r in &rows {
+        println!(
+            "  {:<18} {:>12.0} {:>12.0}",
+            r.what, r.signs_per_sec, r.verifies_per_sec
+        );
+    }
+    println!(
+        "  (Data Integrity: JSON-LD expansion + RDFC-1.0 canonicalisation + SHA-256 + signature each time, offline contexts; vc+jwt: serialise + sign, parse + verify)"
+    );
+    Ok(())
 }
 
 /// Badge pages beside the verify pipeline of the same run, and PNG bakes.

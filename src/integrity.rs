@@ -345,7 +345,16 @@ pub async fn verify(
         check_jws_header(proof)?;
     }
     let methods = method_for(suite, method, controller, key)?;
-    let input: AnyDataIntegrity = serde_json::from_str(&text)
+    let mut input: Value = serde_json::from_str(&text)
+        .map_err(|e| ProofError::Invalid(format!("not a JSON document: {e}")))?;
+    // `ssi` reads `domain` as a list only; one domain is as often written as a string,
+    // and both are the same in JSON-LD (and so under the signature).
+    if let Some(Value::Object(p)) = input.get_mut("proof")
+        && let Some(d @ Value::String(_)) = p.get_mut("domain")
+    {
+        *d = Value::Array(vec![d.take()]);
+    }
+    let input: AnyDataIntegrity = serde_json::from_value(input)
         .map_err(|e| ProofError::Invalid(format!("not a Data Integrity document: {e}")))?;
     let params = VerificationParameters::from_resolver(methods).with_json_ld_loader(loader()?);
     // The JSON-LD and canonicalisation futures are large: kept on the heap, not on the
@@ -470,7 +479,7 @@ pub async fn sign(
             o.insert("challenge".into(), json!(c));
         }
         if let Some(d) = &options.domain {
-            o.insert("domain".into(), json!(d));
+            o.insert("domain".into(), json!([d]));
         }
     }
     let config: ProofConfiguration<AnySuite> = serde_json::from_value(config)

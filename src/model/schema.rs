@@ -20,6 +20,10 @@ pub const ACHIEVEMENT_CREDENTIAL_SCHEMA: &str =
 /// The canonical URL of the schema (for `credentialSchema` and reports).
 pub const ACHIEVEMENT_CREDENTIAL_SCHEMA_URL: &str =
     "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json";
+/// Where 1EdTech publishes the OB 3.0 EndorsementCredential schema (checked here with
+/// the bundled schema's `EndorsementCredential` definition, never fetched).
+pub const ENDORSEMENT_CREDENTIAL_SCHEMA_URL: &str =
+    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_endorsementcredential_schema.json";
 
 /// The most violations listed for one document.
 const MAX_VIOLATIONS: usize = 20;
@@ -78,15 +82,17 @@ static ENDORSEMENT: LazyLock<Result<Validator, String>> =
     LazyLock::new(|| compile(Some("EndorsementCredential")));
 
 fn run(validator: &LazyLock<Result<Validator, String>>, doc: &Value) -> Vec<Violation> {
-    let v = match &**validator {
-        Ok(v) => v,
-        Err(e) => {
-            return vec![Violation {
-                path: String::new(),
-                message: format!("the schema itself failed to compile: {e}"),
-            }];
-        }
-    };
+    match &**validator {
+        Ok(v) => violations_of(v, doc),
+        Err(e) => vec![Violation {
+            path: String::new(),
+            message: format!("the schema itself failed to compile: {e}"),
+        }],
+    }
+}
+
+/// How `doc` breaks the schema `v` (at most [`MAX_VIOLATIONS`], messages cut short).
+pub fn violations_of(v: &Validator, doc: &Value) -> Vec<Violation> {
     if v.is_valid(doc) {
         return Vec::new();
     }

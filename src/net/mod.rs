@@ -90,6 +90,8 @@ pub enum Kind {
     /// A badge someone gave the address of (a badge page, a hosted credential): its
     /// JWT, JSON or baked image, 2 MiB.
     Badge,
+    /// A JSON Schema a credential names in `credentialSchema`: 256 KiB.
+    Schema,
 }
 
 impl Kind {
@@ -100,6 +102,7 @@ impl Kind {
             Kind::StatusList => 160 * 1024,
             Kind::Jwk => 64 * 1024,
             Kind::Badge => 2 * 1024 * 1024,
+            Kind::Schema => 256 * 1024,
         }
     }
 
@@ -110,6 +113,7 @@ impl Kind {
                 "application/vc+jwt, application/jwt, application/vc+ld+json, application/json"
             }
             Kind::Jwk => "application/jwk+json, application/jwk-set+json, application/json",
+            Kind::Schema => "application/schema+json, application/json",
             Kind::Badge => {
                 "application/vc+jwt, application/jwt, application/vc+ld+json, application/ld+json;q=0.9, \
                  application/json;q=0.9, image/png;q=0.5, image/svg+xml;q=0.5"

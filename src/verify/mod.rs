@@ -520,6 +520,18 @@ impl Verifier {
     /// The issuer's key a Data Integrity proof names (`method`, a DID URL of the
     /// issuer), listed for `assertionMethod`.
     pub(crate) async fn resolve_method(&self, issuer: &str, method: &str) -> KeyLookup {
+        self.resolve_method_for(issuer, method, Relationship::AssertionMethod)
+            .await
+    }
+
+    /// The key of `issuer` (an issuer, or a presentation's holder) a Data Integrity
+    /// proof names, listed for `rel`.
+    pub(crate) async fn resolve_method_for(
+        &self,
+        issuer: &str,
+        method: &str,
+        rel: Relationship,
+    ) -> KeyLookup {
         let Ok(issuer_did) = issuer.parse::<Did>() else {
             return KeyLookup::Indeterminate(format!(
                 "Data Integrity proofs are verified for issuers identified by a DID; {:?} is not one",
@@ -538,13 +550,7 @@ impl Verifier {
                 url.did()
             ));
         }
-        self.key_named(
-            &issuer_did,
-            &url,
-            Relationship::AssertionMethod,
-            "the proof",
-        )
-        .await
+        self.key_named(&issuer_did, &url, rel, "the proof").await
     }
 
     /// The key `url`, a DID URL of `issuer_did`, names, listed for `rel`: offline for
@@ -621,7 +627,8 @@ impl Verifier {
         // 5. Status.
         self.check_status(credential, report).await;
         // 6. Schema.
-        check_schema(document, subject, report);
+        let named = self.check_named_schemas(credential, report).await;
+        check_schema(document, subject, named, report);
         // 7. Issuer trust.
         self.check_issuer_trust(report);
         if subject == Subject::Endorsement {
@@ -1223,7 +1230,93 @@ fn vcdm11_view(payload: &Map<String, Value>) -> Result<(Credential, Credential),
 /// and an endorsement to the EndorsementCredential schema. The report names the
 /// standard applied. For the OB schemas a VCDM 1.1 credential is judged under the VCDM
 /// 2.0 names.
-fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
+/// What the schemas a credential names (`credentialSchema`) found.
+#[derive(Debug, Default)]
+struct NamedSchemas {
+    violations: Vec<crate::model::schema::Violation>,
+    /// Why a named schema could not be applied.
+    undecided: Vec<String>,
+}
+
+/// The most `credentialSchema` entries applied to one credential.
+pub const MAX_NAMED_SCHEMAS: usize = 4;
+
+impl Verifier {
+    /// The JSON Schemas the credential names (VCDM 2.0 §4.11), applied to the
+    /// credential: type `JsonSchema` (VC JSON Schema §2.1) fetched through the
+    /// outbound client; 1EdTech's `1EdTechJsonSchemaValidator2019` for the OB 3.0
+    /// AchievementCredential and EndorsementCredential schemas, which are bundled and
+    /// never fetched (other URLs of that type, often examples that resolve nowhere,
+    /// are not applied). Only once the signature passed (a forged credential makes no
+    /// one fetch anything); other types (`JsonSchemaCredential`, ...) are not applied.
+    async fn check_named_schemas(
+        &self,
+        credential: &Map<String, Value>,
+        report: &Report,
+    ) -> NamedSchemas {
+        let mut out = NamedSchemas::default();
+        let entries: Vec<&Value> = match credential.get("credentialSchema") {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(o @ Value::Object(_)) => vec![o],
+            _ => return out,
+        };
+        if report.outcome(CheckName::Signature) != Some(Outcome::Pass) {
+            return out;
+        }
+        let mut bare = credential.clone();
+        bare.remove("proof");
+        let bare = Value::Object(bare);
+        let bundled = [
+            schema::ACHIEVEMENT_CREDENTIAL_SCHEMA_URL,
+            schema::ENDORSEMENT_CREDENTIAL_SCHEMA_URL,
+        ];
+        let applied = entries.iter().filter_map(|e| {
+            let t = e.get("type").and_then(Value::as_str)?;
+            let id = e.get("id").and_then(Value::as_str)?;
+            (t == "JsonSchema" || (t == "1EdTechJsonSchemaValidator2019" && bundled.contains(&id)))
+                .then_some(id)
+        });
+        for (i, url) in applied.enumerate() {
+            if i >= MAX_NAMED_SCHEMAS {
+                out.undecided.push(format!(
+                    "only the first {MAX_NAMED_SCHEMAS} schemas a credential names are applied"
+                ));
+                break;
+            }
+            // The bundled OB schemas (a VCDM 1.1 credential under the 2.0 names, as
+            // the OB check reads it).
+            let bundled = if url == schema::ACHIEVEMENT_CREDENTIAL_SCHEMA_URL {
+                Some(Subject::Badge)
+            } else if url == schema::ENDORSEMENT_CREDENTIAL_SCHEMA_URL {
+                Some(Subject::Endorsement)
+            } else {
+                None
+            };
+            if let Some(which) = bundled {
+                if let Err(v) = check_ob_schema(&bare, which) {
+                    out.violations.extend(v);
+                }
+                continue;
+            }
+            match self.remote.json_schema(url).await {
+                Ok(v) => out
+                    .violations
+                    .extend(schema::violations_of(&v, &bare).into_iter().map(|mut x| {
+                        x.message = format!("{x} (credentialSchema {url})");
+                        x
+                    })),
+                Err(f) if f.definite => out.violations.push(crate::model::schema::Violation {
+                    path: "/credentialSchema".into(),
+                    message: f.message,
+                }),
+                Err(f) => out.undecided.push(f.message),
+            }
+        }
+        out
+    }
+}
+
+fn check_schema(document: &Value, subject: Subject, named: NamedSchemas, report: &mut Report) {
     let types = document.get("type");
     let ob_schema = match subject {
         Subject::Endorsement => Some(Subject::Endorsement),
@@ -1255,10 +1348,17 @@ fn check_schema(document: &Value, subject: Subject, report: &mut Report) {
             }
         }
     }
-    if violations.is_empty() {
-        report.pass(CheckName::Schema);
-    } else {
+    for x in named.violations {
+        if !violations.contains(&x) {
+            violations.push(x);
+        }
+    }
+    if !violations.is_empty() {
         report.fail(CheckName::Schema, schema::joined(&violations));
+    } else if !named.undecided.is_empty() {
+        report.indeterminate(CheckName::Schema, named.undecided.join("; "));
+    } else {
+        report.pass(CheckName::Schema);
     }
 }
 

@@ -6,10 +6,11 @@
 //!   presentation, `holder`);
 //! - an `EnvelopedVerifiablePresentation` (VCDM 2.0 §4.13) whose `id` is a
 //!   `data:application/vp+jwt,` URL;
-//! - a JSON `VerifiablePresentation`: an embedded Data Integrity proof is
-//!   `indeterminate` (not verified by this version), no proof fails — unless the
-//!   caller says the presentation is unsigned (W3C VC-API's `presentation` member),
-//!   in which case only its credentials are judged.
+//! - a JSON `VerifiablePresentation` with an embedded Data Integrity proof
+//!   ([`crate::integrity`]) made for `authentication` by a key of its `holder`, whose
+//!   `challenge` and `domain` are what the caller expects; no proof fails — unless
+//!   the caller says the presentation is unsigned (W3C VC-API's `presentation`
+//!   member), in which case only its credentials are judged.
 //!
 //! The presentation's own checks: `signature` (the holder's key, resolved like an
 //! issuer's: did:key, did:jwk, did:web), `nonce` and `audience` when the caller
@@ -366,30 +367,21 @@ impl Verifier {
             presentation: Some(Value::Object(vp.clone())),
         };
         match (vp.get("proof"), opts.unsigned) {
-            (Some(_), _) => report.push(
-                CheckName::Signature,
-                Outcome::Indeterminate,
-                Some("embedded Data Integrity proofs are not verified by this version".into()),
-            ),
+            (Some(_), _) => {
+                self.check_presentation_proof(vp, holder.as_deref(), opts, &mut report)
+                    .await;
+            }
             (None, false) => report.fail(
                 CheckName::Signature,
-                "the presentation carries no proof; send it as a VP-JWT",
+                "the presentation carries no proof; send it signed (a VP-JWT or a Data Integrity proof)",
             ),
             (None, true) => {}
         }
-        if opts.challenge.is_some() || opts.domain.is_some() {
-            if vp.get("proof").is_none() {
-                report.fail(
-                    CheckName::Nonce,
-                    "an unsigned presentation cannot prove the challenge or domain",
-                );
-            } else {
-                report.push(
-                    CheckName::Nonce,
-                    Outcome::Indeterminate,
-                    Some("the challenge sits in a Data Integrity proof, which is not verified by this version".into()),
-                );
-            }
+        if (opts.challenge.is_some() || opts.domain.is_some()) && vp.get("proof").is_none() {
+            report.fail(
+                CheckName::Nonce,
+                "an unsigned presentation cannot prove the challenge or domain",
+            );
         }
         // Without a holder proof there is no holder to bind to.
         let bind_to = if opts.unsigned || !opts.holder_binding {
@@ -405,6 +397,104 @@ impl Verifier {
             );
         }
         Ok(report.finish())
+    }
+
+    /// A JSON presentation's Data Integrity proof (VC Data Integrity §4.6; VCDM 2.0
+    /// §4.12 for the holder): made for `authentication` by a key of the holder, over
+    /// the whole presentation, its credentials included; the `challenge` and `domain`
+    /// it carries are what the caller expects (`nonce` and `audience`).
+    async fn check_presentation_proof(
+        &self,
+        vp: &Map<String, Value>,
+        holder: Option<&str>,
+        opts: &PresentationOptions,
+        report: &mut PresentationReport,
+    ) {
+        use crate::integrity::{self, ProofError};
+        let proof = match integrity::proof_of(vp) {
+            Ok(p) => p.clone(),
+            Err(ProofError::Invalid(m)) => return report.fail(CheckName::Signature, m),
+            Err(ProofError::Unsupported(m)) => {
+                return report.push(CheckName::Signature, Outcome::Indeterminate, Some(m));
+            }
+        };
+        let outcome = Box::pin(async {
+            integrity::suite_of(&proof)?;
+            if proof.get("proofPurpose").and_then(Value::as_str) != Some("authentication") {
+                return Err(ProofError::Invalid(
+                    "a presentation's proof must have the purpose authentication".into(),
+                ));
+            }
+            let method = proof
+                .get("verificationMethod")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ProofError::Invalid("the proof names no verificationMethod".into())
+                })?;
+            let Some(holder) = holder else {
+                return Err(ProofError::Invalid(
+                    "the presentation names no holder, so nothing says whose key signed it".into(),
+                ));
+            };
+            let key = match self
+                .resolve_method_for(holder, method, Relationship::Authentication)
+                .await
+            {
+                KeyLookup::Found(k, _) => k,
+                KeyLookup::Fail(m) => return Err(ProofError::Invalid(m)),
+                KeyLookup::Indeterminate(m) => return Err(ProofError::Unsupported(m)),
+            };
+            integrity::verify(vp, method, holder, &key).await
+        })
+        .await;
+        let proved = match outcome {
+            Ok(()) => {
+                report.pass(CheckName::Signature);
+                true
+            }
+            Err(ProofError::Invalid(m)) => {
+                report.fail(CheckName::Signature, m);
+                false
+            }
+            Err(ProofError::Unsupported(m)) => {
+                report.push(CheckName::Signature, Outcome::Indeterminate, Some(m));
+                false
+            }
+        };
+        // What the proof says is only worth what the proof is: unproved, the nonce
+        // and audience are undecided.
+        let mut judge =
+            |check: CheckName, want: &Option<String>, got: Option<&Value>, what: &str| {
+                let Some(want) = want else { return };
+                let named = match got {
+                    Some(Value::String(s)) => s == want,
+                    Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(want)),
+                    _ => false,
+                };
+                if !named {
+                    report.fail(check, format!("the proof's {what} is not the one expected"));
+                } else if proved {
+                    report.pass(check);
+                } else {
+                    report.push(
+                        check,
+                        Outcome::Indeterminate,
+                        Some(format!("the {what} sits in a proof that did not verify")),
+                    );
+                }
+            };
+        judge(
+            CheckName::Nonce,
+            &opts.challenge,
+            proof.get("challenge"),
+            "challenge",
+        );
+        judge(
+            CheckName::Audience,
+            &opts.domain,
+            proof.get("domain"),
+            "domain",
+        );
     }
 
     /// Verifies every credential of `vp` and, when `holder` is known, that each one

@@ -548,7 +548,13 @@ pub struct Remote {
     documents: Cache<Arc<DidDoc>>,
     jwks: Cache<PublicJwk>,
     pub(super) lists: Cache<Arc<RemoteList>>,
+    schemas: Cache<Arc<jsonschema::Validator>>,
 }
+
+/// About what a compiled schema holds in memory, for the cache budget.
+const SCHEMA_WEIGHT: usize = 64 * 1024;
+/// The most memory compiled schemas take before the cache is emptied.
+const SCHEMA_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -569,7 +575,47 @@ impl Remote {
                 |l: &Arc<RemoteList>| l.bits.len() / 8 + 256,
                 LIST_CACHE_BYTES,
             ),
+            schemas: Cache::with_budget(|_| SCHEMA_WEIGHT, SCHEMA_CACHE_BYTES),
         }
+    }
+
+    /// The JSON Schema at `url` (a credential's `credentialSchema`, VC JSON Schema
+    /// §2.1 `JsonSchema`), compiled for the draft its `$schema` names (2020-12 when
+    /// none). `$ref`s are resolved within the document only: a schema that refers to
+    /// another document is not checked (no fetch fans out from one schema).
+    pub async fn json_schema(&self, url: &str) -> Result<Arc<jsonschema::Validator>, Failure> {
+        let ttls = self.ttls;
+        self.schemas
+            .get(url, || async move {
+                let body = match self
+                    .fetch_or_failure(url, Kind::Schema, "the credential schema")
+                    .await
+                {
+                    Ok(b) => b,
+                    Err((f, ttl)) => return (Err(f), ttl),
+                };
+                let schema = match from_slice_strict(&body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return (
+                            Err(Failure::fail(format!(
+                                "the credential schema {url} is not valid JSON: {e:?}"
+                            ))),
+                            ttls.negative,
+                        );
+                    }
+                };
+                match jsonschema::options().build(&schema) {
+                    Ok(v) => (Ok(Arc::new(v)), ttls.positive),
+                    Err(e) => (
+                        Err(Failure::unknown(format!(
+                            "the credential schema {url} cannot be used here (it must stand alone: references to other documents are not fetched): {e}"
+                        ))),
+                        ttls.negative,
+                    ),
+                }
+            })
+            .await
     }
 
     /// Reaches nothing.
@@ -582,6 +628,7 @@ impl Remote {
         self.documents.clear();
         self.jwks.clear();
         self.lists.clear();
+        self.schemas.clear();
     }
 
     /// The body at `url` (uncached), counted against the verification's budget.

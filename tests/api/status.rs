@@ -953,3 +953,82 @@ async fn another_issuers_list_secured_with_data_integrity_is_checked() {
     assert_eq!(o, "fail", "{m}");
     assert!(m.contains("proof"), "{m}");
 }
+
+#[tokio::test]
+async fn the_json_schema_a_credential_names_is_fetched_and_applied() {
+    const SCHEMA: &str = "https://schemas.example.org/employment.json";
+    let key = test_signing_key(Algorithm::ES256);
+    let did = did_key(&key);
+    let other = SigningKey::generate(Algorithm::ES256).expect("key").0;
+    let credential_by = |signer: &SigningKey, hours: Value, schema_url: &str| {
+        let c = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential", "EmploymentCredential"],
+            "issuer": did, "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSchema": {"id": schema_url, "type": "JsonSchema"},
+            "credentialSubject": {"id": HOLDER_DID, "hours": hours}
+        });
+        signed(signer, "vc+jwt", &c)
+    };
+    let credential = |hours: Value, schema_url: &str| credential_by(&key, hours, schema_url);
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["credentialSubject"],
+        "properties": {"credentialSubject": {"$ref": "#/$defs/subject"}},
+        "$defs": {"subject": {"type": "object", "required": ["hours"],
+                              "properties": {"hours": {"type": "number", "maximum": 60}}}}
+    });
+    let external = json!({"$ref": "https://elsewhere.example.org/other.json"});
+    let verifier = Verifier::new(None, Arc::new(accolade::clock::FixedClock::at(NOW)))
+        .with_fetcher(Arc::new(Fixed(vec![
+            (SCHEMA.to_owned(), Ok(schema.to_string())),
+            (
+                "https://schemas.example.org/external.json".to_owned(),
+                Ok(external.to_string()),
+            ),
+            (
+                "https://schemas.example.org/broken.json".to_owned(),
+                Ok("{not json".to_owned()),
+            ),
+        ])));
+    let run = |jwt: String| {
+        let verifier = verifier.clone();
+        async move {
+            serde_json::to_value(verifier.verify_jwt(&jwt).await.expect("report")).expect("json")
+        }
+    };
+    let r = run(credential(json!(37.5), SCHEMA)).await;
+    assert_eq!(outcome(&r, "schema"), Some("pass"), "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    let r = run(credential(json!(90), SCHEMA)).await;
+    assert_eq!(outcome(&r, "schema"), Some("fail"), "{r}");
+    assert!(message(&r, "schema").contains(SCHEMA), "{r}");
+    let r = run(credential(json!("forty"), SCHEMA)).await;
+    assert_eq!(outcome(&r, "schema"), Some("fail"), "{r}");
+    // A schema that reaches for another document is not followed; one that cannot be
+    // had is undecided; one that is not JSON fails.
+    let r = run(credential(
+        json!(1),
+        "https://schemas.example.org/external.json",
+    ))
+    .await;
+    assert_eq!(outcome(&r, "schema"), Some("indeterminate"), "{r}");
+    let r = run(credential(
+        json!(1),
+        "https://schemas.example.org/missing.json",
+    ))
+    .await;
+    assert_eq!(outcome(&r, "schema"), Some("indeterminate"), "{r}");
+    let r = run(credential(
+        json!(1),
+        "https://schemas.example.org/broken.json",
+    ))
+    .await;
+    assert_eq!(outcome(&r, "schema"), Some("fail"), "{r}");
+    // A forged credential makes no one fetch its schema.
+    let forged = credential_by(&other, json!(1), "https://schemas.example.org/missing.json");
+    let r = run(forged).await;
+    assert_eq!(outcome(&r, "signature"), Some("fail"), "{r}");
+    assert_eq!(outcome(&r, "schema"), Some("pass"), "{r}");
+}

@@ -460,3 +460,107 @@ async fn every_data_model_rule_and_option_has_a_refused_counter_example() {
     let (_, l) = app.admin(Method::GET, "/api/v1/credentials", None).await;
     assert_eq!(l["credentials"].as_array().map(Vec::len), Some(1), "{l}");
 }
+
+#[tokio::test]
+async fn a_presentation_with_a_data_integrity_proof_is_verified_with_its_challenge_and_domain() {
+    use accolade::integrity::{ProofOptions, Suite};
+    use accolade::jose::{Algorithm, SigningKey};
+    use std::sync::Arc;
+    let app = TestApp::new().await;
+    let (_, v) = app
+        .admin(
+            Method::POST,
+            "/credentials/issue",
+            Some(json!({"credential": employment(), "options": {"proof": "eddsa-rdfc-2022"}})),
+        )
+        .await;
+    let (_, jwt) = app
+        .admin(
+            Method::POST,
+            "/credentials/issue",
+            Some(json!({"credential": employment()})),
+        )
+        .await;
+    let holder_key = Arc::new(SigningKey::generate(Algorithm::EdDSA).expect("key").0);
+    let holder = accolade::did::key::did_key_for(holder_key.public_jwk()).expect("did");
+    let method = format!("{holder}#{}", holder.method_specific_id());
+    let vp = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "holder": holder.as_str(),
+        "verifiableCredential": [v["verifiableCredential"], jwt["verifiableCredential"]]
+    });
+    let sign = |purpose: &'static str, vp: Value| {
+        let key = holder_key.clone();
+        let method = method.clone();
+        let holder = holder.to_string();
+        async move {
+            let options = ProofOptions {
+                suite: Suite::EddsaRdfc2022,
+                purpose,
+                created: "2026-12-05T00:00:00Z".into(),
+                challenge: Some("c-8a1f".into()),
+                domain: Some("https://verifier.example".into()),
+            };
+            Value::Object(
+                accolade::integrity::sign(
+                    vp.as_object().expect("object"),
+                    &options,
+                    &key,
+                    &method,
+                    &holder,
+                )
+                .await
+                .expect("signs"),
+            )
+        }
+    };
+    let signed = sign("authentication", vp.clone()).await;
+    let present = |vp: Value, challenge: &str| {
+        app.call(
+            Method::POST,
+            "/presentations/verify",
+            Some(json!({"verifiablePresentation": vp,
+                "options": {"challenge": challenge, "domain": "https://verifier.example"}})),
+            false,
+        )
+    };
+    let (s, r) = present(signed.clone(), "c-8a1f").await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], true, "{r}");
+    let checks = r["presentationResult"]["checks"].to_string();
+    for c in ["signature", "nonce", "audience"] {
+        assert!(
+            checks.contains(&format!("\"check\":\"{c}\",\"outcome\":\"pass\"")),
+            "{c}: {checks}"
+        );
+    }
+    assert_eq!(r["credentialResults"].as_array().map(Vec::len), Some(2));
+    // One domain written as a string is the same domain (and the same signature).
+    let mut one = signed.clone();
+    one["proof"]["domain"] = json!("https://verifier.example");
+    let (s, r) = present(one, "c-8a1f").await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // Another challenge: refused.
+    let (s, r) = present(signed.clone(), "c-other").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert!(
+        r["presentationResult"]["checks"]
+            .to_string()
+            .contains("\"check\":\"nonce\",\"outcome\":\"fail\""),
+        "{r}"
+    );
+    // A credential swapped after signing, or a proof made for assertions: refused.
+    let mut swapped = signed.clone();
+    swapped["verifiableCredential"][1] = swapped["verifiableCredential"][0].clone();
+    let (s, r) = present(swapped, "c-8a1f").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    let wrong_purpose = sign("assertionMethod", vp.clone()).await;
+    let (s, r) = present(wrong_purpose, "c-8a1f").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    // Signed by a key that is not the holder's.
+    let mut other_holder = vp.clone();
+    other_holder["holder"] = json!(HOLDER_DID);
+    let (s, r) = present(sign("authentication", other_holder).await, "c-8a1f").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+}

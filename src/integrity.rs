@@ -234,9 +234,13 @@ fn method_for(
     };
     let vm = match suite {
         Suite::EddsaRdfc2022 | Suite::EcdsaRdfc2019 => {
-            if key.algorithm() != suite.algorithm() {
+            // ecdsa-rdfc-2019 is P-256 (SHA-256) or P-384 (SHA-384); this service
+            // signs with P-256 and verifies both.
+            let fits = key.algorithm() == suite.algorithm()
+                || (suite == Suite::EcdsaRdfc2019 && key.algorithm() == Algorithm::ES384);
+            if !fits {
                 return Err(wrong_key(if suite == Suite::EcdsaRdfc2019 {
-                    "P-256"
+                    "P-256 or P-384"
                 } else {
                     "Ed25519"
                 }));

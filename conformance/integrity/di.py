@@ -55,19 +55,17 @@ def canonical(doc):
     )
 
 
-def hash_data(doc):
-    """The bytes a proof of either suite signs: SHA-256 of the canonical proof
-    options, then SHA-256 of the canonical document."""
+def hash_data(doc, h=hashlib.sha256):
+    """The bytes a proof of either suite signs: the hash (SHA-256; SHA-384 for
+    ecdsa-rdfc-2019 with P-384) of the canonical proof options, then of the canonical
+    document."""
     proof = doc["proof"]
     if isinstance(proof, list):
         (proof,) = proof
     options = {k: v for k, v in proof.items() if k != "proofValue"}
     options["@context"] = doc["@context"]
     bare = {k: v for k, v in doc.items() if k != "proof"}
-    return (
-        hashlib.sha256(canonical(options).encode()).digest()
-        + hashlib.sha256(canonical(bare).encode()).digest()
-    )
+    return h(canonical(options).encode()).digest() + h(canonical(bare).encode()).digest()
 
 
 def public_key(multibase):
@@ -76,7 +74,9 @@ def public_key(multibase):
         return ed25519.Ed25519PublicKey.from_public_bytes(raw[2:])
     if raw[:2] == b"\x80\x24":
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw[2:])
-    raise ValueError("not an Ed25519 or P-256 Multikey")
+    if raw[:2] == b"\x81\x24":
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), raw[2:])
+    raise ValueError("not an Ed25519, P-256 or P-384 Multikey")
 
 
 def verify(doc, multibase):
@@ -90,21 +90,42 @@ def verify(doc, multibase):
     if not value.startswith("z"):
         raise ValueError("proofValue is not base58-btc")
     sig = base58.b58decode(value[1:])
-    data = hash_data(doc)
     key = public_key(multibase)
+    p384 = isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp384r1"
+    data = hash_data(doc, hashlib.sha384 if p384 else hashlib.sha256)
     try:
         if suite == "eddsa-rdfc-2022":
             key.verify(sig, data)
         elif suite == "ecdsa-rdfc-2019":
-            if len(sig) != 64:
+            n = 48 if p384 else 32
+            if len(sig) != 2 * n:
                 return False
-            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-            key.verify(der, data, ec.ECDSA(hashes.SHA256()))
+            der = encode_dss_signature(int.from_bytes(sig[:n], "big"), int.from_bytes(sig[n:], "big"))
+            key.verify(der, data, ec.ECDSA(hashes.SHA384() if p384 else hashes.SHA256()))
         else:
             raise ValueError(f"unknown cryptosuite {suite}")
     except InvalidSignature:
         return False
     return True
+
+
+def sign_ecdsa_p384(doc, private_key, method, created):
+    """`doc` with an ecdsa-rdfc-2019 proof made with a P-384 key (SHA-384 hashes, r‖s
+    of 48 bytes each, base58-btc)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    doc = copy.deepcopy(doc)
+    doc["proof"] = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "ecdsa-rdfc-2019",
+        "created": created,
+        "verificationMethod": method,
+        "proofPurpose": "assertionMethod",
+    }
+    der = private_key.sign(hash_data(doc, hashlib.sha384), ec.ECDSA(hashes.SHA384()))
+    r, s = decode_dss_signature(der)
+    doc["proof"]["proofValue"] = "z" + base58.b58encode(r.to_bytes(48, "big") + s.to_bytes(48, "big")).decode()
+    return doc
 
 
 def b64url(b):

@@ -64,3 +64,18 @@ out = di.sign_legacy(v2e, "JsonWebSignature2020", edk, f"did:key:{ed_mb}#{ed_mb}
 json.dump(out, open(os.path.join(OUT, "ob3_jsonwebsignature2020_ed25519.json"), "w"), indent=2)
 out = di.sign_legacy(v2e, "JsonWebSignature2020", edk, f"did:key:{ed_mb}#{ed_mb}", "2026-12-05T00:00:00Z", b64_first=True)
 json.dump(out, open(os.path.join(OUT, "ob3_jsonwebsignature2020_ed25519_b64_first.json"), "w"), indent=2)
+
+# ecdsa-rdfc-2019 with a P-384 key (did:key, multicodec 0x1201), from a fixed seed.
+n384 = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973
+d384 = int.from_bytes(hashlib.sha384(b"accolade ecdsa-rdfc-2019 P-384 vector").digest(), "big") % n384
+k384 = ec.derive_private_key(d384, ec.SECP384R1())
+mb384 = "z" + base58.b58encode(b"\x81\x24" + k384.public_key().public_bytes(
+    serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)).decode()
+v384 = copy.deepcopy(v2)
+v384["@context"] = v384["@context"][:2]
+v384["id"] = "urn:uuid:3f2e1d0c-9b8a-4c7d-8e6f-5a4b3c2d1e0f"
+v384["issuer"]["id"] = "did:key:" + mb384
+out = di.sign_ecdsa_p384(v384, k384, f"did:key:{mb384}#{mb384}", "2026-12-05T00:00:00Z")
+assert di.verify(out, mb384)
+json.dump(out, open(os.path.join(OUT, "ob3_ecdsa_rdfc_2019_p384.json"), "w"), indent=2)
+print(mb384)

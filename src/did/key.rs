@@ -1,15 +1,18 @@
-//! did:key for Ed25519 and P-256 keys (did:key method v0.7).
+//! did:key (did:key method v0.7): Ed25519, P-256, P-384 and secp256k1 keys.
 //!
 //! The method-specific id is a multibase base58-btc (`z`) string of a multicodec
-//! varint prefix and the raw public key: `0xed 0x01` + 32 bytes for Ed25519
-//! (`ed25519-pub`), `0x80 0x24` + a 33-byte compressed point for P-256 (`p256-pub`).
-//! The single verification method's fragment is the method-specific id itself.
-//! <https://w3c-ccg.github.io/did-method-key/#format>
+//! varint prefix and the raw public key: `0xed` (`ed25519-pub`, 32 bytes), `0x1200`
+//! (`p256-pub`), `0x1201` (`p384-pub`) and `0xe7` (`secp256k1-pub`), the EC keys as
+//! compressed points. The single verification method's fragment is the
+//! method-specific id itself. <https://w3c-ccg.github.io/did-method-key/#format>
 //!
-//! This is done here rather than through the `ssi` stack: the two key types the
-//! service supports need a base58 decoder and a point decompression, and keeping
-//! ssi's ~400-crate JSON-LD tree out of the build keeps CI fast until Data Integrity
-//! needs it.
+//! Resolution is `did-method-key`'s (asked for a `JsonWebKey2020` method, which it
+//! decodes into a JWK through `ssi-jwk`); the key it yields is then checked again as
+//! any JWK is here ([`PublicJwk::from_value`]: on the curve, not weak). Resolving a
+//! did:key needs no I/O: the resolver's future completes when first polled.
+
+use futures_util::FutureExt as _;
+use ssi_dids_core::resolution::{DIDMethodResolver as _, Options};
 
 use super::{Did, Error};
 use crate::jose::PublicJwk;
@@ -17,7 +20,10 @@ use crate::jose::jwk::JwkParams;
 
 const ED25519_PREFIX: [u8; 2] = [0xed, 0x01];
 const P256_PREFIX: [u8; 2] = [0x80, 0x24];
-/// Longest method-specific id considered (with room for future key types).
+const P384_PREFIX: [u8; 2] = [0x81, 0x24];
+const SECP256K1_PREFIX: [u8; 2] = [0xe7, 0x01];
+/// Longest method-specific id considered (a compressed P-384 key encodes to about 70
+/// characters).
 const MAX_MSID_LEN: usize = 128;
 
 /// Resolves a did:key to its one public key. Accepts the DID or a DID URL whose
@@ -30,46 +36,49 @@ pub fn resolve(did: &Did) -> Result<PublicJwk, Error> {
 }
 
 /// Decodes a Multikey `publicKeyMultibase` value (base58-btc, multicodec-prefixed
-/// Ed25519 or P-256 key) — the same text as a did:key's method-specific id.
+/// Ed25519, P-256, P-384 or secp256k1 key) — the same text as a did:key's
+/// method-specific id.
 pub fn from_multibase(msid: &str) -> Result<PublicJwk, Error> {
     // Base58 decoding is quadratic in length; the keys supported here encode to at
-    // most 50 characters (P-256: 35 bytes), so anything much longer is not one.
+    // most about 70 characters, so anything much longer is not one.
     if msid.len() > MAX_MSID_LEN {
         return Err(Error::DidKey(format!(
             "is {} characters long; no supported key type is that long",
             msid.len()
         )));
     }
-    let encoded = msid
-        .strip_prefix('z')
-        .ok_or_else(|| Error::DidKey("must be multibase base58-btc (z...)".into()))?;
-    let bytes = bs58::decode(encoded)
-        .into_vec()
-        .map_err(|_| Error::DidKey("is not valid base58-btc".into()))?;
-    let bad = |e: crate::jose::Error| Error::DidKey(e.to_string());
-    match bytes.split_at_checked(2) {
-        Some((p, key)) if p == ED25519_PREFIX => {
-            if key.len() != 32 {
-                return Err(Error::DidKey("Ed25519 keys are 32 bytes".into()));
-            }
-            PublicJwk::from_ed25519_bytes(key).map_err(bad)
-        }
-        Some((p, key)) if p == P256_PREFIX => {
-            if key.len() != 33 {
-                return Err(Error::DidKey(
-                    "P-256 keys are 33-byte compressed points".into(),
-                ));
-            }
-            PublicJwk::from_p256_sec1(key).map_err(bad)
-        }
-        _ => Err(Error::DidKey(
-            "holds a key type this service does not support (Ed25519 and P-256 are)".into(),
-        )),
+    if !msid.starts_with('z') {
+        return Err(Error::DidKey("must be multibase base58-btc (z...)".into()));
+    }
+    let mut options = Options::default();
+    options.parameters.public_key_format = Some("JsonWebKey2020".into());
+    options.accept = Some(ssi_dids_core::document::representation::MediaType::Json);
+    let resolved = did_method_key::DIDKey
+        .resolve_method_representation(msid, options)
+        .now_or_never()
+        .ok_or_else(|| Error::DidKey("did:key resolution did not complete".into()))?
+        .map_err(|e| Error::DidKey(unsupported_or(e.to_string())))?;
+    let doc: serde_json::Value = serde_json::from_slice(&resolved.document)
+        .map_err(|e| Error::DidKey(format!("the resolved document: {e}")))?;
+    let jwk = doc
+        .pointer("/verificationMethod/0/publicKeyJwk")
+        .ok_or_else(|| Error::DidKey("the resolved document holds no key".into()))?;
+    PublicJwk::from_value(jwk).map_err(|e| Error::DidKey(e.to_string()))
+}
+
+/// The resolver's message, or the key types supported when it names another codec.
+fn unsupported_or(m: String) -> String {
+    if m.contains("codec") || m.contains("Codec") || m.contains("unsupported") {
+        format!(
+            "holds a key type this service does not support (Ed25519, P-256, P-384 and secp256k1 are): {m}"
+        )
+    } else {
+        m
     }
 }
 
 /// A public key as a Multikey `publicKeyMultibase` (Controlled Identifiers v1.0
-/// §2.2.2), which is also its did:key method-specific id: Ed25519 or P-256.
+/// §2.2.2), which is also its did:key method-specific id.
 pub fn multibase(jwk: &PublicJwk) -> Result<String, Error> {
     let mut bytes = Vec::with_capacity(35);
     let raw = |v: &str, name: &'static str| {
@@ -80,9 +89,14 @@ pub fn multibase(jwk: &PublicJwk) -> Result<String, Error> {
             bytes.extend_from_slice(&ED25519_PREFIX);
             bytes.extend(raw(x, "x")?);
         }
-        JwkParams::P256 { x, y } => {
+        JwkParams::P256 { x, y } | JwkParams::P384 { x, y } | JwkParams::Secp256k1 { x, y } => {
+            let prefix = match jwk.params() {
+                JwkParams::P256 { .. } => P256_PREFIX,
+                JwkParams::P384 { .. } => P384_PREFIX,
+                _ => SECP256K1_PREFIX,
+            };
             let y = raw(y, "y")?;
-            bytes.extend_from_slice(&P256_PREFIX);
+            bytes.extend_from_slice(&prefix);
             bytes.push(if y.last().is_some_and(|b| b & 1 == 1) {
                 3
             } else {
@@ -92,14 +106,14 @@ pub fn multibase(jwk: &PublicJwk) -> Result<String, Error> {
         }
         JwkParams::Rsa { .. } => {
             return Err(Error::DidKey(
-                "RSA keys have no Multikey form here (Ed25519 and P-256 do)".into(),
+                "RSA keys have no Multikey form here (Ed25519 and EC keys do)".into(),
             ));
         }
     }
     Ok(format!("z{}", bs58::encode(bytes).into_string()))
 }
 
-/// The did:key of a public key (Ed25519 or P-256).
+/// The did:key of a public key (Ed25519 or an EC key).
 pub fn did_key_for(jwk: &PublicJwk) -> Result<Did, Error> {
     format!("did:key:{}", multibase(jwk)?)
         .parse()
@@ -150,11 +164,62 @@ mod tests {
     }
 
     #[test]
+    fn p384_and_secp256k1_did_keys_resolve_and_verify_their_signatures() {
+        use openssl::bn::BigNumContext;
+        use openssl::ec::{EcGroup, EcKey, PointConversionForm};
+        use openssl::nid::Nid;
+        use sha2::Digest as _;
+        // The did:key method's secp256k1 example.
+        let did: Did = "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme"
+            .parse()
+            .expect("did");
+        let jwk = resolve(&did).expect("secp256k1 resolves");
+        assert_eq!(jwk.algorithm(), Algorithm::ES256K);
+        assert_eq!(did_key_for(&jwk).expect("encodes"), did);
+        for (nid, alg, size) in [
+            (Nid::SECP384R1, Algorithm::ES384, 48),
+            (Nid::SECP256K1, Algorithm::ES256K, 32),
+        ] {
+            let group = EcGroup::from_curve_name(nid).expect("group");
+            let key = EcKey::generate(&group).expect("key");
+            let mut ctx = BigNumContext::new().expect("ctx");
+            let point = key
+                .public_key()
+                .to_bytes(&group, PointConversionForm::COMPRESSED, &mut ctx)
+                .expect("point");
+            let prefix = if nid == Nid::SECP384R1 {
+                P384_PREFIX
+            } else {
+                SECP256K1_PREFIX
+            };
+            let msid = format!(
+                "z{}",
+                bs58::encode([&prefix[..], &point].concat()).into_string()
+            );
+            let did: Did = format!("did:key:{msid}").parse().expect("did");
+            let jwk = resolve(&did).expect("resolves");
+            assert_eq!(jwk.algorithm(), alg);
+            assert_eq!(did_key_for(&jwk).expect("encodes"), did, "{alg}");
+            // A JWS signature (R ‖ S) by the key verifies; a changed message does not.
+            let digest = if alg == Algorithm::ES384 {
+                sha2::Sha384::digest(b"payload").to_vec()
+            } else {
+                sha2::Sha256::digest(b"payload").to_vec()
+            };
+            let sig = openssl::ecdsa::EcdsaSig::sign(&digest, &key).expect("sign");
+            let mut raw = sig.r().to_vec_padded(size).expect("r");
+            raw.extend(sig.s().to_vec_padded(size).expect("s"));
+            jwk.verify(b"payload", &raw).expect("verifies");
+            assert!(jwk.verify(b"payloae", &raw).is_err());
+        }
+    }
+
+    #[test]
     fn unsupported_or_broken_did_keys_are_refused() {
         for s in [
-            "did:key:z6Mk",                                              // too short
-            "did:key:mABCD",                                             // not base58
-            "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme", // secp256k1
+            "did:key:z6Mk",                                             // too short
+            "did:key:mABCD",                                            // not base58
+            "did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc", // X25519 (not a signing key)
             "did:web:example.edu",
             &format!("did:key:z{}", "2".repeat(1000)), // too long to be a key
         ] {

@@ -30,6 +30,10 @@ pub enum JwkParams {
     Rsa { n: String, e: String },
     /// `{"kty":"OKP","crv":"Ed25519","x":..}`
     Ed25519 { x: String },
+    /// `{"kty":"EC","crv":"P-384","x":..,"y":..}` (verified only)
+    P384 { x: String, y: String },
+    /// `{"kty":"EC","crv":"secp256k1","x":..,"y":..}` (verified only)
+    Secp256k1 { x: String, y: String },
 }
 
 /// A checked public key that can verify signatures of exactly one algorithm.
@@ -48,6 +52,13 @@ enum Verifier {
     Ed25519(ed25519_dalek::VerifyingKey),
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) through OpenSSL's EVP interface.
     Rs256(openssl::pkey::PKey<openssl::pkey::Public>),
+    /// ES384 (P-384, SHA-384) and ES256K (secp256k1, SHA-256): R ‖ S of `size` bytes
+    /// each.
+    Ec {
+        key: openssl::ec::EcKey<openssl::pkey::Public>,
+        sha384: bool,
+        size: usize,
+    },
 }
 
 impl std::fmt::Debug for PublicJwk {
@@ -95,15 +106,16 @@ impl PublicJwk {
         let kty = s("kty")?;
         let params = match kty.as_str() {
             "EC" => {
-                let crv = s("crv")?;
-                if crv != "P-256" {
-                    return Err(Error::InvalidKey(format!(
-                        "EC curve \"{crv}\" is not supported (P-256 is)"
-                    )));
-                }
-                JwkParams::P256 {
-                    x: s("x")?,
-                    y: s("y")?,
+                let (x, y) = (s("x")?, s("y")?);
+                match s("crv")?.as_str() {
+                    "P-256" => JwkParams::P256 { x, y },
+                    "P-384" => JwkParams::P384 { x, y },
+                    "secp256k1" => JwkParams::Secp256k1 { x, y },
+                    crv => {
+                        return Err(Error::InvalidKey(format!(
+                            "EC curve \"{crv}\" is not supported (P-256, P-384 and secp256k1 are)"
+                        )));
+                    }
                 }
             }
             "RSA" => JwkParams::Rsa {
@@ -205,6 +217,8 @@ impl PublicJwk {
                     .map_err(|e| Error::InvalidKey(e.to_string()))?;
                 Verifier::Rs256(pkey)
             }
+            JwkParams::P384 { x, y } => ec_verifier(Nid::SECP384R1, x, y, 48, true)?,
+            JwkParams::Secp256k1 { x, y } => ec_verifier(Nid::SECP256K1, x, y, 32, false)?,
             JwkParams::Ed25519 { x } => {
                 let xb: [u8; 32] = b64_decode(x, "JWK x")?
                     .try_into()
@@ -240,6 +254,37 @@ impl PublicJwk {
         })
     }
 
+    /// An EC key of the named curve from its SEC1 point (compressed or not), as
+    /// did:key carries it: P-256, P-384 or secp256k1.
+    pub fn from_ec_sec1(curve: Nid, bytes: &[u8]) -> Result<Self, Error> {
+        let (size, name) = match curve {
+            Nid::X9_62_PRIME256V1 => return Self::from_p256_sec1(bytes),
+            Nid::SECP384R1 => (48, "P-384"),
+            Nid::SECP256K1 => (32, "secp256k1"),
+            _ => return Err(Error::InvalidKey("an unsupported curve".into())),
+        };
+        let group =
+            EcGroup::from_curve_name(curve).map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let mut ctx = BigNumContext::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let point = openssl::ec::EcPoint::from_bytes(&group, bytes, &mut ctx)
+            .map_err(|_| Error::InvalidKey(format!("not a valid {name} point")))?;
+        let mut x = BigNum::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let mut y = BigNum::new().map_err(|e| Error::InvalidKey(e.to_string()))?;
+        point
+            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+            .map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let pad = |n: &BigNum| {
+            n.to_vec_padded(size)
+                .map_err(|e| Error::InvalidKey(e.to_string()))
+        };
+        let (x, y) = (b64(pad(&x)?), b64(pad(&y)?));
+        Self::from_params(if curve == Nid::SECP384R1 {
+            JwkParams::P384 { x, y }
+        } else {
+            JwkParams::Secp256k1 { x, y }
+        })
+    }
+
     /// An Ed25519 key from its 32 raw bytes.
     pub fn from_ed25519_bytes(bytes: &[u8]) -> Result<Self, Error> {
         Self::from_params(JwkParams::Ed25519 { x: b64(bytes) })
@@ -251,6 +296,8 @@ impl PublicJwk {
             JwkParams::P256 { .. } => Algorithm::ES256,
             JwkParams::Rsa { .. } => Algorithm::RS256,
             JwkParams::Ed25519 { .. } => Algorithm::EdDSA,
+            JwkParams::P384 { .. } => Algorithm::ES384,
+            JwkParams::Secp256k1 { .. } => Algorithm::ES256K,
         }
     }
 
@@ -265,6 +312,10 @@ impl PublicJwk {
             JwkParams::P256 { x, y } => json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}),
             JwkParams::Rsa { n, e } => json!({"e": e, "kty": "RSA", "n": n}),
             JwkParams::Ed25519 { x } => json!({"crv": "Ed25519", "kty": "OKP", "x": x}),
+            JwkParams::P384 { x, y } => json!({"crv": "P-384", "kty": "EC", "x": x, "y": y}),
+            JwkParams::Secp256k1 { x, y } => {
+                json!({"crv": "secp256k1", "kty": "EC", "x": x, "y": y})
+            }
         }
     }
 
@@ -277,6 +328,12 @@ impl PublicJwk {
             }
             JwkParams::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
             JwkParams::Ed25519 { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
+            JwkParams::P384 { x, y } => {
+                format!(r#"{{"crv":"P-384","kty":"EC","x":"{x}","y":"{y}"}}"#)
+            }
+            JwkParams::Secp256k1 { x, y } => {
+                format!(r#"{{"crv":"secp256k1","kty":"EC","x":"{x}","y":"{y}"}}"#)
+            }
         }
     }
 
@@ -313,6 +370,24 @@ impl PublicJwk {
                     _ => Err(Error::BadSignature),
                 }
             }
+            Verifier::Ec { key, sha384, size } => {
+                if signature.len() != 2 * size {
+                    return Err(Error::BadSignature);
+                }
+                let r = BigNum::from_slice(&signature[..*size]).map_err(|_| Error::BadSignature)?;
+                let s = BigNum::from_slice(&signature[*size..]).map_err(|_| Error::BadSignature)?;
+                let sig = openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+                    .map_err(|_| Error::BadSignature)?;
+                let digest = if *sha384 {
+                    sha2::Sha384::digest(message).to_vec()
+                } else {
+                    Sha256::digest(message).to_vec()
+                };
+                match sig.verify(&digest, key) {
+                    Ok(true) => Ok(()),
+                    _ => Err(Error::BadSignature),
+                }
+            }
             Verifier::Ed25519(vk) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature)
                     .map_err(|_| Error::BadSignature)?;
@@ -321,6 +396,26 @@ impl PublicJwk {
             }
         }
     }
+}
+
+/// The verifier of an EC key of `curve` whose coordinates are `size` bytes.
+fn ec_verifier(curve: Nid, x: &str, y: &str, size: usize, sha384: bool) -> Result<Verifier, Error> {
+    let xb = b64_decode(x, "JWK x")?;
+    let yb = b64_decode(y, "JWK y")?;
+    if xb.len() != size || yb.len() != size {
+        return Err(Error::InvalidKey(format!(
+            "the curve's coordinates are {size} bytes each"
+        )));
+    }
+    let group = EcGroup::from_curve_name(curve).map_err(|e| Error::InvalidKey(e.to_string()))?;
+    let bx = BigNum::from_slice(&xb).map_err(|e| Error::InvalidKey(e.to_string()))?;
+    let by = BigNum::from_slice(&yb).map_err(|e| Error::InvalidKey(e.to_string()))?;
+    // Checks that the point is on the curve (and not the point at infinity).
+    let key = openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &bx, &by)
+        .map_err(|_| Error::InvalidKey("the point is not on the curve".into()))?;
+    key.check_key()
+        .map_err(|_| Error::InvalidKey("the point is not on the curve".into()))?;
+    Ok(Verifier::Ec { key, sha384, size })
 }
 
 fn p256_group() -> Result<EcGroup, Error> {

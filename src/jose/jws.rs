@@ -121,6 +121,8 @@ impl CompactJws {
             "ES256" => Algorithm::ES256,
             "RS256" => Algorithm::RS256,
             "EdDSA" => Algorithm::EdDSA,
+            "ES384" => Algorithm::ES384,
+            "ES256K" => Algorithm::ES256K,
             other => return Err(Error::UnsupportedAlgorithm(other.to_owned())),
         };
         for name in self.header.keys() {

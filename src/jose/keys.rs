@@ -60,6 +60,11 @@ impl SigningKey {
                 PKey::from_rsa(Rsa::generate(RSA_GENERATED_BITS).map_err(ssl)?).map_err(ssl)?
             }
             Algorithm::EdDSA => PKey::generate_ed25519().map_err(ssl)?,
+            Algorithm::ES384 | Algorithm::ES256K => {
+                return Err(Error::UnsupportedAlgorithm(format!(
+                    "{alg} (verified here, never signed with)"
+                )));
+            }
         };
         let pem = pkey.private_key_to_pem_pkcs8().map_err(ssl)?;
         let key = Self::from_pkcs8_pem(&pem)?;

@@ -32,6 +32,10 @@ pub enum Algorithm {
     RS256,
     /// Ed25519 (RFC 8037).
     EdDSA,
+    /// ECDSA with P-384 and SHA-384 (RFC 7518 §3.4): verified, never signed with.
+    ES384,
+    /// ECDSA with secp256k1 and SHA-256 (RFC 8812 §3.2): verified, never signed with.
+    ES256K,
 }
 
 impl Algorithm {
@@ -44,7 +48,14 @@ impl Algorithm {
             Algorithm::ES256 => "ES256",
             Algorithm::RS256 => "RS256",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::ES384 => "ES384",
+            Algorithm::ES256K => "ES256K",
         }
+    }
+
+    /// Whether this service signs with it (`--key-alg`); the others are verified only.
+    pub fn signs(self) -> bool {
+        Self::ALL.contains(&self)
     }
 }
 

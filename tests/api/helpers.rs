@@ -83,6 +83,7 @@ pub fn vector_key_path(alg: Algorithm) -> PathBuf {
         Algorithm::ES256 => "es256.pem",
         Algorithm::RS256 => "rs256.pem",
         Algorithm::EdDSA => "eddsa.pem",
+        other => panic!("{other} keys are verified here, never signed with"),
     };
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/vectors/keys")

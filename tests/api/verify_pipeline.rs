@@ -859,6 +859,11 @@ async fn a_data_integrity_badge_verifies_and_a_changed_copy_does_not() {
             "ob3_jsonwebsignature2020_p256.json",
             "zDnaeYWEx62W6ruuDXC1jThPGty3UjtXzqWhfQHgFw59Bycu6",
         ),
+        // ecdsa-rdfc-2019 with a P-384 did:key (SHA-384), also signed by di.py.
+        (
+            "ob3_ecdsa_rdfc_2019_p384.json",
+            "z82Lm4THFKsHywKg39BCgiL6aFeVg1rYaWc8dY2Q2fwhkqMqPjsAr6BzCXHQqHvmNEQi1wZ",
+        ),
     ] {
         let signed = integrity_vector(name);
         let (s, r) = app.verify(signed.clone()).await;

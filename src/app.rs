@@ -300,9 +300,10 @@ impl KeySource {
     }
 
     /// Adds a key of `alg` where the keys are kept, beside the others (the signing key
-    /// stays), and reads the set back: what a Data Integrity suite needs when the
-    /// service holds no key of its type. In a fleet's database the change is a
-    /// compare-and-swap, so two nodes adding at once both keep theirs.
+    /// stays), unless one is there already, and reads the set back: what a Data
+    /// Integrity suite needs when the service holds no key of its type. A keys
+    /// directory is changed under its lock; a fleet's database by compare-and-swap, so
+    /// nodes adding at once end with one key.
     pub async fn add_key(
         &self,
         alg: crate::jose::Algorithm,

@@ -305,8 +305,76 @@ fn check_numbers(v: &Value) -> Result<(), ProofError> {
     }
 }
 
+/// The most blank nodes of one kind (same member, same values) a document may hold,
+/// and the most such nodes in all.
+pub const MAX_TIED_BLANK_NODES: usize = 4;
+/// See [`MAX_TIED_BLANK_NODES`].
+pub const MAX_TIED_BLANK_NODES_IN_ALL: usize = 12;
+
+/// Refuses documents whose canonicalisation could take exponential time. RDFC-1.0
+/// (§4.8 "Hash N-Degree Quads", and its note on "poison graphs") tries every order
+/// of blank nodes it cannot tell apart, and `ssi` sets no limit on that work. Blank
+/// nodes are told apart by what they say; those that say the same (identical
+/// objects without an `id` under the same member) are what it must permute, and
+/// explicit blank node identifiers (`_:b0`) are what lets a document tie them in
+/// knots. So: no `_:` identifiers at all, and at most [`MAX_TIED_BLANK_NODES`]
+/// look-alike objects of one kind and [`MAX_TIED_BLANK_NODES_IN_ALL`] in all (real
+/// credentials have a handful of blank nodes, each different).
+fn check_blank_nodes(doc: &Map<String, Value>) -> Result<(), ProofError> {
+    fn walk(v: &Value, member: &str, kinds: &mut HashMap<String, usize>) -> Result<(), ProofError> {
+        match v {
+            Value::String(s) if s.starts_with("_:") => Err(ProofError::Unsupported(format!(
+                "the document names the blank node {s:?}; documents with blank node identifiers are not canonicalised here (their canonical form can take exponential time to find)"
+            ))),
+            Value::Array(a) => a.iter().try_for_each(|x| walk(x, member, kinds)),
+            Value::Object(o) => {
+                let node = !["id", "@id", "@value"].iter().any(|k| o.contains_key(*k));
+                if node {
+                    // What the object says itself: nested objects stand in as `{}`.
+                    let flat: Map<String, Value> = o
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "@context")
+                        .map(|(k, x)| {
+                            let nested = x.is_object()
+                                || x.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+                            (k.clone(), if nested { json!({}) } else { x.clone() })
+                        })
+                        .collect();
+                    *kinds
+                        .entry(format!("{member}\u{0}{}", Value::Object(flat)))
+                        .or_default() += 1;
+                }
+                o.iter()
+                    .filter(|(k, _)| k.as_str() != "@context")
+                    .try_for_each(|(k, x)| walk(x, k, kinds))
+            }
+            _ => Ok(()),
+        }
+    }
+    let mut kinds = HashMap::new();
+    doc.iter()
+        .filter(|(k, _)| k.as_str() != "@context")
+        .try_for_each(|(k, x)| walk(x, k, &mut kinds))?;
+    let largest = kinds.values().copied().max().unwrap_or(0);
+    let tied: usize = kinds.values().filter(|n| **n > 1).sum();
+    if largest > MAX_TIED_BLANK_NODES || tied > MAX_TIED_BLANK_NODES_IN_ALL {
+        return Err(ProofError::Unsupported(format!(
+            "the document holds {tied} objects without an id that cannot be told apart ({largest} alike at most); over {MAX_TIED_BLANK_NODES} alike or {MAX_TIED_BLANK_NODES_IN_ALL} in all are not canonicalised here (the work grows exponentially with them)"
+        )));
+    }
+    Ok(())
+}
+
+/// How many proofs are made or checked at once: JSON-LD and canonicalisation are
+/// CPU work, kept from taking every worker of the runtime.
+static WORK: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    tokio::sync::Semaphore::new(cores.max(2))
+});
+
 fn check_size(doc: &Map<String, Value>) -> Result<String, ProofError> {
     doc.values().try_for_each(check_numbers)?;
+    check_blank_nodes(doc)?;
     let text = serde_json::to_string(doc).map_err(|e| ProofError::Invalid(e.to_string()))?;
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(ProofError::Unsupported(format!(
@@ -361,6 +429,10 @@ pub async fn verify(
     let input: AnyDataIntegrity = serde_json::from_value(input)
         .map_err(|e| ProofError::Invalid(format!("not a Data Integrity document: {e}")))?;
     let params = VerificationParameters::from_resolver(methods).with_json_ld_loader(loader()?);
+    let _turn = WORK
+        .acquire()
+        .await
+        .map_err(|e| ProofError::Unsupported(e.to_string()))?;
     // The JSON-LD and canonicalisation futures are large: kept on the heap, not on the
     // stack of whatever verification awaits them.
     match Box::pin(input.verify(&params)).await {
@@ -493,6 +565,10 @@ pub async fn sign(
         json_ld_loader: loader()?,
         eip712_loader: (),
     };
+    let _turn = WORK
+        .acquire()
+        .await
+        .map_err(|e| ProofError::Unsupported(e.to_string()))?;
     let signed = Box::pin(any.sign_with(
         env,
         input,
@@ -759,6 +835,56 @@ mod tests {
                     .is_err()
             );
         }
+    }
+
+    #[tokio::test]
+    async fn blank_node_identifiers_and_many_look_alike_objects_are_not_canonicalised() {
+        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let key = Arc::new(key);
+        let ctx = json!(["https://www.w3.org/ns/credentials/v2",
+            {"ex": "https://example.org/v#", "knows": {"@id": "ex:knows", "@type": "@id"},
+             "part": "ex:part", "n": "ex:n"}]);
+        let doc = |subject: Value| {
+            json!({"@context": ctx, "type": ["VerifiableCredential"],
+                   "issuer": "did:example:1", "credentialSubject": subject})
+            .as_object()
+            .cloned()
+            .expect("object")
+        };
+        let opts = options(Suite::EddsaRdfc2022);
+        let m = "did:example:1#k";
+        // Blank nodes tied to each other by explicit identifiers (a poison graph).
+        let ring: Vec<Value> = (0..8)
+            .map(|i| json!({"@id": format!("_:b{i}"), "knows": [format!("_:b{}", (i + 1) % 8), format!("_:b{}", (i + 3) % 8)]}))
+            .collect();
+        let started = std::time::Instant::now();
+        let e = sign(&doc(json!({"part": ring})), &opts, &key, m, "did:example:1")
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("blank node"), "{e}");
+        // Many objects that say the same, nested.
+        let alike: Vec<Value> = (0..6)
+            .map(|_| json!({"part": [{"n": 1}, {"n": 1}]}))
+            .collect();
+        let e = sign(
+            &doc(json!({"part": alike})),
+            &opts,
+            &key,
+            m,
+            "did:example:1",
+        )
+        .await
+        .expect_err("refused");
+        assert!(matches!(e, ProofError::Unsupported(_)), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // A few different ones, and a couple alike, are fine.
+        let fine = json!({"part": [{"n": 1}, {"n": 2}, {"n": 2}, {"n": 3, "part": {"n": 4}}]});
+        let signed = sign(&doc(fine), &opts, &key, m, "did:example:1")
+            .await
+            .expect("signs");
+        verify(&signed, m, "did:example:1", key.public_jwk())
+            .await
+            .expect("verifies");
     }
 
     #[test]

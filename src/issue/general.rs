@@ -10,8 +10,9 @@
 //!   conflict); without one, `urn:uuid:<uuid>`;
 //! - `validFrom`, now, when absent (VCDM 2.0 §4.9);
 //! - `credentialStatus`: Bitstring Status List entries (Bitstring Status List v1.0
-//!   §2.1) for the purposes `options.credentialStatus` asks for, by default those
-//!   badges carry, so that staff can revoke (and suspend) it like any badge.
+//!   §2.1): always one for revocation, so that staff can revoke it like any badge,
+//!   and one for suspension when `options.credentialStatus` asks for it (by default,
+//!   when badges carry one).
 //!
 //! It is secured as asked: enveloped in a VC-JOSE-COSE JWT (§3.1.1, `typ` `vc+jwt`,
 //! `cty` `vc`, the credential as the payload with no claims added) by default, or with
@@ -168,14 +169,22 @@ impl Issuer {
             Some(Value::String(s)) if vcdm::is_url(s) => award_id_for(s),
             Some(_) => return Err(bad("id must be a URL (VCDM 2.0 §4.4)")),
         };
-        if self.awards.award(id).await?.is_some() {
-            return Err(Error::Taken(format!(
-                "a credential with the id {} was issued already",
-                credential
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-            )));
+        let shown_id = credential
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let taken = || {
+            Error::Taken(format!(
+                "a credential with the id {shown_id} was issued already"
+            ))
+        };
+        // Held until the credential is recorded: in this process, one id is checked and
+        // recorded before the next check. Across a fleet's nodes the database's key
+        // decides (below).
+        let _one = self.general.lock().await;
+        if super::find_award(&*self.awards, id).await?.is_some() {
+            return Err(taken());
         }
         if !credential.contains_key("validFrom") {
             credential.insert("validFrom".into(), json!(format_seconds(now)));
@@ -206,10 +215,16 @@ impl Issuer {
             return Err(bad("validUntil must be after validFrom"));
         }
         // The status entries, on a slot reserved below.
-        let purposes: Vec<StatusPurpose> = match &options.status {
+        // A revocation entry always, so that staff can revoke what is listed; others
+        // as asked (or as badges carry them).
+        let mut purposes: Vec<StatusPurpose> = match &options.status {
             Some(p) => p.clone(),
             None => self.status_config.purposes.as_slice().to_vec(),
         };
+        if !purposes.contains(&StatusPurpose::Revocation) {
+            purposes.push(StatusPurpose::Revocation);
+            purposes.sort();
+        }
         let subject_id = match credential.get("credentialSubject") {
             Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned),
             _ => None,
@@ -218,12 +233,10 @@ impl Issuer {
         let (award, document) = loop {
             let slot = self.lists.allocate();
             let mut doc = credential.clone();
-            if !purposes.is_empty() {
-                doc.insert(
-                    "credentialStatus".into(),
-                    self.status_urls.entries_for(slot, &purposes),
-                );
-            }
+            doc.insert(
+                "credentialStatus".into(),
+                self.status_urls.entries_for(slot, &purposes),
+            );
             let is_badge =
                 has_type(&doc, "OpenBadgeCredential") || has_type(&doc, "AchievementCredential");
             let doc_value = Value::Object(doc.clone());
@@ -282,7 +295,19 @@ impl Issuer {
         copy.subject = subject_id;
         award.issued.push(copy);
         award.state = AwardState::Issued;
-        self.awards.record_reserved(&mut award).await?;
+        if let Err(e) = self.awards.record_reserved(&mut award).await {
+            // Another node recorded the same id first: this reservation is burned and
+            // what was signed here is never handed out.
+            let theirs = super::find_award(&*self.awards, id).await?;
+            if let (Some(theirs), Some(slot)) = (theirs, award.status)
+                && theirs.status != Some(slot)
+            {
+                let event = super::burned(self.now(), "the id was issued by another node".into());
+                self.awards.burn_award(award.id, slot, &event).await?;
+                return Err(taken());
+            }
+            return Err(e.into());
+        }
         self.awards.flush().await?;
         let shown = document
             .get("id")

@@ -329,6 +329,9 @@ pub struct Issuer {
     /// Each list as JSON with a Data Integrity proof, by the ETag of the signed JWT it
     /// was made from (so it is made again exactly when that changes).
     json_lists: JsonLists,
+    /// One credential issued as given at a time in this process: the check that its
+    /// id is new and its record go together.
+    general: Arc<tokio::sync::Mutex<()>>,
     /// Whether an SMTP server is configured (e-mail delivery is possible).
     mail_enabled: bool,
 }
@@ -401,6 +404,7 @@ impl Issuer {
             cache: Arc::default(),
             status_writer: Arc::default(),
             json_lists: Arc::default(),
+            general: Arc::default(),
             mail_enabled: false,
         })
     }
@@ -1152,7 +1156,10 @@ impl crate::verify::LocalStatus for LocalView {
     }
 
     async fn award_flags(&self, credential_id: &str) -> Option<crate::verify::AwardFlags> {
-        let id = parse_credential_id(credential_id)?;
+        let id = parse_credential_id(credential_id).or_else(|| {
+            // A URL id a credential issued through the VC-API carries.
+            crate::model::vcdm::is_url(credential_id).then(|| general::award_id_for(credential_id))
+        })?;
         let award = match find_award(&*self.awards, id).await {
             Ok(a) => a?,
             Err(e) => {

@@ -251,12 +251,17 @@ impl Issuer {
         Ok(Some(p))
     }
 
-    /// The list credential for `purpose`/`list` as JSON with an `eddsa-rdfc-2022`
-    /// proof (Bitstring Status List v1.0 §2.2 with VC Data Integrity), for clients that
-    /// ask for `application/json`: the same credential as the JWT form (same
-    /// `validFrom`), proved with the issuer's Ed25519 key (made when there is none)
-    /// and `created` = `validFrom`. EdDSA signatures are deterministic, so every node of
-    /// a fleet serves the same bytes and ETag. The body is in [`Published::jwt`].
+    /// The list credential for `purpose`/`list` as JSON with a Data Integrity proof
+    /// (Bitstring Status List v1.0 §2.2 secured with VC Data Integrity), for clients
+    /// that ask for `application/json`: the same credential as the JWT form (same
+    /// `validFrom`), with `created` = `validFrom`. The proof is `eddsa-rdfc-2022` with
+    /// the newest Ed25519 key when the service has one — EdDSA signatures are
+    /// deterministic, so every node of a fleet serves the same bytes and ETag — or
+    /// else `ecdsa-rdfc-2019` with the P-256 signing key (each node then signs its
+    /// own copy once per change). `None` when there is no such list, or no key that
+    /// makes either proof (an RSA signing key alone): the JWT form serves. No key is
+    /// ever made for this (anyone may ask for a list). The body is in
+    /// [`Published::jwt`].
     pub async fn published_list_json(
         &self,
         purpose: StatusPurpose,
@@ -265,15 +270,33 @@ impl Issuer {
         let Some(jwt) = self.published_list(purpose, list).await? else {
             return Ok(None);
         };
-        let cached = |lists: &super::JsonLists| {
-            lists
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&(purpose, list))
-                .filter(|(etag, _)| *etag == jwt.etag)
-                .map(|(_, p)| p.clone())
-        };
-        if let Some(p) = cached(&self.json_lists) {
+        let keys = self.keys().current();
+        let (suite, kid, key) =
+            if let Some((info, key)) = keys.newest_of(crate::jose::Algorithm::EdDSA) {
+                (
+                    crate::integrity::Suite::EddsaRdfc2022,
+                    info.kid.clone(),
+                    key.clone(),
+                )
+            } else if keys.signing_key().algorithm() == crate::jose::Algorithm::ES256 {
+                (
+                    crate::integrity::Suite::EcdsaRdfc2019,
+                    keys.signing_kid().to_owned(),
+                    keys.signing_key().clone(),
+                )
+            } else {
+                return Ok(None);
+            };
+        // Made again when the list changes (the JWT's ETag) or the key does.
+        let source = format!("{} {kid}", jwt.etag);
+        let cached = self
+            .json_lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(purpose, list))
+            .filter(|(s, _)| *s == source)
+            .map(|(_, p)| p.clone());
+        if let Some(p) = cached {
             return Ok(Some(p));
         }
         let credential = jws::CompactJws::parse(&jwt.jwt)
@@ -285,16 +308,11 @@ impl Issuer {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| format_seconds(self.now()));
-        let (_, key) = self
-            .keys()
-            .key_for(crate::jose::Algorithm::EdDSA)
-            .await
-            .map_err(|e| Error::Build(format!("a key for eddsa-rdfc-2022: {e}")))?;
         let fragment = crate::did::key::multibase(key.public_jwk())
             .map_err(|e| Error::Build(e.to_string()))?;
         let method = format!("{}#{fragment}", self.did());
         let options = crate::integrity::ProofOptions {
-            suite: crate::integrity::Suite::EddsaRdfc2022,
+            suite,
             purpose: "assertionMethod",
             created,
             challenge: None,
@@ -317,7 +335,7 @@ impl Issuer {
         self.json_lists
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((purpose, list), (jwt.etag.clone(), p.clone()));
+            .insert((purpose, list), (source, p.clone()));
         Ok(Some(p))
     }
 

@@ -446,16 +446,37 @@ impl Keyring {
     }
 }
 
+/// The keys directory's lock (`.lock`, an advisory file lock), held while the
+/// manifest is read and written again: a node adding a key, `accolade keys rotate` and
+/// `retire` on the same directory (a fleet's shared one included) take turns.
+fn lock_dir(dir: &Path) -> Result<fs::File, Error> {
+    let path = dir.join(".lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    f.lock().map_err(io(&path))?;
+    Ok(f)
+}
+
 /// Generates a key of `alg` in `dir` and makes it the signing key. Returns its id.
 pub fn rotate(dir: &Path, alg: Algorithm) -> Result<String, Error> {
     fs::create_dir_all(dir).map_err(io(dir))?;
+    let _lock = lock_dir(dir)?;
     generate_into(dir, alg, true)
 }
 
-/// Generates a key of `alg` in `dir`, published beside the others; the signing key
-/// stays as it is. Returns its id.
+/// The newest published key of `alg` in `dir`, generated first (published beside the
+/// others, the signing key as it was) when there is none. Returns its id.
 pub fn add(dir: &Path, alg: Algorithm) -> Result<String, Error> {
+    let _lock = lock_dir(dir)?;
     let ring = Keyring::load(dir)?;
+    if let Some((info, _)) = ring.newest_of(alg) {
+        return Ok(info.kid.clone());
+    }
     // A manifest naming no signing key (keys dropped in by hand) would otherwise
     // sign with the newest key, the one added here.
     write_manifest(dir, &manifest_of(&ring))?;
@@ -464,6 +485,7 @@ pub fn add(dir: &Path, alg: Algorithm) -> Result<String, Error> {
 
 /// Retires `kid`: it stays on disk but leaves the DID document.
 pub fn retire(dir: &Path, kid: &str) -> Result<(), Error> {
+    let _lock = lock_dir(dir)?;
     let ring = Keyring::load(dir)?;
     if ring.signing_kid() == kid {
         return Err(Error::RetireSigningKey(kid.to_owned()));

@@ -197,13 +197,24 @@ impl KeySet {
 
     /// Adds a key of `alg` and makes it the signing key; its id.
     pub fn rotate(&mut self, alg: Algorithm) -> Result<String, Error> {
-        let kid = self.add(alg)?;
+        let kid = self.push_new(alg)?;
         self.manifest.signing = Some(kid.clone());
         Ok(kid)
     }
 
-    /// Adds a key of `alg`, published beside the others; the signing key stays.
+    /// The newest published key of `alg`, added first (beside the others, the signing
+    /// key as it was) when there is none: two nodes adding at once end with one.
     pub fn add(&mut self, alg: Algorithm) -> Result<String, Error> {
+        if !self.pems.is_empty()
+            && let Some((info, _)) = self.keyring()?.newest_of(alg)
+        {
+            return Ok(info.kid.clone());
+        }
+        self.push_new(alg)
+    }
+
+    /// A new key of `alg` in the set.
+    fn push_new(&mut self, alg: Algorithm) -> Result<String, Error> {
         if self.manifest.signing.is_none() && !self.pems.is_empty() {
             // Keys moved in without a signing key named: name the one signing now,
             // so that the key added here does not take its place.

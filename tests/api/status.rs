@@ -856,8 +856,11 @@ async fn a_list_is_served_as_json_with_a_data_integrity_proof_when_json_is_asked
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h[header::CONTENT_TYPE], "application/json");
     let list: Value = serde_json::from_slice(&body).expect("json");
-    assert_eq!(list["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    // No Ed25519 key (and none is made for an anonymous GET): the P-256 signing key.
+    assert_eq!(list["proof"]["cryptosuite"], "ecdsa-rdfc-2019");
+    assert_eq!(pem_count(&app), 1);
     assert_eq!(list["proof"]["created"], list["validFrom"]);
+    assert_eq!(h[header::VARY], "Accept");
     assert_eq!(list["issuer"], DID);
     let jwt_body = get("application/vc+jwt").await.2;
     let (_, from_jwt, _) = decode_jwt(std::str::from_utf8(&jwt_body).expect("text"));
@@ -903,6 +906,48 @@ async fn a_list_is_served_as_json_with_a_data_integrity_proof_when_json_is_asked
     let (_, h3, body3) = get("application/json").await;
     assert_ne!(body3, body);
     assert_ne!(h3[header::ETAG], h[header::ETAG]);
+    // Once the service has an Ed25519 key (a staff member issued an eddsa-rdfc-2022
+    // credential), lists are proved with it: deterministic bytes for every node.
+    let (s, v) = app
+        .admin(
+            Method::POST,
+            "/credentials/issue",
+            Some(
+                json!({"credential": {"@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"], "credentialSubject": {"id": HOLDER_DID}},
+                "options": {"proof": "eddsa-rdfc-2022"}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, _, body4) = get("application/json").await;
+    let list: Value = serde_json::from_slice(&body4).expect("json");
+    assert_eq!(list["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    let (_, _, body5) = get("application/json").await;
+    assert_eq!(body4, body5);
+    // An RSA signing key alone makes no Data Integrity proof: the JWT is served.
+    let rsa = TestApp::with(Algorithm::RS256, PUBLIC_URL).await;
+    rsa.issue_badge().await;
+    let (s, h, _) = rsa
+        .send(
+            Request::get("/status/revocation/1")
+                .header(header::ACCEPT, "application/json")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/vc+jwt");
+}
+
+fn pem_count(app: &TestApp) -> usize {
+    std::fs::read_dir(&app.keys_dir)
+        .expect("keys dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pem"))
+        })
+        .count()
 }
 
 #[tokio::test]

@@ -221,7 +221,9 @@ async fn a_callers_url_id_is_kept_once_and_status_purposes_are_as_asked() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let vc = &v["verifiableCredential"];
     assert_eq!(vc["id"], "https://hr.example.com/records/3732");
-    assert_eq!(vc["credentialStatus"]["statusPurpose"], "suspension");
+    // Revocation always, suspension as asked.
+    assert_eq!(vc["credentialStatus"][0]["statusPurpose"], "revocation");
+    assert_eq!(vc["credentialStatus"][1]["statusPurpose"], "suspension");
     let (s, e) = app
         .admin(Method::POST, "/credentials/issue", Some(body))
         .await;
@@ -563,4 +565,33 @@ async fn a_presentation_with_a_data_integrity_proof_is_verified_with_its_challen
     other_holder["holder"] = json!(HOLDER_DID);
     let (s, r) = present(sign("authentication", other_holder).await, "c-8a1f").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_url_id_issued_at_once_twice_is_issued_once() {
+    let app = TestApp::new().await;
+    let mut cred = employment();
+    cred["id"] = json!("https://hr.example.com/records/race");
+    let body = json!({"credential": cred, "options": {"proof": "eddsa-rdfc-2022"}});
+    let (a, b) = tokio::join!(
+        app.admin(Method::POST, "/credentials/issue", Some(body.clone())),
+        app.admin(Method::POST, "/credentials/issue", Some(body.clone())),
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+    let (_, l) = app.admin(Method::GET, "/api/v1/credentials", None).await;
+    assert_eq!(l["credentials"].as_array().map(Vec::len), Some(1), "{l}");
+    // The one issued stays revocable.
+    let path = format!(
+        "/api/v1/credentials/{}/revoke",
+        url::form_urlencoded::byte_serialize(b"https://hr.example.com/records/race")
+            .collect::<String>()
+    );
+    let (s, _) = app.admin(Method::POST, &path, Some(json!({}))).await;
+    assert_eq!(s, StatusCode::OK);
 }

@@ -28,8 +28,10 @@ pub async fn get_did_document(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /status/{purpose}/{list}`: a BitstringStatusListCredential as a compact JWS
-/// (`application/vc+jwt`), with an ETag (304 on `If-None-Match`) and a `max-age` equal
-/// to the list's `ttl`. Served from cached bytes until the list changes.
+/// (`application/vc+jwt`), or, to a client whose `Accept` prefers JSON, as JSON with
+/// a Data Integrity proof ([`crate::issue::Issuer::published_list_json`]); with an
+/// ETag (304 on `If-None-Match`), `Vary: Accept` and a `max-age` equal to the list's
+/// `ttl`. Served from cached bytes until the list changes.
 pub async fn get_status_list(
     State(state): State<AppState>,
     Path((purpose, list)): Path<(String, String)>,
@@ -43,13 +45,23 @@ pub async fn get_status_list(
     ) else {
         return Err(ApiError::not_found("no such status list"));
     };
-    let json = wants_json(&headers);
-    let published = if json.is_some() {
-        state.issuer.published_list_json(purpose, list).await?
-    } else {
-        state.issuer.published_list(purpose, list).await?
+    let mut json = wants_json(&headers);
+    let as_json = match json {
+        Some(_) => state.issuer.published_list_json(purpose, list).await?,
+        None => None,
+    };
+    if as_json.is_none() {
+        // No such list, or no key that makes a Data Integrity proof: the JWT.
+        json = None;
     }
-    .ok_or_else(|| ApiError::not_found("no such status list"))?;
+    let published = match as_json {
+        Some(p) => p,
+        None => state
+            .issuer
+            .published_list(purpose, list)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such status list"))?,
+    };
     let max_age = state.issuer.status_config().ttl_seconds;
     let cache = format!("public, max-age={max_age}");
     let matches = headers
@@ -79,7 +91,12 @@ pub async fn get_status_list(
 /// (`application/json`, `application/ld+json`, `application/vc`); `None` for the JWT
 /// (also for no `Accept` and `*/*`).
 fn wants_json(headers: &HeaderMap) -> Option<&'static str> {
-    const JSON: [&str; 3] = ["application/json", "application/ld+json", "application/vc"];
+    const JSON: [&str; 4] = [
+        "application/json",
+        "application/ld+json",
+        "application/vc",
+        "application/vc+ld+json",
+    ];
     let mut best: Option<(f32, Option<&'static str>)> = None;
     for v in headers
         .get_all(header::ACCEPT)
@@ -90,9 +107,10 @@ fn wants_json(headers: &HeaderMap) -> Option<&'static str> {
             let mut parts = item.split(';').map(str::trim);
             let ty = parts.next().unwrap_or_default().to_ascii_lowercase();
             let q = parts
-                .find_map(|p| p.strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
+                .find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+                .unwrap_or(0.0)
+                .clamp(0.0, 1.0);
             let choice = if ty == "application/vc+jwt" {
                 None
             } else if let Some(j) = JSON.iter().find(|j| **j == ty) {

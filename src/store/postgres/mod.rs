@@ -930,8 +930,21 @@ impl Awards for PgStore {
             &[&id, &codec::audit(event)],
         )
         .await?;
-        tx.execute("DELETE FROM awards WHERE id = $1", &[&id])
+        // An award recorded under this id with another slot is not this reservation's
+        // (two issues of one caller-given id raced): it stays.
+        let recorded = tx
+            .query_opt(
+                "SELECT seq, body FROM awards WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
             .await?;
+        if let Some(r) = recorded {
+            let award = award_of(r.try_get(0)?, &r.try_get::<_, Vec<u8>>(1)?)?;
+            if award.status == Some(slot) {
+                tx.execute("DELETE FROM awards WHERE id = $1", &[&id])
+                    .await?;
+            }
+        }
         // The slot stays the award's for ever.
         tx.execute(
             "UPDATE status_slots SET reserved_at = NULL WHERE list = $1 AND idx = $2",

@@ -805,7 +805,9 @@ impl Awards for SledStore {
         }
         self.audit
             .insert(self.audit_key(id)?, codec::audit(event))?;
-        if let Some((_, award)) = self.read_award(id)? {
+        // An award recorded under this id with another slot is not this reservation's
+        // (two issues of one caller-given id raced): it stays.
+        if let Some((_, award)) = self.read_award(id)?.filter(|(_, a)| a.status == Some(slot)) {
             self.awards.remove(id.as_bytes())?;
             self.by_seq.remove(award.seq.to_be_bytes())?;
             for k in index_keys(&award) {

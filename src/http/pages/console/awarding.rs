@@ -775,7 +775,7 @@ pub async fn credentials(Query(q): Query<Search>, Page(cx): Page) -> Response {
                             @let (st, label) = standing(c, now);
                             tr data-credential=(id) {
                                 td {
-                                    a href=(cx.at(&format!("/credentials/{id}"))) { (recipient_label(c)) }
+                                    a href=(cx.at(&format!("/credentials/{}", seg(id)))) { (recipient_label(c)) }
                                     @if !s(&c["recipient"], "email").is_empty() && !s(&c["recipient"], "name").is_empty() { br; span.small { (s(&c["recipient"], "email")) } }
                                 }
                                 td { (names.get(s(c, "achievement_id")).cloned().unwrap_or_default()) }
@@ -885,7 +885,9 @@ pub async fn credential(
     let public = c["public"].as_bool() != Some(false);
     let may = cx.may(Role::Issuer);
     let base = cx.base();
-    let act = |what: &str| cx.at(&format!("/credentials/{uuid}/{what}"));
+    let act = |what: &str| cx.at(&format!("/credentials/{}/{what}", seg(&uuid)));
+    // Issued as given through the VC-API: no achievement, no badge page.
+    let general = c.get("document").is_some();
     let wallet_events = c["wallet_events"].as_array().cloned().unwrap_or_default();
     let r = &c["recipient"];
     let main = html! {
@@ -903,15 +905,21 @@ pub async fn credential(
                         @if !s(r, "email").is_empty() { br; (s(r, "email")) }
                         @if !s(r, "id").is_empty() { br; span.mono.wrap-any { (s(r, "id")) } }
                     }
-                    dt { "Achievement" } dd { a href=(cx.at(&format!("/achievements/{}", last(s(&c, "achievement_id"))))) { (names.get(s(&c, "achievement_id")).cloned().unwrap_or_default()) } }
+                    @if general {
+                        dt { "Issued through" } dd { "the W3C VC-API, secured as " span.mono { (s(&c, "securing")) } }
+                    } @else {
+                        dt { "Achievement" } dd { a href=(cx.at(&format!("/achievements/{}", last(s(&c, "achievement_id"))))) { (names.get(s(&c, "achievement_id")).cloned().unwrap_or_default()) } }
+                    }
                     dt { "Awarded" } dd { (when(s(&c, "created_at"))) }
                     @if !s(&c, "issued_at").is_empty() { dt { "Issued" } dd { (when(s(&c, "issued_at"))) } }
                     dt { "Valid from" } dd { (when(s(&c, "valid_from"))) }
                     dt { "Valid until" } dd { @if s(&c, "valid_until").is_empty() { "Does not expire" } @else { (when(s(&c, "valid_until"))) } }
                     dt { "Copies signed" } dd { (c["copies"].as_u64().unwrap_or(0)) }
-                    dt { "Badge page" } dd {
-                        @if public { "Public" } @else { "Hidden" }
-                        @if s(&c, "state") == "issued" { " · " a href={ (base) "/badges/" (uuid) } { "open" } }
+                    @if !general {
+                        dt { "Badge page" } dd {
+                            @if public { "Public" } @else { "Hidden" }
+                            @if s(&c, "state") == "issued" { " · " a href={ (base) "/badges/" (uuid) } { "open" } }
+                        }
                     }
                     @if !s(&c, "mail").is_empty() {
                         dt { "E-mail" } dd data-mail=(s(&c, "mail")) { (s(&c, "mail")) @if !s(&c, "mail_error").is_empty() { " — " (s(&c, "mail_error")) } }

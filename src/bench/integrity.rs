@@ -5,7 +5,7 @@
 //! (serialise and sign; parse and verify the signature).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -35,23 +35,6 @@ fn credential(did: &str) -> Map<String, Value> {
     c
 }
 
-async fn rate_async<F, Fut>(window: Duration, mut f: F) -> anyhow::Result<f64>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    for _ in 0..5 {
-        f().await?;
-    }
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < window {
-        f().await?;
-        n += 1;
-    }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
-}
-
 /// Measures each mechanism for `window`.
 pub fn run(window: Duration) -> anyhow::Result<Vec<Row>> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -71,13 +54,13 @@ pub fn run(window: Duration) -> anyhow::Result<Vec<Row>> {
                 challenge: None,
                 domain: None,
             };
-            let signs = rate_async(window, || async {
+            let signs = super::pages::rate(window, || async {
                 integrity::sign(&doc, &options, &key, &method, did.as_str()).await?;
                 Ok(())
             })
             .await?;
             let signed = integrity::sign(&doc, &options, &key, &method, did.as_str()).await?;
-            let verifies = rate_async(window, || async {
+            let verifies = super::pages::rate(window, || async {
                 integrity::verify(&signed, &method, did.as_str(), key.public_jwk()).await?;
                 Ok(())
             })
@@ -103,9 +86,9 @@ pub fn run(window: Duration) -> anyhow::Result<Vec<Row>> {
                     &payload,
                 )?)
             };
-            let signs = rate_async(window, || async { sign().map(drop) }).await?;
+            let signs = super::pages::rate(window, || async { sign().map(drop) }).await?;
             let jwt = sign()?;
-            let verifies = rate_async(window, || async {
+            let verifies = super::pages::rate(window, || async {
                 let parsed = CompactJws::parse(&jwt)?;
                 parsed.payload_json()?;
                 parsed.verify(key.public_jwk())?;

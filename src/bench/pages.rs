@@ -76,7 +76,7 @@ async fn get(router: &Router, path: &str, accept: &str) -> anyhow::Result<usize>
     Ok(bytes.len())
 }
 
-async fn rate<F, Fut>(window: Duration, mut f: F) -> anyhow::Result<f64>
+pub(crate) async fn rate<F, Fut>(window: Duration, mut f: F) -> anyhow::Result<f64>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,

@@ -23,6 +23,17 @@ pub enum KeysCommand {
         #[arg(long)]
         alg: Option<Algorithm>,
     },
+    /// Add a key of an algorithm beside the others, unless one is published already;
+    /// the signing key stays. For Data Integrity proofs (`eddsa-rdfc-2022` needs an
+    /// Ed25519 key, `ecdsa-rdfc-2019` a P-256 one), published ahead of their first
+    /// use. A running service picks it up within 30 seconds.
+    Add {
+        #[command(flatten)]
+        dir: KeysDir,
+        /// Algorithm of the key (ES256, RS256 or EdDSA).
+        #[arg(long)]
+        alg: Algorithm,
+    },
     /// List the keys: id, algorithm, creation time, and which one signs.
     List {
         #[command(flatten)]
@@ -153,6 +164,16 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 println!("every node signs with it within 30 s; earlier keys stay published");
             }
         },
+        KeysCommand::Add { dir, alg } => {
+            let kid = match dir.place(&rt)? {
+                Place::Dir(d) => keyring::add(&d, alg)?,
+                Place::Database(store, kek) => {
+                    change_sealed(&rt, &store, &kek, |set| set.add(alg))?
+                }
+            };
+            println!("{alg} key {kid} is published beside the signing key");
+            println!("a running service (every node of a fleet) lists it within 30 s");
+        }
         KeysCommand::List { dir } => match dir.place(&rt)? {
             Place::Dir(d) => list(&Keyring::load(&d)?),
             Place::Database(store, kek) => {

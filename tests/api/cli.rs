@@ -226,6 +226,36 @@ fn keys_rotate_and_list() {
             .any(|l| l.contains("RS256") && l.ends_with("signing")),
         "{listing}"
     );
+    // `keys add` publishes an Ed25519 key beside the signing key, once.
+    for _ in 0..2 {
+        let out = bin()
+            .args(["keys", "add", "--alg", "EdDSA", "--keys-dir"])
+            .arg(&keys)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = bin()
+        .args(["keys", "list", "--keys-dir"])
+        .arg(&keys)
+        .output()
+        .expect("run");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        listing.lines().filter(|l| l.contains("EdDSA")).count(),
+        1,
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("RS256") && l.ends_with("signing")),
+        "{listing}"
+    );
 }
 
 #[test]

@@ -8,8 +8,8 @@
 //!   two hashes (the ECDSA signature is IEEE P1363 `r‖s`, base58-btc multibase);
 //! - the older `Ed25519Signature2020` (Ed25519Signature2020 §4) and
 //!   `JsonWebSignature2020` (Linked Data Proof JSON Web Signature 2020 §4, a detached
-//!   JWS over the same two hashes) still found in the field: verified only. An RSA
-//!   `JsonWebSignature2020` is reported as not verified (`indeterminate`).
+//!   JWS over the same two hashes) still found in the field: verified only (the JWS 2020
+//!   signature by this module over the header bytes the proof carries, RSA through OpenSSL).
 //!
 //! `ssi` does the JSON-LD and canonicalisation work; nothing here handles JSON-LD by
 //! hand. Signing goes through [`KeySigner`], so private keys stay in
@@ -256,11 +256,6 @@ fn method_for(
                    "publicKeyMultibase": multikey(key)?})
         }
         Suite::JsonWebSignature2020 => {
-            if key.algorithm() == Algorithm::RS256 {
-                return Err(ProofError::Unsupported(
-                    "JsonWebSignature2020 proofs made with RSA keys are not verified by this service (Ed25519 and P-256 ones are)".into(),
-                ));
-            }
             json!({"type": "JsonWebKey2020", "id": method, "controller": controller,
                    "publicKeyJwk": key.to_value()})
         }
@@ -414,7 +409,7 @@ pub async fn verify(
     let proof = proof_of(doc)?;
     let suite = suite_of(proof)?;
     if suite == Suite::JsonWebSignature2020 {
-        check_jws_header(proof)?;
+        return verify_jws2020(doc, proof, method, controller, key).await;
     }
     let methods = method_for(suite, method, controller, key)?;
     let mut input: Value = serde_json::from_str(&text)
@@ -442,34 +437,143 @@ pub async fn verify(
     }
 }
 
-/// `ssi` 0.4 checks a `JsonWebSignature2020` signature over the JWS header as it
-/// serialises it again (`{"alg","crit","b64"}` in that order), not over the header
-/// bytes the proof carries; a header written in another order (as most other
-/// implementations write `{"alg","b64","crit"}`) would fail although genuine. Such a
-/// proof is reported as not verified here rather than as failed.
-fn check_jws_header(proof: &Map<String, Value>) -> Result<(), ProofError> {
+/// A `JsonWebSignature2020` proof (Linked Data Proof JSON Web Signature 2020 §4.2): a
+/// detached JWS with an unencoded payload (RFC 7797) over the SHA-256 hashes of the
+/// canonical proof options and document. `ssi` 0.4 checks such a signature over the
+/// JWS header as it would write it again (`{"alg","crit","b64"}`), not over the bytes
+/// the proof carries, so genuine proofs whose header has another member order (as
+/// most implementations write it) would fail; and it cannot check RSA keys without
+/// the RustCrypto `rsa` crate. So `ssi` computes only the hash data here (it is handed
+/// the proof options to sign with [`Capture`], which keeps the message and signs
+/// nothing), and the signature is checked over the header bytes the proof carries,
+/// with the key's one algorithm (RSA through OpenSSL).
+async fn verify_jws2020(
+    doc: &Map<String, Value>,
+    proof: &Map<String, Value>,
+    method: &str,
+    controller: &str,
+    key: &PublicJwk,
+) -> Result<(), ProofError> {
     let Some(jws) = proof.get("jws").and_then(Value::as_str) else {
         return Err(ProofError::Invalid(
             "a JsonWebSignature2020 proof carries its signature in \"jws\"".into(),
         ));
     };
-    let header = jws.split('.').next().unwrap_or_default();
-    let bytes = crate::jose::b64_decode(header, "the JWS header")
+    let mut parts = jws.split('.');
+    let (Some(header_b64), Some(""), Some(sig_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ProofError::Invalid(
+            "the proof's jws is not a detached JWS (header..signature)".into(),
+        ));
+    };
+    let header_bytes = crate::jose::b64_decode(header_b64, "the JWS header")
         .map_err(|e| ProofError::Invalid(e.to_string()))?;
-    let parsed: Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|e| ProofError::Invalid(format!("the JWS header: {e}")))?;
-    let alg = parsed
-        .get("alg")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let reencoded = format!(r#"{{"alg":"{alg}","crit":["b64"],"b64":false}}"#);
-    if bytes != reencoded.as_bytes() {
-        return Err(ProofError::Unsupported(format!(
-            "this JsonWebSignature2020 proof's JWS header ({}) is not written as the verifier's library rewrites it ({reencoded}), so its signature cannot be checked here yet",
-            String::from_utf8_lossy(&bytes)
+    let header: Map<String, Value> = crate::jose::json::from_slice_strict(&header_bytes)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .ok_or_else(|| ProofError::Invalid("the JWS header is not a JSON object".into()))?;
+    if header.get("alg").and_then(Value::as_str) != Some(key.algorithm().name()) {
+        return Err(ProofError::Invalid(format!(
+            "the JWS header's alg is not the key's ({})",
+            key.algorithm()
         )));
     }
-    Ok(())
+    if header.get("b64") != Some(&Value::Bool(false))
+        || header.get("crit") != Some(&json!(["b64"]))
+        || header
+            .keys()
+            .any(|k| !matches!(k.as_str(), "alg" | "b64" | "crit" | "kid"))
+    {
+        return Err(ProofError::Invalid(
+            "a JsonWebSignature2020 JWS header is {alg, b64: false, crit: [\"b64\"]} (RFC 7797)"
+                .into(),
+        ));
+    }
+    let signature = crate::jose::b64_decode(sig_b64, "the JWS signature")
+        .map_err(|e| ProofError::Invalid(e.to_string()))?;
+    // The hash data, by `ssi`: the document without its proof, "signed" with the
+    // proof's options.
+    let mut bare = doc.clone();
+    bare.remove("proof");
+    let mut options: Map<String, Value> = proof
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "jws" | "proofValue" | "@context"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(d @ Value::String(_)) = options.get_mut("domain") {
+        *d = Value::Array(vec![d.take()]);
+    }
+    let config: ProofConfiguration<AnySuite> = serde_json::from_value(Value::Object(options))
+        .map_err(|e| ProofError::Invalid(format!("the proof options: {e}")))?;
+    let (any, proof_options) = config.into_suite_and_options();
+    let methods = method_for(Suite::JsonWebSignature2020, method, controller, key)?;
+    let input: DataIntegrityDocument = serde_json::from_value(Value::Object(bare))
+        .map_err(|e| ProofError::Invalid(format!("not a JSON-LD document: {e}")))?;
+    let env = SignatureEnvironment {
+        json_ld_loader: loader()?,
+        eip712_loader: (),
+    };
+    let captured = Arc::new(std::sync::Mutex::new(None));
+    {
+        let _turn = WORK
+            .acquire()
+            .await
+            .map_err(|e| ProofError::Unsupported(e.to_string()))?;
+        Box::pin(any.sign_with(
+            env,
+            input,
+            &methods,
+            LocalSigner(Capture(captured.clone())),
+            proof_options.cast(),
+            Default::default(),
+        ))
+        .await
+        .map_err(|e| processing_error(e.to_string()))?;
+    }
+    let message = captured
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .ok_or_else(|| ProofError::Unsupported("the hash data was not computed".into()))?;
+    // `ssi` handed over its own header, a dot and the hash data: keep the hash data.
+    let dot = message
+        .iter()
+        .position(|b| *b == b'.')
+        .ok_or_else(|| ProofError::Unsupported("unexpected signing input".into()))?;
+    let mut input = header_b64.as_bytes().to_vec();
+    input.extend_from_slice(&message[dot..]);
+    key.verify(&input, &signature)
+        .map_err(|_| ProofError::Invalid("invalid proof: invalid signature".into()))
+}
+
+/// A "signer" that keeps the message it is given and signs nothing (see
+/// [`verify_jws2020`]).
+struct Capture(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl<M: VerificationMethod> Signer<M> for Capture {
+    type MessageSigner = Capture;
+
+    async fn for_method(
+        &self,
+        _method: Cow<'_, M>,
+    ) -> Result<Option<Self::MessageSigner>, SignatureError> {
+        Ok(Some(Capture(self.0.clone())))
+    }
+}
+
+impl<A: ssi_crypto::algorithm::SignatureAlgorithmType> MessageSigner<A> for Capture {
+    async fn sign(
+        self,
+        _algorithm: A::Instance,
+        message: &[u8],
+    ) -> Result<Vec<u8>, MessageSignatureError> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.to_vec());
+        Ok(vec![0; 64])
+    }
 }
 
 /// Signs with a [`SigningKey`] for `ssi`, which sees only the message and the

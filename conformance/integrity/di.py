@@ -18,7 +18,7 @@ import os
 import base58
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pyld import jsonld
 
@@ -156,6 +156,11 @@ def sign_legacy(doc, kind, private_key, method, created, b64_first=False):
             if b64_first:
                 header = {"alg": "EdDSA", "b64": False, "crit": ["b64"]}
             sig = private_key.sign(b64url(json.dumps(header, separators=(",", ":")).encode()).encode() + b"." + data)
+        elif isinstance(private_key, rsa.RSAPrivateKey):
+            header = {"alg": "RS256", "b64": False, "crit": ["b64"]}
+            sig = private_key.sign(
+                b64url(json.dumps(header, separators=(",", ":")).encode()).encode() + b"." + data,
+                padding.PKCS1v15(), hashes.SHA256())
         else:
             from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 

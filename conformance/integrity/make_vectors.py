@@ -79,3 +79,19 @@ out = di.sign_ecdsa_p384(v384, k384, f"did:key:{mb384}#{mb384}", "2026-12-05T00:
 assert di.verify(out, mb384)
 json.dump(out, open(os.path.join(OUT, "ob3_ecdsa_rdfc_2019_p384.json"), "w"), indent=2)
 print(mb384)
+
+# JsonWebSignature2020 with an RSA key, the issuer a did:jwk (did:key has no RSA).
+import base64
+from cryptography.hazmat.primitives.asymmetric import rsa
+rk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+nums = rk.public_key().public_numbers()
+def _b64i(i):
+    b = i.to_bytes((i.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+jwk = {"kty": "RSA", "n": _b64i(nums.n), "e": _b64i(nums.e)}
+djwk = "did:jwk:" + base64.urlsafe_b64encode(json.dumps(jwk, separators=(",", ":")).encode()).rstrip(b"=").decode()
+vr = copy.deepcopy(v2)
+vr["id"] = "urn:uuid:7b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
+vr["issuer"]["id"] = djwk
+out = di.sign_legacy(vr, "JsonWebSignature2020", rk, f"{djwk}#0", "2026-12-05T00:00:00Z")
+json.dump(out, open(os.path.join(OUT, "ob3_jsonwebsignature2020_rsa_did_jwk.json"), "w"), indent=2)

@@ -183,7 +183,7 @@ def main():
             vectors = [
                 os.path.join(ROOT, "tests", "vectors", "integrity", f)
                 for f in sorted(os.listdir(os.path.join(ROOT, "tests", "vectors", "integrity")))
-                if f.endswith(".json") and "b64_first" not in f
+                if f.endswith(".json")
             ]
             vectors += [os.path.join(ROOT, "tests", "vectors", "examples", f) for f in
                         ["ob3_testvector_signed_credential.json",

@@ -325,6 +325,14 @@ impl Issuer {
         })
     }
 
+    /// The DID URL a Data Integrity proof names `key` by: its `Multikey` method in
+    /// this issuer's DID document (`<did>#z...`).
+    pub(crate) fn multikey_method(&self, key: &crate::jose::SigningKey) -> Result<String, Error> {
+        let fragment = crate::did::key::multibase(key.public_jwk())
+            .map_err(|e| Error::Build(e.to_string()))?;
+        Ok(format!("{}#{fragment}", self.did()))
+    }
+
     /// Signs `doc` as `securing` says; the signed form and the DID URL of the key.
     async fn secure(
         &self,
@@ -352,9 +360,7 @@ impl Issuer {
                     .key_for(suite.algorithm())
                     .await
                     .map_err(|e| Error::Build(format!("a key for {}: {e}", suite.name())))?;
-                let fragment = crate::did::key::multibase(key.public_jwk())
-                    .map_err(|e| Error::Build(e.to_string()))?;
-                let method = format!("{}#{fragment}", self.did());
+                let method = self.multikey_method(&key)?;
                 let options = ProofOptions {
                     suite,
                     purpose: "assertionMethod",

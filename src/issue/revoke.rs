@@ -308,9 +308,7 @@ impl Issuer {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| format_seconds(self.now()));
-        let fragment = crate::did::key::multibase(key.public_jwk())
-            .map_err(|e| Error::Build(e.to_string()))?;
-        let method = format!("{}#{fragment}", self.did());
+        let method = self.multikey_method(&key)?;
         let options = crate::integrity::ProofOptions {
             suite,
             purpose: "assertionMethod",

@@ -404,12 +404,6 @@ impl Keyring {
             .map(|(_, k)| k.public_jwk())
     }
 
-    /// The DID URL fragment a Data Integrity proof names key `kid` by: its Multikey.
-    pub fn multikey_fragment(&self, kid: &str) -> Option<String> {
-        self.published_key(kid)
-            .and_then(|k| crate::did::key::multibase(k).ok())
-    }
-
     /// The id of the signing key.
     pub fn signing_kid(&self) -> &str {
         &self.entries[self.signing].0.kid
@@ -608,7 +602,7 @@ mod tests {
         assert_eq!(info.kid, added);
         let mb = crate::did::key::multibase(key.public_jwk()).expect("multikey");
         assert_eq!(ring.published_key(&mb), Some(key.public_jwk()));
-        assert_eq!(ring.multikey_fragment(&added), Some(mb));
+        assert_eq!(ring.published_key(&added), Some(key.public_jwk()));
         assert!(ring.published_key("z6MkNotOneOfOurs").is_none());
         // The signing key is the newest of its algorithm.
         assert_eq!(

@@ -161,6 +161,18 @@ fn admin_table() -> Vec<(Method, &'static str, Rule, MethodRouter<AppState>)> {
         ),
         (
             Method::POST,
+            "/api/v1/achievements/{id}/endorsements",
+            r(Issuer, "achievement.endorse"),
+            post(routes::endorse::attach_endorsement),
+        ),
+        (
+            Method::POST,
+            "/api/v1/endorsements",
+            r(Issuer, "endorsement.issue"),
+            post(routes::endorse::issue_endorsement),
+        ),
+        (
+            Method::POST,
             "/api/v1/achievements/{id}/archive",
             r(Issuer, "achievement.archive"),
             post(a::archive_achievement),

@@ -43,6 +43,10 @@ use crate::status::StatusPurpose;
 pub enum Securing {
     /// An `EnvelopedVerifiableCredential` holding a `vc+jwt`.
     Jose,
+    /// An Open Badges 3.0 §8.2 JWT (`typ` `JWT`, the credential as the payload with
+    /// `iss`, `sub`, `nbf`, `jti` and `exp` added), as badges, endorsements and CLRs
+    /// (CLR 2.0 §8.2) are signed for wallets and `endorsementJwt`.
+    Ob3Jwt,
     /// An embedded Data Integrity proof of this suite.
     DataIntegrity(Suite),
 }
@@ -52,6 +56,7 @@ impl Securing {
     pub fn name(self) -> &'static str {
         match self {
             Securing::Jose => "vc+jwt",
+            Securing::Ob3Jwt => "jwt",
             Securing::DataIntegrity(s) => s.name(),
         }
     }
@@ -59,7 +64,10 @@ impl Securing {
     /// From `options.proof` (or `options.cryptosuite`).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "vc+jwt" | "jwt" | "jose" | "enveloped" => Some(Securing::Jose),
+            "vc+jwt" | "jose" | "enveloped" => Some(Securing::Jose),
+            // The VC-API's "jwt" has always meant the enveloped form; the admin routes
+            // that sign OB 3.0 JWTs parse their own names.
+            "jwt" => Some(Securing::Jose),
             other => Suite::signing(other).map(Securing::DataIntegrity),
         }
     }
@@ -91,10 +99,33 @@ impl IssuedCredential {
                 "id": format!("data:application/vc+jwt,{}", self.secured),
                 "type": "EnvelopedVerifiableCredential",
             })),
+            Securing::Ob3Jwt => Ok(Value::String(self.secured.clone())),
             Securing::DataIntegrity(_) => {
                 serde_json::from_str(&self.secured).map_err(|e| Error::Build(e.to_string()))
             }
         }
+    }
+
+    /// The credential as the admin routes answer it: the compact JWT as a string, or
+    /// the credential with its embedded proof.
+    pub fn credential(&self) -> Result<Value, Error> {
+        match self.securing {
+            Securing::Jose | Securing::Ob3Jwt => Ok(Value::String(self.secured.clone())),
+            Securing::DataIntegrity(_) => {
+                serde_json::from_str(&self.secured).map_err(|e| Error::Build(e.to_string()))
+            }
+        }
+    }
+
+    /// The credential id (`id` of the signed document).
+    pub fn id(&self) -> String {
+        self.record
+            .extras
+            .as_ref()
+            .and_then(|e| e.get(DOCUMENT))
+            .and_then(|d| d.get("id"))
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("urn:uuid:{}", self.record.id), str::to_owned)
     }
 }
 
@@ -340,6 +371,23 @@ impl Issuer {
         securing: Securing,
     ) -> Result<(String, String), Error> {
         match securing {
+            Securing::Ob3Jwt => {
+                let mut claimed = doc.clone();
+                crate::jose::claims::add_jwt_claims(&mut claimed)
+                    .map_err(|e| Error::Build(e.to_string()))?;
+                let payload =
+                    serde_json::to_vec(&claimed).map_err(|e| Error::Build(e.to_string()))?;
+                check_payload_size(&payload)?;
+                let keys = self.keys.current();
+                let kid = self.kid_url_of(&keys);
+                let jwt = jws::sign_compact(
+                    keys.signing_key(),
+                    Some(&kid),
+                    Some(super::BADGE_TYP),
+                    &payload,
+                )?;
+                Ok((jwt, kid))
+            }
             Securing::Jose => {
                 let payload = serde_json::to_vec(doc).map_err(|e| Error::Build(e.to_string()))?;
                 check_payload_size(&payload)?;

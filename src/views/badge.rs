@@ -215,6 +215,8 @@ pub struct BadgeView {
     pub shares: Vec<share::ShareLink>,
     pub signature: String,
     pub embed: String,
+    /// The endorsements the badge carries, each as the verifier found it.
+    pub endorsements: Vec<super::endorsement::EndorsementView>,
 }
 
 /// What a badge id finds.
@@ -501,6 +503,11 @@ impl Pages {
             shares,
             signature,
             embed,
+            endorsements: report
+                .endorsements
+                .iter()
+                .map(super::endorsement::EndorsementView::of)
+                .collect(),
         }))
     }
 }

@@ -11,6 +11,7 @@
 pub mod badge;
 pub mod claim;
 pub mod earner;
+pub mod endorsement;
 pub mod markdown;
 pub mod share;
 pub mod theme;
@@ -151,6 +152,8 @@ pub struct AchievementView {
     pub image_url: String,
     pub badge_type: Option<BadgeType>,
     pub archived: bool,
+    /// The endorsements the achievement carries, each with its verification.
+    pub endorsements: Vec<endorsement::EndorsementView>,
 }
 
 /// Splits an OB enumeration value into words: `MicroCredential` → "Micro Credential";
@@ -237,6 +240,7 @@ pub struct Pages {
     verifier: Verifier,
     clock: SharedClock,
     statuses: Arc<badge::StatusCache>,
+    endorsements: Arc<endorsement::EndorsementCache>,
 }
 
 impl std::fmt::Debug for Pages {
@@ -260,12 +264,14 @@ impl Pages {
             verifier,
             clock,
             statuses: Arc::new(badge::StatusCache::new(STATUS_TTL)),
+            endorsements: Arc::new(endorsement::EndorsementCache::new(STATUS_TTL)),
         }
     }
 
     /// How long a badge's verification is kept (zero: verify on every view).
     pub fn with_status_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.statuses = Arc::new(badge::StatusCache::new(ttl));
+        self.endorsements = Arc::new(endorsement::EndorsementCache::new(ttl));
         self
     }
 
@@ -425,7 +431,9 @@ impl Pages {
             noindex: rec.archived,
             og_type: "website",
         };
+        let endorsements = self.achievement_endorsements(&rec).await;
         Ok(AchievementView {
+            endorsements,
             key: rec.key,
             archived: rec.archived,
             site,
@@ -434,6 +442,44 @@ impl Pages {
             image_url,
             badge_type,
         })
+    }
+
+    /// The endorsements an achievement carries (`endorsement` and `endorsementJwt`),
+    /// each verified; at most [`crate::verify::MAX_ENDORSEMENTS`].
+    async fn achievement_endorsements(
+        &self,
+        rec: &AchievementRecord,
+    ) -> Vec<endorsement::EndorsementView> {
+        let a = &rec.achievement;
+        let items: Vec<serde_json::Value> = a
+            .endorsement
+            .iter()
+            .flatten()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .chain(
+                a.endorsement_jwt
+                    .iter()
+                    .flatten()
+                    .map(|j| serde_json::Value::String(j.clone())),
+            )
+            .take(crate::verify::MAX_ENDORSEMENTS)
+            .collect();
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let key = format!("{}#{}", rec.key, rec.revision);
+        if let Some(v) = self.endorsements.get(&key) {
+            return v;
+        }
+        let mut views = Vec::with_capacity(items.len());
+        for item in &items {
+            match self.verifier.verify_value(item).await {
+                Ok(report) => views.push(endorsement::EndorsementView::of(&report)),
+                Err(e) => tracing::debug!(error = %e, "an attached endorsement cannot be read"),
+            }
+        }
+        self.endorsements.put(key, views.clone());
+        views
     }
 
     /// The art of an achievement as it stands (for its page and tiles).

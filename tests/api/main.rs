@@ -11,6 +11,7 @@ mod mail;
 mod oid4vci;
 mod oid4vp;
 mod outbound;
+mod overviews;
 mod pages;
 mod partner;
 mod people;

@@ -261,6 +261,7 @@ pub fn achievement(v: &AchievementView) -> Markup {
                         }
                     }
                     (achievement_text(t, "How to earn it"))
+                    (endorsements(&v.endorsements, "this badge"))
                     @if t.criteria_html.is_none() && t.criteria_url.is_none() {
                         section.panel aria-labelledby="criteria-h" {
                             h2 #criteria-h { "How to earn it" }
@@ -273,6 +274,33 @@ pub fn achievement(v: &AchievementView) -> Markup {
         }
     };
     layout(s, &v.meta, None, main)
+}
+
+/// The endorsements section of achievement and badge pages (nothing when there are
+/// none).
+fn endorsements(items: &[crate::views::endorsement::EndorsementView], about: &str) -> Markup {
+    html! {
+        @if !items.is_empty() {
+            section.panel aria-labelledby="endorsements-h" data-section="endorsements" {
+                h2 #endorsements-h { "Endorsements" }
+                p.small { "Organisations that vouch for " (about) ". Each endorsement is a signed credential of its own, checked when this page is built." }
+                ul.endorsements {
+                    @for e in items {
+                        li data-endorsement-outcome=(e.outcome) {
+                            div.endorser {
+                                strong { @if let Some(u) = &e.endorser_url { a href=(u) rel="noopener" { (e.endorser) } } @else { (e.endorser) } }
+                                " "
+                                span class={ "outcome " (e.outcome) } { (e.label()) }
+                            }
+                            @if let Some(c) = &e.comment { blockquote { (c) } }
+                            @if let Some(d) = &e.date { p.small { "Endorsed " time datetime=(d) { (d) } } }
+                            @if let Some(p) = &e.problem { p.small.msg { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn check(c: &CheckView) -> Markup {
@@ -328,6 +356,7 @@ pub fn badge(v: &BadgeView) -> Markup {
                         }
                     }
                     (achievement_text(t, "Criteria"))
+                    (endorsements(&v.endorsements, "this badge"))
                     section.panel #verify aria-labelledby="verify-h" {
                         h2 #verify-h { "Verify this badge" }
                         p {

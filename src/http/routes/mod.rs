@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod catalogue;
 pub mod claim;
+pub mod endorse;
 pub mod oid4vci;
 pub mod oid4vp;
 pub mod partner;

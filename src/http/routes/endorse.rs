@@ -1,0 +1,111 @@
+//! Endorsements and Comprehensive Learner Records through the admin API:
+//!
+//! - `POST /api/v1/endorsements` `{"subject_id", "comment"?, "name"?, "valid_until"?,
+//!   "proof"?: "jwt" | "vc+jwt" | "eddsa-rdfc-2022" | "ecdsa-rdfc-2019"}` → `201
+//!   {"credential_id", "credential"}`: an OB 3.0 `EndorsementCredential` from this
+//!   issuer (see [`crate::issue::endorse`]). It is listed, revoked and suspended like
+//!   any credential, by its `credential_id`.
+//! - `POST /api/v1/achievements/{id}/endorsements` `{"credential": <JWT or credential
+//!   object>}` → `200` the achievement: an endorsement someone made of this
+//!   achievement, verified first (it must verify and endorse this achievement), is
+//!   attached so that badges issued afterwards carry it and the achievement's page
+//!   shows it. One that does not verify → `422` with the report.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse_json;
+use crate::app::AppState;
+use crate::http::ApiError;
+use crate::issue::endorse::EndorsementRequest;
+
+/// `POST /api/v1/endorsements`.
+pub async fn issue_endorsement(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: EndorsementRequest = parse_json(&body)?;
+    let issued = state.issuer.issue_endorsement(&req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "credential_id": issued.id(),
+            "credential": issued.credential()?,
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachRequest {
+    credential: Value,
+}
+
+/// `POST /api/v1/achievements/{id}/endorsements`.
+pub async fn attach_endorsement(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: AttachRequest = parse_json(&body)?;
+    // Only an endorsement: a badge or any other credential is not attached.
+    let report = state
+        .verifier
+        .verify_value(&req.credential)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let decoded = report.credential.clone().unwrap_or(Value::Null);
+    let body = decoded.get("vc").unwrap_or(&decoded);
+    let is_endorsement = match body.get("type") {
+        Some(Value::Array(a)) => a.iter().any(|t| t == "EndorsementCredential"),
+        Some(Value::String(s)) => s == "EndorsementCredential",
+        _ => false,
+    };
+    if !is_endorsement {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "credential: not an EndorsementCredential",
+        ));
+    }
+    if !report.verified {
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| {
+                c.outcome != crate::verify::Outcome::Pass
+                    && c.check != crate::verify::CheckName::IssuerTrust
+            })
+            .map(|c| match &c.message {
+                Some(m) => format!("{}: {m}", c.check.as_str()),
+                None => c.check.as_str().to_owned(),
+            })
+            .collect();
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": "invalid_request",
+                "message": format!("the endorsement does not verify ({})", failed.join("; ")),
+                "report": report,
+            })),
+        )
+            .into_response());
+    }
+    let subject = body
+        .get("credentialSubject")
+        .and_then(|s| s.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let rec = state
+        .issuer
+        .attach_endorsement(&id, &req.credential, &subject)
+        .await?;
+    Ok(Json(&rec.achievement).into_response())
+}

@@ -85,6 +85,10 @@ pub enum ImageKind {
 pub enum Baked {
     Jwt(String),
     Json(serde_json::Value),
+    /// What an Open Badges 2.0 image carries (Baking Specification 1.0): a signed
+    /// assertion's compact JWS, a hosted assertion's JSON, or (the legacy form) the
+    /// hosted assertion's URL. Read only when no OB 3.0 credential is baked in.
+    Ob2(String),
 }
 
 /// Why no credential could be read from an image.
@@ -108,10 +112,6 @@ pub enum Error {
     NoCredential,
     #[error("more than one credential is baked in (ambiguous)")]
     Ambiguous,
-    #[error(
-        "the image carries an Open Badges 2.0 assertion; Open Badges 2.0 assertions are not Open Badges 3.0 credentials"
-    )]
-    OpenBadges2,
     #[error("the credential is in a {chunk} chunk; Open Badges 3.0 bakes it in an iTXt chunk")]
     NotItxt { chunk: &'static str },
     #[error("baked credential is larger than {limit} bytes")]
@@ -193,7 +193,8 @@ pub fn extract(kind: ImageKind, bytes: &[u8]) -> Result<Baked, Error> {
 fn extract_png(bytes: &[u8]) -> Result<Baked, Error> {
     let mut rest = bytes.strip_prefix(&PNG_SIGNATURE).ok_or(Error::NotPng)?;
     let mut found: Option<String> = None;
-    let mut ob2 = false;
+    let mut ob2: Option<Result<String, Error>> = None;
+    let mut ob2_count = 0usize;
     let mut first = true;
     loop {
         let (kind, data) = next_chunk(&mut rest)?;
@@ -213,11 +214,12 @@ fn extract_png(bytes: &[u8]) -> Result<Baked, Error> {
                     }
                     found = Some(itxt_text(body)?);
                 } else if keyword == OB2_PNG_KEYWORD {
-                    ob2 = true;
+                    ob2_count += 1;
+                    ob2 = Some(itxt_text(body));
                 }
             }
             b"tEXt" | b"zTXt" => {
-                let Some((keyword, _)) = split_keyword(data) else {
+                let Some((keyword, body)) = split_keyword(data) else {
                     continue;
                 };
                 if keyword == PNG_KEYWORD.as_bytes() {
@@ -226,16 +228,23 @@ fn extract_png(bytes: &[u8]) -> Result<Baked, Error> {
                     });
                 }
                 if keyword == OB2_PNG_KEYWORD {
-                    ob2 = true;
+                    ob2_count += 1;
+                    // The legacy form: a hosted assertion's URL in Latin-1 text.
+                    ob2 = Some(if &kind == b"tEXt" && body.len() <= MAX_CREDENTIAL_BYTES {
+                        Ok(body.iter().map(|b| char::from(*b)).collect())
+                    } else {
+                        Err(Error::NotItxt { chunk: "zTXt" })
+                    });
                 }
             }
             _ => {}
         }
     }
-    match found {
-        Some(text) => classify(&text),
-        None if ob2 => Err(Error::OpenBadges2),
-        None => Err(Error::NoCredential),
+    match (found, ob2) {
+        (Some(text), _) => classify(&text),
+        (None, Some(_)) if ob2_count > 1 => Err(Error::Ambiguous),
+        (None, Some(text)) => Ok(Baked::Ob2(text?.trim().to_owned())),
+        (None, None) => Err(Error::NoCredential),
     }
 }
 
@@ -363,6 +372,8 @@ impl Ns {
 struct Element {
     verify: Option<String>,
     body: String,
+    /// An OB 2.0 `<openbadges:assertion>`.
+    ob2: bool,
 }
 
 impl Element {
@@ -377,6 +388,16 @@ impl Element {
     }
 
     fn into_baked(self) -> Result<Baked, Error> {
+        if self.ob2 {
+            // A hosted badge: the assertion's JSON in the body (its URL in `verify`);
+            // a signed one: the JWS in `verify` and no body.
+            let body = self.body.trim();
+            return match (body.is_empty(), self.verify) {
+                (false, _) => Ok(Baked::Ob2(body.to_owned())),
+                (true, Some(v)) if !v.trim().is_empty() => Ok(Baked::Ob2(v.trim().to_owned())),
+                _ => Err(Error::NoCredential),
+            };
+        }
         match self.verify {
             Some(_) if !self.body.trim().is_empty() => Err(Error::BothForms),
             Some(jws) => {
@@ -398,9 +419,9 @@ fn extract_svg(bytes: &[u8]) -> Result<Baked, Error> {
     let mut reader = NsReader::from_str(text);
     let mut depth = 0usize;
     let mut root_seen = false;
-    let mut ob2 = false;
     let mut open: Option<Element> = None;
     let mut found: Option<Element> = None;
+    let mut found_ob2: Option<Element> = None;
     loop {
         let (ns, event) = reader.read_resolved_event().map_err(xml_error)?;
         let ns = Ns::of(&ns);
@@ -423,11 +444,17 @@ fn extract_svg(bytes: &[u8]) -> Result<Baked, Error> {
                     root_seen = true;
                 } else if depth == 0 {
                     return Err(Error::MalformedSvg("content after the root element".into()));
-                } else if ns == Ns::Ob3 && local.as_ref() == "credential" {
-                    if found.is_some() {
+                } else if (ns == Ns::Ob3 && local.as_ref() == "credential")
+                    || (ns == Ns::Ob2 && local.as_ref() == "assertion")
+                {
+                    let is_ob2 = ns == Ns::Ob2;
+                    if (!is_ob2 && found.is_some()) || (is_ob2 && found_ob2.is_some()) {
                         return Err(Error::Ambiguous);
                     }
-                    let mut element = Element::default();
+                    let mut element = Element {
+                        ob2: is_ob2,
+                        ..Element::default()
+                    };
                     for attr in e.attributes() {
                         let attr = attr.map_err(|e| Error::MalformedSvg(clip(e)))?;
                         if attr.key.prefix().is_none() && attr.key.local_name().as_ref() == "verify"
@@ -447,13 +474,13 @@ fn extract_svg(bytes: &[u8]) -> Result<Baked, Error> {
                             element.verify = Some(value.into_owned());
                         }
                     }
-                    if empty {
-                        found = Some(element);
-                    } else {
+                    if !empty {
                         open = Some(element);
+                    } else if is_ob2 {
+                        found_ob2 = Some(element);
+                    } else {
+                        found = Some(element);
                     }
-                } else if ns == Ns::Ob2 {
-                    ob2 = true;
                 }
                 if !empty {
                     depth += 1;
@@ -462,7 +489,11 @@ fn extract_svg(bytes: &[u8]) -> Result<Baked, Error> {
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
                 if let Some(element) = open.take() {
-                    found = Some(element);
+                    if element.ob2 {
+                        found_ob2 = Some(element);
+                    } else {
+                        found = Some(element);
+                    }
                 }
             }
             Event::Text(t) => {
@@ -503,9 +534,8 @@ fn extract_svg(bytes: &[u8]) -> Result<Baked, Error> {
     if depth != 0 || open.is_some() {
         return Err(Error::MalformedSvg("unexpected end of document".into()));
     }
-    match found {
+    match found.or(found_ob2) {
         Some(element) => element.into_baked(),
-        None if ob2 => Err(Error::OpenBadges2),
         None => Err(Error::NoCredential),
     }
 }
@@ -1226,21 +1256,25 @@ mod tests {
     }
 
     #[test]
-    fn png_open_badges_2_is_named() {
+    fn png_open_badges_2_is_read_as_such() {
         let png = png_with_itxt(&[("openbadges", JWS)]);
-        let err = extract(ImageKind::Png, &png);
-        assert!(matches!(err, Err(Error::OpenBadges2)), "{err:?}");
-        assert!(
-            err.map(|_| ())
-                .expect_err("error")
-                .to_string()
-                .contains("Open Badges 2.0")
+        assert_eq!(
+            extract(ImageKind::Png, &png).expect("baked"),
+            Baked::Ob2(JWS.into())
         );
         // The legacy tEXt form too.
         let mut text = b"openbadges\0".to_vec();
         text.extend_from_slice(b"https://example.org/assertion.json");
-        let err = extract(ImageKind::Png, &png_with(&[chunk(b"tEXt", &text)]));
-        assert!(matches!(err, Err(Error::OpenBadges2)), "{err:?}");
+        assert_eq!(
+            extract(ImageKind::Png, &png_with(&[chunk(b"tEXt", &text)])).expect("baked"),
+            Baked::Ob2("https://example.org/assertion.json".into())
+        );
+        // Two are ambiguous.
+        let png = png_with_itxt(&[("openbadges", JWS), ("openbadges", "x")]);
+        assert!(matches!(
+            extract(ImageKind::Png, &png),
+            Err(Error::Ambiguous)
+        ));
         // An OB 3.0 credential next to an OB 2.0 one is still read.
         let png = png_with_itxt(&[("openbadges", "x"), (PNG_KEYWORD, JWS)]);
         assert_eq!(
@@ -1418,11 +1452,19 @@ mod tests {
     }
 
     #[test]
-    fn svg_open_badges_2_is_named() {
+    fn svg_open_badges_2_is_read_as_such() {
         let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="http://openbadges.org"><openbadges:assertion verify="https://example.org/assertion.json"><![CDATA[{"uid": "1"}]]></openbadges:assertion></svg>"#;
-        let err = svg_err(svg);
-        assert!(matches!(err, Error::OpenBadges2), "{err:?}");
-        assert!(err.to_string().contains("not Open Badges 3.0 credentials"));
+        assert_eq!(
+            extract(ImageKind::Svg, svg.as_bytes()).expect("baked"),
+            Baked::Ob2(r#"{"uid": "1"}"#.into())
+        );
+        let signed = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:openbadges="http://openbadges.org"><openbadges:assertion verify="{JWS}"/></svg>"#
+        );
+        assert_eq!(
+            extract(ImageKind::Svg, signed.as_bytes()).expect("baked"),
+            Baked::Ob2(JWS.into())
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub fn run_unbake(args: &UnbakeArgs) -> anyhow::Result<i32> {
     {
         Baked::Jwt(jwt) => jwt,
         Baked::Json(json) => serde_json::to_string_pretty(&json)?,
+        Baked::Ob2(text) => text,
     };
     println!("{text}");
     Ok(0)

@@ -214,6 +214,6 @@ mod tests {
         assert!(ok.is_ok());
         let typo: Result<EndorsementRequest, _> =
             serde_json::from_value(json!({"subject_id": "did:example:1", "coment": "Good"}));
-        assert!(typo.unwrap_err().to_string().contains("coment"));
+        assert!(typo.expect_err("a typo").to_string().contains("coment"));
     }
 }

@@ -236,6 +236,48 @@ impl PublicJwk {
         Ok(Self { params, verifier })
     }
 
+    /// A public key from its PEM `SubjectPublicKeyInfo` (`-----BEGIN PUBLIC KEY-----`),
+    /// as Open Badges 2.0 `CryptographicKey.publicKeyPem` carries it: RSA, P-256,
+    /// P-384 or Ed25519, held to the same rules as a JWK.
+    pub fn from_spki_pem(pem: &[u8]) -> Result<Self, Error> {
+        let bad =
+            |e: openssl::error::ErrorStack| Error::InvalidKey(format!("not a PEM public key: {e}"));
+        let pkey = openssl::pkey::PKey::public_key_from_pem(pem).map_err(bad)?;
+        match pkey.id() {
+            openssl::pkey::Id::RSA => {
+                let rsa = pkey.rsa().map_err(bad)?;
+                Self::from_params(JwkParams::Rsa {
+                    n: b64(rsa.n().to_vec()),
+                    e: b64(rsa.e().to_vec()),
+                })
+            }
+            openssl::pkey::Id::EC => {
+                let ec = pkey.ec_key().map_err(bad)?;
+                let curve = ec
+                    .group()
+                    .curve_name()
+                    .ok_or_else(|| Error::InvalidKey("an EC key on an unnamed curve".into()))?;
+                let mut ctx = BigNumContext::new().map_err(bad)?;
+                let point = ec
+                    .public_key()
+                    .to_bytes(
+                        ec.group(),
+                        openssl::ec::PointConversionForm::UNCOMPRESSED,
+                        &mut ctx,
+                    )
+                    .map_err(bad)?;
+                Self::from_ec_sec1(curve, &point)
+            }
+            openssl::pkey::Id::ED25519 => {
+                let raw = pkey.raw_public_key().map_err(bad)?;
+                Self::from_ed25519_bytes(&raw)
+            }
+            other => Err(Error::InvalidKey(format!(
+                "the key type {other:?} is not supported"
+            ))),
+        }
+    }
+
     /// A P-256 key from its SEC1 point (compressed or uncompressed), as did:key carries it.
     pub fn from_p256_sec1(bytes: &[u8]) -> Result<Self, Error> {
         let group = p256()?;

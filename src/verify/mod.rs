@@ -85,6 +85,7 @@
 //! [`remote::FETCH_WINDOW`].
 
 pub mod local;
+pub mod ob2;
 pub mod presentation;
 pub mod recipient;
 pub mod remote;
@@ -262,6 +263,12 @@ impl Verifier {
     /// As [`Verifier::verify_value`], with options.
     pub async fn verify_value_with(&self, v: &Value, opts: &Options) -> Result<Report, Error> {
         match v {
+            // An address: an Open Badges 2.0 hosted assertion, or a badge page.
+            Value::String(s)
+                if s.trim().starts_with("https://") || s.trim().starts_with("http://") =>
+            {
+                self.verify_url(s.trim(), opts).await
+            }
             Value::String(s) => self.verify_jwt_with(s.trim(), opts).await,
             Value::Object(o) => self.verify_json_with(o, opts).await,
             _ => Err(Error::Malformed(
@@ -293,6 +300,9 @@ impl Verifier {
         opts: &Options,
     ) -> Result<Report, Error> {
         self.count();
+        if ob2::is_ob2(obj) {
+            return remote::with_budget(self.run_ob2_json(obj, opts)).await;
+        }
         remote::with_budget(self.run_json(obj, Subject::Badge, opts)).await
     }
 
@@ -306,6 +316,10 @@ impl Verifier {
         match unbake(kind, bytes.to_vec()).await? {
             crate::bake::Baked::Jwt(jwt) => self.verify_jwt_with(&jwt, opts).await,
             crate::bake::Baked::Json(v) => self.verify_value_with(&v, opts).await,
+            crate::bake::Baked::Ob2(text) => {
+                self.count();
+                remote::with_budget(self.run_ob2_text(&text, opts)).await
+            }
         }
     }
 
@@ -316,18 +330,22 @@ impl Verifier {
     pub async fn verify_url(&self, url: &str, opts: &Options) -> Result<Report, Error> {
         self.count();
         remote::with_budget(async {
-            let body = self
-                .remote
-                .fetch(url, crate::net::Kind::Badge)
-                .await
-                .map_err(|e| {
-                    Error::Malformed(format!(
+            let body = match self.remote.fetch(url, crate::net::Kind::Badge).await {
+                Ok(b) => b,
+                // Open Badges 2.0 revokes a hosted assertion with 410 Gone.
+                Err(crate::net::FetchError::Status(410)) => {
+                    return self.run_ob2_hosted(url, opts).await;
+                }
+                Err(e) => {
+                    return Err(Error::Malformed(format!(
                         "the badge at {} could not be fetched: {e}",
                         short(url)
-                    ))
-                })?;
+                    )));
+                }
+            };
             if let Some(kind) = crate::bake::sniff(&body) {
                 return match unbake(kind, body.to_vec()).await? {
+                    crate::bake::Baked::Ob2(text) => self.run_ob2_text(&text, opts).await,
                     crate::bake::Baked::Jwt(jwt) => self.run_jwt(&jwt, Subject::Badge, opts).await,
                     crate::bake::Baked::Json(Value::Object(o)) => {
                         self.run_json(&o, Subject::Badge, opts).await
@@ -343,6 +361,9 @@ impl Verifier {
                 })?
                 .trim();
             if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text) {
+                if ob2::is_ob2(&o) {
+                    return self.judge_hosted(url, o, opts).await;
+                }
                 return self.run_json(&o, Subject::Badge, opts).await;
             }
             if text.split('.').count() == 3 && !text.contains(char::is_whitespace) {
@@ -386,6 +407,9 @@ impl Verifier {
             }
             Err((e, what)) => return Err(Error::Malformed(format!("{what}: {e}"))),
         };
+        if subject == Subject::Badge && ob2::is_ob2(&payload) {
+            return self.run_ob2_signed(&jws, payload, opts).await;
+        }
         let form = if jws.typ() == Some("vc+jwt") {
             Form::VcJose
         } else if payload.contains_key("vc") {
@@ -911,7 +935,8 @@ impl Verifier {
     /// is refused.
     fn check_issuer_trust(&self, report: &mut Report) {
         use crate::trust::Status;
-        let signed = report.outcome(CheckName::Signature) == Some(Outcome::Pass);
+        let signed = report.outcome(CheckName::Signature) == Some(Outcome::Pass)
+            || report.outcome(CheckName::Hosted) == Some(Outcome::Pass);
         let Some(issuer) = report.issuer.clone() else {
             report.indeterminate(CheckName::IssuerTrust, "issuer not in registry");
             return;
@@ -1121,6 +1146,7 @@ pub fn read_credential(v: &Value) -> Result<(), Error> {
         Value::Object(o) if has_type(o.get("type"), "EnvelopedVerifiableCredential") => {
             read_credential(&Value::String(enveloped_credential(o)?.to_owned()))
         }
+        Value::Object(o) if ob2::is_ob2(o) => Ok(()),
         Value::Object(o) => check_json_credential(o),
         _ => Err(Error::Malformed(
             "neither a JWT nor a credential object".into(),

@@ -24,7 +24,7 @@ pub enum Match {
     Unknown(String),
 }
 
-fn hash_matches(stated: &str, email: &str, salt: &str) -> Option<bool> {
+pub(super) fn hash_matches(stated: &str, email: &str, salt: &str) -> Option<bool> {
     let (alg, hex_digest) = stated.split_once('$')?;
     let digest = match alg.to_ascii_lowercase().as_str() {
         "sha256" => {

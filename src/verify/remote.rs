@@ -351,6 +351,87 @@ pub struct RemoteList {
     pub valid_until: Option<i64>,
 }
 
+/// The ids a revocation list names, each with its reason when it gives one.
+#[derive(Debug, Default)]
+pub struct RevokedIds {
+    pub ids: HashMap<String, Option<String>>,
+    /// The size of the body it came from, for the cache budget.
+    pub size: usize,
+}
+
+/// Which revocation list format a URL is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationShape {
+    /// The 1EdTech Revocation List Status Method (OB 3.0 `1EdTechRevocationList`):
+    /// `revokedCredentials`, objects with `id`, `revoked`?, `revocationReason`?.
+    OneEdTech,
+    /// An Open Badges 2.0 `RevocationList`: `revokedAssertions`, ids or objects with
+    /// `id` (or the older `uid`) and `revocationReason`?.
+    Ob2,
+}
+
+impl RevokedIds {
+    /// Reads a list in `shape` (at most [`MAX_REVOKED`] entries are kept).
+    pub fn parse(v: &Value, shape: RevocationShape) -> Result<Self, Failure> {
+        let Some(o) = v.as_object() else {
+            return Err(Failure::fail("the revocation list is not a JSON object"));
+        };
+        let entries = match shape {
+            RevocationShape::OneEdTech => o
+                .get("revokedCredentials")
+                .or_else(|| o.get("revokedCredential")),
+            RevocationShape::Ob2 => {
+                if !matches!(o.get("type"), Some(Value::String(t)) if t == "RevocationList")
+                    && !o
+                        .get("type")
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(|t| t == "RevocationList"))
+                {
+                    return Err(Failure::fail(
+                        "the revocation list's type is not RevocationList",
+                    ));
+                }
+                o.get("revokedAssertions")
+            }
+        };
+        let entries = match entries {
+            Some(Value::Array(a)) => a,
+            None if shape == RevocationShape::OneEdTech => return Ok(Self::default()),
+            _ => {
+                return Err(Failure::fail(
+                    "the revocation list has no list of revoked credentials",
+                ));
+            }
+        };
+        let mut ids = HashMap::new();
+        for e in entries.iter().take(MAX_REVOKED) {
+            match e {
+                Value::String(id) if shape == RevocationShape::Ob2 => {
+                    ids.insert(id.clone(), None);
+                }
+                Value::Object(e) => {
+                    if e.get("revoked") == Some(&Value::Bool(false)) {
+                        continue;
+                    }
+                    let id = e.get("id").or_else(|| e.get("uid")).and_then(Value::as_str);
+                    let reason = e
+                        .get("revocationReason")
+                        .and_then(Value::as_str)
+                        .map(|r| r.chars().take(500).collect::<String>());
+                    if let Some(id) = id {
+                        ids.insert(id.to_owned(), reason);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Self { ids, size: 0 })
+    }
+}
+
+/// The most entries of one revocation list read.
+pub const MAX_REVOKED: usize = 100_000;
+
 /// What a key may be used for (DID Core §5.3 verification relationships).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relationship {
@@ -549,6 +630,9 @@ pub struct Remote {
     jwks: Cache<PublicJwk>,
     pub(super) lists: Cache<Arc<RemoteList>>,
     schemas: Cache<Arc<jsonschema::Validator>>,
+    revocations: Cache<Arc<RevokedIds>>,
+    /// Open Badges 2.0 documents (badge classes, issuer profiles, keys).
+    documents_ob2: Cache<Arc<(Value, usize)>>,
 }
 
 /// About what a compiled schema holds in memory, for the cache budget.
@@ -576,7 +660,70 @@ impl Remote {
                 LIST_CACHE_BYTES,
             ),
             schemas: Cache::with_budget(|_| SCHEMA_WEIGHT, SCHEMA_CACHE_BYTES),
+            revocations: Cache::with_budget(|r: &Arc<RevokedIds>| r.size + 256, LIST_CACHE_BYTES),
+            documents_ob2: Cache::with_budget(
+                |d: &Arc<(Value, usize)>| d.1 + 256,
+                DOCUMENT_CACHE_BYTES,
+            ),
         }
+    }
+
+    /// The revocation list at `url`, read as `shape`, cached as status lists are.
+    pub async fn revoked_ids(
+        &self,
+        url: &str,
+        shape: RevocationShape,
+    ) -> Result<Arc<RevokedIds>, Failure> {
+        let ttls = self.ttls;
+        self.revocations
+            .get(&format!("{shape:?} {url}"), || async move {
+                let body = match self
+                    .fetch_or_failure(url, Kind::StatusList, "the revocation list")
+                    .await
+                {
+                    Ok(b) => b,
+                    Err((f, ttl)) => return (Err(f), ttl),
+                };
+                let parsed = from_slice_strict(&body)
+                    .map_err(|e| {
+                        Failure::fail(format!(
+                            "the revocation list {url} is not valid JSON: {e:?}"
+                        ))
+                    })
+                    .and_then(|v| RevokedIds::parse(&v, shape));
+                match parsed {
+                    Ok(mut r) => {
+                        r.size = body.len();
+                        (Ok(Arc::new(r)), ttls.positive)
+                    }
+                    Err(f) => (Err(f), ttls.negative),
+                }
+            })
+            .await
+    }
+
+    /// An Open Badges 2.0 document (a badge class, an issuer profile, a key) at `url`,
+    /// as JSON, cached.
+    pub async fn ob2_document(&self, url: &str, kind: Kind, what: &str) -> Result<Value, Failure> {
+        let ttls = self.ttls;
+        self.documents_ob2
+            .get(url, || async move {
+                let body = match self.fetch_or_failure(url, kind, what).await {
+                    Ok(b) => b,
+                    Err((f, ttl)) => return (Err(f), ttl),
+                };
+                match from_slice_strict(&body) {
+                    Ok(v) => (Ok(Arc::new((v, body.len()))), ttls.positive),
+                    Err(e) => (
+                        Err(Failure::fail(format!(
+                            "{what} {url} is not valid JSON: {e:?}"
+                        ))),
+                        ttls.negative,
+                    ),
+                }
+            })
+            .await
+            .map(|d| d.0.clone())
     }
 
     /// The JSON Schema at `url` (a credential's `credentialSchema`, VC JSON Schema
@@ -629,6 +776,8 @@ impl Remote {
         self.jwks.clear();
         self.lists.clear();
         self.schemas.clear();
+        self.revocations.clear();
+        self.documents_ob2.clear();
     }
 
     /// The body at `url` (uncached), counted against the verification's budget.

@@ -41,6 +41,14 @@ pub enum CheckName {
     HolderBinding,
     /// The badges presented are what the presentation request asked for.
     Requested,
+    /// An Open Badges 2.0 hosted assertion is served at its id, where its issuer
+    /// allows.
+    Hosted,
+    /// An Open Badges 2.0 assertion's badge class and issuer are hosted where they say
+    /// and agree with it.
+    BadgeClass,
+    /// Every credential a CLR bundles verifies.
+    Credentials,
 }
 
 impl CheckName {
@@ -59,6 +67,9 @@ impl CheckName {
             CheckName::Audience => "audience",
             CheckName::HolderBinding => "holder_binding",
             CheckName::Requested => "requested",
+            CheckName::Hosted => "hosted",
+            CheckName::BadgeClass => "badge_class",
+            CheckName::Credentials => "credentials",
         }
     }
 }
@@ -148,7 +159,12 @@ impl Report {
 
     /// Computes `verified` and `trusted` from the checks.
     pub fn finish(mut self) -> Self {
-        let has_signature = self.checks.iter().any(|c| c.check == CheckName::Signature);
+        // Something must vouch for the content: a signature, or (Open Badges 2.0
+        // hosted verification) the issuer's own host serving it.
+        let has_signature = self
+            .checks
+            .iter()
+            .any(|c| matches!(c.check, CheckName::Signature | CheckName::Hosted));
         self.verified = has_signature
             && self
                 .checks

@@ -1,10 +1,23 @@
 //! The `status` check: Bitstring Status List v1.0 §3.2 "Validate Algorithm", for every
 //! `credentialStatus` entry of a credential.
 //!
-//! - Entries are BitstringStatusListEntry objects (§2.1); another status method, a
-//!   purpose other than `revocation`/`suspension` that could invalidate the credential,
-//!   or a `statusSize` other than 1 is `indeterminate`, never `pass`. `refresh` and
-//!   `message` entries do not bear on validity and are skipped.
+//! - Entries are BitstringStatusListEntry objects (§2.1), or one of two older methods
+//!   other issuers still use:
+//!   - `StatusList2021Entry` (W3C CCG Status List 2021, the VCDM 1.1 predecessor):
+//!     the same entry members and bit order; its list is a `StatusList2021Credential`
+//!     whose `StatusList2021` subject carries an `encodedList` in base64url (or base64)
+//!     without the multibase prefix; a JWT list may be a VCDM 1.1 JWT (`vc` claim).
+//!   - `1EdTechRevocationList` (OB 3.0 §9.1 step 4, the 1EdTech Revocation List
+//!     Status Method): the entry's `id` is the list's URL; the list is JSON with
+//!     `revokedCredentials`, objects with `id`, optional `revoked` (false: not
+//!     revoked) and `revocationReason`. The credential is revoked when its own `id` is
+//!     listed. The list carries no proof: its URL is authenticated by the credential's
+//!     signature, and nothing is fetched for a credential whose signature failed.
+//!
+//!   Another status method, a purpose other than `revocation`/`suspension` that could
+//!   invalidate the credential, or a `statusSize` other than 1 is `indeterminate`,
+//!   never `pass`. `refresh` and `message` entries do not bear on validity and are
+//!   skipped.
 //! - Our own lists are read locally, straight from the live bits. Other lists are
 //!   fetched through the verifier's [`super::Remote`] (the hardened client), verified
 //!   and decoded once, and cached for their `ttl` (§2.2) up to the positive TTL; a list
@@ -28,7 +41,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::remote::{Failure, RemoteList};
+use super::remote::{Failure, RemoteList, RevocationShape};
 use super::{CheckName, KeyLookup, LEEWAY_SECONDS, Report, VC_JOSE_POLICY, Verifier, fmt_unix};
 use crate::clock::parse_datetime;
 use crate::jose::claims;
@@ -69,6 +82,56 @@ use super::has_type;
 
 /// The most status entries checked for one credential.
 pub const MAX_ENTRIES: usize = 8;
+
+/// The bitstring list methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListMethod {
+    /// Bitstring Status List v1.0.
+    Bitstring,
+    /// W3C CCG Status List 2021.
+    StatusList2021,
+}
+
+impl ListMethod {
+    fn credential_type(self) -> &'static str {
+        match self {
+            ListMethod::Bitstring => "BitstringStatusListCredential",
+            ListMethod::StatusList2021 => "StatusList2021Credential",
+        }
+    }
+
+    fn subject_type(self) -> &'static str {
+        match self {
+            ListMethod::Bitstring => "BitstringStatusList",
+            ListMethod::StatusList2021 => "StatusList2021",
+        }
+    }
+
+    /// The cache key of a list at `url`.
+    fn key(self, url: &str) -> String {
+        match self {
+            ListMethod::Bitstring => url.to_owned(),
+            ListMethod::StatusList2021 => format!("sl2021 {url}"),
+        }
+    }
+}
+
+/// A Status List 2021 `encodedList` (base64url or base64, no multibase prefix) in the
+/// Bitstring Status List form (`u` + base64url without padding). Every GZIP stream
+/// begins `H4sI` in base64, so a prefixed value is recognised too.
+fn multibase_list(encoded: &str) -> String {
+    if encoded.starts_with("uH4sI") {
+        return encoded.to_owned();
+    }
+    let mut out = String::with_capacity(encoded.len() + 1);
+    out.push('u');
+    out.extend(encoded.chars().filter(|c| *c != '=').map(|c| match c {
+        '+' => '-',
+        '/' => '_',
+        c => c,
+    }));
+    out
+}
 
 impl Verifier {
     pub(super) async fn check_status(&self, credential: &Map<String, Value>, report: &mut Report) {
@@ -117,7 +180,8 @@ impl Verifier {
             } else {
                 "credentialStatus".to_owned()
             };
-            match self.check_entry(e, issuer, may_fetch).await {
+            let id = credential.get("id").and_then(Value::as_str);
+            match self.check_entry(e, issuer, id, may_fetch).await {
                 Entry::Clear | Entry::Skip => {}
                 Entry::Set(p) => fails.push(state_word(p).to_owned()),
                 Entry::Fail(m) => fails.push(format!("{label}: {m}")),
@@ -144,14 +208,29 @@ impl Verifier {
         }
     }
 
-    async fn check_entry(&self, e: &Value, badge_issuer: Option<&str>, may_fetch: bool) -> Entry {
+    async fn check_entry(
+        &self,
+        e: &Value,
+        badge_issuer: Option<&str>,
+        credential_id: Option<&str>,
+        may_fetch: bool,
+    ) -> Entry {
         let Some(e) = e.as_object() else {
             return Entry::Fail("a status entry must be an object".into());
         };
         let ty = e.get("type").and_then(Value::as_str).unwrap_or("(none)");
-        if ty != "BitstringStatusListEntry" {
-            return Entry::Indeterminate(format!("the status method {ty:?} is not supported"));
-        }
+        let method = match ty {
+            "BitstringStatusListEntry" => ListMethod::Bitstring,
+            "StatusList2021Entry" => ListMethod::StatusList2021,
+            "1EdTechRevocationList" => {
+                return self
+                    .check_revocation_list(e, credential_id, may_fetch)
+                    .await;
+            }
+            _ => {
+                return Entry::Indeterminate(format!("the status method {ty:?} is not supported"));
+            }
+        };
         let Some(purpose) = e.get("statusPurpose").and_then(Value::as_str) else {
             return Entry::Fail("statusPurpose must be a string".into());
         };
@@ -196,7 +275,8 @@ impl Verifier {
         };
 
         // Our own lists, read locally.
-        if let Some(local) = &self.local
+        if method == ListMethod::Bitstring
+            && let Some(local) = &self.local
             && let Some((list_purpose, list)) = local.list_of(url)
         {
             if list_purpose.as_str() != purpose {
@@ -235,7 +315,7 @@ impl Verifier {
                 "{url} was not fetched: the credential's signature did not verify"
             ));
         }
-        let list = match self.remote_list(url).await {
+        let list = match self.remote_list(url, method).await {
             Ok(l) => l,
             Err(f) if f.definite => return Entry::Fail(f.message),
             Err(f) => return Entry::Indeterminate(f.message),
@@ -243,13 +323,52 @@ impl Verifier {
         self.judge(&list, purpose, index, badge_issuer)
     }
 
+    /// A `1EdTechRevocationList` entry: the credential is revoked when the list at the
+    /// entry's `id` names the credential's `id` (and does not say `revoked: false`).
+    async fn check_revocation_list(
+        &self,
+        e: &Map<String, Value>,
+        credential_id: Option<&str>,
+        may_fetch: bool,
+    ) -> Entry {
+        let Some(url) = e.get("id").and_then(Value::as_str) else {
+            return Entry::Fail("a 1EdTechRevocationList entry's id must be the list's URL".into());
+        };
+        if crate::net::validate_http_url(url).is_err() {
+            return Entry::Fail(format!("the revocation list {url:?} is not an http(s) URL"));
+        }
+        let Some(credential_id) = credential_id else {
+            return Entry::Fail(
+                "the credential has no id, so no revocation list can name it".into(),
+            );
+        };
+        if !may_fetch {
+            return Entry::Indeterminate(format!(
+                "{url} was not fetched: the credential's signature did not verify"
+            ));
+        }
+        match self
+            .remote
+            .revoked_ids(url, RevocationShape::OneEdTech)
+            .await
+        {
+            Ok(list) => match list.ids.get(credential_id) {
+                None => Entry::Clear,
+                Some(Some(reason)) => Entry::Fail(format!("revoked: {reason}")),
+                Some(None) => Entry::Set("revocation"),
+            },
+            Err(f) if f.definite => Entry::Fail(f.message),
+            Err(f) => Entry::Indeterminate(f.message),
+        }
+    }
+
     /// A fetched, verified and decoded list, from the cache when it is fresh.
-    async fn remote_list(&self, url: &str) -> Result<Arc<RemoteList>, Failure> {
+    async fn remote_list(&self, url: &str, method: ListMethod) -> Result<Arc<RemoteList>, Failure> {
         let remote = self.remote.clone();
         let ttls = remote.ttls;
         remote
             .lists
-            .get(url, || async {
+            .get(&method.key(url), || async {
                 let body = match remote
                     .fetch_or_failure(url, Kind::StatusList, "the status list")
                     .await
@@ -263,7 +382,7 @@ impl Verifier {
                         ttls.negative,
                     );
                 };
-                match self.load_list(text, url).await {
+                match self.load_list(text, url, method).await {
                     Ok((list, ttl)) => {
                         let keep = ttl.map_or(ttls.positive, |t| t.min(ttls.positive));
                         (Ok(Arc::new(list)), keep)
@@ -281,6 +400,7 @@ impl Verifier {
         &self,
         body: &str,
         url: &str,
+        method: ListMethod,
     ) -> Result<(RemoteList, Option<Duration>), Failure> {
         let body = body.trim();
         let (payload, issuer) = if body.starts_with('{') {
@@ -288,11 +408,38 @@ impl Verifier {
         } else {
             let jws = CompactJws::parse(body)
                 .map_err(|e| Failure::fail(format!("the status list is not a compact JWS: {e}")))?;
-            jws.check_header(&VC_JOSE_POLICY)
+            // A Status List 2021 list may be a VCDM 1.1 JWT (`typ` JWT or absent, the
+            // credential in the `vc` claim); its type keeps a badge from passing as one.
+            let policy = match method {
+                ListMethod::Bitstring => &VC_JOSE_POLICY,
+                ListMethod::StatusList2021
+                    if jws.header().get("typ").and_then(Value::as_str) == Some("vc+jwt") =>
+                {
+                    &VC_JOSE_POLICY
+                }
+                ListMethod::StatusList2021 => &super::BADGE_POLICY,
+            };
+            jws.check_header(policy)
                 .map_err(|e| Failure::fail(format!("the status list's header: {e}")))?;
-            let payload = jws
+            let mut payload = jws
                 .payload_json()
                 .map_err(|e| Failure::fail(format!("the status list's payload: {e}")))?;
+            if method == ListMethod::StatusList2021
+                && let Some(Value::Object(vc)) = payload.get("vc")
+            {
+                let mut inner = vc.clone();
+                if !inner.contains_key("issuer")
+                    && let Some(iss) = payload.get("iss")
+                {
+                    inner.insert("issuer".into(), iss.clone());
+                }
+                if !inner.contains_key("id")
+                    && let Some(jti) = payload.get("jti")
+                {
+                    inner.insert("id".into(), jti.clone());
+                }
+                payload = inner;
+            }
             let issuer = claims::issuer_id(&payload).unwrap_or_default().to_owned();
             match self
                 .resolve_key(&issuer, &jws, None, super::Relationship::AssertionMethod)
@@ -312,10 +459,11 @@ impl Verifier {
             }
             (payload, issuer)
         };
-        if !has_type(payload.get("type"), "BitstringStatusListCredential") {
-            return Err(Failure::fail(
-                "the status list is not a BitstringStatusListCredential",
-            ));
+        if !has_type(payload.get("type"), method.credential_type()) {
+            return Err(Failure::fail(format!(
+                "the status list is not a {}",
+                method.credential_type()
+            )));
         }
         if let Some(id) = payload.get("id")
             && id.as_str() != Some(url)
@@ -331,13 +479,21 @@ impl Verifier {
                 .and_then(parse_datetime)
                 .map(|t| t.unix_timestamp())
         };
+        let (from, until) = match method {
+            ListMethod::Bitstring => ("validFrom", "validUntil"),
+            ListMethod::StatusList2021 if payload.contains_key("validFrom") => {
+                ("validFrom", "validUntil")
+            }
+            ListMethod::StatusList2021 => ("issuanceDate", "expirationDate"),
+        };
         let Some(subject) = payload.get("credentialSubject").and_then(Value::as_object) else {
             return Err(Failure::fail("the status list has no credentialSubject"));
         };
-        if !has_type(subject.get("type"), "BitstringStatusList") {
-            return Err(Failure::fail(
-                "the status list's subject is not a BitstringStatusList",
-            ));
+        if !has_type(subject.get("type"), method.subject_type()) {
+            return Err(Failure::fail(format!(
+                "the status list's subject is not a {}",
+                method.subject_type()
+            )));
         }
         let purposes: Vec<String> = match subject.get("statusPurpose") {
             Some(Value::String(p)) => vec![p.clone()],
@@ -351,7 +507,11 @@ impl Verifier {
         let Some(encoded) = subject.get("encodedList").and_then(Value::as_str) else {
             return Err(Failure::fail("the status list has no encodedList"));
         };
-        let bits = Bitstring::decode(encoded, MAX_COMPRESSED, MAX_EXPANDED)
+        let encoded = match method {
+            ListMethod::Bitstring => encoded.to_owned(),
+            ListMethod::StatusList2021 => multibase_list(encoded),
+        };
+        let bits = Bitstring::decode(&encoded, MAX_COMPRESSED, MAX_EXPANDED)
             .map_err(|e| Failure::fail(format!("the status list: {e}")))?;
         if bits.len() < LIST_SIZE as usize {
             return Err(Failure::fail(format!(
@@ -368,8 +528,8 @@ impl Verifier {
             issuer,
             purposes,
             bits,
-            valid_from: when("validFrom"),
-            valid_until: when("validUntil"),
+            valid_from: when(from),
+            valid_until: when(until),
         };
         Ok((list, ttl))
     }

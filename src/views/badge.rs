@@ -164,6 +164,9 @@ fn label(c: CheckName) -> &'static str {
         CheckName::Audience => "Addressed to this verifier",
         CheckName::HolderBinding => "Presented by its holder",
         CheckName::Requested => "What was asked for",
+        CheckName::Hosted => "Hosted by its issuer",
+        CheckName::BadgeClass => "Badge class and issuer agree",
+        CheckName::Credentials => "Every bundled credential verifies",
     }
 }
 

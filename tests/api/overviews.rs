@@ -229,3 +229,311 @@ async fn an_attached_endorsement_shows_on_the_achievement_and_travels_in_later_b
     assert!(page.contains("data-section=\"endorsements\""), "{page}");
     assert!(page.contains("Cloud Industry Council"));
 }
+
+// ---- Open Badges 2.0 ----
+
+use accolade::net::{FetchError, Kind};
+use accolade::verify::remote::BoxFuture;
+use accolade::verify::{Fetch, Options, Verifier};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Serves fixed bodies by URL (404 for anything else), as remote hosts would.
+struct Served(HashMap<String, Result<Vec<u8>, u16>>);
+
+impl Fetch for Served {
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+        _kind: Kind,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, FetchError>> {
+        let found = self.0.get(url).cloned().unwrap_or(Err(404));
+        Box::pin(async move { found.map(bytes::Bytes::from).map_err(FetchError::Status) })
+    }
+}
+
+fn ob2_vector(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/ob2")
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn ob2_verifier(served: HashMap<String, Result<Vec<u8>, u16>>, at: &str) -> Verifier {
+    let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .expect("clock");
+    Verifier::new(
+        None,
+        Arc::new(accolade::clock::FixedClock::at(t.unix_timestamp())),
+    )
+    .with_fetcher(Arc::new(Served(served)))
+}
+
+/// Every case the independent OB 2.0 issuer wrote (`conformance/ob2/make_vectors.py`):
+/// hosted and signed assertions, by URL, as JSON, as JWS and baked into PNG and SVG,
+/// with what a correct verifier concludes.
+#[tokio::test]
+async fn open_badges_2_vectors_verify_as_the_independent_issuer_expects() {
+    let expected: Value = serde_json::from_slice(&ob2_vector("expected.json")).expect("json");
+    let served: HashMap<String, Result<Vec<u8>, u16>> = expected["served"]
+        .as_object()
+        .expect("served")
+        .iter()
+        .map(|(u, f)| (u.clone(), Ok(ob2_vector(f.as_str().expect("file")))))
+        .collect();
+    let clock = expected["clock"].as_str().expect("clock");
+    let mut ran = 0;
+    for case in expected["cases"].as_array().expect("cases") {
+        let name = case["name"].as_str().expect("name");
+        let mut docs = served.clone();
+        if let Some(instead) = case.get("serve_instead").and_then(Value::as_object) {
+            for (u, f) in instead {
+                docs.insert(u.clone(), Ok(ob2_vector(f.as_str().expect("file"))));
+            }
+        }
+        let verifier = ob2_verifier(docs, clock);
+        let opts = Options {
+            recipient_email: case
+                .get("recipient_email")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        };
+        let input = &case["input"];
+        let report = if let Some(u) = input.get("url").and_then(Value::as_str) {
+            verifier.verify_value_with(&json!(u), &opts).await
+        } else {
+            let file = input["file"].as_str().expect("file");
+            let bytes = ob2_vector(file);
+            match input["as"].as_str().expect("as") {
+                "json" => {
+                    let v: Value = serde_json::from_slice(&bytes).expect("json");
+                    verifier.verify_value_with(&v, &opts).await
+                }
+                "jws" => {
+                    let t = String::from_utf8(bytes).expect("text");
+                    verifier.verify_value_with(&json!(t.trim()), &opts).await
+                }
+                "image/png" => {
+                    verifier
+                        .verify_baked(accolade::bake::ImageKind::Png, &bytes, &opts)
+                        .await
+                }
+                "image/svg+xml" => {
+                    verifier
+                        .verify_baked(accolade::bake::ImageKind::Svg, &bytes, &opts)
+                        .await
+                }
+                other => panic!("{name}: input as {other}"),
+            }
+        };
+        let r =
+            serde_json::to_value(report.unwrap_or_else(|e| panic!("{name}: {e}"))).expect("json");
+        assert_eq!(r["verified"], case["verified"], "{name}: {r}");
+        assert_eq!(r["standard"], case["standard"], "{name}: {r}");
+        for (check, want) in case["checks"].as_object().expect("checks") {
+            assert_eq!(outcome(&r, check), want.as_str(), "{name}: {check} in {r}");
+        }
+        if let Some(failure) = case["failure"].as_str() {
+            assert_eq!(outcome(&r, failure), Some("fail"), "{name}: {r}");
+        }
+        ran += 1;
+    }
+    assert!(ran >= 19, "{ran} cases");
+}
+
+/// A hosted assertion whose host answers 410 Gone is revoked; one served from another
+/// address than its id, or off its issuer's origin, is not hosted where it says.
+#[tokio::test]
+async fn open_badges_2_hosting_rules_hold() {
+    let base: HashMap<String, Result<Vec<u8>, u16>> = [
+        ("https://ob2.example.org/issuer", "issuer.json"),
+        ("https://ob2.example.org/badges/rust", "badge.json"),
+    ]
+    .into_iter()
+    .map(|(u, f)| (u.to_owned(), Ok(ob2_vector(f))))
+    .collect();
+    let assertion: Value =
+        serde_json::from_slice(&ob2_vector("hosted-assertion.json")).expect("json");
+    let opts = Options::default();
+
+    let mut gone = base.clone();
+    gone.insert(
+        "https://ob2.example.org/assertions/hosted-1".into(),
+        Err(410),
+    );
+    let r = ob2_verifier(gone, "2026-01-01T00:00:00Z")
+        .verify_value_with(&json!("https://ob2.example.org/assertions/hosted-1"), &opts)
+        .await
+        .expect("report");
+    assert!(!r.verified);
+    let r = serde_json::to_value(r).expect("json");
+    assert_eq!(r["standard"], "ob2-hosted");
+    assert_eq!(outcome(&r, "status"), Some("fail"), "{r}");
+
+    // Served at another address than its id.
+    let mut moved = base.clone();
+    moved.insert(
+        "https://ob2.example.org/copy-of-hosted-1".into(),
+        Ok(serde_json::to_vec(&assertion).expect("json")),
+    );
+    let r = ob2_verifier(moved, "2026-01-01T00:00:00Z")
+        .verify_value_with(&json!("https://ob2.example.org/copy-of-hosted-1"), &opts)
+        .await
+        .expect("report");
+    let r = serde_json::to_value(r).expect("json");
+    assert_eq!(outcome(&r, "hosted"), Some("fail"), "{r}");
+    assert_eq!(r["verified"], false);
+
+    // Hosted on another origin than the issuer's (claiming the same badge class).
+    let mut elsewhere = base.clone();
+    let mut a = assertion.clone();
+    a["id"] = json!("https://mirror.example.net/assertions/hosted-1");
+    elsewhere.insert(
+        "https://mirror.example.net/assertions/hosted-1".into(),
+        Ok(serde_json::to_vec(&a).expect("json")),
+    );
+    let r = ob2_verifier(elsewhere, "2026-01-01T00:00:00Z")
+        .verify_value_with(
+            &json!("https://mirror.example.net/assertions/hosted-1"),
+            &opts,
+        )
+        .await
+        .expect("report");
+    let r = serde_json::to_value(r).expect("json");
+    assert_eq!(outcome(&r, "hosted"), Some("fail"), "{r}");
+    assert!(message(&r, "hosted").contains("origin"), "{r}");
+    assert_eq!(r["verified"], false);
+}
+
+// ---- older status methods of other issuers ----
+
+fn did_key_badge(k: &SigningKey, status: Value) -> String {
+    let (did, kid) = did_key_of(k);
+    let mut c = example("ob3_basic_openbadgecredential.json");
+    c["issuer"]["id"] = json!(did);
+    c.insert("credentialStatus".into(), status);
+    accolade::jose::claims::add_jwt_claims(&mut c).expect("claims");
+    sign_compact(
+        k,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&c).expect("json"),
+    )
+    .expect("sign")
+}
+
+/// A Status List 2021 list credential as a VCDM 1.1 JWT, `encodedList` in base64url
+/// with no multibase prefix (as the CCG reference implementation writes it).
+fn status_list_2021(k: &SigningKey, url: &str, set: &[usize], subject_type: &str) -> String {
+    use base64::Engine as _;
+    let mut bits = vec![0u8; 16 * 1024];
+    for i in set {
+        bits[i / 8] |= 0x80 >> (i % 8);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &bits).expect("gzip");
+    let encoded =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(gz.finish().expect("gzip"));
+    let (did, kid) = did_key_of(k);
+    let payload = json!({"iss": did, "jti": url, "nbf": 1_700_000_000,
+        "vc": {"@context": ["https://www.w3.org/2018/credentials/v1", "https://w3id.org/vc/status-list/2021/v1"],
+               "type": ["VerifiableCredential", "StatusList2021Credential"],
+               "issuanceDate": "2023-11-14T22:13:20Z",
+               "credentialSubject": {"id": format!("{url}#list"), "type": subject_type,
+                                     "statusPurpose": "revocation", "encodedList": encoded}}});
+    sign_compact(
+        k,
+        Some(&kid),
+        Some("JWT"),
+        &serde_json::to_vec(&payload).expect("json"),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn status_list_2021_and_1edtech_revocation_list_entries_of_other_issuers_are_checked() {
+    let k = key(Algorithm::ES256);
+    let list_url = "https://status.example.org/2021/3";
+    let entry = |i: usize| {
+        json!({"id": format!("{list_url}#{i}"), "type": "StatusList2021Entry",
+               "statusPurpose": "revocation", "statusListIndex": i.to_string(),
+               "statusListCredential": list_url})
+    };
+    let opts = Options::default();
+    let serve = |body: String| -> HashMap<String, Result<Vec<u8>, u16>> {
+        [(list_url.to_owned(), Ok(body.into_bytes()))]
+            .into_iter()
+            .collect()
+    };
+    let list = status_list_2021(&k, list_url, &[5], "StatusList2021");
+    for (index, want) in [(5, "fail"), (6, "pass")] {
+        let r = ob2_verifier(serve(list.clone()), "2026-01-01T00:00:00Z")
+            .verify_value_with(&json!(did_key_badge(&k, entry(index))), &opts)
+            .await
+            .expect("report");
+        let r = serde_json::to_value(r).expect("json");
+        assert_eq!(outcome(&r, "status"), Some(want), "index {index}: {r}");
+    }
+    // A list of the wrong kind, or signed by someone else, decides nothing.
+    let wrong = status_list_2021(&k, list_url, &[], "BitstringStatusList");
+    let r = ob2_verifier(serve(wrong), "2026-01-01T00:00:00Z")
+        .verify_value_with(&json!(did_key_badge(&k, entry(6))), &opts)
+        .await
+        .expect("report");
+    let r = serde_json::to_value(r).expect("json");
+    assert_eq!(outcome(&r, "status"), Some("fail"), "{r}");
+    let other = key(Algorithm::ES256);
+    let forged = status_list_2021(&other, list_url, &[], "StatusList2021");
+    let r = ob2_verifier(serve(forged), "2026-01-01T00:00:00Z")
+        .verify_value_with(&json!(did_key_badge(&k, entry(5))), &opts)
+        .await
+        .expect("report");
+    let r = serde_json::to_value(r).expect("json");
+    assert_eq!(outcome(&r, "status"), Some("fail"), "{r}");
+
+    // 1EdTech Revocation List: the credential is revoked when its id is listed.
+    let rl = "https://issuer.example.org/revocations";
+    let status = json!({"id": rl, "type": "1EdTechRevocationList"});
+    let badge = did_key_badge(&k, status.clone());
+    let (_, p, _) = decode_jwt(&badge);
+    let id = p["id"].as_str().expect("id").to_owned();
+    for (body, want, needle) in [
+        (
+            json!({"revokedCredentials": [{"id": id, "revocationReason": "Exam voided"}]}),
+            "fail",
+            "Exam voided",
+        ),
+        (
+            json!({"revokedCredentials": [{"id": id, "revoked": false}]}),
+            "pass",
+            "",
+        ),
+        (
+            json!({"revokedCredentials": [{"id": "urn:uuid:someone-else"}]}),
+            "pass",
+            "",
+        ),
+        (json!({"revokedCredentials": [id]}), "pass", ""),
+    ] {
+        let served: HashMap<String, Result<Vec<u8>, u16>> =
+            [(rl.to_owned(), Ok(serde_json::to_vec(&body).expect("json")))]
+                .into_iter()
+                .collect();
+        let r = ob2_verifier(served, "2026-01-01T00:00:00Z")
+            .verify_value_with(&json!(badge), &opts)
+            .await
+            .expect("report");
+        let r = serde_json::to_value(r).expect("json");
+        assert_eq!(outcome(&r, "status"), Some(want), "{body}: {r}");
+        assert!(message(&r, "status").contains(needle), "{r}");
+    }
+    // Unreachable: not known either way.
+    let r = ob2_verifier(HashMap::new(), "2026-01-01T00:00:00Z")
+        .verify_value_with(&json!(badge), &opts)
+        .await
+        .expect("report");
+    let r = serde_json::to_value(r).expect("json");
+    assert_eq!(outcome(&r, "status"), Some("indeterminate"), "{r}");
+}

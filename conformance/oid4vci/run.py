@@ -10,7 +10,11 @@
      code to wallet.mjs (the @openid4vc/openid4vci library acting as the wallet), and
      check the badge it received: a compact JWT whose `sub` and
      `credentialSubject.id` are the wallet's did:key, which `POST /api/v1/verify`
-     reports as verified, and the award is now `issued`.
+     reports as verified, and the award is now `issued`;
+  5. for each dialect, an award offered as `OpenBadgeCredential_ldp_vc`: the wallet
+     receives a JSON credential with an `eddsa-rdfc-2022` proof, whose id is the
+     award's credential id and whose subject is the wallet's did:key, and which the
+     verify API reports as verified.
 
 Prints one line per case and exits non-zero if any case failed. Python 3 standard
 library only; needs Node 20+ and npm for the wallet.
@@ -136,14 +140,20 @@ def subject_ids(payload):
     return [s.get("id") for s in subjects if isinstance(s, dict)]
 
 
-def run_case(svc, achievement_id, dialect, key_alg, node, trace_dir):
+LDP_VC = "OpenBadgeCredential_ldp_vc"
+
+
+def run_case(svc, achievement_id, dialect, key_alg, node, trace_dir, configuration=None):
     """One award redeemed by the wallet. Returns (ok, message)."""
     email = f"oid4vci-{dialect}-{key_alg}-{secrets.token_hex(3)}@example.org".lower()
-    status, award = svc.call("POST", "/api/v1/awards", {
+    body = {
         "achievement_id": achievement_id,
         "recipient": {"name": "Conformance Wallet", "email": email},
         "tx_code": True,
-    })
+    }
+    if configuration:
+        body["credential_configuration_id"] = configuration
+    status, award = svc.call("POST", "/api/v1/awards", body)
     if status != 201 or not isinstance(award, dict):
         return False, f"award: HTTP {status}: {award}"
     missing = [k for k in ("offer_uri", "tx_code", "credential_id", "claim_url") if not award.get(k)]
@@ -155,9 +165,11 @@ def run_case(svc, achievement_id, dialect, key_alg, node, trace_dir):
     if not tx_code.isdigit():
         return False, f"tx_code is not numeric: {tx_code!r}"
 
-    trace_path = os.path.join(trace_dir, f"wallet-{dialect}-{key_alg}.log")
+    trace_path = os.path.join(trace_dir, f"wallet-{dialect}-{key_alg}-{configuration or 'jwt'}.log")
     cmd = [node, os.path.join(HERE, "wallet.mjs"), "--offer", offer_uri, "--tx-code", tx_code,
            "--dialect", dialect, "--key-alg", key_alg, "--allow-http", "--trace"]
+    if configuration:
+        cmd += ["--configuration-id", configuration]
     with open(trace_path, "wb") as trace:
         proc = subprocess.run(cmd, cwd=HERE, stdout=subprocess.PIPE, stderr=trace, timeout=120)
     with open(trace_path, encoding="utf-8", errors="replace") as f:
@@ -171,6 +183,8 @@ def run_case(svc, achievement_id, dialect, key_alg, node, trace_dir):
         return False, f"wallet printed no JSON line: {proc.stdout!r}"
 
     holder, jwt = out.get("holder_did"), out.get("credential")
+    if configuration == LDP_VC:
+        return check_ldp_vc(svc, award, out, dialect, holder)
     if out.get("dialect") != dialect or not holder or not isinstance(jwt, str):
         return False, f"wallet output incomplete: {out}"
     try:
@@ -198,6 +212,31 @@ def run_case(svc, achievement_id, dialect, key_alg, node, trace_dir):
     return True, (f"{out.get('library')}@{out.get('version')} metadata={out.get('metadata_version')} "
                   f"badge_alg={header.get('alg')} holder={holder[:24]}... "
                   f"notification={out.get('notification') or '-'}")
+
+
+def check_ldp_vc(svc, award, out, dialect, holder):
+    """The checks on a Data Integrity badge the wallet received."""
+    cred = out.get("credential")
+    if out.get("dialect") != dialect or not holder or not isinstance(cred, dict):
+        return False, f"wallet output incomplete (a JSON credential expected): {out}"
+    problems = []
+    proof = cred.get("proof") or {}
+    if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != "eddsa-rdfc-2022":
+        problems.append(f"proof is not DataIntegrityProof/eddsa-rdfc-2022: {proof}")
+    if cred.get("id") != award["credential_id"]:
+        problems.append(f"id {cred.get('id')!r} != the award's {award['credential_id']!r}")
+    if subject_ids(cred) != [holder]:
+        problems.append(f"credentialSubject.id {subject_ids(cred)} != [{holder}]")
+    status, report = svc.call("POST", "/api/v1/verify", {"credential": cred}, admin=False)
+    if status != 200 or not isinstance(report, dict):
+        problems.append(f"verify: HTTP {status}: {report}")
+    elif report.get("verified") is not True:
+        failed = [c for c in report.get("checks", []) if c.get("outcome") != "pass"]
+        problems.append(f"verify: verified={report.get('verified')} {failed}")
+    if problems:
+        return False, "; ".join(problems)
+    return True, (f"{out.get('library')}@{out.get('version')} ldp_vc proof={proof.get('cryptosuite')} "
+                  f"holder={holder[:24]}...")
 
 
 def main():
@@ -245,6 +284,12 @@ def main():
                 failures += not ok
                 print(f"{'PASS' if ok else 'FAIL'} openid4vci {dialect:<7} {alg:<5} {msg}",
                       flush=True)
+            try:
+                ok, msg = run_case(svc, ach["id"], dialect, "EdDSA", node, workdir, LDP_VC)
+            except Exception as e:  # one case's crash is that case's failure
+                ok, msg = False, f"{type(e).__name__}: {e}"
+            failures += not ok
+            print(f"{'PASS' if ok else 'FAIL'} openid4vci {dialect:<7} ldp_vc {msg}", flush=True)
     except Exception as e:
         failures += 1
         print(f"FAIL openid4vci setup: {e}", flush=True)

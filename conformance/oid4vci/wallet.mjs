@@ -316,7 +316,12 @@ async function main() {
       );
     }
   }
-  if (!isCompactJws(credential)) {
+  if (configuration.format === "ldp_vc") {
+    // A Data Integrity credential arrives as a JSON object carrying its proof.
+    if (typeof credential !== "object" || credential === null || !credential.proof) {
+      fail("reading the credential response", new Error(`ldp_vc expects a JSON credential with a proof, got ${JSON.stringify(credential)}`));
+    }
+  } else if (!isCompactJws(credential)) {
     fail("reading the credential response", new Error(`the credential is not a compact JWT: ${JSON.stringify(credential)}`));
   }
 

@@ -685,6 +685,7 @@ pub fn router(state: AppState) -> Router {
         .route("/badges/{id}/badge.svg", get(pages::badge_svg))
         .route("/badges/{id}/small.png", get(pages::badge_small))
         .route("/badges/{id}/credential.jwt", get(pages::badge_jwt))
+        .route("/badges/{id}/credential.json", get(pages::badge_json_ld))
         .route("/badges/{id}/embed", get(pages::badge_embed))
         .route(
             "/status/{purpose}/{list}",

@@ -356,6 +356,59 @@ impl Issuer {
         })
     }
 
+    /// The Data Integrity form of a badge this issuer signed as a JWT: the same
+    /// credential (the JWT payload without its registered claims: the same `id`, the
+    /// same status entries, the same subject) with an embedded proof, so that one
+    /// award can be handed out in both envelopes (OpenID4VCI `ldp_vc`, the badge page's
+    /// JSON-LD download, a CLR's bundled credentials). `eddsa-rdfc-2022` with the
+    /// Ed25519 key, which is made when `make_key` (an authorized issuance) and there is
+    /// none; otherwise `ecdsa-rdfc-2019` with a P-256 key when there is one. `None`
+    /// when neither key exists and none may be made.
+    pub async fn data_integrity_form(
+        &self,
+        jwt: &str,
+        make_key: bool,
+    ) -> Result<Option<Value>, Error> {
+        let payload = jws::CompactJws::parse(jwt)
+            .and_then(|j| j.payload_json())
+            .map_err(|e| Error::Build(format!("the badge is not a JWT: {e}")))?;
+        let credential = crate::jose::claims::strip_jwt_claims(&payload);
+        let keys = self.keys.current();
+        let (suite, key) = if let Some((_, k)) = keys.newest_of(crate::jose::Algorithm::EdDSA) {
+            (Suite::EddsaRdfc2022, k.clone())
+        } else if make_key {
+            let (_, k) = self
+                .keys
+                .key_for(crate::jose::Algorithm::EdDSA)
+                .await
+                .map_err(|e| Error::Build(format!("a key for eddsa-rdfc-2022: {e}")))?;
+            (Suite::EddsaRdfc2022, k)
+        } else if let Some((_, k)) = keys.newest_of(crate::jose::Algorithm::ES256) {
+            (Suite::EcdsaRdfc2019, k.clone())
+        } else {
+            return Ok(None);
+        };
+        let method = self.multikey_method(&key)?;
+        let options = ProofOptions {
+            suite,
+            purpose: "assertionMethod",
+            created: format_seconds(self.now()),
+            challenge: None,
+            domain: None,
+        };
+        let signed = integrity::sign(&credential, &options, &key, &method, self.did().as_str())
+            .await
+            .map_err(|e| Error::Build(format!("the Data Integrity proof: {e:?}")))?;
+        Ok(Some(Value::Object(signed)))
+    }
+
+    /// Whether [`Issuer::data_integrity_form`] can sign without making a key.
+    pub fn data_integrity_available(&self) -> bool {
+        let keys = self.keys.current();
+        keys.newest_of(crate::jose::Algorithm::EdDSA).is_some()
+            || keys.newest_of(crate::jose::Algorithm::ES256).is_some()
+    }
+
     /// The DID URL a Data Integrity proof names `key` by: its `Multikey` method in
     /// this issuer's DID document (`<did>#z...`).
     pub(crate) fn multikey_method(&self, key: &crate::jose::SigningKey) -> Result<String, Error> {

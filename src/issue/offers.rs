@@ -21,7 +21,9 @@ use crate::jose::b64;
 use crate::records::{Award, AwardState, Offer, WalletHandle};
 use crate::store::{self, AwardChange, HandleOp};
 
-pub use crate::records::wallet::{CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIGURATIONS};
+pub use crate::records::wallet::{
+    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIG_LDP_VC, CONFIGURATIONS,
+};
 
 /// How long a pre-authorized code and its offer are accepted.
 pub const OFFER_TTL_SECONDS: i64 = 15 * 60;

@@ -5,7 +5,10 @@
 //! (`credential_metadata` with `display` and `claims`) and draft 13's (`display`
 //! directly in the configuration); wallets ignore what their version does not know.
 //! `credential_definition` for `jwt_vc_json` has `type` only (1.0 Appendix A.1.1.2);
-//! for `jwt_vc_json-ld` also `@context` (A.1.2.2).
+//! for `jwt_vc_json-ld` and `ldp_vc` also `@context` (A.1.2.2). The `ldp_vc`
+//! configuration is the same badge with an embedded Data Integrity proof; its
+//! `credential_signing_alg_values_supported` names the cryptosuite
+//! (`eddsa-rdfc-2022`), as wallets of Data Integrity credentials read it.
 //!
 //! Where the metadata lives (1.0 §12.2.2, RFC 8414 §3): `/.well-known/<name>` is
 //! inserted between the host and the path of the issuer identifier; draft 13 appended
@@ -16,7 +19,9 @@ use serde_json::{Value, json};
 
 use super::BATCH_SIZE;
 use crate::issue::IssuerProfile;
-use crate::issue::offers::{CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, PRE_AUTHORIZED_GRANT};
+use crate::issue::offers::{
+    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIG_LDP_VC, PRE_AUTHORIZED_GRANT,
+};
 use crate::jose::Algorithm;
 use crate::model::{OB3_CONTEXT, VCDM2_CONTEXT};
 
@@ -71,11 +76,16 @@ pub fn issuer_metadata(identifier: &str, profile: &IssuerProfile, signing: Algor
     ]);
     let types = json!(["VerifiableCredential", "OpenBadgeCredential"]);
     let config = |format: &str, definition: Value| {
+        let algs = if format == "ldp_vc" {
+            json!(["eddsa-rdfc-2022"])
+        } else {
+            json!([signing.name()])
+        };
         json!({
             "format": format,
             "credential_definition": definition,
             "cryptographic_binding_methods_supported": ["did:key", "did:jwk", "jwk"],
-            "credential_signing_alg_values_supported": [signing.name()],
+            "credential_signing_alg_values_supported": algs,
             "proof_types_supported": {
                 "jwt": {"proof_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"]}
             },
@@ -95,6 +105,10 @@ pub fn issuer_metadata(identifier: &str, profile: &IssuerProfile, signing: Algor
             CONFIG_JWT_VC_JSON: config("jwt_vc_json", json!({"type": types})),
             CONFIG_JWT_VC_JSON_LD: config(
                 "jwt_vc_json-ld",
+                json!({"@context": [VCDM2_CONTEXT, OB3_CONTEXT], "type": types}),
+            ),
+            CONFIG_LDP_VC: config(
+                "ldp_vc",
                 json!({"@context": [VCDM2_CONTEXT, OB3_CONTEXT], "type": types}),
             ),
         },
@@ -146,6 +160,13 @@ mod tests {
         assert_eq!(
             ld["credential_definition"]["@context"],
             json!([VCDM2_CONTEXT, OB3_CONTEXT])
+        );
+        let ldp = &m["credential_configurations_supported"][CONFIG_LDP_VC];
+        assert_eq!(ldp["format"], "ldp_vc");
+        assert_eq!(ldp["credential_definition"], ld["credential_definition"]);
+        assert_eq!(
+            ldp["credential_signing_alg_values_supported"],
+            json!(["eddsa-rdfc-2022"])
         );
         let a = authorization_server_metadata("https://badges.example.edu");
         assert_eq!(a["pre-authorized_grant_anonymous_access_supported"], true);

@@ -38,7 +38,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::clock::SharedClock;
 use crate::issue::offers::{
-    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIGURATIONS, MAX_TX_CODE_FAILURES,
+    CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIG_LDP_VC, CONFIGURATIONS, MAX_TX_CODE_FAILURES,
     PRE_AUTHORIZED_GRANT, count_wrong_tx_code, random_id,
 };
 use crate::issue::{self, Issuer};
@@ -569,7 +569,7 @@ impl Oid4vci {
         let mut rec = rec;
         if rec.approval_required && !rec.wallet.approved {
             match self
-                .defer(&rec, &holders, configuration_id, dialect)
+                .defer(&rec, &holders, configuration_id.clone(), dialect)
                 .await?
             {
                 Some(answer) => return Ok(answer),
@@ -583,19 +583,44 @@ impl Oid4vci {
         }
         let (rec, copies) = self.issue_copies(rec, &holders, Issuing::Wallet).await?;
         tracing::info!(jti = %rec.credential_id(), copies = copies.len(), "badge claimed by a wallet");
-        Ok(self.issued_answer(&copies, dialect).await)
+        self.issued_answer(&copies, dialect, &configuration_id)
+            .await
     }
 
-    async fn issued_answer(&self, copies: &[IssuedCopy], dialect: Dialect) -> Answer {
+    /// The credentials as the configuration asks: the compact JWTs as recorded, or
+    /// (`ldp_vc`) the same credentials with a Data Integrity proof, as JSON objects.
+    async fn issued_answer(
+        &self,
+        copies: &[IssuedCopy],
+        dialect: Dialect,
+        configuration_id: &str,
+    ) -> Result<Answer, Error> {
         let notification_id = copies.first().and_then(|c| c.notification_id.clone());
+        let mut credentials = Vec::with_capacity(copies.len());
+        for c in copies {
+            if configuration_id == CONFIG_LDP_VC {
+                let di = self
+                    .issuer
+                    .data_integrity_form(&c.jwt, true)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::CredentialRequestDenied(
+                            "no key for a Data Integrity proof could be had".into(),
+                        )
+                    })?;
+                credentials.push(di);
+            } else {
+                credentials.push(Value::String(c.jwt.clone()));
+            }
+        }
         let body = match dialect {
             Dialect::V1 => json!({
-                "credentials": copies.iter().map(|c| json!({"credential": c.jwt})).collect::<Vec<_>>(),
+                "credentials": credentials.iter().map(|c| json!({"credential": c})).collect::<Vec<_>>(),
                 "notification_id": notification_id,
             }),
             Dialect::Draft13 => {
                 let mut b = json!({
-                    "credential": copies.first().map(|c| c.jwt.clone()),
+                    "credential": credentials.first(),
                     "notification_id": notification_id,
                 });
                 if let Ok(n) = self.nonce().await {
@@ -605,7 +630,7 @@ impl Oid4vci {
                 b
             }
         };
-        Answer { status: 200, body }
+        Ok(Answer { status: 200, body })
     }
 
     /// Records a wallet's request for an award that waits for approval (1.0 §8.3:
@@ -909,7 +934,8 @@ impl Oid4vci {
         } else {
             Dialect::V1
         };
-        Ok(self.issued_answer(&copies, dialect).await)
+        self.issued_answer(&copies, dialect, &d.configuration_id)
+            .await
     }
 
     // ---- notification endpoint ----
@@ -1181,9 +1207,10 @@ fn parse_draft13_request(
     let config = match format {
         "jwt_vc_json" => CONFIG_JWT_VC_JSON,
         "jwt_vc_json-ld" => CONFIG_JWT_VC_JSON_LD,
+        "ldp_vc" => CONFIG_LDP_VC,
         other => {
             return Err(Error::UnsupportedCredentialFormat(format!(
-                "format {other:?} is not offered; jwt_vc_json is"
+                "format {other:?} is not offered; jwt_vc_json, jwt_vc_json-ld and ldp_vc are"
             )));
         }
     };

@@ -9,8 +9,11 @@ use uuid::Uuid;
 pub const CONFIG_JWT_VC_JSON: &str = "OpenBadgeCredential_jwt_vc_json";
 /// The same badge described with its `@context` (`jwt_vc_json-ld`).
 pub const CONFIG_JWT_VC_JSON_LD: &str = "OpenBadgeCredential_jwt_vc_json-ld";
-/// Every configuration the issuer metadata lists; an award's offers grant one.
-pub const CONFIGURATIONS: [&str; 2] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD];
+/// The same badge secured with a Data Integrity proof (`ldp_vc`, `eddsa-rdfc-2022`).
+pub const CONFIG_LDP_VC: &str = "OpenBadgeCredential_ldp_vc";
+/// Every configuration the issuer metadata lists; an award's offers grant one (the
+/// badge page offers the other envelope of the same credential too).
+pub const CONFIGURATIONS: [&str; 3] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIG_LDP_VC];
 
 /// A pre-authorized-code offer (OpenID4VCI 1.0 §4.1.1): the code, and the id under
 /// which the offer object is served by reference.

@@ -184,6 +184,8 @@ pub struct Downloads {
     pub png: String,
     pub svg: String,
     pub jwt: String,
+    /// The credential with a Data Integrity proof, when the issuer has a key for one.
+    pub json: Option<String>,
     /// A small PNG for e-mail signatures.
     pub small_png: String,
 }
@@ -255,6 +257,35 @@ impl Badge {
     fn date(&self, key: &str) -> Option<OffsetDateTime> {
         let s = self.credential.get(key)?.as_str()?;
         OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    }
+}
+
+/// Data Integrity forms of signed badges, by the JWT's signature (bounded: emptied
+/// when full).
+#[derive(Debug, Default)]
+pub struct FormCache(std::sync::Mutex<std::collections::HashMap<String, Arc<Value>>>);
+
+/// The most Data Integrity forms kept.
+const FORMS_KEPT: usize = 1024;
+
+impl FormCache {
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn put(&self, key: String, v: Arc<Value>) {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= FORMS_KEPT {
+            m.clear();
+        }
+        m.insert(key, v);
     }
 }
 
@@ -369,6 +400,23 @@ impl Pages {
         Ok(report)
     }
 
+    /// The badge with an embedded Data Integrity proof instead of its JWT envelope
+    /// (the same credential), kept for a while per signed copy so that page visitors
+    /// do not cost a signature each. `None` when the issuer has no key for one (none
+    /// is made for an anonymous request).
+    pub async fn data_integrity_form(&self, badge: &Badge) -> Result<Option<Arc<Value>>, Error> {
+        let key = badge.jwt.rsplit('.').next().unwrap_or_default().to_owned();
+        if let Some(v) = self.di_forms.get(&key) {
+            return Ok(Some(v));
+        }
+        let Some(doc) = self.issuer.data_integrity_form(&badge.jwt, false).await? else {
+            return Ok(None);
+        };
+        let doc = Arc::new(doc);
+        self.di_forms.put(key, doc.clone());
+        Ok(Some(doc))
+    }
+
     /// The art a badge is drawn with.
     pub async fn badge_art(&self, badge: &Badge) -> Result<Art, Error> {
         let achievement = badge.achievement();
@@ -435,6 +483,10 @@ impl Pages {
             png: format!("{page_url}/badge.png"),
             svg: format!("{page_url}/badge.svg"),
             jwt: format!("{page_url}/credential.jwt"),
+            json: self
+                .issuer
+                .data_integrity_available()
+                .then(|| format!("{page_url}/credential.json")),
             small_png: format!("{page_url}/small.png"),
         };
         let cert_id = badge.id.to_string();

@@ -241,6 +241,7 @@ pub struct Pages {
     clock: SharedClock,
     statuses: Arc<badge::StatusCache>,
     endorsements: Arc<endorsement::EndorsementCache>,
+    di_forms: Arc<badge::FormCache>,
 }
 
 impl std::fmt::Debug for Pages {
@@ -265,6 +266,7 @@ impl Pages {
             clock,
             statuses: Arc::new(badge::StatusCache::new(STATUS_TTL)),
             endorsements: Arc::new(endorsement::EndorsementCache::new(STATUS_TTL)),
+            di_forms: Arc::new(badge::FormCache::default()),
         }
     }
 

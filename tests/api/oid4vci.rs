@@ -857,7 +857,7 @@ async fn the_token_buys_only_what_the_offer_granted_and_nothing_in_the_body_chan
         )
     );
     let (s, _, r) = app
-        .credential(&token, json!({"format": "ldp_vc", "credential_definition": {"type": ["VerifiableCredential"]}, "proof": {"proof_type": "jwt", "jwt": wallet.proof(&nonce)}}))
+        .credential(&token, json!({"format": "mso_mdoc", "credential_definition": {"type": ["VerifiableCredential"]}, "proof": {"proof_type": "jwt", "jwt": wallet.proof(&nonce)}}))
         .await;
     assert_eq!(
         (s, r["error"].as_str()),
@@ -1778,4 +1778,81 @@ async fn an_unknown_claim_id_is_an_html_404() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// An award offered as `ldp_vc` is claimed in both dialects as a JSON credential with
+/// an `eddsa-rdfc-2022` proof: the same credential id and status entry as the JWT the
+/// service keeps, verified by the pipeline, and revoked by one revocation.
+#[tokio::test]
+async fn an_ldp_vc_award_is_claimed_with_a_data_integrity_proof_in_both_dialects() {
+    let app = TestApp::new().await;
+    let offered = app
+        .award_offer(json!({"credential_configuration_id": "OpenBadgeCredential_ldp_vc"}))
+        .await;
+    assert_eq!(
+        app.offer(&offered).await["credential_configuration_ids"],
+        json!(["OpenBadgeCredential_ldp_vc"])
+    );
+    for dialect in ["1.0", "draft13"] {
+        let (award, token, t) = redeemed(
+            &app,
+            json!({"credential_configuration_id": "OpenBadgeCredential_ldp_vc"}),
+        )
+        .await;
+        let wallet = Wallet::new(Algorithm::EdDSA);
+        let (s, _, r) = if dialect == "1.0" {
+            let nonce = app.nonce().await;
+            app.credential(
+                &token,
+                json!({"credential_configuration_id": "OpenBadgeCredential_ldp_vc",
+                       "proofs": {"jwt": [wallet.proof(&nonce)]}}),
+            )
+            .await
+        } else {
+            let c_nonce = t["c_nonce"].as_str().expect("c_nonce").to_owned();
+            app.credential(
+                &token,
+                json!({"format": "ldp_vc",
+                       "credential_definition": {"@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+                                                 "type": ["VerifiableCredential", "OpenBadgeCredential"]},
+                       "proof": {"proof_type": "jwt", "jwt": wallet.proof(&c_nonce)}}),
+            )
+            .await
+        };
+        assert_eq!(s, StatusCode::OK, "{dialect}: {r}");
+        let cred = if dialect == "1.0" {
+            r["credentials"][0]["credential"].clone()
+        } else {
+            r["credential"].clone()
+        };
+        assert!(
+            cred.is_object(),
+            "{dialect}: a JSON credential, not a JWT: {r}"
+        );
+        assert_eq!(cred["proof"]["type"], "DataIntegrityProof");
+        assert_eq!(cred["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+        assert_eq!(cred["id"], award["credential_id"]);
+        assert_eq!(cred["credentialSubject"]["id"], wallet.did);
+        assert!(cred.get("iss").is_none() && cred.get("jti").is_none());
+        let (_, report) = app.verify(cred.clone()).await;
+        assert_eq!(report["verified"], true, "{dialect}: {report}");
+
+        // The JWT the service recorded is the same credential, in the other envelope.
+        let cid = award["credential_id"].as_str().expect("id");
+        let (_, rec) = app
+            .admin(Method::GET, &format!("/api/v1/credentials/{cid}"), None)
+            .await;
+        assert_eq!(rec["state"], "issued", "{rec}");
+        let (s, _) = app
+            .admin(
+                Method::POST,
+                &format!("/api/v1/credentials/{cid}/revoke"),
+                Some(json!({"reason": "test"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, report) = app.verify(cred).await;
+        assert_eq!(report["verified"], false);
+        assert_eq!(outcome(&report, "status"), Some("fail"), "{report}");
+    }
 }

@@ -537,3 +537,59 @@ async fn status_list_2021_and_1edtech_revocation_list_entries_of_other_issuers_a
     let r = serde_json::to_value(r).expect("json");
     assert_eq!(outcome(&r, "status"), Some("indeterminate"), "{r}");
 }
+
+/// The badge page offers the badge in both envelopes: the JWT and the same credential
+/// with a Data Integrity proof (no key is made for an anonymous visitor).
+#[tokio::test]
+async fn the_badge_page_offers_the_jwt_and_the_data_integrity_form_of_one_credential() {
+    let app = TestApp::new().await;
+    let a = app.create_achievement().await;
+    let award = app
+        .award_direct(a["id"].as_str().expect("id"), HOLDER_DID)
+        .await;
+    let jwt = award["credential"].as_str().expect("jwt");
+    let (_, payload, _) = decode_jwt(jwt);
+    let id = award["credential_id"]
+        .as_str()
+        .expect("id")
+        .trim_start_matches("urn:uuid:")
+        .to_owned();
+    let (s, page) = html(&app, &format!("/badges/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("data-download=\"json\""), "{page}");
+    let did_doc = || async {
+        app.call(Method::GET, "/.well-known/did.json", None, false)
+            .await
+            .1["verificationMethod"]
+            .as_array()
+            .map(Vec::len)
+    };
+    let before = did_doc().await;
+    assert!(before.is_some());
+    let req = Request::builder()
+        .uri(format!("/badges/{id}/credential.json"))
+        .body(Body::empty())
+        .expect("request");
+    let (s, h, body) = app.send(req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/vc");
+    let doc: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(doc["id"], payload["jti"], "the same credential");
+    assert_eq!(doc["credentialStatus"], payload["credentialStatus"]);
+    assert_eq!(doc["proof"]["type"], "DataIntegrityProof");
+    assert!(doc.get("iss").is_none());
+    let (_, r) = app.verify(doc.clone()).await;
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(
+        did_doc().await,
+        before,
+        "an anonymous download makes no key"
+    );
+    // The same bytes for the next visitor (kept, not signed again).
+    let req = Request::builder()
+        .uri(format!("/badges/{id}/credential.json"))
+        .body(Body::empty())
+        .expect("request");
+    let (_, _, again) = app.send(req).await;
+    assert_eq!(again, body);
+}

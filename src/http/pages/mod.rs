@@ -571,6 +571,26 @@ pub async fn badge_jwt(
     ))
 }
 
+/// `GET /badges/{id}/credential.json`: the same credential with an embedded Data
+/// Integrity proof (VCDM 2.0 §6.1 media type `application/vc`), for wallets and
+/// verifiers of Data Integrity credentials; 404 when the issuer has no key for one.
+pub async fn badge_json_ld(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let b = public_badge(&state, &id).await?;
+    let Some(doc) = state.pages.data_integrity_form(&b).await? else {
+        return Err(ApiError::not_found(format!(
+            "a Data Integrity form of badge {id} (the issuer has no Ed25519 or P-256 key)"
+        )));
+    };
+    Ok(download(
+        "application/vc",
+        format!("badge-{}.json", b.id),
+        doc.to_string().into_bytes(),
+    ))
+}
+
 /// The cookie pre-session form tokens are derived from.
 const CSRF_COOKIE: &str = "accolade_csrf";
 

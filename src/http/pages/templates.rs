@@ -373,6 +373,7 @@ pub fn badge(v: &BadgeView) -> Markup {
                             a.button.primary data-download="png" href=(v.downloads.png) download={ "badge-" (v.id) ".png" } { "Badge image (PNG)" }
                             a.button data-download="svg" href=(v.downloads.svg) download={ "badge-" (v.id) ".svg" } { "Badge image (SVG)" }
                             a.button data-download="jwt" href=(v.downloads.jwt) download={ "badge-" (v.id) ".jwt" } { "Credential (JWT)" }
+                            @if let Some(j) = &v.downloads.json { a.button data-download="json" href=(j) download={ "badge-" (v.id) ".json" } { "Credential (JSON-LD)" } }
                         }
                     }
                     @if v.status.is_shareable() {

@@ -167,6 +167,12 @@ fn admin_table() -> Vec<(Method, &'static str, Rule, MethodRouter<AppState>)> {
         ),
         (
             Method::POST,
+            "/api/v1/clr",
+            r(Issuer, "clr.issue"),
+            post(routes::endorse::issue_clr),
+        ),
+        (
+            Method::POST,
             "/api/v1/endorsements",
             r(Issuer, "endorsement.issue"),
             post(routes::endorse::issue_endorsement),
@@ -717,6 +723,8 @@ pub fn router(state: AppState) -> Router {
             get(pages::earner::manage).post(pages::earner::manage_post),
         )
         .route("/profiles/{handle}", get(pages::earner::profile))
+        .route("/profiles/{handle}/clr", get(pages::earner::profile_clr))
+        .route("/earner/{award}/{mac}/clr", get(pages::earner::manage_clr))
         .route("/api/v1/auth/login", post(routes::staff::login))
         .route("/api/v1/auth/logout", post(routes::staff::logout))
         .route(

@@ -310,7 +310,7 @@ impl Issuer {
         };
         // The intent is durable before anything is signed.
         self.awards.flush().await?;
-        let signed = self.secure(&document, options.securing).await;
+        let signed = self.secure_document(&document, options.securing).await;
         let (secured, kid) = match signed {
             Ok(s) => s,
             Err(e) => {
@@ -418,7 +418,7 @@ impl Issuer {
     }
 
     /// Signs `doc` as `securing` says; the signed form and the DID URL of the key.
-    async fn secure(
+    pub(crate) async fn secure_document(
         &self,
         doc: &Map<String, Value>,
         securing: Securing,

@@ -13,6 +13,7 @@
 //! is produced by [`sign_vc_jose`] for the W3C VC-API.
 
 pub mod achievements;
+pub mod clr;
 pub mod endorse;
 pub mod general;
 pub mod offers;

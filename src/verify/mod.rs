@@ -84,6 +84,7 @@
 //! [`remote::FETCHES_PER_VERIFICATION`] fetches, none after
 //! [`remote::FETCH_WINDOW`].
 
+pub mod clr;
 pub mod local;
 pub mod ob2;
 pub mod presentation;
@@ -183,6 +184,8 @@ pub(crate) enum KeyLookup {
 enum Subject {
     Badge,
     Endorsement,
+    /// A credential inside a CLR (its own bundles are not followed).
+    Bundled,
 }
 
 /// How the credential was carried in a JWT.
@@ -668,6 +671,10 @@ impl Verifier {
         }
         // 9. Endorsements.
         self.check_endorsements(credential, report).await;
+        // 10. The credentials a CLR bundles.
+        if subject == Subject::Badge && has_type(credential.get("type"), "ClrCredential") {
+            self.check_clr(credential, opts, report).await;
+        }
     }
 
     fn is_own(&self, did: &str) -> bool {
@@ -1346,22 +1353,29 @@ fn check_schema(document: &Value, subject: Subject, named: NamedSchemas, report:
     let types = document.get("type");
     let ob_schema = match subject {
         Subject::Endorsement => Some(Subject::Endorsement),
-        Subject::Badge
+        Subject::Badge | Subject::Bundled
             if has_type(types, "AchievementCredential")
                 || has_type(types, "OpenBadgeCredential") =>
         {
             Some(Subject::Badge)
         }
-        Subject::Badge if has_type(types, "EndorsementCredential") => Some(Subject::Endorsement),
-        Subject::Badge => None,
+        Subject::Badge | Subject::Bundled if has_type(types, "EndorsementCredential") => {
+            Some(Subject::Endorsement)
+        }
+        Subject::Badge | Subject::Bundled => None,
     };
     let mut violations = Vec::new();
     if let Err(v) = vcdm::check_credential(document) {
         violations.extend(v);
     }
+    let is_clr = has_type(types, "ClrCredential");
+    if is_clr {
+        violations.extend(clr::rules(document));
+    }
     let version = vcdm::version_of(document);
     report.standard = Some(match ob_schema {
         Some(_) => "ob3",
+        None if is_clr => "clr2",
         None => version.standard(),
     });
     if let Some(which) = ob_schema
@@ -1417,7 +1431,7 @@ fn check_ob_schema(
         document
     };
     match subject {
-        Subject::Badge => schema::check_credential(doc),
+        Subject::Badge | Subject::Bundled => schema::check_credential(doc),
         Subject::Endorsement => schema::check_endorsement(doc),
     }
 }

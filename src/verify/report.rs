@@ -91,7 +91,8 @@ pub struct Report {
     /// The `issuer_trust` outcome alone: `true`, `false`, or `null` for unknown.
     pub trusted: Option<bool>,
     pub checks: Vec<Check>,
-    /// The standard the credential was judged by: `ob3`, `vcdm2` or `vcdm1.1`.
+    /// The standard the credential was judged by: `ob3`, `clr2`, `vcdm2`, `vcdm1.1`,
+    /// `ob2-hosted` or `ob2-signed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standard: Option<&'static str>,
     /// The decoded credential (the JWT payload for JWT badges).
@@ -110,6 +111,9 @@ pub struct Report {
     /// One report per endorsement, when the badge carries any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub endorsements: Vec<Report>,
+    /// One report per credential a CLR bundles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<Report>,
 }
 
 impl Report {
@@ -125,6 +129,7 @@ impl Report {
             verification_method: None,
             issuer_registry: None,
             endorsements: Vec::new(),
+            credentials: Vec::new(),
         }
     }
 

@@ -269,7 +269,7 @@ pub struct FormCache(std::sync::Mutex<std::collections::HashMap<String, Arc<Valu
 const FORMS_KEPT: usize = 1024;
 
 impl FormCache {
-    fn get(&self, key: &str) -> Option<Arc<Value>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Value>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -277,7 +277,7 @@ impl FormCache {
             .cloned()
     }
 
-    fn put(&self, key: String, v: Arc<Value>) {
+    pub(crate) fn put(&self, key: String, v: Arc<Value>) {
         let mut m = self
             .0
             .lock()

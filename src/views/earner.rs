@@ -333,6 +333,131 @@ impl Pages {
     }
 }
 
+/// How a learner record download is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClrFormat {
+    /// JSON with a Data Integrity proof.
+    Json,
+    /// An OB 3.0 §8.2 style compact JWT.
+    Jwt,
+}
+
+impl ClrFormat {
+    pub fn parse(s: Option<&str>) -> Option<Self> {
+        match s {
+            None | Some("json") => Some(Self::Json),
+            Some("jwt") => Some(Self::Jwt),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A learner record as a file.
+#[derive(Debug, Clone)]
+pub struct ClrFile {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub filename: String,
+}
+
+impl Pages {
+    /// A CLR 2.0 learner record of `awards` (the earner's), bundling those `chosen`
+    /// (all when none is) that are issued and in force; signed on request and not
+    /// recorded (see [`crate::issue::clr`]), and kept for the next request for the
+    /// same bundle.
+    pub async fn clr_of(
+        &self,
+        awards: &[Award],
+        chosen: &[Uuid],
+        format: ClrFormat,
+    ) -> Result<ClrFile, Error> {
+        use crate::issue::clr::Bundled;
+        let eligible: Vec<&Award> = awards
+            .iter()
+            .filter(|a| !a.issued.is_empty() && !a.revoked && !a.suspended && !a.is_general())
+            .collect();
+        let badges: Vec<Bundled> = eligible
+            .iter()
+            .filter(|a| chosen.is_empty() || chosen.contains(&a.id))
+            .filter_map(|a| Bundled::of((*a).clone()))
+            .collect();
+        if badges.is_empty() {
+            return Err(Error::NotFound("badges to put in a learner record".into()));
+        }
+        let email = badges.iter().find_map(|b| b.award.recipient.email.clone());
+        let did = badges.iter().find_map(|b| b.award.recipient.id.clone());
+        let partial = badges.len() < eligible.len();
+        let doc = self
+            .issuer
+            .clr_document(
+                email.as_deref(),
+                did.as_deref(),
+                &badges,
+                partial,
+                None,
+                false,
+            )
+            .await?;
+        let id = doc
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let key = format!("{id} {format:?}");
+        let text = if let Some(v) = self.clr_files.get(&key) {
+            v.as_str().unwrap_or_default().to_owned()
+        } else {
+            let securing = match format {
+                ClrFormat::Jwt => crate::issue::general::Securing::Ob3Jwt,
+                ClrFormat::Json => {
+                    let keys = self.issuer.keys().current();
+                    if keys.newest_of(crate::jose::Algorithm::EdDSA).is_some() {
+                        crate::issue::general::Securing::DataIntegrity(
+                            crate::integrity::Suite::EddsaRdfc2022,
+                        )
+                    } else if keys.newest_of(crate::jose::Algorithm::ES256).is_some() {
+                        crate::issue::general::Securing::DataIntegrity(
+                            crate::integrity::Suite::EcdsaRdfc2019,
+                        )
+                    } else {
+                        crate::issue::general::Securing::Ob3Jwt
+                    }
+                }
+            };
+            let signed = self.issuer.sign_clr(&doc, securing).await?;
+            let signed = if matches!(securing, crate::issue::general::Securing::Ob3Jwt)
+                && format == ClrFormat::Json
+            {
+                // No key for a Data Integrity proof: the JWT is what there is.
+                return Ok(ClrFile {
+                    body: signed.into_bytes(),
+                    content_type: "application/jwt",
+                    filename: "learner-record.jwt".into(),
+                });
+            } else {
+                signed
+            };
+            self.clr_files.put(
+                key,
+                std::sync::Arc::new(serde_json::Value::String(signed.clone())),
+            );
+            signed
+        };
+        Ok(match format {
+            ClrFormat::Json => ClrFile {
+                body: text.into_bytes(),
+                content_type: "application/vc",
+                filename: "learner-record.json".into(),
+            },
+            ClrFormat::Jwt => ClrFile {
+                body: text.into_bytes(),
+                content_type: "application/jwt",
+                filename: "learner-record.jwt".into(),
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

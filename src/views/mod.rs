@@ -242,6 +242,7 @@ pub struct Pages {
     statuses: Arc<badge::StatusCache>,
     endorsements: Arc<endorsement::EndorsementCache>,
     di_forms: Arc<badge::FormCache>,
+    clr_files: Arc<badge::FormCache>,
 }
 
 impl std::fmt::Debug for Pages {
@@ -267,6 +268,7 @@ impl Pages {
             statuses: Arc::new(badge::StatusCache::new(STATUS_TTL)),
             endorsements: Arc::new(endorsement::EndorsementCache::new(STATUS_TTL)),
             di_forms: Arc::new(badge::FormCache::default()),
+            clr_files: Arc::new(badge::FormCache::default()),
         }
     }
 

@@ -644,3 +644,118 @@ async fn app_bytes(app: &TestApp, path: &str) -> (StatusCode, HeaderMap, Vec<u8>
     let (s, h, b) = app.send(req).await;
     (s, h, b.to_vec())
 }
+
+/// The earner's page downloads the chosen badges as one CLR 2.0 learner record (JSON
+/// with a Data Integrity proof, or a JWT) that the verifier accepts with every badge;
+/// a published profile offers all its badges the same way.
+#[tokio::test]
+async fn the_earner_downloads_a_learner_record_of_the_chosen_badges() {
+    let app = TestApp::new().await;
+    let mut ids = Vec::new();
+    let mut url = String::new();
+    for name in ["Knowledge", "Skill", "Proficiency"] {
+        let mut input = crate::helpers::sample_achievement_input();
+        input["name"] = json!(name);
+        let (_, ach) = app
+            .admin(Method::POST, "/api/v1/achievements", Some(input))
+            .await;
+        let a = award(
+            &app,
+            &ach,
+            json!({"name": "Grace Hopper", "email": "grace@example.org", "id": HOLDER_DID}),
+            json!({"delivery": "direct"}),
+        )
+        .await;
+        ids.push(uuid_of(&a));
+        url = a["earner_url"].as_str().expect("earner_url").to_owned();
+    }
+    let (s, _, page) = send(&app, Method::GET, &local(&url), &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("data-section=\"clr\""), "{page}");
+    assert_eq!(page.matches("type=\"checkbox\" name=\"badge\"").count(), 3);
+
+    let path = format!(
+        "{}/clr?badge={}&badge={}&format=json",
+        local(&url),
+        ids[0],
+        ids[2]
+    );
+    let (s, h, body) = send(&app, Method::GET, &path, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(h[header::CONTENT_TYPE], "application/vc");
+    assert!(
+        h[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii")
+            .contains("learner-record.json")
+    );
+    let clr: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        clr["type"],
+        json!(["VerifiableCredential", "ClrCredential"])
+    );
+    assert_eq!(clr["partial"], true, "one of three badges left out");
+    assert_eq!(clr["credentialSubject"]["id"], HOLDER_DID);
+    let bundled: Vec<String> = clr["credentialSubject"]["verifiableCredential"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| {
+            c["id"]
+                .as_str()
+                .expect("id")
+                .trim_start_matches("urn:uuid:")
+                .to_owned()
+        })
+        .collect();
+    let mut want = vec![ids[0].clone(), ids[2].clone()];
+    want.sort();
+    let mut got = bundled.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let (_, r) = app.verify(clr.clone()).await;
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(outcome_of(&r, "credentials"), Some("pass"));
+
+    // As a JWT, all badges (none chosen).
+    let path = format!("{}/clr?format=jwt", local(&url));
+    let (s, h, jwt) = send(&app, Method::GET, &path, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK, "{jwt}");
+    assert_eq!(h[header::CONTENT_TYPE], "application/jwt");
+    let (_, r) = app.verify(json!(jwt)).await;
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["credentials"].as_array().map(Vec::len), Some(3));
+
+    // A wrong link or a bad parameter: an HTML error page, nothing signed.
+    let wrong = format!("{}x/clr", local(&url));
+    let (s, h, _) = send(&app, Method::GET, &wrong, &[], Vec::new()).await;
+    assert!(s.is_client_error() && is_html(&h), "{s}");
+    let bad = format!("{}/clr?format=pdf", local(&url));
+    let (s, h, _) = send(&app, Method::GET, &bad, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(is_html(&h));
+
+    // The published profile offers its badges as one record.
+    manage(&app, &url, "action=profile&handle=grace-h").await;
+    manage(&app, &url, "action=publish").await;
+    let (s, _, page) = send(&app, Method::GET, "/profiles/grace-h", &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("data-download=\"clr\""), "{page}");
+    let (s, _, body) = send(
+        &app,
+        Method::GET,
+        "/profiles/grace-h/clr?format=json",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let clr: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(clr["partial"], false);
+    let (_, r) = app.verify(clr).await;
+    assert_eq!(r["verified"], true, "{r}");
+}
+
+fn outcome_of<'a>(r: &'a Value, check: &str) -> Option<&'a str> {
+    crate::helpers::outcome(r, check)
+}

@@ -142,3 +142,90 @@ pub async fn profile(State(state): State<AppState>, Path(handle): Path<String>) 
         Err(e) => failed(&state, e, "Profile").await,
     }
 }
+
+/// The `badge` (repeated) and `format` parameters of a learner record download.
+fn clr_query(query: Option<&str>) -> Option<(Vec<Uuid>, crate::views::earner::ClrFormat)> {
+    let mut chosen = Vec::new();
+    let mut format = None;
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "badge" => chosen.push(Uuid::parse_str(&v).ok()?),
+            "format" => format = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Some((
+        chosen,
+        crate::views::earner::ClrFormat::parse(format.as_deref())?,
+    ))
+}
+
+fn clr_response(file: crate::views::earner::ClrFile) -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                file.content_type.to_owned(),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", file.filename),
+            ),
+        ],
+        file.body,
+    )
+        .into_response()
+}
+
+/// `GET /earner/{award}/{mac}/clr?badge=<id>&badge=...&format=json|jwt`: the earner's
+/// chosen badges (all, when none is chosen) as one CLR 2.0 learner record.
+pub async fn manage_clr(
+    State(state): State<AppState>,
+    Path((award, mac)): Path<(String, String)>,
+    uri: axum::http::Uri,
+) -> Response {
+    let earner = match state.earners.open(&award, &mac).await {
+        Ok(e) => e,
+        Err(e) => return failed(&state, e.into(), "Page").await,
+    };
+    let Some((chosen, format)) = clr_query(uri.query()) else {
+        return super::error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "That download link is not valid",
+            "Choose the badges to include on your badges page and try again.",
+        )
+        .await;
+    };
+    match state.pages.clr_of(&earner.awards, &chosen, format).await {
+        Ok(f) => clr_response(f),
+        Err(e) => failed(&state, e, "Learner record").await,
+    }
+}
+
+/// `GET /profiles/{handle}/clr?format=json|jwt`: every badge a published profile
+/// shows, as one CLR 2.0 learner record.
+pub async fn profile_clr(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let Some((_, format)) = clr_query(uri.query()) else {
+        return super::error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "That download link is not valid",
+            "Use the download link on the profile page.",
+        )
+        .await;
+    };
+    let awards = match state.earners.profile(&handle).await {
+        Ok((_, a)) => a,
+        Err(e) => return failed(&state, e.into(), "Profile").await,
+    };
+    match state.pages.clr_of(&awards, &[], format).await {
+        Ok(f) => clr_response(f),
+        Err(e) => failed(&state, e, "Learner record").await,
+    }
+}

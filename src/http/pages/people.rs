@@ -100,6 +100,26 @@ pub fn manage(v: &ManageView) -> Markup {
                         }
                     }
                 }
+                @if v.badges.iter().any(|b| b.badge_url.is_some()) {
+                section.panel aria-labelledby="clr-h" data-section="clr" {
+                    h2 #clr-h { "Download a learner record" }
+                    p { "A Comprehensive Learner Record (CLR 2.0) puts the badges you choose into one file signed by " (s.issuer_name) ". Each badge inside keeps its own signature, so a school, an employer or a wallet can check every one of them." }
+                    form method="get" action={ (v.action_url) "/clr" } data-action="clr" {
+                        fieldset {
+                            legend { "Badges to include" }
+                            @for b in v.badges.iter().filter(|b| b.badge_url.is_some()) {
+                                label.inline { input type="checkbox" name="badge" value=(b.id) checked; (b.name) }
+                            }
+                        }
+                        fieldset {
+                            legend { "Format" }
+                            label.inline { input type="radio" name="format" value="json" checked; "JSON-LD with a Data Integrity proof (for wallets and learner record platforms)" }
+                            label.inline { input type="radio" name="format" value="jwt"; "JWT" }
+                        }
+                        button.button.primary type="submit" { "Download learner record" }
+                    }
+                }
+                }
                 section.panel aria-labelledby="profile-h" {
                     h2 #profile-h { "Your public profile" }
                     p { "One page that brings your badges together with the skills they show. Only badges whose pages are public, and that you have not left off, appear on it." }
@@ -170,6 +190,10 @@ pub fn profile(v: &ProfileView) -> Markup {
                         @for l in &v.shares {
                             li { a data-share=(l.network) href=(l.href) rel="noopener" { (l.label) } }
                         }
+                    }
+                    @if !v.badges.is_empty() {
+                        p { "All these badges in one signed file, a Comprehensive Learner Record (CLR 2.0): "
+                            a data-download="clr" href={ (v.url) "/clr?format=json" } download="learner-record.json" { "download the learner record" } "." }
                     }
                 }
             }

@@ -5,6 +5,11 @@
 //!   {"credential_id", "credential"}`: an OB 3.0 `EndorsementCredential` from this
 //!   issuer (see [`crate::issue::endorse`]). It is listed, revoked and suspended like
 //!   any credential, by its `credential_id`.
+//! - `POST /api/v1/clr` `{"recipient": {"email"|"id"}, "credential_ids": [...],
+//!   "proof"?: "jwt" | "eddsa-rdfc-2022" | "ecdsa-rdfc-2019", "name"?}` → `201
+//!   {"credential_id", "credential"}`: a CLR 2.0 `ClrCredential` bundling those badges
+//!   of that earner (see [`crate::issue::clr`]); a badge of someone else, revoked,
+//!   suspended or not yet accepted → `422` naming it.
 //! - `POST /api/v1/achievements/{id}/endorsements` `{"credential": <JWT or credential
 //!   object>}` → `200` the achievement: an endorsement someone made of this
 //!   achievement, verified first (it must verify and endorse this achievement), is
@@ -22,7 +27,22 @@ use serde_json::{Value, json};
 use super::parse_json;
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::issue::clr::ClrRequest;
 use crate::issue::endorse::EndorsementRequest;
+
+/// `POST /api/v1/clr`.
+pub async fn issue_clr(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: ClrRequest = parse_json(&body)?;
+    let issued = state.issuer.issue_clr(&req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "credential_id": issued.id(),
+            "credential": issued.credential()?,
+        })),
+    )
+        .into_response())
+}
 
 /// `POST /api/v1/endorsements`.
 pub async fn issue_endorsement(

@@ -403,6 +403,19 @@ def setup(report, svc):
 
     by_key = {a["key"]: a for a in ctx["achievements"]}
 
+    # Endorsements of each achievement (this issuer's own, as an industry body's would
+    # be), attached so that the achievement pages, and the badges awarded below, show
+    # them.
+    for a in ctx["achievements"]:
+        e = expect(report, svc, f"setup: POST /api/v1/endorsements of {a['uuid']}", "POST",
+                   "/api/v1/endorsements", 201, body={
+                       "subject_id": a["id"],
+                       "comment": "Assessed against the Northwind Skills Framework and found rigorous."})
+        if isinstance(e, dict) and e.get("credential"):
+            expect(report, svc, f"setup: attach the endorsement to {a['uuid']}", "POST",
+                   f"/api/v1/achievements/{a['uuid']}/endorsements", 200,
+                   body={"credential": e["credential"]})
+
     def award(role, key, valid_until, what):
         a = by_key.get(key)
         if not a:

@@ -368,7 +368,7 @@ pub fn badge(v: &BadgeView) -> Markup {
                     }
                     section.panel.sharing aria-labelledby="download-h" {
                         h2 #download-h { "Download" }
-                        p { "The image downloads carry the signed credential inside them (a baked badge), so anyone can verify the file itself." }
+                        p { "The image downloads carry the signed credential inside them (a baked badge), so anyone can verify the file itself." @if v.downloads.json.is_some() { " The JSON-LD credential is the same badge secured with a Data Integrity proof, for wallets and platforms that take that form." } }
                         div.actions {
                             a.button.primary data-download="png" href=(v.downloads.png) download={ "badge-" (v.id) ".png" } { "Badge image (PNG)" }
                             a.button data-download="svg" href=(v.downloads.svg) download={ "badge-" (v.id) ".svg" } { "Badge image (SVG)" }

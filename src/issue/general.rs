@@ -388,7 +388,19 @@ impl Issuer {
         } else {
             return Ok(None);
         };
-        let method = self.multikey_method(&key)?;
+        let (signed, _) = self.embed_proof(&credential, suite, &key).await?;
+        Ok(Some(Value::Object(signed)))
+    }
+
+    /// Signs `doc` with an embedded `suite` proof for `assertionMethod` by `key` (one
+    /// of this issuer's, named by its Multikey method); the document and the method.
+    async fn embed_proof(
+        &self,
+        doc: &Map<String, Value>,
+        suite: Suite,
+        key: &std::sync::Arc<crate::jose::SigningKey>,
+    ) -> Result<(Map<String, Value>, String), Error> {
+        let method = self.multikey_method(key)?;
         let options = ProofOptions {
             suite,
             purpose: "assertionMethod",
@@ -396,10 +408,13 @@ impl Issuer {
             challenge: None,
             domain: None,
         };
-        let signed = integrity::sign(&credential, &options, &key, &method, self.did().as_str())
+        let signed = integrity::sign(doc, &options, key, &method, self.did().as_str())
             .await
-            .map_err(|e| Error::Build(format!("the Data Integrity proof: {e:?}")))?;
-        Ok(Some(Value::Object(signed)))
+            .map_err(|e| match e {
+                integrity::ProofError::Invalid(m) => bad(m),
+                integrity::ProofError::Unsupported(m) => Error::Build(m),
+            })?;
+        Ok((signed, method))
     }
 
     /// Whether [`Issuer::data_integrity_form`] can sign without making a key.
@@ -461,20 +476,7 @@ impl Issuer {
                     .key_for(suite.algorithm())
                     .await
                     .map_err(|e| Error::Build(format!("a key for {}: {e}", suite.name())))?;
-                let method = self.multikey_method(&key)?;
-                let options = ProofOptions {
-                    suite,
-                    purpose: "assertionMethod",
-                    created: format_seconds(self.now()),
-                    challenge: None,
-                    domain: None,
-                };
-                let signed = integrity::sign(doc, &options, &key, &method, self.did().as_str())
-                    .await
-                    .map_err(|e| match e {
-                        integrity::ProofError::Invalid(m) => bad(m),
-                        integrity::ProofError::Unsupported(m) => Error::Build(m),
-                    })?;
+                let (signed, method) = self.embed_proof(doc, suite, &key).await?;
                 let text =
                     serde_json::to_string(&signed).map_err(|e| Error::Build(e.to_string()))?;
                 Ok((text, method))

@@ -579,3 +579,22 @@ pub fn message<'a>(report: &'a Value, check: &str) -> &'a str {
         .and_then(|c| c["message"].as_str())
         .unwrap_or("")
 }
+
+/// A did:key for `k` and the DID URL of its key.
+pub fn did_key_of(k: &SigningKey) -> (String, String) {
+    let did = accolade::did::key::did_key_for(k.public_jwk()).expect("did");
+    let kid = format!("{did}#{}", did.method_specific_id());
+    (did.to_string(), kid)
+}
+
+/// One of the 1EdTech examples in `tests/vectors/examples`, as a JSON object.
+pub fn example(name: &str) -> serde_json::Map<String, Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/examples")
+        .join(name);
+    serde_json::from_slice::<Value>(&std::fs::read(path).expect("example"))
+        .expect("json")
+        .as_object()
+        .cloned()
+        .expect("object")
+}

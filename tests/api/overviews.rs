@@ -5,29 +5,12 @@ use accolade::jose::jws::sign_compact;
 use accolade::jose::{Algorithm, SigningKey};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
 fn key(alg: Algorithm) -> SigningKey {
     SigningKey::generate(alg).expect("key").0
-}
-
-fn did_key_of(k: &SigningKey) -> (String, String) {
-    let did = accolade::did::key::did_key_for(k.public_jwk()).expect("did");
-    let kid = format!("{did}#{}", did.method_specific_id());
-    (did.to_string(), kid)
-}
-
-fn example(name: &str) -> Map<String, Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors/examples")
-        .join(name);
-    serde_json::from_slice::<Value>(&std::fs::read(path).expect("example"))
-        .expect("json")
-        .as_object()
-        .cloned()
-        .expect("object")
 }
 
 async fn html(app: &TestApp, path: &str) -> (StatusCode, String) {

@@ -14,23 +14,6 @@ fn key(alg: Algorithm) -> SigningKey {
     SigningKey::generate(alg).expect("key").0
 }
 
-fn did_key_of(k: &SigningKey) -> (String, String) {
-    let did = accolade::did::key::did_key_for(k.public_jwk()).expect("did");
-    let kid = format!("{did}#{}", did.method_specific_id());
-    (did.to_string(), kid)
-}
-
-fn example(name: &str) -> Map<String, Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors/examples")
-        .join(name);
-    serde_json::from_slice::<Value>(&std::fs::read(path).expect("example"))
-        .expect("json")
-        .as_object()
-        .cloned()
-        .expect("object")
-}
-
 /// An OB 3.0 JWT badge of a did:key issuer, after `edit` on the credential.
 fn did_key_badge(k: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
     let (did, kid) = did_key_of(k);

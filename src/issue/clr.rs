@@ -253,7 +253,8 @@ impl Issuer {
             }
             None => badges.len(),
         };
-        Ok((badges.clone(), held > badges.len()))
+        let partial = held > badges.len();
+        Ok((badges, partial))
     }
 
     fn clr_email(&self, req: &ClrRequest) -> Result<Option<String>, Error> {

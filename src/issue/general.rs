@@ -373,21 +373,17 @@ impl Issuer {
             .and_then(|j| j.payload_json())
             .map_err(|e| Error::Build(format!("the badge is not a JWT: {e}")))?;
         let credential = crate::jose::claims::strip_jwt_claims(&payload);
-        let keys = self.keys.current();
-        let (suite, key) = if let Some((_, k)) = keys.newest_of(crate::jose::Algorithm::EdDSA) {
-            (Suite::EddsaRdfc2022, k.clone())
-        } else if make_key {
-            let (_, k) = self
-                .keys
-                .key_for(crate::jose::Algorithm::EdDSA)
-                .await
-                .map_err(|e| Error::Build(format!("a key for eddsa-rdfc-2022: {e}")))?;
-            (Suite::EddsaRdfc2022, k)
-        } else if let Some((_, k)) = keys.newest_of(crate::jose::Algorithm::ES256) {
-            (Suite::EcdsaRdfc2019, k.clone())
-        } else {
-            return Ok(None);
+        let suite = match self.ready_suite() {
+            _ if make_key => Suite::EddsaRdfc2022,
+            Some(s) => s,
+            None => return Ok(None),
         };
+        // The key there is, or (only when `make_key`) a new Ed25519 one.
+        let (_, key) = self
+            .keys
+            .key_for(suite.algorithm())
+            .await
+            .map_err(|e| Error::Build(format!("a key for {}: {e}", suite.name())))?;
         let (signed, _) = self.embed_proof(&credential, suite, &key).await?;
         Ok(Some(Value::Object(signed)))
     }
@@ -417,11 +413,17 @@ impl Issuer {
         Ok((signed, method))
     }
 
-    /// Whether [`Issuer::data_integrity_form`] can sign without making a key.
-    pub fn data_integrity_available(&self) -> bool {
+    /// The Data Integrity suite this issuer can sign with without making a key:
+    /// `eddsa-rdfc-2022` with an Ed25519 key, else `ecdsa-rdfc-2019` with a P-256 one.
+    pub fn ready_suite(&self) -> Option<Suite> {
         let keys = self.keys.current();
-        keys.newest_of(crate::jose::Algorithm::EdDSA).is_some()
-            || keys.newest_of(crate::jose::Algorithm::ES256).is_some()
+        if keys.newest_of(crate::jose::Algorithm::EdDSA).is_some() {
+            Some(Suite::EddsaRdfc2022)
+        } else if keys.newest_of(crate::jose::Algorithm::ES256).is_some() {
+            Some(Suite::EcdsaRdfc2019)
+        } else {
+            None
+        }
     }
 
     /// The DID URL a Data Integrity proof names `key` by: its `Multikey` method in

@@ -149,20 +149,8 @@ impl Verifier {
                     "{label}: it is about {t}, not the record's learner {l}"
                 ));
             }
-            let bad: Vec<String> = inner
-                .checks
-                .iter()
-                .filter(|c| c.check != CheckName::IssuerTrust && c.outcome != Outcome::Pass)
-                .map(|c| match &c.message {
-                    Some(m) => format!("{} {}", c.check.as_str(), m),
-                    None => c.check.as_str().to_owned(),
-                })
-                .collect();
-            if inner
-                .checks
-                .iter()
-                .any(|c| c.check != CheckName::IssuerTrust && c.outcome == Outcome::Fail)
-            {
+            let bad = inner.problems();
+            if inner.has_failure() {
                 failed.push(format!("{label}: {}", bad.join("; ")));
             } else if !inner.verified {
                 unknown.push(format!("{label}: {}", bad.join("; ")));

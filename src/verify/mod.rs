@@ -336,9 +336,7 @@ impl Verifier {
             let body = match self.remote.fetch(url, crate::net::Kind::Badge).await {
                 Ok(b) => b,
                 // Open Badges 2.0 revokes a hosted assertion with 410 Gone.
-                Err(crate::net::FetchError::Status(410)) => {
-                    return self.run_ob2_hosted(url, opts).await;
-                }
+                Err(crate::net::FetchError::Status(410)) => return Ok(ob2::gone(url)),
                 Err(e) => {
                     return Err(Error::Malformed(format!(
                         "the badge at {} could not be fetched: {e}",

@@ -80,15 +80,9 @@ fn is_ob2_context(c: &str) -> bool {
         || c == "https://openbadgespec.org/v2/context.json"
 }
 
+/// Whether `v` names any of `names` (OB 2.0 spells some types two ways).
 fn has_type(v: Option<&Value>, names: &[&str]) -> bool {
-    match v {
-        Some(Value::String(s)) => names.contains(&s.as_str()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|s| names.contains(&s)),
-        _ => false,
-    }
+    names.iter().any(|n| super::has_type(v, n))
 }
 
 /// The `id` of a member that is an IRI or an embedded object with an `id`.
@@ -132,6 +126,18 @@ fn origin(u: &str) -> Option<(String, String)> {
         Some(p) => (format!("{host}:{p}"), host),
         None => (host.clone(), host),
     })
+}
+
+/// OB 2.0 "Revoking Hosted Assertions": the host of the assertion at `url` answers
+/// 410 Gone.
+pub(super) fn gone(url: &str) -> Report {
+    let mut o = Map::new();
+    o.insert("id".into(), Value::String(url.to_owned()));
+    let mut j = Judged::new("ob2-hosted", &o);
+    j.report.pass(CheckName::Hosted);
+    j.report
+        .fail(CheckName::Status, "revoked: the host answers 410 Gone");
+    j.report.finish()
 }
 
 /// What one verification of an OB 2.0 assertion collects.
@@ -233,16 +239,7 @@ impl Verifier {
     pub(super) async fn run_ob2_hosted(&self, url: &str, opts: &Options) -> Result<Report, Error> {
         let body = match self.remote.fetch(url, Kind::Badge).await {
             Ok(b) => b,
-            Err(FetchError::Status(410)) => {
-                // OB 2.0 "Revoking Hosted Assertions": the host answers 410 Gone.
-                let mut o = Map::new();
-                o.insert("id".into(), Value::String(url.to_owned()));
-                let mut j = Judged::new("ob2-hosted", &o);
-                j.report.pass(CheckName::Hosted);
-                j.report
-                    .fail(CheckName::Status, "revoked: the host answers 410 Gone");
-                return Ok(j.report.finish());
-            }
+            Err(FetchError::Status(410)) => return Ok(gone(url)),
             Err(e) => {
                 return Err(Error::Malformed(format!(
                     "the badge at {} could not be fetched: {e}",
@@ -351,7 +348,7 @@ impl Verifier {
             }
             _ => j.report.pass(CheckName::Status),
         }
-        Ok(self.conclude(j, &assertion, issuer.as_ref(), opts))
+        Ok(self.conclude(j, &assertion, opts))
     }
 
     /// SignedBadge verification of a compact JWS whose payload is `assertion`.
@@ -408,7 +405,7 @@ impl Verifier {
                 }
             }
         }
-        Ok(self.conclude(j, &assertion, issuer.as_ref(), opts))
+        Ok(self.conclude(j, &assertion, opts))
     }
 
     /// Tries the keys the issuer lists; `creator`, when given, must be one of them.
@@ -670,16 +667,14 @@ impl Verifier {
     }
 
     /// `badge_class`, `schema`, recipient and trust; then the verdict.
-    fn conclude(
-        &self,
-        mut j: Judged,
-        assertion: &Map<String, Value>,
-        _issuer: Option<&Map<String, Value>>,
-        opts: &Options,
-    ) -> Report {
+    fn conclude(&self, mut j: Judged, assertion: &Map<String, Value>, opts: &Options) -> Report {
         if !j.links.is_empty() {
-            let mut all = j.links.clone();
-            all.extend(j.links_unknown.clone());
+            let all: Vec<&str> = j
+                .links
+                .iter()
+                .chain(&j.links_unknown)
+                .map(String::as_str)
+                .collect();
             j.report.fail(CheckName::BadgeClass, all.join("; "));
         } else if !j.links_unknown.is_empty() {
             j.report
@@ -719,35 +714,12 @@ fn recipient_matches(a: &Map<String, Value>, email: &str) -> super::recipient::M
     let Some(identity) = r.get("identity").and_then(Value::as_str) else {
         return Match::No("the recipient has no identity".into());
     };
-    let email = email.trim();
-    let candidates = [email.to_owned(), email.to_lowercase()];
     let hashed = r.get("hashed").and_then(Value::as_bool).unwrap_or(false);
-    if !hashed {
-        return if candidates
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(identity.trim()))
-        {
-            Match::Yes
-        } else {
-            Match::No("the badge was issued to another address".into())
-        };
-    }
     let salt = r.get("salt").and_then(Value::as_str).unwrap_or_default();
-    let mut known = false;
-    for c in &candidates {
-        match super::recipient::hash_matches(identity, c, salt) {
-            Some(true) => return Match::Yes,
-            Some(false) => known = true,
-            None => {}
-        }
-    }
-    if known {
-        Match::No("the badge was issued to another address".into())
-    } else {
-        Match::Unknown(format!(
-            "the identity hash algorithm of {:?} is not supported (sha256 and md5 are)",
-            identity.split('$').next().unwrap_or_default()
-        ))
+    match super::recipient::identity_names(identity, hashed, salt, email) {
+        Ok(true) => Match::Yes,
+        Ok(false) => Match::No("the badge was issued to another address".into()),
+        Err(m) => Match::Unknown(m),
     }
 }
 

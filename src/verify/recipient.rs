@@ -24,7 +24,7 @@ pub enum Match {
     Unknown(String),
 }
 
-pub(super) fn hash_matches(stated: &str, email: &str, salt: &str) -> Option<bool> {
+fn hash_matches(stated: &str, email: &str, salt: &str) -> Option<bool> {
     let (alg, hex_digest) = stated.split_once('$')?;
     let digest = match alg.to_ascii_lowercase().as_str() {
         "sha256" => {
@@ -44,6 +44,37 @@ pub(super) fn hash_matches(stated: &str, email: &str, salt: &str) -> Option<bool
     Some(digest.eq_ignore_ascii_case(hex_digest))
 }
 
+/// Whether one stated identity names `email`: a `<alg>$<hex>` hash over the address
+/// and `salt` when `hashed`, else the address in clear; the address is tried as
+/// given and lower-cased. `Err` says why a hash could not be judged.
+pub(super) fn identity_names(
+    stated: &str,
+    hashed: bool,
+    salt: &str,
+    email: &str,
+) -> Result<bool, String> {
+    let email = email.trim();
+    let candidates = [email.to_owned(), email.to_lowercase()];
+    if !hashed {
+        return Ok(candidates
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(stated.trim())));
+    }
+    for c in &candidates {
+        match hash_matches(stated, c, salt) {
+            Some(true) => return Ok(true),
+            Some(false) => {}
+            None => {
+                return Err(format!(
+                    "the identity hash algorithm of {:?} is not supported (sha256 and md5 are)",
+                    stated.split('$').next().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// Compares `email` with the subject's e-mail identifiers.
 pub fn check(credential: &Map<String, Value>, email: &str) -> Match {
     let email = email.trim();
@@ -52,7 +83,6 @@ pub fn check(credential: &Map<String, Value>, email: &str) -> Match {
         Some(v) => vec![v],
         None => Vec::new(),
     };
-    let candidates = [email.to_owned(), email.to_lowercase()];
     let mut seen = 0;
     let mut unknown = None;
     for subject in subjects {
@@ -70,27 +100,11 @@ pub fn check(credential: &Map<String, Value>, email: &str) -> Match {
                 continue;
             };
             let hashed = id.get("hashed").and_then(Value::as_bool).unwrap_or(false);
-            if !hashed {
-                if candidates
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(stated.trim()))
-                {
-                    return Match::Yes;
-                }
-                continue;
-            }
             let salt = id.get("salt").and_then(Value::as_str).unwrap_or_default();
-            for c in &candidates {
-                match hash_matches(stated, c, salt) {
-                    Some(true) => return Match::Yes,
-                    Some(false) => {}
-                    None => {
-                        unknown = Some(format!(
-                            "the identity hash algorithm of {:?} is not supported (sha256 and md5 are)",
-                            stated.split('$').next().unwrap_or_default()
-                        ));
-                    }
-                }
+            match identity_names(stated, hashed, salt, email) {
+                Ok(true) => return Match::Yes,
+                Ok(false) => {}
+                Err(m) => unknown = Some(m),
             }
         }
     }

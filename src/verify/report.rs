@@ -162,6 +162,27 @@ impl Report {
             .map(|c| c.outcome)
     }
 
+    /// What keeps the credential from being verified: every check but `issuer_trust`
+    /// that did not pass, as `check: message`.
+    pub fn problems(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|c| c.check != CheckName::IssuerTrust && c.outcome != Outcome::Pass)
+            .map(|c| match &c.message {
+                Some(m) => format!("{}: {m}", c.check.as_str()),
+                None => c.check.as_str().to_owned(),
+            })
+            .collect()
+    }
+
+    /// Whether a check other than `issuer_trust` failed outright (rather than being
+    /// undecided).
+    pub fn has_failure(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| c.check != CheckName::IssuerTrust && c.outcome == Outcome::Fail)
+    }
+
     /// Computes `verified` and `trusted` from the checks.
     pub fn finish(mut self) -> Self {
         // Something must vouch for the content: a signature, or (Open Badges 2.0

@@ -485,7 +485,8 @@ impl Pages {
             jwt: format!("{page_url}/credential.jwt"),
             json: self
                 .issuer
-                .data_integrity_available()
+                .ready_suite()
+                .is_some()
                 .then(|| format!("{page_url}/credential.json")),
             small_png: format!("{page_url}/small.png"),
         };

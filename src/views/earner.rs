@@ -403,45 +403,24 @@ impl Pages {
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        use crate::issue::general::Securing;
+        // JSON carries a Data Integrity proof; with no key for one (none is made
+        // here), the JWT is what there is.
+        let (securing, format) = match (format, self.issuer.ready_suite()) {
+            (ClrFormat::Json, Some(suite)) => (Securing::DataIntegrity(suite), ClrFormat::Json),
+            _ => (Securing::Ob3Jwt, ClrFormat::Jwt),
+        };
         let key = format!("{id} {format:?}");
-        let text = if let Some(v) = self.clr_files.get(&key) {
-            v.as_str().unwrap_or_default().to_owned()
-        } else {
-            let securing = match format {
-                ClrFormat::Jwt => crate::issue::general::Securing::Ob3Jwt,
-                ClrFormat::Json => {
-                    let keys = self.issuer.keys().current();
-                    if keys.newest_of(crate::jose::Algorithm::EdDSA).is_some() {
-                        crate::issue::general::Securing::DataIntegrity(
-                            crate::integrity::Suite::EddsaRdfc2022,
-                        )
-                    } else if keys.newest_of(crate::jose::Algorithm::ES256).is_some() {
-                        crate::issue::general::Securing::DataIntegrity(
-                            crate::integrity::Suite::EcdsaRdfc2019,
-                        )
-                    } else {
-                        crate::issue::general::Securing::Ob3Jwt
-                    }
-                }
-            };
-            let signed = self.issuer.sign_clr(&doc, securing).await?;
-            let signed = if matches!(securing, crate::issue::general::Securing::Ob3Jwt)
-                && format == ClrFormat::Json
-            {
-                // No key for a Data Integrity proof: the JWT is what there is.
-                return Ok(ClrFile {
-                    body: signed.into_bytes(),
-                    content_type: "application/jwt",
-                    filename: "learner-record.jwt".into(),
-                });
-            } else {
+        let text = match self.clr_files.get(&key) {
+            Some(v) => v.as_str().unwrap_or_default().to_owned(),
+            None => {
+                let signed = self.issuer.sign_clr(&doc, securing).await?;
+                self.clr_files.put(
+                    key,
+                    std::sync::Arc::new(serde_json::Value::String(signed.clone())),
+                );
                 signed
-            };
-            self.clr_files.put(
-                key,
-                std::sync::Arc::new(serde_json::Value::String(signed.clone())),
-            );
-            signed
+            }
         };
         Ok(match format {
             ClrFormat::Json => ClrFile {

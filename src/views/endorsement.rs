@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::verify::{Outcome, Report};
+use crate::verify::Report;
 
 /// One endorsement on a page.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,33 +59,25 @@ impl EndorsementView {
             .and_then(Value::as_str)
             .and_then(|d| d.get(..10))
             .map(str::to_owned);
-        let outcome =
-            if report.verified {
-                "pass"
-            } else if report.checks.iter().any(|c| {
-                c.outcome == Outcome::Fail && c.check != crate::verify::CheckName::IssuerTrust
-            }) {
-                "fail"
-            } else {
-                "indeterminate"
-            };
-        let problem = report
-            .checks
-            .iter()
-            .find(|c| {
-                c.outcome != Outcome::Pass && c.check != crate::verify::CheckName::IssuerTrust
-            })
-            .map(|c| match &c.message {
-                Some(m) => format!("{}: {m}", c.check.as_str()),
-                None => c.check.as_str().to_owned(),
-            });
+        let outcome = if report.verified {
+            "pass"
+        } else if report.has_failure() {
+            "fail"
+        } else {
+            "indeterminate"
+        };
+        let problem = if report.verified {
+            None
+        } else {
+            report.problems().into_iter().next()
+        };
         Self {
             endorser: name.unwrap_or(issuer_id).to_owned(),
             endorser_url,
             comment,
             date,
             outcome,
-            problem: if report.verified { None } else { problem },
+            problem,
         }
     }
 

@@ -33,7 +33,11 @@ use crate::issue::endorse::EndorsementRequest;
 /// `POST /api/v1/clr`.
 pub async fn issue_clr(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let req: ClrRequest = parse_json(&body)?;
-    let issued = state.issuer.issue_clr(&req).await?;
+    created(&state.issuer.issue_clr(&req).await?)
+}
+
+/// `201 {"credential_id", "credential"}` for a credential the admin API issued.
+fn created(issued: &crate::issue::general::IssuedCredential) -> Result<Response, ApiError> {
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -50,15 +54,7 @@ pub async fn issue_endorsement(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: EndorsementRequest = parse_json(&body)?;
-    let issued = state.issuer.issue_endorsement(&req).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "credential_id": issued.id(),
-            "credential": issued.credential()?,
-        })),
-    )
-        .into_response())
+    created(&state.issuer.issue_endorsement(&req).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,18 +91,7 @@ pub async fn attach_endorsement(
         ));
     }
     if !report.verified {
-        let failed: Vec<String> = report
-            .checks
-            .iter()
-            .filter(|c| {
-                c.outcome != crate::verify::Outcome::Pass
-                    && c.check != crate::verify::CheckName::IssuerTrust
-            })
-            .map(|c| match &c.message {
-                Some(m) => format!("{}: {m}", c.check.as_str()),
-                None => c.check.as_str().to_owned(),
-            })
-            .collect();
+        let failed = report.problems();
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({

@@ -63,13 +63,32 @@ pub async fn fleet_admin_token(
     fleet: &dyn crate::store::Fleet,
 ) -> Result<(AdminToken, TokenSource), TokenError> {
     if let Some(t) = env_token.filter(|t| !t.is_empty()) {
-        return Ok((AdminToken::new(t), TokenSource::Environment));
+        return Ok((
+            strong_token(t, "ACCOLADE_ADMIN_TOKEN")?,
+            TokenSource::Environment,
+        ));
     }
     let token = fleet
         .shared_value(ADMIN_TOKEN_NAME, &new_admin_token())
         .await
         .map_err(TokenError::Store)?;
     Ok((AdminToken::new(&token), TokenSource::Database))
+}
+
+/// The shortest admin token accepted, characters: a token anyone could guess would
+/// open every admin route.
+pub const MIN_ADMIN_TOKEN: usize = 16;
+
+/// `token` when it is long enough to be a secret.
+fn strong_token(token: &str, origin: &str) -> Result<AdminToken, TokenError> {
+    let n = token.chars().count();
+    if n < MIN_ADMIN_TOKEN {
+        return Err(TokenError::TooShort {
+            origin: origin.to_owned(),
+            length: n,
+        });
+    }
+    Ok(AdminToken::new(token))
 }
 
 /// The name the shared store keeps the admin token under.
@@ -92,6 +111,10 @@ pub enum TokenError {
     },
     #[error("{0} is empty")]
     Empty(PathBuf),
+    #[error(
+        "the admin token in {origin} is {length} characters long; use at least {MIN_ADMIN_TOKEN} random ones (for example the output of `openssl rand -base64 32`), or unset it to have one generated"
+    )]
+    TooShort { origin: String, length: usize },
     #[error("the admin token kept in the database: {0}")]
     Store(crate::store::Error),
 }
@@ -103,7 +126,10 @@ pub fn load_admin_token(
     data_dir: &Path,
 ) -> Result<(AdminToken, TokenSource), TokenError> {
     if let Some(t) = env_token.filter(|t| !t.is_empty()) {
-        return Ok((AdminToken::new(t), TokenSource::Environment));
+        return Ok((
+            strong_token(t, "ACCOLADE_ADMIN_TOKEN")?,
+            TokenSource::Environment,
+        ));
     }
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -119,7 +145,8 @@ pub fn load_admin_token(
             if t.is_empty() {
                 return Err(TokenError::Empty(path));
             }
-            Ok((AdminToken::new(t), TokenSource::File(path)))
+            let name = path.display().to_string();
+            Ok((strong_token(t, &name)?, TokenSource::File(path)))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = new_admin_token();
@@ -254,6 +281,8 @@ pub struct Services {
     pub public_url: url::Url,
     pub admin_token: AdminToken,
     pub rate_limit: RateLimit,
+    /// Connection, time, verification and fetch bounds.
+    pub limits: crate::limits::Limits,
     /// `--allow-http-did-web` exemptions (host:port), for outbound resolution.
     pub allow_http_did_web: Vec<AllowedHost>,
     /// `--trusted-proxy`: where `X-Forwarded-For` names the client.
@@ -563,6 +592,7 @@ impl AppState {
             public_url,
             admin_token,
             rate_limit: RateLimit::DEFAULT,
+            limits: crate::limits::Limits::default(),
             allow_http_did_web: Vec::new(),
             trusted_proxies: crate::net::proxy::TrustedProxies::default(),
             buckets,
@@ -652,6 +682,11 @@ impl AppState {
         Ok(self.issuer.replace_keys(fresh))
     }
 
+    /// Sets the connection, time, verification and fetch bounds.
+    pub fn set_limits(&mut self, limits: crate::limits::Limits) {
+        Arc::make_mut(&mut self.0).limits = limits;
+    }
+
     /// Sets the per-client rate limit.
     pub fn set_rate_limit(&mut self, limit: RateLimit) {
         Arc::make_mut(&mut self.0).rate_limit = limit;
@@ -723,9 +758,17 @@ mod tests {
         assert!(a.matches(stored.trim()));
         let (b, _) = load_admin_token(None, dir.path()).expect("reads");
         assert!(b.matches(stored.trim()));
-        let (c, src) = load_admin_token(Some("from-env"), dir.path()).expect("env");
+        let (c, src) = load_admin_token(Some("from-env-0123456789"), dir.path()).expect("env");
         assert_eq!(src, TokenSource::Environment);
-        assert!(c.matches("from-env") && !c.matches(stored.trim()));
+        assert!(c.matches("from-env-0123456789") && !c.matches(stored.trim()));
+        // A token anyone could guess is refused, with the way out.
+        let e = load_admin_token(Some("x"), dir.path()).expect_err("short");
+        assert!(e.to_string().contains("at least 16"), "{e}");
+        std::fs::write(&path, "short\n").expect("write");
+        assert!(matches!(
+            load_admin_token(None, dir.path()),
+            Err(TokenError::TooShort { length: 5, .. })
+        ));
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub mod integrity;
 pub mod issue;
 pub mod jose;
 pub mod keyring;
+pub mod limits;
 pub mod mail;
 pub mod model;
 pub mod net;

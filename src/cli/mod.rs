@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service (admin API, verify API, DID document).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage the issuer's signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -60,7 +60,7 @@ pub enum Command {
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).map(|()| 0),
+        Command::Serve(args) => serve::run(*args).map(|()| 0),
         Command::Keys(cmd) => keys::run(cmd).map(|()| 0),
         Command::Verify(args) => verify::run(args),
         Command::Bake(args) => bake::run_bake(&args),

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
+
 use anyhow::Context as _;
 use clap::Args;
 
@@ -110,6 +112,65 @@ pub struct ServeArgs {
     /// The sender of e-mail: "Name <address@example.edu>".
     #[arg(long, env = "ACCOLADE_MAIL_FROM", value_name = "MAILBOX")]
     pub mail_from: Option<String>,
+    /// Connections open at once, in all.
+    #[arg(long, env = "ACCOLADE_MAX_CONNECTIONS", default_value_t = crate::limits::Limits::default().max_connections,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64).
+    #[arg(long, env = "ACCOLADE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = crate::limits::Limits::default().max_per_address,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_connections_per_address: usize,
+    /// Seconds for a request head to arrive (also closes idle connections).
+    #[arg(long, env = "ACCOLADE_HEADER_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+    /// Seconds for a request body to arrive, from the request's start.
+    #[arg(long, env = "ACCOLADE_BODY_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub body_timeout: Duration,
+    /// Seconds to answer a request (not the admin API's).
+    #[arg(long, env = "ACCOLADE_REQUEST_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub request_timeout: Duration,
+    /// Verifications in flight at once, in all (503 beyond).
+    #[arg(long, env = "ACCOLADE_MAX_VERIFICATIONS", default_value_t = crate::limits::Limits::default().verifications,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_verifications: usize,
+    /// Verifications in flight at once for one client (429 beyond).
+    #[arg(long, env = "ACCOLADE_MAX_VERIFICATIONS_PER_CLIENT", default_value_t = crate::limits::Limits::default().verifications_per_client,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_verifications_per_client: usize,
+    /// MiB of verification request bodies held at once, in all (503 beyond).
+    #[arg(long, env = "ACCOLADE_VERIFICATION_MEMORY_MIB", default_value_t = crate::limits::Limits::default().verification_bytes / (1024 * 1024),
+          value_parser = clap::value_parser!(u32).range(16..).map(|n| n as usize))]
+    pub verification_memory_mib: usize,
+    /// Outbound fetches in flight at once for one client's requests.
+    #[arg(long, env = "ACCOLADE_MAX_FETCHES_PER_CLIENT", default_value_t = crate::limits::Limits::default().fetches_per_client,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_fetches_per_client: usize,
+}
+
+impl ServeArgs {
+    /// The bounds these flags set.
+    pub fn limits(&self) -> crate::limits::Limits {
+        crate::limits::Limits {
+            max_connections: self.max_connections,
+            max_per_address: self.max_connections_per_address,
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            request_timeout: self.request_timeout,
+            verifications: self.max_verifications,
+            verifications_per_client: self.max_verifications_per_client,
+            verification_bytes: self.verification_memory_mib * 1024 * 1024,
+            fetches_per_client: self.max_fetches_per_client,
+        }
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(n) if n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
 }
 
 impl clap::builder::ValueParserFactory for BadgePurposes {
@@ -232,6 +293,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("starting the issuer")?;
     state.set_rate_limit(args.rate_limit);
+    state.set_limits(args.limits());
     if !args.trusted_proxy.is_empty() {
         let list: Vec<String> = args.trusted_proxy.iter().map(|n| n.to_string()).collect();
         eprintln!(
@@ -361,7 +423,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = args.limits();
+    crate::http::server::check_file_limit(&limits);
+    let limiter =
+        crate::http::server::ConnectionLimiter::new(limits, state.trusted_proxies.clone());
+    let app = crate::http::router(state);
     let handle = axum_server::Handle::new();
     // Signal handlers exist before anyone can see the listening line.
     let signals = Signals::install()?;
@@ -375,20 +441,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("listening on {scheme}://{bound}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    match tls {
-        Some(cfg) => {
-            axum_server::from_tcp_rustls(listener, cfg)
-                .handle(handle)
-                .serve(app)
-                .await?;
-        }
-        None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(app)
-                .await?;
-        }
-    }
+    crate::http::server::serve(listener, app, limiter, tls, handle).await?;
     partner_keys
         .persist_usage()
         .await

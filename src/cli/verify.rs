@@ -60,15 +60,41 @@ enum Input {
     Image(crate::bake::ImageKind, Vec<u8>),
 }
 
+/// The most bytes read from a file or standard input: what the verify API takes.
+pub const MAX_INPUT: usize = crate::http::VERIFY_BODY_LIMIT;
+
+/// Reads at most [`MAX_INPUT`] bytes of `r`; more is an error (a device such as
+/// `/dev/zero` never ends).
+fn read_capped(r: impl std::io::Read, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut b = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(r, MAX_INPUT as u64 + 1), &mut b)
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    if b.len() > MAX_INPUT {
+        anyhow::bail!(
+            "{what} is larger than {} MiB, more than any badge",
+            MAX_INPUT / (1024 * 1024)
+        );
+    }
+    Ok(b)
+}
+
 fn read_input(arg: &str) -> anyhow::Result<Input> {
     let bytes = if arg == "-" {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
-        b
+        read_capped(std::io::stdin(), "standard input")?
     } else {
-        match std::fs::read(arg) {
-            Ok(b) => b,
-            // Not a file: the argument is the JWT itself.
+        match std::fs::File::open(arg) {
+            Ok(f) => {
+                if f.metadata().is_ok_and(|m| m.is_dir()) {
+                    anyhow::bail!("{arg} is a directory");
+                }
+                read_capped(f, arg)?
+            }
+            // A JWT holds no '/' and a JSON credential starts with '{': anything
+            // else was meant as a file.
+            Err(e) if arg.contains('/') && !arg.trim_start().starts_with('{') => {
+                anyhow::bail!("cannot read {arg}: {e}")
+            }
+            // Not a file: the argument is the JWT (or JSON) itself.
             Err(_) => return Ok(Input::Text(arg.to_owned())),
         }
     };

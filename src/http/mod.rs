@@ -4,18 +4,18 @@
 //! `router(state)` is pure (no sockets), so tests drive it in-process.
 
 pub mod access;
+pub mod admission;
+pub mod cors;
 pub mod error;
 mod middleware;
 pub mod pages;
 mod routes;
-
-use std::time::Duration;
+pub mod server;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use access::Rule;
@@ -838,8 +838,14 @@ pub fn router(state: AppState) -> Router {
             state.trusted_proxies.clone(),
             middleware::client_address,
         ))
+        .layer(axum::middleware::from_fn(admission::count_refusals))
         .layer(TraceLayer::new_for_http())
-        .layer(CorsLayer::permissive().max_age(Duration::from_secs(3600)))
+        .layer(axum::middleware::from_fn_with_state(
+            cors::Cors {
+                base_path: state.identity.base_path.clone(),
+            },
+            cors::cors,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             middleware::ClientLimit {
                 limit: state.rate_limit,
@@ -848,6 +854,10 @@ pub fn router(state: AppState) -> Router {
                 keyed: keyed.into(),
             },
             middleware::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            admission::Admission::new(state.clone()),
+            admission::admit,
         ))
         .layer(axum::middleware::from_fn(pages::page_headers))
         .layer(axum::middleware::from_fn(middleware::json_errors))

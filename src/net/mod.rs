@@ -18,11 +18,15 @@
 //! - Names are resolved by an in-process asynchronous resolver (hickory, with the
 //!   system's resolver configuration and hosts file), so a name server that never
 //!   answers costs a cancelled future, not a thread.
-//! - At most [`MAX_PER_HOST`] fetches run at once to one host name, [`MAX_PER_ADDRESS`]
-//!   to one address (an IPv6 /64 counts as one), and [`MAX_CONCURRENT`] in all; the
-//!   last two are taken only after the name is resolved. Waiting for a slot counts
-//!   against the deadlines, so a host that is slow on purpose ties up its own slots,
-//!   not others'.
+//! - At most [`MAX_PER_HOST`] fetches run at once to one host and port, with a pool
+//!   of its own for DID documents (so a flood of status-list or `kid` fetches to a
+//!   host cannot starve the resolution of its DID), [`MAX_PER_ADDRESS`] to one address
+//!   (an IPv6 /64 counts as one), and [`MAX_CONCURRENT`] in all; the last two are taken
+//!   only after the name is resolved. Waiting for a slot is bounded by [`QUEUE_WAIT`]
+//!   and does not count against the deadlines, which start once the slot is held; a
+//!   fetch that found no slot fails with [`FetchError::Limit`], which callers never
+//!   cache (it says nothing about the remote host). Each fetch also takes a slot of
+//!   the client whose request caused it, and is charged to that client ([`caller`]).
 //!
 //! `--allow-http-did-web HOST:PORT` exempts exactly that host and port from the scheme,
 //! address and IP-literal rules, for local development and tests.
@@ -32,7 +36,21 @@
 
 pub mod addr;
 pub mod buckets;
+pub mod caller;
 pub mod proxy;
+
+/// Outbound fetches not made because of a local limit (a full queue, a caller's spent
+/// budget), since start.
+static LIMITED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn count_limited() {
+    LIMITED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many outbound fetches local limits have refused since start.
+pub fn limited_count() -> u64 {
+    LIMITED.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -62,8 +80,10 @@ pub fn validate_http_url(s: &str) -> Result<url::Url, String> {
 
 /// Deadline for name resolution plus the TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Deadline for the whole exchange, from asking for a slot to the last body byte.
+/// Deadline for the whole exchange, from holding a slot to the last body byte.
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a fetch waits for a slot before giving up (a local limit, not cached).
+pub const QUEUE_WAIT: Duration = Duration::from_secs(3);
 /// Fetches in flight at once, across the process.
 pub const MAX_CONCURRENT: usize = 1024;
 /// Fetches in flight at once to one host name.
@@ -200,7 +220,8 @@ struct Inner {
     slots: Semaphore,
     lookups: Arc<Semaphore>,
     resolver: std::sync::OnceLock<Option<hickory_resolver::TokioResolver>>,
-    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Keyed by (DID documents?, host, port).
+    per_host: Mutex<HashMap<(bool, String, u16), Arc<Semaphore>>>,
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     user_agent: String,
 }
@@ -275,19 +296,10 @@ impl Outbound {
 
     /// GETs `url` under every rule above and returns its body.
     pub async fn get(&self, url: &str, kind: Kind) -> Result<Bytes, FetchError> {
-        let deadline = Instant::now() + TOTAL_TIMEOUT;
-        match timeout_at(deadline, self.get_inner(url, kind, deadline)).await {
-            Ok(r) => r,
-            Err(_) => Err(FetchError::Timeout("5 s")),
-        }
+        self.get_inner(url, kind).await
     }
 
-    async fn get_inner(
-        &self,
-        raw: &str,
-        kind: Kind,
-        deadline: Instant,
-    ) -> Result<Bytes, FetchError> {
+    async fn get_inner(&self, raw: &str, kind: Kind) -> Result<Bytes, FetchError> {
         if raw.len() > MAX_URL {
             return Err(FetchError::BadUrl(format!(
                 "a URL of {} bytes (at most {MAX_URL} are fetched)",
@@ -328,16 +340,50 @@ impl Outbound {
             }
         }
 
+        // The client's slot first, then the host's: one client's queue never holds a
+        // host's slot while it waits.
+        let _caller_slot = caller::admit_fetch().await?;
         let host_slots = slots_for(
             &self.inner.per_host,
-            host_text.to_ascii_lowercase(),
+            (
+                kind == Kind::DidDocument,
+                host_text.to_ascii_lowercase(),
+                port,
+            ),
             MAX_PER_HOST,
         );
-        let _host_slot = host_slots
-            .acquire()
-            .await
-            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
+        let _host_slot = queue(&host_slots, Instant::now() + QUEUE_WAIT, || {
+            format!("{host_text}:{port}")
+        })
+        .await?;
+        // The deadlines run from here: waiting in a queue above is ours, not the
+        // remote host's.
+        let deadline = Instant::now() + TOTAL_TIMEOUT;
+        match timeout_at(
+            deadline,
+            self.exchange_within(&url, kind, &host_text, port, https, allowed, deadline, raw),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout("5 s")),
+        }
+    }
 
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_within(
+        &self,
+        url: &Url,
+        kind: Kind,
+        host_text: &str,
+        port: u16,
+        https: bool,
+        allowed: bool,
+        deadline: Instant,
+        raw: &str,
+    ) -> Result<Bytes, FetchError> {
+        let host = url.host().ok_or_else(|| FetchError::BadUrl(short(raw)))?;
+        let host_text = host_text.to_owned();
         let connect_deadline = (Instant::now() + CONNECT_TIMEOUT).min(deadline);
         let addrs: Vec<SocketAddr> = match host {
             Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
@@ -349,10 +395,11 @@ impl Outbound {
         if addrs.is_empty() {
             return Err(FetchError::Dns(host_text));
         }
-        if !allowed && let Some(bad) = addrs.iter().find(|a| !addr::is_public(a.ip())) {
+        if !allowed && addrs.iter().any(|a| !addr::is_public(a.ip())) {
+            // Which address is not said: the answer would tell anyone how names
+            // resolve inside this network.
             return Err(FetchError::Refused(format!(
-                "{host_text} resolves to {}, which is not a public address (for local development: --allow-http-did-web {host_text}:{port})",
-                bad.ip()
+                "{host_text} does not resolve to public addresses only (for local development: --allow-http-did-web {host_text}:{port})"
             )));
         }
         let address_slots = slots_for(
@@ -360,16 +407,11 @@ impl Outbound {
             address_key(addrs[0].ip()),
             MAX_PER_ADDRESS,
         );
-        let _address_slot = address_slots
-            .acquire()
-            .await
-            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
-        let _slot = self
-            .inner
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| FetchError::Http("the client is shutting down".into()))?;
+        // Given up a little before the deadline, so that it is reported as the limit
+        // it is, not as the remote host's timeout.
+        let wait_until = deadline - Duration::from_millis(100);
+        let _address_slot = queue(&address_slots, wait_until, || host_text.clone()).await?;
+        let _slot = queue(&self.inner.slots, wait_until, || "any host".to_owned()).await?;
         let tcp = connect_any(&addrs, connect_deadline, &host_text).await?;
         let _ = tcp.set_nodelay(true);
 
@@ -390,9 +432,9 @@ impl Outbound {
                     host: host_text.clone(),
                     reason: e.to_string(),
                 })?;
-            exchange(tls, &url, kind, &self.inner.user_agent).await
+            exchange(tls, url, kind, &self.inner.user_agent).await
         } else {
-            exchange(tcp, &url, kind, &self.inner.user_agent).await
+            exchange(tcp, url, kind, &self.inner.user_agent).await
         }
     }
 }
@@ -441,6 +483,25 @@ impl Outbound {
         .await
         .map_err(|_| FetchError::Dns(host.clone()))?;
         found.map_err(|_| FetchError::Dns(host))
+    }
+}
+
+/// A slot of `slots`, waiting until `until` at most; a full queue is a local limit.
+async fn queue<'a>(
+    slots: &'a Semaphore,
+    until: Instant,
+    what: impl FnOnce() -> String,
+) -> Result<tokio::sync::SemaphorePermit<'a>, FetchError> {
+    match timeout_at(until, slots.acquire()).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(_)) => Err(FetchError::Http("the client is shutting down".into())),
+        Err(_) => {
+            count_limited();
+            Err(FetchError::Limit(format!(
+                "too many fetches to {} are waiting",
+                what()
+            )))
+        }
     }
 }
 
@@ -579,7 +640,11 @@ mod tests {
             ("https://127.0.0.1/x", "IP address"),
             ("https://[::1]/x", "IP address"),
             ("https://10.0.0.1/x", "IP address"),
-            ("https://localhost:1/x", "not a public address"),
+            // Which address it resolves to is not said.
+            (
+                "https://localhost:1/x",
+                "does not resolve to public addresses only",
+            ),
             ("ftp://example.com/x", "scheme"),
             ("https://u:p@example.com/x", "credentials"),
         ] {

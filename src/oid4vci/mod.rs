@@ -506,6 +506,9 @@ impl Oid4vci {
         let audience = self.identifier();
         let now = self.now();
         let mut holders = Vec::with_capacity(proofs.len());
+        // Keys by their RFC 7638 thumbprint: one key named twice (as a did:key and as
+        // a jwk) is still one key.
+        let mut thumbprints = std::collections::HashSet::new();
         let mut nonce: Option<String> = None;
         for (i, jwt) in proofs.iter().enumerate() {
             let p = proof::verify_proof(jwt, &audience, now.unix_timestamp())
@@ -523,6 +526,11 @@ impl Oid4vci {
                 ));
             }
             nonce = Some(n);
+            if !thumbprints.insert(p.key.thumbprint()) {
+                return Err(Error::InvalidProof(
+                    "two proofs are signed with the same key; each badge of a batch needs its own key".into(),
+                ));
+            }
             let holder = match rec.recipient.id.as_deref() {
                 Some(named) if proof::key_matches_did(&p.key, named) => named.to_owned(),
                 Some(named) => {

@@ -38,8 +38,12 @@
 //! that is not the request's, a token that is not JSON, a presentation that is not a
 //! presentation) are refused without deciding anything, and every presentation of an
 //! answer is read before any is verified, so malformed posts cost little and decide
-//! nothing. A wallet's error answer (§8.5, e.g. `access_denied`) carrying the
-//! request's `state` does decide it: `rejected`, with the wallet's reason.
+//! nothing. Only an answer whose presentations are signed by their holder over this
+//! request's nonce and audience decides it (`verified`, or `rejected` by what its
+//! badges' checks found): a wallet's error answer (§8.5, e.g. `access_denied`) is not
+//! authenticated, and whoever saw the QR code could send it or a failing answer, so
+//! those, like unreadable answers, are kept under `attempts` and the request stays
+//! `pending` until the real wallet answers or it expires.
 //!
 //! Bounds: a request record (query included) is at most [`MAX_RECORD_BYTES`];
 //! anonymous callers may keep at most [`MAX_ANONYMOUS_RECORDS`] of all
@@ -66,7 +70,7 @@ use crate::store::{self, PresentationRequests, RequestSummary};
 use crate::verify::{Check, CheckName, Outcome, PresentationOptions, PresentationReport, Verifier};
 
 pub use crate::records::presentation::{
-    ClientIdPrefix, PresentationRequest as RequestRecord, State,
+    Attempt, ClientIdPrefix, MAX_ATTEMPTS, PresentationRequest as RequestRecord, State,
 };
 pub use query::{Constraints, Query};
 
@@ -303,6 +307,7 @@ impl Oid4vp {
             answered_at: None,
             reason: None,
             result: None,
+            attempts: Vec::new(),
         };
         let bytes = serde_json::to_vec(&rec).map_err(corrupt)?;
         if bytes.len() > MAX_RECORD_BYTES {
@@ -485,41 +490,65 @@ impl Oid4vp {
             }
             None => return Err(Error::InvalidResponse("state is missing".into())),
         }
-        let (status, reason, result) = if let Some(code) = &form.error {
+        if let Some(code) = &form.error {
+            // Anyone who saw the QR code can post this: it decides nothing.
             let text = match &form.error_description {
-                Some(d) => format!("the wallet declined ({code}): {d}"),
-                None => format!("the wallet declined ({code})"),
+                Some(d) => format!("a wallet declined ({code}): {d}"),
+                None => format!("a wallet declined ({code})"),
             };
-            (State::Rejected, Some(short(&text)), None)
-        } else {
-            let token = form
-                .vp_token
-                .as_deref()
-                .ok_or_else(|| Error::InvalidResponse("vp_token is missing".into()))?;
-            let answer = self.read_answer(&rec, token, form)?;
-            let result = crate::verify::remote::with_budget_of(
-                crate::verify::remote::FETCHES_PER_VERIFICATION
-                    + 8 * crate::verify::presentation::MAX_CREDENTIALS,
-                self.judge(verifier, &rec, answer),
-            )
-            .await?;
-            let verified = result
-                .get("verified")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let reason = (!verified).then(|| short(&failure_summary(&result)));
-            let status = if verified {
-                State::Verified
-            } else {
-                State::Rejected
-            };
-            (status, reason, Some(result))
+            self.attempt(&rec, text).await?;
+            return Ok(rec);
+        }
+        let token = match form.vp_token.as_deref() {
+            Some(t) => t,
+            None => {
+                let e = Error::InvalidResponse("vp_token is missing".into());
+                self.attempt(&rec, e.to_string()).await?;
+                return Err(e);
+            }
         };
+        let answer = match self.read_answer(&rec, token, form) {
+            Ok(a) => a,
+            Err(e) => {
+                self.attempt(&rec, e.to_string()).await?;
+                return Err(e);
+            }
+        };
+        let (result, proven) = crate::verify::remote::with_budget_of(
+            crate::verify::remote::FETCHES_PER_VERIFICATION
+                + 8 * crate::verify::presentation::MAX_CREDENTIALS,
+            self.judge(verifier, &rec, answer),
+        )
+        .await?;
+        if !proven {
+            let why = format!(
+                "the answer is not proven by its holder (presentation signature, nonce and audience must verify): {}",
+                failure_summary(&result)
+            );
+            // Processed (so `200` for the wallet, §8.2), but it decides nothing.
+            self.attempt(&rec, why).await?;
+            return Ok(rec);
+        }
+        let verified = result
+            .get("verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let reason = (!verified).then(|| short(&failure_summary(&result)));
+        let status = if verified {
+            State::Verified
+        } else {
+            State::Rejected
+        };
+        let result = Some(result);
         // Verification may have taken a while: the lifetime is judged at the verdict.
         if rec.state_at(self.now()) == State::Expired {
             return Err(Error::Expired);
         }
         let mut done = rec;
+        // Attempts recorded while this answer was being verified are kept.
+        if let Some(cur) = self.requests.request(done.id).await? {
+            done.attempts = cur.attempts;
+        }
         done.status = status;
         done.answered_at = Some(self.now());
         done.reason = reason;
@@ -545,6 +574,27 @@ impl Oid4vp {
         }
         self.requests.flush().await?;
         Ok(done)
+    }
+
+    /// Records an answer that decided nothing on the still pending request (the
+    /// latest [`MAX_ATTEMPTS`] are kept; a request decided meanwhile is left alone).
+    async fn attempt(&self, rec: &RequestRecord, reason: String) -> Result<(), Error> {
+        let Some(mut cur) = self.requests.request(rec.id).await? else {
+            return Ok(());
+        };
+        if cur.status != State::Pending {
+            return Ok(());
+        }
+        cur.attempts.push(Attempt {
+            at: self.now(),
+            reason: short(&reason),
+        });
+        if cur.attempts.len() > MAX_ATTEMPTS {
+            let extra = cur.attempts.len() - MAX_ATTEMPTS;
+            cur.attempts.drain(..extra);
+        }
+        self.requests.decide(&cur).await?;
+        Ok(())
     }
 
     /// Splits `vp_token` into (Credential Query id, presentation) pairs.
@@ -659,7 +709,7 @@ impl Oid4vp {
         verifier: &Verifier,
         rec: &RequestRecord,
         answer: Vec<(String, Value)>,
-    ) -> Result<Value, Error> {
+    ) -> Result<(Value, bool), Error> {
         let opts = PresentationOptions {
             challenge: Some(rec.nonce.clone()),
             domain: Some(self.client_id(rec)),
@@ -676,8 +726,22 @@ impl Oid4vp {
             })?;
             reports.push((qid, r));
         }
+        // Only the holder's own proof over this request's nonce and audience lets an
+        // answer decide it.
+        let proven = reports.iter().all(|(_, r)| {
+            [CheckName::Signature, CheckName::Nonce, CheckName::Audience]
+                .iter()
+                .all(|n| {
+                    r.checks
+                        .iter()
+                        .any(|c| c.check == *n && c.outcome == Outcome::Pass)
+                        && r.checks
+                            .iter()
+                            .all(|c| c.check != *n || c.outcome == Outcome::Pass)
+                })
+        });
         let requested = requested_check(rec, &reports);
-        Ok(combine(reports, requested))
+        Ok((combine(reports, requested), proven))
     }
 
     /// Removes records whose retention has passed. Returns how many.
@@ -992,6 +1056,7 @@ mod tests {
             answered_at: None,
             reason: None,
             result: None,
+            attempts: Vec::new(),
         };
         assert_eq!(rec.state_at(crate::clock::from_unix(100)), State::Pending);
         assert_eq!(rec.state_at(crate::clock::from_unix(101)), State::Expired);
@@ -1014,6 +1079,7 @@ mod tests {
             }],
             credentials: Vec::new(),
             presentation: None,
+            warnings: Vec::new(),
         };
         let pass = Check {
             check: CheckName::Requested,

@@ -102,6 +102,22 @@ pub struct PresentationRequest {
     /// The verification result (the `/api/v1/verify` shape for a presentation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// Answers that did not decide the request (unreadable, unauthenticated or not
+    /// proven by the holder), the latest last; at most [`MAX_ATTEMPTS`] are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// The most answers kept under [`PresentationRequest::attempts`].
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// An answer that did not decide a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    #[serde(with = "crate::clock::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Why it decided nothing.
+    pub reason: String,
 }
 
 impl PresentationRequest {

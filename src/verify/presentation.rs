@@ -70,6 +70,10 @@ pub struct PresentationReport {
     /// The decoded presentation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presentation: Option<Value>,
+    /// What the caller should know although no check failed (an unsigned presentation
+    /// proves no holder).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl PresentationReport {
@@ -89,8 +93,21 @@ impl PresentationReport {
         self.push(check, Outcome::Fail, Some(m.into()));
     }
 
+    /// Decides the verdict. A presentation holding no credential proves nothing about
+    /// anyone, so it is never verified, however well it is signed.
     fn finish(mut self) -> Self {
-        self.verified = !(self.checks.is_empty() && self.credentials.is_empty())
+        if self.credentials.is_empty()
+            && !self
+                .checks
+                .iter()
+                .any(|c| c.check == CheckName::Credentials)
+        {
+            self.fail(
+                CheckName::Credentials,
+                "the presentation holds no credential",
+            );
+        }
+        self.verified = !self.credentials.is_empty()
             && self.checks.iter().all(|c| c.outcome == Outcome::Pass)
             && self.credentials.iter().all(|r| r.verified);
         self
@@ -250,6 +267,7 @@ impl Verifier {
             checks: Vec::new(),
             credentials: Vec::new(),
             presentation: Some(Value::Object(payload.clone())),
+            warnings: Vec::new(),
         };
         let iss = payload.get("iss").and_then(Value::as_str);
         let holder = match vp.get("holder") {
@@ -365,6 +383,7 @@ impl Verifier {
             checks: Vec::new(),
             credentials: Vec::new(),
             presentation: Some(Value::Object(vp.clone())),
+            warnings: Vec::new(),
         };
         match (vp.get("proof"), opts.unsigned) {
             (Some(_), _) => {
@@ -390,10 +409,11 @@ impl Verifier {
             holder.as_deref()
         };
         self.check_credentials(vp, bind_to, &mut report).await?;
-        if report.checks.is_empty() && report.credentials.is_empty() {
-            report.fail(
-                CheckName::Signature,
-                "the presentation holds no credentials",
+        if vp.get("proof").is_none() {
+            // Anyone can write any `holder` into an unsigned presentation.
+            report.holder = None;
+            report.warnings.push(
+                "the presentation is not signed, so it proves no holder: its credentials were checked, not who presents them".into(),
             );
         }
         Ok(report.finish())

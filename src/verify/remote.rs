@@ -274,13 +274,28 @@ impl<V: Clone> Cache<V> {
             }
         };
         let mut loaded_here = false;
+        let mut load = Some(load);
         let (result, expires) = cell
             .get_or_init(|| async {
                 loaded_here = true;
-                let (r, ttl) = load().await;
+                let (r, ttl) = match load.take() {
+                    Some(f) => f().await,
+                    None => (
+                        Err(Failure::unknown("not loaded".to_owned())),
+                        Duration::ZERO,
+                    ),
+                };
                 (r, Instant::now() + ttl)
             })
             .await;
+        // A result that was not to be kept (a limit of the caller that loaded it, not
+        // an answer of the remote party) is not shared: this caller loads for itself.
+        if !loaded_here
+            && *expires <= Instant::now()
+            && let Some(f) = load.take()
+        {
+            return f().await.0;
+        }
         if loaded_here {
             if *expires <= Instant::now() {
                 let mut map = self.lock();

@@ -357,16 +357,37 @@ impl TestApp {
 
     /// An app served on a real socket at `http://127.0.0.1:<port>`, its public URL.
     pub async fn listening(alg: Algorithm) -> (Self, std::net::SocketAddr) {
+        Self::listening_limited(alg, accolade::limits::Limits::default(), None).await
+    }
+
+    /// As [`TestApp::listening`], served as `serve` serves (connection limits and
+    /// timeouts) with these `limits`, and `rate_limit` when given.
+    pub async fn listening_limited(
+        alg: Algorithm,
+        limits: accolade::limits::Limits,
+        rate_limit: Option<accolade::app::RateLimit>,
+    ) -> (Self, std::net::SocketAddr) {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("addr");
-        let app = Self::with(alg, &format!("http://{addr}")).await;
-        let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+        let mut app = Self::with(alg, &format!("http://{addr}")).await;
+        app.state.set_limits(limits.clone());
+        if let Some(r) = rate_limit {
+            app.state.set_rate_limit(r);
+        }
+        app.router = accolade::http::router(app.state.clone());
         let router = app.router.clone();
+        let limiter = accolade::http::server::ConnectionLimiter::new(
+            limits,
+            accolade::net::proxy::TrustedProxies::default(),
+        );
         tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            let _ = accolade::http::server::serve(
+                std_listener,
+                router,
+                limiter,
+                None,
+                axum_server::Handle::new(),
             )
             .await;
         });

@@ -1,6 +1,7 @@
 //! The integration test binary: the real router, in process, plus a few tests that run
 //! the `accolade` binary itself.
 
+mod abuse;
 mod admin;
 mod cli;
 mod console;

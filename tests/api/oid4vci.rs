@@ -1484,6 +1484,41 @@ async fn a_batch_may_not_name_one_key_twice() {
         (StatusCode::BAD_REQUEST, Some("invalid_proof")),
         "{r}"
     );
+    // The same key named once by its did:key and once as a `jwk`: still one key.
+    let nonce = app.nonce().await;
+    let by_kid = wallet.proof(&nonce);
+    let mut header = wallet.header();
+    header.as_object_mut().expect("object").remove("kid");
+    header["jwk"] = wallet.key.public_jwk().to_value();
+    let by_jwk = wallet.sign(
+        &header,
+        &json!({"aud": PUBLIC_URL, "iat": NOW, "nonce": nonce}),
+    );
+    let (s, _, r) = app
+        .credential(
+            &token,
+            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [by_kid, by_jwk]}}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_proof")),
+        "{r}"
+    );
+    assert!(
+        r["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("same key")),
+        "{r}"
+    );
+    // Refused before the nonce was spent: one key, one badge, still works.
+    let (s, _, r) = app
+        .credential(
+            &token,
+            json!({"credential_configuration_id": CONFIG, "proofs": {"jwt": [wallet.proof(&nonce)]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
 }
 
 #[tokio::test]

@@ -315,7 +315,7 @@ async fn answer_raw(app: &TestApp, req: &Value, vp: &str, state: &Value) -> (Sta
 type MakeVp<'a> = Box<dyn Fn(&str) -> String + 'a>;
 
 #[tokio::test]
-async fn wrong_nonce_wrong_signer_and_someone_elses_badge_are_rejected() {
+async fn answers_not_proven_by_the_holder_decide_nothing_and_someone_elses_badge_is_rejected() {
     let app = TestApp::new().await;
     let (holder, badge, _) = holder_with_badge(&app).await;
     let client_id = format!("decentralized_identifier:{DID}");
@@ -359,18 +359,35 @@ async fn wrong_nonce_wrong_signer_and_someone_elses_badge_are_rejected() {
         assert_eq!(s, StatusCode::OK, "{what}: {body}");
         assert_eq!(body, json!({}), "{what}");
         let r = result(&app, &req).await;
-        assert_eq!(r["state"], "rejected", "{what}: {r}");
-        assert_eq!(r["result"]["verified"], false, "{what}");
-        assert_eq!(check(&r["result"], failing), Some("fail"), "{what}: {r}");
-        assert!(
-            r["reason"].as_str().expect("reason").contains(failing),
-            "{what}: {r}"
-        );
-        // Once decided, a correct answer is refused too.
         let good = vp(&holder, &[&badge], &nonce, &client_id);
-        let (s, _) = answer_raw(&app, &req, &good, &state).await;
-        assert_eq!(s, StatusCode::BAD_REQUEST, "{what}");
-        assert_eq!(result(&app, &req).await["state"], "rejected");
+        if failing == "holder_binding" {
+            // Signed by its holder over this request: it decides, by its badge's
+            // checks.
+            assert_eq!(r["state"], "rejected", "{what}: {r}");
+            assert_eq!(r["result"]["verified"], false, "{what}");
+            assert_eq!(check(&r["result"], failing), Some("fail"), "{what}: {r}");
+            assert!(
+                r["reason"].as_str().expect("reason").contains(failing),
+                "{what}: {r}"
+            );
+            // Once decided, a correct answer is refused.
+            let (s, _) = answer_raw(&app, &req, &good, &state).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{what}");
+            assert_eq!(result(&app, &req).await["state"], "rejected");
+        } else {
+            // Not proven by the holder: anyone who saw the QR code could have sent
+            // it, so it is kept under `attempts` and the request stays open.
+            assert_eq!(r["state"], "pending", "{what}: {r}");
+            assert!(r["result"].is_null(), "{what}: {r}");
+            let reason = r["attempts"][0]["reason"].as_str().expect("attempt");
+            assert!(reason.contains(failing), "{what}: {r}");
+            // The real wallet's answer still decides it.
+            let (s, body) = answer_raw(&app, &req, &good, &state).await;
+            assert_eq!(s, StatusCode::OK, "{what}: {body}");
+            let r = result(&app, &req).await;
+            assert_eq!(r["state"], "verified", "{what}: {r}");
+            assert_eq!(r["attempts"].as_array().map(Vec::len), Some(1), "{r}");
+        }
     }
 }
 
@@ -695,8 +712,9 @@ async fn presentation_exchange_requests_serve_wallets_before_dcql() {
 }
 
 #[tokio::test]
-async fn a_wallet_that_declines_rejects_the_request() {
+async fn a_declining_answer_is_an_attempt_and_the_real_wallet_still_answers() {
     let app = TestApp::new().await;
+    let (holder, badge, _) = holder_with_badge(&app).await;
     let req = create(&app, json!({})).await;
     let claims = request_claims(&app, &req).await;
     let (s, body) = post_form(
@@ -710,15 +728,28 @@ async fn a_wallet_that_declines_rejects_the_request() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
+    // Anyone who saw the QR code can post that: it decides nothing.
     let r = result(&app, &req).await;
-    assert_eq!(r["state"], "rejected");
+    assert_eq!(r["state"], "pending", "{r}");
     assert!(
-        r["reason"]
+        r["attempts"][0]["reason"]
             .as_str()
             .expect("reason")
-            .contains("access_denied")
+            .contains("access_denied"),
+        "{r}"
     );
     assert!(r["result"].is_null(), "{r}");
+    // The holder's own answer decides it.
+    let client_id = format!("decentralized_identifier:{DID}");
+    let good = vp(
+        &holder,
+        &[&badge],
+        req["nonce"].as_str().expect("nonce"),
+        &client_id,
+    );
+    let (s, body) = answer_raw(&app, &req, &good, &claims["state"]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(result(&app, &req).await["state"], "verified");
 }
 
 #[tokio::test]

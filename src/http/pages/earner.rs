@@ -61,7 +61,7 @@ pub async fn manage(
         ok: true,
         text: t.to_owned(),
     });
-    render(&state, &award, &mac, StatusCode::OK, notice).await
+    super::secret_url(render(&state, &award, &mac, StatusCode::OK, notice).await)
 }
 
 /// The manage page's forms.

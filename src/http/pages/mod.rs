@@ -82,11 +82,26 @@ pub async fn page_headers(req: Request, next: Next) -> Response {
         if !framable {
             h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         }
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        );
+        // A page whose URL is a secret (a claim link, a manage link) sets its own.
+        if !h.contains_key(header::REFERRER_POLICY) {
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("strict-origin-when-cross-origin"),
+            );
+        }
     }
+    res
+}
+
+/// Marks a page whose URL is a secret: it is never sent on as a referrer, and no
+/// shared cache keeps it.
+pub(crate) fn secret_url(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 

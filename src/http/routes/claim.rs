@@ -26,9 +26,9 @@ async fn claim_answer(
         Ok(v) => {
             let mut res = pages::page(status, pages::templates::claim(&v), "no-store");
             res.headers_mut().remove(header::VARY);
-            res
+            pages::secret_url(res)
         }
-        Err(e) => pages::failed(state, e, "Claim link").await,
+        Err(e) => pages::secret_url(pages::failed(state, e, "Claim link").await),
     }
 }
 

@@ -132,6 +132,16 @@ fn view(state: &AppState, rec: &RequestRecord) -> Value {
     }
     // `result` is always there, null until an answer is verified.
     m.insert("result".into(), rec.result.clone().unwrap_or(Value::Null));
+    // Answers that decided nothing: always there, usually empty.
+    m.insert(
+        "attempts".into(),
+        Value::Array(
+            rec.attempts
+                .iter()
+                .map(|a| json!({"at": format_seconds(a.at), "reason": a.reason}))
+                .collect(),
+        ),
+    );
     Value::Object(m)
 }
 

@@ -403,7 +403,10 @@ pub async fn verify_presentation(
     };
     let mut report = state.verifier.verify_presentation(vp, &popts).await?;
     count_verifications(key.as_ref(), report.credentials.len());
-    let (errors, warnings, passed) = problems(&report.checks);
+    let (errors, mut warnings, passed) = problems(&report.checks);
+    warnings.extend(report.warnings.iter().map(|w| {
+        json!({"type": "urn:accolade:problem:holder-not-proven", "title": "holder not proven", "detail": w})
+    }));
     let credential_results: Vec<Value> = report
         .credentials
         .iter()

@@ -563,7 +563,7 @@ impl AppState {
             issuer.clone(),
             earners.clone(),
             staff.clone(),
-            link_secret,
+            link_secret.clone(),
             &public_url,
             clock.clone(),
         );
@@ -581,7 +581,12 @@ impl AppState {
             catalogue,
             pages,
             earners,
-            oid4vci: crate::oid4vci::Oid4vci::new(issuer.clone(), &store, clock.clone()),
+            oid4vci: crate::oid4vci::Oid4vci::new(
+                issuer.clone(),
+                &store,
+                link_secret.clone(),
+                clock.clone(),
+            ),
             oid4vp,
             store,
             issuer,

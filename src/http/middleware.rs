@@ -232,28 +232,57 @@ static CREATE_BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
 /// client is its /48; platforms that need more use a partner key.
 pub const ANONYMOUS_REQUESTS_PER_SEC: f64 = 1.0;
 pub const ANONYMOUS_REQUESTS_BURST: f64 = 10.0;
+/// And at most this many an hour, so that what one client keeps stored stays small.
+pub const ANONYMOUS_REQUESTS_PER_HOUR: f64 = 120.0;
+
+/// Buckets for the hourly quota of anonymous presentation requests, per client.
+static HOURLY_BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Admits one anonymous presentation request from `ip` (`None`), or answers 429.
 pub(crate) async fn refuse_anonymous_request(state: &AppState, ip: IpAddr) -> Option<Response> {
     let client = client_prefix(ip, 48);
+    let hourly = ANONYMOUS_REQUESTS_PER_HOUR / 3600.0;
     let taken = match &state.buckets {
         Some(shared) => {
-            shared
+            match shared
                 .take(
-                    &format!("presentation requests {client}"),
-                    ANONYMOUS_REQUESTS_PER_SEC,
-                    ANONYMOUS_REQUESTS_BURST,
+                    &format!("presentation requests per hour {client}"),
+                    hourly,
+                    ANONYMOUS_REQUESTS_PER_HOUR,
                     Cost::Exactly(1.0),
                 )
                 .await
+            {
+                Ok(()) => {
+                    shared
+                        .take(
+                            &format!("presentation requests {client}"),
+                            ANONYMOUS_REQUESTS_PER_SEC,
+                            ANONYMOUS_REQUESTS_BURST,
+                            Cost::Exactly(1.0),
+                        )
+                        .await
+                }
+                Err(wait) => Err(wait),
+            }
         }
         None => take_from(
-            &CREATE_BUCKETS,
+            &HOURLY_BUCKETS,
             client,
-            ANONYMOUS_REQUESTS_PER_SEC,
-            ANONYMOUS_REQUESTS_BURST,
+            hourly,
+            ANONYMOUS_REQUESTS_PER_HOUR,
             Charge::Exactly(1.0),
-        ),
+        )
+        .and_then(|()| {
+            take_from(
+                &CREATE_BUCKETS,
+                client,
+                ANONYMOUS_REQUESTS_PER_SEC,
+                ANONYMOUS_REQUESTS_BURST,
+                Charge::Exactly(1.0),
+            )
+        }),
     };
     taken.err().map(|wait| {
         too_many_requests(wait, |secs| {

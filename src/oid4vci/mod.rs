@@ -173,6 +173,9 @@ pub struct Nonce {
     pub expires_in: i64,
 }
 
+/// What a `c_nonce` of this service starts with (then its body and MAC).
+const NONCE_PREFIX: &str = "n1.";
+
 /// The OpenID4VCI side of the issuer.
 #[derive(Clone)]
 pub struct Oid4vci {
@@ -181,6 +184,8 @@ pub struct Oid4vci {
     offers: Arc<dyn Offers>,
     tokens: Arc<dyn Tokens>,
     nonces: Arc<dyn Nonces>,
+    /// Keys the MAC of `c_nonce`s, which are stored only once spent.
+    secret: crate::keyring::LinkSecret,
     clock: SharedClock,
 }
 
@@ -197,13 +202,19 @@ fn token_hash(token: &str) -> [u8; 32] {
 }
 
 impl Oid4vci {
-    pub fn new(issuer: Issuer, store: &Store, clock: SharedClock) -> Self {
+    pub fn new(
+        issuer: Issuer,
+        store: &Store,
+        secret: crate::keyring::LinkSecret,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             issuer,
             awards: store.awards.clone(),
             offers: store.offers.clone(),
             tokens: store.tokens.clone(),
             nonces: store.nonces.clone(),
+            secret,
             clock,
         }
     }
@@ -230,16 +241,41 @@ impl Oid4vci {
 
     // ---- nonce endpoint ----
 
-    /// A fresh `c_nonce` (1.0 §7.2).
+    /// A fresh `c_nonce` (1.0 §7.2). It carries its expiry and a MAC under the
+    /// service's secret, so handing one out stores nothing: only a spent nonce is
+    /// recorded (until it would have expired), which a proof must reach first.
     pub async fn nonce(&self) -> Result<Nonce, Error> {
-        let value = random_id(32);
-        self.nonces
-            .put_nonce(&value, self.now() + Duration::seconds(NONCE_TTL))
-            .await?;
+        let expires = self.now().unix_timestamp() + NONCE_TTL;
+        let mut body = expires.to_be_bytes().to_vec();
+        let mut random = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut random);
+        body.extend_from_slice(&random);
+        let body = crate::jose::b64(&body);
+        let mac = self.nonce_mac(&body);
         Ok(Nonce {
-            value,
+            value: format!("{NONCE_PREFIX}{body}.{mac}"),
             expires_in: NONCE_TTL,
         })
+    }
+
+    fn nonce_mac(&self, body: &str) -> String {
+        let mut mac = self.secret.derive("c_nonce", body.as_bytes());
+        mac.truncate(32);
+        mac
+    }
+
+    /// The expiry (unix seconds) of a `c_nonce` this service made, if it is one.
+    fn nonce_expiry(&self, nonce: &str) -> Option<i64> {
+        let (body, mac) = nonce.strip_prefix(NONCE_PREFIX)?.split_once('.')?;
+        let want = self.nonce_mac(body);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            want.as_bytes(),
+            mac.as_bytes(),
+        )) {
+            return None;
+        }
+        let bytes = crate::jose::b64_decode(body, "c_nonce").ok()?;
+        Some(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
     }
 
     // ---- token endpoint ----
@@ -695,9 +731,22 @@ impl Oid4vci {
         Ok(Some(Answer { status: 202, body }))
     }
 
-    /// Consumes a `c_nonce` (single use: a plain single-key remove).
+    /// Consumes a `c_nonce`: a MAC-checked one unexpired and not spent before (its
+    /// spending recorded, single use), or one stored by an earlier version (removed).
     async fn spend_nonce(&self, nonce: &str) -> Result<(), Error> {
-        if nonce.len() <= 256 && self.nonces.take_nonce(nonce, self.now()).await? {
+        let now = self.now();
+        let spent = if nonce.len() > 256 {
+            false
+        } else if let Some(expires) = self.nonce_expiry(nonce) {
+            expires >= now.unix_timestamp()
+                && self
+                    .nonces
+                    .spend_nonce(nonce, crate::clock::from_unix(expires))
+                    .await?
+        } else {
+            !nonce.starts_with(NONCE_PREFIX) && self.nonces.take_nonce(nonce, now).await?
+        };
+        if spent {
             Ok(())
         } else {
             Err(Error::InvalidNonce(

@@ -47,9 +47,12 @@
 //!
 //! Bounds: a request record (query included) is at most [`MAX_RECORD_BYTES`];
 //! anonymous callers may keep at most [`MAX_ANONYMOUS_RECORDS`] of all
-//! [`MAX_RECORDS`]; an answer holds at most [`MAX_PRESENTATIONS`] presentations and
-//! [`crate::verify::presentation::MAX_CREDENTIALS`] badges in all, verified under one
-//! fetch budget.
+//! [`MAX_RECORDS`], each client at most as many as its per-second and hourly quotas
+//! let it make (see `http::middleware`), each living at most [`MAX_ANONYMOUS_TTL`]
+//! unanswered and [`ANONYMOUS_RETENTION`] once answered, its answer kept in at most
+//! [`MAX_ANONYMOUS_ANSWERED_BYTES`]; an answer holds at most [`MAX_PRESENTATIONS`]
+//! presentations and [`crate::verify::presentation::MAX_CREDENTIALS`] badges in all,
+//! verified under one fetch budget.
 
 pub mod query;
 
@@ -83,6 +86,8 @@ pub const MAX_TTL: i64 = 24 * 3600;
 pub const MAX_ANONYMOUS_TTL: i64 = 1800;
 /// How long an answered request (and its result) is kept after the answer, seconds.
 pub const RETENTION: i64 = 24 * 3600;
+/// How long an anonymous caller's answered request is kept, seconds.
+pub const ANONYMOUS_RETENTION: i64 = 3600;
 /// How long an unanswered request is kept after it expired, seconds (an
 /// anonymous caller's, a few minutes: time to see that it expired).
 pub const UNANSWERED_RETENTION: i64 = 3600;
@@ -97,6 +102,8 @@ pub const MAX_RECORD_BYTES: usize = 48 * 1024;
 /// The largest answered record: past it the decoded badges are left out of the
 /// stored result (their checks stay).
 pub const MAX_ANSWERED_BYTES: usize = 256 * 1024;
+/// The same for a request an anonymous caller made.
+pub const MAX_ANONYMOUS_ANSWERED_BYTES: usize = 32 * 1024;
 /// The path (under the public URL) that serves request objects.
 pub const REQUEST_PATH: &str = "/oid4vp/requests";
 /// The path (under the public URL) that takes wallets' answers.
@@ -554,7 +561,14 @@ impl Oid4vp {
         done.reason = reason;
         done.result = result;
         let bytes = serde_json::to_vec(&done).map_err(corrupt)?.len();
-        if bytes > MAX_ANSWERED_BYTES
+        // Strangers' requests are kept smaller: past the cap, the decoded badges go
+        // and their checks stay.
+        let cap = if done.created_by.is_none() {
+            MAX_ANONYMOUS_ANSWERED_BYTES
+        } else {
+            MAX_ANSWERED_BYTES
+        };
+        if bytes > cap
             && let Some(Value::Object(r)) = done.result.as_mut()
         {
             r.remove("credential");
@@ -748,7 +762,8 @@ impl Oid4vp {
     pub async fn sweep(&self) -> Result<usize, Error> {
         let now = self.now();
         let past = |r: &RequestSummary| match (r.answered_at, &r.created_by) {
-            (Some(t), _) => t + Duration::seconds(RETENTION) < now,
+            (Some(t), Some(_)) => t + Duration::seconds(RETENTION) < now,
+            (Some(t), None) => t + Duration::seconds(ANONYMOUS_RETENTION) < now,
             (None, Some(_)) => r.expires_at + Duration::seconds(UNANSWERED_RETENTION) < now,
             (None, None) => r.expires_at + Duration::seconds(ANONYMOUS_UNANSWERED_RETENTION) < now,
         };

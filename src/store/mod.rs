@@ -425,6 +425,10 @@ pub trait Nonces: Durable {
     /// Consumes a nonce: `true` if it existed and had not expired at `now`. Of
     /// concurrent callers at most one gets `true`.
     async fn take_nonce(&self, nonce: &str, now: OffsetDateTime) -> Result<bool, Error>;
+    /// Records `nonce` as spent until `expires_at`: `true` when it was not recorded
+    /// already. Of concurrent callers at most one gets `true`. (Nonces that carry
+    /// their own expiry and MAC are stored only once spent.)
+    async fn spend_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool, Error>;
     /// Drops the nonces expired before `now`; returns how many went.
     async fn sweep_nonces(&self, now: OffsetDateTime) -> Result<usize, Error>;
 }
@@ -855,6 +859,8 @@ impl Store {
     /// Opens (or creates) the embedded store in `dir`, bringing records an earlier
     /// version wrote up to date ([`Store::upgraded`] says what was converted).
     pub fn open(dir: &Path) -> Result<Self, Error> {
+        secure_dir(dir)
+            .map_err(|e| Error::Backend(format!("making {} private: {e}", dir.display()).into()))?;
         let (db, upgraded) = sled::SledStore::open(dir)?;
         let mut store = Self::over(Arc::new(db));
         store.upgraded = upgraded.map(Arc::from);
@@ -933,5 +939,88 @@ impl Store {
     /// How many times writes were made durable so far.
     pub fn flushes(&self) -> u64 {
         self.durable.flushes()
+    }
+}
+
+/// Makes the data directory private to this user: the directory (and every directory
+/// in it) mode 0700, its files 0600. It holds pending awards and earners' details,
+/// so other local users must not read it. A directory that is missing is created so;
+/// one that others could read is tightened in place, with a message saying what was
+/// changed. Files the store creates later sit inside the 0700 directory.
+pub fn secure_dir(dir: &Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        return Ok(0);
+    }
+    let mut changed = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        changed += usize::from(tighten(&d, 0o700)?);
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                stack.push(entry.path());
+            } else if ty.is_file() {
+                changed += usize::from(tighten(&entry.path(), 0o600)?);
+            }
+        }
+    }
+    if changed > 0 {
+        eprintln!(
+            "{}: made private to this user (0700, files 0600): {changed} entries were readable by others",
+            dir.display()
+        );
+    }
+    return Ok(changed);
+
+    fn tighten(path: &Path, mode: u32) -> std::io::Result<bool> {
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.permissions().mode() & 0o077 == 0 {
+            return Ok(false);
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod private_dir_tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_readable_data_dir_is_tightened_in_place_and_a_new_one_made_private() {
+        let t = tempfile::tempdir().expect("dir");
+        let fresh = t.path().join("fresh/data");
+        assert_eq!(super::secure_dir(&fresh).expect("made"), 0);
+        assert_eq!(mode(&fresh), 0o700);
+
+        let old = t.path().join("old");
+        std::fs::create_dir_all(old.join("blobs")).expect("dirs");
+        std::fs::write(old.join("db"), b"x").expect("file");
+        std::fs::write(old.join("blobs/1"), b"x").expect("file");
+        for (p, m) in [(&old, 0o755), (&old.join("blobs"), 0o755)] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+        }
+        std::fs::set_permissions(old.join("db"), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        assert_eq!(super::secure_dir(&old).expect("tightened"), 4);
+        assert_eq!(mode(&old), 0o700);
+        assert_eq!(mode(&old.join("blobs")), 0o700);
+        assert_eq!(mode(&old.join("db")), 0o600);
+        // Already private: nothing to say.
+        assert_eq!(super::secure_dir(&old).expect("again"), 0);
+        // The store itself opens private.
+        let store_dir = t.path().join("store");
+        let _s = super::Store::open(&store_dir).expect("opens");
+        assert_eq!(mode(&store_dir), 0o700);
     }
 }

@@ -1187,6 +1187,41 @@ async fn spent_codes_and_nonces_stay_spent_across_a_restart() {
 }
 
 #[tokio::test]
+async fn handing_out_nonces_stores_nothing_and_only_the_services_own_are_spent() {
+    let app = TestApp::new().await;
+    let (_, token, _) = redeemed(&app, json!({"tx_code": false})).await;
+    // A thousand nonces leave no trace in the store.
+    let mut last = String::new();
+    for _ in 0..1000 {
+        last = app.nonce().await;
+    }
+    assert!(!app.data_dir_contains(last.as_bytes()).await);
+    // A nonce with its MAC altered, or made up, is not this service's.
+    let wallet = Wallet::new(Algorithm::ES256);
+    let mut forged = last.clone();
+    let end = forged.pop().expect("char");
+    forged.push(if end == 'A' { 'B' } else { 'A' });
+    for bad in [
+        forged,
+        "n1.AAAAAAAAAAA.AAAA".to_owned(),
+        "made-up".to_owned(),
+    ] {
+        let (s, _, r) = app.credential(&token, claim_body(wallet.proof(&bad))).await;
+        assert_eq!(
+            (s, r["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_nonce")),
+            "{bad}: {r}"
+        );
+    }
+    // The genuine one is spent once, and then recorded.
+    let (s, _, r) = app
+        .credential(&token, claim_body(wallet.proof(&last)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(app.data_dir_contains(last.as_bytes()).await);
+}
+
+#[tokio::test]
 async fn an_award_that_needs_approval_is_deferred_until_an_admin_approves() {
     let app = TestApp::new().await;
     let (award, token, t) = redeemed(&app, json!({"approval_required": true})).await;

@@ -953,6 +953,30 @@ async fn a_partner_key_creates_requests_under_its_own_name_and_count() {
     assert_eq!(s, StatusCode::OK);
     let got: Value = serde_json::from_slice(&b).expect("json");
     assert_eq!(got["created_by"], k["id"]);
+    // Without the key (or with another one), the request is not there.
+    let path = format!(
+        "/api/v1/presentation-requests/{}",
+        req["id"].as_str().expect("id")
+    );
+    let (s, v) = app.call(Method::GET, &path, None, false).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (_, other) = app
+        .admin(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "Another platform"})),
+        )
+        .await;
+    let (s, _, _) = app
+        .send(
+            Request::builder()
+                .uri(&path)
+                .header("X-API-Key", other["key"].as_str().expect("key"))
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, view) = app
         .admin(
             Method::GET,

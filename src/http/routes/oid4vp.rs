@@ -215,9 +215,17 @@ pub async fn create(
 /// `GET /api/v1/presentation-requests/{id}`.
 pub async fn get(
     State(state): State<AppState>,
+    key: Option<Extension<PartnerKey>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let rec = state.oid4vp.get(parse_id(&id)?).await?;
+    // A request made with a partner key is that partner's: without the key it is
+    // answered as if it did not exist.
+    if let Some(owner) = &rec.created_by
+        && key.as_ref().map(|Extension(k)| &k.id) != Some(owner)
+    {
+        return Err(oid4vp::Error::NotFound(id).into());
+    }
     let mut res = Json(view(&state, &rec)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

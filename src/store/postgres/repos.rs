@@ -174,6 +174,16 @@ impl Nonces for PgStore {
         })
     }
 
+    async fn spend_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool, Error> {
+        let n = self
+            .execute(
+                "INSERT INTO nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING",
+                &[&nonce, &secs(expires_at)],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn sweep_nonces(&self, now: OffsetDateTime) -> Result<usize, Error> {
         let n = self
             .execute("DELETE FROM nonces WHERE expires_at < $1", &[&secs(now)])

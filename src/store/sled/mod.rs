@@ -1127,6 +1127,17 @@ impl Nonces for SledStore {
         Ok(expiry.is_some_and(|e| e >= now.unix_timestamp()))
     }
 
+    async fn spend_nonce(&self, nonce: &str, expires_at: OffsetDateTime) -> Result<bool, Error> {
+        Ok(self
+            .wallet
+            .compare_and_swap(
+                nonce_key(nonce),
+                None as Option<&[u8]>,
+                Some(&expires_at.unix_timestamp().to_be_bytes()[..]),
+            )?
+            .is_ok())
+    }
+
     async fn sweep_nonces(&self, now: OffsetDateTime) -> Result<usize, Error> {
         let mut gone = 0;
         for item in self.wallet.scan_prefix([b'n']) {

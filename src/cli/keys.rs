@@ -1,4 +1,4 @@
-//! `accolade keys rotate|list|retire`: on a keys directory, or on the keys a fleet's
+//! `accolade keys rotate|add|list|retire|revoke`: on a keys directory, or on the keys a fleet's
 //! database keeps sealed (`--database-url` with `ACCOLADE_KEY_ENCRYPTION_KEY`).
 
 use std::path::PathBuf;
@@ -39,9 +39,22 @@ pub enum KeysCommand {
         #[command(flatten)]
         dir: KeysDir,
     },
-    /// Stop publishing a key in the DID document. Badges it signed stop verifying;
-    /// the signing key cannot be retired. A running service follows within 30 seconds.
+    /// Retire a rotated-out key: its private key is deleted and it is marked retired.
+    /// Its public key stays in the DID document, so badges it signed before still
+    /// verify; a badge it appears to have signed dated after the retirement is refused
+    /// by this service. The signing key cannot be retired (rotate first). A running
+    /// service follows within 30 seconds.
     Retire {
+        #[command(flatten)]
+        dir: KeysDir,
+        /// The key id (as `keys list` shows it).
+        kid: String,
+    },
+    /// Revoke a compromised key: it leaves the DID document (and its private key is
+    /// deleted), so every badge it signed stops verifying, here and everywhere else.
+    /// Reissue those badges with the signing key. The signing key cannot be revoked
+    /// (rotate first). A running service follows within 30 seconds.
+    Revoke {
         #[command(flatten)]
         dir: KeysDir,
         /// The key id (as `keys list` shows it).
@@ -115,13 +128,16 @@ fn change_sealed<T>(
 
 fn list(ring: &Keyring) {
     println!("{:<45} {:<6} {:<22} status", "kid", "alg", "created");
-    for (info, _) in ring.keys() {
+    let retired = ring.retired_keys();
+    for info in ring.keys().map(|(i, _)| i).chain(retired) {
         let status = if info.kid == ring.signing_kid() {
-            "signing"
-        } else if info.retired {
-            "retired"
+            "signing".to_owned()
+        } else if info.revoked {
+            "revoked".to_owned()
+        } else if let Some(t) = &info.retired_at {
+            format!("retired {t}")
         } else {
-            "published"
+            "published".to_owned()
         };
         println!(
             "{:<45} {:<6} {:<22} {status}",
@@ -188,14 +204,26 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             }
         },
         KeysCommand::Retire { dir, kid } => {
+            let now = time::OffsetDateTime::now_utc();
             match dir.place(&rt)? {
-                Place::Dir(d) => keyring::retire(&d, &kid)?,
+                Place::Dir(d) => keyring::retire(&d, &kid, now)?,
                 Place::Database(store, kek) => {
-                    change_sealed(&rt, &store, &kek, |set| set.retire(&kid))?;
+                    change_sealed(&rt, &store, &kek, |set| set.retire(&kid, now))?;
                 }
             }
             println!(
-                "key {kid} retired: every running node leaves it out of the DID document within 30 s"
+                "key {kid} retired: its private key is deleted; its public key stays published, so badges it signed before still verify, and badges dated after now that claim it are refused (running nodes follow within 30 s)"
+            );
+        }
+        KeysCommand::Revoke { dir, kid } => {
+            match dir.place(&rt)? {
+                Place::Dir(d) => keyring::revoke(&d, &kid)?,
+                Place::Database(store, kek) => {
+                    change_sealed(&rt, &store, &kek, |set| set.revoke(&kid))?;
+                }
+            }
+            println!(
+                "key {kid} revoked: it leaves the DID document and every badge it signed stops verifying (running nodes follow within 30 s); reissue those badges"
             );
         }
     }

@@ -153,6 +153,9 @@ pub struct PublishedKey {
     pub kid: String,
     /// The public key.
     pub jwk: PublicJwk,
+    /// When its private key was retired (unix seconds): it still verifies what it
+    /// signed before, and nothing its holder claims to have signed since.
+    pub retired_at: Option<i64>,
 }
 
 /// The DID document: every published key as a `JsonWebKey2020` verification method
@@ -333,6 +336,7 @@ mod tests {
         let doc = did_document(
             &did,
             &[PublishedKey {
+                retired_at: None,
                 kid: key.id().to_owned(),
                 jwk: key.public_jwk().clone(),
             }],

@@ -83,13 +83,49 @@ pub struct KeyInfo {
     pub alg: Algorithm,
     /// RFC 3339 creation time.
     pub created: String,
-    /// Retired keys are kept on disk but no longer published.
-    #[serde(default)]
-    pub retired: bool,
+    /// Revoked (`accolade keys revoke`, a compromised key): no longer published, so
+    /// nothing it signed verifies. (Manifests written before retirement existed called
+    /// this `retired`.)
+    #[serde(default, alias = "retired")]
+    pub revoked: bool,
+    /// Retired (`accolade keys retire`), RFC 3339: its private key is deleted, its
+    /// public key stays published for what it signed before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<String>,
+    /// A retired key's public key (JWK), kept since its private key file is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_jwk: Option<serde_json::Value>,
+}
+
+impl KeyInfo {
+    /// A fresh entry.
+    pub fn new(kid: String, alg: Algorithm, created: String) -> Self {
+        Self {
+            kid,
+            alg,
+            created,
+            revoked: false,
+            retired_at: None,
+            public_jwk: None,
+        }
+    }
+
+    /// Whether it may still sign and appear in the DID document with its private key.
+    fn live(&self) -> bool {
+        !self.revoked && self.retired_at.is_none()
+    }
+
+    /// The retirement time, unix seconds.
+    pub fn retired_unix(&self) -> Option<i64> {
+        self.retired_at
+            .as_deref()
+            .and_then(crate::clock::parse_datetime)
+            .map(time::OffsetDateTime::unix_timestamp)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-struct Manifest {
+pub(super) struct Manifest {
     /// The key that signs new credentials.
     signing: Option<String>,
     /// In creation order.
@@ -100,6 +136,8 @@ struct Manifest {
 #[derive(Debug, Clone)]
 pub struct Keyring {
     entries: Vec<(KeyInfo, Arc<SigningKey>)>,
+    /// Retired keys: public only.
+    retired: Vec<(KeyInfo, PublicJwk)>,
     signing: usize,
     link_secret: LinkSecret,
 }
@@ -196,10 +234,15 @@ impl LiveKeys {
             .ring
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ids = |k: &Keyring| -> (String, Vec<String>) {
+        // A retirement changes no key id, only its state.
+        type Ids = (String, Vec<(String, Option<i64>)>);
+        let ids = |k: &Keyring| -> Ids {
             (
                 k.signing_kid().to_owned(),
-                k.published().into_iter().map(|p| p.kid).collect(),
+                k.published()
+                    .into_iter()
+                    .map(|p| (p.kid, p.retired_at))
+                    .collect(),
             )
         };
         if ids(&cur) == ids(&fresh) {
@@ -320,12 +363,11 @@ impl Keyring {
                         .ok()
                         .map(time::OffsetDateTime::from)
                         .unwrap_or_else(time::OffsetDateTime::now_utc);
-                    let info = KeyInfo {
-                        kid: key.id().to_owned(),
-                        alg: key.algorithm(),
-                        created: crate::clock::format_seconds(created),
-                        retired: false,
-                    };
+                    let info = KeyInfo::new(
+                        key.id().to_owned(),
+                        key.algorithm(),
+                        crate::clock::format_seconds(created),
+                    );
                     manifest.keys.push(info.clone());
                     info
                 }
@@ -351,11 +393,23 @@ impl Keyring {
         let signing = manifest
             .signing
             .as_deref()
-            .and_then(|kid| entries.iter().position(|(i, _)| i.kid == kid && !i.retired))
-            .or_else(|| entries.iter().rposition(|(i, _)| !i.retired))
+            .and_then(|kid| entries.iter().position(|(i, _)| i.kid == kid && i.live()))
+            .or_else(|| entries.iter().rposition(|(i, _)| i.live()))
             .unwrap_or(entries.len().saturating_sub(1));
+        // Retired keys whose private key is gone: published from the manifest.
+        let retired = manifest
+            .keys
+            .iter()
+            .filter(|i| i.retired_at.is_some() && !i.revoked)
+            .filter(|i| !entries.iter().any(|(e, _)| e.kid == i.kid))
+            .filter_map(|i| {
+                let jwk = PublicJwk::from_value(i.public_jwk.as_ref()?).ok()?;
+                (jwk.thumbprint() == i.kid).then(|| (i.clone(), jwk))
+            })
+            .collect();
         Self {
             entries,
+            retired,
             signing,
             link_secret,
         }
@@ -376,32 +430,45 @@ impl Keyring {
         self.entries.iter().map(|(i, k)| (i, k))
     }
 
-    /// The keys the DID document publishes: every key not retired.
+    /// The keys the DID document publishes: every key not revoked (retired ones with
+    /// their retirement time).
     pub fn published(&self) -> Vec<PublishedKey> {
         self.entries
             .iter()
-            .filter(|(i, _)| !i.retired)
+            .filter(|(i, _)| !i.revoked)
+            .map(|(i, k)| (i, k.public_jwk()))
+            .chain(self.retired.iter().map(|(i, k)| (i, k)))
             .map(|(i, k)| PublishedKey {
                 kid: i.kid.clone(),
-                jwk: k.public_jwk().clone(),
+                jwk: k.clone(),
+                retired_at: i.retired_unix(),
             })
             .collect()
+    }
+
+    /// Retired keys (public only), oldest first.
+    pub fn retired_keys(&self) -> impl Iterator<Item = &KeyInfo> {
+        self.retired.iter().map(|(i, _)| i)
     }
 
     /// A published key by id, or by its Multikey fragment (`z...`, the form Data
     /// Integrity proofs name it by).
     pub fn published_key(&self, kid: &str) -> Option<&PublicJwk> {
-        let live = || self.entries.iter().filter(|(i, _)| !i.retired);
+        let live = || {
+            self.entries
+                .iter()
+                .filter(|(i, _)| !i.revoked)
+                .map(|(i, k)| (i, k.public_jwk()))
+                .chain(self.retired.iter().map(|(i, k)| (i, k)))
+        };
         live()
             .find(|(i, _)| i.kid == kid)
             .or_else(|| {
                 kid.starts_with('z').then(|| {
-                    live().find(|(_, k)| {
-                        crate::did::key::multibase(k.public_jwk()).is_ok_and(|m| m == kid)
-                    })
+                    live().find(|(_, k)| crate::did::key::multibase(k).is_ok_and(|m| m == kid))
                 })?
             })
-            .map(|(_, k)| k.public_jwk())
+            .map(|(_, k)| k)
     }
 
     /// The id of the signing key.
@@ -412,13 +479,13 @@ impl Keyring {
     /// The newest published key of `alg`: the signing key when it is of `alg`.
     pub fn newest_of(&self, alg: Algorithm) -> Option<(&KeyInfo, &Arc<SigningKey>)> {
         let signing = &self.entries[self.signing];
-        if signing.0.alg == alg && !signing.0.retired {
+        if signing.0.alg == alg && signing.0.live() {
             return Some((&signing.0, &signing.1));
         }
         self.entries
             .iter()
             .rev()
-            .find(|(i, _)| i.alg == alg && !i.retired)
+            .find(|(i, _)| i.alg == alg && i.live())
             .map(|(i, k)| (i, k))
     }
 
@@ -428,12 +495,11 @@ impl Keyring {
         let (key, _) = SigningKey::generate(alg).map_err(Error::Generate)?;
         let mut ring = self.clone();
         ring.entries.push((
-            KeyInfo {
-                kid: key.id().to_owned(),
+            KeyInfo::new(
+                key.id().to_owned(),
                 alg,
-                created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
-                retired: false,
-            },
+                crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
+            ),
             Arc::new(key),
         ));
         Ok(ring)
@@ -477,27 +543,89 @@ pub fn add(dir: &Path, alg: Algorithm) -> Result<String, Error> {
     generate_into(dir, alg, false)
 }
 
-/// Retires `kid`: it stays on disk but leaves the DID document.
-pub fn retire(dir: &Path, kid: &str) -> Result<(), Error> {
+/// Retires `kid` (a rotated-out key) at `now`: its private key file is deleted, its
+/// public key stays in the DID document, and this service refuses badges it signed
+/// dated after `now`. Refused for the signing key and for a revoked key.
+pub fn retire(dir: &Path, kid: &str, now: time::OffsetDateTime) -> Result<(), Error> {
     let _lock = lock_dir(dir)?;
     let ring = Keyring::load(dir)?;
+    let mut manifest = manifest_of(&ring);
+    retire_in(&mut manifest, &ring, kid, now)?;
+    write_manifest(dir, &manifest)?;
+    // The manifest says it is retired before the private key goes.
+    let path = dir.join(format!("{kid}.pem"));
+    fs::remove_file(&path).map_err(io(&path))
+}
+
+/// Revokes `kid` (a compromised key): it leaves the DID document, so nothing it
+/// signed verifies any more, and its private key file is deleted. Refused for the
+/// signing key (rotate first).
+pub fn revoke(dir: &Path, kid: &str) -> Result<(), Error> {
+    let _lock = lock_dir(dir)?;
+    let ring = Keyring::load(dir)?;
+    let mut manifest = manifest_of(&ring);
+    revoke_in(&mut manifest, &ring, kid)?;
+    write_manifest(dir, &manifest)?;
+    let path = dir.join(format!("{kid}.pem"));
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Marks `kid` retired in `manifest` (of `ring`), keeping its public key.
+pub(super) fn retire_in(
+    manifest: &mut Manifest,
+    ring: &Keyring,
+    kid: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), Error> {
     if ring.signing_kid() == kid {
         return Err(Error::RetireSigningKey(kid.to_owned()));
     }
-    let mut manifest = manifest_of(&ring);
+    let (_, key) = ring
+        .entries
+        .iter()
+        .find(|(i, _)| i.kid == kid)
+        .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
     let entry = manifest
         .keys
         .iter_mut()
         .find(|k| k.kid == kid)
         .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
-    entry.retired = true;
-    write_manifest(dir, &manifest)
+    if entry.revoked {
+        return Err(Error::UnknownKey(format!("{kid} (it is revoked)")));
+    }
+    entry.retired_at = Some(crate::clock::format_seconds(now));
+    entry.public_jwk = Some(key.public_jwk().to_value());
+    Ok(())
+}
+
+/// Marks `kid` revoked in `manifest` (of `ring`).
+pub(super) fn revoke_in(manifest: &mut Manifest, ring: &Keyring, kid: &str) -> Result<(), Error> {
+    if ring.signing_kid() == kid {
+        return Err(Error::RetireSigningKey(kid.to_owned()));
+    }
+    let entry = manifest
+        .keys
+        .iter_mut()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
+    entry.revoked = true;
+    entry.public_jwk = None;
+    Ok(())
 }
 
 fn manifest_of(ring: &Keyring) -> Manifest {
     Manifest {
         signing: Some(ring.signing_kid().to_owned()),
-        keys: ring.entries.iter().map(|(i, _)| i.clone()).collect(),
+        keys: ring
+            .entries
+            .iter()
+            .map(|(i, _)| i)
+            .chain(ring.retired.iter().map(|(i, _)| i))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -506,12 +634,11 @@ fn generate_into(dir: &Path, alg: Algorithm, signing: bool) -> Result<String, Er
     let path = dir.join(format!("{}.pem", key.id()));
     write_private(&path, &pem)?;
     let mut manifest = read_manifest(dir)?;
-    manifest.keys.push(KeyInfo {
-        kid: key.id().to_owned(),
+    manifest.keys.push(KeyInfo::new(
+        key.id().to_owned(),
         alg,
-        created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
-        retired: false,
-    });
+        crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
+    ));
     if signing {
         manifest.signing = Some(key.id().to_owned());
     }
@@ -696,14 +823,39 @@ mod tests {
         assert!(ring.published_key(&old).is_some());
         assert_eq!(ring.published().len(), 2);
 
-        retire(dir.path(), &old).expect("retires");
+        let now = crate::clock::from_unix(1_800_000_000);
+        retire(dir.path(), &old, now).expect("retires");
+        assert!(
+            !dir.path().join(format!("{old}.pem")).exists(),
+            "private key kept"
+        );
+        let ring = Keyring::load(dir.path()).expect("loads");
+        let published = ring.published();
+        assert_eq!(published.len(), 2, "a retired key stays published");
+        let retired = published.iter().find(|k| k.kid == old).expect("retired");
+        assert_eq!(retired.retired_at, Some(1_800_000_000));
+        assert!(ring.published_key(&old).is_some());
+        assert!(matches!(
+            retire(dir.path(), &new, now),
+            Err(Error::RetireSigningKey(_))
+        ));
+        assert!(matches!(
+            revoke(dir.path(), &new),
+            Err(Error::RetireSigningKey(_))
+        ));
+        revoke(dir.path(), &old).expect("revokes");
         let ring = Keyring::load(dir.path()).expect("loads");
         assert!(ring.published_key(&old).is_none());
         assert_eq!(ring.published().len(), 1);
-        assert!(matches!(
-            retire(dir.path(), &new),
-            Err(Error::RetireSigningKey(_))
-        ));
+    }
+
+    #[test]
+    fn a_manifest_from_before_retirement_reads_its_retired_keys_as_revoked() {
+        let info: KeyInfo = serde_json::from_str(
+            r#"{"kid": "k", "alg": "ES256", "created": "2026-01-01T00:00:00Z", "retired": true}"#,
+        )
+        .expect("reads");
+        assert!(info.revoked && info.retired_at.is_none());
     }
 
     #[test]

@@ -166,6 +166,12 @@ impl KeySet {
     pub fn keyring(&self) -> Result<Keyring, Error> {
         let mut entries = Vec::new();
         for info in &self.manifest.keys {
+            if (info.retired_at.is_some() || info.revoked)
+                && !self.pems.iter().any(|(kid, _)| kid == &info.kid)
+            {
+                // Retired (published from the manifest) or revoked: no private key.
+                continue;
+            }
             let pem = self
                 .pems
                 .iter()
@@ -222,29 +228,31 @@ impl KeySet {
         }
         let (key, pem) = SigningKey::generate(alg).map_err(Error::Generate)?;
         let kid = key.id().to_owned();
-        self.manifest.keys.push(KeyInfo {
-            kid: kid.clone(),
+        self.manifest.keys.push(KeyInfo::new(
+            kid.clone(),
             alg,
-            created: crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
-            retired: false,
-        });
+            crate::clock::format_seconds(time::OffsetDateTime::now_utc()),
+        ));
         self.pems.push((kid.clone(), pem));
         Ok(kid)
     }
 
-    /// Retires `kid`: kept, no longer published. Refused for the signing key.
-    pub fn retire(&mut self, kid: &str) -> Result<(), Error> {
-        let signing = self.keyring()?.signing_kid().to_owned();
-        if signing == kid {
-            return Err(Error::RetireSigningKey(kid.to_owned()));
-        }
-        let entry = self
-            .manifest
-            .keys
-            .iter_mut()
-            .find(|k| k.kid == kid)
-            .ok_or_else(|| Error::UnknownKey(kid.to_owned()))?;
-        entry.retired = true;
+    /// Retires `kid` at `now`: its private key leaves the set, its public key stays
+    /// published, and badges it signed dated after `now` are refused. Refused for the
+    /// signing key.
+    pub fn retire(&mut self, kid: &str, now: time::OffsetDateTime) -> Result<(), Error> {
+        let ring = self.keyring()?;
+        super::retire_in(&mut self.manifest, &ring, kid, now)?;
+        self.pems.retain(|(k, _)| k != kid);
+        Ok(())
+    }
+
+    /// Revokes `kid`: it leaves the DID document and the set. Refused for the
+    /// signing key.
+    pub fn revoke(&mut self, kid: &str) -> Result<(), Error> {
+        let ring = self.keyring()?;
+        super::revoke_in(&mut self.manifest, &ring, kid)?;
+        self.pems.retain(|(k, _)| k != kid);
         Ok(())
     }
 
@@ -321,7 +329,7 @@ mod tests {
         let mut set = KeySet::generate(Algorithm::EdDSA).expect("set");
         let first = set.keyring().expect("ring").signing_kid().to_owned();
         let second = set.rotate(Algorithm::ES256).expect("rotate");
-        set.retire(&first).expect("retire");
+        set.revoke(&first).expect("revoke");
         let json = set.seal(&kek(1)).expect("seal");
         for (_, pem) in &set.pems {
             let body = String::from_utf8_lossy(pem);
@@ -335,8 +343,25 @@ mod tests {
         assert_eq!(
             ring.published().len(),
             1,
-            "the retired key is not published"
+            "the revoked key is not published"
         );
+        assert!(
+            !opened.pems.iter().any(|(k, _)| *k == first),
+            "revoked key kept"
+        );
+        // Retiring: the private key goes, the public one stays published.
+        let mut opened = opened;
+        let third = opened.rotate(Algorithm::EdDSA).expect("rotate");
+        opened
+            .retire(&second, crate::clock::from_unix(1_800_000_000))
+            .expect("retire");
+        let ring = KeySet::unseal(&opened.seal(&kek(1)).expect("seal"), &kek(1))
+            .expect("unseal")
+            .keyring()
+            .expect("ring");
+        assert_eq!(ring.signing_kid(), third);
+        let retired = ring.published().into_iter().find(|k| k.kid == second);
+        assert_eq!(retired.and_then(|k| k.retired_at), Some(1_800_000_000));
         assert_eq!(ring.link_secret().bytes(), &set.link_secret);
         let err = KeySet::unseal(&json, &kek(2)).expect_err("another key");
         assert!(err.to_string().contains("another key"), "{err}");

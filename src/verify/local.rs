@@ -19,6 +19,14 @@ pub trait OwnKeys: Send + Sync + std::fmt::Debug {
     fn published(&self) -> Vec<PublishedKey>;
     /// A published key by id (the fragment of its verification method id).
     fn published_key(&self, kid: &str) -> Option<PublicJwk>;
+    /// When the key `kid` was retired (unix seconds): what it signs dated later is
+    /// not the issuer's.
+    fn retired_at(&self, kid: &str) -> Option<i64> {
+        self.published()
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .and_then(|k| k.retired_at)
+    }
 }
 
 /// A DID and the keys it published when this value was made (at start-up).

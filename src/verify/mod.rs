@@ -675,6 +675,41 @@ impl Verifier {
         }
     }
 
+    /// For this service's own badges: why one signed by a retired key (its private
+    /// key deleted, `accolade keys retire`) but dated after the retirement is not the
+    /// issuer's.
+    fn signed_after_retirement(
+        &self,
+        issuer: &str,
+        method: &str,
+        payload: &Map<String, Value>,
+    ) -> Option<String> {
+        if !self.is_own(issuer) {
+            return None;
+        }
+        let kid = method.rsplit_once('#').map_or(method, |(_, f)| f);
+        let retired = self.own.as_ref()?.retired_at(kid)?;
+        let num = |k: &str| {
+            payload
+                .get(k)
+                .and_then(Value::as_f64)
+                .map(|f| f.floor() as i64)
+        };
+        let dated = num("nbf").or_else(|| num("iat")).or_else(|| {
+            // A credential in the payload itself (no JWT claims): its `validFrom`.
+            claims::valid_from(payload)
+                .and_then(crate::clock::parse_datetime)
+                .map(time::OffsetDateTime::unix_timestamp)
+        })?;
+        (dated > retired).then(|| {
+            format!(
+                "signed by the issuer's key #{kid}, which was retired at {}, but dated {} after it: the issuer no longer holds that key",
+                crate::clock::format_seconds(crate::clock::from_unix(retired)),
+                crate::clock::format_seconds(crate::clock::from_unix(dated)),
+            )
+        })
+    }
+
     fn is_own(&self, did: &str) -> bool {
         self.own.as_ref().is_some_and(|o| o.did().as_str() == did)
     }
@@ -740,6 +775,10 @@ impl Verifier {
                 }
                 match jws.verify(&key) {
                     Ok(()) => {
+                        if let Some(m) = self.signed_after_retirement(issuer, &vm, payload) {
+                            report.fail(CheckName::Signature, m);
+                            return;
+                        }
                         report.verification_method = Some(vm);
                         report.pass(CheckName::Signature);
                     }

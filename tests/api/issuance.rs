@@ -2,7 +2,7 @@
 //! against the key in the served DID document, pass the OB 3.0 schema and every
 //! §8.2 rule, for each algorithm, and across key rotation.
 
-use accolade::jose::Algorithm;
+use accolade::jose::{Algorithm, SigningKey};
 use axum::http::{Method, StatusCode};
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
@@ -243,7 +243,7 @@ async fn after_rotation_old_badges_still_verify_and_new_ones_carry_the_new_kid()
 }
 
 #[tokio::test]
-async fn a_rotation_and_a_retirement_are_followed_without_a_restart() {
+async fn a_rotation_a_retirement_and_a_revocation_are_followed_without_a_restart() {
     let app = TestApp::new().await;
     let old = app.issue_badge().await;
     let old_id = decode_jwt(&old).0["kid"]
@@ -273,9 +273,38 @@ async fn a_rotation_and_a_retirement_are_followed_without_a_restart() {
         assert_eq!(report["verified"], json!(true), "{report}");
     }
 
-    // Retiring the old key: it leaves the DID document, its badges stop verifying, and
-    // the status list (signed by it before) is signed again by the new key.
-    accolade::keyring::retire(&app.keys_dir, &old_id).expect("retire");
+    // Retiring the old key: its private key is deleted, it stays in the DID
+    // document, its badges still verify, and one it appears to sign dated after the
+    // retirement is refused.
+    let old_pem = std::fs::read(app.keys_dir.join(format!("{old_id}.pem"))).expect("pem");
+    let old_key = SigningKey::from_pkcs8_pem(&old_pem).expect("key");
+    accolade::keyring::retire(&app.keys_dir, &old_id, accolade::clock::from_unix(NOW + 60))
+        .expect("retire");
+    assert!(!app.keys_dir.join(format!("{old_id}.pem")).exists());
+    assert!(app.state.reload_keys(&app.keys_dir).expect("reload"));
+    assert_eq!(jwk_methods(&did_document(&app).await), Some(2));
+    let (_, report) = app.verify(json!(old)).await;
+    assert_eq!(report["verified"], json!(true), "{report}");
+    let (header, mut payload, _) = decode_jwt(&old);
+    payload["nbf"] = json!(NOW + 3600);
+    payload["iat"] = json!(NOW + 3600);
+    payload["validFrom"] = json!("2026-11-17T01:00:00Z");
+    let late = forge(&old_key, &header.to_string(), &payload.to_string());
+    let (_, report) = app.verify(json!(late)).await;
+    assert_eq!(outcome(&report, "signature"), Some("fail"), "{report}");
+    assert!(
+        message(&report, "signature").contains("retired"),
+        "{report}"
+    );
+    // Neither the signing key nor an unknown one can be retired.
+    assert!(
+        accolade::keyring::retire(&app.keys_dir, &new_id, accolade::clock::from_unix(NOW)).is_err()
+    );
+    assert!(accolade::keyring::revoke(&app.keys_dir, "no-such-key").is_err());
+
+    // Revoking it: it leaves the DID document, its badges stop verifying, and the
+    // status list (signed by it before) is signed again by the new key.
+    accolade::keyring::revoke(&app.keys_dir, &old_id).expect("revoke");
     assert!(app.state.reload_keys(&app.keys_dir).expect("reload"));
     let doc = did_document(&app).await;
     assert_eq!(jwk_methods(&doc), Some(1));

@@ -253,6 +253,7 @@ async fn documents_that_do_not_check_out_fail_and_redirects_are_not_followed() {
         let ours = PublishedKey {
             kid: k_id.clone(),
             jwk: k_pub.clone(),
+            retired_at: None,
         };
         match kind {
             "redirect" => Response {

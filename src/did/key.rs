@@ -47,7 +47,10 @@ pub fn from_multibase(msid: &str) -> Result<PublicJwk, Error> {
             msid.len()
         )));
     }
-    if !msid.starts_with('z') {
+    // Only the base58-btc alphabet after the 'z' (the resolver underneath panics on
+    // text that is not a DID).
+    const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    if !msid.starts_with('z') || !msid[1..].chars().all(|c| BASE58.contains(c)) {
         return Err(Error::DidKey("must be multibase base58-btc (z...)".into()));
     }
     let mut options = Options::default();
@@ -123,6 +126,14 @@ pub fn did_key_for(jwk: &PublicJwk) -> Result<Did, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_outside_the_base58_alphabet_is_refused_not_resolved() {
+        // Found by the property tests: the resolver underneath panicked on this.
+        for bad in ["z#[</'", "z6Mk 0", "z0OIl", "zé"] {
+            assert!(from_multibase(bad).is_err(), "{bad}");
+        }
+    }
     use crate::jose::{Algorithm, SigningKey};
 
     #[test]

@@ -654,6 +654,41 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_queued_per_port_and_did_documents_in_a_pool_of_their_own() {
+        let table = Mutex::new(HashMap::new());
+        let key = |did: bool, port: u16| (did, "issuer.example".to_owned(), port);
+        let status_443 = slots_for(&table, key(false, 443), MAX_PER_HOST);
+        let status_8443 = slots_for(&table, key(false, 8443), MAX_PER_HOST);
+        let did_443 = slots_for(&table, key(true, 443), MAX_PER_HOST);
+        // Every status-list slot of port 443 taken...
+        let _held: Vec<_> = (0..MAX_PER_HOST)
+            .map(|_| status_443.try_acquire().expect("slot"))
+            .collect();
+        assert!(status_443.try_acquire().is_err());
+        // ...leaves the same host's other port and its DID document free.
+        assert!(status_8443.try_acquire().is_ok());
+        assert!(did_443.try_acquire().is_ok());
+        assert!(Arc::ptr_eq(
+            &status_443,
+            &slots_for(&table, key(false, 443), MAX_PER_HOST)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_a_local_limit_not_the_hosts_failure() {
+        let slots = Semaphore::new(1);
+        let _held = slots.acquire().await.expect("slot");
+        let before = limited_count();
+        let e = queue(&slots, Instant::now() + Duration::from_millis(50), || {
+            "issuer.example:443".into()
+        })
+        .await
+        .expect_err("full");
+        assert!(matches!(e, FetchError::Limit(_)), "{e}");
+        assert!(limited_count() > before);
+    }
+
+    #[test]
     fn allowed_hosts_parse_and_match_exactly() {
         let a: AllowedHost = "LocalHost:8080".parse().expect("host:port");
         let v6: AllowedHost = "[::1]:9000".parse().expect("v6");

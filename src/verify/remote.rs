@@ -294,7 +294,7 @@ impl<V: Clone> Cache<V> {
             && *expires <= Instant::now()
             && let Some(f) = load.take()
         {
-            return f().await.0;
+            return Box::pin(self.get(key, f)).await;
         }
         if loaded_here {
             if *expires <= Instant::now() {
@@ -918,6 +918,45 @@ mod tests {
         let (k, _) = SigningKey::generate(Algorithm::ES256).expect("key");
         let v = k.public_jwk().to_value();
         (k, v)
+    }
+
+    #[tokio::test]
+    async fn a_failure_that_is_not_kept_is_not_handed_to_callers_waiting_on_it() {
+        // One caller's load fails on a limit of its own (kept for no time) while
+        // another caller waits on the same key: the waiter loads for itself rather
+        // than inheriting that failure.
+        let cache: Cache<u32> = Cache::default();
+        let loads = AtomicUsize::new(0);
+        let (gate_tx, gate_rx) = tokio::sync::oneshot::channel::<()>();
+        let first = cache.get("k", || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            let _ = gate_rx.await;
+            (
+                Err(Failure::unknown("this caller's budget is spent")),
+                Duration::ZERO,
+            )
+        });
+        let second = async {
+            tokio::task::yield_now().await;
+            let r = cache.get("k", || async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                (Ok(7), Duration::from_secs(60))
+            });
+            let _ = gate_tx.send(());
+            r.await
+        };
+        let (a, b) = tokio::join!(first, second);
+        assert!(a.is_err());
+        assert_eq!(b.ok(), Some(7), "the waiter got the other caller's limit");
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        // A real answer of the remote party is shared and kept.
+        assert_eq!(
+            cache
+                .get("k", || async { (Ok(8), Duration::ZERO) })
+                .await
+                .ok(),
+            Some(7)
+        );
     }
 
     #[test]

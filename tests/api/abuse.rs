@@ -458,3 +458,13 @@ fn a_short_admin_token_is_refused_at_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("at least 16"), "{err}");
 }
+
+#[test]
+fn the_rustcrypto_rsa_crate_is_not_in_the_build() {
+    // RSA signs through OpenSSL: the pure-Rust `rsa` crate has an unfixed timing
+    // side channel (RUSTSEC-2023-0071).
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+        .expect("Cargo.lock");
+    assert!(lock.contains("name = \"openssl\""));
+    assert!(!lock.lines().any(|l| l.trim() == "name = \"rsa\""));
+}

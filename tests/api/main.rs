@@ -16,6 +16,7 @@ mod overviews;
 mod pages;
 mod partner;
 mod people;
+mod robustness;
 mod snapshots;
 mod staff;
 mod status;

@@ -154,8 +154,8 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
                 })
                 .collect();
             for out in issuer.award_batch(reqs).await? {
-                let rec = out?.record;
-                let (Some(o), Some(tx)) = (rec.wallet.offer, rec.wallet.tx_code) else {
+                let out = out?;
+                let (Some(o), Some(tx)) = (out.record.wallet.offer, out.tx_code) else {
                     anyhow::bail!("an offered award has no offer");
                 };
                 pending.push(Pending {

@@ -250,6 +250,8 @@ pub struct AwardOutcome {
     pub record: Award,
     /// The compact JWT when the award was delivered directly.
     pub credential: Option<String>,
+    /// The transaction code, in clear, this once: the record keeps only its digest.
+    pub tx_code: Option<String>,
 }
 
 /// How badges carry and publish their status.
@@ -344,6 +346,8 @@ pub struct RecordedAward {
     award: Award,
     /// For direct delivery: the checked JWS payload, signed once the record is durable.
     payload: Option<Vec<u8>>,
+    /// The transaction code in clear (the record holds its digest).
+    tx_code: Option<String>,
 }
 
 impl RecordedAward {
@@ -915,11 +919,14 @@ impl Issuer {
         let slot = award
             .status
             .ok_or_else(|| Error::Build("the award has no status slot".into()))?;
+        let mut tx_code = None;
         if !direct {
             award.wallet.offer = Some(self.new_offer());
             award.wallet.claim_id = Some(offers::random_id(16));
             if award.tx_code_required {
-                award.wallet.tx_code = Some(offers::new_tx_code());
+                let clear = offers::new_tx_code();
+                award.wallet.tx_code = Some(self.tx_code_digest(award.id, &clear));
+                tx_code = Some(clear);
             }
         }
         if direct {
@@ -944,13 +951,42 @@ impl Issuer {
         Ok(RecordedAward {
             award,
             payload: direct.then_some(payload),
+            tx_code,
         })
+    }
+
+    /// What the store keeps of an award's transaction code: an HMAC under the keys
+    /// directory's secret, so that the data directory alone does not tell it.
+    pub fn tx_code_digest(&self, award: uuid::Uuid, code: &str) -> String {
+        let mut msg = award.as_bytes().to_vec();
+        msg.extend_from_slice(code.as_bytes());
+        format!(
+            "{}{}",
+            offers::TX_DIGEST_PREFIX,
+            self.keys.current().link_secret().derive("tx_code", &msg)
+        )
+    }
+
+    /// Whether `given` is the award's transaction code `stored` (a digest, or the
+    /// code itself in records written before digests), compared in constant time.
+    pub fn tx_code_matches(&self, award: uuid::Uuid, stored: &str, given: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        if stored.starts_with(offers::TX_DIGEST_PREFIX) {
+            let d = self.tx_code_digest(award, given);
+            d.as_bytes().ct_eq(stored.as_bytes()).into()
+        } else {
+            stored.as_bytes().ct_eq(given.as_bytes()).into()
+        }
     }
 
     /// Step 2, once the reservation is durable: a direct award is signed and recorded
     /// as issued (flush again before answering); an offered one is returned as it is.
     pub async fn complete_award(&self, recorded: RecordedAward) -> Result<AwardOutcome, Error> {
-        let RecordedAward { mut award, payload } = recorded;
+        let RecordedAward {
+            mut award,
+            payload,
+            tx_code,
+        } = recorded;
         let mut credential = None;
         if let Some(payload) = payload {
             let keys = self.keys.current();
@@ -986,6 +1022,7 @@ impl Issuer {
         Ok(AwardOutcome {
             record: award,
             credential,
+            tx_code,
         })
     }
 

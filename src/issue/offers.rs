@@ -42,6 +42,9 @@ pub fn random_id(bytes: usize) -> String {
 }
 
 /// A uniformly random numeric transaction code.
+/// What a stored transaction code digest starts with.
+pub const TX_DIGEST_PREFIX: &str = "h1:";
+
 pub fn new_tx_code() -> String {
     let mut rng = rand::thread_rng();
     (0..TX_CODE_LENGTH)
@@ -170,10 +173,13 @@ impl Issuer {
     /// transaction code. Earlier offers, their wrong-code counts, the tokens they
     /// bought and any wallet request waiting for approval are all dropped. Durable
     /// when this returns.
-    pub async fn reoffer(&self, id: &str) -> Result<Award, Error> {
+    pub async fn reoffer(&self, id: &str) -> Result<(Award, Option<String>), Error> {
         let award = self.credential(id).await?.id;
         let offer = self.new_offer();
         let now = self.now();
+        let clear = new_tx_code();
+        let digest = self.tx_code_digest(award, &clear);
+        let mut tx_code = None;
         let rec = self
             .awards
             .update_award(award, &mut |rec: &mut Award| {
@@ -204,8 +210,10 @@ impl Issuer {
                     ops.push(HandleOp::Link(WalletHandle::Claim(c.clone())));
                     rec.wallet.claim_id = Some(c);
                 }
+                tx_code = None;
                 if rec.tx_code_required {
-                    rec.wallet.tx_code = Some(new_tx_code());
+                    rec.wallet.tx_code = Some(digest.clone());
+                    tx_code = Some(clear.clone());
                 }
                 rec.wallet.generation = rec.wallet.generation.wrapping_add(1);
                 rec.updated_at = now;
@@ -215,7 +223,7 @@ impl Issuer {
             .map_err(state_error)?;
         self.awards.flush().await?;
         tracing::info!(jti = %rec.credential_id(), "award re-offered");
-        Ok(rec)
+        Ok((rec, tx_code))
     }
 
     /// Where an award stands for its claim page, from a plain read.
@@ -371,10 +379,7 @@ impl Issuer {
                         "enter the code the issuer sent you",
                     ));
                 }
-                if !bool::from(subtle::ConstantTimeEq::ct_eq(
-                    expected.as_bytes(),
-                    given.as_bytes(),
-                )) {
+                if !self.tx_code_matches(rec.id, expected, given) {
                     let Some(left) = count_wrong_tx_code(&*self.offers, &offer.code, entry).await?
                     else {
                         continue;

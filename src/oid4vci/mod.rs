@@ -335,7 +335,7 @@ impl Oid4vci {
                     ));
                 }
                 (Some(expected), Some(given))
-                    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) =>
+                    if !self.issuer.tx_code_matches(rec.id, expected, given) =>
                 {
                     let Some(left) = count_wrong_tx_code(&*self.offers, code, entry).await? else {
                         continue;

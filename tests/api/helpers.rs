@@ -269,10 +269,22 @@ impl TestApp {
 
     /// An app over `store` (written elsewhere, e.g. by an import), with the committed
     /// ES256 key and the default public URL, as a fresh `serve` over it would be.
-    pub async fn over_store(store: Store) -> Self {
+    /// The keys directory is moved along from `from` when given (its link secret, as
+    /// an issuer moving to another machine takes its keys directory).
+    pub async fn over_store_with_keys_of(store: Store, from: Option<&Path>) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
         install_test_key(&dir.path().join("keys"), Algorithm::ES256);
         let keys_dir = dir.path().join("keys");
+        if let Some(from) = from {
+            let secret = std::fs::read(from.join("link-secret")).expect("link secret");
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(keys_dir.join("link-secret"))
+                .expect("write link secret");
+            std::io::Write::write_all(&mut f, &secret).expect("write link secret");
+        }
         let clock = Arc::new(FixedClock::at(NOW));
         let status = StatusConfig::default();
         let state = build_state(

@@ -611,6 +611,43 @@ async fn five_wrong_tx_codes_kill_the_code_even_for_the_right_one() {
 }
 
 #[tokio::test]
+async fn a_transaction_code_is_shown_once_and_kept_only_as_a_keyed_digest() {
+    let app = TestApp::new().await;
+    let award = app.award_offer(json!({})).await;
+    let tx = award["tx_code"].as_str().expect("tx_code").to_owned();
+    let id = award["credential_id"]
+        .as_str()
+        .and_then(|i| i.strip_prefix("urn:uuid:"))
+        .and_then(|i| i.parse::<uuid::Uuid>().ok())
+        .expect("uuid");
+    let rec = app
+        .store
+        .awards
+        .award(id)
+        .await
+        .expect("read")
+        .expect("award");
+    let kept = rec.wallet.tx_code.expect("digest");
+    assert!(kept.starts_with("h1:") && !kept.contains(&tx), "{kept}");
+    // It is not shown again...
+    let (_, view) = app
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v1/credentials/{}",
+                award["credential_id"].as_str().expect("id")
+            ),
+            None,
+        )
+        .await;
+    assert!(view.get("tx_code").is_none(), "{view}");
+    // ...and the code itself still buys the token.
+    let code = code_of(&app.offer(&award).await);
+    let (s, t) = app.redeem(&code, Some(&tx)).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+}
+
+#[tokio::test]
 async fn a_wrong_tx_code_count_survives_a_restart() {
     let mut app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;

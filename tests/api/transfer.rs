@@ -305,7 +305,8 @@ async fn an_export_imported_elsewhere_holds_the_same_and_serves_the_same() {
         .await;
     let used: HashSet<u64> = [index(&src.good), index(&src.revoked)].into();
     for store in stores {
-        let app = TestApp::over_store(store).await;
+        // The keys directory moves with the issuer.
+        let app = TestApp::over_store_with_keys_of(store, Some(&src.app.keys_dir)).await;
         // Signed before the move, verified after it.
         let (_, r) = app.verify(json!(src.good)).await;
         assert_eq!(r["verified"], true, "{r}");

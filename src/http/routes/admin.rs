@@ -278,9 +278,14 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
 
 /// An award as a write returns it: the view, plus the transaction code (shown only
 /// here, for the admin to pass on to the earner).
-async fn award_answer(state: &AppState, rec: &Award, credential: Option<&str>) -> Value {
+async fn award_answer(
+    state: &AppState,
+    rec: &Award,
+    credential: Option<&str>,
+    tx_code: Option<&str>,
+) -> Value {
     let mut v = award_view(state, rec, credential).await;
-    if let (Some(o), Some(tx)) = (v.as_object_mut(), &rec.wallet.tx_code)
+    if let (Some(o), Some(tx)) = (v.as_object_mut(), tx_code)
         && rec.state == AwardState::Offered
     {
         o.insert("tx_code".into(), json!(tx));
@@ -299,7 +304,13 @@ pub async fn create_award(
     state.mail.wake();
     Ok(noted_json(
         StatusCode::CREATED,
-        award_answer(&state, &out.record, out.credential.as_deref()).await,
+        award_answer(
+            &state,
+            &out.record,
+            out.credential.as_deref(),
+            out.tx_code.as_deref(),
+        )
+        .await,
         AuditNote::target(out.record.credential_id()).with_detail(json!({
             "achievement_id": state.issuer.achievement_url(out.record.achievement.key),
             "delivery": delivery,
@@ -402,7 +413,13 @@ pub async fn create_award_batch(
         let n = i + 1;
         results.push(match outcome {
             Ok(out) => {
-                let mut v = award_answer(&state, &out.record, out.credential.as_deref()).await;
+                let mut v = award_answer(
+                    &state,
+                    &out.record,
+                    out.credential.as_deref(),
+                    out.tx_code.as_deref(),
+                )
+                .await;
                 if let Some(o) = v.as_object_mut() {
                     o.insert("row".into(), json!(n));
                     o.entry("offer_uri").or_insert(Value::Null);
@@ -899,8 +916,10 @@ pub async fn reoffer_award(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let rec = state.issuer.reoffer(&id).await?;
-    Ok(Json(award_answer(&state, &rec, None).await))
+    let (rec, tx_code) = state.issuer.reoffer(&id).await?;
+    Ok(Json(
+        award_answer(&state, &rec, None, tx_code.as_deref()).await,
+    ))
 }
 
 /// `POST /api/v1/awards/{credential_id}/approve`: releases an `approval_required`

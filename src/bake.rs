@@ -583,7 +583,11 @@ pub fn png_dimensions(png: &[u8]) -> Result<(u32, u32), Error> {
 /// `<openbadges:credential verify="...">` as the root's first child.
 pub fn bake_svg(svg: &str, jwt: &str) -> Result<String, Error> {
     check_jwt(jwt)?;
-    rewrite_svg(svg, Some(jwt))
+    let baked = rewrite_svg(svg, Some(jwt))?;
+    // Only what reads back is handed out (text the reader refuses, such as an
+    // entity before the root element, is refused here too).
+    extract(ImageKind::Svg, baked.as_bytes())?;
+    Ok(baked)
 }
 
 /// The SVG without any baked credential element (OB 3.0 or OB 2.0).

@@ -274,10 +274,39 @@ fn method_for(
             AnyMethod::JsonWebKey2020(serde_json::from_value(vm).map_err(bad)?)
         }
     };
+    // The IRI library underneath panics on a percent-escape that is not UTF-8.
+    if !escapes_are_utf8(method) {
+        return Err(ProofError::Invalid(format!(
+            "the verification method {method:?} holds a percent-escape that is not UTF-8"
+        )));
+    }
     let id = iref::IriBuf::new(method.to_owned()).map_err(|_| {
         ProofError::Invalid(format!("the verification method {method:?} is not an IRI"))
     })?;
     Ok(HashMap::from([(id, vm)]))
+}
+
+/// Whether every `%XX` escape of `s` decodes, with the rest, to UTF-8.
+fn escapes_are_utf8(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).is_ok()
 }
 
 /// Refuses numbers the JSON-LD processor cannot take: an integer (no decimal point)
@@ -369,6 +398,7 @@ static WORK: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
 
 fn check_size(doc: &Map<String, Value>) -> Result<String, ProofError> {
     doc.values().try_for_each(check_numbers)?;
+    doc.values().try_for_each(check_years)?;
     check_blank_nodes(doc)?;
     let text = serde_json::to_string(doc).map_err(|e| ProofError::Invalid(e.to_string()))?;
     if text.len() > MAX_DOCUMENT_BYTES {
@@ -378,6 +408,27 @@ fn check_size(doc: &Map<String, Value>) -> Result<String, ProofError> {
         )));
     }
     Ok(text)
+}
+
+/// Refuses dates whose year has more than four digits: XML Schema allows them, but the
+/// date types underneath the canonicalisation panic on years past what they hold.
+fn check_years(v: &Value) -> Result<(), ProofError> {
+    match v {
+        Value::String(s) => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            let year = digits.bytes().take_while(u8::is_ascii_digit).count();
+            if year > 4 && digits.as_bytes().get(year) == Some(&b'-') {
+                return Err(ProofError::Invalid(format!(
+                    "the date {:?} has a year of more than four digits; such dates are not examined",
+                    s.chars().take(40).collect::<String>()
+                )));
+            }
+            Ok(())
+        }
+        Value::Array(a) => a.iter().try_for_each(check_years),
+        Value::Object(o) => o.values().try_for_each(check_years),
+        _ => Ok(()),
+    }
 }
 
 /// What `ssi` said when it could not process a document, in words.
@@ -430,7 +481,19 @@ pub async fn verify(
         .map_err(|e| ProofError::Unsupported(e.to_string()))?;
     // The JSON-LD and canonicalisation futures are large: kept on the heap, not on the
     // stack of whatever verification awaits them.
-    match Box::pin(input.verify(&params)).await {
+    // A panic in the libraries underneath (on input nothing above foresaw) is an
+    // answer about this document, not the end of the request.
+    let verified =
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(Box::pin(
+            input.verify(&params),
+        )))
+        .await
+        .map_err(|_| {
+            ProofError::Invalid(
+                "the document could not be processed (a JSON-LD or canonicalisation library failed on it)".into(),
+            )
+        })?;
+    match verified {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(ProofError::Invalid(e.to_string())),
         Err(e) => Err(processing_error(e.to_string())),

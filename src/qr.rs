@@ -1,5 +1,8 @@
 //! QR codes for offer links, as SVG (inline in pages) and PNG (to download or print).
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use qrcode::render::svg;
 use qrcode::{Color, EcLevel, QrCode};
 
@@ -18,8 +21,50 @@ fn code(data: &str) -> Result<QrCode, Error> {
         .map_err(|e| Error(e.to_string()))
 }
 
+/// Codes drawn lately, by data: the same link (a claim page's offer, a presentation
+/// request) is drawn once however often strangers ask for it.
+struct Drawn<T> {
+    map: Mutex<HashMap<String, T>>,
+}
+
+/// How many drawings each memo keeps before it starts afresh.
+const MEMO_ENTRIES: usize = 512;
+
+impl<T: Clone> Drawn<T> {
+    fn new() -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get_or(&self, data: &str, draw: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        let lock = || {
+            self.map
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(v) = lock().get(data) {
+            return Ok(v.clone());
+        }
+        let v = draw()?;
+        let mut map = lock();
+        if map.len() >= MEMO_ENTRIES {
+            map.clear();
+        }
+        map.insert(data.to_owned(), v.clone());
+        Ok(v)
+    }
+}
+
+static SVGS: LazyLock<Drawn<String>> = LazyLock::new(Drawn::new);
+static PNGS: LazyLock<Drawn<Vec<u8>>> = LazyLock::new(Drawn::new);
+
 /// The QR code of `data` as an SVG document.
 pub fn svg(data: &str) -> Result<String, Error> {
+    SVGS.get_or(data, || draw_svg(data))
+}
+
+fn draw_svg(data: &str) -> Result<String, Error> {
     Ok(code(data)?
         .render::<svg::Color<'_>>()
         .min_dimensions(240, 240)
@@ -29,6 +74,10 @@ pub fn svg(data: &str) -> Result<String, Error> {
 
 /// The QR code of `data` as a greyscale PNG.
 pub fn png(data: &str) -> Result<Vec<u8>, Error> {
+    PNGS.get_or(data, || draw_png(data))
+}
+
+fn draw_png(data: &str) -> Result<Vec<u8>, Error> {
     let code = code(data)?;
     let modules = code.width();
     let colors = code.to_colors();
@@ -59,6 +108,17 @@ pub fn png(data: &str) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_is_drawn_once_and_served_the_same() {
+        let link =
+            "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fx.example%2Fo%2Fmemo";
+        let first = svg(link).expect("svg");
+        assert_eq!(first, draw_svg(link).expect("svg"));
+        assert!(SVGS.map.lock().expect("lock").contains_key(link));
+        assert_eq!(svg(link).expect("again"), first);
+        assert_eq!(png(link).expect("png"), draw_png(link).expect("png"));
+    }
 
     #[test]
     fn png_is_a_square_image_with_a_quiet_zone_and_dark_modules() {

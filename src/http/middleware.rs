@@ -233,7 +233,7 @@ static CREATE_BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =
 pub const ANONYMOUS_REQUESTS_PER_SEC: f64 = 1.0;
 pub const ANONYMOUS_REQUESTS_BURST: f64 = 10.0;
 /// And at most this many an hour, so that what one client keeps stored stays small.
-pub const ANONYMOUS_REQUESTS_PER_HOUR: f64 = 120.0;
+pub const ANONYMOUS_REQUESTS_PER_HOUR: f64 = 600.0;
 
 /// Buckets for the hourly quota of anonymous presentation requests, per client.
 static HOURLY_BUCKETS: LazyLock<Mutex<HashMap<IpAddr, Bucket>>> =

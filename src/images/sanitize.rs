@@ -355,6 +355,12 @@ fn attributes(
 
 /// The attribute rules of the module doc.
 fn attribute_allowed(element: &str, name: &str, value: &str) -> bool {
+    // NUL and other control characters make the output unreadable as XML (or read
+    // otherwise than checked); tabs and line breaks are ordinary whitespace.
+    let odd = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if name.chars().any(odd) || value.chars().any(odd) {
+        return false;
+    }
     if name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("on")) {
         return false;
     }
@@ -364,6 +370,11 @@ fn attribute_allowed(element: &str, name: &str, value: &str) -> bool {
         .flat_map(char::to_lowercase)
         .collect();
     if name == "href" || name == "xlink:href" {
+        // Judged as written: a reference with spaces or control characters inside is
+        // not one a browser reads as the checked one.
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return false;
+        }
         return match element {
             "image" => is_png_data_uri(&compact),
             "use" | "textPath" | "linearGradient" | "radialGradient" | "pattern" | "filter" => {
@@ -503,6 +514,16 @@ mod tests {
     }
 
     const HEAD: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100">"#;
+
+    #[test]
+    fn an_image_reference_is_judged_as_written() {
+        // Found by fuzzing: control characters inside "data:image/..." passed the check
+        // (made on the reference with them removed) and were written out as spaces.
+        let out = clean(&format!(
+            "{HEAD}<image href=\"data:ima\u{0}\u{0}ge/png;base64,AAAA\"/><image href=\"data:image/png;base64, AAAA\"/></svg>"
+        ));
+        assert!(!out.contains("data:ima"), "{out}");
+    }
 
     #[test]
     fn scripts_are_dropped_with_their_content() {

@@ -178,7 +178,13 @@ pub struct Oid4vp {
     clock: SharedClock,
     /// Records held: (all, anonymous).
     records: Arc<(AtomicUsize, AtomicUsize)>,
+    /// Request objects fetched by GET, signed once per request and signing key (what
+    /// strangers can ask for again and again).
+    signed: Arc<std::sync::Mutex<std::collections::HashMap<(Uuid, String), String>>>,
 }
+
+/// Request objects kept in [`Oid4vp::signed`] before it starts afresh.
+const SIGNED_ENTRIES: usize = 4096;
 
 impl std::fmt::Debug for Oid4vp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -216,6 +222,7 @@ impl Oid4vp {
             base: public_url.as_str().trim_end_matches('/').to_owned(),
             clock,
             records,
+            signed: Arc::default(),
         })
     }
 
@@ -440,7 +447,35 @@ impl Oid4vp {
             State::Expired => return Err(Error::Expired),
             State::Verified | State::Rejected => return Err(Error::AlreadyAnswered),
         }
-        let mut claims = self.request_parameters(&rec);
+        let signer = self.keys.current().signing_kid().to_owned();
+        let memo_key = (id, signer);
+        let lock = || {
+            self.signed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if wallet_nonce.is_none()
+            && let Some(jwt) = lock().get(&memo_key)
+        {
+            return Ok(jwt.clone());
+        }
+        let jwt = self.sign_request_object(&rec, wallet_nonce)?;
+        if wallet_nonce.is_none() {
+            let mut memo = lock();
+            if memo.len() >= SIGNED_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(memo_key, jwt.clone());
+        }
+        Ok(jwt)
+    }
+
+    fn sign_request_object(
+        &self,
+        rec: &RequestRecord,
+        wallet_nonce: Option<&str>,
+    ) -> Result<String, Error> {
+        let mut claims = self.request_parameters(rec);
         let now = self.now();
         claims.insert("aud".into(), json!(SELF_ISSUED_AUD));
         if rec.prefix == ClientIdPrefix::DecentralizedIdentifier {

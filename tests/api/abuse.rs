@@ -468,3 +468,23 @@ fn the_rustcrypto_rsa_crate_is_not_in_the_build() {
     assert!(lock.contains("name = \"openssl\""));
     assert!(!lock.lines().any(|l| l.trim() == "name = \"rsa\""));
 }
+
+#[tokio::test]
+async fn a_data_integrity_date_past_year_9999_fails_cleanly() {
+    // Found by fuzzing: a proof `created` in year 99999999999 made a date library
+    // underneath the canonicalisation panic.
+    let app = TestApp::new().await;
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/di-created-year-overflow.json"
+        ))
+        .expect("fixture"),
+    )
+    .expect("json");
+    let (s, r) = app.verify(doc).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["verified"], false, "{r}");
+    assert_eq!(outcome(&r, "signature"), Some("fail"), "{r}");
+    assert!(message(&r, "signature").contains("four digits"), "{r}");
+}

@@ -575,6 +575,41 @@ fn a_data_integrity_badge_changed_after_signing_never_verifies() {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Found by the `integrity_jsonld` fuzz target: a proof whose `created` year does not
+/// fit in 32 bits made `ssi` panic while reading the proof (`xsd-types` 0.9.6 unwraps
+/// the year's `parse`), through `integrity::verify` and so through
+/// `Verifier::verify_value` (`POST /api/v1/verify`). The reproducers are under
+/// `fuzz/regressions/`.
+#[test]
+fn a_proof_created_in_an_unrepresentable_year_is_refused_cleanly() {
+    let rt = runtime();
+    let mut doc: Value =
+        serde_json::from_slice(&vector("integrity/ob3_did_key_eddsa.json")).expect("json");
+    doc["proof"]["created"] = json!("99999999999-11-19T00:00:00Z");
+    let r = rt.block_on(offline().verify_value(&doc));
+    assert!(!verified(&r));
+}
+
+/// Found by the `integrity_jsonld` fuzz target: a verification method id with a
+/// percent escape that is not UTF-8 (`#k%FF`) panics in `pct-str` 2.0.0 when the IRI is
+/// hashed (`integrity::verify` builds a map keyed by it). A did:web issuer's own document
+/// can list such a method, so `POST /api/v1/verify` reaches it.
+#[test]
+fn a_method_id_with_a_non_utf8_escape_is_refused_cleanly() {
+    let rt = runtime();
+    let did = "did:web:issuer.example";
+    let vm = format!("{did}#k%FF");
+    let doc = json!({"id": did, "assertionMethod": [vm], "verificationMethod": [{
+        "id": vm, "type": "Multikey", "controller": did,
+        "publicKeyMultibase": "z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"}]});
+    let mut c: Value =
+        serde_json::from_slice(&vector("integrity/ob3_did_key_eddsa.json")).expect("json");
+    c["issuer"]["id"] = json!(did);
+    c["proof"]["verificationMethod"] = json!(vm);
+    let r = rt.block_on(serving(doc.to_string()).verify_value(&c));
+    assert!(!verified(&r));
+}
+
 #[test]
 fn data_integrity_verification_takes_any_document() {
     let rt = runtime();
@@ -971,6 +1006,8 @@ const SVG_PARTS: &[&str] = &[
     "<circle r=\"2\" fill=\"url(&#x27;https://evil.example&#x27;)\"/>",
     "<image href=\"data:image/png;base64,AAAA\"/>",
     "<image href=\"https://evil.example/p.png\"/>",
+    "<image href=\"data:ima\u{0}\u{0}ge/png;base64,AAAA\"/>",
+    "<image href=\"data:image/png;base64, AAAA\u{e}\"/>",
     "<use href=\"#g\"/>",
     "<use xlink:href=\"https://evil.example/s.svg#x\"/>",
     "<animate attributeName=\"href\" to=\"javascript:alert(1)\"/>",
@@ -1089,6 +1126,15 @@ proptest! {
         upload(&data, declared)?;
         upload(&data, None)?;
     }
+}
+
+/// Found by the `unbake` fuzz target: text before the root element that the SVG reader
+/// refuses (an empty entity reference) is kept by baking, so the baked image cannot be
+/// read back. The reproducers are under `fuzz/regressions/unbake/`.
+#[test]
+fn an_svg_that_bakes_reads_back() {
+    bake_reads_back(b"&;<svg xmlns=\"http://www.w3.org/2000/svg\"/>")
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

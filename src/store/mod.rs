@@ -862,6 +862,9 @@ impl Store {
         secure_dir(dir)
             .map_err(|e| Error::Backend(format!("making {} private: {e}", dir.display()).into()))?;
         let (db, upgraded) = sled::SledStore::open(dir)?;
+        // The files the store has just made are private too (quietly: nothing was
+        // exposed before).
+        let _ = tighten_tree(dir);
         let mut store = Self::over(Arc::new(db));
         store.upgraded = upgraded.map(Arc::from);
         Ok(store)
@@ -948,7 +951,7 @@ impl Store {
 /// one that others could read is tightened in place, with a message saying what was
 /// changed. Files the store creates later sit inside the 0700 directory.
 pub fn secure_dir(dir: &Path) -> std::io::Result<usize> {
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    use std::os::unix::fs::DirBuilderExt as _;
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -956,6 +959,19 @@ pub fn secure_dir(dir: &Path) -> std::io::Result<usize> {
             .create(dir)?;
         return Ok(0);
     }
+    let changed = tighten_tree(dir)?;
+    if changed > 0 {
+        eprintln!(
+            "{}: made private to this user (0700, files 0600): {changed} entries were readable by others",
+            dir.display()
+        );
+    }
+    Ok(changed)
+}
+
+/// Makes every directory under `dir` 0700 and every file 0600; how many it changed.
+fn tighten_tree(dir: &Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::PermissionsExt as _;
     let mut changed = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -969,12 +985,6 @@ pub fn secure_dir(dir: &Path) -> std::io::Result<usize> {
                 changed += usize::from(tighten(&entry.path(), 0o600)?);
             }
         }
-    }
-    if changed > 0 {
-        eprintln!(
-            "{}: made private to this user (0700, files 0600): {changed} entries were readable by others",
-            dir.display()
-        );
     }
     return Ok(changed);
 
@@ -1018,9 +1028,11 @@ mod private_dir_tests {
         assert_eq!(mode(&old.join("db")), 0o600);
         // Already private: nothing to say.
         assert_eq!(super::secure_dir(&old).expect("again"), 0);
-        // The store itself opens private.
+        // The store itself opens private, the files it makes included.
         let store_dir = t.path().join("store");
         let _s = super::Store::open(&store_dir).expect("opens");
         assert_eq!(mode(&store_dir), 0o700);
+        assert_eq!(mode(&store_dir.join("conf")), 0o600);
+        assert_eq!(mode(&store_dir.join("blobs")), 0o700);
     }
 }

@@ -13,9 +13,11 @@
      answers by direct_post;
   4. read the request back (`GET /api/v1/presentation-requests/{id}`) and check its
      state and result: `verified` with every check passing and the badge bound to the
-     wallet's did:key, or `rejected` with the failing check for the tampered answers
-     (which the response endpoint takes with 200: it processed them); a replayed
-     answer gets 400 and changes nothing.
+     wallet's did:key; `rejected` with the failing check for an answer its holder
+     signed over this request whose badge is someone else's; still `pending`, with the
+     answer under `attempts`, for one not proven over this request's nonce (the
+     response endpoint takes both with 200: it processed them); a replayed answer gets
+     400 and changes nothing.
 
 Prints one line per case and exits non-zero if any case failed. Python 3 standard
 library only; needs Node 20+ and npm.
@@ -68,7 +70,9 @@ CASES = [
      "1.0", "ES256", [], "verified", None),
     ("presentation_exchange (pre-1.0 wallets)", {"query_language": "presentation_exchange"},
      "1.0", "ES256", ["--legacy"], "verified", None),
-    ("wrong nonce", {}, "1.0", "ES256", ["--tamper", "wrong-nonce"], "rejected", "nonce"),
+    # Not proven over this request's nonce: it decides nothing (anyone who saw the QR
+    # code could send such an answer); it is listed under `attempts`.
+    ("wrong nonce", {}, "1.0", "ES256", ["--tamper", "wrong-nonce"], "pending", "nonce"),
     ("VP signed by another key", {}, "1.0", "ES256", ["--tamper", "wrong-key"], "rejected",
      "holder_binding"),
 ]
@@ -145,6 +149,16 @@ def run_case(svc, did, ach, case, node, workdir):
             replays = out.get("replays")
             if not replays or any(s != 400 for s in replays):
                 problems.append(f"replays answered {replays}, wanted 400 each")
+    elif want == "pending":
+        # Processed (200, OpenID4VP 1.0 §8.2), but not proven by the holder: no result,
+        # one attempt naming the failing check.
+        if out.get("status") != 200:
+            problems.append(f"the response endpoint answered {out.get('status')}, wanted 200")
+        if got.get("result") is not None:
+            problems.append(f"a result was recorded: {got.get('result')}")
+        attempts = got.get("attempts") or []
+        if len(attempts) != 1 or failing not in (attempts[0].get("reason") or ""):
+            problems.append(f"attempts {attempts}, wanted one naming {failing}")
     else:
         # Processed answers get 200 whatever the verdict (OpenID4VP 1.0 §8.2); the
         # verdict is in the request's state.
@@ -162,6 +176,8 @@ def run_case(svc, did, ach, case, node, workdir):
         detail += f" holder={holder[:24]}... trusted={result.get('trusted')}"
         if "--replay" in opts:
             detail += f" replays={out.get('replays')}"
+    elif want == "pending":
+        detail += f" pending, attempt: {(got.get('attempts') or [{}])[0].get('reason', '')[:80]!r}"
     else:
         detail += f" {failing}=fail reason={got.get('reason')!r}"
     return True, detail

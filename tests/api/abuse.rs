@@ -401,7 +401,7 @@ async fn claim_and_manage_pages_keep_their_secret_urls_to_themselves() {
     );
     assert_eq!(
         h.get(header::REFERRER_POLICY).map(|v| v.as_bytes()),
-        Some(&b"no-referrer"[..])
+        Some(&b"same-origin"[..])
     );
     assert_eq!(
         h.get(header::CACHE_CONTROL).map(|v| v.as_bytes()),
@@ -419,7 +419,7 @@ async fn claim_and_manage_pages_keep_their_secret_urls_to_themselves() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(
         h.get(header::REFERRER_POLICY).map(|v| v.as_bytes()),
-        Some(&b"no-referrer"[..])
+        Some(&b"same-origin"[..])
     );
 }
 

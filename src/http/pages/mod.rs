@@ -93,13 +93,15 @@ pub async fn page_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// Marks a page whose URL is a secret: it is never sent on as a referrer, and no
-/// shared cache keeps it.
+/// Marks a page whose URL is a secret: it is never sent to another site as a
+/// referrer (`same-origin`: `no-referrer` would make browsers send `Origin: null` with
+/// the page's own forms, which the cross-site check refuses), and no shared cache
+/// keeps it.
 pub(crate) fn secret_url(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res

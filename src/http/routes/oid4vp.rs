@@ -220,8 +220,9 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let rec = state.oid4vp.get(parse_id(&id)?).await?;
     // A request made with a partner key is that partner's: without the key it is
-    // answered as if it did not exist.
+    // answered as if it did not exist. (Requests staff made in the console are the console's page's to poll.)
     if let Some(owner) = &rec.created_by
+        && state.partner_keys.get(owner).is_ok()
         && key.as_ref().map(|Extension(k)| &k.id) != Some(owner)
     {
         return Err(oid4vp::Error::NotFound(id).into());

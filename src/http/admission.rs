@@ -173,34 +173,6 @@ impl Admission {
             state,
         }
     }
-
-    fn path<'a>(&self, full: &'a str) -> &'a str {
-        let base = &self.state.identity.base_path;
-        if base.is_empty() {
-            full
-        } else {
-            full.strip_prefix(base.as_str())
-                .filter(|r| r.starts_with('/'))
-                .unwrap_or(full)
-        }
-    }
-}
-
-/// A client's semaphore in `table` (the table forgets idle clients as it grows).
-fn semaphore_of(
-    table: &Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
-    client: IpAddr,
-    permits: usize,
-) -> Arc<Semaphore> {
-    let mut map = table
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if map.len() > 10_000 {
-        map.retain(|_, s| Arc::strong_count(s) > 1);
-    }
-    map.entry(client)
-        .or_insert_with(|| Arc::new(Semaphore::new(permits)))
-        .clone()
 }
 
 /// Marks an answer whose refusal is counted already.
@@ -227,7 +199,7 @@ fn refuse(status: StatusCode, cause: Refusal, message: &str) -> Response {
 
 /// The middleware (see the module documentation).
 pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Response {
-    let path = adm.path(req.uri().path()).to_owned();
+    let path = super::cors::route_path(&adm.state.identity.base_path, req.uri().path()).to_owned();
     let method = req.method().clone();
 
     // Announced sizes first: nothing is read of a body that is refused.
@@ -288,18 +260,20 @@ pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Re
             );
         };
         let _mine = match client {
-            Some(c) => match semaphore_of(&adm.per_client, c, adm.limits.verifications_per_client)
-                .try_acquire_owned()
-            {
-                Ok(p) => Some(p),
-                Err(_) => {
-                    return refuse(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        Refusal::RateLimited,
-                        "too many verifications from this address are in flight; wait for them to finish",
-                    );
+            Some(c) => {
+                match crate::net::slots_for(&adm.per_client, c, adm.limits.verifications_per_client)
+                    .try_acquire_owned()
+                {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        return refuse(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            Refusal::RateLimited,
+                            "too many verifications from this address are in flight; wait for them to finish",
+                        );
+                    }
                 }
-            },
+            }
             None => None,
         };
         let weight = announced.map_or(cap, |n| n as usize).div_ceil(KIB).max(1);
@@ -312,7 +286,8 @@ pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Re
         };
         match client {
             Some(c) => {
-                let slots = semaphore_of(&adm.fetch_slots, c, adm.limits.fetches_per_client);
+                let slots =
+                    crate::net::slots_for(&adm.fetch_slots, c, adm.limits.fetches_per_client);
                 let charge = (!keyed).then(|| fetch_charge(&adm.state, c)).flatten();
                 crate::net::caller::scope(
                     crate::net::caller::Caller::new(slots, charge),

@@ -27,6 +27,18 @@ pub struct Cors {
     pub base_path: String,
 }
 
+/// `full` with the public URL's path (`base`, empty when none) removed. Routes
+/// outside the base (the well-known documents RFC 8414 places at the host's root)
+/// keep their whole path.
+pub fn route_path<'a>(base: &str, full: &'a str) -> &'a str {
+    if base.is_empty() {
+        return full;
+    }
+    full.strip_prefix(base)
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(full)
+}
+
 /// Whether `path` (with the public URL's path already removed) is one other origins
 /// may read.
 pub fn is_public(path: &str) -> bool {
@@ -52,16 +64,7 @@ pub fn is_public(path: &str) -> bool {
 /// The middleware: adds the grant to answers on public routes and answers their
 /// preflights.
 pub async fn cors(State(cors): State<Cors>, req: Request, next: Next) -> Response {
-    let full = req.uri().path();
-    let path = if cors.base_path.is_empty() {
-        full
-    } else {
-        // Routes outside the base (the well-known documents RFC 8414 places at the
-        // host's root) keep their whole path.
-        full.strip_prefix(cors.base_path.as_str())
-            .filter(|rest| rest.starts_with('/'))
-            .unwrap_or(full)
-    };
+    let path = route_path(&cors.base_path, req.uri().path());
     if !is_public(path) {
         return next.run(req).await;
     }

@@ -295,11 +295,7 @@ impl Outbound {
     }
 
     /// GETs `url` under every rule above and returns its body.
-    pub async fn get(&self, url: &str, kind: Kind) -> Result<Bytes, FetchError> {
-        self.get_inner(url, kind).await
-    }
-
-    async fn get_inner(&self, raw: &str, kind: Kind) -> Result<Bytes, FetchError> {
+    pub async fn get(&self, raw: &str, kind: Kind) -> Result<Bytes, FetchError> {
         if raw.len() > MAX_URL {
             return Err(FetchError::BadUrl(format!(
                 "a URL of {} bytes (at most {MAX_URL} are fetched)",
@@ -505,8 +501,9 @@ async fn queue<'a>(
     }
 }
 
-/// The slots of one key; the table forgets keys nobody is using when it grows.
-fn slots_for<K: std::hash::Hash + Eq>(
+/// The slots of one key (a host, an address, a client); the table forgets keys nobody
+/// is using when it grows.
+pub fn slots_for<K: std::hash::Hash + Eq>(
     table: &Mutex<HashMap<K, Arc<Semaphore>>>,
     key: K,
     permits: usize,

@@ -159,7 +159,7 @@ fn run_in(dir: &std::path::Path, wallets: usize, window: Duration) -> anyhow::Re
                     anyhow::bail!("an offered award has no offer");
                 };
                 pending.push(Pending {
-                    code: o.code,
+                    code: issuer.offer_code(out.record.id, &o),
                     tx_code: tx,
                 });
             }

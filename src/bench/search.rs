@@ -128,7 +128,7 @@ async fn run_in(dir: &std::path::Path, rows: usize) -> anyhow::Result<SearchBenc
     let started = Instant::now();
     for i in 0..rows {
         let mut a = award(i, keys[i % keys.len()], now);
-        store.awards.insert_award(&mut a, &[]).await?;
+        store.awards.insert_award(&mut a, &[], &[]).await?;
     }
     store.flush().await?;
     let fill_seconds = started.elapsed().as_secs_f64();

@@ -922,7 +922,7 @@ impl Issuer {
         let mut tx_code = None;
         if !direct {
             award.wallet.offer = Some(self.new_offer());
-            award.wallet.claim_id = Some(offers::random_id(16));
+            award.wallet.claim = Some(crate::records::ClaimLink::Derived);
             if award.tx_code_required {
                 let clear = offers::new_tx_code();
                 award.wallet.tx_code = Some(self.tx_code_digest(award.id, &clear));
@@ -946,7 +946,10 @@ impl Issuer {
                 }
                 _ => Vec::new(),
             };
-            self.awards.insert_award(&mut award, &mail).await?;
+            let handles = self.award_handles(&award);
+            self.awards
+                .insert_award(&mut award, &handles, &mail)
+                .await?;
         }
         Ok(RecordedAward {
             award,

@@ -15,10 +15,11 @@
 
 use rand::Rng as _;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::{Error, Issuer, base};
 use crate::jose::b64;
-use crate::records::{Award, AwardState, Offer, WalletHandle};
+use crate::records::{Award, AwardState, ClaimLink, Offer, OfferSecret, WalletHandle};
 use crate::store::{self, AwardChange, HandleOp};
 
 pub use crate::records::wallet::{
@@ -74,29 +75,154 @@ pub struct Claim {
     pub state: ClaimState,
 }
 
+/// Characters kept of a derived offer or claim page id (132 bits).
+const DERIVED_ID_CHARS: usize = 22;
+
 impl Issuer {
     /// A fresh offer for an award.
     pub(crate) fn new_offer(&self) -> Offer {
         let now = self.now();
         Offer {
-            id: random_id(16),
-            code: random_id(32),
+            secret: OfferSecret::Seed(random_id(16)),
             expires_at: now + time::Duration::seconds(OFFER_TTL_SECONDS),
             created_at: now,
         }
     }
 
+    /// A keyed hash (under the keys directory's link secret) of an award id and `seed`.
+    fn derived(&self, purpose: &str, award: Uuid, seed: &str) -> String {
+        let mut msg = award.as_bytes().to_vec();
+        msg.extend_from_slice(seed.as_bytes());
+        self.keys.current().link_secret().derive(purpose, &msg)
+    }
+
+    /// The id of an offer (in its `credential_offer_uri`).
+    pub fn offer_id(&self, award: Uuid, offer: &Offer) -> String {
+        match &offer.secret {
+            OfferSecret::Seed(seed) => {
+                let mut id = self.derived("offer id", award, seed);
+                id.truncate(DERIVED_ID_CHARS);
+                id
+            }
+            OfferSecret::Clear { id, .. } => id.clone(),
+        }
+    }
+
+    /// The pre-authorized code of an offer.
+    pub fn offer_code(&self, award: Uuid, offer: &Offer) -> String {
+        match &offer.secret {
+            OfferSecret::Seed(seed) => self.derived("pre-authorized_code", award, seed),
+            OfferSecret::Clear { code, .. } => code.clone(),
+        }
+    }
+
+    /// The id in an award's claim page URL, when it has a claim page.
+    pub fn claim_id(&self, rec: &Award) -> Option<String> {
+        Some(match rec.wallet.claim.as_ref()? {
+            ClaimLink::Derived => {
+                let mut id = self.derived("claim id", rec.id, "");
+                id.truncate(DERIVED_ID_CHARS);
+                id
+            }
+            ClaimLink::Clear(id) => id.clone(),
+        })
+    }
+
+    /// The form a handle is indexed under: for codes, offer ids and claim ids a keyed
+    /// hash, so that the index does not hold what it leads to.
+    pub(crate) fn stored_handle(&self, handle: &WalletHandle) -> WalletHandle {
+        let digest = |purpose: &str, v: &str| {
+            self.keys
+                .current()
+                .link_secret()
+                .derive(purpose, v.as_bytes())
+        };
+        match handle {
+            WalletHandle::Code(v) => WalletHandle::Code(digest("code handle", v)),
+            WalletHandle::Offer(v) => WalletHandle::Offer(digest("offer handle", v)),
+            WalletHandle::Claim(v) => WalletHandle::Claim(digest("claim handle", v)),
+            other => other.clone(),
+        }
+    }
+
+    /// The index entries of an offer: its code's and its id's. An offer recorded by an
+    /// earlier version is indexed as it is.
+    pub(crate) fn offer_handles(&self, award: Uuid, offer: &Offer) -> [WalletHandle; 2] {
+        match &offer.secret {
+            OfferSecret::Seed(_) => [
+                self.stored_handle(&WalletHandle::Code(self.offer_code(award, offer))),
+                self.stored_handle(&WalletHandle::Offer(self.offer_id(award, offer))),
+            ],
+            OfferSecret::Clear { id, code } => [
+                WalletHandle::Code(code.clone()),
+                WalletHandle::Offer(id.clone()),
+            ],
+        }
+    }
+
+    /// The key of an offer's code entry (the award and its wrong transaction codes).
+    pub(crate) fn code_key(&self, award: Uuid, offer: &Offer) -> String {
+        match &offer.secret {
+            OfferSecret::Seed(_) => {
+                let code = self.offer_code(award, offer);
+                self.keys
+                    .current()
+                    .link_secret()
+                    .derive("code handle", code.as_bytes())
+            }
+            OfferSecret::Clear { code, .. } => code.clone(),
+        }
+    }
+
+    /// The index entry of an award's claim page.
+    pub(crate) fn claim_handle(&self, rec: &Award) -> Option<WalletHandle> {
+        match rec.wallet.claim.as_ref()? {
+            ClaimLink::Derived => Some(
+                self.stored_handle(&WalletHandle::Claim(self.claim_id(rec).unwrap_or_default())),
+            ),
+            ClaimLink::Clear(id) => Some(WalletHandle::Claim(id.clone())),
+        }
+    }
+
+    /// Every index entry of a newly recorded award.
+    pub(crate) fn award_handles(&self, rec: &Award) -> Vec<WalletHandle> {
+        let mut out = Vec::new();
+        if let Some(o) = &rec.wallet.offer {
+            out.extend(self.offer_handles(rec.id, o));
+        }
+        out.extend(self.claim_handle(rec));
+        out
+    }
+
+    /// The award a value presented by a caller leads to, and the index entry it was
+    /// found under: the keyed hash, or the value itself for entries recorded by
+    /// earlier versions. The caller still compares the value with the award's own.
+    pub(crate) async fn find_handle(
+        &self,
+        handle: WalletHandle,
+    ) -> Result<Option<(Uuid, WalletHandle)>, store::Error> {
+        let stored = self.stored_handle(&handle);
+        if let Some(a) = self.offers.award_for(&stored).await? {
+            return Ok(Some((a, stored)));
+        }
+        Ok(self.offers.award_for(&handle).await?.map(|a| (a, handle)))
+    }
+
     /// The URL the offer object is served at (`credential_offer_uri`).
-    pub fn offer_url(&self, offer: &Offer) -> String {
-        format!("{}/oid4vci/offers/{}", base(&self.public_url), offer.id)
+    pub fn offer_url(&self, award: Uuid, offer: &Offer) -> String {
+        format!(
+            "{}/oid4vci/offers/{}",
+            base(&self.public_url),
+            self.offer_id(award, offer)
+        )
     }
 
     /// The `openid-credential-offer://` link of an offer, by reference.
-    pub fn offer_uri(&self, offer: &Offer) -> String {
+    pub fn offer_uri(&self, award: Uuid, offer: &Offer) -> String {
         let mut u = url::Url::parse("openid-credential-offer://")
             .unwrap_or_else(|e| unreachable!("a constant URL parses: {e}"));
         u.query_pairs_mut()
-            .append_pair("credential_offer_uri", &self.offer_url(offer));
+            .append_pair("credential_offer_uri", &self.offer_url(award, offer));
         u.to_string()
     }
 
@@ -114,15 +240,13 @@ impl Issuer {
 
     /// The claim page of an award.
     pub fn claim_url(&self, rec: &Award) -> Option<String> {
-        rec.wallet
-            .claim_id
-            .as_ref()
+        self.claim_id(rec)
             .map(|c| format!("{}/claim/{c}", base(&self.public_url)))
     }
 
     /// The Credential Offer object (OpenID4VCI 1.0 §4.1.1).
     pub fn credential_offer(&self, rec: &Award, offer: &Offer) -> Value {
-        let mut grant = json!({"pre-authorized_code": offer.code});
+        let mut grant = json!({"pre-authorized_code": self.offer_code(rec.id, offer)});
         if rec.wallet.tx_code.is_some() {
             grant["tx_code"] = json!({
                 "input_mode": "numeric",
@@ -145,7 +269,12 @@ impl Issuer {
         if o.expires_at <= self.clock.now() || !rec.wallet_open() {
             return None;
         }
-        let code = self.offers.code(&o.code).await.ok().flatten()?;
+        let code = self
+            .offers
+            .code(&self.code_key(rec.id, o))
+            .await
+            .ok()
+            .flatten()?;
         (code.failures < MAX_TX_CODE_FAILURES).then_some(o)
     }
 
@@ -156,15 +285,13 @@ impl Issuer {
                 "credential offer (it may have expired: open the claim link again)".into(),
             )
         };
-        let handle = WalletHandle::Offer(id.to_owned());
-        let award = self
-            .offers
-            .award_for(&handle)
+        let (award, _) = self
+            .find_handle(WalletHandle::Offer(id.to_owned()))
             .await?
             .ok_or_else(not_found)?;
         let rec = self.awards.award(award).await?.ok_or_else(not_found)?;
         match self.offer_live(&rec).await {
-            Some(o) if o.id == id => Ok(self.credential_offer(&rec, o)),
+            Some(o) if same(&self.offer_id(award, o), id) => Ok(self.credential_offer(&rec, o)),
             _ => Err(not_found()),
         }
     }
@@ -195,20 +322,17 @@ impl Issuer {
                 }
                 let mut ops = Vec::new();
                 if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
-                    ops.push(HandleOp::Unlink(WalletHandle::Code(old.code)));
-                    ops.push(HandleOp::Unlink(WalletHandle::Offer(old.id)));
+                    ops.extend(self.offer_handles(award, &old).map(HandleOp::Unlink));
                 }
-                ops.push(HandleOp::Link(WalletHandle::Code(offer.code.clone())));
-                ops.push(HandleOp::Link(WalletHandle::Offer(offer.id.clone())));
+                ops.extend(self.offer_handles(award, &offer).map(HandleOp::Link));
                 if let Some(d) = rec.wallet.deferred.take() {
                     ops.push(HandleOp::Unlink(WalletHandle::Transaction(
                         d.transaction_id,
                     )));
                 }
-                if rec.wallet.claim_id.is_none() {
-                    let c = random_id(16);
-                    ops.push(HandleOp::Link(WalletHandle::Claim(c.clone())));
-                    rec.wallet.claim_id = Some(c);
+                if rec.wallet.claim.is_none() {
+                    rec.wallet.claim = Some(ClaimLink::Derived);
+                    ops.extend(self.claim_handle(rec).map(HandleOp::Link));
                 }
                 tx_code = None;
                 if rec.tx_code_required {
@@ -239,7 +363,8 @@ impl Issuer {
         };
         let now = self.clock.now();
         let (state, live) = match (&rec.wallet.offer, state) {
-            (Some(o), ClaimState::Open) => match self.offers.code(&o.code).await? {
+            (Some(o), ClaimState::Open) => match self.offers.code(&self.code_key(rec.id, o)).await?
+            {
                 Some(e) if e.failures >= MAX_TX_CODE_FAILURES && rec.wallet.tx_code.is_some() => {
                     (ClaimState::Locked, false)
                 }
@@ -257,40 +382,48 @@ impl Issuer {
     /// one that mints an offer is durable when this returns.
     pub async fn claim(&self, claim_id: &str) -> Result<Claim, Error> {
         let not_found = || Error::NotFound("claim link".into());
-        let handle = WalletHandle::Claim(claim_id.to_owned());
-        let award = self
-            .offers
-            .award_for(&handle)
+        let (award, _) = self
+            .find_handle(WalletHandle::Claim(claim_id.to_owned()))
             .await?
             .ok_or_else(not_found)?;
         let record = self.awards.award(award).await?.ok_or_else(not_found)?;
-        if record.wallet.claim_id.as_deref() != Some(claim_id) {
+        if !self
+            .claim_id(&record)
+            .is_some_and(|own| same(&own, claim_id))
+        {
             return Err(not_found());
         }
         let (state, live) = self.claim_state(&record).await?;
         if state != ClaimState::Open || live {
             return Ok(Claim { record, state });
         }
-        let checked = record.wallet.offer.as_ref().map(|o| o.code.clone());
+        let checked = record
+            .wallet
+            .offer
+            .as_ref()
+            .map(|o| self.code_key(award, o));
         let offer = self.new_offer();
         let stamp = self.now();
         let minted = self
             .awards
             .change(award, |rec| {
-                let same = rec.wallet.offer.as_ref().map(|o| o.code.as_str()) == checked.as_deref();
-                if !rec.wallet_open() || rec.wallet.deferred.is_some() || !same {
+                let unchanged =
+                    rec.wallet.offer.as_ref().map(|o| self.code_key(award, o)) == checked;
+                if !rec.wallet_open() || rec.wallet.deferred.is_some() || !unchanged {
                     // Changed since the read above (another page view minted already).
                     return Ok((AwardChange::none(), false));
                 }
+                let [_, new_offer] = self.offer_handles(award, &offer);
                 let mut ops = vec![HandleOp::RelinkCode {
                     old: checked.clone(),
-                    new: offer.code.clone(),
+                    new: self.code_key(award, &offer),
                     max_failures: MAX_TX_CODE_FAILURES,
                 }];
                 if let Some(old) = rec.wallet.offer.replace(offer.clone()) {
-                    ops.push(HandleOp::Unlink(WalletHandle::Offer(old.id)));
+                    let [_, old_offer] = self.offer_handles(award, &old);
+                    ops.push(HandleOp::Unlink(old_offer));
                 }
-                ops.push(HandleOp::Link(WalletHandle::Offer(offer.id.clone())));
+                ops.push(HandleOp::Link(new_offer));
                 rec.updated_at = stamp;
                 Ok((AwardChange::with_handles(ops), true))
             })
@@ -364,7 +497,8 @@ impl Issuer {
                 let offer = rec.wallet.offer.as_ref().ok_or_else(|| {
                     Error::WrongState("this badge has no live offer; open its link again".into())
                 })?;
-                let Some(entry) = self.offers.code(&offer.code).await? else {
+                let code_key = self.code_key(rec.id, offer);
+                let Some(entry) = self.offers.code(&code_key).await? else {
                     return Err(Error::WrongState(
                         "a wallet is collecting this badge right now; open its link again in a minute".into(),
                     ));
@@ -380,7 +514,7 @@ impl Issuer {
                     ));
                 }
                 if !self.tx_code_matches(rec.id, expected, given) {
-                    let Some(left) = count_wrong_tx_code(&*self.offers, &offer.code, entry).await?
+                    let Some(left) = count_wrong_tx_code(&*self.offers, &code_key, entry).await?
                     else {
                         continue;
                     };
@@ -436,6 +570,12 @@ pub(crate) async fn count_wrong_tx_code(
     }
     offers.flush().await?;
     Ok(Some(MAX_TX_CODE_FAILURES.saturating_sub(seen.failures + 1)))
+}
+
+/// Whether two secrets are equal, compared in constant time.
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// Maps a refused store change to the issuer's conflict error.

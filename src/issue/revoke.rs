@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{Error, Issuer, VC_JWT_TYP};
 use crate::clock::format_seconds;
 use crate::jose::jws;
-use crate::records::{AuditEvent, Award, WalletHandle};
+use crate::records::{AuditEvent, Award};
 use crate::status::{Published, SignedList, StatusPurpose, StatusSlot};
 use crate::store::{self, AwardChange, BitWrite, HandleOp};
 
@@ -116,8 +116,7 @@ impl Issuer {
                     }
                     rec.revoked = true;
                     if let Some(o) = rec.wallet.offer.take() {
-                        handles.push(HandleOp::Unlink(WalletHandle::Code(o.code)));
-                        handles.push(HandleOp::Unlink(WalletHandle::Offer(o.id)));
+                        handles.extend(self.offer_handles(rec.id, &o).map(HandleOp::Unlink));
                     }
                 } else {
                     if rec.revoked {

@@ -310,10 +310,27 @@ impl Oid4vci {
         // which holds the award and the wrong tries so far: the swap that removes it
         // spends the code, and of concurrent requests exactly one makes it.
         let rec = loop {
-            let entry = self.offers.code(code).await?.ok_or_else(bad_code)?;
+            // Indexed under a keyed hash; offers from earlier versions as they are.
+            let digest = match self
+                .issuer
+                .stored_handle(&WalletHandle::Code(code.to_owned()))
+            {
+                WalletHandle::Code(d) => d,
+                _ => unreachable!("a code's handle is a code's"),
+            };
+            let (key, entry) = match self.offers.code(&digest).await? {
+                Some(e) => (digest, e),
+                None => (
+                    code.to_owned(),
+                    self.offers.code(code).await?.ok_or_else(bad_code)?,
+                ),
+            };
             let rec = self.awards.award(entry.award).await?.ok_or_else(bad_code)?;
             let offer_ok = rec.wallet.offer.as_ref().is_some_and(|o| {
-                bool::from(o.code.as_bytes().ct_eq(code.as_bytes())) && o.expires_at > now
+                let own = self.issuer.offer_code(rec.id, o);
+                bool::from(own.as_bytes().ct_eq(code.as_bytes()))
+                    && self.issuer.code_key(rec.id, o) == key
+                    && o.expires_at > now
             });
             if !offer_ok || !rec.wallet_open() {
                 return Err(bad_code());
@@ -337,7 +354,7 @@ impl Oid4vci {
                 (Some(expected), Some(given))
                     if !self.issuer.tx_code_matches(rec.id, expected, given) =>
                 {
-                    let Some(left) = count_wrong_tx_code(&*self.offers, code, entry).await? else {
+                    let Some(left) = count_wrong_tx_code(&*self.offers, &key, entry).await? else {
                         continue;
                     };
                     return Err(Error::InvalidGrant(if left == 0 {
@@ -353,7 +370,7 @@ impl Oid4vci {
                 }
                 _ => {}
             }
-            if self.offers.spend_code(code, entry).await? {
+            if self.offers.spend_code(&key, entry).await? {
                 break rec;
             }
         };
@@ -388,9 +405,8 @@ impl Oid4vci {
                 .await?;
         }
         if let Some(o) = &rec.wallet.offer {
-            self.offers
-                .unlink(&WalletHandle::Offer(o.id.clone()))
-                .await?;
+            let [_, offer_handle] = self.issuer.offer_handles(rec.id, o);
+            self.offers.unlink(&offer_handle).await?;
         }
         // Durable before answering: the spent code with the token it bought.
         self.offers.flush().await?;

@@ -143,7 +143,7 @@ impl Award {
     /// wallet has taken it yet. An award the earner accepted on the claim page stays
     /// open, so that a wallet can later take a copy bound to its key.
     pub fn wallet_open(&self) -> bool {
-        !self.revoked && !self.in_wallet() && self.wallet.claim_id.is_some()
+        !self.revoked && !self.in_wallet() && self.wallet.claim.is_some()
     }
 
     /// Every status slot of the award: its own and those of its batch copies.

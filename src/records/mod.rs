@@ -33,8 +33,8 @@ pub use staff::{
     StaffRecord, TotpState,
 };
 pub use wallet::{
-    CodeEntry, CredentialIdentifier, DeferredRequest, Offer, TokenGrant, WalletEvent, WalletHandle,
-    WalletState,
+    ClaimLink, CodeEntry, CredentialIdentifier, DeferredRequest, Offer, OfferSecret, TokenGrant,
+    WalletEvent, WalletHandle, WalletState,
 };
 
 /// A value that does not parse as the record field it stands for.

@@ -15,17 +15,35 @@ pub const CONFIG_LDP_VC: &str = "OpenBadgeCredential_ldp_vc";
 /// badge page offers the other envelope of the same credential too).
 pub const CONFIGURATIONS: [&str; 3] = [CONFIG_JWT_VC_JSON, CONFIG_JWT_VC_JSON_LD, CONFIG_LDP_VC];
 
-/// A pre-authorized-code offer (OpenID4VCI 1.0 §4.1.1): the code, and the id under
-/// which the offer object is served by reference.
+/// A pre-authorized-code offer (OpenID4VCI 1.0 §4.1.1): what its code, and the id
+/// under which the offer object is served by reference, come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
-    /// The id in `credential_offer_uri`.
-    pub id: String,
-    /// The pre-authorized code.
-    pub code: String,
+    pub secret: OfferSecret,
     /// After this neither the offer nor its code is accepted.
     pub expires_at: OffsetDateTime,
     pub created_at: OffsetDateTime,
+}
+
+/// Where an offer's id and pre-authorized code come from. Either opens the offer, so
+/// neither is stored: only a random seed they are derived from with a key kept in
+/// the keys directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferSecret {
+    /// Random bytes (base64url); id and code are keyed hashes of them and the award id.
+    Seed(String),
+    /// An offer recorded by an earlier version, holding its id and code as they are
+    /// (such offers expire within minutes of an upgrade).
+    Clear { id: String, code: String },
+}
+
+/// Where an award's claim page id comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimLink {
+    /// A keyed hash of the award id: nothing that opens the page is stored.
+    Derived,
+    /// Recorded by an earlier version as it is (links already sent keep working).
+    Clear(String),
 }
 
 /// A wallet's credential request waiting for the issuer's approval (deferred
@@ -63,8 +81,8 @@ pub struct WalletState {
     /// the claim page reuse it (and inherit the count of wrong tries, kept with the
     /// code's handle); an admin re-offer replaces it and starts the count anew.
     pub tx_code: Option<String>,
-    /// The id in the claim page URL.
-    pub claim_id: Option<String>,
+    /// The award's claim page, when it has one.
+    pub claim: Option<ClaimLink>,
     /// An `approval_required` award has been approved.
     pub approved: bool,
     pub deferred: Option<DeferredRequest>,
@@ -88,7 +106,9 @@ impl WalletState {
 
 /// What a wallet (or an earner) holds that leads to an award. Each is unguessable
 /// and single-purpose; the award record is the source of truth, so a handle whose
-/// award no longer holds it is stale and refused.
+/// award no longer holds it is stale and refused. Codes, offer ids and claim ids are
+/// indexed under keyed digests (see `Issuer::stored_handle`), except those recorded
+/// by earlier versions, which are indexed as they are.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WalletHandle {
     /// A pre-authorized code (which also counts wrong transaction codes).

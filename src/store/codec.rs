@@ -21,8 +21,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::records::{
-    AchievementRef, AuditEvent, Award, AwardState, CredentialIdentifier, DeferredRequest,
-    IssuedCopy, Offer, Recipient, TokenGrant, WalletEvent, WalletState,
+    AchievementRef, AuditEvent, Award, AwardState, ClaimLink, CredentialIdentifier,
+    DeferredRequest, IssuedCopy, Offer, OfferSecret, Recipient, TokenGrant, WalletEvent,
+    WalletState,
 };
 use crate::status::StatusSlot;
 use crate::store::Error;
@@ -404,18 +405,35 @@ pub(in crate::store) fn award(a: &Award) -> Vec<u8> {
 }
 
 fn wallet(w: &mut Writer, s: &WalletState) {
+    // 0 none, 1 an earlier version's offer (id and code), 2 a seeded offer.
     match &s.offer {
         None => w.u8(0),
         Some(o) => {
-            w.u8(1);
-            w.str(&o.id);
-            w.str(&o.code);
+            match &o.secret {
+                OfferSecret::Clear { id, code } => {
+                    w.u8(1);
+                    w.str(id);
+                    w.str(code);
+                }
+                OfferSecret::Seed(seed) => {
+                    w.u8(2);
+                    w.str(seed);
+                }
+            }
             w.time(o.expires_at);
             w.time(o.created_at);
         }
     }
     w.opt_str(s.tx_code.as_deref());
-    w.opt_str(s.claim_id.as_deref());
+    // 0 none, 1 an earlier version's claim id, 2 a derived one.
+    match &s.claim {
+        None => w.u8(0),
+        Some(ClaimLink::Clear(id)) => {
+            w.u8(1);
+            w.str(id);
+        }
+        Some(ClaimLink::Derived) => w.u8(2),
+    }
     w.bool(s.approved);
     match &s.deferred {
         None => w.u8(0),
@@ -511,18 +529,30 @@ pub(in crate::store) fn read_award(bytes: &[u8]) -> Result<Award, Error> {
 }
 
 fn read_wallet(r: &mut Reader<'_>) -> Result<WalletState, Error> {
-    let offer = if r.present()? {
-        Some(Offer {
+    let secret = match r.u8()? {
+        0 => None,
+        1 => Some(OfferSecret::Clear {
             id: r.string()?,
             code: r.string()?,
+        }),
+        2 => Some(OfferSecret::Seed(r.string()?)),
+        b => return Err(r.corrupt(&format!("{b} is not an offer tag"))),
+    };
+    let offer = match secret {
+        Some(secret) => Some(Offer {
+            secret,
             expires_at: r.time()?,
             created_at: r.time()?,
-        })
-    } else {
-        None
+        }),
+        None => None,
     };
     let tx_code = r.opt_string()?;
-    let claim_id = r.opt_string()?;
+    let claim = match r.u8()? {
+        0 => None,
+        1 => Some(ClaimLink::Clear(r.string()?)),
+        2 => Some(ClaimLink::Derived),
+        b => return Err(r.corrupt(&format!("{b} is not a claim link tag"))),
+    };
     let approved = r.bool()?;
     let deferred = if r.present()? {
         Some(DeferredRequest {
@@ -549,7 +579,7 @@ fn read_wallet(r: &mut Reader<'_>) -> Result<WalletState, Error> {
     Ok(WalletState {
         offer,
         tx_code,
-        claim_id,
+        claim,
         approved,
         deferred,
         events,
@@ -668,14 +698,21 @@ mod tests {
     }
 
     fn wallet_state() -> impl Strategy<Value = WalletState> {
-        let offer = proptest::option::of((text(), text(), instant(), instant()).prop_map(
-            |(id, code, expires_at, created_at)| Offer {
-                id,
-                code,
+        let secret = prop_oneof![
+            text().prop_map(OfferSecret::Seed),
+            (text(), text()).prop_map(|(id, code)| OfferSecret::Clear { id, code }),
+        ];
+        let offer = proptest::option::of((secret, instant(), instant()).prop_map(
+            |(secret, expires_at, created_at)| Offer {
+                secret,
                 expires_at,
                 created_at,
             },
         ));
+        let claim = proptest::option::of(prop_oneof![
+            Just(ClaimLink::Derived),
+            text().prop_map(ClaimLink::Clear),
+        ]);
         let deferred = proptest::option::of(
             (
                 text(),
@@ -719,7 +756,7 @@ mod tests {
         (
             offer,
             proptest::option::of(text()),
-            proptest::option::of(text()),
+            claim,
             any::<bool>(),
             deferred,
             events,
@@ -730,7 +767,7 @@ mod tests {
                 |(
                     offer,
                     tx_code,
-                    claim_id,
+                    claim,
                     approved,
                     deferred,
                     events,
@@ -740,7 +777,7 @@ mod tests {
                     WalletState {
                         offer,
                         tx_code,
-                        claim_id,
+                        claim,
                         approved,
                         deferred,
                         events,

@@ -267,11 +267,16 @@ pub trait Awards: Durable {
     async fn reserve_award(&self, id: Uuid, slot: StatusSlot) -> Result<(), Error>;
     /// Records an award, atomically with what makes it findable: its status slot
     /// (refused with [`Error::SlotTaken`], and nothing written, if that slot was ever
-    /// given out), the handles of its offer and claim page, and its place in the
-    /// newest-first listing (`award.seq`, set here).
+    /// given out), `handles` (its offer's and claim page's, as the issuer indexes
+    /// them), and its place in the newest-first listing (`award.seq`, set here).
     /// The messages in `mail` go into the outbox with it (same flush, written first:
     /// an award is never recorded without its messages).
-    async fn insert_award(&self, award: &mut Award, mail: &[OutboxMessage]) -> Result<(), Error>;
+    async fn insert_award(
+        &self,
+        award: &mut Award,
+        handles: &[WalletHandle],
+        mail: &[OutboxMessage],
+    ) -> Result<(), Error>;
     /// Records an award [`Awards::reserve_award`] reserved (with its slot), as
     /// [`Awards::insert_award`] does; the reservation is fulfilled, no longer pending.
     async fn record_reserved(&self, award: &mut Award) -> Result<(), Error>;

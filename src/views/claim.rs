@@ -69,7 +69,7 @@ impl Pages {
         let page_url = format!("{}/claim/{id}", site.base);
         let offer = match (claim.state, rec.wallet.offer.as_ref()) {
             (ClaimState::Open, Some(o)) => {
-                let uri = self.issuer.offer_uri(o);
+                let uri = self.issuer.offer_uri(rec.id, o);
                 let qr_svg = crate::qr::svg(&uri).map_err(|e| Error::Render(e.to_string()))?;
                 Some(ClaimOffer {
                     qr_svg,

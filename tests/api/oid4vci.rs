@@ -611,6 +611,57 @@ async fn five_wrong_tx_codes_kill_the_code_even_for_the_right_one() {
 }
 
 #[tokio::test]
+async fn codes_offer_ids_and_claim_links_are_derived_and_never_stored() {
+    let mut app = TestApp::new().await;
+    let award = app.award_offer(json!({})).await;
+    let tx = award["tx_code"].as_str().expect("tx_code").to_owned();
+    let claim = award["claim_url"]
+        .as_str()
+        .expect("claim")
+        .strip_prefix(PUBLIC_URL)
+        .expect("ours")
+        .to_owned();
+    let offer_url = url::Url::parse(award["offer_uri"].as_str().expect("offer_uri"))
+        .expect("uri")
+        .query_pairs()
+        .find(|(k, _)| k == "credential_offer_uri")
+        .expect("by reference")
+        .1
+        .into_owned();
+    let offer_id = offer_url.rsplit('/').next().expect("id").to_owned();
+    let code = code_of(&app.offer(&award).await);
+    let claim_id = claim.rsplit('/').next().expect("id").to_owned();
+    let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    for secret in [&code, &offer_id, &claim_id, &tx] {
+        assert!(
+            !app.data_dir_contains(secret.as_bytes()).await,
+            "{secret} is stored"
+        );
+    }
+    // Derived again after a restart, from the keys directory: the same links work.
+    app.restart().await;
+    let (s, _, _) = app.raw(Method::GET, &claim, &[], Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    let again = app.offer(&award).await;
+    assert_eq!(code_of(&again), code);
+    let (s, t) = app.redeem(&code, Some(&tx)).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    // Spent: the code, and with it the offer by reference, no longer lead anywhere.
+    let (s, _) = app.redeem(&code, Some(&tx)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = app
+        .call(
+            Method::GET,
+            offer_url.strip_prefix(PUBLIC_URL).expect("ours"),
+            None,
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn a_transaction_code_is_shown_once_and_kept_only_as_a_keyed_digest() {
     let app = TestApp::new().await;
     let award = app.award_offer(json!({})).await;

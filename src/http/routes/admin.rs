@@ -211,7 +211,10 @@ async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> 
             o.insert("credential".into(), json!(c));
         }
         if let Some(offer) = state.issuer.offer_live(rec).await {
-            o.insert("offer_uri".into(), json!(state.issuer.offer_uri(offer)));
+            o.insert(
+                "offer_uri".into(),
+                json!(state.issuer.offer_uri(rec.id, offer)),
+            );
             o.insert(
                 "offer_uri_by_value".into(),
                 json!(state.issuer.offer_uri_by_value(rec, offer)),

@@ -91,7 +91,7 @@ pub async fn accept(
 async fn offer_link(state: &AppState, id: &str) -> Result<String, ApiError> {
     let claim = state.issuer.claim(id).await?;
     match (claim.state, claim.record.wallet.offer.as_ref()) {
-        (ClaimState::Open, Some(o)) => Ok(state.issuer.offer_uri(o)),
+        (ClaimState::Open, Some(o)) => Ok(state.issuer.offer_uri(claim.record.id, o)),
         _ => Err(ApiError::new(
             StatusCode::GONE,
             "offer_gone",

@@ -719,20 +719,6 @@ impl Achievements for PgStore {
     }
 }
 
-/// The handles an award is found by when it is recorded.
-fn award_handles(award: &Award) -> Vec<(&'static str, String)> {
-    let w = &award.wallet;
-    let mut out = Vec::new();
-    if let Some(o) = &w.offer {
-        out.push(("c", o.code.clone()));
-        out.push(("o", o.id.clone()));
-    }
-    if let Some(c) = &w.claim_id {
-        out.push(("l", c.clone()));
-    }
-    out
-}
-
 pub(super) fn handle_cols(h: &crate::records::WalletHandle) -> (&'static str, &str) {
     use crate::records::WalletHandle as H;
     match h {
@@ -759,8 +745,9 @@ async fn write_messages(
 async fn write_award(
     tx: &impl deadpool_postgres::GenericClient,
     award: &mut Award,
+    handles: &[crate::records::WalletHandle],
 ) -> Result<(), Error> {
-    for (kind, value) in award_handles(award) {
+    for (kind, value) in handles.iter().map(handle_cols) {
         tx.execute(
             "INSERT INTO handles (kind, value, award) VALUES ($1, $2, $3)
              ON CONFLICT (kind, value) DO UPDATE SET award = EXCLUDED.award, failures = 0",
@@ -835,14 +822,19 @@ impl Awards for PgStore {
         take_slot(&c, slot, id, true).await
     }
 
-    async fn insert_award(&self, award: &mut Award, mail: &[OutboxMessage]) -> Result<(), Error> {
+    async fn insert_award(
+        &self,
+        award: &mut Award,
+        handles: &[crate::records::WalletHandle],
+        mail: &[OutboxMessage],
+    ) -> Result<(), Error> {
         let mut c = self.c().await?;
         let tx = c.transaction().await?;
         write_messages(&tx, mail).await?;
         if let Some(slot) = award.status {
             take_slot(&tx, slot, award.id, false).await?;
         }
-        write_award(&tx, award).await?;
+        write_award(&tx, award, handles).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -874,7 +866,8 @@ impl Awards for PgStore {
                 index: slot.index,
             });
         }
-        write_award(&tx, award).await?;
+        // A reserved award is a direct one: no offer, no claim page.
+        write_award(&tx, award, &[]).await?;
         tx.execute(
             "UPDATE status_slots SET reserved_at = NULL WHERE list = $1 AND idx = $2",
             &[&list, &idx],

@@ -441,15 +441,9 @@ impl SledStore {
 
     /// Writes an award whose slot is settled: its handles and listing entry first
     /// (they lead nowhere until the award is written), then the award.
-    fn write_award(&self, award: &mut Award) -> Result<(), Error> {
+    fn write_award(&self, award: &mut Award, handles: &[WalletHandle]) -> Result<(), Error> {
         let idb = award.id.as_bytes().as_slice();
-        let w = &award.wallet;
-        let handles = [
-            w.offer.as_ref().map(|o| WalletHandle::Code(o.code.clone())),
-            w.offer.as_ref().map(|o| WalletHandle::Offer(o.id.clone())),
-            w.claim_id.clone().map(WalletHandle::Claim),
-        ];
-        for h in handles.iter().flatten() {
+        for h in handles {
             self.wallet.insert(handle_key(h), idb)?;
         }
         self.write_listed(award)
@@ -747,7 +741,12 @@ impl Awards for SledStore {
         self.take_slot(slot, &reserved(id))
     }
 
-    async fn insert_award(&self, award: &mut Award, mail: &[OutboxMessage]) -> Result<(), Error> {
+    async fn insert_award(
+        &self,
+        award: &mut Award,
+        handles: &[WalletHandle],
+        mail: &[OutboxMessage],
+    ) -> Result<(), Error> {
         // The messages first: an award is never recorded without them (a message
         // whose award a crash lost finds no award and is dropped).
         self.write_messages(mail)?;
@@ -755,7 +754,7 @@ impl Awards for SledStore {
         if let Some(slot) = award.status {
             self.take_slot(slot, award.id.as_bytes())?;
         }
-        self.write_award(award)
+        self.write_award(award, handles)
     }
 
     async fn record_reserved(&self, award: &mut Award) -> Result<(), Error> {
@@ -771,7 +770,8 @@ impl Awards for SledStore {
                 index: slot.index,
             });
         }
-        self.write_award(award)?;
+        // A reserved award is a direct one: no offer, no claim page.
+        self.write_award(award, &[])?;
         // Last: a crash before this leaves the reservation to be burned, award and all.
         self.fulfil(slot, award.id)
     }
@@ -1425,7 +1425,7 @@ impl SledStore {
 mod tests {
     use super::*;
     use crate::clock::from_unix;
-    use crate::records::{Offer, Recipient, WalletState};
+    use crate::records::{Offer, OfferSecret, Recipient, WalletState};
     use crate::store::{AwardChange, BitWrite, HandleOp, name_words};
 
     fn at(unix: i64) -> OffsetDateTime {
@@ -1490,7 +1490,7 @@ mod tests {
                 a.achievement.key = other;
                 a.valid_until = Some(at(1_704_067_300));
             }
-            s.insert_award(&mut a, &[]).await.expect("insert");
+            s.insert_award(&mut a, &[], &[]).await.expect("insert");
             ids.push(a.id);
         }
         let ids_of = |p: AwardPage| p.awards.iter().map(|a| a.id).collect::<Vec<_>>();
@@ -1579,7 +1579,7 @@ mod tests {
         let mut ids = vec![];
         for i in 0..5 {
             let mut a = award(if i % 2 == 0 { "a@x.org" } else { "b@x.org" }, None);
-            s.insert_award(&mut a, &[]).await.expect("insert");
+            s.insert_award(&mut a, &[], &[]).await.expect("insert");
             ids.push(a.id);
         }
         let all = AwardFilter::default();
@@ -1617,7 +1617,7 @@ mod tests {
                 if i == 3 {
                     a.recipient.id = Some(did.into());
                 }
-                s.insert_award(&mut a, &[]).await.expect("insert");
+                s.insert_award(&mut a, &[], &[]).await.expect("insert");
                 if i % 2 == 0 {
                     a_ids.push(a.id);
                 }
@@ -1680,12 +1680,18 @@ mod tests {
             let s = open(dir.path());
             let mut a = award("a@x.org", Some(StatusSlot { list: 1, index: 9 }));
             a.wallet.offer = Some(Offer {
-                id: "offer-1".into(),
-                code: "code-1".into(),
+                secret: OfferSecret::Clear {
+                    id: "offer-1".into(),
+                    code: "code-1".into(),
+                },
                 expires_at: at(1_704_068_100),
                 created_at: at(1_704_067_200),
             });
-            s.insert_award(&mut a, &[]).await.expect("insert");
+            let handles = [
+                WalletHandle::Code("code-1".into()),
+                WalletHandle::Offer("offer-1".into()),
+            ];
+            s.insert_award(&mut a, &handles, &[]).await.expect("insert");
             s.flush().await.expect("flush");
             a
         };
@@ -1728,7 +1734,7 @@ mod tests {
             Err(Error::SlotTaken { list: 1, index: 7 })
         ));
         assert!(matches!(
-            s.insert_award(&mut second, &[]).await,
+            s.insert_award(&mut second, &[], &[]).await,
             Err(Error::SlotTaken { list: 1, index: 7 })
         ));
         assert_eq!(s.award(second.id).await.expect("get"), None);
@@ -1769,7 +1775,7 @@ mod tests {
         let s = open(dir.path());
         let slot = StatusSlot { list: 1, index: 4 };
         let mut kept = award("a@x.org", Some(StatusSlot { list: 1, index: 3 }));
-        s.insert_award(&mut kept, &[]).await.expect("insert");
+        s.insert_award(&mut kept, &[], &[]).await.expect("insert");
         let b = award("b@x.org", Some(slot));
         s.reserve_award(b.id, slot).await.expect("reserve");
         assert_eq!(s.award(b.id).await.expect("get"), None, "not recorded yet");
@@ -1797,7 +1803,7 @@ mod tests {
         );
         let mut again = award("c@x.org", Some(slot));
         assert!(matches!(
-            s.insert_award(&mut again, &[]).await,
+            s.insert_award(&mut again, &[], &[]).await,
             Err(Error::SlotTaken { .. })
         ));
     }
@@ -1809,12 +1815,18 @@ mod tests {
         let slot = StatusSlot { list: 2, index: 5 };
         let mut a = award("a@x.org", Some(slot));
         a.wallet.offer = Some(Offer {
-            id: "o".into(),
-            code: "c".into(),
+            secret: OfferSecret::Clear {
+                id: "o".into(),
+                code: "c".into(),
+            },
             expires_at: at(100),
             created_at: at(0),
         });
-        s.insert_award(&mut a, &[]).await.expect("insert");
+        let handles = [
+            WalletHandle::Code("c".into()),
+            WalletHandle::Offer("o".into()),
+        ];
+        s.insert_award(&mut a, &handles, &[]).await.expect("insert");
         let event = AuditEvent {
             at: at(5),
             action: "revoke".into(),
@@ -1886,12 +1898,18 @@ mod tests {
         let s = open(dir.path());
         let mut a = award("a@x.org", None);
         a.wallet.offer = Some(Offer {
-            id: "offer-1".into(),
-            code: "code-1".into(),
+            secret: OfferSecret::Clear {
+                id: "offer-1".into(),
+                code: "code-1".into(),
+            },
             expires_at: at(10),
             created_at: at(0),
         });
-        s.insert_award(&mut a, &[]).await.expect("insert");
+        let handles = [
+            WalletHandle::Code("code-1".into()),
+            WalletHandle::Offer("offer-1".into()),
+        ];
+        s.insert_award(&mut a, &handles, &[]).await.expect("insert");
         let e = s.code("code-1").await.expect("read").expect("there");
         assert!(s.count_wrong_tx_code("code-1", e).await.expect("cas"));
         // A stale view loses: the entry changed under it.

@@ -25,8 +25,9 @@ use super::{SledStore, codec, from_json, json, revision_key};
 use crate::clock::{from_unix, parse_datetime, whole_seconds};
 use crate::model::Achievement;
 use crate::records::{
-    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, CredentialIdentifier,
-    DeferredRequest, IssuedCopy, Offer, Recipient, TokenGrant, WalletEvent, WalletState,
+    AchievementRecord, AchievementRef, AuditEvent, Award, AwardState, ClaimLink,
+    CredentialIdentifier, DeferredRequest, IssuedCopy, Offer, OfferSecret, Recipient, TokenGrant,
+    WalletEvent, WalletState,
 };
 use crate::status::StatusSlot;
 use crate::store::Error;
@@ -289,15 +290,17 @@ impl AwardV1 {
                     .offer
                     .map(|o| {
                         Ok::<_, Error>(Offer {
-                            id: o.id,
-                            code: o.code,
+                            secret: OfferSecret::Clear {
+                                id: o.id,
+                                code: o.code,
+                            },
                             expires_at: from_unix(o.expires_at),
                             created_at: instant(&what, &o.created_at)?,
                         })
                     })
                     .transpose()?,
                 tx_code: w.tx_code,
-                claim_id: w.claim_id,
+                claim: w.claim_id.map(ClaimLink::Clear),
                 approved: w.approved,
                 deferred: w
                     .deferred

@@ -9,6 +9,14 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::clock::SharedClock;
+
+/// The version and the commit it was built from: `0.1.0 (commit 1a2b3c4d5e6f)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ACCOLADE_COMMIT"),
+    ")"
+);
 use crate::did::web::{self, WebIdentity};
 use crate::issue::{Issuer, StatusConfig};
 use crate::keyring::{Keyring, LiveKeys};

@@ -20,13 +20,30 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "accolade",
-    version,
+    version = crate::app::VERSION,
     propagate_version = true,
     max_term_width = 100
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to standard error: text (coloured on a terminal
+    /// only) or json (one object per line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        env = "ACCOLADE_LOG_FORMAT",
+        default_value = "text",
+        value_enum
+    )]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -77,6 +77,11 @@ pub struct ServeArgs {
         value_parser = parse_proxy
     )]
     pub trusted_proxy: Vec<ipnet::IpNet>,
+    /// Also serve GET /metrics (Prometheus text) on this address, without the admin
+    /// token: for a scraper on a private network. On the main listener /metrics
+    /// needs the admin token.
+    #[arg(long, env = "ACCOLADE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Requests per second per client IP, or "off". 429 with Retry-After beyond it.
     #[arg(long, env = "ACCOLADE_RATE_LIMIT", default_value = "2000", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
@@ -211,6 +216,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::metrics::mark_start();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -233,7 +239,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let store = Store::connect(url)
                 .await
                 .context("connecting to the PostgreSQL database")?;
-            eprintln!(
+            crate::say!(
                 "store: PostgreSQL ({})",
                 crate::store::postgres::describe(url)
             );
@@ -243,7 +249,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", args.data_dir.display()))?,
     };
     if let Some(note) = store.upgraded() {
-        eprintln!("{note}");
+        crate::say!("{note}");
     }
     let key_source = match std::env::var("ACCOLADE_KEY_ENCRYPTION_KEY") {
         Ok(hex) if !hex.is_empty() => {
@@ -296,7 +302,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.set_limits(args.limits());
     if !args.trusted_proxy.is_empty() {
         let list: Vec<String> = args.trusted_proxy.iter().map(|n| n.to_string()).collect();
-        eprintln!(
+        crate::say!(
             "trusted proxies: {} (X-Forwarded-For names the client on their connections)",
             list.join(", ")
         );
@@ -308,9 +314,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let user = std::env::var("ACCOLADE_SMTP_USER").ok();
         let password = std::env::var("ACCOLADE_SMTP_PASSWORD").ok();
         let cfg = crate::mail::SmtpConfig::parse(url, from, user.as_deref(), password.as_deref())?;
-        eprintln!(
+        crate::say!(
             "e-mail: through {}:{} ({:?}) from {}",
-            cfg.host, cfg.port, cfg.tls, cfg.from
+            cfg.host,
+            cfg.port,
+            cfg.tls,
+            cfg.from
         );
         state.set_smtp(cfg)?;
     }
@@ -326,7 +335,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .flush()
             .await
             .context("flushing the trust registry")?;
-        eprintln!(
+        crate::say!(
             "trust registry {}: {} added, {} updated, {} unchanged, {} removed, {} left blocked",
             path.display(),
             s.imported,
@@ -338,7 +347,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     if state.identity.ip_literal {
-        eprintln!(
+        crate::say!(
             "warning: public URL {public_url} is an IP literal; did:web forbids IP addresses, so verifiers elsewhere cannot resolve this issuer (use it for local development and tests only; set --public-url)"
         );
     }
@@ -346,13 +355,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .join(state.identity.document_path.trim_start_matches('/'))
         .map(|u| u.to_string())
         .unwrap_or_default();
-    eprintln!("issuer DID {} (document at {doc_url})", state.identity.did);
-    eprintln!(
+    crate::say!("issuer DID {} (document at {doc_url})", state.identity.did);
+    crate::say!(
         "signing key {} ({}), keys from {keys_origin}",
         state.issuer.kid_url(),
         state.issuer.signing_algorithm()
     );
-    eprintln!(
+    crate::say!(
         "status lists: {} so far; badges carry {} entries",
         state.issuer.status_lists().list_count(),
         args.status_purposes
@@ -363,9 +372,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .join("+")
     );
     match &source {
-        TokenSource::Environment => eprintln!("admin token: from ACCOLADE_ADMIN_TOKEN"),
-        TokenSource::File(p) => eprintln!("admin token: stored in {}", p.display()),
-        TokenSource::Database => eprintln!(
+        TokenSource::Environment => crate::say!("admin token: from ACCOLADE_ADMIN_TOKEN"),
+        TokenSource::File(p) => crate::say!("admin token: stored in {}", p.display()),
+        TokenSource::Database => crate::say!(
             "admin token: kept in the database (the same on every node); `accolade admin-token --database-url ...` prints it"
         ),
     }
@@ -380,23 +389,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .create(&args.data_dir);
     }
     if let Err(e) = app::write_identity(&args.data_dir, &public_url, state.identity.did.as_str()) {
-        eprintln!(
+        crate::say!(
             "warning: could not record the identity in {}: {e}",
             args.data_dir.display()
         );
     }
 
-    eprintln!(
+    crate::say!(
         "OpenID4VCI: metadata at {}/.well-known/openid-credential-issuer",
         state.issuer.identifier()
     );
-    eprintln!(
+    crate::say!(
         "OpenID4VP: presentation requests at {}/api/v1/presentation-requests; trust registry: {} issuer(s)",
         state.issuer.identifier(),
         state.trust.len()
     );
     if state.follow_fleet().is_some() {
-        eprintln!("fleet: following the changes other nodes commit");
+        crate::say!("fleet: following the changes other nodes commit");
         tokio::spawn(burn_abandoned(state.issuer.clone()));
         if let Some(limits) = state.store.limits.clone() {
             tokio::spawn(sweep_shared_limits(limits, state.clock.clone()));
@@ -427,13 +436,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::http::server::check_file_limit(&limits);
     let limiter =
         crate::http::server::ConnectionLimiter::new(limits, state.trusted_proxies.clone());
+    if let Some(addr) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for metrics on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let router = crate::http::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("the metrics listener stopped: {e}");
+            }
+        });
+        println!("metrics on http://{bound}/metrics");
+    }
     let app = crate::http::router(state);
     let handle = axum_server::Handle::new();
     // Signal handlers exist before anyone can see the listening line.
     let signals = Signals::install()?;
     tokio::spawn(shutdown_on_signal(signals, handle.clone()));
     if let Err(e) = app::write_serving(&args.data_dir, &format!("{scheme}://{bound}")) {
-        eprintln!(
+        crate::say!(
             "warning: could not record the listening address in {}: {e}",
             args.data_dir.display()
         );
@@ -452,7 +474,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("writing the verification counts")?;
     store.flush().await.context("flushing the store")?;
     app::clear_serving(&args.data_dir);
-    eprintln!("stopped; store flushed");
+    crate::say!("stopped; store flushed");
     Ok(())
 }
 
@@ -557,7 +579,7 @@ async fn shutdown_on_signal(mut signals: Signals, handle: axum_server::Handle) {
         _ = signals.int.recv() => {},
         _ = signals.term.recv() => {},
     }
-    eprintln!("shutting down");
+    crate::say!("shutting down");
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
 }
 

@@ -8,6 +8,7 @@ pub mod admission;
 pub mod cors;
 pub mod error;
 mod middleware;
+pub mod observe;
 pub mod pages;
 mod routes;
 pub mod server;
@@ -56,6 +57,12 @@ fn admin_table() -> Vec<(Method, &'static str, Rule, MethodRouter<AppState>)> {
             "/api/v1/issuer",
             r(Viewer, "issuer.read"),
             get(a::get_issuer),
+        ),
+        (
+            Method::GET,
+            "/metrics",
+            r(Viewer, "metrics.read"),
+            get(routes::ops::metrics),
         ),
         (
             Method::PUT,
@@ -666,6 +673,13 @@ fn console_routes() -> Router<AppState> {
 }
 
 /// The whole application.
+/// What `--metrics-listen` serves: `GET /metrics`, without the admin token.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(routes::ops::metrics))
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let admin = admin_routes_with_rules(&state);
 
@@ -676,6 +690,7 @@ pub fn router(state: AppState) -> Router {
     };
     let public = Router::new()
         .route("/healthz", get(routes::public::healthz))
+        .route("/readyz", get(routes::ops::readyz))
         .route(&did_path, get(routes::public::get_did_document))
         .route("/", get(pages::catalogue))
         .route("/favicon.ico", get(pages::favicon))
@@ -798,6 +813,7 @@ pub fn router(state: AppState) -> Router {
     let app = admin
         .merge(verifier)
         .merge(public)
+        .route_layer(axum::middleware::from_fn(observe::label_route))
         .fallback(pages::not_found)
         .method_not_allowed_fallback(routes::public::method_not_allowed)
         .with_state(state.clone());
@@ -838,6 +854,7 @@ pub fn router(state: AppState) -> Router {
             state.trusted_proxies.clone(),
             middleware::client_address,
         ))
+        .layer(axum::middleware::from_fn(observe::observe))
         .layer(axum::middleware::from_fn(admission::count_refusals))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(

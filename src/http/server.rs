@@ -241,7 +241,7 @@ pub fn check_file_limit(limits: &Limits) {
     if let Some(soft) = soft
         && soft < limits.max_connections + 256
     {
-        eprintln!(
+        crate::say!(
             "warning: this process may open {soft} files, fewer than the {} connections it takes plus its own files; raise it (ulimit -n) or lower --max-connections",
             limits.max_connections
         );

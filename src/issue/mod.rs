@@ -1022,6 +1022,13 @@ impl Issuer {
             state = award.state.as_str(),
             "award recorded"
         );
+        crate::metrics::metrics()
+            .awards
+            .inc(&[if credential.is_some() {
+                "direct"
+            } else {
+                "offer"
+            }]);
         Ok(AwardOutcome {
             record: award,
             credential,

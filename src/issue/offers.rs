@@ -550,6 +550,7 @@ impl Issuer {
                 .await
                 .map_err(state_error)?;
             self.awards.flush().await?;
+            crate::metrics::metrics().claims.inc(&["web"]);
             tracing::info!(jti = %rec.credential_id(), "badge accepted on its claim page");
             return Ok(rec);
         }

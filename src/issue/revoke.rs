@@ -233,6 +233,7 @@ impl Issuer {
                 let payload = serde_json::to_vec(&cred).map_err(|e| Error::Build(e.to_string()))?;
                 let jwt =
                     jws::sign_compact(keys.signing_key(), Some(&kid), Some(VC_JWT_TYP), &payload)?;
+                crate::metrics::metrics().list_publications.inc();
                 // Another node may have signed the same bits first: serve its copy.
                 self.status_store
                     .put_signed_list(purpose, list, &SignedList { digest, jwt })
@@ -319,6 +320,7 @@ impl Issuer {
             crate::integrity::sign(&credential, &options, &key, &method, self.did().as_str())
                 .await
                 .map_err(|e| Error::Build(e.to_string()))?;
+        crate::metrics::metrics().list_publications.inc();
         let body = serde_json::to_string(&signed).map_err(|e| Error::Build(e.to_string()))?;
         let etag = format!(
             "\"{}\"",

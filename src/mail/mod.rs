@@ -709,6 +709,7 @@ impl Mail {
                             m.state = MailState::Failed;
                             m.error = Some(why);
                             self.outbox.put_message(&m).await?;
+                            crate::metrics::metrics().emails.inc(&["failed"]);
                             done.failed += 1;
                         }
                         Ok(msg) => {
@@ -735,6 +736,10 @@ impl Mail {
             }
             while let Some(joined) = set.join_next().await {
                 let d = joined.map_err(|e| store::Error::Task(e.to_string()))??;
+                let m = &crate::metrics::metrics().emails;
+                m.with(&["sent"]).add(d.sent as u64);
+                m.with(&["retried"]).add(d.retried as u64);
+                m.with(&["failed"]).add(d.failed as u64);
                 done.sent += d.sent;
                 done.retried += d.retried;
                 done.failed += d.failed;

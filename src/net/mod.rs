@@ -294,8 +294,22 @@ impl Outbound {
         Ok(url)
     }
 
-    /// GETs `url` under every rule above and returns its body.
+    /// GETs `url` under every rule above and returns its body. Counted in the
+    /// metrics by result, with its time.
     pub async fn get(&self, raw: &str, kind: Kind) -> Result<Bytes, FetchError> {
+        let started = Instant::now();
+        let result = self.get_uncounted(raw, kind).await;
+        let m = crate::metrics::metrics();
+        m.fetches.inc(&[match &result {
+            Ok(_) => "ok",
+            Err(FetchError::Limit(_)) => "limited",
+            Err(_) => "error",
+        }]);
+        m.fetch_latency.observe_duration(started.elapsed());
+        result
+    }
+
+    async fn get_uncounted(&self, raw: &str, kind: Kind) -> Result<Bytes, FetchError> {
         if raw.len() > MAX_URL {
             return Err(FetchError::BadUrl(format!(
                 "a URL of {} bytes (at most {MAX_URL} are fetched)",

@@ -846,6 +846,10 @@ impl Oid4vci {
             .await
             .map_err(wallet_error)?;
         self.awards.flush().await?;
+        crate::metrics::metrics()
+            .claims
+            .with(&["wallet"])
+            .add(copies.len() as u64);
         Ok((rec, copies))
     }
 

@@ -88,6 +88,12 @@ pub trait Durable: Send + Sync {
     /// How many times writes were made durable so far (for sled: grouped fsyncs); for
     /// benchmarks and tests that count them.
     fn flushes(&self) -> u64;
+
+    /// Answers once the store can be read (for readiness probes).
+    async fn ping(&self) -> Result<(), Error>;
+
+    /// Bytes the store takes on disk (the data directory, or the database).
+    async fn size_on_disk(&self) -> Result<u64, Error>;
 }
 
 /// The issuer profile every badge names.
@@ -948,6 +954,16 @@ impl Store {
     pub fn flushes(&self) -> u64 {
         self.durable.flushes()
     }
+
+    /// Answers once the store can be read.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.durable.ping().await
+    }
+
+    /// Bytes the store takes on disk.
+    pub async fn size_on_disk(&self) -> Result<u64, Error> {
+        self.durable.size_on_disk().await
+    }
 }
 
 /// Makes the data directory private to this user: the directory (and every directory
@@ -966,7 +982,7 @@ pub fn secure_dir(dir: &Path) -> std::io::Result<usize> {
     }
     let changed = tighten_tree(dir)?;
     if changed > 0 {
-        eprintln!(
+        crate::say!(
             "{}: made private to this user (0700, files 0600): {changed} entries were readable by others",
             dir.display()
         );

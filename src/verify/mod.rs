@@ -288,7 +288,7 @@ impl Verifier {
     /// As [`Verifier::verify_jwt`], with options.
     pub async fn verify_jwt_with(&self, token: &str, opts: &Options) -> Result<Report, Error> {
         self.count();
-        remote::with_budget(self.run_jwt(token, Subject::Badge, opts)).await
+        tallied(remote::with_budget(self.run_jwt(token, Subject::Badge, opts)).await)
     }
 
     /// Verifies a JSON credential.
@@ -304,9 +304,9 @@ impl Verifier {
     ) -> Result<Report, Error> {
         self.count();
         if ob2::is_ob2(obj) {
-            return remote::with_budget(self.run_ob2_json(obj, opts)).await;
+            return tallied(remote::with_budget(self.run_ob2_json(obj, opts)).await);
         }
-        remote::with_budget(self.run_json(obj, Subject::Badge, opts)).await
+        tallied(remote::with_budget(self.run_json(obj, Subject::Badge, opts)).await)
     }
 
     /// Verifies the credential baked into a PNG or SVG image.
@@ -321,7 +321,7 @@ impl Verifier {
             crate::bake::Baked::Json(v) => self.verify_value_with(&v, opts).await,
             crate::bake::Baked::Ob2(text) => {
                 self.count();
-                remote::with_budget(self.run_ob2_text(&text, opts)).await
+                tallied(remote::with_budget(self.run_ob2_text(&text, opts)).await)
             }
         }
     }
@@ -332,7 +332,7 @@ impl Verifier {
     /// or a baked image. The fetch counts against the verification's budget.
     pub async fn verify_url(&self, url: &str, opts: &Options) -> Result<Report, Error> {
         self.count();
-        remote::with_budget(async {
+        let report = remote::with_budget(async {
             let body = match self.remote.fetch(url, crate::net::Kind::Badge).await {
                 Ok(b) => b,
                 // Open Badges 2.0 revokes a hosted assertion with 410 Gone.
@@ -375,7 +375,8 @@ impl Verifier {
                 short(url)
             )))
         })
-        .await
+        .await;
+        tallied(report)
     }
 
     /// Step 1 for a JWT, then the rest of the pipeline.
@@ -1513,6 +1514,20 @@ fn fmt_unix(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .map(crate::clock::format_seconds)
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// Counts a verification a caller asked for by its outcome (`verified`, `failed`,
+/// or `unreadable` for input that is no credential), and passes it on.
+fn tallied(r: Result<Report, Error>) -> Result<Report, Error> {
+    let outcome = match &r {
+        Ok(r) if r.verified => "verified",
+        Ok(_) => "failed",
+        Err(_) => "unreadable",
+    };
+    crate::metrics::metrics()
+        .verifications
+        .inc(&["credential", outcome]);
+    r
 }
 
 #[cfg(test)]

@@ -235,7 +235,16 @@ impl Verifier {
     ) -> Result<PresentationReport, Error> {
         // Each badge may need its issuer's document and status lists.
         let fetches = super::remote::FETCHES_PER_VERIFICATION + 8 * MAX_CREDENTIALS;
-        super::remote::with_budget_of(fetches, self.presentation(v, opts)).await
+        let report = super::remote::with_budget_of(fetches, self.presentation(v, opts)).await;
+        let outcome = match &report {
+            Ok(r) if r.verified => "verified",
+            Ok(_) => "failed",
+            Err(_) => "unreadable",
+        };
+        crate::metrics::metrics()
+            .verifications
+            .inc(&["presentation", outcome]);
+        report
     }
 
     async fn presentation(

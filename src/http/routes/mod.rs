@@ -6,6 +6,7 @@ pub mod claim;
 pub mod endorse;
 pub mod oid4vci;
 pub mod oid4vp;
+pub mod ops;
 pub mod partner;
 pub mod public;
 pub mod staff;

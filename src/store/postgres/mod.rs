@@ -531,6 +531,20 @@ impl Durable for PgStore {
     fn flushes(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
+
+    async fn ping(&self) -> Result<(), Error> {
+        self.c().await?.execute("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn size_on_disk(&self) -> Result<u64, Error> {
+        let row = self
+            .c()
+            .await?
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await?;
+        Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or_default())
+    }
 }
 
 #[async_trait]

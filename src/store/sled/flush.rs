@@ -21,6 +21,8 @@ struct State {
     /// a wake-up is a system call).
     idle: bool,
     stop: bool,
+    /// Requests waiting for the next flush to start (its batch, for the metrics).
+    waiting: u64,
 }
 
 /// The outcome of the latest flush: its number and any error.
@@ -73,6 +75,7 @@ impl GroupFlush {
             let mut st = self.shared.lock();
             let target = st.started + 1;
             st.requested = st.requested.max(target);
+            st.waiting += 1;
             (target, st.idle)
         };
         if idle {
@@ -138,6 +141,8 @@ fn run(shared: &Shared, db: &::sled::Db) {
                 return;
             }
             st.started += 1;
+            let batch = std::mem::take(&mut st.waiting);
+            crate::metrics::metrics().flush_batch.observe(batch as f64);
             st.started
         };
         let result = db.flush().err().map(|e| e.to_string());

@@ -647,6 +647,15 @@ impl Durable for SledStore {
     fn flushes(&self) -> u64 {
         self.flusher.count()
     }
+
+    async fn ping(&self) -> Result<(), Error> {
+        self.db.get(b"\0ping")?;
+        Ok(())
+    }
+
+    async fn size_on_disk(&self) -> Result<u64, Error> {
+        Ok(self.db.size_on_disk()?)
+    }
 }
 
 #[async_trait]

@@ -356,6 +356,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(|u| u.to_string())
         .unwrap_or_default();
     crate::say!("issuer DID {} (document at {doc_url})", state.identity.did);
+    if let Ok(Some(w)) = state.issuer.profile_warning().await {
+        crate::say!("warning: {w}");
+    }
     crate::say!(
         "signing key {} ({}), keys from {keys_origin}",
         state.issuer.kid_url(),

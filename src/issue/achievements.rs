@@ -165,6 +165,10 @@ pub fn achievement_from_input(input: &Value, id: &str) -> Result<Achievement, Er
     }
 
     let doc = Value::Object(obj);
+    let unknown = schema::unknown_members("Achievement", &doc);
+    if !unknown.is_empty() {
+        return Err(Error::Schema(unknown));
+    }
     if let Err(violations) = schema::check_achievement(&doc) {
         return Err(Error::Schema(violations));
     }

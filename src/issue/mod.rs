@@ -587,6 +587,18 @@ impl Issuer {
         Ok(both)
     }
 
+    /// What to tell staff while no issuer profile is set (badges then name the
+    /// issuer after the public URL's host), or `None` once one is.
+    pub async fn profile_warning(&self) -> Result<Option<String>, Error> {
+        if self.profiles.issuer_profile().await?.is_some() {
+            return Ok(None);
+        }
+        let name = IssuerProfile::default_for(&self.public_url).name;
+        Ok(Some(format!(
+            "the issuer profile has no name yet, so badges name the issuer \"{name}\"; set it with PUT /api/v1/issuer {{\"name\": \"...\"}} or on the console's Profile page"
+        )))
+    }
+
     /// Replaces the issuer profile; durable when this returns.
     pub async fn set_profile(&self, input: IssuerProfile) -> Result<IssuerProfile, Error> {
         let p = input.validated()?;

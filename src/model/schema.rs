@@ -215,9 +215,154 @@ pub fn check_profile(doc: &Value) -> Result<(), Vec<Violation>> {
     if out.is_empty() { Ok(()) } else { Err(out) }
 }
 
+/// The bundled schema's classes (`$defs`), parsed once.
+static DEFS: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str::<Value>(ACHIEVEMENT_CREDENTIAL_SCHEMA)
+        .ok()
+        .and_then(|mut s| s.get_mut("$defs").map(Value::take))
+        .unwrap_or(Value::Null)
+});
+
+/// Whether a member name is an extension term: `ext:Name` or any other absolute IRI
+/// (`https://example.org/terms#level`, `urn:...`): a scheme, a colon, the rest.
+pub fn is_extension_term(name: &str) -> bool {
+    let Some((scheme, rest)) = name.split_once(':') else {
+        return false;
+    };
+    !rest.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// The class a property's schema refers to (`{"$ref": "#/$defs/X"}`, or an array of
+/// them).
+fn class_of(prop: &Value) -> Option<&str> {
+    let r = prop
+        .get("$ref")
+        .or_else(|| prop.get("items").and_then(|i| i.get("$ref")))?;
+    r.as_str()?.strip_prefix("#/$defs/")
+}
+
+/// The known property closest to a misspelt one, when one is close: the same
+/// letters ignoring case and `_`/`-`, or at most two edits away.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+    fn fold(s: &str) -> Vec<char> {
+        s.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+    fn distance(a: &[char], b: &[char]) -> usize {
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    let n = fold(name);
+    known
+        .map(|k| (distance(&n, &fold(k)), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+/// Members of `doc` (and of the objects inside it, class by class) that are neither
+/// properties of the schema's `class` nor extension terms ([`is_extension_term`]).
+/// The schema allows additional properties; staff input does not, so that a typo is
+/// refused instead of being signed into every badge.
+pub fn unknown_members(class: &str, doc: &Value) -> Vec<Violation> {
+    let mut out = Vec::new();
+    walk(class, doc, "", &mut out);
+    out
+}
+
+fn walk(class: &str, doc: &Value, path: &str, out: &mut Vec<Violation>) {
+    let Some(props) = DEFS
+        .get(class)
+        .and_then(|c| c.get("properties"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    let Some(obj) = doc.as_object() else {
+        return;
+    };
+    for (name, value) in obj {
+        let here = format!("{path}/{}", name.replace('~', "~0").replace('/', "~1"));
+        let Some(prop) = props.get(name) else {
+            if !is_extension_term(name) {
+                let hint = closest(name, props.keys())
+                    .map(|k| format!("; did you mean \"{k}\"?"))
+                    .unwrap_or_default();
+                out.push(rule(
+                    &here,
+                    &format!(
+                        "\"{name}\" is not a property of {class}{hint} (extensions need a term such as \"ext:{name}\" or a full IRI)"
+                    ),
+                ));
+            }
+            continue;
+        };
+        if let Some(inner) = class_of(prop) {
+            match value {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(inner, item, &format!("{here}/{i}"), out);
+                    }
+                }
+                v => walk(inner, v, &here, out),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_members_are_named_with_a_suggestion_and_extensions_pass() {
+        let doc = json!({
+            "name": "A", "achievment_type": "Badge", "colour": "red",
+            "ext:level": 3, "https://example.org/terms#x": 1,
+            "criteria": {"narrative": "n", "narative": "typo"},
+            "alignment": [{"targetName": "t", "targetUrl": "https://x.example", "targetFramework": "f", "tagretCode": "c"}],
+        });
+        let v = unknown_members("Achievement", &doc);
+        let text: Vec<String> = v.iter().map(ToString::to_string).collect();
+        assert_eq!(v.len(), 4, "{text:?}");
+        assert!(
+            text.iter().any(|t| t.starts_with("/achievment_type: ")
+                && t.contains("did you mean \"achievementType\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("/colour: ") && !t.contains("did you mean")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("/criteria/narative: ") && t.contains("\"narrative\"")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|t| t.starts_with("/alignment/0/tagretCode: ") && t.contains("\"targetCode\"")), "{text:?}");
+        assert!(is_extension_term("ext:Level") && is_extension_term("urn:x:y"));
+        assert!(
+            !is_extension_term("colour")
+                && !is_extension_term("1x:y")
+                && !is_extension_term("ext:")
+        );
+    }
 
     fn basic() -> Value {
         serde_json::from_str(include_str!(

@@ -835,6 +835,12 @@ fn check_constraints(c: &Constraints) -> Result<(), Error> {
             )));
         }
     }
+    // Issuers are named as badges name them: a DID or an https URL.
+    for id in &c.trusted_issuers {
+        if let Err(e) = id.parse::<crate::records::trust::IssuerId>() {
+            return Err(Error::InvalidQuery(format!("trusted_issuers: {e}")));
+        }
+    }
     Ok(())
 }
 

@@ -198,6 +198,19 @@ async fn bad_achievement_input_gets_a_clear_error_and_stores_nothing() {
             "targetUrl",
         ),
         (json!([1, 2]), "object"),
+        // Members that are not OB 3.0 properties are refused by name, not signed.
+        (
+            json!({"name": "n", "description": "d", "criteria": "c", "achievment_type": "Badge"}),
+            "did you mean \"achievementType\"",
+        ),
+        (
+            json!({"name": "n", "description": "d", "criteria": "c", "colour": "red"}),
+            "\"colour\" is not a property of Achievement",
+        ),
+        (
+            json!({"name": "n", "description": "d", "criteria": {"narrative": "n", "narative": "x"}}),
+            "/criteria/narative",
+        ),
     ];
     for (body, needle) in cases {
         let (s, v) = app
@@ -221,6 +234,24 @@ async fn bad_achievement_input_gets_a_clear_error_and_stores_nothing() {
     assert_eq!(v["error"], json!("bad_request"));
     let (_, list) = app.admin(Method::GET, "/api/v1/achievements", None).await;
     assert_eq!(list["achievements"], json!([]));
+}
+
+#[tokio::test]
+async fn extension_terms_pass_strict_achievement_input_and_are_signed() {
+    let app = TestApp::new().await;
+    let (s, a) = app
+        .admin(
+            Method::POST,
+            "/api/v1/achievements",
+            Some(json!({
+                "name": "n", "description": "d", "criteria": "c",
+                "ext:programme": "Cloud", "https://example.org/terms#level": 2,
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    assert_eq!(a["ext:programme"], "Cloud");
+    assert_eq!(a["https://example.org/terms#level"], 2);
 }
 
 #[tokio::test]

@@ -580,3 +580,34 @@ async fn csv_exports_neutralise_cells_a_spreadsheet_would_run() {
     assert!(creds.contains(",'@SUM(1+1),"), "{creds}");
     assert!(!creds.lines().skip(1).any(|l| l.contains(",@")));
 }
+
+#[tokio::test]
+async fn until_the_issuer_is_named_awards_and_the_dashboard_say_so() {
+    let app = TestApp::new().await;
+    let owner = member(&app, "owner@example.edu", "owner").await;
+    let (_, _, html) = page(&app, "/admin", Some(&owner)).await;
+    assert!(html.contains("data-notice=\"profile-unset\""), "{html}");
+    let a = app.create_achievement().await;
+    let body = json!({"achievement_id": a["id"], "recipient": {"email": "ada@example.org"}});
+    let (s, award) = app
+        .admin(Method::POST, "/api/v1/awards", Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let warning = award["warnings"][0].as_str().expect("a warning");
+    assert!(
+        warning.contains("PUT /api/v1/issuer") && warning.contains("no name"),
+        "{warning}"
+    );
+    let (s, _) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/issuer",
+            Some(json!({"name": "Example University"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, award) = app.admin(Method::POST, "/api/v1/awards", Some(body)).await;
+    assert!(award.get("warnings").is_none(), "{award}");
+    let (_, _, html) = page(&app, "/admin", Some(&owner)).await;
+    assert!(!html.contains("profile-unset"));
+}

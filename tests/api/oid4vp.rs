@@ -1230,6 +1230,11 @@ async fn dcql_members_that_cannot_be_checked_are_refused() {
             "require_cryptographic_holder_binding",
         ),
         (cq(json!({"colour": "blue"})), "colour"),
+        (json!({"trusted_issuers": ["hello"]}), "neither a DID"),
+        (
+            json!({"trusted_issuers": ["http://badges.example.edu"]}),
+            "only https",
+        ),
         (
             cq(json!({"meta": {"type_values": [["X"]], "vct_values": ["y"]}})),
             "vct_values",

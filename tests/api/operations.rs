@@ -270,4 +270,10 @@ fn the_metrics_listener_needs_no_token_and_logs_are_json_lines_without_colour() 
         err.contains("\"message\":\"stopped; store flushed\""),
         "{err}"
     );
+    // Start-up says that no issuer profile is set, as a warning.
+    assert!(
+        err.lines().any(|l| l.contains("\"level\":\"WARN\"")
+            && l.contains("the issuer profile has no name yet")),
+        "{err}"
+    );
 }

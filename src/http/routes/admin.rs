@@ -293,6 +293,9 @@ async fn award_answer(
     {
         o.insert("tx_code".into(), json!(tx));
     }
+    if let (Some(o), Ok(Some(w))) = (v.as_object_mut(), state.issuer.profile_warning().await) {
+        o.insert("warnings".into(), json!([w]));
+    }
     v
 }
 

@@ -33,6 +33,11 @@ pub async fn dashboard(Query(q): Query<Done>, Page(cx): Page) -> Response {
         .map(|a| a.iter().filter(|r| !r.archived).count())
         .unwrap_or(0);
     let counts = state.store.awards.award_counts().await.unwrap_or_default();
+    // While no profile is set, badges name the issuer after the host.
+    let unnamed = match state.issuer.profile_warning().await {
+        Ok(Some(_)) => state.issuer.profile().await.ok().map(|p| p.name),
+        _ => None,
+    };
     let verified = state.tally.verifications(7).await.unwrap_or(0);
     let recent = cx
         .list("/api/v1/audit?limit=10", "events")
@@ -80,6 +85,13 @@ pub async fn dashboard(Query(q): Query<Done>, Page(cx): Page) -> Response {
     let main = html! {
         h1 { "Dashboard" }
         (done_notice(q.done.as_deref()))
+        @if let Some(name) = &unnamed {
+            p.notice-line.warn data-notice="profile-unset" {
+                "No issuer profile is set yet, so badges name the issuer “" (name) "”. "
+                a href=(cx.at("/profile")) { "Set the issuer's name and details" }
+                " before awarding badges: every badge carries them."
+            }
+        }
         @if cx.may(Role::Issuer) {
             p.actions {
                 a.button.primary href=(cx.at("/award")) data-action="go-award" { "Award a badge" }

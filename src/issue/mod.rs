@@ -215,6 +215,7 @@ pub struct RecipientInput {
 
 /// `POST /api/v1/awards`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AwardRequest {
     pub achievement_id: String,
     pub recipient: RecipientInput,
@@ -1298,6 +1299,15 @@ fn validate_recipient(r: &RecipientInput) -> Result<Recipient, Error> {
     Ok(Recipient { name, email, id })
 }
 
+/// Refuses members of `v` that are not properties of the OB 3.0 `class` (nor
+/// extension terms), naming the first under `field`.
+fn strict(class: &str, v: &Value, field: &str) -> Result<(), Error> {
+    match crate::model::schema::unknown_members(class, v).first() {
+        Some(u) => Err(Error::invalid(field, &u.to_string())),
+        None => Ok(()),
+    }
+}
+
 fn award_extras(req: &AwardRequest) -> Result<Option<Value>, Error> {
     let mut extras = serde_json::Map::new();
     if let Some(ev) = &req.evidence {
@@ -1308,7 +1318,9 @@ fn award_extras(req: &AwardRequest) -> Result<Option<Value>, Error> {
                 .cloned()
                 .ok_or_else(|| Error::invalid(&format!("evidence[{i}]"), "must be an object"))?;
             e.entry("type").or_insert(json!(["Evidence"]));
-            out.push(Value::Object(e));
+            let e = Value::Object(e);
+            strict("Evidence", &e, &format!("evidence[{i}]"))?;
+            out.push(e);
         }
         extras.insert("evidence".into(), Value::Array(out));
     }
@@ -1320,7 +1332,9 @@ fn award_extras(req: &AwardRequest) -> Result<Option<Value>, Error> {
                 .cloned()
                 .ok_or_else(|| Error::invalid(&format!("result[{i}]"), "must be an object"))?;
             r.entry("type").or_insert(json!(["Result"]));
-            out.push(Value::Object(r));
+            let r = Value::Object(r);
+            strict("Result", &r, &format!("result[{i}]"))?;
+            out.push(r);
         }
         extras.insert("result".into(), Value::Array(out));
     }

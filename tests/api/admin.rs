@@ -351,6 +351,18 @@ async fn bad_awards_are_refused_with_messages_naming_the_field() {
             json!({"recipient": {"email": "a@example.org"}}),
             "achievement_id",
         ),
+        (
+            json!({"achievement_id": id, "recipient": {"email": "a@example.org"}, "valid_untill": "2030-01-01T00:00:00Z"}),
+            "valid_untill",
+        ),
+        (
+            json!({"achievement_id": id, "recipient": {"email": "a@example.org"}, "evidence": [{"narative": "x"}]}),
+            "evidence[0]",
+        ),
+        (
+            json!({"achievement_id": id, "recipient": {"email": "a@example.org"}, "result": [{"value": "A", "grade": "A"}]}),
+            "\"grade\" is not a property of Result",
+        ),
     ];
     for (body, field) in cases {
         let (s, v) = app.admin(Method::POST, "/api/v1/awards", Some(body)).await;

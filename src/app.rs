@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::clock::SharedClock;
+use crate::records::profile::StoreIdentity;
 
 /// The version and the commit it was built from: `0.1.0 (commit 1a2b3c4d5e6f)`.
 pub const VERSION: &str = concat!(
@@ -190,6 +191,97 @@ pub fn read_identity(data_dir: &Path) -> Option<url::Url> {
     let bytes = std::fs::read(data_dir.join(IDENTITY_FILE)).ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     url::Url::parse(v.get("public_url")?.as_str()?).ok()
+}
+
+/// What a start's public URL is to the identity the store was created for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityCheck {
+    /// The store had none: this one is recorded now.
+    Recorded,
+    /// The same public URL (and DID) as recorded.
+    Same,
+    /// A public URL derived from the bound address (no `--public-url`) that differs
+    /// from the recorded one: a local start on another port. Served, with a warning;
+    /// the record stays.
+    DerivedDiffers(StoreIdentity),
+    /// `--move-identity`: the record now names the new public URL.
+    Moved(StoreIdentity),
+}
+
+/// Why a start was refused for its identity.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(
+        "this store was created for {} ({}), but --public-url is {now} ({now_did}). Every badge it issued names {}; under the new DID they would no longer verify, and new badges would mix both identities. Start with --public-url {} to serve it as it is; to move the issuer to the new URL on purpose, start once with --move-identity (see \"Moving an issuer\" in the README)",
+        .recorded.public_url, .recorded.did, .recorded.did, .recorded.public_url
+    )]
+    Moved {
+        recorded: StoreIdentity,
+        now: String,
+        now_did: String,
+    },
+    #[error("reading the store's identity: {0}")]
+    Store(#[from] crate::store::Error),
+}
+
+/// Compares the public URL of this start with the identity the store was created
+/// for, recording it when the store has none (from `legacy`, the URL an earlier
+/// version noted in the data directory, when there is one). `explicit` says the URL
+/// was given (`--public-url`) rather than derived from the bound address; `moving`
+/// is `--move-identity`.
+pub async fn check_identity(
+    store: &Store,
+    public_url: &url::Url,
+    did: &str,
+    explicit: bool,
+    moving: bool,
+    legacy: Option<url::Url>,
+) -> Result<IdentityCheck, IdentityError> {
+    let now = StoreIdentity {
+        public_url: public_url.as_str().to_owned(),
+        did: did.to_owned(),
+    };
+    let recorded = match store.profiles.identity().await? {
+        Some(r) => r,
+        None => {
+            let first = legacy
+                .and_then(|u| {
+                    let id = web::identity_for_url(&u).ok()?;
+                    Some(StoreIdentity {
+                        public_url: u.as_str().to_owned(),
+                        did: id.did.to_string(),
+                    })
+                })
+                .unwrap_or_else(|| now.clone());
+            store.profiles.put_identity(&first).await?;
+            store.profiles.flush().await?;
+            if first == now {
+                return Ok(IdentityCheck::Recorded);
+            }
+            first
+        }
+    };
+    if recorded.did == now.did {
+        if recorded.public_url != now.public_url {
+            // The same DID (a trailing slash, say): keep the record current.
+            store.profiles.put_identity(&now).await?;
+            store.profiles.flush().await?;
+        }
+        return Ok(IdentityCheck::Same);
+    }
+    if moving {
+        store.profiles.put_identity(&now).await?;
+        store.profiles.flush().await?;
+        return Ok(IdentityCheck::Moved(recorded));
+    }
+    if explicit {
+        return Err(IdentityError::Moved {
+            recorded,
+            now: now.public_url,
+            now_did: now.did,
+        });
+    }
+    Ok(IdentityCheck::DerivedDiffers(recorded))
 }
 
 /// The file in the data dir that tells other commands where the running service

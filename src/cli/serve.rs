@@ -82,6 +82,12 @@ pub struct ServeArgs {
     /// needs the admin token.
     #[arg(long, env = "ACCOLADE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve this store under a --public-url other than the one it was created for:
+    /// the issuer moves. Badges issued before keep naming the old DID (they verify
+    /// only while its DID document stays published). Without it such a start is
+    /// refused.
+    #[arg(long, env = "ACCOLADE_MOVE_IDENTITY")]
+    pub move_identity: bool,
     /// Requests per second per client IP, or "off". 429 with Retry-After beyond it.
     #[arg(long, env = "ACCOLADE_RATE_LIMIT", default_value = "2000", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
@@ -234,6 +240,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    // The address first: a port in use stops the start before anything is made.
+    let listener =
+        TcpListener::bind(args.listen).with_context(|| format!("binding {}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = match args.public_url.clone() {
+        Some(u) => u,
+        None => url::Url::parse(&format!("{scheme}://{bound}"))?,
+    };
+    let did = crate::did::web::identity_for_url(&public_url)
+        .with_context(|| format!("the public URL {public_url}"))?
+        .did;
+    // Whatever this start makes (a data directory, a keys directory, a key) is
+    // removed again if it fails.
+    let mut made = Made::note(&args.data_dir, &args.keys_dir);
     let store = match &args.database_url {
         Some(url) => {
             let store = Store::connect(url)
@@ -250,6 +272,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     if let Some(note) = store.upgraded() {
         crate::say!("{note}");
+    }
+    let legacy = app::read_identity(&args.data_dir);
+    match app::check_identity(
+        &store,
+        &public_url,
+        did.as_str(),
+        args.public_url.is_some(),
+        args.move_identity,
+        legacy,
+    )
+    .await?
+    {
+        app::IdentityCheck::Recorded | app::IdentityCheck::Same => {}
+        app::IdentityCheck::DerivedDiffers(r) => crate::say!(
+            "warning: this store was created for {} ({}); serving it at {public_url} for now (badges name {}; set --public-url {} to serve it as it is)",
+            r.public_url,
+            r.did,
+            r.did,
+            r.public_url
+        ),
+        app::IdentityCheck::Moved(r) => crate::say!(
+            "warning: the issuer moves from {} ({}) to {public_url} ({did}): badges issued before name {} and verify only while its DID document stays published there",
+            r.public_url,
+            r.did,
+            r.did
+        ),
     }
     let key_source = match std::env::var("ACCOLADE_KEY_ENCRYPTION_KEY") {
         Ok(hex) if !hex.is_empty() => {
@@ -276,15 +324,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app::load_admin_token(env_token.as_deref(), &args.data_dir)?
     };
 
-    let listener =
-        TcpListener::bind(args.listen).with_context(|| format!("binding {}", args.listen))?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let public_url = match args.public_url.clone() {
-        Some(u) => u,
-        None => url::Url::parse(&format!("{scheme}://{bound}"))?,
-    };
     let mut state = AppState::with_status(
         store.clone(),
         Arc::new(keys),
@@ -463,6 +502,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.data_dir.display()
         );
     }
+    made.keep();
     println!("listening on {scheme}://{bound}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -627,6 +667,68 @@ async fn sweep_presentation_requests(oid4vp: crate::oid4vp::Oid4vp) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "sweeping old presentation requests failed"),
             Err(e) => tracing::warn!(error = %e, "the sweep task failed"),
+        }
+    }
+}
+
+/// What a start made that was not there before, removed again (on drop) unless the
+/// start succeeds ([`Made::keep`]): a failed start leaves no directory or key behind.
+struct Made {
+    /// Directories that did not exist.
+    new_dirs: Vec<std::path::PathBuf>,
+    /// An existing keys directory and the entries it held.
+    keys: Option<(
+        std::path::PathBuf,
+        std::collections::HashSet<std::ffi::OsString>,
+    )>,
+    kept: bool,
+}
+
+impl Made {
+    fn note(data_dir: &std::path::Path, keys_dir: &std::path::Path) -> Self {
+        let mut new_dirs = Vec::new();
+        let mut keys = None;
+        for dir in [data_dir, keys_dir] {
+            if !dir.exists() {
+                new_dirs.push(dir.to_path_buf());
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(keys_dir) {
+            keys = Some((
+                keys_dir.to_path_buf(),
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect(),
+            ));
+        }
+        Self {
+            new_dirs,
+            keys,
+            kept: false,
+        }
+    }
+
+    fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        if let Some((dir, before)) = &self.keys
+            && let Ok(entries) = std::fs::read_dir(dir)
+        {
+            for e in entries.flatten() {
+                if !before.contains(&e.file_name()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        for dir in &self.new_dirs {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

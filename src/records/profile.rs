@@ -45,3 +45,12 @@ pub struct IssuerProfile {
 
 /// The longest `wallet_help`.
 pub const WALLET_HELP_MAX: usize = 2000;
+
+/// The identity a store was created for: the public URL and the did:web DID derived
+/// from it. Every badge the store records names that DID, so a start under another
+/// public URL is refused unless the move is asked for explicitly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreIdentity {
+    pub public_url: String,
+    pub did: String,
+}

@@ -102,6 +102,12 @@ pub trait IssuerProfiles: Durable {
     /// The profile staff set, if they did.
     async fn issuer_profile(&self) -> Result<Option<IssuerProfile>, Error>;
     async fn put_issuer_profile(&self, profile: &IssuerProfile) -> Result<(), Error>;
+    /// The identity the store was created for (`None` before it was first recorded).
+    async fn identity(&self) -> Result<Option<crate::records::profile::StoreIdentity>, Error>;
+    async fn put_identity(
+        &self,
+        identity: &crate::records::profile::StoreIdentity,
+    ) -> Result<(), Error>;
 }
 
 /// A change to an achievement: returns whether to write it.
@@ -980,8 +986,15 @@ pub fn secure_dir(dir: &Path) -> std::io::Result<usize> {
             .create(dir)?;
         return Ok(0);
     }
+    // Files inside a private directory were never exposed (the store and notes made
+    // since the last start are tightened quietly); a directory others could enter
+    // exposed them all, and that is worth saying.
+    let exposed = {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0
+    };
     let changed = tighten_tree(dir)?;
-    if changed > 0 {
+    if exposed && changed > 0 {
         crate::say!(
             "{}: made private to this user (0700, files 0600): {changed} entries were readable by others",
             dir.display()

@@ -607,3 +607,148 @@ fn export_beside_a_running_service_then_import_into_a_new_data_dir() {
         assert!(text.contains("status        pass"), "{text}");
     }
 }
+
+/// A `serve` that is expected to stop by itself: its exit success and stderr.
+fn serve_once(dir: &std::path::Path, extra: &[&str]) -> (bool, String) {
+    let out = bin()
+        .args(["serve", "--rate-limit", "off"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--keys-dir")
+        .arg(dir.join("keys"))
+        .args(extra)
+        .env("ACCOLADE_ADMIN_TOKEN", TOKEN)
+        .output()
+        .expect("run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `serve`, then stops it with SIGTERM; returns its stderr.
+fn serve_and_stop(dir: &std::path::Path, extra: &[&str]) -> String {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--keys-dir")
+        .arg(dir.join("keys"))
+        .args(extra)
+        .env("ACCOLADE_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert!(line.starts_with("listening on "), "{line:?}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = child.wait_with_output().expect("wait");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_start_that_fails_leaves_no_directory_or_key_behind() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let (ok, err) = serve_once(dir.path(), &["--listen", &addr]);
+    assert!(!ok);
+    assert!(err.contains(&format!("binding {addr}")), "{err}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "a data directory was made"
+    );
+    assert!(
+        !dir.path().join("keys").exists(),
+        "a keys directory was made"
+    );
+    // A keys directory that exists keeps only what it held.
+    std::fs::create_dir(dir.path().join("keys")).expect("mkdir");
+    std::fs::write(dir.path().join("keys/README"), "keys live here\n").expect("write");
+    let (ok, _) = serve_once(
+        dir.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--trust-registry",
+            "/nonexistent.json",
+        ],
+    );
+    assert!(!ok);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
+        .expect("keys")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("README")]);
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn a_store_keeps_the_identity_it_was_created_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = serve_and_stop(dir.path(), &["--public-url", "https://badges.example.edu"]);
+    assert!(!first.contains("warning: this store"), "{first}");
+    // Another explicit public URL is refused, naming both and the way to move.
+    let (ok, err) = serve_once(
+        dir.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://other.example.org",
+        ],
+    );
+    assert!(!ok);
+    for needle in [
+        "created for https://badges.example.edu/",
+        "did:web:badges.example.edu",
+        "did:web:other.example.org",
+        "--move-identity",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // A derived one (no --public-url) only warns.
+    let derived = serve_and_stop(dir.path(), &[]);
+    assert!(
+        derived.contains("warning: this store was created for https://badges.example.edu/"),
+        "{derived}"
+    );
+    // Moving on purpose records the new identity; later starts take it silently.
+    let moved = serve_and_stop(
+        dir.path(),
+        &[
+            "--public-url",
+            "https://other.example.org",
+            "--move-identity",
+        ],
+    );
+    assert!(
+        moved.contains("the issuer moves from https://badges.example.edu/"),
+        "{moved}"
+    );
+    let again = serve_and_stop(dir.path(), &["--public-url", "https://other.example.org"]);
+    assert!(
+        !again.contains("warning: this store") && !again.contains("moves"),
+        "{again}"
+    );
+}
+
+#[test]
+fn a_second_serve_on_the_same_data_dir_says_who_holds_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let _server = spawn(dir.path(), &[]);
+    let (ok, err) = serve_once(dir.path(), &["--listen", "127.0.0.1:0"]);
+    assert!(!ok);
+    assert!(
+        err.contains("is in use by another accolade process"),
+        "{err}"
+    );
+    assert!(!err.contains("WouldBlock"), "{err}");
+}

@@ -636,6 +636,27 @@ impl IssuerProfiles for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn identity(&self) -> Result<Option<crate::records::profile::StoreIdentity>, Error> {
+        let row = self
+            .query_opt("SELECT body FROM meta WHERE key = 'identity'", &[])
+            .await?;
+        row.map(|r| from_json("store identity", &r.try_get::<_, Vec<u8>>(0)?))
+            .transpose()
+    }
+
+    async fn put_identity(
+        &self,
+        identity: &crate::records::profile::StoreIdentity,
+    ) -> Result<(), Error> {
+        self.execute(
+            "INSERT INTO meta (key, body) VALUES ('identity', $1)
+                 ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body",
+            &[&json("store identity", identity)?],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]

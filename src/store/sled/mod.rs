@@ -164,6 +164,7 @@ fn walk_prefix(filter: &AwardFilter) -> Option<Vec<u8>> {
     None
 }
 const PROFILE_KEY: &[u8] = b"issuer_profile";
+const IDENTITY_KEY: &[u8] = b"identity";
 
 impl From<::sled::Error> for Error {
     fn from(e: ::sled::Error) -> Self {
@@ -325,7 +326,20 @@ impl SledStore {
             .path(dir)
             .cache_capacity(CACHE_BYTES)
             .flush_every_ms(Some(500))
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                // sled reports its lock as an `Other` error naming `WouldBlock`.
+                ::sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    Error::Refused(format!(
+                        "{} is in use by another accolade process: one process holds a data directory (stop it first; `verify`, `staff add`, `backup` and `export` work beside it)",
+                        dir.display()
+                    ))
+                }
+                other => other.into(),
+            })?;
         let s = Self {
             meta: db.open_tree("meta")?,
             achievements: db.open_tree("achievements")?,
@@ -670,6 +684,22 @@ impl IssuerProfiles for SledStore {
     async fn put_issuer_profile(&self, profile: &IssuerProfile) -> Result<(), Error> {
         self.meta
             .insert(PROFILE_KEY, json("issuer profile", profile)?)?;
+        Ok(())
+    }
+
+    async fn identity(&self) -> Result<Option<crate::records::profile::StoreIdentity>, Error> {
+        self.meta
+            .get(IDENTITY_KEY)?
+            .map(|b| from_json("store identity", &b))
+            .transpose()
+    }
+
+    async fn put_identity(
+        &self,
+        identity: &crate::records::profile::StoreIdentity,
+    ) -> Result<(), Error> {
+        self.meta
+            .insert(IDENTITY_KEY, json("store identity", identity)?)?;
         Ok(())
     }
 }

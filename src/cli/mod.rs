@@ -10,6 +10,7 @@ pub mod staff;
 pub mod transfer;
 pub mod verify;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 /// accolade — an Open Badges 3.0 credential service.
@@ -88,5 +89,142 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::AdminToken(args) => fleet::admin_token(&args).map(|()| 0),
         Command::Export(args) => transfer::export(&args).map(|()| 0),
         Command::Import(args) => transfer::import(&args).map(|()| 0),
+    }
+}
+
+/// One exchange with the running service, over plain HTTP on the address it
+/// recorded in its data directory (`serving.json`): the status and the JSON answer.
+/// For the commands that work beside a running service (`verify`, `staff add`).
+pub(crate) fn call_service(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    use std::io::{Read as _, Write as _};
+    let u = url::Url::parse(url).with_context(|| format!("the recorded address {url:?}"))?;
+    if u.scheme() != "http" {
+        anyhow::bail!(
+            "the running service listens on {url}; commands reach it over plain HTTP only: stop it, or call its API over HTTPS yourself"
+        );
+    }
+    let host = u.host_str().context("the recorded address has no host")?;
+    let port = u.port_or_known_default().unwrap_or(80);
+    let body = body.to_string();
+    let path = format!("{}{path}", u.path().trim_end_matches('/'));
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let mut s = std::net::TcpStream::connect((host, port))
+        .with_context(|| format!("reaching the running service at {url}"))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok())
+        .unwrap_or(0);
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let text = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    let v = serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null);
+    Ok((status, v))
+}
+
+/// The body of a chunked HTTP/1.1 answer.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `--listen`: an address and port (`127.0.0.1:8080`, `[::]:443`), or a host name
+/// and port (`localhost:8081`) that resolves to one.
+pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    let s = s.trim();
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    if !s.contains(':') || s.contains("://") {
+        return Err(format!(
+            "{s:?} is not an address and port: give both, such as 127.0.0.1:8080, 0.0.0.0:8080 or localhost:8080 (the public address goes in --public-url)"
+        ));
+    }
+    s.to_socket_addrs()
+        .map_err(|e| format!("{s:?} does not resolve to an address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
+/// `--public-url`: an absolute http(s) URL; a bare host name gets a hint.
+pub fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let s = s.trim();
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+        Ok(u) if u.host_str().is_none() && !s.contains("://") => Err(format!(
+            "{s:?} is not a URL: add the scheme, such as https://{s}"
+        )),
+        Ok(u) => Err(format!(
+            "{s:?} has the scheme {:?}; the public URL is https://... (or http:// for local use)",
+            u.scheme()
+        )),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
+            "{s:?} is not a URL: add the scheme, such as https://{s}"
+        )),
+        Err(e) => Err(format!("{s:?} is not a URL: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_take_host_names_and_explain_what_is_missing() {
+        assert_eq!(
+            parse_listen("127.0.0.1:8081").expect("addr").to_string(),
+            "127.0.0.1:8081"
+        );
+        assert_eq!(parse_listen("localhost:8081").expect("addr").port(), 8081);
+        let e = parse_listen("8081").expect_err("no host");
+        assert!(e.contains("give both"), "{e}");
+        let e = parse_listen("https://badges.example.edu").expect_err("a URL");
+        assert!(e.contains("--public-url"), "{e}");
+    }
+
+    #[test]
+    fn a_public_url_without_a_scheme_gets_the_fix() {
+        let e = parse_public_url("badges.example.edu").expect_err("no scheme");
+        assert!(e.contains("https://badges.example.edu"), "{e}");
+        let e = parse_public_url("localhost:8080").expect_err("no scheme");
+        assert!(e.contains("add the scheme"), "{e}");
+        let e = parse_public_url("ftp://x.example").expect_err("scheme");
+        assert!(e.contains("\"ftp\""), "{e}");
+        assert!(parse_public_url("https://example.edu/badges").is_ok());
     }
 }

@@ -21,12 +21,12 @@ use crate::store::Store;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one).
-    #[arg(long, env = "ACCOLADE_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "ACCOLADE_LISTEN", default_value = "127.0.0.1:8080", value_parser = super::parse_listen)]
     pub listen: SocketAddr,
     /// The issuer's public URL: its did:web identity and the base of every id it
     /// mints. https://badges.example.edu → did:web:badges.example.edu. Defaults to
     /// <scheme>://<bound address> (an IP literal: local development only).
-    #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
+    #[arg(long, env = "ACCOLADE_PUBLIC_URL", value_parser = super::parse_public_url)]
     pub public_url: Option<url::Url>,
     /// Where the store (an embedded database) and the admin token live.
     #[arg(long, env = "ACCOLADE_DATA_DIR", default_value = "./data")]
@@ -80,7 +80,7 @@ pub struct ServeArgs {
     /// Also serve GET /metrics (Prometheus text) on this address, without the admin
     /// token: for a scraper on a private network. On the main listener /metrics
     /// needs the admin token.
-    #[arg(long, env = "ACCOLADE_METRICS_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "ACCOLADE_METRICS_LISTEN", value_name = "ADDR", value_parser = super::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
     /// Serve this store under a --public-url other than the one it was created for:
     /// the issuer moves. Badges issued before keep naming the old DID (they verify

@@ -5,7 +5,7 @@
 //! (`ACCOLADE_ADMIN_TOKEN`, or the data dir's `admin-token` file). With
 //! `--database-url` it writes a fleet's database directly, nodes running or not.
 
-use std::io::{BufRead as _, Read as _, Write as _};
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -138,40 +138,11 @@ pub(crate) fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
 
 /// `POST /api/v1/staff` on the running service (plain HTTP on its own address).
 fn through_api(data_dir: &Path, url: &str, a: &AddArgs, password: &str) -> anyhow::Result<()> {
-    let u = url::Url::parse(url).with_context(|| format!("the recorded address {url:?}"))?;
-    if u.scheme() != "http" {
-        bail!(
-            "the running service listens on {url}; `staff add` reaches it over plain HTTP only: stop it, or call POST /api/v1/staff with the admin token"
-        );
-    }
-    let host = u.host_str().context("the recorded address has no host")?;
-    let port = u.port_or_known_default().unwrap_or(80);
     let token = admin_token(data_dir)?;
     let body = serde_json::json!({
         "email": a.email, "name": a.name, "role": a.role.as_str(), "password": password,
-    })
-    .to_string();
-    let path = format!("{}/api/v1/staff", u.path().trim_end_matches('/'));
-    let mut s = std::net::TcpStream::connect((host, port))
-        .with_context(|| format!("reaching the running service at {url}"))?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer)?;
-    let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .unwrap_or(0);
-    let json_start = rest.find('{').unwrap_or(0);
-    let v: serde_json::Value =
-        serde_json::from_str(rest[json_start..].trim_end_matches(|c: char| c != '}'))
-            .unwrap_or_default();
+    });
+    let (status, v) = super::call_service(url, "POST", "/api/v1/staff", Some(&token), &body)?;
     if status != 201 {
         bail!(
             "the running service refused: {} ({status})",

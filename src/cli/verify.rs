@@ -10,7 +10,7 @@ use crate::clock::SystemClock;
 use crate::did::web::identity_for_url;
 use crate::keyring::Keyring;
 use crate::store::Store;
-use crate::verify::{Options, Outcome, OwnKeys, PublishedKeys, Verifier};
+use crate::verify::{Options, OwnKeys, PublishedKeys, Verifier};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -32,7 +32,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "EMAIL")]
     pub recipient_email: Option<String>,
     /// This service's public URL: badges of its DID are checked against --keys-dir.
-    #[arg(long, env = "ACCOLADE_PUBLIC_URL")]
+    #[arg(long, env = "ACCOLADE_PUBLIC_URL", value_parser = super::parse_public_url)]
     pub public_url: Option<url::Url>,
     /// This service's data directory: without --public-url, the public URL that
     /// `serve` last ran with is read from here.
@@ -134,7 +134,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
     let outbound = crate::net::Outbound::new(args.allow_http_did_web.iter().cloned());
     let mut verifier = Verifier::new(own.clone(), clock.clone()).with_fetcher(Arc::new(outbound));
     // The service's own lists and awards, read straight from its store when the
-    // service is not running (the embedded store allows one process at a time).
+    // service is not running (the embedded store allows one process at a time);
+    // beside the running service, the badge goes to its verify API instead.
     if let (Some(_), Some(url)) = (&own, &public_url)
         && args.data_dir.join("db").exists()
     {
@@ -148,10 +149,36 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
                     Err(e) => eprintln!("warning: reading the status lists: {e}"),
                 }
             }
-            Err(_) => eprintln!(
-                "note: the store in {} is in use (is the service running?), so its status lists are not read here; POST the badge to /api/v1/verify for a live answer",
-                args.data_dir.display()
-            ),
+            Err(open_err) => match crate::app::read_serving(&args.data_dir) {
+                Some(serving) => {
+                    let credential = match credential_of(&input) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            eprintln!("cannot verify: {e}");
+                            return Ok(2);
+                        }
+                    };
+                    let mut body = serde_json::json!({"credential": credential});
+                    if let Some(e) = &args.recipient_email {
+                        body["recipient_email"] = Value::from(e.as_str());
+                    }
+                    let (status, report) =
+                        super::call_service(&serving, "POST", "/api/v1/verify", None, &body)?;
+                    if status != 200 {
+                        eprintln!(
+                            "cannot verify: the running service at {serving} answered {status}: {}",
+                            report["message"].as_str().unwrap_or("no message")
+                        );
+                        return Ok(2);
+                    }
+                    eprintln!("note: verified by the running service at {serving}");
+                    return print_report(&report, args.json);
+                }
+                None => eprintln!(
+                    "note: the store in {} cannot be read ({open_err}), so its status lists are not checked here",
+                    args.data_dir.display()
+                ),
+            },
         }
     }
     let opts = Options {
@@ -188,25 +215,105 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    print_report(&serde_json::to_value(&report)?, args.json)
+}
+
+/// The credential an input holds, as the verify API takes it: a JWT string or a
+/// JSON object (unbaked from an image first).
+fn credential_of(input: &Input) -> anyhow::Result<Value> {
+    let text = match input {
+        Input::Image(kind, bytes) => match crate::bake::extract(*kind, bytes)? {
+            crate::bake::Baked::Jwt(jwt) => return Ok(Value::String(jwt)),
+            crate::bake::Baked::Json(v) => return Ok(v),
+            crate::bake::Baked::Ob2(text) => text,
+        },
+        Input::Text(t) => t.clone(),
+    };
+    let t = text.trim();
+    if t.starts_with('{') {
+        let v: Value = serde_json::from_str(t).map_err(|e| anyhow::anyhow!("not JSON: {e}"))?;
+        Ok(v.get("credential")
+            .or_else(|| v.get("verifiableCredential"))
+            .cloned()
+            .unwrap_or(v))
     } else {
-        println!("verified: {}", if report.verified { "yes" } else { "no" });
-        if let Some(i) = &report.issuer {
-            println!("issuer:   {i}");
+        Ok(Value::String(t.to_owned()))
+    }
+}
+
+/// What a badge says, a line each: achievement, issuer, earner, dates.
+fn summary(report: &Value) -> Vec<(&'static str, String)> {
+    let c = &report["credential"];
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let subject = match &c["credentialSubject"] {
+        Value::Array(a) => a.first().cloned().unwrap_or(Value::Null),
+        v => v.clone(),
+    };
+    let achievement = text(&subject["achievement"]["name"])
+        .or_else(|| text(&c["badge"]["name"]))
+        .or_else(|| text(&c["name"]));
+    let issuer = match (&c["issuer"], report["issuer"].as_str()) {
+        (Value::Object(o), id) => {
+            let name = o.get("name").and_then(Value::as_str);
+            match (name, id.or_else(|| o.get("id").and_then(Value::as_str))) {
+                (Some(n), Some(i)) => Some(format!("{n} ({i})")),
+                (Some(n), None) => Some(n.to_owned()),
+                (None, i) => i.map(str::to_owned),
+            }
         }
-        for c in &report.checks {
-            let o = match c.outcome {
-                Outcome::Pass => "pass",
-                Outcome::Fail => "FAIL",
-                Outcome::Indeterminate => "indeterminate",
+        (_, id) => id.map(str::to_owned),
+    };
+    let earner = text(&subject["name"])
+        .or_else(|| text(&subject["id"]))
+        .or_else(|| {
+            subject["identifier"]
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(|i| i["identityType"].as_str())
+                .map(|t| format!("identified by {t} (hashed)"))
+        });
+    let issued = text(&c["validFrom"])
+        .or_else(|| text(&c["issuanceDate"]))
+        .or_else(|| text(&c["issuedOn"]));
+    let until = text(&c["validUntil"]).or_else(|| text(&c["expirationDate"]));
+    [
+        ("achievement", achievement),
+        ("issuer", issuer),
+        ("earner", earner),
+        ("issued", issued),
+        ("valid until", until),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect()
+}
+
+/// Prints a report (as the verify API answers it); the exit code.
+fn print_report(report: &Value, json: bool) -> anyhow::Result<i32> {
+    let verified = report["verified"].as_bool().unwrap_or(false);
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        let said = summary(report);
+        for (k, v) in &said {
+            println!("{:<12} {v}", format!("{k}:"));
+        }
+        if !said.is_empty() {
+            println!();
+        }
+        println!("verified: {}", if verified { "yes" } else { "no" });
+        for c in report["checks"].as_array().into_iter().flatten() {
+            let name = c["check"].as_str().unwrap_or("?");
+            let o = match c["outcome"].as_str() {
+                Some("fail") => "FAIL",
+                Some(o) => o,
+                None => "?",
             };
-            let name = c.check.as_str();
-            match &c.message {
+            match c["message"].as_str() {
                 Some(m) => println!("  {name:<13} {o:<13} {m}"),
                 None => println!("  {name:<13} {o}"),
             }
         }
     }
-    Ok(if report.verified { 0 } else { 1 })
+    Ok(if verified { 0 } else { 1 })
 }

@@ -430,6 +430,29 @@ async fn batch_awards_take_json_and_csv_and_answer_per_row() {
         .admin(Method::GET, "/api/v1/credentials?limit=100", None)
         .await;
     assert_eq!(list["credentials"].as_array().map(Vec::len), Some(4));
+
+    // A CSV file sent as a form (curl --data-binary) is read as CSV all the same;
+    // a row with a field too many is named by its line.
+    let csv = format!(
+        "achievement_id,name,email,id,valid_until\n{short},Cy,cy@example.org,,\n{short},Di,di@example.org,,,extra\n"
+    );
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/awards/batch")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(csv))
+        .expect("req");
+    let (s, _, body) = app.send(req).await;
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = v["results"].as_array().expect("results");
+    assert!(r[0]["error"].is_null(), "{v}");
+    assert_eq!(
+        r[1]["error"],
+        json!("row: line 3: 6 fields, but the header has 5"),
+        "{v}"
+    );
 }
 
 #[tokio::test]

@@ -752,3 +752,63 @@ fn a_second_serve_on_the_same_data_dir_says_who_holds_it() {
     );
     assert!(!err.contains("WouldBlock"), "{err}");
 }
+
+#[test]
+fn verify_beside_the_running_service_asks_it_and_says_what_the_badge_says() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = spawn(dir.path(), &[]);
+    let (_, a) = http_post(
+        &server.base,
+        "/api/v1/achievements",
+        &sample_achievement_input(),
+    );
+    let (s, award) = http_post(
+        &server.base,
+        "/api/v1/awards",
+        &serde_json::json!({"achievement_id": a["id"], "delivery": "direct", "recipient": {"id": HOLDER_DID, "name": "Ada Lovelace"}}),
+    );
+    assert_eq!(s, 201, "{award}");
+    let file = dir.path().join("badge.jwt");
+    std::fs::write(&file, award["credential"].as_str().expect("jwt")).expect("write");
+    let verify = || {
+        bin()
+            .arg("verify")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--keys-dir")
+            .arg(dir.path().join("keys"))
+            .arg(&file)
+            .output()
+            .expect("run")
+    };
+    let out = verify();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    assert!(err.contains("verified by the running service"), "{err}");
+    assert!(
+        text.contains(&format!(
+            "achievement: {}",
+            a["name"].as_str().expect("name")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("issuer:      "), "{text}");
+    assert!(
+        text.contains(&format!("earner:      {HOLDER_DID}")),
+        "{text}"
+    );
+    assert!(text.contains("issued:      "), "{text}");
+    // The answer is live: revoked now, the same file fails.
+    let id = award["credential_id"].as_str().expect("id");
+    let (s, _) = http_post(
+        &server.base,
+        &format!("/api/v1/credentials/{id}/revoke"),
+        &serde_json::json!({"reason": "test"}),
+    );
+    assert_eq!(s, 200);
+    let out = verify();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL"), "{text}");
+}

@@ -324,6 +324,34 @@ pub async fn create_award(
     ))
 }
 
+/// Whether a body sent without a CSV content type is a CSV file all the same: it
+/// is not JSON and its first line names the `achievement_id` column (curl's
+/// `--data-binary @awards.csv` sends `application/x-www-form-urlencoded`).
+fn looks_like_csv(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    !text.starts_with('{')
+        && !text.starts_with('[')
+        && text.lines().next().is_some_and(|l| {
+            l.split(',')
+                .any(|c| c.trim().trim_matches('"') == "achievement_id")
+        })
+}
+
+/// A CSV reading error in a person's words, naming the line.
+fn csv_error(e: &csv::Error) -> String {
+    let line = e.position().map(|p| p.line());
+    let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{at}{len} fields, but the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => format!("{at}not UTF-8 text (save the file as UTF-8)"),
+        csv::ErrorKind::Io(io) => format!("{at}could not be read: {io}"),
+        _ => format!("{at}{e}"),
+    }
+}
+
 /// The most rows one batch may hold.
 const MAX_BATCH: usize = 10_000;
 
@@ -355,7 +383,8 @@ pub async fn create_award_batch(
         .is_some_and(|v| {
             let v = v.to_ascii_lowercase();
             v.starts_with("text/csv") || v.starts_with("application/csv")
-        });
+        })
+        || looks_like_csv(&body);
     let rows: Vec<Result<AwardRequest, String>> = if is_csv {
         csv_rows(&body)?
     } else {
@@ -473,7 +502,7 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
         .from_reader(body);
     let headers = rdr
         .headers()
-        .map_err(|e| ApiError::bad_request(format!("CSV header: {e}")))?
+        .map_err(|e| ApiError::bad_request(format!("the CSV header: {}", csv_error(&e))))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let Some(ach_col) = col("achievement_id") else {
@@ -512,7 +541,7 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
         let row = match record {
             Ok(r) => r,
             Err(e) => {
-                out.push(Err(format!("CSV: {e}")));
+                out.push(Err(csv_error(&e)));
                 continue;
             }
         };

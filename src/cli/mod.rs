@@ -1,6 +1,7 @@
 //! The command line: `accolade serve | keys | verify | bake | unbake | bench | staff |
 //! migrate | admin-token | export | import`.
 
+pub mod backup;
 pub mod bake;
 pub mod bench;
 pub mod fleet;
@@ -73,6 +74,11 @@ pub enum Command {
     Export(transfer::ExportArgs),
     /// Load an archive `accolade export` wrote into an empty store (a data dir or PostgreSQL).
     Import(transfer::ImportArgs),
+    /// Back up the store (and with --with-keys the keys directory) into one file,
+    /// encrypted with a passphrase; beside a running service, through its API.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data dir (or database) and keys directory.
+    Restore(backup::RestoreArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -89,6 +95,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::AdminToken(args) => fleet::admin_token(&args).map(|()| 0),
         Command::Export(args) => transfer::export(&args).map(|()| 0),
         Command::Import(args) => transfer::import(&args).map(|()| 0),
+        Command::Backup(args) => backup::backup(&args).map(|()| 0),
+        Command::Restore(args) => backup::restore(&args).map(|()| 0),
     }
 }
 

@@ -56,7 +56,7 @@ pub struct ImportArgs {
 }
 
 /// The header an export of a data dir starts with: what the dir says it is.
-fn header_for(data_dir: Option<&Path>) -> Header {
+pub(crate) fn header_for(data_dir: Option<&Path>) -> Header {
     let public_url = data_dir.and_then(app::read_identity);
     let did = public_url
         .as_ref()
@@ -142,14 +142,14 @@ pub fn export(a: &ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn partial_path(output: &Path) -> PathBuf {
+pub(crate) fn partial_path(output: &Path) -> PathBuf {
     let mut p = output.as_os_str().to_owned();
     p.push(".partial");
     PathBuf::from(p)
 }
 
 /// A new file only its owner can read (an archive holds sessions and codes).
-fn create(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn create(path: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
         .write(true)
@@ -162,7 +162,11 @@ fn create(path: &Path) -> anyhow::Result<std::fs::File> {
 
 /// `GET /api/v1/export` from the running service (plain HTTP on its own address),
 /// streamed into `out`.
-async fn download(data_dir: &Path, url: &str, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+pub(crate) async fn download(
+    data_dir: &Path,
+    url: &str,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
     let u = url::Url::parse(url).with_context(|| format!("the recorded address {url:?}"))?;
     if u.scheme() != "http" {
         bail!(

@@ -812,3 +812,128 @@ fn verify_beside_the_running_service_asks_it_and_says_what_the_badge_says() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL"), "{text}");
 }
+
+#[test]
+fn a_backup_made_beside_the_service_restores_into_empty_directories_and_every_badge_verifies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = spawn(dir.path(), &[]);
+    let (_, a) = http_post(
+        &server.base,
+        "/api/v1/achievements",
+        &sample_achievement_input(),
+    );
+    let mut badges = Vec::new();
+    for _ in 0..3 {
+        let (s, award) = http_post(
+            &server.base,
+            "/api/v1/awards",
+            &serde_json::json!({"achievement_id": a["id"], "delivery": "direct", "recipient": {"id": HOLDER_DID}}),
+        );
+        assert_eq!(s, 201, "{award}");
+        badges.push((
+            award["credential_id"].as_str().expect("id").to_owned(),
+            award["credential"].as_str().expect("jwt").to_owned(),
+        ));
+    }
+    let (s, _) = http_post(
+        &server.base,
+        &format!("/api/v1/credentials/{}/revoke", badges[2].0),
+        &serde_json::json!({"reason": "test"}),
+    );
+    assert_eq!(s, 200);
+
+    let file = dir.path().join("accolade.backup");
+    let backup = |extra: &[&str], pass: Option<&str>| {
+        let mut c = bin();
+        c.arg("backup")
+            .arg("--out")
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--keys-dir")
+            .arg(dir.path().join("keys"))
+            .args(extra)
+            .env("ACCOLADE_ADMIN_TOKEN", TOKEN)
+            .env_remove("ACCOLADE_BACKUP_PASSPHRASE");
+        if let Some(p) = pass {
+            c.env("ACCOLADE_BACKUP_PASSPHRASE", p);
+        }
+        c.output().expect("run")
+    };
+    // Keys are never written in clear.
+    let out = backup(&["--with-keys"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passphrase"));
+    let out = backup(&["--with-keys"], Some("correct horse battery"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("through the running service"), "{said}");
+    assert!(
+        said.contains("encrypted, with the keys directory"),
+        "{said}"
+    );
+    let bytes = std::fs::read(&file).expect("backup");
+    assert!(
+        !bytes.windows(10).any(|w| w == b"-----BEGIN"),
+        "a key in clear"
+    );
+    assert!(
+        !bytes
+            .windows(20)
+            .any(|w| w == &badges[0].1.as_bytes()[..20])
+    );
+    drop(server);
+
+    let to = dir.path().join("restored");
+    let restore = |pass: &str| {
+        bin()
+            .arg("restore")
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(to.join("data"))
+            .arg("--keys-dir")
+            .arg(to.join("keys"))
+            .env("ACCOLADE_BACKUP_PASSPHRASE", pass)
+            .output()
+            .expect("run")
+    };
+    let out = restore("wrong horse");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not open"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!to.join("keys").exists(), "a failed restore wrote keys");
+    let out = restore("correct horse battery");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every badge verifies against the restored keys and status lists, offline.
+    for (i, (_, jwt)) in badges.iter().enumerate() {
+        let f = to.join(format!("badge{i}.jwt"));
+        std::fs::write(&f, jwt).expect("write");
+        let out = bin()
+            .arg("verify")
+            .arg("--data-dir")
+            .arg(to.join("data"))
+            .arg("--keys-dir")
+            .arg(to.join("keys"))
+            .arg(&f)
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let expected = if i == 2 { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "badge {i}: {text}");
+        assert!(text.contains("signature     pass"), "{text}");
+        if i == 2 {
+            assert!(text.contains("status        FAIL"), "{text}");
+        }
+    }
+}

@@ -9,7 +9,14 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = accolade::cli::Cli::parse();
+    let args = match accolade::cli::config::apply(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let cli = accolade::cli::Cli::parse_from(args);
     // The service logs what it does; one-shot commands only what goes wrong.
     let default = if matches!(cli.command, accolade::cli::Command::Serve(_)) {
         "info"

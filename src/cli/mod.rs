@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod bake;
 pub mod bench;
+pub mod config;
 pub mod fleet;
 pub mod keys;
 pub mod serve;
@@ -39,6 +40,10 @@ pub struct Cli {
         value_enum
     )]
     pub log_format: LogFormat,
+    /// A TOML file of `serve` settings (keys are flag names: listen, public_url,
+    /// ...); flags and ACCOLADE_* variables win over it.
+    #[arg(long, global = true, env = "ACCOLADE_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// `--log-format`.
@@ -79,6 +84,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into an empty data dir (or database) and keys directory.
     Restore(backup::RestoreArgs),
+    /// Check a config file.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -97,6 +105,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(args) => transfer::import(&args).map(|()| 0),
         Command::Backup(args) => backup::backup(&args).map(|()| 0),
         Command::Restore(args) => backup::restore(&args).map(|()| 0),
+        Command::Config(config::ConfigCommand::Check(args)) => {
+            config::check(&args, config::from_file())
+        }
     }
 }
 

@@ -245,9 +245,10 @@ fn class_of(prop: &Value) -> Option<&str> {
     r.as_str()?.strip_prefix("#/$defs/")
 }
 
-/// The known property closest to a misspelt one, when one is close: the same
-/// letters ignoring case and `_`/`-`, or at most two edits away.
-fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+/// The known name closest to a misspelt one, when one is close: the same letters
+/// ignoring case and `_`/`-`, or at most two edits away (for messages that suggest
+/// the name meant).
+pub fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a str> {
     fn fold(s: &str) -> Vec<char> {
         s.chars()
             .filter(|c| !matches!(c, '_' | '-'))

@@ -937,3 +937,63 @@ fn a_backup_made_beside_the_service_restores_into_empty_directories_and_every_ba
         }
     }
 }
+
+#[test]
+fn a_config_file_sets_what_flags_and_variables_leave_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("accolade.toml");
+    std::fs::write(
+        &file,
+        "public_url = \"https://badges.example.edu\"\nrate_limit = 50\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .expect("write");
+    let check = |env: Option<(&str, &str)>, flags: &[&str]| {
+        let mut c = bin();
+        c.arg("--config")
+            .arg(&file)
+            .args(["config", "check", "--"])
+            .args(flags);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let (code, text, err) = check(None, &[]);
+    assert_eq!(code, Some(0), "{text}{err}");
+    assert_eq!(
+        line(&text, "public-url"),
+        "public-url https://badges.example.edu config file"
+    );
+    assert_eq!(line(&text, "data-dir"), "data-dir ./data default");
+    // The environment wins over the file, a flag over both.
+    let (_, text, _) = check(
+        Some(("ACCOLADE_RATE_LIMIT", "70")),
+        &["--public-url", "https://x.example"],
+    );
+    assert_eq!(line(&text, "rate-limit"), "rate-limit 70 environment");
+    assert_eq!(
+        line(&text, "public-url"),
+        "public-url https://x.example command line"
+    );
+    // A misspelt key is refused with the name meant.
+    std::fs::write(&file, "listn = \"127.0.0.1:0\"\n").expect("write");
+    let (code, _, err) = check(None, &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("listn (did you mean listen?)"), "{err}");
+    // A bad value gets the command line's message.
+    std::fs::write(&file, "listen = \"8080\"\n").expect("write");
+    let (code, _, err) = check(None, &[]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("give both"), "{err}");
+}

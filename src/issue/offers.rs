@@ -128,17 +128,24 @@ impl Issuer {
         })
     }
 
+    fn handle_digest(&self, purpose: &str, value: &str) -> String {
+        self.keys
+            .current()
+            .link_secret()
+            .derive(purpose, value.as_bytes())
+    }
+
+    /// The key a pre-authorized code is indexed under (its keyed hash).
+    pub(crate) fn code_digest(&self, code: &str) -> String {
+        self.handle_digest("code handle", code)
+    }
+
     /// The form a handle is indexed under: for codes, offer ids and claim ids a keyed
     /// hash, so that the index does not hold what it leads to.
     pub(crate) fn stored_handle(&self, handle: &WalletHandle) -> WalletHandle {
-        let digest = |purpose: &str, v: &str| {
-            self.keys
-                .current()
-                .link_secret()
-                .derive(purpose, v.as_bytes())
-        };
+        let digest = |purpose: &str, v: &str| self.handle_digest(purpose, v);
         match handle {
-            WalletHandle::Code(v) => WalletHandle::Code(digest("code handle", v)),
+            WalletHandle::Code(v) => WalletHandle::Code(self.code_digest(v)),
             WalletHandle::Offer(v) => WalletHandle::Offer(digest("offer handle", v)),
             WalletHandle::Claim(v) => WalletHandle::Claim(digest("claim handle", v)),
             other => other.clone(),
@@ -163,13 +170,7 @@ impl Issuer {
     /// The key of an offer's code entry (the award and its wrong transaction codes).
     pub(crate) fn code_key(&self, award: Uuid, offer: &Offer) -> String {
         match &offer.secret {
-            OfferSecret::Seed(_) => {
-                let code = self.offer_code(award, offer);
-                self.keys
-                    .current()
-                    .link_secret()
-                    .derive("code handle", code.as_bytes())
-            }
+            OfferSecret::Seed(_) => self.code_digest(&self.offer_code(award, offer)),
             OfferSecret::Clear { code, .. } => code.clone(),
         }
     }

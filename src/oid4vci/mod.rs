@@ -311,13 +311,7 @@ impl Oid4vci {
         // spends the code, and of concurrent requests exactly one makes it.
         let rec = loop {
             // Indexed under a keyed hash; offers from earlier versions as they are.
-            let digest = match self
-                .issuer
-                .stored_handle(&WalletHandle::Code(code.to_owned()))
-            {
-                WalletHandle::Code(d) => d,
-                _ => unreachable!("a code's handle is a code's"),
-            };
+            let digest = self.issuer.code_digest(code);
             let (key, entry) = match self.offers.code(&digest).await? {
                 Some(e) => (digest, e),
                 None => (

@@ -48,7 +48,7 @@ fn invalid(field: &str, message: impl Into<String>) -> Error {
 }
 
 /// The body of `POST /api/v1/badge-types` (and, without `id`, of `PUT`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BadgeTypeInput {
     #[serde(default)]
@@ -61,7 +61,7 @@ pub struct BadgeTypeInput {
 }
 
 /// The body of `PUT /api/v1/achievements/{id}/catalogue`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlacementInput {
     #[serde(default)]

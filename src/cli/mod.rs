@@ -87,6 +87,20 @@ pub enum Command {
     /// Check a config file.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Print the API reference (OpenAPI 3.1 JSON, as served at /openapi.json), or
+    /// with --markdown the endpoint tables of docs/api.md.
+    Openapi(OpenapiArgs),
+}
+
+/// `accolade openapi`.
+#[derive(Debug, clap::Args)]
+pub struct OpenapiArgs {
+    /// The endpoint tables in Markdown instead of the OpenAPI document.
+    #[arg(long)]
+    pub markdown: bool,
+    /// The public URL the document names as its server.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_parser = parse_public_url)]
+    pub public_url: url::Url,
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -107,6 +121,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Restore(args) => backup::restore(&args).map(|()| 0),
         Command::Config(config::ConfigCommand::Check(args)) => {
             config::check(&args, config::from_file())
+        }
+        Command::Openapi(args) => {
+            if args.markdown {
+                print!("{}", crate::http::openapi::markdown());
+            } else {
+                let doc = crate::http::openapi::document(args.public_url.as_str());
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            Ok(0)
         }
     }
 }

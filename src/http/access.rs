@@ -339,7 +339,7 @@ pub fn noted(res: impl IntoResponse, note: AuditNote) -> Response {
 }
 
 /// A JSON answer with a note (the common case).
-pub fn noted_json(status: StatusCode, body: Value, note: AuditNote) -> Response {
+pub fn noted_json(status: StatusCode, body: impl serde::Serialize, note: AuditNote) -> Response {
     noted((status, axum::Json(body)), note)
 }
 

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::{issue, partner, store, trust, verify};
 
@@ -59,7 +58,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (
             self.status,
-            Json(json!({"error": self.code, "message": self.message})),
+            Json(crate::http::views::ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
         )
             .into_response();
         if let Some(s) = self.retry_after

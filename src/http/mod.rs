@@ -9,9 +9,11 @@ pub mod cors;
 pub mod error;
 mod middleware;
 pub mod observe;
+pub mod openapi;
 pub mod pages;
 mod routes;
 pub mod server;
+pub mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -591,85 +593,523 @@ pub(crate) fn admin_api(state: &AppState) -> Router {
 }
 
 /// The staff console's pages (`pages::console`).
-fn console_routes() -> Router<AppState> {
+fn console_table() -> Vec<(Method, String, MethodRouter<AppState>)> {
     use pages::console::{awarding as w, programme as p, settings as s};
     // Image uploads (1 MiB) and CSV files travel in multipart forms.
     let upload = || DefaultBodyLimit::max(2 * BODY_LIMIT);
-    Router::new()
-        .route("/admin", get(p::dashboard))
-        .route("/admin/profile", get(p::profile).post(p::save_profile))
-        .route("/admin/profile/logo", post(p::save_logo).layer(upload()))
-        .route("/admin/badge-types", post(p::create_badge_type))
-        .route("/admin/badge-types.csv", get(p::badge_types_csv))
-        .route("/admin/badge-types/{id}", post(p::save_badge_type))
-        .route("/admin/badge-types/{id}/delete", post(p::delete_badge_type))
-        .route(
-            "/admin/achievements",
-            get(p::achievements)
-                .post(p::create_achievement)
-                .layer(upload()),
-        )
-        .route("/admin/achievements.csv", get(p::achievements_csv))
-        .route("/admin/achievements/new", get(p::new_achievement))
-        .route(
-            "/admin/achievements/{id}",
-            get(p::achievement)
-                .post(p::update_achievement)
-                .layer(upload()),
-        )
-        .route(
-            "/admin/achievements/{id}/archive",
+    vec![
+        (Method::GET, "/admin".into(), get(p::dashboard)),
+        (Method::GET, "/admin/profile".into(), get(p::profile)),
+        (Method::POST, "/admin/profile".into(), post(p::save_profile)),
+        (
+            Method::POST,
+            "/admin/profile/logo".into(),
+            post(p::save_logo).layer(upload()),
+        ),
+        (
+            Method::POST,
+            "/admin/badge-types".into(),
+            post(p::create_badge_type),
+        ),
+        (
+            Method::GET,
+            "/admin/badge-types.csv".into(),
+            get(p::badge_types_csv),
+        ),
+        (
+            Method::POST,
+            "/admin/badge-types/{id}".into(),
+            post(p::save_badge_type),
+        ),
+        (
+            Method::POST,
+            "/admin/badge-types/{id}/delete".into(),
+            post(p::delete_badge_type),
+        ),
+        (
+            Method::GET,
+            "/admin/achievements".into(),
+            get(p::achievements).layer(upload()),
+        ),
+        (
+            Method::POST,
+            "/admin/achievements".into(),
+            post(p::create_achievement).layer(upload()),
+        ),
+        (
+            Method::GET,
+            "/admin/achievements.csv".into(),
+            get(p::achievements_csv),
+        ),
+        (
+            Method::GET,
+            "/admin/achievements/new".into(),
+            get(p::new_achievement),
+        ),
+        (
+            Method::GET,
+            "/admin/achievements/{id}".into(),
+            get(p::achievement).layer(upload()),
+        ),
+        (
+            Method::POST,
+            "/admin/achievements/{id}".into(),
+            post(p::update_achievement).layer(upload()),
+        ),
+        (
+            Method::POST,
+            "/admin/achievements/{id}/archive".into(),
             post(p::archive_achievement),
-        )
-        .route("/admin/award", get(w::award_page).post(w::award_one))
-        .route("/admin/award/template.csv", get(w::csv_template))
-        .route(
-            "/admin/award/csv",
+        ),
+        (Method::GET, "/admin/award".into(), get(w::award_page)),
+        (Method::POST, "/admin/award".into(), post(w::award_one)),
+        (
+            Method::GET,
+            "/admin/award/template.csv".into(),
+            get(w::csv_template),
+        ),
+        (
+            Method::POST,
+            "/admin/award/csv".into(),
             post(w::csv_check).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
-        )
-        .route("/admin/award/csv/{job}", get(w::csv_job))
-        .route("/admin/award/csv/{job}/progress", get(w::csv_progress))
-        .route("/admin/award/csv/{job}/start", post(w::csv_start))
-        .route("/admin/award/results/{file}", get(w::csv_results))
-        .route("/admin/credentials", get(w::credentials))
-        .route("/admin/credentials.csv", get(w::credentials_csv))
-        .route("/admin/credentials/{id}", get(w::credential))
-        .route(
-            "/admin/credentials/{id}/{action}",
+        ),
+        (
+            Method::GET,
+            "/admin/award/csv/{job}".into(),
+            get(w::csv_job),
+        ),
+        (
+            Method::GET,
+            "/admin/award/csv/{job}/progress".into(),
+            get(w::csv_progress),
+        ),
+        (
+            Method::POST,
+            "/admin/award/csv/{job}/start".into(),
+            post(w::csv_start),
+        ),
+        (
+            Method::GET,
+            "/admin/award/results/{file}".into(),
+            get(w::csv_results),
+        ),
+        (
+            Method::GET,
+            "/admin/credentials".into(),
+            get(w::credentials),
+        ),
+        (
+            Method::GET,
+            "/admin/credentials.csv".into(),
+            get(w::credentials_csv),
+        ),
+        (
+            Method::GET,
+            "/admin/credentials/{id}".into(),
+            get(w::credential),
+        ),
+        (
+            Method::POST,
+            "/admin/credentials/{id}/{action}".into(),
             post(w::credential_action),
-        )
-        .route(
-            "/admin/presentations",
-            get(w::presentations).post(w::create_presentation),
-        )
-        .route("/admin/presentations/{id}", get(w::presentation))
-        .route("/admin/trust", get(s::trust).post(s::add_trust))
-        .route("/admin/trust.csv", get(s::trust_csv))
-        .route(
-            "/admin/trust/import",
+        ),
+        (
+            Method::GET,
+            "/admin/presentations".into(),
+            get(w::presentations),
+        ),
+        (
+            Method::POST,
+            "/admin/presentations".into(),
+            post(w::create_presentation),
+        ),
+        (
+            Method::GET,
+            "/admin/presentations/{id}".into(),
+            get(w::presentation),
+        ),
+        (Method::GET, "/admin/trust".into(), get(s::trust)),
+        (Method::POST, "/admin/trust".into(), post(s::add_trust)),
+        (Method::GET, "/admin/trust.csv".into(), get(s::trust_csv)),
+        (
+            Method::POST,
+            "/admin/trust/import".into(),
             post(s::import_trust).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
-        )
-        .route("/admin/trust/{id}/status", post(s::trust_status))
-        .route("/admin/trust/{id}/delete", post(s::delete_trust))
-        .route("/admin/api-keys", get(s::api_keys).post(s::create_api_key))
-        .route("/admin/api-keys.csv", get(s::api_keys_csv))
-        .route("/admin/api-keys/{id}/revoke", post(s::revoke_api_key))
-        .route("/admin/staff", get(s::staff).post(s::invite))
-        .route("/admin/staff.csv", get(s::staff_csv))
-        .route("/admin/staff/security", post(s::security))
-        .route("/admin/staff/{id}/{action}", post(s::member_action))
-        .route("/admin/mail", get(s::mail))
-        .route("/admin/mail/settings", post(s::mail_settings))
-        .route("/admin/mail/test", post(s::mail_test))
-        .route("/admin/mail/templates/{*rest}", post(s::template))
-        .route("/admin/audit", get(s::audit))
-        .route("/admin/audit.csv", get(s::audit_csv))
-        .route("/admin/account", get(s::account))
-        .route("/admin/account/password", post(s::change_password))
-        .route("/admin/account/totp", post(s::totp_begin))
-        .route("/admin/account/totp/{what}", post(s::totp))
-        .route("/admin/tokens", post(s::create_token))
-        .route("/admin/tokens/{id}/revoke", post(s::revoke_token))
+        ),
+        (
+            Method::POST,
+            "/admin/trust/{id}/status".into(),
+            post(s::trust_status),
+        ),
+        (
+            Method::POST,
+            "/admin/trust/{id}/delete".into(),
+            post(s::delete_trust),
+        ),
+        (Method::GET, "/admin/api-keys".into(), get(s::api_keys)),
+        (
+            Method::POST,
+            "/admin/api-keys".into(),
+            post(s::create_api_key),
+        ),
+        (
+            Method::GET,
+            "/admin/api-keys.csv".into(),
+            get(s::api_keys_csv),
+        ),
+        (
+            Method::POST,
+            "/admin/api-keys/{id}/revoke".into(),
+            post(s::revoke_api_key),
+        ),
+        (Method::GET, "/admin/staff".into(), get(s::staff)),
+        (Method::POST, "/admin/staff".into(), post(s::invite)),
+        (Method::GET, "/admin/staff.csv".into(), get(s::staff_csv)),
+        (
+            Method::POST,
+            "/admin/staff/security".into(),
+            post(s::security),
+        ),
+        (
+            Method::POST,
+            "/admin/staff/{id}/{action}".into(),
+            post(s::member_action),
+        ),
+        (Method::GET, "/admin/mail".into(), get(s::mail)),
+        (
+            Method::POST,
+            "/admin/mail/settings".into(),
+            post(s::mail_settings),
+        ),
+        (Method::POST, "/admin/mail/test".into(), post(s::mail_test)),
+        (
+            Method::POST,
+            "/admin/mail/templates/{*rest}".into(),
+            post(s::template),
+        ),
+        (Method::GET, "/admin/audit".into(), get(s::audit)),
+        (Method::GET, "/admin/audit.csv".into(), get(s::audit_csv)),
+        (Method::GET, "/admin/account".into(), get(s::account)),
+        (
+            Method::POST,
+            "/admin/account/password".into(),
+            post(s::change_password),
+        ),
+        (
+            Method::POST,
+            "/admin/account/totp".into(),
+            post(s::totp_begin),
+        ),
+        (
+            Method::POST,
+            "/admin/account/totp/{what}".into(),
+            post(s::totp),
+        ),
+        (Method::POST, "/admin/tokens".into(), post(s::create_token)),
+        (
+            Method::POST,
+            "/admin/tokens/{id}/revoke".into(),
+            post(s::revoke_token),
+        ),
+    ]
+}
+
+/// The public routes (pages, well-known documents, OpenID4VCI and OpenID4VP, sign-in)
+/// as (method, path, handler); `did_path` is where the DID document is served.
+fn public_table(did_path: &str) -> Vec<(Method, String, MethodRouter<AppState>)> {
+    vec![
+        (
+            Method::GET,
+            "/openapi.json".into(),
+            get(routes::ops::openapi),
+        ),
+        (Method::GET, "/healthz".into(), get(routes::public::healthz)),
+        (Method::GET, "/readyz".into(), get(routes::ops::readyz)),
+        (
+            Method::GET,
+            did_path.to_owned(),
+            get(routes::public::get_did_document),
+        ),
+        (Method::GET, "/".into(), get(pages::catalogue)),
+        (Method::GET, "/favicon.ico".into(), get(pages::favicon)),
+        (Method::GET, "/assets/{file}".into(), get(pages::asset)),
+        (Method::GET, "/images/{file}".into(), get(pages::image)),
+        (
+            Method::GET,
+            "/achievements/{id}".into(),
+            get(pages::achievement),
+        ),
+        (
+            Method::GET,
+            "/achievements/{id}/image.png".into(),
+            get(pages::achievement_image),
+        ),
+        (Method::GET, "/badges/{id}".into(), get(pages::badge)),
+        (
+            Method::GET,
+            "/badges/{id}/badge.png".into(),
+            get(pages::badge_png),
+        ),
+        (
+            Method::GET,
+            "/badges/{id}/badge.svg".into(),
+            get(pages::badge_svg),
+        ),
+        (
+            Method::GET,
+            "/badges/{id}/small.png".into(),
+            get(pages::badge_small),
+        ),
+        (
+            Method::GET,
+            "/badges/{id}/credential.jwt".into(),
+            get(pages::badge_jwt),
+        ),
+        (
+            Method::GET,
+            "/badges/{id}/credential.json".into(),
+            get(pages::badge_json_ld),
+        ),
+        (
+            Method::GET,
+            "/badges/{id}/embed".into(),
+            get(pages::badge_embed),
+        ),
+        (
+            Method::GET,
+            "/status/{purpose}/{list}".into(),
+            get(routes::public::get_status_list),
+        ),
+        // Draft 13 appends the well-known segment to the issuer identifier; with no
+        // path in the public URL this is also the 1.0 location.
+        (
+            Method::GET,
+            format!("/.well-known/{ISSUER_WELL_KNOWN}"),
+            get(routes::oid4vci::issuer_metadata),
+        ),
+        (
+            Method::GET,
+            format!("/.well-known/{AS_WELL_KNOWN}"),
+            get(routes::oid4vci::authorization_server_metadata),
+        ),
+        (
+            Method::GET,
+            format!("{}/{{id}}", paths::OFFERS),
+            get(routes::oid4vci::get_offer),
+        ),
+        (
+            Method::POST,
+            paths::TOKEN.into(),
+            post(routes::oid4vci::token),
+        ),
+        (
+            Method::POST,
+            paths::NONCE.into(),
+            post(routes::oid4vci::nonce),
+        ),
+        (
+            Method::POST,
+            paths::CREDENTIAL.into(),
+            post(routes::oid4vci::credential),
+        ),
+        (
+            Method::POST,
+            paths::DEFERRED.into(),
+            post(routes::oid4vci::deferred),
+        ),
+        (
+            Method::POST,
+            paths::NOTIFICATION.into(),
+            post(routes::oid4vci::notification),
+        ),
+        (
+            Method::GET,
+            "/claim/{id}".into(),
+            get(routes::claim::claim_page),
+        ),
+        (
+            Method::POST,
+            "/claim/{id}/accept".into(),
+            post(routes::claim::accept),
+        ),
+        (
+            Method::GET,
+            "/earner/{award}/{mac}".into(),
+            get(pages::earner::manage),
+        ),
+        (
+            Method::POST,
+            "/earner/{award}/{mac}".into(),
+            post(pages::earner::manage_post),
+        ),
+        (
+            Method::GET,
+            "/profiles/{handle}".into(),
+            get(pages::earner::profile),
+        ),
+        (
+            Method::GET,
+            "/profiles/{handle}/clr".into(),
+            get(pages::earner::profile_clr),
+        ),
+        (
+            Method::GET,
+            "/earner/{award}/{mac}/clr".into(),
+            get(pages::earner::manage_clr),
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/login".into(),
+            post(routes::staff::login),
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/logout".into(),
+            post(routes::staff::logout),
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/password-reset".into(),
+            post(routes::staff::request_reset),
+        ),
+        (
+            Method::GET,
+            "/api/v1/auth/links/{token}".into(),
+            get(routes::staff::link_info),
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/links/{token}".into(),
+            post(routes::staff::complete_link),
+        ),
+        (
+            Method::GET,
+            "/admin/login".into(),
+            get(pages::admin::login_form),
+        ),
+        (
+            Method::POST,
+            "/admin/login".into(),
+            post(pages::admin::login),
+        ),
+        (
+            Method::POST,
+            "/admin/logout".into(),
+            post(pages::admin::logout),
+        ),
+        (
+            Method::GET,
+            "/admin/invitation/{token}".into(),
+            get(pages::admin::invitation),
+        ),
+        (
+            Method::POST,
+            "/admin/invitation/{token}".into(),
+            post(pages::admin::invitation_post),
+        ),
+        (
+            Method::GET,
+            "/admin/reset/{token}".into(),
+            get(pages::admin::reset),
+        ),
+        (
+            Method::POST,
+            "/admin/reset/{token}".into(),
+            post(pages::admin::reset_post),
+        ),
+        (
+            Method::GET,
+            "/admin/forgot".into(),
+            get(pages::admin::forgot),
+        ),
+        (
+            Method::POST,
+            "/admin/forgot".into(),
+            post(pages::admin::forgot_post),
+        ),
+        (
+            Method::GET,
+            "/mail/unsubscribe/{award}/{mac}".into(),
+            get(pages::admin::unsubscribe_page),
+        ),
+        (
+            Method::POST,
+            "/mail/unsubscribe/{award}/{mac}".into(),
+            post(pages::admin::unsubscribe),
+        ),
+        (
+            Method::GET,
+            "/verify".into(),
+            get(pages::verify::form_page).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/verify".into(),
+            post(pages::verify::submit).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+        (
+            Method::POST,
+            "/verify/wallet".into(),
+            post(pages::verify::wallet_start),
+        ),
+        (
+            Method::GET,
+            "/verify/wallet/{id}".into(),
+            get(pages::verify::wallet_page),
+        ),
+        (
+            Method::GET,
+            "/claim/{id}/qr.svg".into(),
+            get(routes::claim::claim_qr_svg),
+        ),
+        (
+            Method::GET,
+            "/claim/{id}/qr.png".into(),
+            get(routes::claim::claim_qr_png),
+        ),
+        (
+            Method::GET,
+            "/api/v1/presentation-requests/{id}/qr.svg".into(),
+            get(routes::oid4vp::qr_svg),
+        ),
+        (
+            Method::GET,
+            "/api/v1/presentation-requests/{id}/qr.png".into(),
+            get(routes::oid4vp::qr_png),
+        ),
+        (
+            Method::GET,
+            format!("{}/{{tx}}", crate::oid4vp::REQUEST_PATH),
+            get(routes::oid4vp::request_object_get),
+        ),
+        (
+            Method::POST,
+            format!("{}/{{tx}}", crate::oid4vp::REQUEST_PATH),
+            post(routes::oid4vp::request_object_post),
+        ),
+        (
+            Method::POST,
+            format!("{}/{{tx}}", crate::oid4vp::RESPONSE_PATH),
+            post(routes::oid4vp::response).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        ),
+    ]
+}
+
+/// Every route the router serves, as (method, path template), the paths as they are
+/// with no path in the public URL: what the API reference must describe.
+pub fn all_routes() -> Vec<(Method, String)> {
+    let mut all: Vec<(Method, String)> = admin_routes()
+        .into_iter()
+        .chain(verifier_routes())
+        .map(|(m, p)| (m, p.to_owned()))
+        .collect();
+    all.extend(
+        public_table("/.well-known/did.json")
+            .into_iter()
+            .chain(console_table())
+            .map(|(m, p, _)| (m, p)),
+    );
+    all
 }
 
 /// The whole application.
@@ -688,116 +1128,10 @@ pub fn router(state: AppState) -> Router {
     } else {
         "/did.json".to_owned()
     };
-    let public = Router::new()
-        .route("/healthz", get(routes::public::healthz))
-        .route("/readyz", get(routes::ops::readyz))
-        .route(&did_path, get(routes::public::get_did_document))
-        .route("/", get(pages::catalogue))
-        .route("/favicon.ico", get(pages::favicon))
-        .route("/assets/{file}", get(pages::asset))
-        .route("/images/{file}", get(pages::image))
-        .route("/achievements/{id}", get(pages::achievement))
-        .route(
-            "/achievements/{id}/image.png",
-            get(pages::achievement_image),
-        )
-        .route("/badges/{id}", get(pages::badge))
-        .route("/badges/{id}/badge.png", get(pages::badge_png))
-        .route("/badges/{id}/badge.svg", get(pages::badge_svg))
-        .route("/badges/{id}/small.png", get(pages::badge_small))
-        .route("/badges/{id}/credential.jwt", get(pages::badge_jwt))
-        .route("/badges/{id}/credential.json", get(pages::badge_json_ld))
-        .route("/badges/{id}/embed", get(pages::badge_embed))
-        .route(
-            "/status/{purpose}/{list}",
-            get(routes::public::get_status_list),
-        )
-        // Draft 13 appends the well-known segment to the issuer identifier; with no
-        // path in the public URL this is also the 1.0 location.
-        .route(
-            &format!("/.well-known/{ISSUER_WELL_KNOWN}"),
-            get(routes::oid4vci::issuer_metadata),
-        )
-        .route(
-            &format!("/.well-known/{AS_WELL_KNOWN}"),
-            get(routes::oid4vci::authorization_server_metadata),
-        )
-        .route(
-            &format!("{}/{{id}}", paths::OFFERS),
-            get(routes::oid4vci::get_offer),
-        )
-        .route(paths::TOKEN, post(routes::oid4vci::token))
-        .route(paths::NONCE, post(routes::oid4vci::nonce))
-        .route(paths::CREDENTIAL, post(routes::oid4vci::credential))
-        .route(paths::DEFERRED, post(routes::oid4vci::deferred))
-        .route(paths::NOTIFICATION, post(routes::oid4vci::notification))
-        .route("/claim/{id}", get(routes::claim::claim_page))
-        .route("/claim/{id}/accept", post(routes::claim::accept))
-        .route(
-            "/earner/{award}/{mac}",
-            get(pages::earner::manage).post(pages::earner::manage_post),
-        )
-        .route("/profiles/{handle}", get(pages::earner::profile))
-        .route("/profiles/{handle}/clr", get(pages::earner::profile_clr))
-        .route("/earner/{award}/{mac}/clr", get(pages::earner::manage_clr))
-        .route("/api/v1/auth/login", post(routes::staff::login))
-        .route("/api/v1/auth/logout", post(routes::staff::logout))
-        .route(
-            "/api/v1/auth/password-reset",
-            post(routes::staff::request_reset),
-        )
-        .route(
-            "/api/v1/auth/links/{token}",
-            get(routes::staff::link_info).post(routes::staff::complete_link),
-        )
-        .route(
-            "/admin/login",
-            get(pages::admin::login_form).post(pages::admin::login),
-        )
-        .route("/admin/logout", post(pages::admin::logout))
-        .merge(console_routes())
-        .route(
-            "/admin/invitation/{token}",
-            get(pages::admin::invitation).post(pages::admin::invitation_post),
-        )
-        .route(
-            "/admin/reset/{token}",
-            get(pages::admin::reset).post(pages::admin::reset_post),
-        )
-        .route(
-            "/admin/forgot",
-            get(pages::admin::forgot).post(pages::admin::forgot_post),
-        )
-        .route(
-            "/mail/unsubscribe/{award}/{mac}",
-            get(pages::admin::unsubscribe_page).post(pages::admin::unsubscribe),
-        )
-        .route(
-            "/verify",
-            get(pages::verify::form_page)
-                .post(pages::verify::submit)
-                .layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        )
-        .route("/verify/wallet", post(pages::verify::wallet_start))
-        .route("/verify/wallet/{id}", get(pages::verify::wallet_page))
-        .route("/claim/{id}/qr.svg", get(routes::claim::claim_qr_svg))
-        .route("/claim/{id}/qr.png", get(routes::claim::claim_qr_png))
-        .route(
-            "/api/v1/presentation-requests/{id}/qr.svg",
-            get(routes::oid4vp::qr_svg),
-        )
-        .route(
-            "/api/v1/presentation-requests/{id}/qr.png",
-            get(routes::oid4vp::qr_png),
-        )
-        .route(
-            &format!("{}/{{tx}}", crate::oid4vp::REQUEST_PATH),
-            get(routes::oid4vp::request_object_get).post(routes::oid4vp::request_object_post),
-        )
-        .route(
-            &format!("{}/{{tx}}", crate::oid4vp::RESPONSE_PATH),
-            post(routes::oid4vp::response).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-        );
+    let mut public = Router::new();
+    for (_, path, handler) in public_table(&did_path).into_iter().chain(console_table()) {
+        public = public.route(&path, handler);
+    }
 
     let mut verifier = Router::new();
     let mut keyed = Vec::new();

@@ -31,7 +31,7 @@ pub const CLR_CONTEXT: &str = "https://purl.imsglobal.org/spec/clr/v2p0/context-
 pub const MAX_BUNDLED: usize = 50;
 
 /// Who the record is about: `{"email": ...}` or `{"id": "<DID>"}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClrRecipient {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct ClrRecipient {
 }
 
 /// `POST /api/v1/clr`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClrRequest {
     pub recipient: ClrRecipient,

@@ -23,7 +23,7 @@ use crate::records::achievement::AchievementRecord;
 pub const MAX_ATTACHED: usize = 8;
 
 /// `POST /api/v1/endorsements`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndorsementRequest {
     /// The id (a URL: DID or https) of the achievement or profile endorsed.

@@ -189,7 +189,7 @@ pub fn award_mail_key(award: uuid::Uuid) -> String {
 }
 
 /// How an award reaches the earner.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// Signed at once for `recipient.id`; the response carries the JWT.
@@ -202,7 +202,7 @@ pub enum Delivery {
 }
 
 /// The recipient as the admin API receives it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientInput {
     #[serde(default)]
@@ -214,7 +214,7 @@ pub struct RecipientInput {
 }
 
 /// `POST /api/v1/awards`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwardRequest {
     pub achievement_id: String,

@@ -22,7 +22,7 @@ pub const VCDM2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
 pub const OB3_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
 
 /// A property that may hold one value or an array of values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum OneOrMany<T> {
     /// A single value, as it appeared.

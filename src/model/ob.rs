@@ -13,7 +13,7 @@ pub type Extra = Map<String, Value>;
 
 /// An AchievementCredential (alias OpenBadgeCredential): an assertion that one
 /// learner achieved one Achievement (§B.1.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AchievementCredential {
     /// VCDM 2.0 context first, then the OB 3.0 context.
@@ -36,6 +36,7 @@ pub struct AchievementCredential {
     /// The recipient and the achievement.
     pub credential_subject: AchievementSubject,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub endorsement: Option<Vec<EndorsementCredential>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsement_jwt: Option<Vec<String>>,
@@ -60,12 +61,13 @@ pub struct AchievementCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_use: Option<OneOrMany<TermsOfUse>>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// The credential subject of an AchievementCredential (§B.1.3). Identifies the
 /// recipient by `id` (a DID) or by `identifier` (IdentityObjects), or both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AchievementSubject {
     /// The recipient's DID; becomes `sub`.
@@ -78,6 +80,7 @@ pub struct AchievementSubject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_start_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     pub credits_earned: Option<Number>,
     /// The achievement, as it was when the credential was signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,11 +102,12 @@ pub struct AchievementSubject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// An accomplishment that can be awarded (§B.1.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Achievement {
     /// Dereferenceable URL under the issuer's public URL.
@@ -118,11 +122,13 @@ pub struct Achievement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<Profile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     pub credits_available: Option<Number>,
     /// How the achievement is earned.
     pub criteria: Criteria,
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub endorsement: Option<Vec<EndorsementCredential>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsement_jwt: Option<Vec<String>>,
@@ -150,6 +156,7 @@ pub struct Achievement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
@@ -201,7 +208,7 @@ pub fn is_achievement_type(t: &str) -> bool {
 }
 
 /// Descriptive metadata about how an achievement is earned (§B.2.4).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Criteria {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,12 +217,13 @@ pub struct Criteria {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub narrative: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// An image for an achievement, profile or credential (§B.2.7). `id` is a URL or a
 /// data URI.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Image {
     pub id: String,
@@ -227,7 +235,7 @@ pub struct Image {
 }
 
 /// An alignment to a competency framework or standard (§B.2.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alignment {
     #[serde(rename = "type")]
@@ -244,12 +252,13 @@ pub struct Alignment {
     pub target_type: Option<String>,
     pub target_url: String,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// A way to identify the recipient without a DID: e-mail address (hashed and salted),
 /// name, student id ... (§B.2.8).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdentityObject {
     /// Always `IdentityObject`.
@@ -266,7 +275,7 @@ pub struct IdentityObject {
 }
 
 /// Evidence of the work that earned the achievement (§B.2.6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,12 +293,13 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// A Result the recipient reached, e.g. a grade or a rubric level (§B.2.13). Named
 /// `ResultValue` in Rust only to avoid shadowing `std::result::Result`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultValue {
     #[serde(rename = "type")]
@@ -306,11 +316,12 @@ pub struct ResultValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// What results an achievement records and how (§B.2.14).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultDescription {
     pub id: String,
@@ -334,11 +345,12 @@ pub struct ResultDescription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_min: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// One level of a rubric criterion (§B.2.15).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RubricCriterionLevel {
     pub id: String,
@@ -354,11 +366,12 @@ pub struct RubricCriterionLevel {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// Another language or version of the same achievement (§B.2.12).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Related {
     pub id: String,
@@ -369,11 +382,12 @@ pub struct Related {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// An identifier of some other system (§B.2.9).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdentifierEntry {
     /// Always `IdentifierEntry`.
@@ -384,7 +398,7 @@ pub struct IdentifierEntry {
 }
 
 /// An issuer, creator or recipient organisation or person (§B.1.4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     /// For the issuer, its DID.
@@ -400,6 +414,7 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub endorsement: Option<Vec<EndorsementCredential>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsement_jwt: Option<Vec<String>>,
@@ -414,6 +429,7 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub official: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub parent_org: Option<Box<Profile>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
@@ -432,11 +448,12 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// `issuer`: a Profile object or just its IRI.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ProfileRef {
     /// The issuer's IRI only.
@@ -456,7 +473,7 @@ impl ProfileRef {
 }
 
 /// A postal address (§B.2.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     #[serde(rename = "type")]
@@ -478,23 +495,27 @@ pub struct Address {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<GeoCoordinates>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// A point on the globe (§B.2.5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GeoCoordinates {
     #[serde(rename = "type")]
     pub type_: String,
+    #[schema(value_type = f64)]
     pub latitude: Number,
+    #[schema(value_type = f64)]
     pub longitude: Number,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// A third party's endorsement of a profile, an achievement or a credential (§B.1.5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndorsementCredential {
     #[serde(rename = "@context")]
@@ -524,11 +545,12 @@ pub struct EndorsementCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_of_use: Option<OneOrMany<TermsOfUse>>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// What an endorsement endorses (§B.1.6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndorsementSubject {
     pub id: String,
@@ -537,11 +559,12 @@ pub struct EndorsementSubject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endorsement_comment: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// An embedded proof (Data Integrity), VCDM 2.0 §4.12.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Proof {
     #[serde(rename = "type")]
@@ -563,23 +586,25 @@ pub struct Proof {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<String>,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// A schema the credential claims to conform to (VCDM 2.0 §4.11).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialSchema {
     pub id: String,
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// Where to learn the credential's status (VCDM 2.0 §4.10), e.g. a
 /// BitstringStatusListEntry; its purpose-specific members are in `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -587,22 +612,24 @@ pub struct CredentialStatus {
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// Where to get a fresh copy of the credential (VCDM 2.0 §5.4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshService {
     pub id: String,
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 
 /// Terms of use (VCDM 2.0 §5.5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TermsOfUse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -610,6 +637,7 @@ pub struct TermsOfUse {
     #[serde(rename = "type")]
     pub type_: String,
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Extra,
 }
 

@@ -112,7 +112,7 @@ fn digest(presented: &str) -> [u8; 32] {
 }
 
 /// A key as the admin API shows it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub name: String,

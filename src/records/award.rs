@@ -30,7 +30,7 @@ impl AwardState {
 }
 
 /// Who receives an award.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Recipient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

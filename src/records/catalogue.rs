@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A kind of badge the catalogue groups achievements by (an institution's Knowledge,
 /// Skill, Proficiency, Professional Certification, Other, or whatever it defines).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BadgeType {
     /// A short slug: 1 to 40 characters of `[a-z0-9-]`.
     pub id: String,
@@ -20,7 +20,7 @@ pub struct BadgeType {
 }
 
 /// Where an achievement sits in the catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Placement {
     /// The id of its [`BadgeType`], if it has one.
     #[serde(default)]
@@ -33,7 +33,7 @@ pub struct Placement {
 }
 
 /// Whether a badge's public page is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     #[default]

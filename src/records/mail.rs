@@ -176,7 +176,7 @@ impl OutboxMessage {
 
 /// An issuer's version of one template. Placeholders are `{{name}}`; in the HTML body
 /// every value is escaped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailTemplate {
     pub subject: String,
@@ -185,7 +185,7 @@ pub struct MailTemplate {
 }
 
 /// When reminders go out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
     /// Days after the award at which an unclaimed award is recalled to the earner.

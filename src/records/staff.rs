@@ -183,7 +183,7 @@ pub struct StaffLink {
 }
 
 /// Settings owners choose for every account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecuritySettings {
     /// Every member must sign in with a TOTP code.
     #[serde(default)]

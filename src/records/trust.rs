@@ -16,7 +16,9 @@ pub const MAX_ID_LEN: usize = 2048;
 /// An issuer id as badges state it: a DID (`did:<method>:<method-specific-id>`, DID
 /// Core §3.1) or an absolute `https` URL. Plain `http` is accepted only for
 /// `localhost`, `127.0.0.1` and `[::1]` (local development).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct IssuerId(String);
 
@@ -104,7 +106,7 @@ impl From<IssuerId> for String {
 }
 
 /// Whether the registry vouches for an issuer or refuses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Trusted,
@@ -113,7 +115,7 @@ pub enum Status {
 
 /// Where an entry came from. Serialised as `admin`, `file:<path>` or
 /// `import:<registry name>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub enum Source {
     /// Set through the admin API.
@@ -150,7 +152,7 @@ impl From<Source> for String {
 }
 
 /// One registry entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     /// The issuer id exactly as badges state it.

@@ -121,7 +121,7 @@ impl Entry {
 
 /// The registry's word on an issuer, as a verification report carries it
 /// (`issuer_registry`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     pub id: String,
     pub name: String,
@@ -133,7 +133,7 @@ pub struct Listing {
 /// An entry as a client sends it (admin API, our export format). `source`,
 /// `created_at` and `updated_at` are accepted so that an export can be sent back, and
 /// ignored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryInput {
     #[serde(default)]
@@ -232,14 +232,14 @@ fn logo(s: &str) -> Result<String, Error> {
 }
 
 /// An entry an import left alone, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
     pub id: String,
     pub reason: String,
 }
 
 /// What an import or the file did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     /// Entries that were not in the registry before.
     pub imported: usize,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A check's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Pass,
@@ -14,7 +14,7 @@ pub enum Outcome {
 }
 
 /// The checks, by their report names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckName {
     /// JOSE header rules, key resolution, and the signature itself.
@@ -75,7 +75,7 @@ impl CheckName {
 }
 
 /// One check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
     pub check: CheckName,
     pub outcome: Outcome,
@@ -84,7 +84,7 @@ pub struct Check {
 }
 
 /// The answer of a verification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// True only when every check except `issuer_trust` passed.
     pub verified: bool,
@@ -109,9 +109,11 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer_registry: Option<crate::trust::Listing>,
     /// One report per endorsement, when the badge carries any.
+    #[schema(no_recursion)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub endorsements: Vec<Report>,
     /// One report per credential a CLR bundles.
+    #[schema(no_recursion)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<Report>,
 }

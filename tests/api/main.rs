@@ -11,6 +11,7 @@ mod issuance;
 mod mail;
 mod oid4vci;
 mod oid4vp;
+mod openapi;
 mod operations;
 mod outbound;
 mod overviews;

@@ -9,26 +9,28 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::parse_json;
+use super::{JsonBody, OptionalJsonBody, parse_json};
 use crate::app::AppState;
 use crate::clock::format_seconds;
 use crate::http::ApiError;
 use crate::http::access::{AuditNote, noted_json};
+use crate::http::views::{
+    AchievementList, BadgeCopy, BatchResults, BatchRow, CredentialAudit, CredentialList,
+    CredentialView, EarnerLink, IssuerView, MessageView, RevokeResults, RevokeRow, StatusChange,
+    StatusEntry, WalletEventView,
+};
 use crate::issue::revoke::{ActionContext, StatusAction};
 use crate::issue::{self, AwardRequest, IssuerProfile, RecipientInput};
-use crate::records::{AchievementRecord, AuditEvent, Award, AwardState, MailKind, WalletEvent};
+use crate::records::{AchievementRecord, Award, AwardState, MailKind};
 use crate::staff::Principal;
 use crate::status::StatusPurpose;
 use crate::store::AwardFilter;
+use utoipa::ToSchema;
 
 // ---- issuer profile ----
 
-fn profile_view(state: &AppState, p: &IssuerProfile) -> Value {
-    let mut v = serde_json::to_value(p).unwrap_or_else(|_| json!({}));
-    if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), json!(state.issuer.did().as_str()));
-    }
-    v
+fn profile_view(state: &AppState, p: &IssuerProfile) -> IssuerView {
+    IssuerView::new(state.issuer.did().as_str(), p.clone())
 }
 
 /// `GET /api/v1/issuer`
@@ -74,7 +76,7 @@ pub async fn export(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn get_issuer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn get_issuer(State(state): State<AppState>) -> Result<Json<IssuerView>, ApiError> {
     let p = state.issuer.profile().await?;
     Ok(Json(profile_view(&state, &p)))
 }
@@ -82,9 +84,8 @@ pub async fn get_issuer(State(state): State<AppState>) -> Result<Json<Value>, Ap
 /// `PUT /api/v1/issuer`
 pub async fn put_issuer(
     State(state): State<AppState>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let mut v: Value = parse_json(&body)?;
+    JsonBody(mut v): JsonBody<Value>,
+) -> Result<Json<IssuerView>, ApiError> {
     if let Some(o) = v.as_object_mut() {
         // A GET-modify-PUT round trip sends the id back; it must be ours.
         if let Some(id) = o.remove("id")
@@ -114,9 +115,8 @@ pub async fn put_issuer(
 /// `POST /api/v1/achievements` → 201 with the full Achievement.
 pub async fn create_achievement(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(input): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let input: Value = parse_json(&body)?;
     let rec = state.issuer.create_achievement(&input).await?;
     Ok((
         StatusCode::CREATED,
@@ -137,15 +137,15 @@ pub struct AchievementQuery {
 pub async fn list_achievements(
     State(state): State<AppState>,
     Query(q): Query<AchievementQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AchievementList>, ApiError> {
     let all = state.issuer.achievements().await?;
     let include = q.include_archived.unwrap_or(false);
-    let items: Vec<Value> = all
+    let achievements = all
         .into_iter()
         .filter(|r| include || !r.archived)
-        .map(|r| serde_json::to_value(r.achievement).unwrap_or(Value::Null))
+        .map(|r| r.achievement)
         .collect();
-    Ok(Json(json!({"achievements": items})))
+    Ok(Json(AchievementList { achievements }))
 }
 
 fn achievement_response(rec: &AchievementRecord) -> Response {
@@ -165,9 +165,8 @@ pub async fn get_achievement(
 pub async fn update_achievement(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(mut input): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let mut input: Value = parse_json(&body)?;
     let rec = state.issuer.achievement(&id).await?;
     // Sending back what GET returned is fine: the id must be this one.
     if let Some(o) = input.as_object_mut()
@@ -192,89 +191,58 @@ pub async fn archive_achievement(
 
 // ---- awards ----
 
-async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> Value {
-    let mut v = json!({
-        "credential_id": rec.credential_id(),
-        "state": rec.state.as_str(),
-        "achievement_id": (!rec.is_general()).then(|| state.issuer.achievement_url(rec.achievement.key)),
-        "recipient": rec.recipient,
-        "valid_from": format_seconds(rec.valid_from),
-        "tx_code_required": rec.tx_code_required,
-        "approval_required": rec.approval_required,
-        "created_at": format_seconds(rec.created_at),
-    });
-    if let Some(o) = v.as_object_mut() {
-        if let Some(u) = rec.valid_until {
-            o.insert("valid_until".into(), json!(format_seconds(u)));
+async fn award_view(state: &AppState, rec: &Award, credential: Option<&str>) -> CredentialView {
+    let mut v = CredentialView {
+        credential_id: rec.credential_id(),
+        state: rec.state.as_str(),
+        achievement_id: (!rec.is_general())
+            .then(|| state.issuer.achievement_url(rec.achievement.key)),
+        recipient: rec.recipient.clone(),
+        valid_from: format_seconds(rec.valid_from),
+        tx_code_required: rec.tx_code_required,
+        approval_required: rec.approval_required,
+        created_at: format_seconds(rec.created_at),
+        valid_until: rec.valid_until.map(format_seconds),
+        credential: credential.map(str::to_owned),
+        ..CredentialView::default()
+    };
+    if let Some(offer) = state.issuer.offer_live(rec).await {
+        v.offer_uri = Some(state.issuer.offer_uri(rec.id, offer));
+        v.offer_uri_by_value = Some(state.issuer.offer_uri_by_value(rec, offer));
+        v.offer_expires_at = Some(format_seconds(offer.expires_at));
+    }
+    v.claim_url = state.issuer.claim_url(rec);
+    match state.earners.manage_url(rec).await {
+        Ok(u) => v.earner_url = u,
+        Err(e) => tracing::error!(error = %e, "deriving an earner link"),
+    }
+    if rec.is_general() {
+        // Issued as given through the VC-API: what was signed, and how.
+        if let Some(x) = rec.extras.as_ref() {
+            v.document = x.get(crate::issue::general::DOCUMENT).cloned();
+            v.securing = x.get(crate::issue::general::SECURING).cloned();
         }
-        if let Some(c) = credential {
-            o.insert("credential".into(), json!(c));
-        }
-        if let Some(offer) = state.issuer.offer_live(rec).await {
-            o.insert(
-                "offer_uri".into(),
-                json!(state.issuer.offer_uri(rec.id, offer)),
-            );
-            o.insert(
-                "offer_uri_by_value".into(),
-                json!(state.issuer.offer_uri_by_value(rec, offer)),
-            );
-            o.insert(
-                "offer_expires_at".into(),
-                json!(format_seconds(offer.expires_at)),
-            );
-        }
-        if let Some(c) = state.issuer.claim_url(rec) {
-            o.insert("claim_url".into(), json!(c));
-        }
-        match state.earners.manage_url(rec).await {
-            Ok(Some(u)) => {
-                o.insert("earner_url".into(), json!(u));
+    } else if !rec.issued.is_empty() {
+        v.badge_url = Some(format!("{}/badges/{}", state.issuer.identifier(), rec.id));
+    }
+    match state.mail.award_messages(rec.id).await {
+        Ok(messages) if !messages.is_empty() => {
+            if let Some(m) = messages.iter().find(|m| m.kind == MailKind::Award) {
+                v.mail = Some(m.state.as_str());
+                v.mail_error = Some(m.error.clone());
+                v.mail_answer = Some(m.answer.clone());
             }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "deriving an earner link"),
-        }
-        if rec.is_general() {
-            // Issued as given through the VC-API: what was signed, and how.
-            if let Some(x) = rec.extras.as_ref() {
-                for (k, name) in [
-                    (crate::issue::general::DOCUMENT, "document"),
-                    (crate::issue::general::SECURING, "securing"),
-                ] {
-                    if let Some(v) = x.get(k) {
-                        o.insert(name.into(), v.clone());
-                    }
-                }
+            v.mail_messages = Some(messages.iter().map(MessageView::from).collect());
+            if let Ok(out) = state.mail.opted_out(rec.id).await {
+                v.mail_opt_out = Some(out);
             }
-        } else if !rec.issued.is_empty() {
-            o.insert(
-                "badge_url".into(),
-                json!(format!("{}/badges/{}", state.issuer.identifier(), rec.id)),
-            );
         }
-        match state.mail.award_messages(rec.id).await {
-            Ok(messages) if !messages.is_empty() => {
-                if let Some(m) = messages.iter().find(|m| m.kind == MailKind::Award) {
-                    o.insert("mail".into(), json!(m.state.as_str()));
-                    o.insert("mail_error".into(), json!(m.error));
-                    o.insert("mail_answer".into(), json!(m.answer));
-                }
-                let views: Vec<Value> = messages.iter().map(super::staff::message_view).collect();
-                o.insert("mail_messages".into(), json!(views));
-                if let Ok(out) = state.mail.opted_out(rec.id).await {
-                    o.insert("mail_opt_out".into(), json!(out));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reading an award's e-mail"),
-        }
-        if rec.approval_required {
-            o.insert("approved".into(), json!(rec.wallet.approved));
-            o.insert(
-                "wallet_requested".into(),
-                json!(rec.wallet.deferred.is_some()),
-            );
-        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "reading an award's e-mail"),
+    }
+    if rec.approval_required {
+        v.approved = Some(rec.wallet.approved);
+        v.wallet_requested = Some(rec.wallet.deferred.is_some());
     }
     v
 }
@@ -286,15 +254,13 @@ async fn award_answer(
     rec: &Award,
     credential: Option<&str>,
     tx_code: Option<&str>,
-) -> Value {
+) -> CredentialView {
     let mut v = award_view(state, rec, credential).await;
-    if let (Some(o), Some(tx)) = (v.as_object_mut(), tx_code)
-        && rec.state == AwardState::Offered
-    {
-        o.insert("tx_code".into(), json!(tx));
+    if rec.state == AwardState::Offered {
+        v.tx_code = tx_code.map(str::to_owned);
     }
-    if let (Some(o), Ok(Some(w))) = (v.as_object_mut(), state.issuer.profile_warning().await) {
-        o.insert("warnings".into(), json!([w]));
+    if let Ok(Some(w)) = state.issuer.profile_warning().await {
+        v.warnings = Some(vec![w]);
     }
     v
 }
@@ -302,9 +268,8 @@ async fn award_answer(
 /// `POST /api/v1/awards` → 201.
 pub async fn create_award(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(req): JsonBody<AwardRequest>,
 ) -> Result<Response, ApiError> {
-    let req: AwardRequest = parse_json(&body)?;
     let delivery = req.delivery.unwrap_or_default();
     let out = state.issuer.award(req).await?;
     state.mail.wake();
@@ -389,10 +354,10 @@ pub async fn create_award_batch(
         csv_rows(&body)?
     } else {
         let v: Value = parse_json(&body)?;
-        let awards = v.get("awards").and_then(Value::as_array).ok_or_else(|| {
-            ApiError::bad_request("send {\"awards\": [ ... ]} or a text/csv body")
-        })?;
-        awards
+        let batch: AwardBatch = serde_json::from_value(v)
+            .map_err(|_| ApiError::bad_request("send {\"awards\": [ ... ]} or a text/csv body"))?;
+        batch
+            .awards
             .iter()
             .map(|a| serde_json::from_value::<AwardRequest>(a.clone()).map_err(|e| e.to_string()))
             .collect()
@@ -427,53 +392,55 @@ pub async fn create_award_batch(
                 Err(e) => Err(issue::Error::invalid("row", &e.to_string())),
             };
             results.push(match checked {
-                Ok(()) => json!({"row": i + 1, "credential_id": null, "error": null}),
-                Err(e) => {
-                    let e = ApiError::from(e);
-                    json!({"row": i + 1, "credential_id": null, "error": e.message, "code": e.code})
-                }
+                Ok(()) => BatchRow::Checked {
+                    row: i + 1,
+                    credential_id: None,
+                    error: None,
+                },
+                Err(e) => BatchRow::failed(i + 1, ApiError::from(e)),
             });
         }
-        let ok = results.iter().filter(|r| r["error"].is_null()).count();
+        let ok = results.iter().filter(|r| r.succeeded()).count();
         let detail = json!({"dry_run": true, "rows": results.len(), "valid": ok});
         return Ok(noted_json(
             StatusCode::OK,
-            json!({"dry_run": true, "results": results}),
+            BatchResults {
+                dry_run: Some(true),
+                results,
+            },
             AuditNote::default().with_detail(detail),
         ));
     }
     let outcomes = state.issuer.award_batch(reqs).await?;
-    let mut results: Vec<Value> = Vec::with_capacity(outcomes.len());
+    let mut results = Vec::with_capacity(outcomes.len());
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let n = i + 1;
         results.push(match outcome {
-            Ok(out) => {
-                let mut v = award_answer(
-                    &state,
-                    &out.record,
-                    out.credential.as_deref(),
-                    out.tx_code.as_deref(),
-                )
-                .await;
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("row".into(), json!(n));
-                    o.entry("offer_uri").or_insert(Value::Null);
-                    o.insert("error".into(), Value::Null);
-                }
-                v
-            }
-            Err(e) => {
-                let e = ApiError::from(e);
-                json!({"row": n, "credential_id": null, "error": e.message, "code": e.code})
-            }
+            Ok(out) => BatchRow::Awarded {
+                row: n,
+                award: Box::new(
+                    award_answer(
+                        &state,
+                        &out.record,
+                        out.credential.as_deref(),
+                        out.tx_code.as_deref(),
+                    )
+                    .await,
+                ),
+                error: None,
+            },
+            Err(e) => BatchRow::failed(n, ApiError::from(e)),
         });
     }
     state.mail.wake();
-    let ok = results.iter().filter(|r| r["error"].is_null()).count();
+    let ok = results.iter().filter(|r| r.succeeded()).count();
     let detail = json!({"rows": results.len(), "awarded": ok, "failed": results.len() - ok});
     Ok(noted_json(
         StatusCode::OK,
-        json!({"results": results}),
+        BatchResults {
+            dry_run: None,
+            results,
+        },
         AuditNote::default().with_detail(detail),
     ))
 }
@@ -581,79 +548,56 @@ fn csv_rows(body: &[u8]) -> Result<Vec<Result<AwardRequest, String>>, ApiError> 
 
 // ---- credentials ----
 
-fn wallet_event_view(e: &WalletEvent) -> Value {
-    let mut v = json!({
-        "event": e.event,
-        "notification_id": e.notification_id,
-        "at": format_seconds(e.at),
-    });
-    if let (Some(o), Some(d)) = (v.as_object_mut(), &e.description) {
-        o.insert("description".into(), json!(d));
-    }
-    v
-}
-
-fn audit_event_view(e: &AuditEvent) -> Value {
-    let mut v = json!({"at": format_seconds(e.at), "action": e.action, "actor": e.actor});
-    if let (Some(o), Some(r)) = (v.as_object_mut(), &e.reason) {
-        o.insert("reason".into(), json!(r));
-    }
-    v
-}
-
-async fn credential_view(state: &AppState, rec: &Award) -> Value {
+async fn credential_view(state: &AppState, rec: &Award) -> CredentialView {
     let latest = rec.issued.last();
     let mut v = award_view(state, rec, latest.map(|c| c.jwt.as_str())).await;
-    if let Some(o) = v.as_object_mut() {
-        if let Some(slot) = rec.status {
-            // Every family, whether or not badges carry its entry.
-            let urls = state.issuer.status_urls();
-            let entries: Vec<Value> = StatusPurpose::ALL
+    let urls = state.issuer.status_urls();
+    if let Some(slot) = rec.status {
+        // Every family, whether or not badges carry its entry.
+        v.status = Some(
+            StatusPurpose::ALL
                 .iter()
-                .map(|p| {
-                    json!({
-                        "status_purpose": p.as_str(),
-                        "status_list_credential": urls.list_url(*p, slot.list),
-                        "status_list_index": slot.index.to_string(),
-                    })
+                .map(|p| StatusEntry {
+                    status_purpose: p.as_str(),
+                    status_list_credential: urls.list_url(*p, slot.list),
+                    status_list_index: slot.index.to_string(),
                 })
-                .collect();
-            o.insert("status".into(), json!(entries));
-        }
-        o.insert("revoked".into(), json!(rec.revoked));
-        o.insert("suspended".into(), json!(rec.suspended));
-        if let Ok(public) = state.catalogue.is_public(rec.id).await {
-            o.insert("public".into(), json!(public));
-        }
-        o.insert("updated_at".into(), json!(format_seconds(rec.updated_at)));
-        o.insert("copies".into(), json!(rec.issued.len()));
-        let urls = state.issuer.status_urls();
-        let badges: Vec<Value> = rec
-            .issued
+                .collect(),
+        );
+    }
+    v.revoked = Some(rec.revoked);
+    v.suspended = Some(rec.suspended);
+    v.public = state.catalogue.is_public(rec.id).await.ok();
+    v.updated_at = Some(format_seconds(rec.updated_at));
+    v.copies = Some(rec.issued.len());
+    v.badges = Some(
+        rec.issued
             .iter()
             .map(|c| {
                 let slot = c.status.or(rec.status);
-                json!({
-                    "id": c.id.map_or_else(|| rec.credential_id(), |u| format!("urn:uuid:{u}")),
-                    "subject": c.subject,
-                    "issued_at": format_seconds(c.issued_at),
-                    "status_list_index": slot.map(|s| s.index.to_string()),
-                    "revocation_list": slot.map(|s| urls.list_url(StatusPurpose::Revocation, s.list)),
-                })
+                BadgeCopy {
+                    id: c
+                        .id
+                        .map_or_else(|| rec.credential_id(), |u| format!("urn:uuid:{u}")),
+                    subject: c.subject.clone(),
+                    issued_at: format_seconds(c.issued_at),
+                    status_list_index: slot.map(|s| s.index.to_string()),
+                    revocation_list: slot.map(|s| urls.list_url(StatusPurpose::Revocation, s.list)),
+                }
             })
-            .collect();
-        o.insert("badges".into(), json!(badges));
-        if !rec.wallet.events.is_empty() {
-            let events: Vec<Value> = rec.wallet.events.iter().map(wallet_event_view).collect();
-            o.insert("wallet_events".into(), json!(events));
-        }
-        if let Some(first) = rec.issued.first() {
-            o.insert("issued_at".into(), json!(format_seconds(first.issued_at)));
-        }
-        if let Some(l) = latest {
-            o.insert("kid".into(), json!(l.kid));
-        }
+            .collect(),
+    );
+    if !rec.wallet.events.is_empty() {
+        v.wallet_events = Some(
+            rec.wallet
+                .events
+                .iter()
+                .map(WalletEventView::from)
+                .collect(),
+        );
     }
+    v.issued_at = rec.issued.first().map(|c| format_seconds(c.issued_at));
+    v.kid = latest.map(|l| l.kid.clone());
     v
 }
 
@@ -662,34 +606,23 @@ pub async fn get_credential(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let mut v = credential_view(&state, &state.issuer.credential(&id).await?).await;
-    for_role(&mut v, &p);
-    Ok(Json(v))
+) -> Result<Json<CredentialView>, ApiError> {
+    let v = credential_view(&state, &state.issuer.credential(&id).await?).await;
+    Ok(Json(for_role(v, &p)))
 }
 
 /// What a viewer does not see of a credential: the links that act on it (the offer
 /// with its pre-authorized code, the claim page, the earner's manage link).
-const ACTING_LINKS: [&str; 5] = [
-    "offer_uri",
-    "offer_uri_by_value",
-    "claim_url",
-    "earner_url",
-    "tx_code",
-];
-
-fn for_role(v: &mut Value, p: &Principal) {
-    if !p.may(crate::records::Role::Issuer)
-        && let Some(o) = v.as_object_mut()
-    {
-        for k in ACTING_LINKS {
-            o.remove(k);
-        }
+fn for_role(v: CredentialView, p: &Principal) -> CredentialView {
+    if p.may(crate::records::Role::Issuer) {
+        v
+    } else {
+        v.without_acting_links()
     }
 }
 
 /// The body of revoke and suspend: `{"reason": "...", "actor": "..."}`, both optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
     #[serde(default)]
@@ -700,17 +633,13 @@ pub struct StatusBody {
 
 /// The body's `actor` is accepted (earlier clients send it) but never trusted: the
 /// record names the authenticated principal.
-fn status_body(body: &[u8], p: &Principal) -> Result<ActionContext, ApiError> {
-    let b: StatusBody = if body.iter().all(u8::is_ascii_whitespace) {
-        StatusBody::default()
-    } else {
-        parse_json(body)?
-    };
+fn status_body(body: Option<StatusBody>, p: &Principal) -> ActionContext {
+    let b = body.unwrap_or_default();
     let _claimed = b.actor;
-    Ok(ActionContext {
+    ActionContext {
         reason: b.reason,
         actor: Some(p.actor.clone()),
-    })
+    }
 }
 
 async fn status_action(
@@ -718,9 +647,9 @@ async fn status_action(
     p: &Principal,
     id: &str,
     action: StatusAction,
-    body: &[u8],
+    body: Option<StatusBody>,
 ) -> Result<Response, ApiError> {
-    let ctx = status_body(body, p)?;
+    let ctx = status_body(body, p);
     let rec = state.issuer.change_status(id, action, &ctx).await?;
     let note = AuditNote::target(rec.credential_id()).with_detail(json!({"reason": ctx.reason}));
     Ok(noted_json(
@@ -736,9 +665,9 @@ pub async fn revoke_credential(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(body): OptionalJsonBody<StatusBody>,
 ) -> Result<Response, ApiError> {
-    status_action(&state, &p, &id, StatusAction::Revoke, &body).await
+    status_action(&state, &p, &id, StatusAction::Revoke, body).await
 }
 
 /// `POST /api/v1/credentials/{credential_id}/suspend` `{"reason"}`: 409 when revoked.
@@ -746,9 +675,9 @@ pub async fn suspend_credential(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(body): OptionalJsonBody<StatusBody>,
 ) -> Result<Response, ApiError> {
-    status_action(&state, &p, &id, StatusAction::Suspend, &body).await
+    status_action(&state, &p, &id, StatusAction::Suspend, body).await
 }
 
 /// `POST /api/v1/credentials/{credential_id}/unsuspend`: 409 when revoked.
@@ -756,9 +685,32 @@ pub async fn unsuspend_credential(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(body): OptionalJsonBody<StatusBody>,
 ) -> Result<Response, ApiError> {
-    status_action(&state, &p, &id, StatusAction::Unsuspend, &body).await
+    status_action(&state, &p, &id, StatusAction::Unsuspend, body).await
+}
+
+/// The JSON body of `POST /api/v1/awards/batch` (a CSV body has one row per award).
+/// Each row is read on its own, so one bad row fails alone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwardBatch {
+    /// Up to 10,000 awards, as `POST /api/v1/awards` takes them.
+    #[schema(value_type = Vec<crate::issue::AwardRequest>)]
+    awards: Vec<Value>,
+}
+
+/// The body of `POST /api/v1/credentials/revoke`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBatch {
+    /// Up to 10,000 credential ids (`urn:uuid:...` or the bare UUID).
+    credential_ids: Vec<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    /// Accepted from earlier clients and ignored: the record names the caller.
+    #[serde(default)]
+    actor: Option<String>,
 }
 
 /// `POST /api/v1/credentials/revoke`:
@@ -767,18 +719,8 @@ pub async fn unsuspend_credential(
 pub async fn revoke_batch(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Batch {
-        credential_ids: Vec<String>,
-        #[serde(default)]
-        reason: Option<String>,
-        #[serde(default)]
-        actor: Option<String>,
-    }
-    let b: Batch = parse_json(&body)?;
+    JsonBody(b): JsonBody<RevokeBatch>,
+) -> Result<Json<RevokeResults>, ApiError> {
     if b.credential_ids.is_empty() {
         return Err(ApiError::bad_request("credential_ids is empty"));
     }
@@ -795,21 +737,29 @@ pub async fn revoke_batch(
         actor: Some(p.actor.clone()),
     };
     let outcomes = state.issuer.revoke_batch(&b.credential_ids, &ctx).await?;
-    let results: Vec<Value> = b
+    let results = b
         .credential_ids
         .iter()
         .zip(outcomes)
         .map(|(id, r)| match r {
-            Ok(rec) => {
-                json!({"credential_id": rec.credential_id(), "revoked": true, "error": null})
-            }
+            Ok(rec) => RevokeRow {
+                credential_id: rec.credential_id(),
+                revoked: true,
+                error: None,
+                code: None,
+            },
             Err(e) => {
                 let e = ApiError::from(e);
-                json!({"credential_id": id, "revoked": false, "error": e.message, "code": e.code})
+                RevokeRow {
+                    credential_id: id.clone(),
+                    revoked: false,
+                    error: Some(e.message),
+                    code: Some(e.code.to_string()),
+                }
             }
         })
         .collect();
-    Ok(Json(json!({"results": results})))
+    Ok(Json(RevokeResults { results }))
 }
 
 /// `GET /api/v1/credentials/{credential_id}/audit` → `{"events": [...]}`: who revoked,
@@ -817,18 +767,19 @@ pub async fn revoke_batch(
 pub async fn credential_audit(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let events: Vec<Value> = state
+) -> Result<Json<CredentialAudit>, ApiError> {
+    let events = state
         .issuer
         .audit_events(&id)
         .await?
         .iter()
-        .map(audit_event_view)
+        .map(StatusChange::from)
         .collect();
     let credential_id = state.issuer.credential(&id).await?.credential_id();
-    Ok(Json(
-        json!({"credential_id": credential_id, "events": events}),
-    ))
+    Ok(Json(CredentialAudit {
+        credential_id,
+        events,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -857,7 +808,7 @@ pub async fn list_credentials(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Query(q): Query<CredentialQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CredentialList>, ApiError> {
     let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
     let limit = match q.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,
@@ -909,7 +860,12 @@ pub async fn list_credentials(
         Some(a) => match state.issuer.achievement_key(a) {
             Some(k) => Some(k),
             // No achievement of ours: nothing was awarded for it.
-            None => return Ok(Json(json!({"credentials": [], "next_cursor": null}))),
+            None => {
+                return Ok(Json(CredentialList {
+                    credentials: Vec::new(),
+                    next_cursor: None,
+                }));
+            }
         },
     };
     let email = q
@@ -933,16 +889,14 @@ pub async fn list_credentials(
         expired: expired.map(|e| (e, state.clock.now())),
     };
     let page = state.issuer.credentials(&filter, limit, cursor).await?;
-    let mut items = Vec::with_capacity(page.awards.len());
+    let mut credentials = Vec::with_capacity(page.awards.len());
     for a in &page.awards {
-        let mut v = credential_view(&state, a).await;
-        for_role(&mut v, &p);
-        items.push(v);
+        credentials.push(for_role(credential_view(&state, a).await, &p));
     }
-    Ok(Json(json!({
-        "credentials": items,
-        "next_cursor": page.next.map(|n| n.to_string()),
-    })))
+    Ok(Json(CredentialList {
+        credentials,
+        next_cursor: page.next.map(|n| n.to_string()),
+    }))
 }
 
 /// `POST /api/v1/awards/{credential_id}/reoffer`: a fresh offer (and transaction
@@ -950,7 +904,7 @@ pub async fn list_credentials(
 pub async fn reoffer_award(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CredentialView>, ApiError> {
     let (rec, tx_code) = state.issuer.reoffer(&id).await?;
     Ok(Json(
         award_answer(&state, &rec, None, tx_code.as_deref()).await,
@@ -962,7 +916,7 @@ pub async fn reoffer_award(
 pub async fn approve_award(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CredentialView>, ApiError> {
     let rec = state.oid4vci.approve(&id).await?;
     Ok(Json(credential_view(&state, &rec).await))
 }
@@ -972,9 +926,17 @@ pub async fn approve_award(
 pub async fn renew_earner_link(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EarnerLink>, ApiError> {
     let url = state.earners.renew(&id).await?;
-    Ok(Json(json!({"earner_url": url})))
+    Ok(Json(EarnerLink { earner_url: url }))
+}
+
+/// The body of `POST /api/v1/credentials/{id}/mail`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailOptOut {
+    /// `true` stops the award's reminder e-mails.
+    pub opt_out: bool,
 }
 
 /// `POST /api/v1/credentials/{id}/mail` `{"opt_out": true}`: stops reminders for an
@@ -982,14 +944,8 @@ pub async fn renew_earner_link(
 pub async fn credential_mail(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(b): JsonBody<MailOptOut>,
 ) -> Result<Response, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        opt_out: bool,
-    }
-    let b: Body = parse_json(&body)?;
     if !b.opt_out {
         // The earner's choice: staff may stop reminders, not start them again.
         return Err(ApiError::new(

@@ -8,26 +8,27 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
-use super::parse_json;
+use super::JsonBody;
 use crate::app::AppState;
 use crate::catalogue::{BadgeTypeInput, PlacementInput};
 use crate::http::ApiError;
+use crate::http::views::{BadgeTypeList, ImageUrl, Visibility as VisibilityView};
 use crate::records::Visibility;
 
 /// `GET /api/v1/badge-types`
-pub async fn list_badge_types(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn list_badge_types(
+    State(state): State<AppState>,
+) -> Result<Json<BadgeTypeList>, ApiError> {
     let types = state.catalogue.badge_types().await?;
-    Ok(Json(json!({"badge_types": types})))
+    Ok(Json(BadgeTypeList { badge_types: types }))
 }
 
 /// `POST /api/v1/badge-types` → 201 with the type.
 pub async fn create_badge_type(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(input): JsonBody<BadgeTypeInput>,
 ) -> Result<Response, ApiError> {
-    let input: BadgeTypeInput = parse_json(&body)?;
     let t = state.catalogue.create_badge_type(input).await?;
     let note = crate::http::access::AuditNote::target(t.id.clone());
     Ok(crate::http::access::noted(
@@ -48,9 +49,8 @@ pub async fn get_badge_type(
 pub async fn put_badge_type(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(input): JsonBody<BadgeTypeInput>,
 ) -> Result<Response, ApiError> {
-    let input: BadgeTypeInput = parse_json(&body)?;
     Ok(Json(state.catalogue.update_badge_type(&id, input).await?).into_response())
 }
 
@@ -75,9 +75,8 @@ pub async fn get_placement(
 pub async fn put_placement(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(input): JsonBody<PlacementInput>,
 ) -> Result<Response, ApiError> {
-    let input: PlacementInput = parse_json(&body)?;
     Ok(Json(state.catalogue.place(&id, input).await?).into_response())
 }
 
@@ -100,7 +99,7 @@ pub async fn put_achievement_image(
         .catalogue
         .set_achievement_image(&id, &body, ct.as_deref())
         .await?;
-    Ok(Json(json!({"url": url})).into_response())
+    Ok(Json(ImageUrl { url }).into_response())
 }
 
 /// `PUT /api/v1/issuer/image` with a raw PNG or SVG body → `{"url"}`.
@@ -114,17 +113,17 @@ pub async fn put_issuer_image(
         .catalogue
         .set_issuer_image(&body, ct.as_deref())
         .await?;
-    Ok(Json(json!({"url": url})).into_response())
+    Ok(Json(ImageUrl { url }).into_response())
 }
 
 async fn set_visibility(state: &AppState, id: &str, v: Visibility) -> Result<Response, ApiError> {
     let award = state.issuer.credential(id).await?;
     state.catalogue.set_visibility(award.id, v).await?;
-    Ok(Json(json!({
-        "credential_id": award.credential_id(),
-        "public": v.is_public(),
-        "badge_url": format!("{}/badges/{}", state.issuer.identifier(), award.id),
-    }))
+    Ok(Json(VisibilityView {
+        credential_id: award.credential_id(),
+        public: v.is_public(),
+        badge_url: format!("{}/badges/{}", state.issuer.identifier(), award.id),
+    })
     .into_response())
 }
 

@@ -17,22 +17,24 @@
 //!   shows it. One that does not verify → `422` with the report.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::parse_json;
+use super::JsonBody;
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::views::{EndorsementRefused, IssuedView};
 use crate::issue::clr::ClrRequest;
 use crate::issue::endorse::EndorsementRequest;
 
 /// `POST /api/v1/clr`.
-pub async fn issue_clr(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: ClrRequest = parse_json(&body)?;
+pub async fn issue_clr(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<ClrRequest>,
+) -> Result<Response, ApiError> {
     created(&state.issuer.issue_clr(&req).await?)
 }
 
@@ -40,10 +42,10 @@ pub async fn issue_clr(State(state): State<AppState>, body: Bytes) -> Result<Res
 fn created(issued: &crate::issue::general::IssuedCredential) -> Result<Response, ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "credential_id": issued.id(),
-            "credential": issued.credential()?,
-        })),
+        Json(IssuedView {
+            credential_id: issued.id(),
+            credential: issued.credential()?,
+        }),
     )
         .into_response())
 }
@@ -51,13 +53,12 @@ fn created(issued: &crate::issue::general::IssuedCredential) -> Result<Response,
 /// `POST /api/v1/endorsements`.
 pub async fn issue_endorsement(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(req): JsonBody<EndorsementRequest>,
 ) -> Result<Response, ApiError> {
-    let req: EndorsementRequest = parse_json(&body)?;
     created(&state.issuer.issue_endorsement(&req).await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachRequest {
     credential: Value,
@@ -67,9 +68,8 @@ pub struct AttachRequest {
 pub async fn attach_endorsement(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<AttachRequest>,
 ) -> Result<Response, ApiError> {
-    let req: AttachRequest = parse_json(&body)?;
     // Only an endorsement: a badge or any other credential is not attached.
     let report = state
         .verifier
@@ -94,11 +94,11 @@ pub async fn attach_endorsement(
         let failed = report.problems();
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({
-                "error": "invalid_request",
-                "message": format!("the endorsement does not verify ({})", failed.join("; ")),
-                "report": report,
-            })),
+            Json(EndorsementRefused {
+                error: "invalid_request",
+                message: format!("the endorsement does not verify ({})", failed.join("; ")),
+                report,
+            }),
         )
             .into_response());
     }

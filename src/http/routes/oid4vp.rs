@@ -9,6 +9,7 @@
 //! by `direct_post`. Wallet-facing errors use the OAuth shape
 //! `{"error", "error_description"}` (OpenID4VP 1.0 §8.5).
 
+use super::JsonBody;
 use axum::body::Bytes;
 use std::net::SocketAddr;
 
@@ -27,9 +28,9 @@ use crate::http::ApiError;
 use crate::oid4vp::{self, ClientIdPrefix, Constraints, NewRequest, Query, RequestRecord};
 use crate::partner::PartnerKey;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct CreateBody {
     #[serde(default)]
     credential_types: Vec<String>,
     #[serde(default)]
@@ -150,7 +151,7 @@ pub async fn create(
     State(state): State<AppState>,
     key: Option<Extension<PartnerKey>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    body: Bytes,
+    JsonBody(b): JsonBody<CreateBody>,
 ) -> Result<Response, ApiError> {
     // Each request is a stored record: anonymous callers get a bucket of their own.
     if key.is_none()
@@ -161,7 +162,6 @@ pub async fn create(
     {
         return Ok(res);
     }
-    let b: CreateBody = super::parse_json(&body)?;
     let legacy = match b.query_language.as_deref() {
         None | Some("dcql") => false,
         Some("presentation_exchange" | "presentation_definition") => true,

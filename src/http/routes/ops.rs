@@ -1,10 +1,10 @@
 //! What operators and orchestrators ask: readiness and metrics.
 
+use crate::http::views::{Readiness, ReadinessChecks};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::app::AppState;
 
@@ -38,10 +38,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({
-            "status": if ready { "ready" } else { "unready" },
-            "checks": {"store": store, "keys": keys},
-        })),
+        Json(Readiness {
+            status: if ready { "ready" } else { "unready" },
+            checks: ReadinessChecks { store, keys },
+        }),
     )
         .into_response()
 }
@@ -72,6 +72,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             (header::CACHE_CONTROL, "no-store"),
         ],
         metrics_text(&state).await,
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: the API reference (OpenAPI 3.1) for this service's public URL.
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(crate::http::openapi::document(state.public_url.as_str())),
     )
         .into_response()
 }

@@ -12,18 +12,18 @@
 //!   when it was revoked already.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::parse_json;
+use super::JsonBody;
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::views::{ApiKeyList, NewApiKey};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     name: String,
@@ -31,7 +31,7 @@ pub struct NewKey {
     rate_limit: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyChange {
     #[serde(default)]
@@ -41,29 +41,32 @@ pub struct KeyChange {
 }
 
 /// `POST /api/v1/api-keys` → 201 with the secret, shown this once.
-pub async fn create_key(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let req: NewKey = parse_json(&body)?;
+pub async fn create_key(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<NewKey>,
+) -> Result<Response, ApiError> {
     let (view, secret) = state.partner_keys.create(&req.name, req.rate_limit).await?;
     state.partner_keys.flush().await?;
-    let mut v = serde_json::to_value(&view).map_err(|e| ApiError::internal(&e))?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("key".into(), json!(secret.expose()));
-    }
     let note = crate::http::access::AuditNote::target(view.id.to_string())
         .with_detail(json!({"name": view.name}));
     Ok(crate::http::access::noted(
         (
             StatusCode::CREATED,
             [(header::CACHE_CONTROL, "no-store")],
-            Json(v),
+            Json(NewApiKey {
+                view,
+                key: secret.expose().to_owned(),
+            }),
         ),
         note,
     ))
 }
 
 /// `GET /api/v1/api-keys`
-pub async fn list_keys(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"api_keys": state.partner_keys.list()}))
+pub async fn list_keys(State(state): State<AppState>) -> Json<ApiKeyList> {
+    Json(ApiKeyList {
+        api_keys: state.partner_keys.list(),
+    })
 }
 
 /// `GET /api/v1/api-keys/{id}`
@@ -78,9 +81,8 @@ pub async fn get_key(
 pub async fn update_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(req): JsonBody<KeyChange>,
 ) -> Result<Response, ApiError> {
-    let req: KeyChange = parse_json(&body)?;
     let view = state
         .partner_keys
         .update(&id, req.name.as_deref(), req.rate_limit)

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::ApiError;
@@ -12,7 +11,7 @@ use crate::status::StatusPurpose;
 
 /// `GET /healthz`: 200 while the service serves.
 pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+    Json(crate::http::views::Health { status: "ok" })
 }
 
 /// `GET /.well-known/did.json` (or `/<path>/did.json`): the issuer's DID document.

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,39 +12,26 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::parse_json;
+use super::{JsonBody, OptionalJsonBody};
 use crate::app::AppState;
 use crate::clock::{format_seconds, parse_datetime};
 use crate::http::ApiError;
 use crate::http::access::{self, AuditNote, ClientAddr, DEVICE_COOKIE, SESSION_COOKIE, noted_json};
+use crate::http::views::{
+    AuditEntry, AuditPage, LinkInfo, MailStatus, MeView, Message, MessageView, NewStaff, NewToken,
+    Preview, QueuedMail, RemovedStaff, ResetLink, RevokedToken, SignedInView, SmtpView, StaffList,
+    StaffOnly, StaffView, TemplateList, TemplateView, TokenList, TokenView, TotpSecret, TotpState,
+};
 use crate::records::{
-    AuditRecord, MailSettings, MailTemplate, OutboxMessage, PersonalToken, Role, SecuritySettings,
-    StaffRecord, TemplateKind,
+    AuditRecord, MailSettings, MailTemplate, OutboxMessage, Role, SecuritySettings, StaffRecord,
+    TemplateKind,
 };
 use crate::staff::{Principal, SESSION_MAX, SignedIn, Via};
 use crate::store::AuditFilter;
+use utoipa::ToSchema;
 
-pub fn staff_view(m: &StaffRecord) -> Value {
-    json!({
-        "id": m.id.to_string(),
-        "email": m.email,
-        "name": m.name,
-        "role": m.role.as_str(),
-        "totp": m.has_totp(),
-        "active": m.password.is_some(),
-        "created_at": format_seconds(m.created_at),
-        "last_sign_in": m.last_sign_in.map(format_seconds),
-    })
-}
-
-fn token_view(t: &PersonalToken) -> Value {
-    json!({
-        "id": t.id.to_string(),
-        "name": t.name,
-        "hint": format!("{}…", t.hint),
-        "created_at": format_seconds(t.created_at),
-        "last_used_at": t.last_used_at.map(format_seconds),
-    })
+pub fn staff_view(m: &StaffRecord) -> StaffView {
+    StaffView::from(m)
 }
 
 fn member_of(p: &Principal) -> Result<Uuid, ApiError> {
@@ -62,12 +48,12 @@ fn member_of(p: &Principal) -> Result<Uuid, ApiError> {
 pub fn signed_in_response(state: &AppState, s: &SignedIn, status: StatusCode) -> Response {
     let mut res = (
         status,
-        Json(json!({
-            "csrf_token": s.csrf,
-            "staff": staff_view(&s.member),
-            "totp_setup_required": s.totp_setup_required,
-            "expires_in": SESSION_MAX.whole_seconds(),
-        })),
+        Json(SignedInView {
+            csrf_token: s.csrf.clone(),
+            staff: staff_view(&s.member),
+            totp_setup_required: s.totp_setup_required,
+            expires_in: SESSION_MAX.whole_seconds(),
+        }),
     )
         .into_response();
     set_session_cookies(state, &mut res, s);
@@ -109,7 +95,7 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     email: String,
@@ -124,10 +110,9 @@ pub async fn login(
     State(state): State<AppState>,
     c: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(b): JsonBody<LoginBody>,
 ) -> Result<Response, ApiError> {
     same_origin(&state, &headers)?;
-    let b: LoginBody = parse_json(&body)?;
     let device = access::cookie(&headers, DEVICE_COOKIE);
     let s = state
         .staff
@@ -170,7 +155,7 @@ pub async fn logout(
     Ok(res)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     email: String,
@@ -182,14 +167,15 @@ pub async fn request_reset(
     State(state): State<AppState>,
     c: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(b): JsonBody<ResetRequest>,
 ) -> Result<Response, ApiError> {
     same_origin(&state, &headers)?;
-    let b: ResetRequest = parse_json(&body)?;
     state.staff.request_reset(&b.email, access::peer(c)).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"message": "if the address has an account, a link to choose a new password is on its way"})),
+        Json(Message {
+            message: "if the address has an account, a link to choose a new password is on its way",
+        }),
     )
         .into_response())
 }
@@ -198,17 +184,17 @@ pub async fn request_reset(
 pub async fn link_info(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LinkInfo>, ApiError> {
     let (link, member) = state.staff.link(&token).await?;
-    Ok(Json(json!({
-        "purpose": link.purpose.as_str(),
-        "email": member.email,
-        "name": member.name,
-        "expires_at": format_seconds(link.expires_at),
-    })))
+    Ok(Json(LinkInfo {
+        purpose: link.purpose.as_str(),
+        email: member.email,
+        name: member.name,
+        expires_at: format_seconds(link.expires_at),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     password: String,
@@ -224,10 +210,9 @@ pub async fn complete_link(
     c: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Path(token): Path<String>,
-    body: Bytes,
+    JsonBody(b): JsonBody<NewPassword>,
 ) -> Result<Response, ApiError> {
     same_origin(&state, &headers)?;
-    let b: NewPassword = parse_json(&body)?;
     let s = state
         .staff
         .complete_link(&token, &b.password, b.totp.as_deref(), access::peer(c))
@@ -241,10 +226,17 @@ pub async fn complete_link(
 pub async fn me(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    let mut v = json!({"actor": p.actor, "role": p.role.as_str(), "via": p.via.as_str()});
+) -> Result<Json<MeView>, ApiError> {
+    let mut v = MeView {
+        actor: p.actor.clone(),
+        role: p.role.as_str(),
+        via: p.via.as_str(),
+        staff: None,
+        csrf_token: None,
+        totp_setup_required: None,
+    };
     if let Some(id) = p.member {
-        v["staff"] = staff_view(&state.staff.member(id).await?);
+        v.staff = Some(staff_view(&state.staff.member(id).await?));
     }
     if let Via::Session {
         csrf,
@@ -252,13 +244,13 @@ pub async fn me(
         ..
     } = &p.via
     {
-        v["csrf_token"] = json!(csrf);
-        v["totp_setup_required"] = json!(totp_setup_required);
+        v.csrf_token = Some(csrf.clone());
+        v.totp_setup_required = Some(*totp_setup_required);
     }
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
@@ -271,21 +263,23 @@ pub async fn change_password(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Extension(addr): Extension<ClientAddr>,
-    body: Bytes,
+    JsonBody(b): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let id = member_of(&p)?;
-    let b: PasswordChange = parse_json(&body)?;
     let fresh = state
         .staff
         .change_password(&p, &b.current_password, &b.new_password, addr.0)
         .await?;
     Ok(match fresh {
         Some(s) => signed_in_response(&state, &s, StatusCode::OK),
-        None => Json(json!({"staff": staff_view(&state.staff.member(id).await?)})).into_response(),
+        None => Json(StaffOnly {
+            staff: staff_view(&state.staff.member(id).await?),
+        })
+        .into_response(),
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     name: String,
@@ -295,13 +289,14 @@ pub struct TokenBody {
 pub async fn create_token(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: Bytes,
+    JsonBody(b): JsonBody<TokenBody>,
 ) -> Result<Response, ApiError> {
     let id = member_of(&p)?;
-    let b: TokenBody = parse_json(&body)?;
     let t = state.staff.create_token(id, &b.name).await?;
-    let mut v = token_view(&t.record);
-    v["token"] = json!(t.token);
+    let v = NewToken {
+        view: TokenView::from(&t.record),
+        token: t.token.clone(),
+    };
     Ok(noted_json(
         StatusCode::CREATED,
         v,
@@ -313,16 +308,16 @@ pub async fn create_token(
 pub async fn list_tokens(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     let id = member_of(&p)?;
-    let tokens: Vec<Value> = state
+    let tokens: Vec<TokenView> = state
         .staff
         .tokens(id)
         .await?
         .iter()
-        .map(token_view)
+        .map(TokenView::from)
         .collect();
-    Ok(Json(json!({"tokens": tokens})))
+    Ok(Json(TokenList { tokens }))
 }
 
 /// `DELETE /api/v1/me/tokens/{id}`.
@@ -335,7 +330,9 @@ pub async fn revoke_token(
     let t = state.staff.revoke_token(id, &token).await?;
     Ok(noted_json(
         StatusCode::OK,
-        json!({"revoked": token_view(&t)}),
+        RevokedToken {
+            revoked: TokenView::from(&t),
+        },
         AuditNote::target(t.id.to_string()).with_detail(json!({"name": t.name})),
     ))
 }
@@ -344,13 +341,16 @@ pub async fn revoke_token(
 pub async fn totp_begin(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TotpSecret>, ApiError> {
     let id = member_of(&p)?;
-    let (secret, uri) = state.staff.totp_begin(id).await?;
-    Ok(Json(json!({"secret": secret, "otpauth_uri": uri})))
+    let (secret, otpauth_uri) = state.staff.totp_begin(id).await?;
+    Ok(Json(TotpSecret {
+        secret,
+        otpauth_uri,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
     code: String,
@@ -360,10 +360,9 @@ pub struct CodeBody {
 pub async fn totp_confirm(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(b): JsonBody<CodeBody>,
+) -> Result<Json<TotpState>, ApiError> {
     let id = member_of(&p)?;
-    let b: CodeBody = parse_json(&body)?;
     state
         .staff
         .totp_confirm(id, &b.code)
@@ -373,23 +372,22 @@ pub async fn totp_confirm(
         // The session that was only allowed to set it up may do everything now.
         state.staff.release_session(digest).await?;
     }
-    Ok(Json(json!({"totp": true})))
+    Ok(Json(TotpState { totp: true }))
 }
 
 /// `DELETE /api/v1/me/totp` `{"code"}`.
 pub async fn totp_disable(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(b): JsonBody<CodeBody>,
+) -> Result<Json<TotpState>, ApiError> {
     let id = member_of(&p)?;
-    let b: CodeBody = parse_json(&body)?;
     state
         .staff
         .totp_disable(id, &b.code)
         .await
         .map_err(wrong_code)?;
-    Ok(Json(json!({"totp": false})))
+    Ok(Json(TotpState { totp: false }))
 }
 
 /// A wrong code from a signed-in member is a bad request, not a failed sign-in.
@@ -407,18 +405,18 @@ fn wrong_code(e: crate::staff::Error) -> ApiError {
 // ---- accounts (owners) ----
 
 /// `GET /api/v1/staff`.
-pub async fn list_staff(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let all: Vec<Value> = state
+pub async fn list_staff(State(state): State<AppState>) -> Result<Json<StaffList>, ApiError> {
+    let all: Vec<StaffView> = state
         .staff
         .members()
         .await?
         .iter()
         .map(staff_view)
         .collect();
-    Ok(Json(json!({"staff": all})))
+    Ok(Json(StaffList { staff: all }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     email: String,
@@ -441,17 +439,23 @@ fn role(s: &str) -> Result<Role, ApiError> {
 
 /// `POST /api/v1/staff` `{"email", "name", "role", "password"?}` → 201; without a
 /// password the answer carries `invitation_url` (also e-mailed when mail works).
-pub async fn add_staff(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let b: NewMember = parse_json(&body)?;
+pub async fn add_staff(
+    State(state): State<AppState>,
+    JsonBody(b): JsonBody<NewMember>,
+) -> Result<Response, ApiError> {
     let role = role(&b.role)?;
     let (m, link) = state
         .staff
         .add(&b.email, &b.name, role, b.password.as_deref())
         .await?;
-    let mut v = staff_view(&m);
+    let mut v = NewStaff {
+        staff: staff_view(&m),
+        invitation_url: None,
+        mail: None,
+    };
     if let Some(l) = link {
-        v["invitation_url"] = json!(l);
-        v["mail"] = json!(if state.mail.configured().is_some() {
+        v.invitation_url = Some(l);
+        v.mail = Some(if state.mail.configured().is_some() {
             "queued"
         } else {
             "not_configured"
@@ -470,11 +474,11 @@ pub async fn add_staff(State(state): State<AppState>, body: Bytes) -> Result<Res
 pub async fn get_staff(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StaffView>, ApiError> {
     Ok(Json(staff_view(&state.staff.find(&id).await?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberChange {
     #[serde(default)]
@@ -487,9 +491,8 @@ pub struct MemberChange {
 pub async fn update_staff(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(b): JsonBody<MemberChange>,
 ) -> Result<Response, ApiError> {
-    let b: MemberChange = parse_json(&body)?;
     let role = b.role.as_deref().map(role).transpose()?;
     let m = state.staff.find(&id).await?;
     let m = state.staff.update(m.id, b.name.as_deref(), role).await?;
@@ -510,7 +513,9 @@ pub async fn remove_staff(
     let m = state.staff.remove(m.id).await?;
     Ok(noted_json(
         StatusCode::OK,
-        json!({"removed": staff_view(&m)}),
+        RemovedStaff {
+            removed: staff_view(&m),
+        },
         AuditNote::target(m.id.to_string()).with_detail(json!({"email": m.email})),
     ))
 }
@@ -527,7 +532,14 @@ pub async fn reset_staff(
         StatusCode::OK,
         // With mail, the link goes to the member only: an owner holding it could sign
         // in as them.
-        json!({"reset_url": url, "mail": if state.mail.configured().is_some() { "queued" } else { "not_configured" }}),
+        ResetLink {
+            reset_url: url,
+            mail: if state.mail.configured().is_some() {
+                "queued"
+            } else {
+                "not_configured"
+            },
+        },
         AuditNote::target(m.id.to_string()),
     ))
 }
@@ -554,17 +566,19 @@ pub async fn get_security(
     Ok(Json(state.staff.security().await?))
 }
 
+/// The body of `PUT /api/v1/settings/security`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityChange {
+    /// Whether every member must sign in with a second factor.
+    pub require_totp: bool,
+}
+
 /// `PUT /api/v1/settings/security` `{"require_totp": bool}`.
 pub async fn put_security(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(b): JsonBody<SecurityChange>,
 ) -> Result<Response, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        require_totp: bool,
-    }
-    let b: Body = parse_json(&body)?;
     let s = SecuritySettings {
         require_totp: b.require_totp,
     };
@@ -590,19 +604,19 @@ pub struct AuditQuery {
     format: Option<String>,
 }
 
-fn audit_view(r: &AuditRecord) -> Value {
-    json!({
-        "seq": r.seq.to_string(),
-        "at": format_seconds(r.at),
-        "actor": r.actor,
-        "actor_id": r.actor_id.map(|u| u.to_string()),
-        "via": r.via,
-        "action": r.action,
-        "target": r.target,
-        "address": r.address,
-        "status": r.status,
-        "detail": r.detail,
-    })
+fn audit_view(r: &AuditRecord) -> AuditEntry {
+    AuditEntry {
+        seq: r.seq.to_string(),
+        at: format_seconds(r.at),
+        actor: r.actor.clone(),
+        actor_id: r.actor_id.map(|u| u.to_string()),
+        via: r.via.clone(),
+        action: r.action.clone(),
+        target: r.target.clone(),
+        address: r.address.clone(),
+        status: r.status,
+        detail: r.detail.clone(),
+    }
 }
 
 /// A CSV cell: quoted when needed, and a leading `=`, `+`, `-`, `@`, tab or CR
@@ -708,34 +722,37 @@ pub async fn audit(
     let next = (page.len() == limit)
         .then(|| page.last().map(|r| r.seq.to_string()))
         .flatten();
-    let events: Vec<Value> = page.iter().map(audit_view).collect();
-    Ok(Json(json!({"events": events, "next_cursor": next})).into_response())
+    let events = page.iter().map(audit_view).collect();
+    Ok(Json(AuditPage {
+        events,
+        next_cursor: next,
+    })
+    .into_response())
 }
 
 // ---- mail ----
 
 /// `GET /api/v1/mail`: whether e-mail works, from whom, and the reminder settings.
-pub async fn mail_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn mail_status(State(state): State<AppState>) -> Result<Json<MailStatus>, ApiError> {
     let settings = state.mail.settings().await?;
-    let smtp = state.mail.configured().map(|c| {
-        json!({
-            "host": c.host,
-            "port": c.port,
-            "tls": format!("{:?}", c.tls).to_lowercase(),
-            "from": c.from.to_string(),
-        })
+    let smtp = state.mail.configured().map(|c| SmtpView {
+        host: c.host.clone(),
+        port: c.port,
+        tls: format!("{:?}", c.tls).to_lowercase(),
+        from: c.from.to_string(),
     });
-    Ok(Json(
-        json!({"configured": smtp.is_some(), "smtp": smtp, "settings": settings}),
-    ))
+    Ok(Json(MailStatus {
+        configured: smtp.is_some(),
+        smtp,
+        settings,
+    }))
 }
 
 /// `PUT /api/v1/mail/settings` `{"unclaimed_reminder_days": [...], "expiry_reminder_days": [...]}`.
 pub async fn put_mail_settings(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(s): JsonBody<MailSettings>,
 ) -> Result<Response, ApiError> {
-    let s: MailSettings = parse_json(&body)?;
     state.mail.set_settings(&s).await?;
     Ok(noted_json(
         StatusCode::OK,
@@ -753,32 +770,32 @@ fn template_kind(s: &str) -> Result<TemplateKind, ApiError> {
     })
 }
 
-async fn template_view(state: &AppState, kind: TemplateKind) -> Result<Value, ApiError> {
+async fn template_view(state: &AppState, kind: TemplateKind) -> Result<TemplateView, ApiError> {
     let (t, custom) = state.mail.template(kind).await?;
-    Ok(json!({
-        "kind": kind.as_str(),
-        "custom": custom,
-        "subject": t.subject,
-        "text": t.text,
-        "html": t.html,
-        "placeholders": crate::mail::template::placeholders(kind),
-    }))
+    Ok(TemplateView {
+        kind: kind.as_str(),
+        custom,
+        subject: t.subject,
+        text: t.text,
+        html: t.html,
+        placeholders: crate::mail::template::placeholders(kind).to_vec(),
+    })
 }
 
 /// `GET /api/v1/mail/templates`.
-pub async fn list_templates(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let mut all = Vec::new();
+pub async fn list_templates(State(state): State<AppState>) -> Result<Json<TemplateList>, ApiError> {
+    let mut templates = Vec::new();
     for k in TemplateKind::ALL {
-        all.push(template_view(&state, k).await?);
+        templates.push(template_view(&state, k).await?);
     }
-    Ok(Json(json!({"templates": all})))
+    Ok(Json(TemplateList { templates }))
 }
 
 /// `GET /api/v1/mail/templates/{kind}`.
 pub async fn get_template(
     State(state): State<AppState>,
     Path(kind): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TemplateView>, ApiError> {
     Ok(Json(template_view(&state, template_kind(&kind)?).await?))
 }
 
@@ -786,10 +803,9 @@ pub async fn get_template(
 pub async fn put_template(
     State(state): State<AppState>,
     Path(kind): Path<String>,
-    body: Bytes,
+    JsonBody(t): JsonBody<MailTemplate>,
 ) -> Result<Response, ApiError> {
     let kind = template_kind(&kind)?;
-    let t: MailTemplate = parse_json(&body)?;
     state.mail.set_template(kind, Some(&t)).await?;
     Ok(noted_json(
         StatusCode::OK,
@@ -817,32 +833,38 @@ pub async fn delete_template(
 pub async fn preview_template(
     State(state): State<AppState>,
     Path(kind): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+    OptionalJsonBody(draft): OptionalJsonBody<MailTemplate>,
+) -> Result<Json<Preview>, ApiError> {
     let kind = template_kind(&kind)?;
-    let draft: Option<MailTemplate> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        Some(parse_json(&body)?)
-    };
     let r = state.mail.preview(kind, draft.as_ref()).await?;
-    Ok(Json(
-        json!({"subject": r.subject, "text": r.text, "html": r.html}),
-    ))
+    Ok(Json(Preview {
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+    }))
+}
+
+/// The body of `POST /api/v1/mail/test`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestMail {
+    /// The address to send the test message to.
+    pub to: String,
 }
 
 /// `POST /api/v1/mail/test` `{"to"}` → 202: a test message is queued.
-pub async fn send_test(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        to: String,
-    }
-    let b: Body = parse_json(&body)?;
+pub async fn send_test(
+    State(state): State<AppState>,
+    JsonBody(b): JsonBody<TestMail>,
+) -> Result<Response, ApiError> {
     let m = state.mail.send_test(&b.to).await?;
     Ok(noted_json(
         StatusCode::ACCEPTED,
-        json!({"key": m.key, "to": m.to, "mail": "queued"}),
+        QueuedMail {
+            key: m.key.clone(),
+            to: m.to.clone(),
+            mail: "queued",
+        },
         AuditNote::target(m.key.clone()).with_detail(json!({"to": m.to})),
     ))
 }
@@ -851,7 +873,7 @@ pub async fn send_test(State(state): State<AppState>, body: Bytes) -> Result<Res
 pub async fn outbox_message(
     State(state): State<AppState>,
     Path(key): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MessageView>, ApiError> {
     let m = state
         .mail
         .message(&key)
@@ -861,17 +883,6 @@ pub async fn outbox_message(
 }
 
 /// A message as the API shows it.
-pub fn message_view(m: &OutboxMessage) -> Value {
-    json!({
-        "key": m.key,
-        "kind": m.kind.label(),
-        "to": m.to,
-        "state": m.state.as_str(),
-        "attempts": m.attempts,
-        "created_at": format_seconds(m.created_at),
-        "next_attempt_at": m.state.pending().then(|| format_seconds(m.next_at)),
-        "sent_at": m.sent_at.map(format_seconds),
-        "answer": m.answer,
-        "error": m.error,
-    })
+pub fn message_view(m: &OutboxMessage) -> MessageView {
+    MessageView::from(m)
 }

@@ -14,16 +14,16 @@
 //!   export → `{"imported", "updated", "unchanged", "skipped": [{"id", "reason"}]}`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::parse_json;
+use super::JsonBody;
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::http::views::TrustList;
 use crate::trust::{self, Document, EntryInput, Format, IssuerId, Source};
 
 fn issuer_id(raw: &str) -> Result<IssuerId, ApiError> {
@@ -31,22 +31,21 @@ fn issuer_id(raw: &str) -> Result<IssuerId, ApiError> {
 }
 
 /// `GET /api/v1/trust/issuers`
-pub async fn list_entries(State(state): State<AppState>) -> Json<Value> {
-    let all: Vec<Value> = state
+pub async fn list_entries(State(state): State<AppState>) -> Json<TrustList> {
+    let issuers = state
         .trust
         .list()
         .iter()
-        .map(|e| serde_json::to_value(e.as_ref()).unwrap_or(Value::Null))
+        .map(|e| e.as_ref().clone())
         .collect();
-    Json(json!({"issuers": all}))
+    Json(TrustList { issuers })
 }
 
 /// `POST /api/v1/trust/issuers` → 201 with the entry.
 pub async fn create_entry(
     State(state): State<AppState>,
-    body: Bytes,
+    JsonBody(input): JsonBody<EntryInput>,
 ) -> Result<Response, ApiError> {
-    let input: EntryInput = parse_json(&body)?;
     let id = issuer_id(input.id.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -77,10 +76,9 @@ pub async fn get_entry(
 pub async fn put_entry(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(input): JsonBody<EntryInput>,
 ) -> Result<Response, ApiError> {
     let id = issuer_id(&id)?;
-    let input: EntryInput = parse_json(&body)?;
     if let Some(other) = input.id.as_deref()
         && issuer_id(other)? != id
     {
@@ -127,9 +125,8 @@ pub struct ImportQuery {
 pub async fn import_registry(
     State(state): State<AppState>,
     Query(q): Query<ImportQuery>,
-    body: Bytes,
+    JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let value: Value = parse_json(&body)?;
     let doc = Document::parse(&value)?;
     let name = q
         .name

@@ -44,9 +44,9 @@ pub const MAX_BATCH: usize = 100;
 /// How many badges of a batch are verified at once.
 pub const BATCH_CONCURRENCY: usize = 8;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VerifyRequest {
+pub struct VerifyRequest {
     #[serde(default)]
     credential: Option<Value>,
     #[serde(default, rename = "verifiableCredential")]
@@ -61,9 +61,9 @@ struct VerifyRequest {
     audience: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RecipientQuery {
+pub struct RecipientQuery {
     email: String,
 }
 
@@ -192,9 +192,9 @@ pub async fn verify_credential(
     Ok(Json(report).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchRequest {
+pub struct BatchRequest {
     credentials: Vec<Value>,
 }
 

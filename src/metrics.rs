@@ -107,20 +107,52 @@ impl Histogram {
 
 /// A family of counters told apart by label values, created on first use.
 #[derive(Debug, Default)]
-pub struct CounterVec(RwLock<BTreeMap<Vec<String>, Arc<Counter>>>);
+pub struct CounterVec(RwLock<BTreeMap<String, Arc<Counter>>>);
+
+/// Label values joined into one map key (a separator no label value holds).
+const SEP: char = '\u{1f}';
+
+/// Looks `labels` up in `map` with their joined key built in a reused buffer: a
+/// series that exists costs no allocation (every HTTP request counts two).
+fn lookup<T: Clone>(
+    map: &RwLock<BTreeMap<String, T>>,
+    labels: &[&str],
+    new: impl FnOnce() -> T,
+) -> T {
+    thread_local! {
+        static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    KEY.with(|k| {
+        let mut key = k.borrow_mut();
+        key.clear();
+        for (i, l) in labels.iter().enumerate() {
+            if i > 0 {
+                key.push(SEP);
+            }
+            key.push_str(l);
+        }
+        if let Some(v) = map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key.as_str())
+        {
+            return v.clone();
+        }
+        map.write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_insert_with(new)
+            .clone()
+    })
+}
+
+fn split(key: &str) -> Vec<String> {
+    key.split(SEP).map(str::to_owned).collect()
+}
 
 impl CounterVec {
     pub fn with(&self, labels: &[&str]) -> Arc<Counter> {
-        let key: Vec<String> = labels.iter().map(|s| (*s).to_owned()).collect();
-        if let Some(c) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return c.clone();
-        }
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default()
-            .clone()
+        lookup(&self.0, labels, Arc::default)
     }
 
     pub fn inc(&self, labels: &[&str]) {
@@ -132,7 +164,7 @@ impl CounterVec {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(k, c)| (k.clone(), c.get()))
+            .map(|(k, c)| (split(k), c.get()))
             .collect()
     }
 }
@@ -141,7 +173,7 @@ impl CounterVec {
 #[derive(Debug)]
 pub struct HistogramVec {
     bounds: &'static [f64],
-    map: RwLock<BTreeMap<Vec<String>, Arc<Histogram>>>,
+    map: RwLock<BTreeMap<String, Arc<Histogram>>>,
 }
 
 impl HistogramVec {
@@ -153,16 +185,7 @@ impl HistogramVec {
     }
 
     pub fn with(&self, labels: &[&str]) -> Arc<Histogram> {
-        let key: Vec<String> = labels.iter().map(|s| (*s).to_owned()).collect();
-        if let Some(h) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return h.clone();
-        }
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_insert_with(|| Arc::new(Histogram::new(self.bounds)))
-            .clone()
+        lookup(&self.map, labels, || Arc::new(Histogram::new(self.bounds)))
     }
 }
 
@@ -314,7 +337,7 @@ impl Metrics {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(k, h)| (k.clone(), h.clone()))
+            .map(|(k, h)| (split(k), h.clone()))
             .collect();
         for (values, h) in routes {
             h.render(&mut out, name, &label_set(&["route", "method"], &values));

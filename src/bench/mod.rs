@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod integrity;
 pub mod mail;
 pub mod pages;
+pub mod scale;
 pub mod search;
 pub mod status;
 pub mod verify;

@@ -19,7 +19,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use tower_http::trace::TraceLayer;
 
 pub use access::Rule;
 pub use error::ApiError;
@@ -1190,7 +1189,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(observe::observe))
         .layer(axum::middleware::from_fn(admission::count_refusals))
-        .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(
             cors::Cors {
                 base_path: state.identity.base_path.clone(),

@@ -24,7 +24,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// The route pattern that answered, passed from inside the router to [`observe`].
 #[derive(Debug, Clone)]
-struct RouteLabel(String);
+struct RouteLabel(MatchedPath);
 
 /// A request's id, for handlers that want to name it.
 #[derive(Debug, Clone)]
@@ -47,10 +47,8 @@ fn new_id() -> String {
 /// Inside the router (a route layer): records the matched route's pattern in the
 /// answer for [`observe`], which runs outside the router and cannot see it.
 pub async fn label_route(req: Request, next: Next) -> Response {
-    let label = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    // MatchedPath holds its pattern behind an Arc: cloning it allocates nothing.
+    let label = req.extensions().get::<MatchedPath>().cloned();
     let mut res = next.run(req).await;
     if let Some(l) = label {
         res.extensions_mut().insert(RouteLabel(l));
@@ -101,15 +99,12 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .map(|c| c.0.ip());
     let mut res = next.run(req).await;
     let elapsed = started.elapsed();
-    let route = res
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or("unmatched", |l| l.0.as_str())
-        .to_owned();
+    let label = res.extensions().get::<RouteLabel>().map(|l| l.0.clone());
+    let route = label.as_ref().map_or("unmatched", MatchedPath::as_str);
     let status = res.status().as_u16();
     let m = crate::metrics::metrics();
-    m.requests.inc(&[&route, method, status_class(status)]);
-    m.latency.with(&[&route, method]).observe_duration(elapsed);
+    m.requests.inc(&[route, method, status_class(status)]);
+    m.latency.with(&[route, method]).observe_duration(elapsed);
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }

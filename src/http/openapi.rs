@@ -289,9 +289,9 @@ pub fn operations() -> Vec<Op> {
         op(Method::POST, "/api/v1/presentation-requests", "oid4vp", "Ask a wallet for badges")
             .json::<vp::CreateBody>()
             .example(json!({"credential_types": ["OpenBadgeCredential"], "purpose": "Proof of your certification"}))
-            .answer(201, "Created", vec![media(JSON, any)]),
+            .created::<vp::RequestView>(),
         op(Method::GET, "/api/v1/presentation-requests/{id}", "oid4vp", "A presentation request and its verdict")
-            .ok_as(JSON, any),
+            .ok::<vp::RequestView>(),
         op(Method::GET, "/api/v1/presentation-requests/{id}/qr.svg", "oid4vp", "The request's QR code (SVG)")
             .ok_as("image/svg+xml", text),
         op(Method::GET, "/api/v1/presentation-requests/{id}/qr.png", "oid4vp", "The request's QR code (PNG)")

@@ -213,6 +213,28 @@ async fn answers_match_the_published_schemas() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_matches(&doc, "ErrorBody", &error);
+    let (s, request) = app
+        .call(
+            Method::POST,
+            "/api/v1/presentation-requests",
+            Some(json!({"credential_types": ["OpenBadgeCredential"], "purpose": "a job"})),
+            false,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{request}");
+    assert_matches(&doc, "RequestView", &request);
+    let rid = request["id"].as_str().expect("id");
+    let (_, pending) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/presentation-requests/{rid}"),
+            None,
+            false,
+        )
+        .await;
+    assert_eq!(pending["state"], "pending");
+    assert!(pending["result"].is_null());
+    assert_matches(&doc, "RequestView", &pending);
     let (_, health) = app.call(Method::GET, "/healthz", None, false).await;
     assert_matches(&doc, "Health", &health);
     let (_, ready) = app.call(Method::GET, "/readyz", None, false).await;

@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -98,52 +98,91 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::not_found(format!("no presentation request {id}")))
 }
 
-fn view(state: &AppState, rec: &RequestRecord) -> Value {
+/// A presentation request as the verifier API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    /// `pending`, `verified`, `rejected` or `expired`.
+    pub state: crate::records::presentation::State,
+    pub created_at: String,
+    pub expires_at: String,
+    /// The verifier's client id as the wallet sees it.
+    pub client_id: String,
+    /// The `openid4vp://` link (or QR code) for the wallet.
+    pub authorization_request: String,
+    pub request_uri: String,
+    pub response_uri: String,
+    pub nonce: String,
+    /// The QR code of `authorization_request` (SVG; `qr.png` beside it).
+    pub qr_code: String,
+    /// The DCQL query asked (OpenID4VP 1.0 §6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dcql_query: Option<Value>,
+    /// Or, for wallets before DCQL, the Presentation Exchange definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presentation_definition: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The partner key that made the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<String>,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The verdict once an answer decided the request (the `/api/v1/verify` report
+    /// of a presentation); `null` until then.
+    pub result: Option<Value>,
+    /// Answers that decided nothing (unreadable, unauthenticated, not proven by the
+    /// holder), the latest last.
+    pub attempts: Vec<AttemptView>,
+}
+
+/// An answer that decided nothing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    pub at: String,
+    pub reason: String,
+}
+
+fn view(state: &AppState, rec: &RequestRecord) -> RequestView {
     let o = &state.oid4vp;
-    let base = json!({
-        "id": rec.id.to_string(),
-        "state": o.state(rec),
-        "created_at": format_seconds(rec.created_at),
-        "expires_at": format_seconds(rec.expires_at),
-        "client_id": o.client_id(rec),
-        "authorization_request": o.authorization_request(rec),
-        "request_uri": o.request_uri(rec),
-        "response_uri": o.response_uri(rec),
-        "nonce": rec.nonce,
-        "qr_code": format!("{}/api/v1/presentation-requests/{}/qr.svg", state.issuer.identifier(), rec.id),
-    });
-    let Value::Object(mut m) = base else {
-        return base;
+    let (dcql_query, presentation_definition) = match &rec.query {
+        Query::Dcql(q) => (Some(q.clone()), None),
+        Query::PresentationDefinition(pd) => (None, Some(pd.clone())),
     };
-    match &rec.query {
-        Query::Dcql(q) => m.insert("dcql_query".into(), q.clone()),
-        Query::PresentationDefinition(pd) => m.insert("presentation_definition".into(), pd.clone()),
-    };
-    if let Some(p) = &rec.purpose {
-        m.insert("purpose".into(), json!(p));
-    }
-    if let Some(k) = &rec.created_by {
-        m.insert("created_by".into(), json!(k));
-    }
-    if let Some(t) = rec.answered_at {
-        m.insert("answered_at".into(), json!(format_seconds(t)));
-    }
-    if let Some(r) = &rec.reason {
-        m.insert("reason".into(), json!(r));
-    }
-    // `result` is always there, null until an answer is verified.
-    m.insert("result".into(), rec.result.clone().unwrap_or(Value::Null));
-    // Answers that decided nothing: always there, usually empty.
-    m.insert(
-        "attempts".into(),
-        Value::Array(
-            rec.attempts
-                .iter()
-                .map(|a| json!({"at": format_seconds(a.at), "reason": a.reason}))
-                .collect(),
+    RequestView {
+        id: rec.id.to_string(),
+        state: o.state(rec),
+        created_at: format_seconds(rec.created_at),
+        expires_at: format_seconds(rec.expires_at),
+        client_id: o.client_id(rec),
+        authorization_request: o.authorization_request(rec),
+        request_uri: o.request_uri(rec),
+        response_uri: o.response_uri(rec),
+        nonce: rec.nonce.clone(),
+        qr_code: format!(
+            "{}/api/v1/presentation-requests/{}/qr.svg",
+            state.issuer.identifier(),
+            rec.id
         ),
-    );
-    Value::Object(m)
+        dcql_query,
+        presentation_definition,
+        purpose: rec.purpose.clone(),
+        created_by: rec.created_by.clone(),
+        answered_at: rec.answered_at.map(format_seconds),
+        reason: rec.reason.clone(),
+        result: rec.result.clone(),
+        attempts: rec
+            .attempts
+            .iter()
+            .map(|a| AttemptView {
+                at: format_seconds(a.at),
+                reason: a.reason.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// `POST /api/v1/presentation-requests`.

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from award_cpu import cpu_seconds, free_port  # noqa: E402
+from award_cpu import cpu_seconds, free_port, wrk  # noqa: E402
 
 TOKEN = "http-speed-admin-token"
 HOLDER = "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
@@ -78,38 +78,10 @@ def bench_figures(binary):
 
 
 def wrk_verify(base, body, seconds, connections, threads):
-    work = tempfile.mkdtemp(prefix="http-speed-lua-")
-    script = os.path.join(work, "verify.lua")
-    with open(script, "w") as f:
-        f.write(
-            'wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            "verified = 0\n"
-            "others = 0\n"
-            "response = function(status, headers, body)\n"
-            '  if status == 200 and string.find(body, \'"verified":true\', 1, true) then\n'
-            "    verified = verified + 1 else others = others + 1 end\n"
-            "end\n"
-            "threads = {}\n"
-            "setup = function(thread) table.insert(threads, thread) end\n"
-            "done = function(summary, latency, requests)\n"
-            "  local v, o = 0, 0\n"
-            "  for _, t in ipairs(threads) do v = v + t:get('verified'); o = o + t:get('others') end\n"
-            '  io.write(string.format("verified=%d others=%d\\n", v, o))\n'
-            '  io.write(string.format("p50=%.2f p99=%.2f\\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))\n'
-            "end\n")
-    try:
-        out = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-             "--latency", "-s", script, base + "/api/v1/verify"],
-            check=True, capture_output=True, text=True).stdout
-    finally:
-        shutil.rmtree(work)
-    verified = int(re.search(r"verified=(\d+)", out).group(1))
-    others = int(re.search(r"others=(\d+)", out).group(1))
-    p50, p99 = (float(x) for x in re.search(r"p50=([\d.]+) p99=([\d.]+)", out).groups())
-    return verified, others, p50, p99
+    """wrk POSTs one badge to /api/v1/verify; answers that say it verified count."""
+    return wrk(base, body, seconds, connections, threads, path="/api/v1/verify",
+               ok="status == 200 and string.find(body, '\"verified\":true', 1, true)",
+               token=None)
 
 
 class Wallet:

@@ -12,8 +12,6 @@
 //! as served when the public URL has no path (with one, every path sits under it and
 //! the `servers` entry says so).
 
-use std::borrow::Cow;
-
 use axum::http::Method;
 use serde_json::{Value, json};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, Paths};
@@ -29,7 +27,6 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::routes;
 use super::views;
-use crate::records::Role;
 
 /// Schemas an operation refers to, collected into `components.schemas`.
 type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -737,7 +734,7 @@ fn console() -> Vec<Op> {
         c(Method::POST, "/admin/mail/test", "Send a test message"),
         c(
             Method::POST,
-            "/admin/mail/templates/{rest}",
+            "/admin/mail/templates/{*rest}",
             "Save, preview or reset a template",
         ),
         c(Method::GET, "/admin/audit", "Audit trail"),
@@ -780,67 +777,97 @@ fn http_method(m: &Method) -> HttpMethod {
     }
 }
 
-/// The router's path syntax for a documented path (`{*rest}` is `{rest}` here).
-pub fn router_path(openapi_path: &str) -> Cow<'_, str> {
-    if openapi_path == "/admin/mail/templates/{rest}" {
-        Cow::Borrowed("/admin/mail/templates/{*rest}")
-    } else {
-        Cow::Borrowed(openapi_path)
+/// A router path template as OpenAPI writes it (`{*rest}` is `{rest}`).
+fn openapi_path(router_path: &str) -> String {
+    router_path.replace("{*", "{")
+}
+
+/// Who may call a route.
+enum Access {
+    /// An admin route and its rule.
+    Staff(super::Rule),
+    /// A verifier route: open, a partner key optional.
+    Partner,
+    /// A console page: a signed-in staff session.
+    Session,
+    Open,
+}
+
+/// The router's access tables, read once for a whole document.
+struct AccessTable {
+    rules: Vec<(Method, &'static str, super::Rule)>,
+    verifier: Vec<(Method, &'static str)>,
+}
+
+impl AccessTable {
+    fn new() -> Self {
+        Self {
+            rules: super::admin_rules(),
+            verifier: super::verifier_routes(),
+        }
+    }
+
+    fn of(&self, method: &Method, path: &str) -> Access {
+        if let Some((_, _, rule)) = self
+            .rules
+            .iter()
+            .find(|(m, p, _)| m == method && *p == path)
+        {
+            return Access::Staff(*rule);
+        }
+        if self.verifier.iter().any(|(m, p)| m == method && *p == path) {
+            return Access::Partner;
+        }
+        let public_console = ["/admin/login", "/admin/logout", "/admin/forgot"];
+        if path.starts_with("/admin")
+            && !public_console.contains(&path)
+            && !path.starts_with("/admin/invitation/")
+            && !path.starts_with("/admin/reset/")
+        {
+            return Access::Session;
+        }
+        Access::Open
     }
 }
 
-/// Who may call a route, from the router's own tables.
-fn security(method: &Method, path: &str) -> (Vec<SecurityRequirement>, Option<String>) {
-    let path = router_path(path);
-    if let Some((_, _, rule)) = super::admin_rules()
-        .into_iter()
-        .find(|(m, p, _)| m == method && *p == path)
-    {
-        let who = if rule.own {
-            "Any signed-in staff member, for their own account".to_owned()
-        } else {
-            format!(
+impl Access {
+    fn requirements(&self) -> Vec<SecurityRequirement> {
+        let scheme = |name: &str| SecurityRequirement::new(name, Vec::<String>::new());
+        match self {
+            Self::Staff(_) => vec![scheme("bearer"), scheme("session")],
+            Self::Partner => vec![SecurityRequirement::default(), scheme("apiKey")],
+            Self::Session => vec![scheme("session")],
+            Self::Open => Vec::new(),
+        }
+    }
+
+    /// A sentence for the operation's description.
+    fn description(&self) -> Option<String> {
+        match self {
+            Self::Staff(rule) if rule.own => {
+                Some("Any signed-in staff member, for their own account".to_owned())
+            }
+            Self::Staff(rule) => Some(format!(
                 "Needs the {} role (audit name `{}`)",
-                match rule.role {
-                    Role::Viewer => "viewer",
-                    Role::Issuer => "issuer",
-                    Role::Owner => "owner",
-                },
+                rule.role.as_str(),
                 rule.action
-            )
-        };
-        return (
-            vec![
-                SecurityRequirement::new("bearer", Vec::<String>::new()),
-                SecurityRequirement::new("session", Vec::<String>::new()),
-            ],
-            Some(who),
-        );
+            )),
+            Self::Partner => Some("Open to all; a partner key raises the rate limit".to_owned()),
+            Self::Session => Some("A signed-in staff session".to_owned()),
+            Self::Open => None,
+        }
     }
-    if super::verifier_routes()
-        .iter()
-        .any(|(m, p)| m == method && *p == path)
-    {
-        return (
-            vec![
-                SecurityRequirement::default(),
-                SecurityRequirement::new("apiKey", Vec::<String>::new()),
-            ],
-            Some("Open to all; a partner key raises the rate limit".to_owned()),
-        );
+
+    /// A few words, for the endpoint table.
+    fn short(&self) -> &'static str {
+        match self {
+            Self::Staff(rule) if rule.own => "any member",
+            Self::Staff(rule) => rule.role.as_str(),
+            Self::Partner => "anyone (partner key optional)",
+            Self::Session => "session",
+            Self::Open => "anyone",
+        }
     }
-    let public_console = ["/admin/login", "/admin/logout", "/admin/forgot"];
-    if path.starts_with("/admin")
-        && !public_console.contains(&&*path)
-        && !path.starts_with("/admin/invitation/")
-        && !path.starts_with("/admin/reset/")
-    {
-        return (
-            vec![SecurityRequirement::new("session", Vec::<String>::new())],
-            Some("A signed-in staff session".to_owned()),
-        );
-    }
-    (Vec::new(), None)
 }
 
 /// The document, for a service at `public_url`.
@@ -850,25 +877,27 @@ pub fn document(public_url: &str) -> OpenApi {
     // Named where recursion stops (endorsements of profiles that endorse...).
     named::<crate::model::EndorsementCredential>(&mut schemas);
     named::<crate::model::Profile>(&mut schemas);
+    let access = AccessTable::new();
     let mut paths = Paths::new();
     for o in operations() {
-        let (security, who) = security(&o.method, &o.path);
+        let access = access.of(&o.method, &o.path);
+        let path = openapi_path(&o.path);
         let mut b = OperationBuilder::new()
             .tag(o.tag)
             .summary(Some(o.summary))
             .operation_id(Some(format!(
                 "{} {}",
                 o.method.as_str().to_lowercase(),
-                o.path
+                path
             )));
-        let description = match (o.description, who) {
+        let description = match (o.description, access.description()) {
             (Some(d), Some(w)) => Some(format!("{d}\n\n{w}.")),
             (Some(d), None) => Some(d.to_owned()),
             (None, Some(w)) => Some(format!("{w}.")),
             (None, None) => None,
         };
         b = b.description(description);
-        for name in path_parameters(&o.path) {
+        for name in path_parameters(&path) {
             b = b.parameter(
                 ParameterBuilder::new()
                     .name(name)
@@ -924,10 +953,10 @@ pub fn document(public_url: &str) -> OpenApi {
                     .build(),
             );
         }
-        for s in security {
+        for s in access.requirements() {
             b = b.security(s);
         }
-        paths.add_path_operation(&o.path, vec![http_method(&o.method)], b.build());
+        paths.add_path_operation(&path, vec![http_method(&o.method)], b.build());
     }
     // Keep one copy of each schema, in the order first named.
     let mut seen = std::collections::HashSet::new();
@@ -1004,39 +1033,15 @@ fn path_parameters(path: &str) -> Vec<String> {
 pub fn documented_routes() -> Vec<(Method, String)> {
     operations()
         .into_iter()
-        .map(|o| (o.method.clone(), router_path(&o.path).into_owned()))
+        .map(|o| (o.method, o.path))
         .collect()
-}
-
-/// Who may call a route, in a few words, for the endpoint table.
-fn who(method: &Method, path: &str) -> String {
-    let path = router_path(path);
-    if let Some((_, _, rule)) = super::admin_rules()
-        .into_iter()
-        .find(|(m, p, _)| m == method && *p == path)
-    {
-        return if rule.own {
-            "any member".to_owned()
-        } else {
-            match rule.role {
-                Role::Viewer => "viewer",
-                Role::Issuer => "issuer",
-                Role::Owner => "owner",
-            }
-            .to_owned()
-        };
-    }
-    match security(method, &path).1 {
-        Some(s) if s.starts_with("Open to all") => "anyone (partner key optional)".to_owned(),
-        Some(_) => "session".to_owned(),
-        None => "anyone".to_owned(),
-    }
 }
 
 /// Every route as Markdown tables, one per tag: what `docs/api.md` holds (a test
 /// keeps the two the same; `accolade openapi --markdown` prints it).
 pub fn markdown() -> String {
     let ops = operations();
+    let access = AccessTable::new();
     let mut out = String::new();
     for (tag, description) in TAGS {
         let rows: Vec<&Op> = ops.iter().filter(|o| o.tag == *tag).collect();
@@ -1050,8 +1055,8 @@ pub fn markdown() -> String {
             out.push_str(&format!(
                 "| {} | `{}` | {} | {} |\n",
                 o.method,
-                o.path,
-                who(&o.method, &o.path),
+                openapi_path(&o.path),
+                access.of(&o.method, &o.path).short(),
                 o.summary.replace('|', "\\|")
             ));
         }

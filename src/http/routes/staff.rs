@@ -23,16 +23,11 @@ use crate::http::views::{
     StaffOnly, StaffView, TemplateList, TemplateView, TokenList, TokenView, TotpSecret, TotpState,
 };
 use crate::records::{
-    AuditRecord, MailSettings, MailTemplate, OutboxMessage, Role, SecuritySettings, StaffRecord,
-    TemplateKind,
+    AuditRecord, MailSettings, MailTemplate, Role, SecuritySettings, TemplateKind,
 };
 use crate::staff::{Principal, SESSION_MAX, SignedIn, Via};
 use crate::store::AuditFilter;
 use utoipa::ToSchema;
-
-pub fn staff_view(m: &StaffRecord) -> StaffView {
-    StaffView::from(m)
-}
 
 fn member_of(p: &Principal) -> Result<Uuid, ApiError> {
     p.member.ok_or_else(|| {
@@ -50,7 +45,7 @@ pub fn signed_in_response(state: &AppState, s: &SignedIn, status: StatusCode) ->
         status,
         Json(SignedInView {
             csrf_token: s.csrf.clone(),
-            staff: staff_view(&s.member),
+            staff: StaffView::from(&s.member),
             totp_setup_required: s.totp_setup_required,
             expires_in: SESSION_MAX.whole_seconds(),
         }),
@@ -236,7 +231,7 @@ pub async fn me(
         totp_setup_required: None,
     };
     if let Some(id) = p.member {
-        v.staff = Some(staff_view(&state.staff.member(id).await?));
+        v.staff = Some(StaffView::from(&state.staff.member(id).await?));
     }
     if let Via::Session {
         csrf,
@@ -273,7 +268,7 @@ pub async fn change_password(
     Ok(match fresh {
         Some(s) => signed_in_response(&state, &s, StatusCode::OK),
         None => Json(StaffOnly {
-            staff: staff_view(&state.staff.member(id).await?),
+            staff: StaffView::from(&state.staff.member(id).await?),
         })
         .into_response(),
     })
@@ -411,7 +406,7 @@ pub async fn list_staff(State(state): State<AppState>) -> Result<Json<StaffList>
         .members()
         .await?
         .iter()
-        .map(staff_view)
+        .map(StaffView::from)
         .collect();
     Ok(Json(StaffList { staff: all }))
 }
@@ -449,7 +444,7 @@ pub async fn add_staff(
         .add(&b.email, &b.name, role, b.password.as_deref())
         .await?;
     let mut v = NewStaff {
-        staff: staff_view(&m),
+        staff: StaffView::from(&m),
         invitation_url: None,
         mail: None,
     };
@@ -475,7 +470,7 @@ pub async fn get_staff(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<StaffView>, ApiError> {
-    Ok(Json(staff_view(&state.staff.find(&id).await?)))
+    Ok(Json(StaffView::from(&state.staff.find(&id).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -498,7 +493,7 @@ pub async fn update_staff(
     let m = state.staff.update(m.id, b.name.as_deref(), role).await?;
     Ok(noted_json(
         StatusCode::OK,
-        staff_view(&m),
+        StaffView::from(&m),
         AuditNote::target(m.id.to_string())
             .with_detail(json!({"role": m.role.as_str(), "name": m.name})),
     ))
@@ -514,7 +509,7 @@ pub async fn remove_staff(
     Ok(noted_json(
         StatusCode::OK,
         RemovedStaff {
-            removed: staff_view(&m),
+            removed: StaffView::from(&m),
         },
         AuditNote::target(m.id.to_string()).with_detail(json!({"email": m.email})),
     ))
@@ -554,7 +549,7 @@ pub async fn reset_staff_totp(
     state.staff.totp_reset(m.id).await?;
     Ok(noted_json(
         StatusCode::OK,
-        staff_view(&state.staff.member(m.id).await?),
+        StaffView::from(&state.staff.member(m.id).await?),
         AuditNote::target(m.id.to_string()),
     ))
 }
@@ -879,10 +874,5 @@ pub async fn outbox_message(
         .message(&key)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no message {key:?}")))?;
-    Ok(Json(message_view(&m)))
-}
-
-/// A message as the API shows it.
-pub fn message_view(m: &OutboxMessage) -> MessageView {
-    MessageView::from(m)
+    Ok(Json(MessageView::from(&m)))
 }

@@ -394,7 +394,11 @@ impl Issuer {
         status_config: StatusConfig,
     ) -> Result<Self, Error> {
         let state = store.status.status_state().await?;
-        let lists = Arc::new(LiveLists::rebuild(state.slots, state.bits));
+        let lists = Arc::new(LiveLists::rebuild(
+            state.closed_lists,
+            state.slots,
+            state.bits,
+        ));
         Ok(Self {
             awards: store.awards.clone(),
             achievements: store.achievements.clone(),
@@ -426,7 +430,8 @@ impl Issuer {
             Change::All => {
                 self.forget_cached();
                 let state = self.status_store.status_state().await?;
-                self.lists.resync(state.slots, state.bits);
+                self.lists
+                    .resync(state.closed_lists, state.slots, state.bits);
             }
             Change::Profile => {
                 self.cache.changed();
@@ -1186,7 +1191,11 @@ pub async fn local_status(
     let state = store.status.status_state().await?;
     Ok(Arc::new(LocalView {
         awards: store.awards.clone(),
-        lists: Arc::new(LiveLists::rebuild(state.slots, state.bits)),
+        lists: Arc::new(LiveLists::rebuild(
+            state.closed_lists,
+            state.slots,
+            state.bits,
+        )),
         urls: StatusUrls::new(public_url),
     }))
 }

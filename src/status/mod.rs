@@ -240,6 +240,15 @@ impl List {
             version: [0, 0],
         }
     }
+
+    /// A closed list: every slot counts as taken, so that nothing is allocated from
+    /// it again.
+    fn closed() -> Self {
+        let mut l = Self::new();
+        l.taken = Bitstring::from_bytes(vec![0xff; LIST_SIZE as usize / 8]);
+        l.taken_count = LIST_SIZE;
+        l
+    }
 }
 
 /// The state of every list, in memory, mirroring the store: which slots are taken and
@@ -290,14 +299,16 @@ fn take(lists: &mut Vec<List>, slot: StatusSlot) {
 }
 
 impl LiveLists {
-    /// Rebuilds the lists from what the store holds: every slot ever taken is taken,
-    /// every bit set is set. Slots outside a list (index `>= LIST_SIZE`, list 0) are
-    /// ignored.
+    /// Rebuilds the lists from what the store holds: the first `closed` lists are
+    /// closed (nothing is allocated from them again: slots come only from the newest
+    /// list), every slot given out after them is taken, every bit set is set. Slots
+    /// outside a list (index `>= LIST_SIZE`, list 0) are ignored.
     pub fn rebuild(
+        closed: u32,
         slots: impl IntoIterator<Item = StatusSlot>,
         bits: impl IntoIterator<Item = (StatusPurpose, StatusSlot)>,
     ) -> Self {
-        let mut lists: Vec<List> = Vec::new();
+        let mut lists: Vec<List> = (0..closed).map(|_| List::closed()).collect();
         for slot in slots {
             take(&mut lists, slot);
         }
@@ -334,10 +345,11 @@ impl LiveLists {
     /// version, so that it is published afresh.
     pub fn resync(
         &self,
+        closed: u32,
         slots: impl IntoIterator<Item = StatusSlot>,
         bits: impl IntoIterator<Item = (StatusPurpose, StatusSlot)>,
     ) {
-        let fresh = Self::rebuild(slots, bits);
+        let fresh = Self::rebuild(closed, slots, bits);
         let mut fresh = fresh.guard().clone();
         let mut lists = self.guard();
         for (i, old) in lists.iter().enumerate() {
@@ -461,7 +473,7 @@ mod tests {
 
     #[test]
     fn slots_and_bits_from_another_node_are_taken_and_applied() {
-        let lists = LiveLists::rebuild([], []);
+        let lists = LiveLists::rebuild(0, [], []);
         let elsewhere = StatusSlot { list: 2, index: 7 };
         lists.mark_taken(elsewhere);
         assert_eq!(lists.list_count(), 2, "the lists it names exist");
@@ -491,6 +503,7 @@ mod tests {
         );
         let v1 = lists.version(StatusPurpose::Revocation, 1).expect("list 1");
         lists.resync(
+            0,
             [elsewhere, StatusSlot { list: 1, index: 9 }],
             [(StatusPurpose::Revocation, StatusSlot { list: 3, index: 1 })],
         );
@@ -574,6 +587,7 @@ mod tests {
     fn rebuilt_lists_hold_every_slot_and_bit_and_allocate_around_them() {
         let taken = StatusSlot { list: 2, index: 5 };
         let lists = LiveLists::rebuild(
+            0,
             [
                 StatusSlot { list: 1, index: 0 },
                 taken,
@@ -592,8 +606,39 @@ mod tests {
     }
 
     #[test]
+    fn closed_lists_are_never_allocated_from_and_the_newest_one_fills_around_its_slots() {
+        let newest = StatusSlot { list: 3, index: 17 };
+        let lists = LiveLists::rebuild(
+            2,
+            [newest],
+            [
+                (StatusPurpose::Revocation, StatusSlot { list: 1, index: 4 }),
+                (StatusPurpose::Revocation, newest),
+            ],
+        );
+        assert_eq!(lists.list_count(), 3);
+        assert_eq!(lists.taken(1), Some(LIST_SIZE));
+        assert_eq!(lists.taken(2), Some(LIST_SIZE));
+        assert_eq!(lists.taken(3), Some(1));
+        assert_eq!(
+            lists.get(StatusPurpose::Revocation, StatusSlot { list: 1, index: 4 }),
+            Some(true),
+            "a closed list keeps its bits"
+        );
+        assert_eq!(
+            lists.get(StatusPurpose::Revocation, StatusSlot { list: 1, index: 5 }),
+            Some(false)
+        );
+        for _ in 0..1000 {
+            let s = lists.allocate();
+            assert_eq!(s.list, 3, "slots come from the newest list only");
+            assert_ne!(s, newest, "a slot given out before is not given again");
+        }
+    }
+
+    #[test]
     fn allocation_fills_a_list_with_distinct_indices_then_opens_the_next() {
-        let lists = LiveLists::rebuild([], []);
+        let lists = LiveLists::rebuild(0, [], []);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..LIST_SIZE {
             let s = lists.allocate();
@@ -608,7 +653,7 @@ mod tests {
 
     #[test]
     fn indices_are_spread_over_the_list() {
-        let lists = LiveLists::rebuild([], []);
+        let lists = LiveLists::rebuild(0, [], []);
         let idx: Vec<u32> = (0..200).map(|_| lists.allocate().index).collect();
         let low = idx.iter().filter(|i| **i < LIST_SIZE / 2).count();
         // 200 fair coin flips land in 60..140 with overwhelming probability.
@@ -620,7 +665,7 @@ mod tests {
 
     #[test]
     fn applied_changes_bump_the_version_only_when_a_bit_flips() {
-        let lists = LiveLists::rebuild([], []);
+        let lists = LiveLists::rebuild(0, [], []);
         let s = lists.allocate();
         let p = StatusPurpose::Revocation;
         assert_eq!(lists.version(p, 1), Some(0));

@@ -373,7 +373,12 @@ impl dyn Awards {
 /// What the status lists hold in the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusState {
-    /// Every slot ever given out.
+    /// How many lists are closed: every list before the newest one that has a slot
+    /// given out. New slots come only from the newest list (a list is opened when the
+    /// one before it is full), so a restart needs the slots of the newest list only,
+    /// not one key per credential ever issued.
+    pub closed_lists: u32,
+    /// Every slot given out in the lists after the closed ones.
     pub slots: Vec<StatusSlot>,
     /// Every bit set.
     pub bits: Vec<(StatusPurpose, StatusSlot)>,
@@ -382,7 +387,8 @@ pub struct StatusState {
 /// Bitstring Status Lists: the slots given out, the bits set, the lists signed.
 #[async_trait]
 pub trait StatusLists: Durable {
-    /// Enough to rebuild the lists in memory.
+    /// Enough to rebuild the lists in memory: the closed lists, the slots of the
+    /// newest list and every bit set.
     async fn status_state(&self) -> Result<StatusState, Error>;
     /// The award a slot was given to.
     async fn slot_owner(&self, slot: StatusSlot) -> Result<Option<Uuid>, Error>;

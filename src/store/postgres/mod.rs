@@ -1253,7 +1253,19 @@ impl StatusLists for PgStore {
     async fn status_state(&self) -> Result<StatusState, Error> {
         let c = self.c().await?;
         let mut state = StatusState::default();
-        for r in c.query("SELECT list, idx FROM status_slots", &[]).await? {
+        // Only the newest list's slots: the lists before it are closed.
+        let newest: i32 = c
+            .query_one("SELECT coalesce(max(list), 0) FROM status_slots", &[])
+            .await?
+            .try_get(0)?;
+        state.closed_lists = u32::try_from(newest.saturating_sub(1)).unwrap_or(0);
+        for r in c
+            .query(
+                "SELECT list, idx FROM status_slots WHERE list = $1",
+                &[&newest],
+            )
+            .await?
+        {
             state.slots.push(slot_of(r.try_get(0)?, r.try_get(1)?));
         }
         for r in c

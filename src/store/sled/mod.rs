@@ -95,6 +95,8 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 const FORMAT_KEY: &[u8] = b"format";
 /// Present once every award is in `credentials_by_recipient` with all its entries.
 const SEARCH_INDEX_KEY: &[u8] = b"search_index";
+/// Present once every reserved slot has its entry in `status_reservations`.
+const RESERVATIONS_INDEX_KEY: &[u8] = b"reservations_index";
 
 /// The prefix of an award's entries in `credentials_by_recipient` for one recipient
 /// field.
@@ -284,6 +286,15 @@ fn reserved(owner: Uuid) -> [u8; 17] {
     v
 }
 
+/// A reservation's entry in `status_reservations`: the slot, then its owner (so that
+/// two callers racing for one slot never overwrite each other's entry).
+fn reservation_key(slot: StatusSlot, owner: Uuid) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&slot_key(slot));
+    k[8..].copy_from_slice(owner.as_bytes());
+    k
+}
+
 /// The store.
 pub struct SledStore {
     db: ::sled::Db,
@@ -296,6 +307,11 @@ pub struct SledStore {
     copies: ::sled::Tree,
     audit: ::sled::Tree,
     slots: ::sled::Tree,
+    /// The slots reserved and not yet fulfilled or burned, so that a restart finds
+    /// them without walking every slot ever given out. An entry is written before its
+    /// reservation and removed after it ends; one whose slot is not reserved by its
+    /// owner (a crash between the two writes) counts for nothing.
+    reservations: ::sled::Tree,
     bits: ::sled::Tree,
     signed: ::sled::Tree,
     wallet: ::sled::Tree,
@@ -350,6 +366,7 @@ impl SledStore {
             copies: db.open_tree("credential_copies")?,
             audit: db.open_tree("audit")?,
             slots: db.open_tree("status_slots")?,
+            reservations: db.open_tree("status_reservations")?,
             bits: db.open_tree("status_bits")?,
             signed: db.open_tree("status_published")?,
             wallet: db.open_tree("oid4vci")?,
@@ -371,6 +388,7 @@ impl SledStore {
         };
         let opened = s.bring_up_to_date()?;
         s.index_awards()?;
+        s.index_reservations()?;
         Ok((s, opened))
     }
 
@@ -495,6 +513,40 @@ impl SledStore {
         Ok(())
     }
 
+    /// Enters every reserved slot in `status_reservations`, once (stores written before
+    /// it existed). Safe to interrupt: entries are idempotent and the mark comes last.
+    fn index_reservations(&self) -> Result<(), Error> {
+        if self.meta.get(RESERVATIONS_INDEX_KEY)?.is_some() {
+            return Ok(());
+        }
+        for item in self.slots.iter() {
+            let (k, v) = item?;
+            if v.len() == 17 && v[16] == RESERVED {
+                let slot = slot_of(&k)
+                    .ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?;
+                let owner = uuid_value("status slot", &v)?;
+                self.reservations
+                    .insert(reservation_key(slot, owner), &[])?;
+            }
+        }
+        self.meta.insert(RESERVATIONS_INDEX_KEY, &[1u8])?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Reserves `slot` for `owner`: its entry in `status_reservations` first, then the
+    /// slot (refused with [`Error::SlotTaken`], the entry removed, if it was ever
+    /// given out).
+    fn reserve_slot(&self, slot: StatusSlot, owner: Uuid) -> Result<(), Error> {
+        let entry = reservation_key(slot, owner);
+        self.reservations.insert(entry, &[])?;
+        let taken = self.take_slot(slot, &reserved(owner));
+        if taken.is_err() {
+            self.reservations.remove(entry)?;
+        }
+        taken
+    }
+
     /// Writes `value` (an owner) for `slot`: refused with [`Error::SlotTaken`] if the
     /// slot was ever given out.
     fn take_slot(&self, slot: StatusSlot, value: &[u8]) -> Result<(), Error> {
@@ -519,7 +571,9 @@ impl SledStore {
                     "status slot".into(),
                     format!("{}/{} changed while reserved", slot.list, slot.index),
                 )
-            })
+            })?;
+        self.reservations.remove(reservation_key(slot, owner))?;
+        Ok(())
     }
 
     fn audit_key(&self, id: Uuid) -> Result<Vec<u8>, Error> {
@@ -776,8 +830,8 @@ impl Achievements for SledStore {
 #[async_trait]
 impl Awards for SledStore {
     async fn reserve_award(&self, id: Uuid, slot: StatusSlot) -> Result<(), Error> {
-        // One write: the slot, taken and marked reserved.
-        self.take_slot(slot, &reserved(id))
+        // The slot, taken and marked reserved, and its entry among the reservations.
+        self.reserve_slot(slot, id)
     }
 
     async fn insert_award(
@@ -821,12 +875,15 @@ impl Awards for SledStore {
         _older_than: Option<std::time::Duration>,
     ) -> Result<Vec<(Uuid, StatusSlot)>, Error> {
         let mut out = Vec::new();
-        for item in self.slots.iter() {
-            let (k, v) = item?;
-            if v.len() == 17 && v[16] == RESERVED {
-                let slot = slot_of(&k)
-                    .ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?;
-                out.push((uuid_value("status slot", &v)?, slot));
+        for k in self.reservations.iter().keys() {
+            let k = k?;
+            let (slot, owner) = slot_of(&k[..k.len().min(8)])
+                .zip(Uuid::from_slice(k.get(8..).unwrap_or_default()).ok())
+                .ok_or_else(|| Error::Corrupt("reservation".into(), hex::encode(&k)))?;
+            // An entry whose reservation was never made (a crash between the two
+            // writes) is not pending.
+            if self.slots.get(slot_key(slot))?.as_deref() == Some(reserved(owner).as_slice()) {
+                out.push((owner, slot));
             }
         }
         Ok(out)
@@ -839,7 +896,9 @@ impl Awards for SledStore {
         event: &AuditEvent,
     ) -> Result<(), Error> {
         if self.slots.get(slot_key(slot))?.as_deref() != Some(reserved(id).as_slice()) {
-            // Burned already (a crash after a burn, before its flush, repeats it).
+            // Burned already (a crash after a burn, before its flush, repeats it), or
+            // never reserved: only its entry, if any, is left to remove.
+            self.reservations.remove(reservation_key(slot, id))?;
             return Ok(());
         }
         self.audit
@@ -994,7 +1053,18 @@ impl Counters for SledStore {
 impl StatusLists for SledStore {
     async fn status_state(&self) -> Result<StatusState, Error> {
         let mut state = StatusState::default();
-        for k in self.slots.iter().keys() {
+        // Slot keys sort by list then index: the last one names the newest list, and
+        // only its slots are walked.
+        let newest = match self.slots.last()? {
+            Some((k, _)) => {
+                slot_of(&k)
+                    .ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?
+                    .list
+            }
+            None => 0,
+        };
+        state.closed_lists = newest.saturating_sub(1);
+        for k in self.slots.scan_prefix(newest.to_be_bytes()).keys() {
             let k = k?;
             state.slots.push(
                 slot_of(&k).ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?,
@@ -1806,6 +1876,16 @@ mod tests {
         assert_eq!(s.slot_owner(other).await.expect("owner"), Some(first.id));
         let state = s.status_state().await.expect("state");
         assert_eq!(state.slots, vec![slot, other]);
+        let newest = StatusSlot { list: 3, index: 2 };
+        s.add_copy(first.id, Uuid::new_v4(), newest)
+            .await
+            .expect("a slot of a newer list");
+        let state = s.status_state().await.expect("state");
+        assert_eq!(
+            (state.closed_lists, state.slots),
+            (2, vec![newest]),
+            "the lists before the newest are closed; only its slots are read"
+        );
     }
 
     #[tokio::test]
@@ -1845,6 +1925,48 @@ mod tests {
             s.insert_award(&mut again, &[], &[]).await,
             Err(Error::SlotTaken { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn reservations_are_found_from_their_entries_which_older_stores_get_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let slot = StatusSlot { list: 1, index: 2 };
+        let id = Uuid::new_v4();
+        {
+            let s = open(dir.path());
+            s.reserve_award(id, slot).await.expect("reserve");
+            assert!(matches!(
+                s.reserve_award(Uuid::new_v4(), slot).await,
+                Err(Error::SlotTaken { .. })
+            ));
+            // A crash between an entry and its reservation leaves the entry alone.
+            let stray = reservation_key(StatusSlot { list: 1, index: 3 }, Uuid::new_v4());
+            s.reservations.insert(stray, &[]).expect("entry");
+            assert_eq!(
+                s.pending_awards(None).await.expect("pending"),
+                vec![(id, slot)],
+                "a refused reservation leaves no entry and a stray entry is not pending"
+            );
+            // A store written before the entries existed.
+            s.reservations.clear().expect("clear");
+            s.meta.remove(RESERVATIONS_INDEX_KEY).expect("unmark");
+            assert!(s.pending_awards(None).await.expect("pending").is_empty());
+            s.db.flush().expect("flush");
+        }
+        let s = open(dir.path());
+        assert_eq!(
+            s.pending_awards(None).await.expect("pending"),
+            vec![(id, slot)]
+        );
+        assert!(s.meta.get(RESERVATIONS_INDEX_KEY).expect("mark").is_some());
+        let mut a = award("a@x.org", Some(slot));
+        a.id = id;
+        s.record_reserved(&mut a).await.expect("record");
+        assert!(s.pending_awards(None).await.expect("pending").is_empty());
+        assert!(
+            s.reservations.is_empty(),
+            "a fulfilled reservation leaves no entry"
+        );
     }
 
     #[tokio::test]

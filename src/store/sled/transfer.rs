@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{
     RESERVED, SledStore, bit_key, code_value, from_json, handle_key, json, list_key, purpose_of,
-    reserved, revision_key, slot_key, slot_of, uuid_value,
+    reservation_key, reserved, revision_key, slot_key, slot_of, uuid_value,
 };
 use crate::records::{AchievementRef, TemplateKind, Visibility};
 use crate::status::StatusSlot;
@@ -312,6 +312,8 @@ impl Transfer for SledStore {
                         index: *index,
                     };
                     let v = if *r {
+                        self.reservations
+                            .insert(reservation_key(slot, *award), &[])?;
                         reserved(*award).to_vec()
                     } else {
                         award.as_bytes().to_vec()

@@ -5,7 +5,14 @@
 //! - a fresh `accolade serve` process over that store: the time from its start to
 //!   `listening on`, and its resident memory then and after answering requests for
 //!   badges spread over the whole store (each badge's page, with its live status
-//!   check, and its signed copy).
+//!   check, and its signed copy);
+//! - a second start over the same store. The embedded store replays at start-up the
+//!   log written since it was last opened (sled 0.34 records where it stands only when
+//!   it opens), so the first start after a million awards replays all of them and a
+//!   restart does not.
+//!
+//! With `--scale-dir` the store is kept, and a later run over a directory that holds
+//! one measures it again without filling it.
 //!
 //! The service's own caches are part of the resident figure: the store's page cache holds at
 //! most 64 MiB, and the verify pipeline's key and list caches are small.
@@ -26,10 +33,13 @@ const PUBLIC_URL: &str = "https://badges.example.edu";
 #[derive(Debug, Clone)]
 pub struct ScaleBench {
     pub rows: usize,
-    pub fill_seconds: f64,
+    /// `None`: the store was filled by an earlier run.
+    pub fill_seconds: Option<f64>,
     pub bytes_on_disk: u64,
     /// From spawning `accolade serve` to its `listening on` line.
     pub start_seconds: f64,
+    /// The same, for a second start right after the first.
+    pub restart_seconds: f64,
     /// Resident memory of that process once listening, and after the requests.
     pub rss_ready: u64,
     pub rss_after: u64,
@@ -42,25 +52,48 @@ impl ScaleBench {
     }
 }
 
-/// Runs the benchmark in a scratch directory.
-pub fn run(rows: usize) -> anyhow::Result<ScaleBench> {
-    super::in_scratch_dir(|dir| {
+/// Runs the benchmark in `keep` (filled unless it holds a store already) or in a
+/// scratch directory.
+pub fn run(rows: usize, keep: Option<&Path>) -> anyhow::Result<ScaleBench> {
+    match keep {
+        Some(dir) => measure(dir, rows),
+        None => super::in_scratch_dir(|dir| measure(dir, rows)),
+    }
+}
+
+/// The sample of award ids a filled store keeps beside it.
+const SAMPLE: &str = "scale-sample.txt";
+
+fn measure(dir: &Path, rows: usize) -> anyhow::Result<ScaleBench> {
+    let sample = dir.join(SAMPLE);
+    let (fill_seconds, ids, rows) = if sample.exists() {
+        let text = std::fs::read_to_string(&sample)?;
+        let mut lines = text.lines();
+        let rows = lines.next().and_then(|n| n.parse().ok()).ok_or_else(|| {
+            anyhow::anyhow!("{} does not start with its row count", sample.display())
+        })?;
+        (None, lines.map(str::to_owned).collect(), rows)
+    } else {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         let (fill_seconds, ids) = rt.block_on(fill(dir, rows))?;
         drop(rt);
-        let bytes_on_disk = size_of(&dir.join("data"))?;
-        let (start_seconds, rss_ready, rss_after, requests) = serve_over(dir, &ids)?;
-        Ok(ScaleBench {
-            rows,
-            fill_seconds,
-            bytes_on_disk,
-            start_seconds,
-            rss_ready,
-            rss_after,
-            requests,
-        })
+        std::fs::write(&sample, format!("{rows}\n{}\n", ids.join("\n")))?;
+        (Some(fill_seconds), ids, rows)
+    };
+    let bytes_on_disk = size_of(&dir.join("data"))?;
+    let first = serve_over(dir, &ids)?;
+    let again = serve_over(dir, &[])?;
+    Ok(ScaleBench {
+        rows,
+        fill_seconds,
+        bytes_on_disk,
+        start_seconds: first.0,
+        restart_seconds: again.0,
+        rss_ready: first.1,
+        rss_after: first.2,
+        requests: first.3,
     })
 }
 

@@ -1231,7 +1231,7 @@ impl crate::verify::LocalStatus for LocalView {
             // A URL id a credential issued through the VC-API carries.
             crate::model::vcdm::is_url(credential_id).then(|| general::award_id_for(credential_id))
         })?;
-        let award = match find_award(&*self.awards, id).await {
+        let standing = match find_standing(&*self.awards, id).await {
             Ok(a) => a?,
             Err(e) => {
                 tracing::warn!(error = %e, "reading an award for its status failed");
@@ -1239,9 +1239,23 @@ impl crate::verify::LocalStatus for LocalView {
             }
         };
         Some(crate::verify::AwardFlags {
-            revoked: award.revoked,
-            suspended: award.suspended,
+            revoked: standing.revoked,
+            suspended: standing.suspended,
         })
+    }
+}
+
+/// [`find_award`]'s flags only.
+async fn find_standing(
+    awards: &dyn Awards,
+    id: Uuid,
+) -> Result<Option<store::AwardStanding>, store::Error> {
+    if let Some(s) = awards.award_standing(id).await? {
+        return Ok(Some(s));
+    }
+    match awards.award_of_copy(id).await? {
+        Some(owner) => awards.award_standing(owner).await,
+        None => Ok(None),
     }
 }
 

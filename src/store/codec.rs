@@ -33,7 +33,7 @@ use crate::records::{
     WalletState,
 };
 use crate::status::StatusSlot;
-use crate::store::Error;
+use crate::store::{AwardStanding, Error};
 
 /// Tag of an award record, version 2 (the first compact one).
 pub(in crate::store) const AWARD: u8 = 0xA2;
@@ -536,6 +536,29 @@ fn wallet(w: &mut Writer, s: &WalletState) {
 }
 
 /// Decodes an award.
+/// The flags of an award, from the fields before them (the rest is not decoded).
+pub(in crate::store) fn read_award_standing(bytes: &[u8]) -> Result<AwardStanding, Error> {
+    let mut r = Reader::new(bytes, AWARD, "award")?;
+    r.uuid()?;
+    r.varint()?;
+    r.uuid()?;
+    r.u32()?;
+    for _ in 0..3 {
+        if r.present()? {
+            r.bytes()?;
+        }
+    }
+    r.u8()?;
+    r.bytes()?;
+    r.time()?;
+    r.opt_time()?;
+    let flags = r.u8()?;
+    Ok(AwardStanding {
+        revoked: flags & REVOKED != 0,
+        suspended: flags & SUSPENDED != 0,
+    })
+}
+
 pub(in crate::store) fn read_award(bytes: &[u8]) -> Result<Award, Error> {
     let mut r = Reader::new(bytes, AWARD, "award")?;
     let id = r.uuid()?;
@@ -893,7 +916,12 @@ mod tests {
     proptest! {
         #[test]
         fn awards_round_trip(a in award_strategy()) {
-            prop_assert_eq!(read_award(&award(&a)).expect("decodes"), a);
+            let bytes = award(&a);
+            prop_assert_eq!(
+                read_award_standing(&bytes).expect("flags"),
+                AwardStanding { revoked: a.revoked, suspended: a.suspended }
+            );
+            prop_assert_eq!(read_award(&bytes).expect("decodes"), a);
         }
 
         #[test]

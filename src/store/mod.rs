@@ -305,6 +305,15 @@ pub trait Awards: Durable {
     async fn burn_award(&self, id: Uuid, slot: StatusSlot, event: &AuditEvent)
     -> Result<(), Error>;
     async fn award(&self, id: Uuid) -> Result<Option<Award>, Error>;
+    /// Whether an award is revoked or suspended: every verification of one of this
+    /// issuer's badges asks, so a store may answer without decoding the rest (its
+    /// signed copies above all).
+    async fn award_standing(&self, id: Uuid) -> Result<Option<AwardStanding>, Error> {
+        Ok(self.award(id).await?.map(|a| AwardStanding {
+            revoked: a.revoked,
+            suspended: a.suspended,
+        }))
+    }
     /// The award a batch copy's id belongs to.
     async fn award_of_copy(&self, copy: Uuid) -> Result<Option<Uuid>, Error>;
     /// Gives `slot` to a batch copy `copy` of `award` (refused with
@@ -327,6 +336,13 @@ pub trait Awards: Durable {
     async fn audit_events(&self, id: Uuid) -> Result<Vec<AuditEvent>, Error>;
     /// How many awards there are, and in which states (for the console's dashboard).
     async fn award_counts(&self) -> Result<AwardCounts, Error>;
+}
+
+/// What a verification needs of an award: whether it is revoked or suspended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AwardStanding {
+    pub revoked: bool,
+    pub suspended: bool,
 }
 
 /// Award totals by state. `offered` counts awards no one has taken yet; `revoked`

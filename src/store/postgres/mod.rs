@@ -52,8 +52,8 @@ use uuid::Uuid;
 use super::codec;
 use super::{
     AchievementChange, Achievements, Award, AwardChangeFn, AwardCounts, AwardFilter, AwardPage,
-    Awards, Change, Counters, Durable, Error, Fleet, HandleOp, IssuerProfiles, StatusLists,
-    StatusState,
+    AwardStanding, Awards, Change, Counters, Durable, Error, Fleet, HandleOp, IssuerProfiles,
+    StatusLists, StatusState,
 };
 use crate::model::Achievement;
 use crate::records::profile::IssuerProfile;
@@ -989,6 +989,22 @@ impl Awards for PgStore {
             .await?;
         row.map(|r| award_of(r.try_get(0)?, &r.try_get::<_, Vec<u8>>(1)?))
             .transpose()
+    }
+
+    async fn award_standing(&self, id: Uuid) -> Result<Option<AwardStanding>, Error> {
+        let row = self
+            .query_opt(
+                "SELECT revoked, suspended FROM awards WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(AwardStanding {
+                revoked: r.try_get(0)?,
+                suspended: r.try_get(1)?,
+            })
+        })
+        .transpose()
     }
 
     async fn award_of_copy(&self, copy: Uuid) -> Result<Option<Uuid>, Error> {

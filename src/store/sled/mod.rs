@@ -71,9 +71,9 @@ use uuid::Uuid;
 
 use super::{
     AchievementChange, Achievements, Award, AwardChange, AwardChangeFn, AwardCounts, AwardFilter,
-    AwardPage, Awards, Change, Counters, Durable, Error, Fleet, HandleOp, IssuerProfiles, Nonces,
-    Offers, PartnerKeys, PresentationRequests, RequestSummary, StatusLists, StatusState, Tokens,
-    TrustRegistry,
+    AwardPage, AwardStanding, Awards, Change, Counters, Durable, Error, Fleet, HandleOp,
+    IssuerProfiles, Nonces, Offers, PartnerKeys, PresentationRequests, RequestSummary, StatusLists,
+    StatusState, Tokens, TrustRegistry,
 };
 use crate::model::Achievement;
 use crate::records::partner::PartnerKeyRecord;
@@ -919,6 +919,13 @@ impl Awards for SledStore {
 
     async fn award(&self, id: Uuid) -> Result<Option<Award>, Error> {
         Ok(self.read_award(id)?.map(|(_, a)| a))
+    }
+
+    async fn award_standing(&self, id: Uuid) -> Result<Option<AwardStanding>, Error> {
+        self.awards
+            .get(id.as_bytes())?
+            .map(|v| codec::read_award_standing(&v))
+            .transpose()
     }
 
     async fn award_of_copy(&self, copy: Uuid) -> Result<Option<Uuid>, Error> {

@@ -7,7 +7,7 @@
 //!   badges spread over the whole store (each badge's page, with its live status
 //!   check, and its signed copy);
 //! - a second start over the same store. The embedded store replays at start-up the
-//!   log written since it was last opened (sled 0.34 records where it stands only when
+//!   log written since it was last opened (it records where it stands only when
 //!   it opens), so the first start after a million awards replays all of them and a
 //!   restart does not.
 //!

@@ -338,6 +338,12 @@ pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Re
 /// own `413`s) and closes the connection after a `413`, whose body was left unread.
 pub async fn count_refusals(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    count_refusal(&mut res);
+    res
+}
+
+/// [`count_refusals`] on an answer.
+pub(crate) fn count_refusal(res: &mut Response) {
     let cause = match res.status() {
         StatusCode::TOO_MANY_REQUESTS => Some(Refusal::RateLimited),
         StatusCode::PAYLOAD_TOO_LARGE => Some(Refusal::TooLarge),
@@ -352,7 +358,6 @@ pub async fn count_refusals(req: Request, next: Next) -> Response {
         res.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    res
 }
 
 /// One request of the client's budget per outbound fetch (anonymous callers).

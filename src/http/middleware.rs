@@ -158,11 +158,18 @@ impl ClientLimit {
     }
 }
 
-/// Bodies of error answers that axum's extractors produce as plain text (a body over
-/// the limit, a malformed query string ...) are rewritten to the JSON error shape
-/// every other error has.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+/// The last steps of every answer, in one layer: bodies of error answers that axum's
+/// extractors produce as plain text (a body over the limit, a malformed query string
+/// ...) are rewritten to the JSON error shape every other error has; then the page
+/// headers ([`crate::http::pages::page_headers`]).
+pub async fn finish(req: Request, next: Next) -> Response {
+    let mut res = as_json_error(next.run(req).await).await;
+    crate::http::pages::add_page_headers(&mut res);
+    res
+}
+
+/// [`finish`]'s JSON error on an answer.
+async fn as_json_error(res: Response) -> Response {
     let status = res.status();
     // JSON errors are left as they are, and so are pages: a page's error is a page.
     let is_json = res
@@ -379,11 +386,7 @@ pub(crate) async fn charge_anonymous(
 
 /// Puts the client's address where every handler and limit reads it (the request's
 /// `ConnectInfo`), when the connection comes from a trusted proxy.
-pub async fn client_address(
-    State(proxies): State<crate::net::proxy::TrustedProxies>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub(crate) fn resolve_client(proxies: &crate::net::proxy::TrustedProxies, req: &mut Request) {
     if !proxies.is_empty()
         && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
     {
@@ -393,7 +396,6 @@ pub async fn client_address(
                 .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
         }
     }
-    next.run(req).await
 }
 
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.

@@ -1185,10 +1185,8 @@ pub fn router(state: AppState) -> Router {
         // behind a trusted proxy.
         .layer(axum::middleware::from_fn_with_state(
             state.trusted_proxies.clone(),
-            middleware::client_address,
+            observe::edge,
         ))
-        .layer(axum::middleware::from_fn(observe::observe))
-        .layer(axum::middleware::from_fn(admission::count_refusals))
         .layer(axum::middleware::from_fn_with_state(
             cors::Cors {
                 base_path: state.identity.base_path.clone(),
@@ -1208,8 +1206,7 @@ pub fn router(state: AppState) -> Router {
             admission::Admission::new(state.clone()),
             admission::admit,
         ))
-        .layer(axum::middleware::from_fn(pages::page_headers))
-        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(axum::middleware::from_fn(middleware::finish))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(app);
     Router::new().fallback_service(service)

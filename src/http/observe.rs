@@ -14,7 +14,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -83,7 +83,26 @@ fn status_class(code: u16) -> &'static str {
 
 /// Outside the router: gives the request its id, times it, counts it by route and
 /// writes the access log line.
-pub async fn observe(mut req: Request, next: Next) -> Response {
+pub async fn observe(req: Request, next: Next) -> Response {
+    observed(req, next, |_| {}).await
+}
+
+/// The first layer every request passes, in one: the client behind a trusted proxy
+/// ([`crate::http::middleware::resolve_client`]), then [`observe`] around the
+/// refusal counter ([`crate::http::admission::count_refusals`]). One layer instead of
+/// three: each `from_fn` layer clones the stack beneath it and boxes two futures on
+/// every request.
+pub async fn edge(
+    State(proxies): State<crate::net::proxy::TrustedProxies>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    crate::http::middleware::resolve_client(&proxies, &mut req);
+    observed(req, next, crate::http::admission::count_refusal).await
+}
+
+/// [`observe`], with `inner` applied to the answer before it is observed.
+async fn observed(mut req: Request, next: Next, inner: fn(&mut Response)) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
@@ -98,6 +117,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let mut res = next.run(req).await;
+    inner(&mut res);
     let elapsed = started.elapsed();
     let label = res.extensions().get::<RouteLabel>().map(|l| l.0.clone());
     let route = label.as_ref().map_or("unmatched", MatchedPath::as_str);

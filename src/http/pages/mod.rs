@@ -59,6 +59,12 @@ const SMALL_PX: u32 = 128;
 /// Adds the page security headers to HTML answers and `nosniff` to every answer.
 pub async fn page_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    add_page_headers(&mut res);
+    res
+}
+
+/// [`page_headers`] on an answer.
+pub(crate) fn add_page_headers(res: &mut Response) {
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -90,7 +96,6 @@ pub async fn page_headers(req: Request, next: Next) -> Response {
             );
         }
     }
-    res
 }
 
 /// Marks a page whose URL is a secret: it is never sent to another site as a

@@ -20,8 +20,13 @@
 //! - `credential_copies`: uuid of a batch copy → its award's uuid.
 //! - `audit`: award uuid + sequence (u64) → [`AuditEvent`] (compact).
 //! - `status_slots`: list (u32) + index (u32), big-endian → the award uuid it was given
-//!   to, followed by `r` while the award is reserved (about to be signed, not yet
-//!   recorded). Written before anything names the slot, never removed.
+//!   to. Written once, before anything names the slot, and never removed. (Stores
+//!   written before `status_pending` existed end the value with `r` while the award
+//!   was reserved; such a value still names its owner.)
+//! - `status_pending`: the reservations not yet fulfilled or burned: owner uuid + slot
+//!   key → empty. A reservation writes its entry, then its slot; recording the award
+//!   (or burning it) removes the entry, its last write. Keyed by owner, so that
+//!   time-ordered award ids append here; the slots, drawn at random, are written once.
 //! - `status_bits`: purpose tag (0 revocation, 1 suspension) + slot → empty.
 //! - `status_published`: purpose tag + list → [`SignedList`] (JSON).
 //! - `oid4vci`, by one-byte prefix: `c` pre-authorized code → award uuid and the wrong
@@ -95,8 +100,13 @@ const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 const FORMAT_KEY: &[u8] = b"format";
 /// Present once every award is in `credentials_by_recipient` with all its entries.
 const SEARCH_INDEX_KEY: &[u8] = b"search_index";
-/// Present once every reserved slot has its entry in `status_reservations`.
+/// Present once every pending reservation has its entry in `status_pending`.
+const PENDING_INDEX_KEY: &[u8] = b"pending_index";
+/// Present once stores that marked reservations in their slots had every reserved
+/// slot in `status_reservations` (slot + owner); converted to `status_pending`.
 const RESERVATIONS_INDEX_KEY: &[u8] = b"reservations_index";
+/// The tree of those stores' reservation entries.
+const LEGACY_RESERVATIONS: &str = "status_reservations";
 
 /// The prefix of an award's entries in `credentials_by_recipient` for one recipient
 /// field.
@@ -277,22 +287,39 @@ fn revision_key(r: AchievementRef) -> [u8; 20] {
 
 /// The byte after the owner's uuid that marks a slot reserved: an award about to be
 /// signed, not recorded yet.
+/// The mark that ended a reserved slot's value in stores written before
+/// `status_pending`.
 const RESERVED: u8 = b'r';
 
-/// A reserved slot's value.
+/// A reserved slot's value as those stores wrote it.
 fn reserved(owner: Uuid) -> [u8; 17] {
     let mut v = [RESERVED; 17];
     v[..16].copy_from_slice(owner.as_bytes());
     v
 }
 
-/// A reservation's entry in `status_reservations`: the slot, then its owner (so that
-/// two callers racing for one slot never overwrite each other's entry).
+/// Whether a slot's value gives it to `owner` (in either form).
+fn held_by(value: Option<&[u8]>, owner: Uuid) -> bool {
+    match value {
+        Some(v) if v.len() == 16 => v == owner.as_bytes(),
+        Some(v) if v.len() == 17 => v[16] == RESERVED && &v[..16] == owner.as_bytes(),
+        _ => false,
+    }
+}
+
+/// A reservation's entry in `status_pending`: its owner, then the slot (so that two
+/// callers racing for one slot never overwrite each other's entry).
 fn reservation_key(slot: StatusSlot, owner: Uuid) -> [u8; 24] {
     let mut k = [0u8; 24];
-    k[..8].copy_from_slice(&slot_key(slot));
-    k[8..].copy_from_slice(owner.as_bytes());
+    k[..16].copy_from_slice(owner.as_bytes());
+    k[16..].copy_from_slice(&slot_key(slot));
     k
+}
+
+/// The owner and slot of an entry in `status_pending`.
+fn reservation_of(k: &[u8]) -> Option<(Uuid, StatusSlot)> {
+    let owner = Uuid::from_slice(k.get(..16)?).ok()?;
+    Some((owner, slot_of(k.get(16..)?)?))
 }
 
 /// The store.
@@ -307,10 +334,10 @@ pub struct SledStore {
     copies: ::sled::Tree,
     audit: ::sled::Tree,
     slots: ::sled::Tree,
-    /// The slots reserved and not yet fulfilled or burned, so that a restart finds
-    /// them without walking every slot ever given out. An entry is written before its
-    /// reservation and removed after it ends; one whose slot is not reserved by its
-    /// owner (a crash between the two writes) counts for nothing.
+    /// The reservations not yet fulfilled or burned (`status_pending`), so that a
+    /// restart finds them without walking every slot ever given out. An entry is
+    /// written before its slot and removed when the reservation ends; one whose slot is
+    /// not its owner's (a crash between the two writes) counts for nothing.
     reservations: ::sled::Tree,
     bits: ::sled::Tree,
     signed: ::sled::Tree,
@@ -366,7 +393,7 @@ impl SledStore {
             copies: db.open_tree("credential_copies")?,
             audit: db.open_tree("audit")?,
             slots: db.open_tree("status_slots")?,
-            reservations: db.open_tree("status_reservations")?,
+            reservations: db.open_tree("status_pending")?,
             bits: db.open_tree("status_bits")?,
             signed: db.open_tree("status_published")?,
             wallet: db.open_tree("oid4vci")?,
@@ -513,38 +540,70 @@ impl SledStore {
         Ok(())
     }
 
-    /// Enters every reserved slot in `status_reservations`, once (stores written before
-    /// it existed). Safe to interrupt: entries are idempotent and the mark comes last.
+    /// Enters every pending reservation of a store written before `status_pending` in
+    /// it, once. Those stores marked a reservation in its slot's value (`r`) until it
+    /// ended, so a marked slot is pending and nothing else is; their own index of
+    /// the marked slots, when they have one, spares walking every slot. Safe to
+    /// interrupt: entries are idempotent, and the mark and the old index's removal
+    /// come last.
     fn index_reservations(&self) -> Result<(), Error> {
-        if self.meta.get(RESERVATIONS_INDEX_KEY)?.is_some() {
+        if self.meta.get(PENDING_INDEX_KEY)?.is_some() {
             return Ok(());
         }
-        for item in self.slots.iter() {
-            let (k, v) = item?;
-            if v.len() == 17 && v[16] == RESERVED {
-                let slot = slot_of(&k)
-                    .ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?;
-                let owner = uuid_value("status slot", &v)?;
+        let legacy = self.db.open_tree(LEGACY_RESERVATIONS)?;
+        let enter = |slot: StatusSlot, owner: Uuid| -> Result<(), Error> {
+            if self.slots.get(slot_key(slot))?.as_deref() == Some(reserved(owner).as_slice()) {
                 self.reservations
                     .insert(reservation_key(slot, owner), &[])?;
             }
+            Ok(())
+        };
+        if self.meta.get(RESERVATIONS_INDEX_KEY)?.is_some() {
+            for k in legacy.iter().keys() {
+                let k = k?;
+                let (slot, owner) = slot_of(&k[..k.len().min(8)])
+                    .zip(Uuid::from_slice(k.get(8..).unwrap_or_default()).ok())
+                    .ok_or_else(|| Error::Corrupt("reservation".into(), hex::encode(&k)))?;
+                enter(slot, owner)?;
+            }
+        } else {
+            for item in self.slots.iter() {
+                let (k, v) = item?;
+                if v.len() == 17 && v[16] == RESERVED {
+                    let slot = slot_of(&k)
+                        .ok_or_else(|| Error::Corrupt("status slot".into(), hex::encode(&k)))?;
+                    enter(slot, uuid_value("status slot", &v)?)?;
+                }
+            }
         }
-        self.meta.insert(RESERVATIONS_INDEX_KEY, &[1u8])?;
+        self.meta.insert(PENDING_INDEX_KEY, &[1u8])?;
         self.db.flush()?;
+        drop(legacy);
+        self.db.drop_tree(LEGACY_RESERVATIONS)?;
+        self.meta.remove(RESERVATIONS_INDEX_KEY)?;
         Ok(())
     }
 
-    /// Reserves `slot` for `owner`: its entry in `status_reservations` first, then the
-    /// slot (refused with [`Error::SlotTaken`], the entry removed, if it was ever
-    /// given out).
+    /// Reserves `slot` for `owner`: its entry in `status_pending` first, then the slot
+    /// (refused with [`Error::SlotTaken`], the entry removed, if it was ever given
+    /// out).
     fn reserve_slot(&self, slot: StatusSlot, owner: Uuid) -> Result<(), Error> {
         let entry = reservation_key(slot, owner);
         self.reservations.insert(entry, &[])?;
-        let taken = self.take_slot(slot, &reserved(owner));
+        let taken = self.take_slot(slot, owner.as_bytes());
         if taken.is_err() {
             self.reservations.remove(entry)?;
         }
         taken
+    }
+
+    /// Whether `owner` holds a reservation of `slot` that has not ended: its entry,
+    /// and the slot given to it.
+    fn is_pending(&self, slot: StatusSlot, owner: Uuid) -> Result<bool, Error> {
+        Ok(self
+            .reservations
+            .contains_key(reservation_key(slot, owner))?
+            && held_by(self.slots.get(slot_key(slot))?.as_deref(), owner))
     }
 
     /// Writes `value` (an owner) for `slot`: refused with [`Error::SlotTaken`] if the
@@ -558,20 +617,9 @@ impl SledStore {
             })
     }
 
-    /// Ends the reservation of `slot` by `owner`: the slot stays the owner's.
+    /// Ends the reservation of `slot` by `owner` (one write): the slot stays the
+    /// owner's.
     fn fulfil(&self, slot: StatusSlot, owner: Uuid) -> Result<(), Error> {
-        self.slots
-            .compare_and_swap(
-                slot_key(slot),
-                Some(reserved(owner).as_slice()),
-                Some(owner.as_bytes().as_slice()),
-            )?
-            .map_err(|_| {
-                Error::Corrupt(
-                    "status slot".into(),
-                    format!("{}/{} changed while reserved", slot.list, slot.index),
-                )
-            })?;
         self.reservations.remove(reservation_key(slot, owner))?;
         Ok(())
     }
@@ -830,7 +878,7 @@ impl Achievements for SledStore {
 #[async_trait]
 impl Awards for SledStore {
     async fn reserve_award(&self, id: Uuid, slot: StatusSlot) -> Result<(), Error> {
-        // The slot, taken and marked reserved, and its entry among the reservations.
+        // Its entry among the pending reservations, then the slot.
         self.reserve_slot(slot, id)
     }
 
@@ -857,7 +905,7 @@ impl Awards for SledStore {
                 "a reserved award without a status slot".into(),
             ));
         };
-        if self.slots.get(slot_key(slot))?.as_deref() != Some(reserved(award.id).as_slice()) {
+        if !self.is_pending(slot, award.id)? {
             return Err(Error::SlotTaken {
                 list: slot.list,
                 index: slot.index,
@@ -877,12 +925,11 @@ impl Awards for SledStore {
         let mut out = Vec::new();
         for k in self.reservations.iter().keys() {
             let k = k?;
-            let (slot, owner) = slot_of(&k[..k.len().min(8)])
-                .zip(Uuid::from_slice(k.get(8..).unwrap_or_default()).ok())
+            let (owner, slot) = reservation_of(&k)
                 .ok_or_else(|| Error::Corrupt("reservation".into(), hex::encode(&k)))?;
-            // An entry whose reservation was never made (a crash between the two
-            // writes) is not pending.
-            if self.slots.get(slot_key(slot))?.as_deref() == Some(reserved(owner).as_slice()) {
+            // An entry whose slot was never given to its owner (a crash between the
+            // two writes, or a refused reservation) is not pending.
+            if held_by(self.slots.get(slot_key(slot))?.as_deref(), owner) {
                 out.push((owner, slot));
             }
         }
@@ -895,7 +942,7 @@ impl Awards for SledStore {
         slot: StatusSlot,
         event: &AuditEvent,
     ) -> Result<(), Error> {
-        if self.slots.get(slot_key(slot))?.as_deref() != Some(reserved(id).as_slice()) {
+        if !self.is_pending(slot, id)? {
             // Burned already (a crash after a burn, before its flush, repeats it), or
             // never reserved: only its entry, if any, is left to remove.
             self.reservations.remove(reservation_key(slot, id))?;
@@ -1935,45 +1982,126 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reservations_are_found_from_their_entries_which_older_stores_get_once() {
+    async fn reservations_are_found_from_their_entries_and_a_slot_is_written_once() {
         let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
         let slot = StatusSlot { list: 1, index: 2 };
         let id = Uuid::new_v4();
-        {
-            let s = open(dir.path());
-            s.reserve_award(id, slot).await.expect("reserve");
-            assert!(matches!(
-                s.reserve_award(Uuid::new_v4(), slot).await,
-                Err(Error::SlotTaken { .. })
-            ));
-            // A crash between an entry and its reservation leaves the entry alone.
-            let stray = reservation_key(StatusSlot { list: 1, index: 3 }, Uuid::new_v4());
-            s.reservations.insert(stray, &[]).expect("entry");
-            assert_eq!(
-                s.pending_awards(None).await.expect("pending"),
-                vec![(id, slot)],
-                "a refused reservation leaves no entry and a stray entry is not pending"
-            );
-            // A store written before the entries existed.
-            s.reservations.clear().expect("clear");
-            s.meta.remove(RESERVATIONS_INDEX_KEY).expect("unmark");
-            assert!(s.pending_awards(None).await.expect("pending").is_empty());
-            s.db.flush().expect("flush");
-        }
-        let s = open(dir.path());
+        s.reserve_award(id, slot).await.expect("reserve");
+        assert_eq!(
+            s.slots.get(slot_key(slot)).expect("get").as_deref(),
+            Some(id.as_bytes().as_slice()),
+            "the slot names its owner from the start"
+        );
+        assert!(matches!(
+            s.reserve_award(Uuid::new_v4(), slot).await,
+            Err(Error::SlotTaken { .. })
+        ));
+        // A crash between an entry and its slot leaves the entry alone.
+        let stray = reservation_key(StatusSlot { list: 1, index: 3 }, Uuid::new_v4());
+        s.reservations.insert(stray, &[]).expect("entry");
         assert_eq!(
             s.pending_awards(None).await.expect("pending"),
-            vec![(id, slot)]
+            vec![(id, slot)],
+            "a refused reservation leaves no entry and a stray entry is not pending"
         );
-        assert!(s.meta.get(RESERVATIONS_INDEX_KEY).expect("mark").is_some());
         let mut a = award("a@x.org", Some(slot));
         a.id = id;
         s.record_reserved(&mut a).await.expect("record");
         assert!(s.pending_awards(None).await.expect("pending").is_empty());
         assert!(
-            s.reservations.is_empty(),
+            !s.reservations
+                .contains_key(reservation_key(slot, id))
+                .expect("get"),
             "a fulfilled reservation leaves no entry"
         );
+        assert_eq!(
+            s.slot_owner(slot).await.expect("owner"),
+            Some(id),
+            "the slot stays its award's"
+        );
+        assert!(
+            matches!(
+                s.record_reserved(&mut a).await,
+                Err(Error::SlotTaken { .. })
+            ),
+            "a fulfilled reservation is not fulfilled twice"
+        );
+    }
+
+    /// Writes `slots` as stores before `status_pending` did: a reserved slot's value
+    /// ends with `r`, and (`with_index`) their own entries, slot first, for the marked
+    /// ones, plus some entries a crash left behind.
+    fn write_legacy(s: &SledStore, slots: &[(StatusSlot, Uuid, bool)], with_index: bool) {
+        s.reservations.clear().expect("clear");
+        s.meta.remove(PENDING_INDEX_KEY).expect("unmark");
+        let legacy = s.db.open_tree(LEGACY_RESERVATIONS).expect("tree");
+        for (slot, owner, pending) in slots {
+            let v = if *pending {
+                reserved(*owner).to_vec()
+            } else {
+                owner.as_bytes().to_vec()
+            };
+            s.slots.insert(slot_key(*slot), v).expect("slot");
+            if with_index {
+                let mut k = slot_key(*slot).to_vec();
+                k.extend_from_slice(owner.as_bytes());
+                // A fulfilled reservation whose entry a crash kept is in the old index too.
+                legacy.insert(k, &[]).expect("entry");
+            }
+        }
+        if with_index {
+            s.meta.insert(RESERVATIONS_INDEX_KEY, &[1u8]).expect("mark");
+        }
+        s.db.flush().expect("flush");
+    }
+
+    #[tokio::test]
+    async fn older_stores_get_their_pending_reservations_entered_once_from_either_form() {
+        for with_index in [false, true] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let (pending, done) = (
+                (StatusSlot { list: 1, index: 9 }, Uuid::new_v4()),
+                (StatusSlot { list: 1, index: 4 }, Uuid::new_v4()),
+            );
+            {
+                let s = open(dir.path());
+                write_legacy(
+                    &s,
+                    &[(pending.0, pending.1, true), (done.0, done.1, false)],
+                    with_index,
+                );
+            }
+            let s = open(dir.path());
+            assert_eq!(
+                s.pending_awards(None).await.expect("pending"),
+                vec![(pending.1, pending.0)],
+                "only the marked slot is pending ({with_index})"
+            );
+            assert!(s.meta.get(PENDING_INDEX_KEY).expect("mark").is_some());
+            assert!(s.meta.get(RESERVATIONS_INDEX_KEY).expect("old").is_none());
+            assert!(
+                !s.db
+                    .tree_names()
+                    .iter()
+                    .any(|n| n.as_ref() == LEGACY_RESERVATIONS.as_bytes()),
+                "the old index is gone"
+            );
+            assert_eq!(
+                s.slot_owner(pending.0).await.expect("owner"),
+                Some(pending.1)
+            );
+            // The old form of a reserved slot is fulfilled and burned like the new one.
+            let mut a = award("a@x.org", Some(pending.0));
+            a.id = pending.1;
+            s.record_reserved(&mut a).await.expect("record");
+            assert!(s.pending_awards(None).await.expect("pending").is_empty());
+            assert_eq!(s.award(a.id).await.expect("get"), Some(a.clone()));
+            drop(s);
+            // Entered once: a later start leaves the store as it is.
+            let s = open(dir.path());
+            assert!(s.pending_awards(None).await.expect("pending").is_empty());
+        }
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use super::{
-    RESERVED, SledStore, bit_key, code_value, from_json, handle_key, json, list_key, purpose_of,
-    reservation_key, reserved, revision_key, slot_key, slot_of, uuid_value,
+    SledStore, bit_key, code_value, from_json, handle_key, json, list_key, purpose_of,
+    reservation_key, revision_key, slot_key, slot_of, uuid_value,
 };
 use crate::records::{AchievementRef, TemplateKind, Visibility};
 use crate::status::StatusSlot;
@@ -212,12 +212,9 @@ impl Transfer for SledStore {
         for item in self.slots.iter() {
             let (k, v) = item?;
             let slot = slot_of(&k).ok_or_else(|| corrupt("status slot", "key"))?;
-            sink.put(Record::slot(
-                slot,
-                uuid_value("status slot", &v)?,
-                v.get(16) == Some(&RESERVED),
-            ))
-            .await?;
+            let owner = uuid_value("status slot", &v)?;
+            sink.put(Record::slot(slot, owner, self.is_pending(slot, owner)?))
+                .await?;
         }
         for k in self.bits.iter().keys() {
             let k = k?;
@@ -311,14 +308,12 @@ impl Transfer for SledStore {
                         list: *list,
                         index: *index,
                     };
-                    let v = if *r {
+                    if *r {
                         self.reservations
                             .insert(reservation_key(slot, *award), &[])?;
-                        reserved(*award).to_vec()
-                    } else {
-                        award.as_bytes().to_vec()
-                    };
-                    self.slots.insert(slot_key(slot), v)?;
+                    }
+                    self.slots
+                        .insert(slot_key(slot), award.as_bytes().as_slice())?;
                 }
                 Record::Bit {
                     purpose,

@@ -97,6 +97,29 @@ pub const FORMAT: u32 = 2;
 /// The sled cache size. sled's default (1 GiB) is far more than this service needs.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The size of the log segments of a new store. sled appends every change to its log
+/// and reclaims a segment once most of it is stale; with its default (512 KiB) the
+/// search index's and status slots' scattered small changes keep so many segments
+/// partly live that a store of 200,000 badges took about 3.5 KB per badge; with 8 MiB,
+/// about 2.4 KB (16 MiB, sled's largest, did no better and held more memory). A
+/// store keeps the size it was created with (sled refuses another), so stores made by
+/// earlier versions keep 512 KiB.
+const SEGMENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// The segment size a store in `dir` was created with (sled's `conf` file, which
+/// names it on a `segment_size:` line), or [`SEGMENT_BYTES`] for a new one.
+fn segment_size(dir: &Path) -> usize {
+    std::fs::read(dir.join("conf"))
+        .ok()
+        .and_then(|conf| {
+            String::from_utf8_lossy(&conf).lines().find_map(|l| {
+                l.strip_prefix("segment_size:")
+                    .and_then(|n| n.trim().parse().ok())
+            })
+        })
+        .unwrap_or(SEGMENT_BYTES)
+}
+
 const FORMAT_KEY: &[u8] = b"format";
 /// Present once every award is in `credentials_by_recipient` with all its entries.
 const SEARCH_INDEX_KEY: &[u8] = b"search_index";
@@ -368,6 +391,7 @@ impl SledStore {
         let db = ::sled::Config::new()
             .path(dir)
             .cache_capacity(CACHE_BYTES)
+            .segment_size(segment_size(dir))
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match e {
@@ -1597,6 +1621,20 @@ mod tests {
 
     fn open(dir: &Path) -> SledStore {
         SledStore::open(dir).expect("open").0
+    }
+
+    #[test]
+    fn a_new_store_gets_large_segments_and_an_older_one_keeps_its_own() {
+        let new = tempfile::tempdir().expect("tmp");
+        drop(open(new.path()));
+        assert_eq!(segment_size(new.path()), SEGMENT_BYTES);
+        drop(open(new.path()));
+        // A store made with sled's default segments (as earlier versions made them).
+        let old = tempfile::tempdir().expect("tmp");
+        drop(::sled::Config::new().path(old.path()).open().expect("sled"));
+        assert_eq!(segment_size(old.path()), 512 * 1024);
+        drop(open(old.path()));
+        assert_eq!(segment_size(old.path()), 512 * 1024, "kept as it was");
     }
 
     fn sample_achievement(id: &str) -> Achievement {

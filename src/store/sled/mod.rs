@@ -2067,6 +2067,24 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_award_format_1_left_unsigned_is_a_pending_reservation_once_converted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = open(dir.path());
+        let slot = StatusSlot { list: 1, index: 6 };
+        let mut a = award("a@x.org", Some(slot));
+        s.insert_award(&mut a, &[], &[]).await.expect("insert");
+        let unsigned = s.db.open_tree("pending").expect("tree");
+        unsigned.insert(a.id.as_bytes(), &[]).expect("mark");
+        drop(unsigned);
+        assert_eq!(upgrade::pending(&s).expect("convert"), 1);
+        assert_eq!(
+            s.pending_awards(None).await.expect("pending"),
+            vec![(a.id, slot)]
+        );
+        assert_eq!(s.slot_owner(slot).await.expect("owner"), Some(a.id));
+    }
+
     /// Writes `slots` as stores before `status_pending` did: a reserved slot's value
     /// ends with `r`, and (`with_index`) their own entries, slot first, for the marked
     /// ones, plus some entries a crash left behind.

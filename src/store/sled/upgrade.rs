@@ -370,9 +370,9 @@ fn awards(s: &SledStore, revisions: &mut Revisions) -> Result<usize, Error> {
     Ok(n)
 }
 
-/// Awards format 1 recorded before signing them, and a crash left unsigned: their
-/// slots are marked reserved, for the start-up recovery to burn them.
-fn pending(s: &SledStore) -> Result<usize, Error> {
+/// Awards format 1 recorded before signing them, and a crash left unsigned: they are
+/// entered as pending reservations, for the start-up recovery to burn them.
+pub(super) fn pending(s: &SledStore) -> Result<usize, Error> {
     let tree = s.db.open_tree("pending")?;
     let mut n = 0;
     for item in tree.iter() {
@@ -383,8 +383,9 @@ fn pending(s: &SledStore) -> Result<usize, Error> {
             .get(id.as_bytes())?
             .and_then(|v| codec::read_award(&v).ok().and_then(|a| a.status))
         {
-            s.slots
-                .insert(super::slot_key(slot), super::reserved(id).as_slice())?;
+            s.reservations
+                .insert(super::reservation_key(slot, id), &[])?;
+            s.slots.insert(super::slot_key(slot), id.as_bytes())?;
             n += 1;
         }
         tree.remove(k)?;

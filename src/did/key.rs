@@ -11,6 +11,9 @@
 //! any JWK is here ([`PublicJwk::from_value`]: on the curve, not weak). Resolving a
 //! did:key needs no I/O: the resolver's future completes when first polled.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use futures_util::FutureExt as _;
 use ssi_dids_core::resolution::{DIDMethodResolver as _, Options};
 
@@ -35,10 +38,69 @@ pub fn resolve(did: &Did) -> Result<PublicJwk, Error> {
     from_multibase(did.method_specific_id())
 }
 
+/// How many resolved keys [`from_multibase`] keeps. A wallet's did:key is resolved at
+/// least twice per claim (its proof, then the award's named recipient) and an
+/// issuer's on every verification; resolving builds, serialises and parses a whole
+/// DID document and decompresses an EC point. Resolution is a pure function of the
+/// text, so a remembered key is always the right one. When full, the table is
+/// emptied: the bound holds whatever text callers send.
+const CACHE_CAPACITY: usize = 4096;
+
+static RESOLVED: LazyLock<Remembered> = LazyLock::new(|| Remembered::new(CACHE_CAPACITY));
+
 /// Decodes a Multikey `publicKeyMultibase` value (base58-btc, multicodec-prefixed
 /// Ed25519, P-256, P-384 or secp256k1 key) — the same text as a did:key's
-/// method-specific id.
+/// method-specific id. Keys resolved before are answered from a bounded table;
+/// failures are not kept.
 pub fn from_multibase(msid: &str) -> Result<PublicJwk, Error> {
+    RESOLVED.get_or_resolve(msid, resolve_uncached)
+}
+
+/// Resolved keys by method-specific id, at most `capacity` of them.
+struct Remembered {
+    capacity: usize,
+    keys: Mutex<HashMap<String, PublicJwk>>,
+}
+
+impl Remembered {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get_or_resolve(
+        &self,
+        msid: &str,
+        resolve: impl FnOnce(&str) -> Result<PublicJwk, Error>,
+    ) -> Result<PublicJwk, Error> {
+        let keys = || self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = keys().get(msid) {
+            return Ok(key.clone());
+        }
+        // Resolved outside the lock: two threads may both resolve a new key, and
+        // both get the same answer.
+        let key = resolve(msid)?;
+        let mut k = keys();
+        if k.len() >= self.capacity {
+            k.clear();
+        }
+        k.insert(msid.to_owned(), key.clone());
+        Ok(key)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// [`from_multibase`] without the table.
+fn resolve_uncached(msid: &str) -> Result<PublicJwk, Error> {
     // Base58 decoding is quadratic in length; the keys supported here encode to at
     // most about 70 characters, so anything much longer is not one.
     if msid.len() > MAX_MSID_LEN {
@@ -152,6 +214,57 @@ mod tests {
             "4bdeafde2ea8beefadd8c699b5c7e0704cf51154d52e17b20b71337ca04cc5a5"
         );
         assert_eq!(did_key_for(&jwk).expect("encodes"), did);
+    }
+
+    #[test]
+    fn remembered_keys_are_the_resolved_ones_failures_are_not_kept_and_the_table_is_bounded() {
+        let table = Remembered::new(3);
+        let calls = std::cell::Cell::new(0);
+        let counted = |m: &str| {
+            calls.set(calls.get() + 1);
+            resolve_uncached(m)
+        };
+        let dids: Vec<String> = (0..4)
+            .map(|_| {
+                let (k, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+                multibase(k.public_jwk()).expect("multibase")
+            })
+            .collect();
+        let first = table.get_or_resolve(&dids[0], counted).expect("resolves");
+        let again = table.get_or_resolve(&dids[0], counted).expect("resolves");
+        assert_eq!(first, again);
+        assert_eq!(first, resolve_uncached(&dids[0]).expect("resolves"));
+        assert_eq!(calls.get(), 1, "the second answer came from the table");
+
+        assert!(table.get_or_resolve("z0OIl", counted).is_err());
+        assert!(table.get_or_resolve("z0OIl", counted).is_err());
+        assert_eq!(
+            calls.get(),
+            3,
+            "a failure is resolved again, not remembered"
+        );
+        assert_eq!(table.len(), 1);
+
+        for d in &dids[1..3] {
+            table.get_or_resolve(d, counted).expect("resolves");
+        }
+        assert_eq!(table.len(), 3);
+        let fourth = table.get_or_resolve(&dids[3], counted).expect("resolves");
+        assert_eq!(
+            table.len(),
+            1,
+            "a full table is emptied before the next key"
+        );
+        assert_eq!(fourth, resolve_uncached(&dids[3]).expect("resolves"));
+        // Keys of other types come back as themselves too.
+        let (ed, _) = SigningKey::generate(Algorithm::EdDSA).expect("key");
+        let m = multibase(ed.public_jwk()).expect("multibase");
+        assert_eq!(
+            &from_multibase(&m).expect("resolves"),
+            ed.public_jwk(),
+            "through the shared table"
+        );
+        assert_eq!(&from_multibase(&m).expect("resolves"), ed.public_jwk());
     }
 
     #[test]

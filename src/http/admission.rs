@@ -29,9 +29,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body::Frame;
@@ -197,8 +196,13 @@ fn refuse(status: StatusCode, cause: Refusal, message: &str) -> Response {
     res
 }
 
-/// The middleware (see the module documentation).
-pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Response {
+/// The middleware (see the module documentation), one step of
+/// [`crate::http::observe::edge`].
+pub async fn admit<F, Fut>(adm: &Admission, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let path = super::cors::route_path(&adm.state.identity.base_path, req.uri().path()).to_owned();
     let method = req.method().clone();
 
@@ -249,7 +253,7 @@ pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Re
     let staff = is_staff(&path);
     let run = async {
         if !is_verification(&method, &path) {
-            return next.run(req).await;
+            return next(req).await;
         }
         // Verifications: capacity, the client's share, bytes held.
         let Ok(_all) = adm.verifications.clone().try_acquire_owned() else {
@@ -289,13 +293,10 @@ pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Re
                 let slots =
                     crate::net::slots_for(&adm.fetch_slots, c, adm.limits.fetches_per_client);
                 let charge = (!keyed).then(|| fetch_charge(&adm.state, c)).flatten();
-                crate::net::caller::scope(
-                    crate::net::caller::Caller::new(slots, charge),
-                    next.run(req),
-                )
-                .await
+                crate::net::caller::scope(crate::net::caller::Caller::new(slots, charge), next(req))
+                    .await
             }
-            None => next.run(req).await,
+            None => next(req).await,
         }
     };
     let res = if staff {
@@ -334,15 +335,8 @@ pub async fn admit(State(adm): State<Admission>, req: Request, next: Next) -> Re
     res
 }
 
-/// Counts the refusals other layers answer (the rate limiter's `429`s, the routes'
+/// Counts the refusals other steps answer (the rate limiter's `429`s, the routes'
 /// own `413`s) and closes the connection after a `413`, whose body was left unread.
-pub async fn count_refusals(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    count_refusal(&mut res);
-    res
-}
-
-/// [`count_refusals`] on an answer.
 pub(crate) fn count_refusal(res: &mut Response) {
     let cause = match res.status() {
         StatusCode::TOO_MANY_REQUESTS => Some(Refusal::RateLimited),

@@ -13,9 +13,10 @@
 //! a preflight (`OPTIONS` with `Access-Control-Request-Method`) on one of them gets
 //! `204` naming the methods and headers allowed.
 
-use axum::extract::{Request, State};
+use std::future::Future;
+
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// How long a browser may keep a preflight's answer, seconds.
@@ -61,12 +62,16 @@ pub fn is_public(path: &str) -> bool {
     path.starts_with("/profiles/") && path.ends_with("/clr")
 }
 
-/// The middleware: adds the grant to answers on public routes and answers their
-/// preflights.
-pub async fn cors(State(cors): State<Cors>, req: Request, next: Next) -> Response {
+/// The middleware (one step of [`crate::http::observe::edge`]): adds the grant to
+/// answers on public routes and answers their preflights.
+pub async fn cors<F, Fut>(cors: &Cors, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let path = route_path(&cors.base_path, req.uri().path());
     if !is_public(path) {
-        return next.run(req).await;
+        return next(req).await;
     }
     let preflight = req.method() == Method::OPTIONS
         && req
@@ -101,7 +106,7 @@ pub async fn cors(State(cors): State<Cors>, req: Request, next: Next) -> Respons
         );
         return res;
     }
-    let mut res = next.run(req).await;
+    let mut res = next(req).await;
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -7,6 +7,7 @@
 //! no exemption: the request is limited per IP and then refused with 401.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
@@ -162,8 +163,12 @@ impl ClientLimit {
 /// extractors produce as plain text (a body over the limit, a malformed query string
 /// ...) are rewritten to the JSON error shape every other error has; then the page
 /// headers ([`crate::http::pages::page_headers`]).
-pub async fn finish(req: Request, next: Next) -> Response {
-    let mut res = as_json_error(next.run(req).await).await;
+pub async fn finish<F, Fut>(req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let mut res = as_json_error(next(req).await).await;
     crate::http::pages::add_page_headers(&mut res);
     res
 }
@@ -401,7 +406,11 @@ pub(crate) fn resolve_client(proxies: &crate::net::proxy::TrustedProxies, req: &
 /// Answers 429 with `Retry-After` once a client IP exceeds the configured rate.
 /// In-process requests without a peer address (tests) are not limited; nor are
 /// requests that a valid partner key governs.
-pub async fn rate_limit(State(limit): State<ClientLimit>, req: Request, next: Next) -> Response {
+pub async fn rate_limit<F, Fut>(limit: &ClientLimit, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if let RateLimit::PerSecond(n) = limit.limit
         && let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
         && !limit.governed_by_key(&req)
@@ -418,7 +427,7 @@ pub async fn rate_limit(State(limit): State<ClientLimit>, req: Request, next: Ne
             return too_many_requests(wait, |secs| format!("too many requests; retry in {secs} s"));
         }
     }
-    next.run(req).await
+    next(req).await
 }
 
 /// The shared bucket of a client address (IPv6 by its /64).

@@ -1177,36 +1177,23 @@ pub fn router(state: AppState) -> Router {
             )
     };
 
-    // The layers every request passes, wrapped once around the whole router rather
+    // The steps every request passes, in one layer around the whole router rather
     // than around each route: axum clones a route's layer stack for every request.
-    // Outermost first.
+    let edge = observe::Edge::new(
+        state.trusted_proxies.clone(),
+        cors::Cors {
+            base_path: state.identity.base_path.clone(),
+        },
+        middleware::ClientLimit {
+            limit: state.rate_limit,
+            shared: state.buckets.clone(),
+            keys: state.partner_keys.clone(),
+            keyed: keyed.into(),
+        },
+        admission::Admission::new(state.clone()),
+    );
     let service = tower::ServiceBuilder::new()
-        // First, so that the trace, the limits and every handler see the client
-        // behind a trusted proxy.
-        .layer(axum::middleware::from_fn_with_state(
-            state.trusted_proxies.clone(),
-            observe::edge,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            cors::Cors {
-                base_path: state.identity.base_path.clone(),
-            },
-            cors::cors,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            middleware::ClientLimit {
-                limit: state.rate_limit,
-                shared: state.buckets.clone(),
-                keys: state.partner_keys.clone(),
-                keyed: keyed.into(),
-            },
-            middleware::rate_limit,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            admission::Admission::new(state.clone()),
-            admission::admit,
-        ))
-        .layer(axum::middleware::from_fn(middleware::finish))
+        .layer(axum::middleware::from_fn_with_state(edge, observe::edge))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(app);
     Router::new().fallback_service(service)

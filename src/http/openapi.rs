@@ -40,6 +40,54 @@ fn named<T: ToSchema>(out: &mut Schemas) -> RefOr<Schema> {
     Ref::from_schema_name(T::name()).into()
 }
 
+/// `PUT /api/v1/issuer`'s body: [`crate::issue::IssuerProfile`], and the `id` and
+/// `type` a `GET` answers, which a GET-modify-PUT round trip sends back.
+fn issuer_update(out: &mut Schemas) -> RefOr<Schema> {
+    use crate::issue::IssuerProfile;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let RefOr::T(Schema::Object(mut o)) = IssuerProfile::schema() else {
+        return named::<IssuerProfile>(out);
+    };
+    IssuerProfile::schemas(out);
+    let profile = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["Profile"]))
+    };
+    o.description = Some(
+        "The editable parts of the issuer Profile, and optionally the `id` and `type` that \
+         `GET /api/v1/issuer` answers (read-only: sent back unchanged or not at all)."
+            .into(),
+    );
+    o.properties.insert(
+        "id".into(),
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "The issuer's DID, as `GET` answers it; any other value is refused (422).",
+            ))
+            .build()
+            .into(),
+    );
+    let one_of = OneOfBuilder::new()
+        .item(profile())
+        .item(
+            ArrayBuilder::new()
+                .items(profile())
+                .min_items(Some(1))
+                .max_items(Some(1)),
+        )
+        .description(Some(
+            "`Profile` or `[\"Profile\"]`; anything else is refused (422).",
+        ))
+        .build();
+    o.properties
+        .insert("type".into(), RefOr::T(Schema::from(one_of)));
+    let name = "IssuerProfileUpdate";
+    out.push((name.into(), RefOr::T(Schema::Object(o))));
+    Ref::from_schema_name(name).into()
+}
+
 /// Any JSON value (a credential as sent, a document as published).
 fn any(_: &mut Schemas) -> RefOr<Schema> {
     Value::schema()
@@ -305,7 +353,7 @@ pub fn operations() -> Vec<Op> {
         op(Method::GET, "/api/v1/issuer", "issuer", "The issuer profile")
             .ok::<IssuerView>(),
         op(Method::PUT, "/api/v1/issuer", "issuer", "Set the issuer profile")
-            .json::<crate::issue::IssuerProfile>()
+            .also(JSON, issuer_update)
             .example(json!({"name": "Example University", "url": "https://www.example.edu", "email": "badges@example.edu"}))
             .ok::<IssuerView>(),
         png_or_svg(op(Method::PUT, "/api/v1/issuer/image", "issuer", "Upload the issuer's logo")),

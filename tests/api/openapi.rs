@@ -173,6 +173,17 @@ async fn answers_match_the_published_schemas() {
     assert_matches(&doc, "AchievementList", &achievements);
     let (_, issuer) = app.admin(Method::GET, "/api/v1/issuer", None).await;
     assert_matches(&doc, "IssuerView", &issuer);
+    // What GET answers may be sent back as it is, and the reference says so.
+    assert_matches(&doc, "IssuerProfileUpdate", &issuer);
+    let typed = json!({"name": "Example University", "type": ["Profile"], "id": issuer["id"]});
+    assert_matches(&doc, "IssuerProfileUpdate", &typed);
+    let refused = validator(&doc, "IssuerProfileUpdate");
+    assert!(!refused.is_valid(&json!({"name": "x", "type": "Achievement"})));
+    assert!(!refused.is_valid(&json!({"name": "x", "colour": "#fff"})));
+    let (s, v) = app
+        .admin(Method::PUT, "/api/v1/issuer", Some(issuer.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let (_, mail) = app.admin(Method::GET, "/api/v1/mail", None).await;
     assert_matches(&doc, "MailStatus", &mail);
     let (_, templates) = app.admin(Method::GET, "/api/v1/mail/templates", None).await;

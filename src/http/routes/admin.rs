@@ -97,7 +97,17 @@ pub async fn put_issuer(
                 "id: is the issuer's DID and cannot be changed",
             ));
         }
-        o.remove("type");
+        if let Some(t) = o.remove("type") {
+            let profile = |v: &Value| v.as_str() == Some("Profile");
+            let ok = profile(&t) || t.as_array().is_some_and(|a| a.len() == 1 && profile(&a[0]));
+            if !ok {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "type: an issuer profile's type is \"Profile\" (or leave it out)",
+                ));
+            }
+        }
     }
     let input: IssuerProfile = serde_json::from_value(v).map_err(|e| {
         ApiError::new(

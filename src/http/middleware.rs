@@ -159,10 +159,10 @@ impl ClientLimit {
     }
 }
 
-/// The last steps of every answer, in one layer: bodies of error answers that axum's
-/// extractors produce as plain text (a body over the limit, a malformed query string
-/// ...) are rewritten to the JSON error shape every other error has; then the page
-/// headers ([`crate::http::pages::page_headers`]).
+/// The last step of [`crate::http::observe::edge`]: bodies of error answers that
+/// axum's extractors produce as plain text (a body over the limit, a malformed query
+/// string ...) are rewritten to the JSON error shape every other error has; then the
+/// page headers ([`crate::http::pages::page_headers`]).
 pub async fn finish<F, Fut>(req: Request, next: F) -> Response
 where
     F: FnOnce(Request) -> Fut,

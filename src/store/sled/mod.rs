@@ -308,8 +308,6 @@ fn revision_key(r: AchievementRef) -> [u8; 20] {
     k
 }
 
-/// The byte after the owner's uuid that marks a slot reserved: an award about to be
-/// signed, not recorded yet.
 /// The mark that ended a reserved slot's value in stores written before
 /// `status_pending`.
 const RESERVED: u8 = b'r';

@@ -213,8 +213,11 @@ impl Transfer for SledStore {
             let (k, v) = item?;
             let slot = slot_of(&k).ok_or_else(|| corrupt("status slot", "key"))?;
             let owner = uuid_value("status slot", &v)?;
-            sink.put(Record::slot(slot, owner, self.is_pending(slot, owner)?))
-                .await?;
+            // The slot is the owner's (its value says so): pending while its entry is.
+            let pending = self
+                .reservations
+                .contains_key(reservation_key(slot, owner))?;
+            sink.put(Record::slot(slot, owner, pending)).await?;
         }
         for k in self.bits.iter().keys() {
             let k = k?;

@@ -67,6 +67,14 @@ fn healthz(addr: SocketAddr) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_slow_connections_are_closed_and_one_address_holds_only_so_many() {
     let (_app, addr) = TestApp::listening_limited(Algorithm::ES256, short_limits(), None).await;
+    // The per-address count on a service whose header timeout is long enough that the
+    // six held connections are still held when the seventh is accepted, however late
+    // a loaded machine accepts it.
+    let patient = Limits {
+        header_timeout: Duration::from_secs(3),
+        ..short_limits()
+    };
+    let (_held_app, held_addr) = TestApp::listening_limited(Algorithm::ES256, patient, None).await;
     tokio::task::spawn_blocking(move || {
         // A silent socket and one that sent half a request head: both closed once the
         // header timeout passes.
@@ -90,6 +98,7 @@ async fn silent_and_slow_connections_are_closed_and_one_address_holds_only_so_ma
         // answer to the request it sends (a kept one would answer long before its
         // header timeout, whatever the machine's load), and the service still answers
         // once they are gone.
+        let addr = held_addr;
         let held: Vec<TcpStream> = (0..6).map(|_| connect(addr)).collect();
         std::thread::sleep(Duration::from_millis(100));
         let mut seventh = connect(addr);
